@@ -1,0 +1,9 @@
+"""Keras-compatible layers: `from textrnn.layers import LSTM, Embedding, ...`."""
+
+from textrnn.layers.base import Layer
+from textrnn.layers.core import Dense, Dropout
+from textrnn.layers.embedding import Embedding
+from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from textrnn.layers.wrappers import Bidirectional
+
+__all__ = ["GRU", "LSTM", "RNN", "Bidirectional", "Dense", "Dropout", "Embedding", "Layer", "SimpleRNN"]

@@ -1,0 +1,166 @@
+"""The Layer base class: a torch.nn.Module with Keras's naming, build, weights and config."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from textrnn.errors import ConfigError, NotBuiltError
+from textrnn.initializers import initialize
+
+Shape = tuple[int | None, ...]
+
+_name_counts: defaultdict[str, int] = defaultdict(int)
+
+
+def auto_name(class_name: str) -> str:
+    """Keras's unique default names: lstm, lstm_1, lstm_2, ... per class, process-wide."""
+    base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", class_name).lower()
+    base = re.sub(r"([a-z])([A-Z])", r"\1_\2", base).lower()
+    count = _name_counts[base]
+    _name_counts[base] += 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def reset_names() -> None:
+    """Restart default layer names (Keras's `keras.backend.clear_session()` does the same)."""
+    _name_counts.clear()
+
+
+LAYER_REGISTRY: dict[str, type[Layer]] = {}
+
+
+class Layer(nn.Module):
+    """A Keras-style layer.
+
+    The constructor only stores arguments; `build(input_shape)` creates the weights (Keras layout,
+    registered as torch parameters in Keras's order), and `forward(x, mask)` computes.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        LAYER_REGISTRY[cls.__name__] = cls
+
+    def __init__(
+        self,
+        name: str | None = None,
+        trainable: bool = True,
+        input_shape: tuple[int, ...] | None = None,
+    ) -> None:
+        super().__init__()
+        self.name = name or auto_name(type(self).__name__)
+        self._trainable = trainable
+        self.built = False
+        self.batch_input_shape: Shape | None = (
+            (None, *input_shape) if input_shape is not None else None
+        )
+        self.output_shape: Shape | None = None
+        self._weight_names: list[str] = []
+
+    # --- building -------------------------------------------------------------------------------
+    def build(self, input_shape: Shape) -> None:
+        """Create weights for inputs of `input_shape` (batch dimension included)."""
+        self.built = True
+        self.output_shape = self.compute_output_shape(input_shape)
+        self._apply_trainable()
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return input_shape
+
+    def add_weight(self, name: str, shape: tuple[int, ...], initializer: str) -> nn.Parameter:
+        param = nn.Parameter(torch.empty(shape, dtype=torch.float32))
+        initialize(param, initializer)
+        self.register_parameter(name, param)
+        self._weight_names.append(name)
+        return param
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
+        """The mask passed on to the next layer (Keras: layers keep the mask by default)."""
+        return mask
+
+    def ensure_built(self, x: torch.Tensor) -> None:
+        if not self.built:
+            self.build(tuple(x.shape))
+
+    # --- weights --------------------------------------------------------------------------------
+    @property
+    def weights(self) -> list[nn.Parameter]:
+        """This layer's weights in Keras's order (sublayers' weights included)."""
+        return [getattr(self, n) for n in self._weight_names]
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        self._apply_trainable()
+
+    def _apply_trainable(self) -> None:
+        for w in self.weights:
+            w.requires_grad_(self._trainable)
+
+    @property
+    def trainable_weights(self) -> list[nn.Parameter]:
+        return [w for w in self.weights if w.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[nn.Parameter]:
+        return [w for w in self.weights if not w.requires_grad]
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.detach().cpu().numpy().copy() for w in self.weights]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        own = self.weights
+        if not self.built:
+            raise NotBuiltError(f"layer {self.name!r} has no weights yet: build it or call it first")
+        if len(weights) != len(own):
+            raise ConfigError(
+                f"layer {self.name!r} expects {len(own)} weight arrays, got {len(weights)}"
+            )
+        for param, value in zip(own, weights):
+            value = np.asarray(value)
+            if tuple(value.shape) != tuple(param.shape):
+                raise ConfigError(
+                    f"layer {self.name!r}: weight shape {tuple(value.shape)} does not match "
+                    f"expected {tuple(param.shape)}"
+                )
+            with torch.no_grad():
+                param.copy_(torch.as_tensor(value, dtype=param.dtype))
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise NotBuiltError(f"layer {self.name!r} is not built, so it has no parameters yet")
+        return sum(w.numel() for w in self.weights)
+
+    # --- config ---------------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        if self.batch_input_shape is not None:
+            config["input_shape"] = list(self.batch_input_shape[1:])
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
+
+
+def layer_from_config(spec: dict[str, Any]) -> Layer:
+    """Rebuild a layer from `{"class_name": ..., "config": {...}}`."""
+    class_name = spec.get("class_name")
+    if class_name not in LAYER_REGISTRY:
+        raise ConfigError(
+            f"unknown layer type {class_name!r}; valid: {', '.join(sorted(LAYER_REGISTRY))}"
+        )
+    return LAYER_REGISTRY[class_name].from_config(dict(spec["config"]))
+
+
+def layer_to_config(layer: Layer) -> dict[str, Any]:
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}

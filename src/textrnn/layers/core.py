@@ -1,0 +1,78 @@
+"""Dense and Dropout, as in keras.layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from textrnn import activations
+from textrnn.layers.base import Layer, Shape
+
+
+class Dense(Layer):
+    """`output = activation(x @ kernel + bias)` on the last axis; kernel is (input_dim, units)."""
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = None,
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        bias_initializer: str = "zeros",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.activation = activation or "linear"
+        self._activation_fn = activations.get(self.activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+
+    def build(self, input_shape: Shape) -> None:
+        self.add_weight("kernel", (int(input_shape[-1]), self.units), self.kernel_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (self.units,), self.bias_initializer)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (*input_shape[:-1], self.units)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.ensure_built(x)
+        y = x @ self.kernel
+        if self.use_bias:
+            y = y + self.bias
+        return self._activation_fn(y)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "bias_initializer": self.bias_initializer,
+        }
+
+
+class Dropout(Layer):
+    """Zeroes a fraction `rate` of inputs during training and scales the rest by 1 / (1 - rate)."""
+
+    def __init__(self, rate: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+
+    def build(self, input_shape: Shape) -> None:
+        super().build(input_shape)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.ensure_built(x)
+        if self.training and self.rate > 0:
+            return F.dropout(x, self.rate, training=True)
+        return x
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate}

@@ -1,0 +1,77 @@
+"""Embedding, as keras.layers.Embedding: a (input_dim, output_dim) lookup table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from textrnn.errors import DataError
+from textrnn.layers.base import Layer, Shape
+
+
+class Embedding(Layer):
+    """Maps integer ids in [0, input_dim) to vectors of size output_dim.
+
+    `mask_zero=True` treats id 0 as padding: the mask `ids != 0` flows to the next layers, and
+    recurrent layers skip masked steps, carrying their state through. `weights=[matrix]` starts from
+    a given matrix (e.g. pretrained word vectors); `trainable=False` freezes it.
+    `input_length` (Keras 2) fixes the sequence length so the model can be built and summarised
+    before it sees data.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: str = "uniform",
+        mask_zero: bool = False,
+        weights: list[np.ndarray] | None = None,
+        input_length: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if input_length is not None and "input_shape" not in kwargs:
+            kwargs["input_shape"] = (int(input_length),)
+        super().__init__(**kwargs)
+        self.input_dim = int(input_dim)
+        self.output_dim = int(output_dim)
+        self.embeddings_initializer = embeddings_initializer
+        self.mask_zero = mask_zero
+        self.input_length = input_length
+        self._initial_weights = weights
+
+    def build(self, input_shape: Shape) -> None:
+        self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
+        super().build(input_shape)
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (*input_shape, self.output_dim)
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.ensure_built(ids)
+        if ids.dtype.is_floating_point:
+            ids = ids.long()
+        if ids.numel() and (int(ids.max()) >= self.input_dim or int(ids.min()) < 0):
+            raise DataError(
+                f"layer {self.name!r}: token ids must lie in [0, {self.input_dim}), "
+                f"got values from {int(ids.min())} to {int(ids.max())}"
+            )
+        return F.embedding(ids, self.embeddings)
+
+    def compute_mask(self, ids: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
+        return ids != 0 if self.mask_zero else None
+
+    def get_config(self) -> dict[str, Any]:
+        config = {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": self.embeddings_initializer,
+            "mask_zero": self.mask_zero,
+        }
+        return config

@@ -1,0 +1,99 @@
+"""Bidirectional, as keras.layers.Bidirectional."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from textrnn.errors import ConfigError
+from textrnn.layers.base import Layer, Shape, layer_from_config, layer_to_config
+from textrnn.layers.recurrent import RNN
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+class Bidirectional(Layer):
+    """Runs a copy of `layer` forward and a copy backward (go_backwards) over the sequence and
+    merges their outputs. With return_sequences the backward outputs are re-reversed so both line
+    up in time. As in Keras, without a mask the backward copy starts on the padding of pre-padded
+    input; with `mask_zero=True` it skips it."""
+
+    def __init__(self, layer: RNN, merge_mode: str | None = "concat", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(layer, RNN):
+            raise ConfigError(f"Bidirectional wraps SimpleRNN, LSTM or GRU, got {type(layer).__name__}")
+        if merge_mode not in MERGE_MODES:
+            raise ConfigError(f"unknown merge_mode {merge_mode!r}; valid: {MERGE_MODES}")
+        if layer.built:
+            raise ConfigError("Bidirectional needs an unbuilt layer (it makes two copies of it)")
+        self.merge_mode = merge_mode
+        self._layer_spec = layer_to_config(layer)
+        base = layer.get_config()
+        # Keras: both copies zero their outputs at masked steps when they return sequences.
+        common = {"zero_output_for_mask": layer.return_sequences, "trainable": self.trainable}
+        self.forward_layer = type(layer).from_config(
+            {**base, **common, "name": f"forward_{layer.name}"})
+        self.backward_layer = type(layer).from_config(
+            {**base, **common, "name": f"backward_{layer.name}",
+             "go_backwards": not layer.go_backwards})
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+
+    @property
+    def weights(self) -> list[torch.nn.Parameter]:
+        return self.forward_layer.weights + self.backward_layer.weights
+
+    def _apply_trainable(self) -> None:
+        for sub in (self.forward_layer, self.backward_layer):
+            sub.trainable = self._trainable
+
+    def build(self, input_shape: Shape) -> None:
+        self.forward_layer.build(input_shape)
+        self.backward_layer.build(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        shape = self.forward_layer.compute_output_shape(input_shape)
+        if self.merge_mode == "concat":
+            return (*shape[:-1], 2 * shape[-1])
+        return shape
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
+        return mask if self.return_sequences else None
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None):
+        self.ensure_built(x)
+        fwd = self.forward_layer(x, mask=mask)
+        bwd = self.backward_layer(x, mask=mask)
+        fwd_states: tuple[torch.Tensor, ...] = ()
+        bwd_states: tuple[torch.Tensor, ...] = ()
+        if self.return_state:
+            fwd, *fwd_states = fwd
+            bwd, *bwd_states = bwd
+        if self.return_sequences:
+            bwd = bwd.flip(1)
+        merged = self._merge(fwd, bwd)
+        if self.return_state:
+            return (*(merged if isinstance(merged, list) else [merged]), *fwd_states, *bwd_states)
+        return merged
+
+    def _merge(self, fwd: torch.Tensor, bwd: torch.Tensor):
+        if self.merge_mode == "concat":
+            return torch.cat([fwd, bwd], dim=-1)
+        if self.merge_mode == "sum":
+            return fwd + bwd
+        if self.merge_mode == "mul":
+            return fwd * bwd
+        if self.merge_mode == "ave":
+            return (fwd + bwd) / 2
+        return [fwd, bwd]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "layer": self._layer_spec, "merge_mode": self.merge_mode}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Bidirectional:
+        config = dict(config)
+        layer = layer_from_config(config.pop("layer"))
+        return cls(layer, **config)

@@ -1,0 +1,395 @@
+"""Sequential: Keras's model API (add, summary, compile, fit, evaluate, predict, save) on torch."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm.auto import tqdm
+
+from textrnn import losses
+from textrnn import optimizers as optimizers_module
+from textrnn.callbacks import Callback, History
+from textrnn.errors import ConfigError, DataError, NotBuiltError
+from textrnn.io_utils import atomic_write_dir, atomic_write_json
+from textrnn.layers.base import Layer, Shape, auto_name, layer_from_config, layer_to_config
+from textrnn.summary import print_summary
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.safetensors"
+VOCAB_FILE = "vocab.json"
+
+
+def _as_array(data: Any, field: str) -> np.ndarray:
+    try:
+        return np.asarray(data)
+    except Exception as exc:  # ragged lists and the like
+        raise DataError(f"{field}: expected a rectangular array ({exc})") from None
+
+
+class Sequential(nn.Module):
+    """A linear stack of layers, used exactly like keras.Sequential."""
+
+    def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
+        super().__init__()
+        self.name = name or auto_name("Sequential")
+        self._layers = nn.ModuleList()
+        self.built = False
+        self.build_input_shape: Shape | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._optimizer_spec: optimizers_module.OptimizerSpec | None = None
+        self.loss: str | None = None
+        self.metric_names: list[str] = []
+        self.compiled = False
+        self.stop_training = False
+        self.history: History | None = None
+        self.text_encoder: Any = None  # textrnn.data.TextEncoder, saved as vocab.json
+        for layer in layers or []:
+            self.add(layer)
+
+    # --- structure ------------------------------------------------------------------------------
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise ConfigError(f"Sequential.add expects a textrnn layer, got {type(layer).__name__}")
+        self._layers.append(layer)
+        first_shape = self._layers[0].batch_input_shape
+        if first_shape is not None:
+            self.build(first_shape)
+
+    def build(self, input_shape: Shape | None = None) -> None:
+        """Create every layer's weights for inputs of `input_shape` (batch dimension included)."""
+        shape = input_shape or self.build_input_shape
+        if shape is None:
+            raise NotBuiltError(
+                "the model's input shape is unknown: give Embedding(input_length=...), call "
+                "build((None, maxlen)), or fit/predict on data first")
+        self.build_input_shape = tuple(shape)
+        for layer in self._layers:
+            if not layer.built:
+                layer.build(shape)
+            shape = layer.output_shape
+        self.built = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = None
+        for layer in self._layers:
+            next_mask = layer.compute_mask(x, mask)
+            x = layer(x, mask=mask)
+            mask = next_mask
+        return x
+
+    def __call__(self, x: Any) -> torch.Tensor:  # accept numpy like Keras does
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(np.asarray(x))
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+        return super().__call__(x)
+
+    # --- weights --------------------------------------------------------------------------------
+    @property
+    def weights(self) -> list[nn.Parameter]:
+        return [w for layer in self._layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list[nn.Parameter]:
+        return [w for w in self.weights if w.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[nn.Parameter]:
+        return [w for w in self.weights if not w.requires_grad]
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        weights = list(weights)
+        for layer in self._layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[:n])
+            weights = weights[n:]
+        if weights:
+            raise ConfigError(f"set_weights got {len(weights)} more arrays than the model has")
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise NotBuiltError("the model is not built yet")
+        return sum(w.numel() for w in self.weights)
+
+    def summary(self, line_length: int | None = None,
+                print_fn: Callable[[str], object] | None = None) -> None:
+        print_summary(self, line_length=line_length, print_fn=print_fn)
+
+    # --- training setup -------------------------------------------------------------------------
+    def compile(self, optimizer: str | optimizers_module.OptimizerSpec = "rmsprop",
+                loss: str = "binary_crossentropy", metrics: Sequence[str] | None = None) -> None:
+        self._optimizer_spec = optimizers_module.get(optimizer)
+        self._loss_fn, self._accuracy_fn = losses.get(loss)
+        self.loss = loss
+        for m in metrics or []:
+            if m not in losses.ACCURACY_NAMES:
+                raise ConfigError(f"unknown metric {m!r}; valid: {', '.join(losses.ACCURACY_NAMES)}")
+        self.metric_names = list(metrics or [])
+        self.optimizer = None  # created once the weights exist
+        self.compiled = True
+
+    def _require_compiled(self) -> None:
+        if not self.compiled:
+            raise ConfigError("call model.compile(optimizer, loss, metrics) before training or evaluating")
+
+    def _ensure_ready(self, x: torch.Tensor) -> None:
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+        if self.optimizer is None and self._optimizer_spec is not None:
+            # All weights go to the optimizer; frozen ones get no gradient and are left alone.
+            self.optimizer = self._optimizer_spec.create(self.weights)
+
+    # --- batches --------------------------------------------------------------------------------
+    @staticmethod
+    def _to_tensors(x: Any, y: Any | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        xa = _as_array(x, "x")
+        if xa.ndim != 2 or not np.issubdtype(xa.dtype, np.integer):
+            raise DataError(f"x: expected a 2-D integer array (samples, timesteps), got shape "
+                            f"{xa.shape} of {xa.dtype}")
+        xt = torch.from_numpy(np.ascontiguousarray(xa, dtype=np.int64))
+        if y is None:
+            return xt, None
+        ya = _as_array(y, "y")
+        if len(ya) != len(xa):
+            raise DataError(f"x has {len(xa)} samples but y has {len(ya)}")
+        return xt, torch.from_numpy(np.ascontiguousarray(ya, dtype=np.float32))
+
+    def _batch_metrics(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pred = self(xb)
+        return self._loss_fn(yb, pred), self._accuracy_fn(yb, pred)
+
+    def train_on_batch(self, x: Any, y: Any) -> list[float]:
+        self._require_compiled()
+        xb, yb = self._to_tensors(x, y)
+        self._ensure_ready(xb)
+        loss, acc = self._train_step(xb, yb)
+        return self._results(loss, acc)
+
+    def _train_step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[float, float]:
+        self.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, acc = self._batch_metrics(xb, yb)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach()), float(acc)
+
+    def test_on_batch(self, x: Any, y: Any) -> list[float]:
+        self._require_compiled()
+        xb, yb = self._to_tensors(x, y)
+        self._ensure_ready(xb)
+        self.eval()
+        with torch.inference_mode():
+            loss, acc = self._batch_metrics(xb, yb)
+        return self._results(float(loss), float(acc))
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        xb, _ = self._to_tensors(x, None)
+        self.eval()
+        with torch.inference_mode():
+            return self(xb).numpy()
+
+    def _results(self, loss: float, acc: float) -> list[float] | float:
+        return [loss, acc] if self.metric_names else loss
+
+    # --- fit / evaluate / predict ---------------------------------------------------------------
+    def fit(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int = 32,
+        epochs: int = 1,
+        verbose: int = 1,
+        callbacks: Sequence[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple[Any, Any] | None = None,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+    ) -> History:
+        """Train for `epochs` epochs. As in Keras, validation_split takes the LAST rows of x, y
+        before shuffling; loss and accuracy are averaged over the epoch's batches."""
+        self._require_compiled()
+        xt, yt = self._to_tensors(x, y)
+        if not 0.0 <= validation_split < 1.0:
+            raise ConfigError(f"validation_split must be in [0, 1), got {validation_split}")
+        val = None
+        if validation_data is not None:
+            val = self._to_tensors(*validation_data)
+        elif validation_split > 0:
+            split = int(len(xt) * (1 - validation_split))
+            xt, yt, val = xt[:split], yt[:split], (xt[split:], yt[split:])
+        if len(xt) == 0:
+            raise DataError("fit got no training samples")
+        self._ensure_ready(xt)
+
+        history = History()
+        callbacks = [history, *(callbacks or [])]
+        for cb in callbacks:
+            cb.set_model(self)
+        self.stop_training = False
+        for cb in callbacks:
+            cb.on_train_begin()
+        steps = math.ceil(len(xt) / batch_size)
+        acc_name = self.metric_names[0] if self.metric_names else None
+        for epoch in range(initial_epoch, epochs):
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch)
+            order = torch.randperm(len(xt)) if shuffle else torch.arange(len(xt))
+            start = time.perf_counter()
+            total_loss = total_acc = 0.0
+            bar = tqdm(range(steps), desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
+                       disable=verbose != 1, leave=True, dynamic_ncols=True)
+            for i in bar:
+                idx = order[i * batch_size:(i + 1) * batch_size]
+                loss, acc = self._train_step(xt[idx], yt[idx])
+                total_loss += loss
+                total_acc += acc
+                if i % 10 == 0 or i == steps - 1:
+                    postfix = {"loss": f"{total_loss / (i + 1):.4f}"}
+                    if acc_name:
+                        postfix[acc_name] = f"{total_acc / (i + 1):.4f}"
+                    bar.set_postfix(postfix, refresh=False)
+            logs: dict[str, float] = {}
+            if acc_name:
+                logs[acc_name] = total_acc / steps
+            logs["loss"] = total_loss / steps
+            if val is not None:
+                val_results = self._evaluate_tensors(*val, batch_size=batch_size)
+                if acc_name:
+                    logs[f"val_{acc_name}"] = val_results["acc"]
+                logs["val_loss"] = val_results["loss"]
+            if verbose:
+                elapsed = time.perf_counter() - start
+                line = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+                prefix = "" if verbose == 1 else f"Epoch {epoch + 1}/{epochs}\n"
+                tqdm.write(f"{prefix}{steps}/{steps} - {elapsed:.0f}s - "
+                           f"{1000 * elapsed / steps:.0f}ms/step - {line}")
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in callbacks:
+            cb.on_train_end()
+        self.history = history
+        return history
+
+    def _evaluate_tensors(self, xt: torch.Tensor, yt: torch.Tensor, batch_size: int) -> dict[str, float]:
+        self.eval()
+        loss_sum = acc_sum = 0.0
+        with torch.inference_mode():
+            for i in range(0, len(xt), batch_size):
+                pred = self(xt[i:i + batch_size])
+                n = len(pred)
+                loss_sum += float(self._loss_fn(yt[i:i + batch_size], pred)) * n
+                acc_sum += float(self._accuracy_fn(yt[i:i + batch_size], pred)) * n
+        return {"loss": loss_sum / len(xt), "acc": acc_sum / len(xt)}
+
+    def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 1,
+                 return_dict: bool = False) -> list[float] | float | dict[str, float]:
+        self._require_compiled()
+        xt, yt = self._to_tensors(x, y)
+        self._ensure_ready(xt)
+        results = self._evaluate_tensors(xt, yt, batch_size)
+        named = {"loss": results["loss"]}
+        if self.metric_names:
+            named[self.metric_names[0]] = results["acc"]
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in named.items()))
+        if return_dict:
+            return named
+        return self._results(results["loss"], results["acc"])
+
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """Model outputs for x, in batches, with no autograd and dropout off."""
+        xt, _ = self._to_tensors(x, None)
+        if not self.built:
+            self.build((None, *xt.shape[1:]))
+        self.eval()
+        outs = []
+        with torch.inference_mode():
+            for i in tqdm(range(0, len(xt), batch_size), disable=not verbose, desc="predict"):
+                outs.append(self(xt[i:i + batch_size]))
+        if not outs:
+            return np.zeros((0, *self._layers[-1].output_shape[1:]), dtype=np.float32)
+        return torch.cat(outs).numpy()
+
+    # --- config and saving ----------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "layers": [layer_to_config(layer) for layer in self._layers],
+            "build_input_shape": list(self.build_input_shape) if self.build_input_shape else None,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        model = cls([layer_from_config(spec) for spec in config["layers"]], name=config.get("name"))
+        if config.get("build_input_shape") and not model.built:
+            model.build(tuple(config["build_input_shape"]))
+        return model
+
+    def save(self, path: str | Path) -> None:
+        """Write a folder: config.json (architecture + compile settings), weights.safetensors and,
+        if the model carries a text encoder, vocab.json. The folder appears atomically."""
+        if not self.built:
+            raise NotBuiltError("cannot save a model that has no weights yet")
+        config = {"format": "textrnn-sequential-v1", "model": self.get_config()}
+        if self.compiled:
+            config["compile"] = {"optimizer": self._optimizer_spec.get_config(), "loss": self.loss,
+                                 "metrics": self.metric_names}
+
+        def fill(folder: Path) -> None:
+            atomic_write_json(folder / CONFIG_FILE, config)
+            tensors = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
+            save_file(tensors, str(folder / WEIGHTS_FILE))
+            if self.text_encoder is not None:
+                atomic_write_json(folder / VOCAB_FILE, self.text_encoder.to_json())
+
+        atomic_write_dir(path, fill)
+
+
+def load_model(path: str | Path, compile: bool = True) -> Sequential:
+    """Load a folder written by `Sequential.save` (no pickle: JSON + safetensors)."""
+    folder = Path(path)
+    config_path = folder / CONFIG_FILE
+    if not config_path.is_file():
+        raise DataError(f"{folder}: not a saved textrnn model (no {CONFIG_FILE})")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        model = Sequential.from_config(config["model"])
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise DataError(f"{config_path}: malformed model config ({exc})") from None
+    weights_path = folder / WEIGHTS_FILE
+    if not weights_path.is_file():
+        raise DataError(f"{folder}: missing {WEIGHTS_FILE}")
+    state = load_file(str(weights_path))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise DataError(f"{weights_path}: weights do not match the config "
+                        f"(missing {missing}, unexpected {unexpected})")
+    if compile and "compile" in config:
+        c = config["compile"]
+        model.compile(optimizers_module.OptimizerSpec(c["optimizer"]["name"],
+                                                      c["optimizer"]["learning_rate"]),
+                      loss=c["loss"], metrics=c["metrics"])
+    vocab_path = folder / VOCAB_FILE
+    if vocab_path.is_file():
+        from textrnn.data.text import TextEncoder
+
+        model.text_encoder = TextEncoder.from_json(json.loads(vocab_path.read_text(encoding="utf-8")))
+    return model

@@ -1,0 +1,97 @@
+"""Optimizers with Keras 3's update rules and defaults (they differ from torch.optim's).
+
+Keras RMSprop: v = ρ v + (1 - ρ) g²;  w -= lr g / sqrt(v + ε)   (ε inside the root; ρ 0.9, ε 1e-7)
+Keras Adam:    m += (g - m)(1 - β1);  v += (g² - v)(1 - β2);
+               w -= lr sqrt(1 - β2^t) / (1 - β1^t) · m / (sqrt(v) + ε)      (ε 1e-7)
+SGD is torch.optim.SGD (the same rule as Keras's for a constant learning rate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from textrnn.errors import ConfigError
+
+
+class RMSprop(torch.optim.Optimizer):
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001, rho: float = 0.9,
+                 epsilon: float = 1e-7) -> None:
+        super().__init__(params, {"lr": lr, "rho": rho, "epsilon": epsilon})
+
+    @torch.no_grad()
+    def step(self, closure=None):  # noqa: ANN001 - torch's signature
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [p.grad for p in params]
+            velocities = []
+            for p in params:
+                state = self.state[p]
+                if "velocity" not in state:
+                    state["velocity"] = torch.zeros_like(p)
+                velocities.append(state["velocity"])
+            rho = group["rho"]
+            torch._foreach_mul_(velocities, rho)
+            torch._foreach_addcmul_(velocities, grads, grads, value=1 - rho)
+            denom = torch._foreach_add(velocities, group["epsilon"])
+            torch._foreach_sqrt_(denom)
+            torch._foreach_addcdiv_(params, grads, denom, value=-group["lr"])
+
+
+class Adam(torch.optim.Optimizer):
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7) -> None:
+        super().__init__(params, {"lr": lr, "beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon})
+
+    @torch.no_grad()
+    def step(self, closure=None):  # noqa: ANN001 - torch's signature
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [p.grad for p in params]
+            ms, vs = [], []
+            for p in params:
+                state = self.state[p]
+                if "m" not in state:
+                    state["m"], state["v"], state["step"] = torch.zeros_like(p), torch.zeros_like(p), 0
+                state["step"] += 1
+                ms.append(state["m"])
+                vs.append(state["v"])
+            t = self.state[params[0]]["step"]
+            b1, b2 = group["beta_1"], group["beta_2"]
+            alpha = group["lr"] * (1 - b2**t) ** 0.5 / (1 - b1**t)
+            torch._foreach_lerp_(ms, grads, 1 - b1)
+            torch._foreach_mul_(vs, b2)
+            torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
+            denom = torch._foreach_sqrt(vs)
+            torch._foreach_add_(denom, group["epsilon"])
+            torch._foreach_addcdiv_(params, ms, denom, value=-alpha)
+
+
+OPTIMIZERS = {"rmsprop": RMSprop, "adam": Adam, "sgd": torch.optim.SGD}
+DEFAULT_LR = {"rmsprop": 0.001, "adam": 0.001, "sgd": 0.01}
+
+
+class OptimizerSpec:
+    """An optimizer named before the model's parameters exist: `OptimizerSpec("adam", lr=3e-4)`."""
+
+    def __init__(self, name: str, learning_rate: float | None = None) -> None:
+        key = name.lower()
+        if key not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+        self.name = key
+        self.learning_rate = DEFAULT_LR[key] if learning_rate is None else float(learning_rate)
+
+    def create(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        return OPTIMIZERS[self.name](params, lr=self.learning_rate)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "learning_rate": self.learning_rate}
+
+
+def get(optimizer: str | OptimizerSpec) -> OptimizerSpec:
+    return optimizer if isinstance(optimizer, OptimizerSpec) else OptimizerSpec(optimizer)

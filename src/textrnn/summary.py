@@ -1,0 +1,71 @@
+"""Keras 3's `model.summary()` table, rendered with rich the way keras.utils.summary_utils does."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import rich.console
+import rich.markup
+import rich.table
+
+if TYPE_CHECKING:
+    from textrnn.models import Sequential
+
+
+def readable_memory_size(size: float) -> str:
+    for unit in ["B", "KB", "MB", "GB", "TB"]:
+        if size / 1024 < 1:
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} PB"
+
+
+def _shape_text(shape) -> str:
+    return "?" if shape is None else "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def render_summary(model: Sequential, line_length: int | None = None) -> str:
+    """The summary as plain text (no colour), identical in layout to Keras's."""
+    line_length = line_length or min(88, shutil.get_terminal_size().columns - 4)
+    widths, current = [], 0
+    for pos in (0.45, 0.80, 1.0):
+        widths.append(int(pos * line_length) - current)
+        current += widths[-1]
+    table = rich.table.Table(
+        rich.table.Column("Layer (type)", justify="left", width=widths[0]),
+        rich.table.Column("Output Shape", justify="left", width=widths[1]),
+        rich.table.Column("Param #", justify="right", width=widths[2]),
+        width=line_length, show_lines=True,
+    )
+    for layer in model.layers:
+        name = f"{rich.markup.escape(layer.name)} ({type(layer).__name__})"
+        params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+        table.add_row(name, _shape_text(layer.output_shape if layer.built else None), params)
+
+    trainable = model.trainable_weights
+    frozen = model.non_trainable_weights
+    n_train = sum(w.numel() for w in trainable)
+    n_frozen = sum(w.numel() for w in frozen)
+    size = 4  # bytes per float32 weight
+
+    # Same console settings as Keras's print_fn path, so wrapping behaves identically too.
+    console = rich.console.Console(highlight=False, force_terminal=False, color_system=None)
+    console.begin_capture()
+    console.print(f'Model: "{rich.markup.escape(model.name)}"')
+    console.print(table)
+    console.print(f" Total params: {n_train + n_frozen:,} "
+                  f"({readable_memory_size((n_train + n_frozen) * size)})")
+    console.print(f" Trainable params: {n_train:,} ({readable_memory_size(n_train * size)})")
+    console.print(f" Non-trainable params: {n_frozen:,} ({readable_memory_size(n_frozen * size)})")
+    return console.end_capture()
+
+
+def print_summary(model: Sequential, line_length: int | None = None,
+                  print_fn: Callable[[str], object] | None = None) -> None:
+    text = render_summary(model, line_length)
+    if print_fn is None:
+        print(text, end="")
+    else:
+        print_fn(text)

@@ -1,0 +1,164 @@
+"""Layer behaviour that Keras parity alone does not pin down: dropout masks, the fused path against
+the step loop (values and gradients), freezing, config round trips."""
+
+import numpy as np
+import pytest
+import torch
+
+from textrnn import layers as L
+from textrnn.layers import rnn_kernels
+from textrnn.layers.base import layer_from_config, layer_to_config
+from textrnn.models import Sequential
+
+
+def _revealing_rnn(rate, dim=64):
+    """SimpleRNN whose output reveals its input dropout mask: identity kernel, no recurrence, so
+    output_t = tanh(x_t * mask)."""
+    layer = L.SimpleRNN(dim, dropout=rate)
+    layer.build((None, 5, dim))
+    layer.set_weights([np.eye(dim, dtype="float32"), np.zeros((dim, dim), "float32"),
+                       np.zeros(dim, "float32")])
+    return layer
+
+
+def test_input_dropout_mask_is_shared_by_all_time_steps():
+    rate = 0.25
+    layer = _revealing_rnn(rate)
+    layer.train()
+    layer.return_sequences = True
+    seq = layer(torch.ones(16, 5, 64)).detach()
+    dropped = seq == 0
+    # One mask per (sample, feature), the same at every step.
+    assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))
+    # Different samples get different masks; the rate is about right; kept units are scaled.
+    assert not torch.equal(dropped[0, 0], dropped[1, 0])
+    assert abs(dropped[:, 0].float().mean().item() - rate) < 0.06
+    kept = seq[~dropped]
+    np.testing.assert_allclose(kept.numpy(), np.tanh(1 / (1 - rate)), rtol=1e-6)
+
+
+def test_no_dropout_at_inference():
+    layer = _revealing_rnn(0.5)
+    layer.return_sequences = True
+    layer.eval()
+    seq = layer(torch.ones(4, 5, 64))
+    np.testing.assert_allclose(seq.detach().numpy(), np.tanh(1.0), rtol=1e-6)
+
+
+def test_recurrent_dropout_draws_masks_per_gate_and_uses_the_step_loop():
+    layer = L.LSTM(8, dropout=0.3, recurrent_dropout=0.3)
+    layer.build((None, 6, 4))
+    layer.train()
+    calls = []
+    original = rnn_kernels.step_loop
+
+    def spy(*args):
+        calls.append(args[4])
+        return original(*args)
+
+    rnn_kernels.step_loop = spy
+    try:
+        layer(torch.randn(3, 6, 4))
+    finally:
+        rnn_kernels.step_loop = original
+    assert len(calls) == 1 and len(calls[0]) == 4  # four gate masks for h(t-1)
+    assert not torch.equal(calls[0][0], calls[0][1])
+
+
+CELLS = [
+    lambda: L.SimpleRNN(5, return_sequences=True),
+    lambda: L.LSTM(5, return_sequences=True),
+    lambda: L.GRU(5, return_sequences=True),
+]
+
+
+@pytest.mark.parametrize("make", CELLS)
+@pytest.mark.parametrize("pad", [None, "pre", "post"])
+def test_fused_path_matches_step_loop_values_and_gradients(make, pad):
+    layer = make().double()
+    layer.build((None, 7, 3))
+    layer.double()
+    x = torch.randn(4, 7, 3, dtype=torch.float64, requires_grad=True)
+    mask = None
+    if pad:
+        lengths = torch.tensor([7, 3, 1, 0])
+        t = torch.arange(7)
+        mask = (t[None] >= 7 - lengths[:, None]) if pad == "pre" else (t[None] < lengths[:, None])
+    states = [torch.zeros(4, 5, dtype=torch.float64) for _ in range(layer.state_count)]
+
+    def fused():
+        return rnn_kernels.run_sequence(
+            fused_cell=layer.fused_cell, torch_weights=layer.torch_weights,
+            project=lambda s: layer.project_inputs(s, None), step=layer.step,
+            x=x, states=states, mask=mask, recurrent_masks=None)
+
+    def stepped():
+        return rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), states, mask, None)
+
+    results = []
+    for run in (fused, stepped):
+        out, final = run()
+        loss = (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum()
+        loss = loss + sum(f.sum() for f in final)
+        grads = torch.autograd.grad(loss, [x, *layer.weights])
+        results.append((out.detach(), [f.detach() for f in final], grads))
+    (o1, f1, g1), (o2, f2, g2) = results
+    torch.testing.assert_close(o1, o2)
+    for a, b in zip(f1 + list(g1), f2 + list(g2)):
+        torch.testing.assert_close(a, b)
+
+
+def test_step_loop_gradcheck_float64():
+    layer = L.GRU(3, return_sequences=True, reset_after=False)
+    layer.build((None, 4, 2))
+    layer.double()
+    x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda inp: layer(inp), (x,))
+
+
+def test_frozen_embedding_does_not_change_during_fit():
+    matrix = np.random.default_rng(0).normal(size=(30, 4)).astype("float32")
+    model = Sequential([L.Embedding(30, 4, weights=[matrix], trainable=False, input_length=6),
+                        L.LSTM(3), L.Dense(1, activation="sigmoid")])
+    model.compile("rmsprop", "binary_crossentropy", ["acc"])
+    before_lstm = model.layers[1].get_weights()[0].copy()
+    x = np.random.default_rng(1).integers(0, 30, size=(20, 6))
+    y = np.random.default_rng(2).integers(0, 2, size=20)
+    model.fit(x, y, epochs=2, batch_size=5, verbose=0)
+    np.testing.assert_array_equal(model.layers[0].get_weights()[0], matrix)
+    assert not np.array_equal(model.layers[1].get_weights()[0], before_lstm)
+
+
+def test_trainable_flag_moves_params_between_counts():
+    model = Sequential([L.Embedding(100, 4, input_length=3), L.Bidirectional(L.LSTM(2)), L.Dense(1)])
+    trainable = sum(w.numel() for w in model.trainable_weights)
+    model.layers[0].trainable = False
+    assert sum(w.numel() for w in model.non_trainable_weights) == 400
+    assert sum(w.numel() for w in model.trainable_weights) == trainable - 400
+    model.layers[1].trainable = False
+    assert all(not w.requires_grad for w in model.layers[1].weights)
+
+
+@pytest.mark.parametrize("layer", [
+    L.Embedding(10, 3, mask_zero=True), L.Dense(4, activation="tanh"), L.Dropout(0.3),
+    L.SimpleRNN(3, activation="relu"), L.LSTM(3, go_backwards=True, unit_forget_bias=False),
+    L.GRU(3, reset_after=False, dropout=0.1), L.Bidirectional(L.GRU(3, return_sequences=True), "ave"),
+])
+def test_config_round_trips(layer):
+    spec = layer_to_config(layer)
+    again = layer_from_config(spec)
+    assert layer_to_config(again) == spec
+
+
+def test_bad_arguments_raise_clear_errors():
+    from textrnn.errors import ConfigError, DataError
+
+    with pytest.raises(ConfigError, match="activation"):
+        L.Dense(3, activation="swishy")
+    with pytest.raises(ConfigError, match="dropout"):
+        L.LSTM(3, dropout=1.5)
+    with pytest.raises(ConfigError, match="merge_mode"):
+        L.Bidirectional(L.LSTM(3), merge_mode="max")
+    emb = L.Embedding(5, 2)
+    with pytest.raises(DataError, match=r"\[0, 5\)"):
+        emb(torch.tensor([[1, 7]]))

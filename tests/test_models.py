@@ -1,0 +1,132 @@
+"""Sequential: fit / evaluate / predict semantics, callbacks, saving."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from textrnn import layers as L
+from textrnn.callbacks import EarlyStopping, ModelCheckpoint
+from textrnn.errors import ConfigError, DataError
+from textrnn.models import Sequential, load_model
+from textrnn.optimizers import OptimizerSpec
+
+
+def _toy(n=64, steps=10, seed=0):
+    """Label = whether token 1 appears: learnable in a few epochs."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(2, 20, size=(n, steps))
+    y = rng.integers(0, 2, size=n)
+    x[y == 1, rng.integers(0, steps, size=int(y.sum()))] = 1
+    return x, y
+
+
+def _model():
+    m = Sequential([L.Embedding(20, 8, input_length=10), L.LSTM(8), L.Dense(1, activation="sigmoid")])
+    m.compile("adam", "binary_crossentropy", ["acc"])
+    return m
+
+
+def test_fit_learns_and_reports_keras_history_keys():
+    x, y = _toy(256)
+    model = _model()
+    model.compile(OptimizerSpec("adam", 0.01), "binary_crossentropy", ["acc"])
+    hist = model.fit(x, y, epochs=15, batch_size=32, validation_split=0.25, verbose=0)
+    assert list(hist.history) == ["acc", "loss", "val_acc", "val_loss"]
+    assert len(hist.history["loss"]) == 15
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    loss, acc = model.evaluate(x, y, verbose=0)
+    assert acc > 0.9
+
+
+def test_validation_split_takes_the_last_rows():
+    x, y = _toy(40)
+    model = _model()
+    model.fit(x, y, epochs=1, validation_split=0.25, verbose=0)
+    expected = model.evaluate(x[30:], y[30:], verbose=0, return_dict=True)
+    # val metrics of the last epoch were computed after it on the last 10 rows
+    model2 = _model()
+    torch.manual_seed(5)
+    h = model2.fit(x, y, epochs=1, validation_split=0.25, verbose=0, shuffle=False)
+    assert h.history["val_loss"][0] == pytest.approx(
+        model2.evaluate(x[30:], y[30:], verbose=0, return_dict=True)["loss"], rel=1e-6)
+    assert set(expected) == {"loss", "acc"}
+
+
+def test_predict_shapes_and_determinism():
+    x, _ = _toy(70)
+    model = _model()
+    p1, p2 = model.predict(x, batch_size=16), model.predict(x, batch_size=70)
+    assert p1.shape == (70, 1)
+    np.testing.assert_allclose(p1, p2, atol=1e-6)
+    assert model.predict_on_batch(x[:3]).shape == (3, 1)
+
+
+def test_early_stopping_stops_and_restores_best():
+    x, y = _toy(64)
+    model = _model()
+    stopper = EarlyStopping(monitor="loss", patience=0, mode="max", restore_best_weights=True)
+    hist = model.fit(x, y, epochs=10, verbose=0, callbacks=[stopper])
+    # mode=max on a falling loss: the second epoch is "worse", so training stops there.
+    assert len(hist.history["loss"]) == 2
+
+
+def test_model_checkpoint_best_only(tmp_path):
+    x, y = _toy(64)
+    model = _model()
+    ckpt = ModelCheckpoint(str(tmp_path / "best"), monitor="val_loss", save_best_only=True)
+    model.fit(x, y, epochs=3, validation_split=0.25, verbose=0, callbacks=[ckpt])
+    saved = load_model(tmp_path / "best")
+    assert saved.count_params() == model.count_params()
+
+
+def test_save_and_load_round_trip(tmp_path):
+    x, y = _toy(32)
+    model = Sequential([L.Embedding(20, 6, mask_zero=True, input_length=10),
+                        L.Bidirectional(L.GRU(4, return_sequences=True), merge_mode="sum"),
+                        L.LSTM(3, dropout=0.2), L.Dropout(0.1), L.Dense(1, activation="sigmoid")])
+    model.layers[0].trainable = False
+    model.compile("rmsprop", "binary_crossentropy", ["accuracy"])
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "weights.safetensors"]
+    again = load_model(tmp_path / "m")
+    np.testing.assert_allclose(again.predict(x), model.predict(x), atol=1e-6)
+    assert again.layers[0].trainable is False
+    assert again.metric_names == ["accuracy"]
+    # saving over an existing model replaces it whole
+    model.save(tmp_path / "m")
+    assert not list(tmp_path.glob(".m*"))
+
+
+def test_load_model_errors_are_one_line(tmp_path):
+    with pytest.raises(DataError, match="not a saved textrnn model"):
+        load_model(tmp_path)
+    (tmp_path / "config.json").write_text("{nope")
+    with pytest.raises(DataError, match="malformed model config"):
+        load_model(tmp_path)
+
+
+def test_bad_inputs_are_reported():
+    model = _model()
+    with pytest.raises(DataError, match="2-D integer array"):
+        model.fit(np.ones((4, 10)), np.ones(4), verbose=0)
+    with pytest.raises(DataError, match="4 samples but y has 3"):
+        model.fit(np.ones((4, 10), dtype=int), np.ones(3), verbose=0)
+    with pytest.raises(ConfigError, match="compile"):
+        Sequential([L.Dense(1)]).fit(np.ones((2, 3), dtype=int), np.ones(2), verbose=0)
+    with pytest.raises(ConfigError, match="unknown optimizer 'adamw'"):
+        model.compile("adamw")
+
+
+def test_multiclass_softmax_training():
+    rng = np.random.default_rng(0)
+    x = rng.integers(3, 20, size=(90, 8))
+    y = rng.integers(0, 3, size=90)
+    x[:, -1] = y  # the last token gives the class away
+    model = Sequential([L.Embedding(20, 8), L.GRU(8), L.Dense(3, activation="softmax")])
+    model.compile(OptimizerSpec("adam", 0.01), "sparse_categorical_crossentropy", ["acc"])
+    model.fit(x, y, epochs=30, verbose=0)
+    assert model.evaluate(x, y, verbose=0)[1] > 0.9
+    assert json.dumps(model.get_config())
