@@ -1,0 +1,111 @@
+"""From a data source name to model-ready arrays: what `textrnn train --data ...` uses.
+
+Sources: "imdb" (the real archive, found as textrnn.data.imdb describes), "sample" (the embedded
+sample), a path to an aclImdb archive or folder, a CSV / TSV / JSONL file, or a folder with one
+subfolder per class (or with train/ and test/ subfolders that each hold class folders).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from textrnn.data import imdb
+from textrnn.data.sample import load_sample
+from textrnn.data.tables import LabelledTexts, read_labelled, stratified_split
+from textrnn.data.text import TextEncoder, Vocabulary, tokenize
+from textrnn.errors import DataError
+
+KERAS_SHUFFLE_SEED = 113  # keras.datasets.imdb.load_data shuffles with this seed
+
+
+@dataclass
+class PreparedData:
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    encoder: TextEncoder
+
+    @property
+    def classes(self) -> list[str]:
+        return self.encoder.labels
+
+
+def _shuffle(seed: int, *arrays: np.ndarray) -> list[np.ndarray]:
+    order = np.arange(len(arrays[0]))
+    np.random.RandomState(seed).shuffle(order)
+    return [a[order] for a in arrays]
+
+
+def _is_imdb(path: Path) -> bool:
+    return path.name.endswith(".tar.gz") or (path / "aclImdb").is_dir() or path.name == "aclImdb"
+
+
+def _from_imdb(path: str | None, num_words: int, maxlen: int, quiet: bool) -> PreparedData:
+    corpus = imdb.IMDBCorpus.load(path, quiet=quiet)
+    rng_state = np.random.RandomState(KERAS_SHUFFLE_SEED)
+    arrays = []
+    for split in ("train", "test"):
+        x, y = corpus.padded(split, num_words, maxlen)
+        order = np.arange(len(x))
+        rng_state.shuffle(order)  # one RandomState for both splits, as Keras does
+        arrays += [x[order], y[order]]
+    return PreparedData("imdb", *arrays, corpus.encoder(num_words, maxlen))
+
+
+def _from_texts(name: str, train: LabelledTexts, test: LabelledTexts, num_words: int,
+                maxlen: int) -> PreparedData:
+    train_tokens = [tokenize(t) for t in train.texts]
+    vocab = Vocabulary.fit(train_tokens, num_words=num_words)
+    encoder = TextEncoder(vocab, maxlen, train.classes)
+    x_train = encoder.encode(train.texts)
+    x_test = encoder.encode(test.texts)
+    x_train, y_train = _shuffle(KERAS_SHUFFLE_SEED, x_train, train.labels)
+    return PreparedData(name, x_train, y_train, x_test, test.labels, encoder)
+
+
+def prepare(source: str = "sample", num_words: int = 10000, maxlen: int = 500,
+            test_data: str | None = None, text_column: str | None = None,
+            label_column: str | None = None, encoding: str = "utf-8", test_fraction: float = 0.2,
+            seed: int = 0, train_size: int | None = None, quiet: bool = False) -> PreparedData:
+    """Load a data source and turn it into padded id arrays plus the TextEncoder that made them.
+    The training rows are shuffled (seed 113, as Keras's IMDB loader) so validation_split's last
+    rows hold every class; `train_size` keeps only the first n of them."""
+    if source == "imdb":
+        data = _from_imdb(None, num_words, maxlen, quiet)
+    elif source == "sample":
+        train, test = load_sample()
+        data = _from_texts("sample", train, test, num_words, maxlen)
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise DataError(f"{path}: data not found (give imdb, sample, or a file or folder path)")
+        if _is_imdb(path):
+            data = _from_imdb(str(path), num_words, maxlen, quiet)
+        elif path.is_dir() and (path / "train").is_dir() and (path / "test").is_dir():
+            train = read_labelled(path / "train", encoding=encoding)
+            test = read_labelled(path / "test", encoding=encoding, classes=train.classes)
+            data = _from_texts(path.name, train, test, num_words, maxlen)
+        else:
+            table = read_labelled(path, text_column, label_column, encoding)
+            if test_data is not None:
+                test = read_labelled(test_data, text_column, label_column, encoding, table.classes)
+                train = table
+            else:
+                tr, te = stratified_split(table.labels, test_fraction, seed)
+                train = _subset(table, tr)
+                test = _subset(table, te)
+            data = _from_texts(path.name, train, test, num_words, maxlen)
+    if train_size is not None:
+        if not 0 < train_size <= len(data.x_train):
+            raise DataError(f"--train-size must be between 1 and {len(data.x_train)}, got {train_size}")
+        data.x_train, data.y_train = data.x_train[:train_size], data.y_train[:train_size]
+    return data
+
+
+def _subset(table: LabelledTexts, idx: np.ndarray) -> LabelledTexts:
+    return LabelledTexts([table.texts[i] for i in idx], table.labels[idx], table.classes, table.source)
