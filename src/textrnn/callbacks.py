@@ -75,8 +75,12 @@ class EarlyStopping(_Monitor):
         self.wait = 0
         self.best_weights: dict[str, Any] | None = None
         self.stopped_epoch = 0
+        self._restored = False
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
+        if self._restored:  # resuming: keep the state load_state() brought back
+            self._restored = False
+            return
         self.wait = 0
         self.best = math.inf if self.mode == "min" else -math.inf
 
@@ -101,6 +105,7 @@ class EarlyStopping(_Monitor):
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.best, self.wait = state["best"], state["wait"]
+        self._restored = True
 
 
 class ModelCheckpoint(_Monitor):

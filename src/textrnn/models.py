@@ -151,9 +151,15 @@ class Sequential(nn.Module):
     def _ensure_ready(self, x: torch.Tensor) -> None:
         if not self.built:
             self.build((None, *x.shape[1:]))
-        if self.optimizer is None and self._optimizer_spec is not None:
+        self.create_optimizer()
+
+    def create_optimizer(self) -> torch.optim.Optimizer:
+        """The compiled optimizer over this (built) model's weights, created once."""
+        self._require_compiled()
+        if self.optimizer is None:
             # All weights go to the optimizer; frozen ones get no gradient and are left alone.
             self.optimizer = self._optimizer_spec.create(self.weights)
+        return self.optimizer
 
     # --- batches --------------------------------------------------------------------------------
     @staticmethod

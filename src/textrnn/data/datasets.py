@@ -107,5 +107,34 @@ def prepare(source: str = "sample", num_words: int = 10000, maxlen: int = 500,
     return data
 
 
+def test_split(source: str, encoder: TextEncoder, test_data: str | None = None,
+               text_column: str | None = None, label_column: str | None = None,
+               encoding: str = "utf-8", test_fraction: float = 0.2, seed: int = 0,
+               held_out: bool = True, quiet: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The test rows of `source`, encoded with a trained model's `encoder`.
+
+    held_out=True re-creates the test part that `prepare` set aside when training on `source`
+    (the IMDB/sample test sets, a train/test folder's test/, `test_data`, or the same seeded
+    stratified split of a single file); held_out=False reads all of the file as test data."""
+    if source == "imdb" or (source != "sample" and _is_imdb(Path(source))):
+        corpus = imdb.IMDBCorpus.load(None if source == "imdb" else source, quiet=quiet)
+        vocab = encoder.vocabulary
+        if corpus.words[:len(vocab.words)] == vocab.words:  # the same vocabulary: use cached ids
+            return corpus.padded("test", vocab.size, encoder.maxlen)
+        texts, labels = imdb.load_texts("test", None if source == "imdb" else source)
+        return encoder.encode(texts), labels
+    if source == "sample":
+        table = load_sample()[1]
+    elif test_data is not None:
+        table = read_labelled(test_data, text_column, label_column, encoding, encoder.labels)
+    elif Path(source).is_dir() and (Path(source) / "test").is_dir():
+        table = read_labelled(Path(source) / "test", encoding=encoding, classes=encoder.labels)
+    else:
+        table = read_labelled(source, text_column, label_column, encoding, encoder.labels)
+        if held_out:
+            table = _subset(table, stratified_split(table.labels, test_fraction, seed)[1])
+    return encoder.encode(table.texts), np.asarray(table.labels)
+
+
 def _subset(table: LabelledTexts, idx: np.ndarray) -> LabelledTexts:
     return LabelledTexts([table.texts[i] for i in idx], table.labels[idx], table.classes, table.source)

@@ -1,0 +1,62 @@
+"""Full training state on disk without pickle: weights, optimizer state, RNG state, progress.
+
+Layout of a checkpoint folder (written atomically, so a crash leaves the previous one intact):
+    weights.safetensors   model.state_dict()
+    optimizer.safetensors optimizer tensors, keyed "<param index>.<name>"
+    rng.safetensors       torch's CPU generator state
+    state.json            optimizer scalars and param groups, plus the caller's progress record
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from textrnn.errors import DataError
+from textrnn.io_utils import atomic_write_dir, atomic_write_json
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    progress: dict[str, Any]) -> None:
+    opt_state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, entries in opt_state["state"].items():
+        for name, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{index}.{name}"] = value.contiguous()
+            else:
+                scalars[f"{index}.{name}"] = value
+
+    def fill(folder: Path) -> None:
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
+                  str(folder / "weights.safetensors"))
+        save_file(tensors, str(folder / "optimizer.safetensors"))
+        save_file({"torch": torch.get_rng_state()}, str(folder / "rng.safetensors"))
+        atomic_write_json(folder / "state.json", {
+            "optimizer_scalars": scalars, "param_groups": opt_state["param_groups"],
+            "progress": progress})
+
+    atomic_write_dir(path, fill)
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Restore model, optimizer and RNG from `path`; return the progress record."""
+    try:
+        meta = json.loads((path / "state.json").read_text(encoding="utf-8"))
+        model.load_state_dict(load_file(str(path / "weights.safetensors")))
+        tensors = load_file(str(path / "optimizer.safetensors"))
+        rng = load_file(str(path / "rng.safetensors"))["torch"]
+    except FileNotFoundError as exc:
+        raise DataError(f"{path}: incomplete checkpoint ({exc.filename} missing)") from None
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in [*tensors.items(), *meta["optimizer_scalars"].items()]:
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    torch.set_rng_state(rng)
+    return meta["progress"]

@@ -1,0 +1,307 @@
+"""`textrnn ...`: thin subcommands over the library. Errors become one line and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+from textrnn import zoo
+from textrnn.errors import TextRNNError
+
+
+def _add_data_options(p: argparse.ArgumentParser, default: str | None = "sample") -> None:
+    p.add_argument("--data", default=default,
+                   help="imdb, sample (the embedded 4,000 reviews), or a path: aclImdb archive or "
+                        "folder, CSV/TSV/JSONL file, or a folder with one subfolder per class "
+                        f"(default: {default or 'the data the run was trained on'})")
+    p.add_argument("--test-data", help="separate test file for user data (else a stratified 20%% split)")
+    p.add_argument("--text-column", help="text column of a CSV/JSONL (default: text, review, ...)")
+    p.add_argument("--label-column", help="label column (default: label, sentiment, ...)")
+    p.add_argument("--encoding", default="utf-8", help="encoding of user files (default utf-8)")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model shape (the lecture's values by default)")
+    g.add_argument("--vocab-size", type=int, default=10000, help="words kept (default 10000)")
+    g.add_argument("--embedding-dim", type=int, default=32)
+    g.add_argument("--maxlen", type=int, default=500, help="words per review (default 500)")
+    g.add_argument("--units", type=int, default=32, help="state dim (default 32)")
+    g.add_argument("--layers", type=int, default=3, help="depth of stacked-lstm (default 3)")
+    g.add_argument("--dropout", type=float, help="input dropout of the recurrent layers "
+                                                 "(default: 0.2, 0 for simple-rnn)")
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=int, default=10, help="most epochs (default 10)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--optimizer", default="rmsprop", choices=["rmsprop", "adam", "sgd"])
+    p.add_argument("--lr", type=float, help="learning rate (default: Keras's, 0.001 for rmsprop)")
+    p.add_argument("--val-split", type=float, default=0.2,
+                   help="fraction of training rows (the last ones) for validation (default 0.2)")
+    p.add_argument("--train-size", type=int, help="train on the first N training reviews only")
+    p.add_argument("--patience", type=int, default=2,
+                   help="early stopping: epochs without val_loss improvement (0: off; default 2)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _settings(args: argparse.Namespace, model: str):
+    from textrnn.runs import TrainSettings
+
+    return TrainSettings(
+        model=model, data=args.data, test_data=args.test_data, text_column=args.text_column,
+        label_column=args.label_column, encoding=args.encoding, epochs=args.epochs,
+        batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, val_split=args.val_split,
+        train_size=args.train_size, seed=args.seed, patience=args.patience,
+        vocab_size=args.vocab_size, embedding_dim=args.embedding_dim, maxlen=args.maxlen,
+        units=args.units, layers=args.layers, dropout=args.dropout)
+
+
+# --- commands ------------------------------------------------------------------------------------
+def cmd_models(args: argparse.Namespace) -> int:
+    for name, (_, description) in zoo.ZOO.items():
+        print(f"{name:13s} {description}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    target = Path(args.model)
+    if (target / "model").is_dir() or (target / "config.json").is_file():
+        from textrnn.models import load_model
+
+        model = load_model(target / "model" if (target / "model").is_dir() else target)
+    else:
+        config = zoo.ZooConfig(vocab_size=args.vocab_size, embedding_dim=args.embedding_dim,
+                               maxlen=args.maxlen, units=args.units, layers=args.layers,
+                               dropout=args.dropout)
+        model = zoo.build(args.model, config)
+    model.summary()
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from textrnn.runs import train_run
+
+    verbose = 0 if args.quiet else 1
+    if args.resume:
+        train_run(None, args.resume, resume=True, verbose=verbose)  # type: ignore[arg-type]
+        return 0
+    if not args.model:
+        raise TextRNNError("give a MODEL to train (see `textrnn models`) or --resume RUN_DIR")
+    out = args.out or f"runs/{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    train_run(_settings(args, args.model), out, verbose=verbose)
+    return 0
+
+
+def _load_run_model(run_dir: str):
+    from textrnn.models import load_model
+
+    path = Path(run_dir)
+    model = load_model(path / "model" if (path / "model").is_dir() else path)
+    if model.text_encoder is None:
+        raise TextRNNError(f"{run_dir}: the model has no vocabulary (vocab.json), so it cannot read text")
+    return model
+
+
+def _evaluation_data(args: argparse.Namespace, model):
+    """Test arrays encoded with the model's vocabulary: by default the run's own test set."""
+    from textrnn.data.datasets import test_split
+    from textrnn.runs import load_settings
+
+    if args.data is None:
+        s = load_settings(Path(args.run_dir))
+        return test_split(s.data, model.text_encoder, s.test_data, s.text_column, s.label_column,
+                          s.encoding, seed=s.seed, quiet=args.json)
+    return test_split(args.data, model.text_encoder, args.test_data, args.text_column,
+                      args.label_column, args.encoding, held_out=False, quiet=args.json)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from textrnn.metrics import classification_report
+
+    model = _load_run_model(args.run_dir)
+    x, y = _evaluation_data(args, model)
+    report = classification_report(y, model.predict(x, batch_size=256), model.text_encoder.labels)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    for key in ("n", "accuracy", "loss", "precision", "recall", "f1", "roc_auc"):
+        value = report[key]
+        print(f"{key:10s} {value:.4f}" if isinstance(value, float) else f"{key:10s} {value}")
+    print("confusion matrix (rows: true, columns: predicted; " + ", ".join(report["classes"]) + ")")
+    for row in report["confusion_matrix"]:
+        print("  " + " ".join(f"{v:7d}" for v in row))
+    return 0
+
+
+def _read_texts(args: argparse.Namespace) -> list[str]:
+    from textrnn.data.tables import TEXT_COLUMNS
+
+    if args.texts:
+        return list(args.texts)
+    if args.file:
+        path = Path(args.file)
+        if not path.is_file():
+            raise TextRNNError(f"{path}: file not found")
+        content = path.read_text(encoding=args.encoding)
+        if path.suffix.lower() in (".csv", ".tsv"):
+            reader = csv.DictReader(content.splitlines(), delimiter="\t" if path.suffix == ".tsv" else ",")
+            column = args.text_column or next((c for c in TEXT_COLUMNS if c in (reader.fieldnames or [])),
+                                              None)
+            if column is None or column not in (reader.fieldnames or []):
+                raise TextRNNError(f"{path}: no text column (columns: {', '.join(reader.fieldnames or [])})")
+            return [row[column] for row in reader]
+        return [line for line in content.splitlines() if line.strip()]
+    if sys.stdin.isatty():
+        raise TextRNNError("give texts as arguments, --file PATH, or on standard input")
+    return [line for line in sys.stdin.read().splitlines() if line.strip()]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    model = _load_run_model(args.run_dir)
+    texts = _read_texts(args)
+    if not texts:
+        raise TextRNNError("no texts to predict")
+    probs = model.predict(model.text_encoder.encode(texts), batch_size=256)
+    labels = model.text_encoder.labels
+    rows = []
+    for text, p in zip(texts, probs):
+        if len(p) == 1:
+            rows.append({"text": text, "probability": float(p[0]), "label": labels[int(p[0] > 0.5)]})
+        else:
+            rows.append({"text": text, "probabilities": [float(v) for v in p],
+                         "label": labels[int(p.argmax())]})
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for row in rows:
+            score = row.get("probability", max(row.get("probabilities", [0])))
+            snippet = row["text"] if len(row["text"]) <= 60 else row["text"][:57] + "..."
+            print(f"{score:.4f}  {row['label']:>8s}  {snippet}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from textrnn import report
+    from textrnn.runs import train_run
+
+    out = Path(args.out or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}")
+    rows, curves = [], {}
+    for name in args.models:
+        zoo.build(name)  # fail fast on unknown names
+    for name in args.models:
+        run_dir = out / name
+        resume = (run_dir / "run.json").exists()
+        metrics = train_run(_settings(args, name), run_dir, resume=resume,
+                            verbose=0 if args.quiet else 1)
+        history = json.loads((run_dir / "history.json").read_text())
+        curves[name] = history.get("val_acc", [])
+        rows.append([name, f"{metrics['params']:,}", metrics["epochs_run"], metrics["best_epoch"],
+                     f"{metrics['train_time_s']:.0f} s",
+                     f"{metrics['best_val_accuracy']:.4f}" if metrics["best_val_accuracy"] else "-",
+                     f"{metrics['test']['accuracy']:.4f}"])
+    table = report.markdown_table(
+        ["model", "params", "epochs", "best epoch", "train time", "val acc", "test acc"], rows)
+    from textrnn.io_utils import atomic_write_text
+
+    atomic_write_text(out / "compare.md", f"# Comparison on {args.data} (seed {args.seed})\n\n{table}\n"
+                                          "![validation accuracy](val_accuracy.png)\n")
+    report.compare_plot(curves, out / "val_accuracy.png", f"validation accuracy on {args.data}")
+    print(table, end="")
+    print(f"-> {out}/compare.md, {out}/val_accuracy.png")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The README's main job: train the lecture's LSTM on the embedded sample, evaluate, plot."""
+    from textrnn.runs import TrainSettings, train_run
+
+    out = Path(args.out)
+    settings = TrainSettings(model=args.model, data="sample", epochs=args.epochs, maxlen=args.maxlen,
+                             seed=args.seed, patience=2)
+    print(f"textrnn demo: {args.model} on the embedded IMDB sample (3,000 train / 1,000 test reviews)")
+    from textrnn import zoo as _zoo
+
+    _zoo.build(args.model, _zoo.ZooConfig(maxlen=args.maxlen)).summary()
+    resume = (out / "run.json").exists() and (out / "checkpoint").exists()
+    metrics = train_run(settings, out, resume=resume, verbose=0 if args.quiet else 1)
+    print(f"plots: {out}/loss.png, {out}/accuracy.png; metrics: {out}/metrics.json")
+    print(f'try: textrnn predict {out} "A wonderful, moving film." "Dull and far too long."')
+    return 0 if metrics["test"]["accuracy"] > 0 else 1
+
+
+# --- parser --------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="textrnn", description=__doc__)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list the model zoo")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("summary", help="print a zoo model's or a saved run's Keras-style summary")
+    p.add_argument("model", help="zoo name or RUN_DIR")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("train", help="train a zoo model; writes a run folder")
+    p.add_argument("model", nargs="?", help="zoo name (see `textrnn models`)")
+    p.add_argument("--out", help="run folder (default runs/MODEL-TIMESTAMP)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    _add_data_options(p)
+    _add_train_options(p)
+    _add_model_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy, loss, P/R/F1, ROC AUC, confusion matrix")
+    p.add_argument("run_dir")
+    _add_data_options(p, default=None)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="probability and label per text")
+    p.add_argument("run_dir")
+    p.add_argument("texts", nargs="*", help="texts to classify (else --file or standard input)")
+    p.add_argument("--file", help="a .txt (one text per line) or .csv/.tsv file")
+    p.add_argument("--text-column")
+    p.add_argument("--encoding", default="utf-8")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("compare", help="train several models on the same data and seed")
+    p.add_argument("models", nargs="+")
+    p.add_argument("--out", help="folder for the runs, compare.md and val_accuracy.png")
+    _add_data_options(p)
+    _add_train_options(p)
+    _add_model_options(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("demo", help="train a lecture model on the embedded sample (about 2 minutes)")
+    p.add_argument("--model", default="lstm")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--maxlen", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/demo")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except TextRNNError as exc:
+        print(f"textrnn: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("textrnn: interrupted; a training run continues with `textrnn train --resume RUN_DIR`",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

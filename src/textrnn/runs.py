@@ -1,0 +1,189 @@
+"""A training run: data, model, fit with early stopping, best checkpoint, resumable epochs, and the
+run folder (model/, checkpoint/, run.json, history.json, metrics.json, plots)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from textrnn import report, zoo
+from textrnn.callbacks import Callback, EarlyStopping
+from textrnn.checkpoint import load_checkpoint, save_checkpoint
+from textrnn.data.datasets import PreparedData, prepare
+from textrnn.errors import ConfigError, DataError
+from textrnn.io_utils import atomic_write_json
+from textrnn.metrics import classification_report
+from textrnn.models import Sequential, load_model
+from textrnn.optimizers import OptimizerSpec
+
+RUN_FILE = "run.json"
+
+
+@dataclass
+class TrainSettings:
+    """Everything `textrnn train` needs; saved as run.json so --resume can rebuild the run."""
+
+    model: str                      # a zoo name (textrnn models)
+    data: str = "sample"            # imdb, sample, or a path (CSV / TSV / JSONL / folder / archive)
+    test_data: str | None = None    # a separate test file for user data
+    text_column: str | None = None
+    label_column: str | None = None
+    encoding: str = "utf-8"
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "rmsprop"
+    lr: float | None = None         # None: the optimizer's Keras default
+    val_split: float = 0.2          # the LAST rows of the (shuffled) training set, as Keras
+    train_size: int | None = None   # use only the first n training reviews
+    seed: int = 0
+    patience: int = 2               # early stopping on val_loss; 0 disables it
+    vocab_size: int = 10000
+    embedding_dim: int = 32
+    maxlen: int = 500
+    units: int = 32
+    layers: int = 3
+    dropout: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # room for later options
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainSettings:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def prepare_data(s: TrainSettings, quiet: bool = False) -> PreparedData:
+    return prepare(s.data, num_words=s.vocab_size, maxlen=s.maxlen, test_data=s.test_data,
+                   text_column=s.text_column, label_column=s.label_column, encoding=s.encoding,
+                   seed=s.seed, train_size=s.train_size, quiet=quiet)
+
+
+def build_model(s: TrainSettings, data: PreparedData) -> Sequential:
+    config = zoo.ZooConfig(vocab_size=data.encoder.vocabulary.size, embedding_dim=s.embedding_dim,
+                           maxlen=s.maxlen, units=s.units, layers=s.layers, dropout=s.dropout,
+                           num_classes=len(data.classes))
+    model = zoo.build(s.model, config)
+    model.text_encoder = data.encoder
+    loss = "binary_crossentropy" if len(data.classes) == 2 else "sparse_categorical_crossentropy"
+    model.compile(OptimizerSpec(s.optimizer, s.lr), loss=loss, metrics=["acc"])
+    return model
+
+
+class _RunCheckpoint(Callback):
+    """After each epoch: keep the best model (by the monitored value) and the full resumable state."""
+
+    def __init__(self, run_dir: Path, monitor: str, stopper: EarlyStopping | None,
+                 progress: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        self.monitor = monitor
+        self.stopper = stopper
+        self.progress = progress
+        self.epoch_started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        p = self.progress
+        for key, value in (logs or {}).items():
+            p["history"].setdefault(key, []).append(float(value))
+        p["epochs_done"] = epoch + 1
+        p["train_time_s"] += time.perf_counter() - self.epoch_started
+        value = float(logs[self.monitor])
+        if p["best"] is None or value < p["best"]:
+            p["best"], p["best_epoch"] = value, epoch + 1
+            self.model.save(self.run_dir / "model")
+        if self.stopper is not None:
+            p["early_stopping"] = self.stopper.state()
+        p["stopped"] = bool(self.model.stop_training)
+        save_checkpoint(self.run_dir / "checkpoint", self.model, self.model.optimizer, p)
+
+
+def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False, verbose: int = 1,
+              callbacks: list[Callback] | None = None) -> dict[str, Any]:
+    """Train (or resume) a run in `run_dir` and return its metrics. Each epoch ends with the
+    checkpoint on disk, so an interrupted run resumes from its last finished epoch and ends exactly
+    where the uninterrupted run would have (same seed, machine and thread count)."""
+    run_dir = Path(run_dir)
+    if resume:
+        settings = load_settings(run_dir)
+    elif (run_dir / RUN_FILE).exists():
+        raise ConfigError(f"{run_dir}: already holds a run; use --resume {run_dir} or another --out")
+    torch.manual_seed(settings.seed)
+    np.random.seed(settings.seed)
+    quiet = verbose == 0
+    data = prepare_data(settings, quiet=quiet)
+    model = build_model(settings, data)
+    model.build((None, settings.maxlen))
+    model.create_optimizer()
+
+    progress: dict[str, Any] = {"epochs_done": 0, "history": {}, "best": None, "best_epoch": None,
+                                "train_time_s": 0.0, "stopped": False}
+    if resume:
+        if not (run_dir / "checkpoint").is_dir():
+            raise DataError(f"{run_dir}: no checkpoint to resume from (no epoch finished yet)")
+        progress = load_checkpoint(run_dir / "checkpoint", model, model.optimizer)
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / RUN_FILE, asdict(settings))
+
+    monitor = "val_loss" if settings.val_split > 0 else "loss"
+    stopper = None
+    if settings.patience > 0:
+        stopper = EarlyStopping(monitor=monitor, patience=settings.patience)
+    cbs: list[Callback] = [stopper] if stopper else []
+    checkpoint = _RunCheckpoint(run_dir, monitor, stopper, progress)
+    cbs.append(checkpoint)
+    cbs += callbacks or []
+
+    if progress["epochs_done"] < settings.epochs and not progress.get("stopped"):
+        if stopper is not None and "early_stopping" in progress:
+            stopper.load_state(progress["early_stopping"])
+        model.fit(data.x_train, data.y_train, batch_size=settings.batch_size, epochs=settings.epochs,
+                  verbose=verbose, validation_split=settings.val_split, callbacks=cbs,
+                  initial_epoch=progress["epochs_done"])
+    return finish_run(run_dir, settings, data, progress, verbose)
+
+
+def finish_run(run_dir: Path, settings: TrainSettings, data: PreparedData, progress: dict[str, Any],
+               verbose: int) -> dict[str, Any]:
+    """Evaluate the best model on the test set; write history.json, metrics.json and plots."""
+    best = load_model(run_dir / "model")
+    probs = best.predict(data.x_test, batch_size=256)
+    test = classification_report(data.y_test, probs, data.classes)
+    history = progress["history"]
+    val_acc = history.get("val_acc", [])
+    metrics = {
+        "model": settings.model,
+        "data": settings.data,
+        "params": best.count_params(),
+        "train_size": int(len(data.x_train)),
+        "epochs_run": progress["epochs_done"],
+        "best_epoch": progress["best_epoch"],
+        "best_val_accuracy": val_acc[progress["best_epoch"] - 1] if val_acc else None,
+        "train_time_s": round(progress["train_time_s"], 2),
+        "test": test,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+    }
+    atomic_write_json(run_dir / "history.json", history)
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    report.learning_curves(history, run_dir, f"{settings.model} on {settings.data}")
+    if verbose:
+        print(f"test accuracy {test['accuracy']:.4f} (loss {test['loss']:.4f}, best epoch "
+              f"{progress['best_epoch']}, {progress['train_time_s']:.0f}s training) -> {run_dir}")
+    return metrics
+
+
+def load_settings(run_dir: Path) -> TrainSettings:
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise DataError(f"{run_dir}: not a run folder (no {RUN_FILE})")
+    return TrainSettings.from_json(json.loads(path.read_text(encoding="utf-8")))

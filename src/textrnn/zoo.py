@@ -1,0 +1,96 @@
+"""The lecture's models by name, each readable top to bottom.
+
+Lecture settings: vocabulary 10,000 words, embedding dim 32, 500 words per review, state dim 32,
+dropout 0.2 on the recurrent layers' inputs, Dense(1, sigmoid) on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from textrnn.errors import ConfigError
+from textrnn.layers import GRU, LSTM, Bidirectional, Dense, Embedding, SimpleRNN
+from textrnn.models import Sequential
+
+
+@dataclass
+class ZooConfig:
+    vocab_size: int = 10000    # ids in use are < vocab_size (Embedding input_dim)
+    embedding_dim: int = 32    # size of each word vector
+    maxlen: int = 500          # words per review after padding / truncation
+    units: int = 32            # state dim of each recurrent layer
+    layers: int = 3            # depth of stacked-lstm (other models have one recurrent layer)
+    dropout: float | None = None  # input dropout of the recurrent layers; None: the model's default
+    num_classes: int = 2       # 2: Dense(1, sigmoid); more: Dense(k, softmax)
+    embedding_weights: np.ndarray | None = None  # start from this matrix (pretrained vectors)
+    freeze_embedding: bool = False               # make the embedding non-trainable
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.pop("embedding_weights")
+        return data
+
+
+def _embedding(c: ZooConfig) -> Embedding:
+    weights = None if c.embedding_weights is None else [c.embedding_weights]
+    return Embedding(c.vocab_size, c.embedding_dim, input_length=c.maxlen, weights=weights,
+                     trainable=not c.freeze_embedding)
+
+
+def _head(c: ZooConfig) -> Dense:
+    if c.num_classes == 2:
+        return Dense(1, activation="sigmoid")
+    return Dense(c.num_classes, activation="softmax")
+
+
+def _drop(c: ZooConfig, default: float) -> float:
+    return default if c.dropout is None else c.dropout
+
+
+def simple_rnn(c: ZooConfig) -> Sequential:
+    return Sequential([_embedding(c), SimpleRNN(c.units, dropout=_drop(c, 0.0)), _head(c)])
+
+
+def lstm(c: ZooConfig) -> Sequential:
+    return Sequential([_embedding(c), LSTM(c.units, dropout=_drop(c, 0.2)), _head(c)])
+
+
+def stacked_lstm(c: ZooConfig) -> Sequential:
+    model = Sequential([_embedding(c)])
+    for i in range(c.layers):
+        last = i == c.layers - 1
+        model.add(LSTM(c.units, return_sequences=not last, dropout=_drop(c, 0.2)))
+    model.add(_head(c))
+    return model
+
+
+def bi_lstm(c: ZooConfig) -> Sequential:
+    return Sequential([_embedding(c), Bidirectional(LSTM(c.units, dropout=_drop(c, 0.2))), _head(c)])
+
+
+def gru(c: ZooConfig) -> Sequential:
+    return Sequential([_embedding(c), GRU(c.units, dropout=_drop(c, 0.2)), _head(c)])
+
+
+def bi_gru(c: ZooConfig) -> Sequential:
+    return Sequential([_embedding(c), Bidirectional(GRU(c.units, dropout=_drop(c, 0.2))), _head(c)])
+
+
+ZOO: dict[str, tuple[Callable[[ZooConfig], Sequential], str]] = {
+    "simple-rnn": (simple_rnn, "Embedding -> SimpleRNN(32) -> Dense(1, sigmoid)"),
+    "lstm": (lstm, "Embedding -> LSTM(32, dropout=0.2) -> Dense(1, sigmoid)"),
+    "stacked-lstm": (stacked_lstm, "Embedding -> 3 x LSTM(32, dropout=0.2) -> Dense(1, sigmoid)"),
+    "bi-lstm": (bi_lstm, "Embedding -> Bidirectional(LSTM(32, dropout=0.2)) -> Dense(1, sigmoid)"),
+    "gru": (gru, "Embedding -> GRU(32, dropout=0.2) -> Dense(1, sigmoid)"),
+    "bi-gru": (bi_gru, "Embedding -> Bidirectional(GRU(32, dropout=0.2)) -> Dense(1, sigmoid)"),
+}
+
+
+def build(name: str, config: ZooConfig | None = None) -> Sequential:
+    """Build the zoo model `name` (see ZOO) with `config` (the lecture's settings by default)."""
+    if name not in ZOO:
+        raise ConfigError(f"unknown model {name!r}; valid: {', '.join(ZOO)}")
+    return ZOO[name][0](config or ZooConfig())
