@@ -20,7 +20,7 @@ from textrnn import optimizers as optimizers_module
 from textrnn.callbacks import Callback, History
 from textrnn.errors import ConfigError, DataError, NotBuiltError
 from textrnn.io_utils import atomic_write_dir, atomic_write_json
-from textrnn.layers.base import Layer, Shape, auto_name, layer_from_config, layer_to_config
+from textrnn.layers.base import Layer, Shape, WeightSplit, auto_name, layer_from_config, layer_to_config
 from textrnn.summary import print_summary
 
 CONFIG_FILE = "config.json"
@@ -35,7 +35,7 @@ def _as_array(data: Any, field: str) -> np.ndarray:
         raise DataError(f"{field}: expected a rectangular array ({exc})") from None
 
 
-class Sequential(nn.Module):
+class Sequential(WeightSplit, nn.Module):
     """A linear stack of layers, used exactly like keras.Sequential."""
 
     def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
@@ -101,14 +101,6 @@ class Sequential(nn.Module):
     @property
     def weights(self) -> list[nn.Parameter]:
         return [w for layer in self._layers for w in layer.weights]
-
-    @property
-    def trainable_weights(self) -> list[nn.Parameter]:
-        return [w for w in self.weights if w.requires_grad]
-
-    @property
-    def non_trainable_weights(self) -> list[nn.Parameter]:
-        return [w for w in self.weights if not w.requires_grad]
 
     def get_weights(self) -> list[np.ndarray]:
         return [w for layer in self._layers for w in layer.get_weights()]

@@ -15,6 +15,12 @@ import torch
 from textrnn.errors import ConfigError
 
 
+def _with_grads(group: dict) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The group's parameters that received a gradient (frozen weights get none), and those grads."""
+    params = [p for p in group["params"] if p.grad is not None]
+    return params, [p.grad for p in params]
+
+
 class RMSprop(torch.optim.Optimizer):
     def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001, rho: float = 0.9,
                  epsilon: float = 1e-7) -> None:
@@ -23,10 +29,9 @@ class RMSprop(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):  # noqa: ANN001 - torch's signature
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
+            params, grads = _with_grads(group)
             if not params:
                 continue
-            grads = [p.grad for p in params]
             velocities = []
             for p in params:
                 state = self.state[p]
@@ -49,10 +54,9 @@ class Adam(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):  # noqa: ANN001 - torch's signature
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
+            params, grads = _with_grads(group)
             if not params:
                 continue
-            grads = [p.grad for p in params]
             ms, vs = [], []
             for p in params:
                 state = self.state[p]

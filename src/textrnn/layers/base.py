@@ -35,7 +35,21 @@ def reset_names() -> None:
 LAYER_REGISTRY: dict[str, type[Layer]] = {}
 
 
-class Layer(nn.Module):
+class WeightSplit:
+    """trainable / non-trainable views of `self.weights` (for layers and models alike)."""
+
+    weights: list[nn.Parameter]
+
+    @property
+    def trainable_weights(self) -> list[nn.Parameter]:
+        return [w for w in self.weights if w.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[nn.Parameter]:
+        return [w for w in self.weights if not w.requires_grad]
+
+
+class Layer(WeightSplit, nn.Module):
     """A Keras-style layer.
 
     The constructor only stores arguments; `build(input_shape)` creates the weights (Keras layout,
@@ -105,14 +119,6 @@ class Layer(nn.Module):
     def _apply_trainable(self) -> None:
         for w in self.weights:
             w.requires_grad_(self._trainable)
-
-    @property
-    def trainable_weights(self) -> list[nn.Parameter]:
-        return [w for w in self.weights if w.requires_grad]
-
-    @property
-    def non_trainable_weights(self) -> list[nn.Parameter]:
-        return [w for w in self.weights if not w.requires_grad]
 
     def get_weights(self) -> list[np.ndarray]:
         return [w.detach().cpu().numpy().copy() for w in self.weights]
