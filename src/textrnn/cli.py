@@ -46,6 +46,13 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=2,
                    help="early stopping: epochs without val_loss improvement (0: off; default 2)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--embedding", metavar="EMB_DIR",
+                   help="start the embedding from `textrnn pretrain` output (its vocabulary is used)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--freeze-embedding", action="store_true",
+                   help="with --embedding: keep it fixed (the lecture's step 3)")
+    g.add_argument("--finetune-embedding", action="store_true",
+                   help="with --embedding: train it further (the default)")
 
 
 def _settings(args: argparse.Namespace, model: str):
@@ -57,7 +64,8 @@ def _settings(args: argparse.Namespace, model: str):
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, val_split=args.val_split,
         train_size=args.train_size, seed=args.seed, patience=args.patience,
         vocab_size=args.vocab_size, embedding_dim=args.embedding_dim, maxlen=args.maxlen,
-        units=args.units, layers=args.layers, dropout=args.dropout)
+        units=args.units, layers=args.layers, dropout=args.dropout, embedding=args.embedding,
+        freeze_embedding=args.freeze_embedding)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -215,6 +223,39 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from textrnn.pretrain.run import pretrain
+
+    emb = pretrain(args.method, args.corpus, args.out, vocab=args.vocab, vocab_size=args.vocab_size,
+                   dim=args.dim, epochs=args.epochs, seed=args.seed, units=args.units,
+                   seq_len=args.seq_len, max_minutes=args.max_minutes, model=args.model,
+                   verbose=0 if args.quiet else 1)
+    print(json.dumps(emb.card, indent=2))
+    print(f"-> {args.out}")
+    return 0
+
+
+def cmd_import_vectors(args: argparse.Namespace) -> int:
+    from textrnn.pretrain.run import import_vectors
+
+    emb = import_vectors(args.file, args.out, vocab=args.vocab, vocab_size=args.vocab_size,
+                         fmt=args.format, seed=args.seed)
+    c = emb.card["coverage"]
+    print(f"coverage: {c['found']:,} of {c['total']:,} vocabulary words ({100 * c['fraction']:.1f} %) "
+          f"have a vector; the rest start from {emb.card['unmatched_init']} -> {args.out}")
+    return 0
+
+
+def cmd_neighbors(args: argparse.Namespace) -> int:
+    from textrnn.pretrain.vectors import PretrainedEmbedding
+
+    emb = PretrainedEmbedding.load(args.emb_dir)
+    for word in args.words:
+        near = emb.neighbors(word, args.k)
+        print(f"{word}: " + ", ".join(f"{w} ({s:.2f})" for w, s in near))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The README's main job: train the lecture's LSTM on the embedded sample, evaluate, plot."""
     from textrnn.runs import TrainSettings, train_run
@@ -237,17 +278,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="textrnn", description=__doc__)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    # -q is also accepted after the command name
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("models", help="list the model zoo")
+    p = sub.add_parser("models", parents=[quiet], help="list the model zoo")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("summary", help="print a zoo model's or a saved run's Keras-style summary")
+    p = sub.add_parser("summary", parents=[quiet], help="print a zoo model's or a saved run's Keras-style summary")
     p.add_argument("model", help="zoo name or RUN_DIR")
     _add_model_options(p)
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("train", help="train a zoo model; writes a run folder")
+    p = sub.add_parser("train", parents=[quiet], help="train a zoo model; writes a run folder")
     p.add_argument("model", nargs="?", help="zoo name (see `textrnn models`)")
     p.add_argument("--out", help="run folder (default runs/MODEL-TIMESTAMP)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
@@ -256,13 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="accuracy, loss, P/R/F1, ROC AUC, confusion matrix")
+    p = sub.add_parser("evaluate", parents=[quiet], help="accuracy, loss, P/R/F1, ROC AUC, confusion matrix")
     p.add_argument("run_dir")
     _add_data_options(p, default=None)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="probability and label per text")
+    p = sub.add_parser("predict", parents=[quiet], help="probability and label per text")
     p.add_argument("run_dir")
     p.add_argument("texts", nargs="*", help="texts to classify (else --file or standard input)")
     p.add_argument("--file", help="a .txt (one text per line) or .csv/.tsv file")
@@ -271,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("compare", help="train several models on the same data and seed")
+    p = sub.add_parser("compare", parents=[quiet], help="train several models on the same data and seed")
     p.add_argument("models", nargs="+")
     p.add_argument("--out", help="folder for the runs, compare.md and val_accuracy.png")
     _add_data_options(p)
@@ -279,7 +324,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("demo", help="train a lecture model on the embedded sample (about 2 minutes)")
+    p = sub.add_parser("pretrain", parents=[quiet], help="pretrain an embedding (lecture steps 1-2); writes EMB_DIR")
+    p.add_argument("--method", required=True, choices=["word2vec", "lm", "classifier"])
+    p.add_argument("--corpus", default="imdb-unsup",
+                   help="imdb-unsup (50,000 unlabelled reviews), sample, or a path (.txt one document "
+                        "per line, CSV/JSONL, folder); for classifier: a labelled data source")
+    p.add_argument("--vocab", default="imdb",
+                   help="imdb, sample, corpus, or a vocab.json / model / run / EMB_DIR path")
+    p.add_argument("--vocab-size", type=int, default=10000)
+    p.add_argument("--dim", type=int, default=32)
+    p.add_argument("--epochs", type=int, help="passes over the corpus (word2vec 5, lm 1, classifier 5)")
+    p.add_argument("--units", type=int, default=128, help="lm: LSTM state dim (default 128)")
+    p.add_argument("--seq-len", type=int, default=64, help="lm: words per training window")
+    p.add_argument("--max-minutes", type=float, help="lm: stop training after this long")
+    p.add_argument("--model", default="lstm", help="classifier: the zoo model to train")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="EMB_DIR to write")
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("import-vectors", parents=[quiet], help="align a word2vec / GloVe file to a vocabulary")
+    p.add_argument("file")
+    p.add_argument("--format", default="auto", choices=["auto", "word2vec", "word2vec-binary", "glove"])
+    p.add_argument("--vocab", default="imdb")
+    p.add_argument("--vocab-size", type=int, default=10000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_import_vectors)
+
+    p = sub.add_parser("neighbors", parents=[quiet], help="nearest words by cosine similarity in an EMB_DIR")
+    p.add_argument("emb_dir")
+    p.add_argument("words", nargs="+")
+    p.add_argument("-k", type=int, default=10)
+    p.set_defaults(func=cmd_neighbors)
+
+    p = sub.add_parser("demo", parents=[quiet], help="train a lecture model on the embedded sample (about 2 minutes)")
     p.add_argument("--model", default="lstm")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--maxlen", type=int, default=200)

@@ -23,6 +23,7 @@ from textrnn.io_utils import atomic_write_json
 from textrnn.metrics import classification_report
 from textrnn.models import Sequential, load_model
 from textrnn.optimizers import OptimizerSpec
+from textrnn.pretrain.vectors import PretrainedEmbedding
 
 RUN_FILE = "run.json"
 
@@ -51,6 +52,8 @@ class TrainSettings:
     units: int = 32
     layers: int = 3
     dropout: float | None = None
+    embedding: str | None = None    # EMB_DIR from `textrnn pretrain`: start the embedding from it
+    freeze_embedding: bool = False  # with `embedding`: the lecture's step 3 (non-trainable)
     extra: dict[str, Any] = field(default_factory=dict)  # room for later options
 
     @classmethod
@@ -59,16 +62,31 @@ class TrainSettings:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def _pretrained(s: TrainSettings) -> PretrainedEmbedding | None:
+    if s.embedding is None:
+        if s.freeze_embedding:
+            raise ConfigError("--freeze-embedding needs --embedding EMB_DIR")
+        return None
+    return PretrainedEmbedding.load(s.embedding)
+
+
 def prepare_data(s: TrainSettings, quiet: bool = False) -> PreparedData:
+    """The run's data; with a pretrained embedding, encoded with the embedding's vocabulary."""
+    pretrained = _pretrained(s)
     return prepare(s.data, num_words=s.vocab_size, maxlen=s.maxlen, test_data=s.test_data,
                    text_column=s.text_column, label_column=s.label_column, encoding=s.encoding,
-                   seed=s.seed, train_size=s.train_size, quiet=quiet)
+                   seed=s.seed, train_size=s.train_size, quiet=quiet,
+                   vocabulary=pretrained.vocabulary if pretrained else None)
 
 
 def build_model(s: TrainSettings, data: PreparedData) -> Sequential:
-    config = zoo.ZooConfig(vocab_size=data.encoder.vocabulary.size, embedding_dim=s.embedding_dim,
+    pretrained = _pretrained(s)
+    config = zoo.ZooConfig(vocab_size=data.encoder.vocabulary.size,
+                           embedding_dim=pretrained.dim if pretrained else s.embedding_dim,
                            maxlen=s.maxlen, units=s.units, layers=s.layers, dropout=s.dropout,
-                           num_classes=len(data.classes))
+                           num_classes=len(data.classes),
+                           embedding_weights=pretrained.matrix if pretrained else None,
+                           freeze_embedding=s.freeze_embedding)
     model = zoo.build(s.model, config)
     model.text_encoder = data.encoder
     loss = "binary_crossentropy" if len(data.classes) == 2 else "sparse_categorical_crossentropy"

@@ -45,22 +45,33 @@ def _is_imdb(path: Path) -> bool:
     return path.name.endswith(".tar.gz") or (path / "aclImdb").is_dir() or path.name == "aclImdb"
 
 
-def _from_imdb(path: str | None, num_words: int, maxlen: int, quiet: bool) -> PreparedData:
+def _imdb_split(corpus: imdb.IMDBCorpus, path: str | None, split: str, encoder: TextEncoder,
+                quiet: bool) -> tuple[np.ndarray, np.ndarray]:
+    vocab = encoder.vocabulary
+    if corpus.words[:len(vocab.words)] == vocab.words:  # the corpus's own vocabulary: cached ids
+        return corpus.padded(split, vocab.size, encoder.maxlen)
+    texts, labels = imdb.load_texts(split, path)  # another vocabulary: encode the raw text
+    return encoder.encode(texts), labels
+
+
+def _from_imdb(path: str | None, num_words: int, maxlen: int, quiet: bool,
+               vocabulary: Vocabulary | None = None) -> PreparedData:
     corpus = imdb.IMDBCorpus.load(path, quiet=quiet)
+    encoder = (corpus.encoder(num_words, maxlen) if vocabulary is None
+               else TextEncoder(vocabulary, maxlen, ["neg", "pos"]))
     rng_state = np.random.RandomState(KERAS_SHUFFLE_SEED)
     arrays = []
     for split in ("train", "test"):
-        x, y = corpus.padded(split, num_words, maxlen)
+        x, y = _imdb_split(corpus, path, split, encoder, quiet)
         order = np.arange(len(x))
         rng_state.shuffle(order)  # one RandomState for both splits, as Keras does
         arrays += [x[order], y[order]]
-    return PreparedData("imdb", *arrays, corpus.encoder(num_words, maxlen))
+    return PreparedData("imdb", *arrays, encoder)
 
 
 def _from_texts(name: str, train: LabelledTexts, test: LabelledTexts, num_words: int,
-                maxlen: int) -> PreparedData:
-    train_tokens = [tokenize(t) for t in train.texts]
-    vocab = Vocabulary.fit(train_tokens, num_words=num_words)
+                maxlen: int, vocabulary: Vocabulary | None = None) -> PreparedData:
+    vocab = vocabulary or Vocabulary.fit((tokenize(t) for t in train.texts), num_words=num_words)
     encoder = TextEncoder(vocab, maxlen, train.classes)
     x_train = encoder.encode(train.texts)
     x_test = encoder.encode(test.texts)
@@ -71,25 +82,27 @@ def _from_texts(name: str, train: LabelledTexts, test: LabelledTexts, num_words:
 def prepare(source: str = "sample", num_words: int = 10000, maxlen: int = 500,
             test_data: str | None = None, text_column: str | None = None,
             label_column: str | None = None, encoding: str = "utf-8", test_fraction: float = 0.2,
-            seed: int = 0, train_size: int | None = None, quiet: bool = False) -> PreparedData:
+            seed: int = 0, train_size: int | None = None, quiet: bool = False,
+            vocabulary: Vocabulary | None = None) -> PreparedData:
     """Load a data source and turn it into padded id arrays plus the TextEncoder that made them.
+    The vocabulary is fit on the training texts unless one is given (e.g. a pretrained embedding's).
     The training rows are shuffled (seed 113, as Keras's IMDB loader) so validation_split's last
     rows hold every class; `train_size` keeps only the first n of them."""
     if source == "imdb":
-        data = _from_imdb(None, num_words, maxlen, quiet)
+        data = _from_imdb(None, num_words, maxlen, quiet, vocabulary)
     elif source == "sample":
         train, test = load_sample()
-        data = _from_texts("sample", train, test, num_words, maxlen)
+        data = _from_texts("sample", train, test, num_words, maxlen, vocabulary)
     else:
         path = Path(source)
         if not path.exists():
             raise DataError(f"{path}: data not found (give imdb, sample, or a file or folder path)")
         if _is_imdb(path):
-            data = _from_imdb(str(path), num_words, maxlen, quiet)
+            data = _from_imdb(str(path), num_words, maxlen, quiet, vocabulary)
         elif path.is_dir() and (path / "train").is_dir() and (path / "test").is_dir():
             train = read_labelled(path / "train", encoding=encoding)
             test = read_labelled(path / "test", encoding=encoding, classes=train.classes)
-            data = _from_texts(path.name, train, test, num_words, maxlen)
+            data = _from_texts(path.name, train, test, num_words, maxlen, vocabulary)
         else:
             table = read_labelled(path, text_column, label_column, encoding)
             if test_data is not None:
@@ -99,7 +112,7 @@ def prepare(source: str = "sample", num_words: int = 10000, maxlen: int = 500,
                 tr, te = stratified_split(table.labels, test_fraction, seed)
                 train = _subset(table, tr)
                 test = _subset(table, te)
-            data = _from_texts(path.name, train, test, num_words, maxlen)
+            data = _from_texts(path.name, train, test, num_words, maxlen, vocabulary)
     if train_size is not None:
         if not 0 < train_size <= len(data.x_train):
             raise DataError(f"--train-size must be between 1 and {len(data.x_train)}, got {train_size}")
@@ -117,12 +130,8 @@ def test_split(source: str, encoder: TextEncoder, test_data: str | None = None,
     (the IMDB/sample test sets, a train/test folder's test/, `test_data`, or the same seeded
     stratified split of a single file); held_out=False reads all of the file as test data."""
     if source == "imdb" or (source != "sample" and _is_imdb(Path(source))):
-        corpus = imdb.IMDBCorpus.load(None if source == "imdb" else source, quiet=quiet)
-        vocab = encoder.vocabulary
-        if corpus.words[:len(vocab.words)] == vocab.words:  # the same vocabulary: use cached ids
-            return corpus.padded("test", vocab.size, encoder.maxlen)
-        texts, labels = imdb.load_texts("test", None if source == "imdb" else source)
-        return encoder.encode(texts), labels
+        path = None if source == "imdb" else source
+        return _imdb_split(imdb.IMDBCorpus.load(path, quiet=quiet), path, "test", encoder, quiet)
     if source == "sample":
         table = load_sample()[1]
     elif test_data is not None:

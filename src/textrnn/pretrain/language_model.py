@@ -1,0 +1,77 @@
+"""A next-word LSTM language model trained with textrnn's own layers on unlabelled text: a different
+problem and a different model from the classifier, as the lecture allows. Only its embedding is kept.
+
+    Embedding(V, dim) -> LSTM(units, return_sequences=True) -> Dense(V)   (softmax in the loss)
+
+The documents are joined into one id stream (each opens with start_char) and cut into windows of
+seq_len + 1 ids; the model predicts ids[1:] from ids[:-1].
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from textrnn.data.text import Vocabulary
+from textrnn.layers import LSTM, Dense, Embedding
+from textrnn.models import Sequential
+from textrnn.optimizers import Adam
+
+
+def _windows(docs: list[list[str]], vocabulary: Vocabulary, seq_len: int) -> torch.Tensor:
+    stream = np.fromiter((i for d in docs for i in vocabulary.encode_tokens(d)), dtype=np.int64)
+    n = (len(stream) - 1) // seq_len
+    if n < 2:
+        raise ValueError("the corpus is too small for a language model (fewer than 2 windows)")
+    idx = np.arange(n)[:, None] * seq_len + np.arange(seq_len + 1)[None, :]
+    return torch.from_numpy(stream[idx])
+
+
+def train_language_model(docs: list[list[str]], vocabulary: Vocabulary, dim: int = 32, units: int = 128,
+                         seq_len: int = 64, batch_size: int = 64, epochs: int = 1, lr: float = 2e-3,
+                         max_minutes: float | None = None, seed: int = 0,
+                         verbose: int = 1) -> tuple[np.ndarray, dict]:
+    """Train the LM; return (its embedding matrix, {"perplexity": held-out perplexity, "steps": n})."""
+    torch.manual_seed(seed)
+    windows = _windows(docs, vocabulary, seq_len)
+    held_out = max(1, len(windows) // 50)
+    train, valid = windows[held_out:], windows[:held_out]
+    model = Sequential([Embedding(vocabulary.size, dim), LSTM(units, return_sequences=True),
+                        Dense(vocabulary.size)])
+    model.build((None, seq_len))
+    optimizer = Adam(model.weights, lr=lr)
+    deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
+    steps = 0
+    model.train()
+    for epoch in range(epochs):
+        order = torch.randperm(len(train))
+        bar = tqdm(range(0, len(train), batch_size), desc=f"LM epoch {epoch + 1}/{epochs}",
+                   disable=not verbose)
+        for start in bar:
+            batch = train[order[start:start + batch_size]]
+            logits = model(batch[:, :-1])
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.weights, 1.0)  # LSTMs on long streams need it
+            optimizer.step()
+            steps += 1
+            if steps % 20 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            if deadline is not None and time.monotonic() > deadline:
+                break
+        if deadline is not None and time.monotonic() > deadline:
+            break
+    model.eval()
+    with torch.inference_mode():
+        losses = [F.cross_entropy(model(b[:, :-1]).reshape(-1, vocabulary.size), b[:, 1:].reshape(-1))
+                  for b in valid.split(batch_size)]
+    perplexity = math.exp(float(torch.stack(losses).mean()))
+    return model.layers[0].get_weights()[0], {"perplexity": perplexity, "steps": steps,
+                                              "windows": len(windows), "units": units,
+                                              "seq_len": seq_len}

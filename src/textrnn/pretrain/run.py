@@ -1,0 +1,68 @@
+"""`textrnn pretrain`: steps 1 and 2 of the lecture in one call, written as an EMB_DIR."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from textrnn.errors import ConfigError
+from textrnn.pretrain.sources import corpus_tokens, load_vocabulary
+from textrnn.pretrain.vectors import PretrainedEmbedding, align_vectors, read_word_vectors
+
+METHODS = ("word2vec", "lm", "classifier")
+
+
+def pretrain(method: str, corpus: str, out: str | Path, vocab: str = "imdb", vocab_size: int = 10000,
+             dim: int = 32, epochs: int | None = None, seed: int = 0, units: int = 128,
+             seq_len: int = 64, max_minutes: float | None = None, model: str = "lstm",
+             verbose: int = 1) -> PretrainedEmbedding:
+    if method not in METHODS:
+        raise ConfigError(f"unknown pretraining method {method!r}; valid: {', '.join(METHODS)}")
+    start = time.perf_counter()
+    card: dict[str, Any] = {"method": method, "corpus": corpus, "dim": dim, "seed": seed}
+    if method == "classifier":
+        # The corpus is a labelled dataset here; the vocabulary must exist before training.
+        vocabulary = load_vocabulary(vocab, vocab_size, quiet=not verbose)
+        from textrnn.pretrain.classifier import train_classifier_embedding
+
+        matrix, extra = train_classifier_embedding(corpus, vocabulary, dim, model, epochs=epochs or 5,
+                                                   seed=seed, verbose=verbose)
+    else:
+        docs = corpus_tokens(corpus, quiet=not verbose)
+        vocabulary = load_vocabulary(vocab, vocab_size, corpus=docs, quiet=not verbose)
+        card.update(documents=len(docs), tokens=sum(len(d) for d in docs))
+        if method == "word2vec":
+            from textrnn.pretrain.word2vec import train_word2vec
+
+            matrix, extra = train_word2vec(docs, vocabulary, dim, epochs=epochs or 5, seed=seed)
+        else:
+            from textrnn.pretrain.language_model import train_language_model
+
+            matrix, extra = train_language_model(docs, vocabulary, dim, units=units, seq_len=seq_len,
+                                                 epochs=epochs or 1, max_minutes=max_minutes,
+                                                 seed=seed, verbose=verbose)
+    card.update(extra)
+    card.update(vocabulary=vocab, vocab_size=vocabulary.size, time_s=round(time.perf_counter() - start, 1),
+                date=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+                machine=f"{platform.machine()}, {os.cpu_count()} cores")
+    embedding = PretrainedEmbedding(matrix, vocabulary, card)
+    embedding.save(out)
+    return embedding
+
+
+def import_vectors(path: str, out: str | Path, vocab: str = "imdb", vocab_size: int = 10000,
+                   fmt: str = "auto", seed: int = 0) -> PretrainedEmbedding:
+    """A standard word-vector file (word2vec text/binary, GloVe) aligned to a vocabulary."""
+    vectors = read_word_vectors(path, fmt)
+    vocabulary = load_vocabulary(vocab, vocab_size)
+    matrix, coverage = align_vectors(vectors, vocabulary, seed)
+    card = {"method": "import", "source": str(path), "dim": int(matrix.shape[1]), "coverage": coverage,
+            "vocabulary": vocab, "vocab_size": vocabulary.size,
+            "unmatched_init": "uniform(-0.05, 0.05), Keras's Embedding default"}
+    embedding = PretrainedEmbedding(matrix, vocabulary, card)
+    embedding.save(out)
+    return embedding

@@ -1,0 +1,60 @@
+"""Where pretraining text and vocabularies come from.
+
+Corpora: "imdb-unsup" (the 50,000 unlabelled IMDB reviews, never test text), "sample" (the embedded
+sample's training reviews), or a path: a .txt file (one document per line), a CSV / JSONL table or a
+folder of labelled texts (their texts are used).
+Vocabularies: "imdb" (ranked on the IMDB training reviews), "sample", "corpus" (fit on the
+pretraining corpus itself), or a path to a vocab.json, a saved model, a run folder or an EMB_DIR.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from textrnn.data import imdb
+from textrnn.data.sample import load_sample
+from textrnn.data.tables import read_labelled
+from textrnn.data.text import TextEncoder, Vocabulary, tokenize
+from textrnn.errors import DataError
+
+
+def corpus_tokens(source: str, quiet: bool = False) -> list[list[str]]:
+    """The corpus as token lists, one per document."""
+    if source == "imdb-unsup":
+        corpus = imdb.IMDBCorpus.load(quiet=quiet)
+        words = corpus.words
+        return [[words[r - 1] for r in seq if r > 0] for seq in corpus.splits["unsup"].sequences()]
+    if source == "sample":
+        return [tokenize(t) for t in load_sample()[0].texts]
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"{path}: corpus not found (give imdb-unsup, sample, or a file or folder)")
+    if path.is_file() and path.suffix.lower() == ".txt":
+        lines = path.read_text(encoding="utf-8").split("\n")
+        docs = [tokenize(line) for line in lines if line.strip()]
+        if not docs:
+            raise DataError(f"{path}: file is empty")
+        return docs
+    return [tokenize(t) for t in read_labelled(path).texts]
+
+
+def load_vocabulary(source: str, num_words: int = 10000,
+                    corpus: list[list[str]] | None = None, quiet: bool = False) -> Vocabulary:
+    if source == "imdb":
+        return imdb.IMDBCorpus.load(quiet=quiet).vocabulary(num_words)
+    if source == "sample":
+        return Vocabulary.fit((tokenize(t) for t in load_sample()[0].texts), num_words=num_words)
+    if source == "corpus":
+        if corpus is None:
+            raise DataError("--vocab corpus needs a corpus")
+        return Vocabulary.fit(corpus, num_words=num_words)
+    path = Path(source)
+    for candidate in (path, path / "vocab.json", path / "model" / "vocab.json"):
+        if candidate.is_file():
+            data = json.loads(candidate.read_text(encoding="utf-8"))
+            if "vocabulary" in data:  # a model's TextEncoder
+                return TextEncoder.from_json(data).vocabulary
+            return Vocabulary.from_json(data)
+    raise DataError(f"{source}: no vocabulary there (give imdb, sample, corpus, or a vocab.json, "
+                    "model, run or embedding folder)")
