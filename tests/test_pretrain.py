@@ -10,7 +10,7 @@ from textrnn.data.text import Vocabulary
 from textrnn.errors import DataError
 from textrnn.models import load_model
 from textrnn.pretrain import PretrainedEmbedding, align_vectors, read_word_vectors
-from textrnn.pretrain.run import import_vectors, pretrain
+from textrnn.pretrain.run import pretrain
 
 
 @pytest.fixture(scope="module")

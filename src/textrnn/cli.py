@@ -284,15 +284,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("models", parents=[quiet], help="list the model zoo")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[quiet], help=help)
+
+    p = command("models", help="list the model zoo")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("summary", parents=[quiet], help="print a zoo model's or a saved run's Keras-style summary")
+    p = command("summary", help="print a zoo model's or a saved run's Keras-style summary")
     p.add_argument("model", help="zoo name or RUN_DIR")
     _add_model_options(p)
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("train", parents=[quiet], help="train a zoo model; writes a run folder")
+    p = command("train", help="train a zoo model; writes a run folder")
     p.add_argument("model", nargs="?", help="zoo name (see `textrnn models`)")
     p.add_argument("--out", help="run folder (default runs/MODEL-TIMESTAMP)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
@@ -301,13 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", parents=[quiet], help="accuracy, loss, P/R/F1, ROC AUC, confusion matrix")
+    p = command("evaluate", help="accuracy, loss, P/R/F1, ROC AUC, confusion matrix")
     p.add_argument("run_dir")
     _add_data_options(p, default=None)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", parents=[quiet], help="probability and label per text")
+    p = command("predict", help="probability and label per text")
     p.add_argument("run_dir")
     p.add_argument("texts", nargs="*", help="texts to classify (else --file or standard input)")
     p.add_argument("--file", help="a .txt (one text per line) or .csv/.tsv file")
@@ -316,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("compare", parents=[quiet], help="train several models on the same data and seed")
+    p = command("compare", help="train several models on the same data and seed")
     p.add_argument("models", nargs="+")
     p.add_argument("--out", help="folder for the runs, compare.md and val_accuracy.png")
     _add_data_options(p)
@@ -324,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("pretrain", parents=[quiet], help="pretrain an embedding (lecture steps 1-2); writes EMB_DIR")
+    p = command("pretrain", help="pretrain an embedding (lecture steps 1-2); writes EMB_DIR")
     p.add_argument("--method", required=True, choices=["word2vec", "lm", "classifier"])
     p.add_argument("--corpus", default="imdb-unsup",
                    help="imdb-unsup (50,000 unlabelled reviews), sample, or a path (.txt one document "
@@ -342,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="EMB_DIR to write")
     p.set_defaults(func=cmd_pretrain)
 
-    p = sub.add_parser("import-vectors", parents=[quiet], help="align a word2vec / GloVe file to a vocabulary")
+    p = command("import-vectors", help="align a word2vec / GloVe file to a vocabulary")
     p.add_argument("file")
     p.add_argument("--format", default="auto", choices=["auto", "word2vec", "word2vec-binary", "glove"])
     p.add_argument("--vocab", default="imdb")
@@ -351,13 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_import_vectors)
 
-    p = sub.add_parser("neighbors", parents=[quiet], help="nearest words by cosine similarity in an EMB_DIR")
+    p = command("neighbors", help="nearest words by cosine similarity in an EMB_DIR")
     p.add_argument("emb_dir")
     p.add_argument("words", nargs="+")
     p.add_argument("-k", type=int, default=10)
     p.set_defaults(func=cmd_neighbors)
 
-    p = sub.add_parser("demo", parents=[quiet], help="train a lecture model on the embedded sample (about 2 minutes)")
+    p = command("demo", help="train a lecture model on the embedded sample (about 2 minutes)")
     p.add_argument("--model", default="lstm")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--maxlen", type=int, default=200)
