@@ -257,21 +257,23 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The README's main job: train the lecture's LSTM on the embedded sample, evaluate, plot."""
-    from textrnn.runs import TrainSettings, train_run
+    """The README's main job: train a lecture model on the embedded sample, evaluate it, plot it."""
+    import shutil
+
+    from textrnn.runs import RUN_FILE, TrainSettings, train_run
 
     out = Path(args.out)
+    if (out / RUN_FILE).is_file():  # a previous demo: start afresh
+        shutil.rmtree(out)
     settings = TrainSettings(model=args.model, data="sample", epochs=args.epochs, maxlen=args.maxlen,
                              seed=args.seed, patience=2)
-    print(f"textrnn demo: {args.model} on the embedded IMDB sample (3,000 train / 1,000 test reviews)")
-    from textrnn import zoo as _zoo
-
-    _zoo.build(args.model, _zoo.ZooConfig(maxlen=args.maxlen)).summary()
-    resume = (out / "run.json").exists() and (out / "checkpoint").exists()
-    metrics = train_run(settings, out, resume=resume, verbose=0 if args.quiet else 1)
+    print(f"textrnn demo: {args.model} on the embedded IMDB sample (3,000 train reviews, the last 20 % "
+          "for validation; 1,000 test reviews)")
+    zoo.build(args.model, zoo.ZooConfig(maxlen=args.maxlen)).summary()
+    train_run(settings, out, verbose=0 if args.quiet else 1)
     print(f"plots: {out}/loss.png, {out}/accuracy.png; metrics: {out}/metrics.json")
     print(f'try: textrnn predict {out} "A wonderful, moving film." "Dull and far too long."')
-    return 0 if metrics["test"]["accuracy"] > 0 else 1
+    return 0
 
 
 # --- parser --------------------------------------------------------------------------------------
@@ -361,9 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_neighbors)
 
     p = command("demo", help="train a lecture model on the embedded sample (about 2 minutes)")
-    p.add_argument("--model", default="lstm")
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--maxlen", type=int, default=200)
+    p.add_argument("--model", default="bi-lstm")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--maxlen", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/demo")
     p.set_defaults(func=cmd_demo)
