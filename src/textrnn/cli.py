@@ -256,6 +256,39 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_keras(args: argparse.Namespace) -> int:
+    from textrnn.data.text import TextEncoder
+    from textrnn.keras_io import load_keras_model
+    from textrnn.pretrain.sources import load_vocabulary
+
+    model = load_keras_model(args.path)
+    if args.vocab:
+        vocab = load_vocabulary(args.vocab, model.layers[0].get_config().get("input_dim", 10000))
+        model.text_encoder = TextEncoder(vocab, model.build_input_shape[1] or 500)
+    model.save(Path(args.out) / "model")
+    model.summary()
+    note = "" if args.vocab else " (no vocabulary: give --vocab to predict on text)"
+    print(f"-> {args.out}/model{note}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from textrnn.models import load_model
+
+    path = Path(args.run_dir)
+    model = load_model(path / "model" if (path / "model").is_dir() else path)
+    if args.format == "keras":
+        from textrnn.keras_io import save_keras_model
+
+        save_keras_model(model, args.out)
+    else:
+        from textrnn.onnx_export import export_onnx
+
+        export_onnx(model, args.out, fixed_length=args.fixed_length)
+    print(f"-> {args.out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The README's main job: train a lecture model on the embedded sample, evaluate it, plot it."""
     import shutil
@@ -361,6 +394,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("words", nargs="+")
     p.add_argument("-k", type=int, default=10)
     p.set_defaults(func=cmd_neighbors)
+
+    p = command("import-keras", help="read a Keras 3 .keras file into a textrnn run folder")
+    p.add_argument("path")
+    p.add_argument("--out", required=True, help="RUN_DIR to write (the model goes to RUN_DIR/model)")
+    p.add_argument("--vocab", help="attach a vocabulary (imdb, sample, or a vocab.json) to predict on text")
+    p.set_defaults(func=cmd_import_keras)
+
+    p = command("export", help="write a run's model as a Keras 3 .keras file or an ONNX graph")
+    p.add_argument("run_dir")
+    p.add_argument("--format", required=True, choices=["keras", "onnx"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--fixed-length", action="store_true", help="onnx: fix the sequence length")
+    p.set_defaults(func=cmd_export)
 
     p = command("demo", help="train a lecture model on the embedded sample (about 2 minutes)")
     p.add_argument("--model", default="bi-lstm")

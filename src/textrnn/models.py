@@ -343,9 +343,15 @@ class Sequential(WeightSplit, nn.Module):
 
     def save(self, path: str | Path) -> None:
         """Write a folder: config.json (architecture + compile settings), weights.safetensors and,
-        if the model carries a text encoder, vocab.json. The folder appears atomically."""
+        if the model carries a text encoder, vocab.json. The folder appears atomically.
+        A path ending in .keras writes a Keras 3 archive instead (textrnn.keras_io)."""
         if not self.built:
             raise NotBuiltError("cannot save a model that has no weights yet")
+        if str(path).endswith(".keras"):
+            from textrnn.keras_io import save_keras_model
+
+            save_keras_model(self, path)
+            return
         config = {"format": "textrnn-sequential-v1", "model": self.get_config()}
         if self.compiled:
             config["compile"] = {"optimizer": self._optimizer_spec.get_config(), "loss": self.loss,
@@ -362,7 +368,12 @@ class Sequential(WeightSplit, nn.Module):
 
 
 def load_model(path: str | Path, compile: bool = True) -> Sequential:
-    """Load a folder written by `Sequential.save` (no pickle: JSON + safetensors)."""
+    """Load a folder written by `Sequential.save` (no pickle: JSON + safetensors), or a Keras 3
+    `.keras` file."""
+    if str(path).endswith(".keras"):
+        from textrnn.keras_io import load_keras_model
+
+        return load_keras_model(path)
     folder = Path(path)
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():

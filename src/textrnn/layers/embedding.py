@@ -56,7 +56,8 @@ class Embedding(Layer):
         self.ensure_built(ids)
         if ids.dtype.is_floating_point:
             ids = ids.long()
-        if ids.numel() and (int(ids.max()) >= self.input_dim or int(ids.min()) < 0):
+        checkable = not torch.jit.is_tracing()  # an exported graph cannot raise Python errors
+        if checkable and ids.numel() and (int(ids.max()) >= self.input_dim or int(ids.min()) < 0):
             raise DataError(
                 f"layer {self.name!r}: token ids must lie in [0, {self.input_dim}), "
                 f"got values from {int(ids.min())} to {int(ids.max())}"

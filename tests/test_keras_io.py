@@ -1,0 +1,140 @@
+"""Keras files both ways and ONNX export, with real Keras 3 and real onnxruntime as the judges."""
+
+import json
+import zipfile
+
+import keras
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from textrnn import zoo
+from textrnn.cli import main
+from textrnn.data.datasets import prepare
+from textrnn.errors import ConfigError
+from textrnn.keras_io import load_keras_model, load_keras_weights, save_keras_model
+from textrnn.models import load_model
+
+T = 30
+
+
+def _keras_lecture_model(name, mask_zero=False):
+    kl = keras.layers
+    body = {
+        "simple-rnn": [kl.SimpleRNN(8)],
+        "lstm": [kl.LSTM(8, dropout=0.2)],
+        "stacked-lstm": [kl.LSTM(8, return_sequences=True, dropout=0.2),
+                         kl.LSTM(8, return_sequences=True, dropout=0.2), kl.LSTM(8, dropout=0.2)],
+        "bi-lstm": [kl.Bidirectional(kl.LSTM(8, dropout=0.2))],
+        "gru": [kl.GRU(8), kl.Dropout(0.3)],
+        "bi-gru": [kl.Bidirectional(kl.GRU(8, return_sequences=True), merge_mode="sum"), kl.SimpleRNN(4)],
+    }[name]
+    return keras.Sequential([keras.Input((T,), dtype="int32"), kl.Embedding(500, 16, mask_zero=mask_zero),
+                             *body, kl.Dense(1, activation="sigmoid")])
+
+
+@pytest.fixture(scope="module")
+def reviews():
+    data = prepare("sample", num_words=500, maxlen=T, quiet=True)
+    return data.x_train[:64], data.y_train[:64].astype("float32"), data.x_test[:50]
+
+
+@pytest.mark.parametrize("name", ["simple-rnn", "lstm", "stacked-lstm", "bi-lstm", "gru", "bi-gru"])
+@pytest.mark.parametrize("mask_zero", [False, True])
+def test_keras_trained_models_round_trip_both_ways(tmp_path, reviews, name, mask_zero):
+    x, y, x_test = reviews
+    km = _keras_lecture_model(name, mask_zero)
+    km.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
+    km.fit(x, y, epochs=1, batch_size=32, verbose=0)  # a Keras-trained copy
+    km.save(tmp_path / "k.keras")
+    ours = load_keras_model(tmp_path / "k.keras")
+    expected = km.predict(x_test, verbose=0)
+    np.testing.assert_allclose(ours.predict(x_test), expected, atol=1e-5)
+    assert ours.count_params() == km.count_params()
+
+    ours.save(tmp_path / "back.keras")  # Sequential.save dispatches on the suffix
+    again = keras.saving.load_model(tmp_path / "back.keras")
+    np.testing.assert_allclose(again.predict(x_test, verbose=0), expected, atol=1e-5)
+    assert [l.name for l in again.layers] == [l.name for l in km.layers]
+
+
+def test_weights_h5_into_a_given_architecture(tmp_path, reviews):
+    km = _keras_lecture_model("stacked-lstm")
+    km.save_weights(tmp_path / "w.weights.h5")
+    ours = zoo.build("stacked-lstm", zoo.ZooConfig(vocab_size=500, embedding_dim=16, units=8, maxlen=T))
+    load_keras_weights(ours, tmp_path / "w.weights.h5")
+    np.testing.assert_allclose(ours.predict(reviews[2]), km.predict(reviews[2], verbose=0), atol=1e-5)
+
+
+def _rewrite_config(src, dst, edit):
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w") as b:
+        for item in a.namelist():
+            data = a.read(item)
+            if item == "config.json":
+                data = json.dumps(edit(json.loads(data))).encode()
+            b.writestr(item, data)
+
+
+def test_unsupported_content_is_refused_in_one_line(tmp_path):
+    conv = keras.Sequential([keras.Input((T,), dtype="int32"), keras.layers.Embedding(50, 4),
+                             keras.layers.Conv1D(2, 3), keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(1)])
+    conv.save(tmp_path / "conv.keras")
+    with pytest.raises(ConfigError, match="unsupported layer 'Conv1D'") as info:
+        load_keras_model(tmp_path / "conv.keras")
+    assert "\n" not in str(info.value)
+    km = _keras_lecture_model("lstm")
+    km.save(tmp_path / "m.keras")
+
+    def lambda_layer(cfg):
+        cfg["config"]["layers"][2] = {"module": "keras.layers", "class_name": "Lambda",
+                                      "config": {"function": "evil"}, "registered_name": None}
+        return cfg
+
+    _rewrite_config(tmp_path / "m.keras", tmp_path / "lambda.keras", lambda_layer)
+    with pytest.raises(ConfigError, match="unsupported layer 'Lambda'"):
+        load_keras_model(tmp_path / "lambda.keras")
+
+    def custom(cfg):
+        cfg["config"]["layers"][2]["registered_name"] = "MyPackage>MyLSTM"
+        return cfg
+
+    _rewrite_config(tmp_path / "m.keras", tmp_path / "custom.keras", custom)
+    with pytest.raises(ConfigError, match="unsupported layer"):
+        load_keras_model(tmp_path / "custom.keras")
+    inputs = keras.Input((T,), dtype="int32")
+    functional = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Embedding(50, 4)(inputs)))
+    functional.save(tmp_path / "f.keras")
+    with pytest.raises(ConfigError, match="only Sequential"):
+        load_keras_model(tmp_path / "f.keras")
+
+
+@pytest.mark.parametrize("name", ["lstm", "stacked-lstm", "bi-lstm", "bi-gru", "simple-rnn"])
+def test_onnx_export_matches_on_real_reviews(tmp_path, reviews, name):
+    model = zoo.build(name, zoo.ZooConfig(vocab_size=500, embedding_dim=16, units=8, maxlen=T))
+    model.build((None, T))
+    path = tmp_path / "m.onnx"
+    from textrnn.onnx_export import export_onnx
+
+    export_onnx(model, path)
+    session = ort.InferenceSession(str(path))
+    x_test = reviews[2].astype(np.int64)
+    got = session.run(None, {"ids": x_test})[0]
+    np.testing.assert_allclose(got, model.predict(x_test), atol=1e-4)
+    shorter = x_test[:7, -12:]  # dynamic batch and sequence length
+    np.testing.assert_allclose(session.run(None, {"ids": shorter})[0], model.predict(shorter), atol=1e-4)
+
+
+def test_cli_import_export_and_masking_refusal(tmp_path, capsys, reviews):
+    km = _keras_lecture_model("bi-lstm", mask_zero=True)
+    km.save(tmp_path / "k.keras")
+    assert main(["import-keras", str(tmp_path / "k.keras"), "--out", str(tmp_path / "run")]) == 0
+    assert "Total params" in capsys.readouterr().out
+    loaded = load_model(tmp_path / "run" / "model")
+    np.testing.assert_allclose(loaded.predict(reviews[2]), km.predict(reviews[2], verbose=0), atol=1e-5)
+    assert main(["export", str(tmp_path / "run"), "--format", "keras", "--out", str(tmp_path / "x.keras")]) == 0
+    assert keras.saving.load_model(tmp_path / "x.keras").count_params() == km.count_params()
+    assert main(["export", str(tmp_path / "run"), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "masking" in err and err.count("\n") == 1
+    save_keras_model(loaded, tmp_path / "y.keras")
+    assert (tmp_path / "y.keras").stat().st_size > 0
