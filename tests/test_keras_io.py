@@ -76,8 +76,9 @@ def _rewrite_config(src, dst, edit):
 
 
 def test_unsupported_content_is_refused_in_one_line(tmp_path):
-    conv = keras.Sequential([keras.Input((T,), dtype="int32"), keras.layers.Embedding(50, 4),
-                             keras.layers.Conv1D(2, 3), keras.layers.GlobalMaxPooling1D(), keras.layers.Dense(1)])
+    kl = keras.layers
+    conv = keras.Sequential([keras.Input((T,), dtype="int32"), kl.Embedding(50, 4), kl.Conv1D(2, 3),
+                             kl.GlobalMaxPooling1D(), kl.Dense(1)])
     conv.save(tmp_path / "conv.keras")
     with pytest.raises(ConfigError, match="unsupported layer 'Conv1D'") as info:
         load_keras_model(tmp_path / "conv.keras")
@@ -131,7 +132,8 @@ def test_cli_import_export_and_masking_refusal(tmp_path, capsys, reviews):
     assert "Total params" in capsys.readouterr().out
     loaded = load_model(tmp_path / "run" / "model")
     np.testing.assert_allclose(loaded.predict(reviews[2]), km.predict(reviews[2], verbose=0), atol=1e-5)
-    assert main(["export", str(tmp_path / "run"), "--format", "keras", "--out", str(tmp_path / "x.keras")]) == 0
+    run = str(tmp_path / "run")
+    assert main(["export", run, "--format", "keras", "--out", str(tmp_path / "x.keras")]) == 0
     assert keras.saving.load_model(tmp_path / "x.keras").count_params() == km.count_params()
     assert main(["export", str(tmp_path / "run"), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err
