@@ -105,13 +105,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_run_model(run_dir: str):
-    from textrnn.models import load_model
+    from textrnn.runs import load_run_model
 
-    path = Path(run_dir)
-    model = load_model(path / "model" if (path / "model").is_dir() else path)
-    if model.text_encoder is None:
-        raise TextRNNError(f"{run_dir}: the model has no vocabulary (vocab.json), so it cannot read text")
-    return model
+    return load_run_model(run_dir)
 
 
 def _evaluation_data(args: argparse.Namespace, model):
@@ -289,6 +285,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from textrnn.serve import serve
+
+    serve(args.run_dir, host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from textrnn.explain import explain, render_html, render_terminal
+    from textrnn.io_utils import atomic_write_text
+
+    model = _load_run_model(args.run_dir)
+    exp = explain(model, " ".join(args.text), method=args.method)
+    if args.json:
+        print(json.dumps(exp.to_json(), indent=2))
+    else:
+        print(render_terminal(exp))
+    if args.html:
+        atomic_write_text(args.html, render_html(exp))
+        if not args.json:
+            print(f"-> {args.html}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The README's main job: train a lecture model on the embedded sample, evaluate it, plot it."""
     import shutil
@@ -407,6 +427,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--fixed-length", action="store_true", help="onnx: fix the sequence length")
     p.set_defaults(func=cmd_export)
+
+    p = command("serve", help="serve a run's model over HTTP (predict, explain, a web page)")
+    p.add_argument("run_dir")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=cmd_serve)
+
+    p = command("explain", help="show how the model reads a text, word by word")
+    p.add_argument("run_dir")
+    p.add_argument("text", nargs="+")
+    p.add_argument("--method", choices=["running", "occlusion"],
+                   help="running: P after each word (unidirectional models, the default there); "
+                        "occlusion: P change when a word is removed (any model)")
+    p.add_argument("--html", help="also write a shaded HTML view to this file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_explain)
 
     p = command("demo", help="train a lecture model on the embedded sample (about 2 minutes)")
     p.add_argument("--model", default="bi-lstm")

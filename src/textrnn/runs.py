@@ -205,3 +205,12 @@ def load_settings(run_dir: Path) -> TrainSettings:
     if not path.is_file():
         raise DataError(f"{run_dir}: not a run folder (no {RUN_FILE})")
     return TrainSettings.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def load_run_model(run_dir: str | Path, need_text: bool = True) -> Sequential:
+    """The model of a run folder (or a saved model folder), ready to read raw text."""
+    path = Path(run_dir)
+    model = load_model(path / "model" if (path / "model").is_dir() else path)
+    if need_text and model.text_encoder is None:
+        raise DataError(f"{run_dir}: the model has no vocabulary (vocab.json), so it cannot read text")
+    return model
