@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from textrnn import losses
+from textrnn import distributed, losses
 from textrnn import optimizers as optimizers_module
 from textrnn.callbacks import Callback, History
 from textrnn.errors import ConfigError, DataError, NotBuiltError
@@ -168,8 +168,10 @@ class Sequential(WeightSplit, nn.Module):
             raise DataError(f"x has {len(xa)} samples but y has {len(ya)}")
         return xt, torch.from_numpy(np.ascontiguousarray(ya, dtype=np.float32))
 
-    def _batch_metrics(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        pred = self(xb)
+    def _batch_metrics(self, xb: torch.Tensor, yb: torch.Tensor,
+                       forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        pred = (forward or self)(xb)
         return self._loss_fn(yb, pred), self._accuracy_fn(yb, pred)
 
     def train_on_batch(self, x: Any, y: Any) -> list[float]:
@@ -179,10 +181,12 @@ class Sequential(WeightSplit, nn.Module):
         loss, acc = self._train_step(xb, yb)
         return self._results(loss, acc)
 
-    def _train_step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[float, float]:
+    def _train_step(self, xb: torch.Tensor, yb: torch.Tensor,
+                    forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[float, float]:
+        """One optimizer step; `forward` is the DistributedDataParallel wrapper when distributed."""
         self.train()
         self.optimizer.zero_grad(set_to_none=True)
-        loss, acc = self._batch_metrics(xb, yb)
+        loss, acc = self._batch_metrics(xb, yb, forward)
         loss.backward()
         self.optimizer.step()
         return float(loss.detach()), float(acc)
@@ -244,6 +248,13 @@ class Sequential(WeightSplit, nn.Module):
             cb.on_train_begin()
         steps = math.ceil(len(xt) / batch_size)
         acc_name = self.metric_names[0] if self.metric_names else None
+        forward = distributed.wrap(self)  # DistributedDataParallel under torchrun, else self
+        if distributed.active() and batch_size % distributed.world_size():
+            raise ConfigError(f"batch_size {batch_size} must be divisible by the "
+                              f"{distributed.world_size()} processes")
+        verbose = verbose if distributed.is_main() else 0
+        if 0 < len(xt) % batch_size < distributed.world_size():
+            steps -= 1  # a last batch too small to give every process a row is dropped
         for epoch in range(initial_epoch, epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
@@ -253,8 +264,8 @@ class Sequential(WeightSplit, nn.Module):
             bar = tqdm(range(steps), desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
                        disable=verbose != 1, leave=True, dynamic_ncols=True)
             for i in bar:
-                idx = order[i * batch_size:(i + 1) * batch_size]
-                loss, acc = self._train_step(xt[idx], yt[idx])
+                idx = distributed.local_rows(order[i * batch_size:(i + 1) * batch_size])
+                loss, acc = self._train_step(xt[idx], yt[idx], forward)
                 total_loss += loss
                 total_acc += acc
                 if i % 10 == 0 or i == steps - 1:
@@ -263,9 +274,10 @@ class Sequential(WeightSplit, nn.Module):
                         postfix[acc_name] = f"{total_acc / (i + 1):.4f}"
                     bar.set_postfix(postfix, refresh=False)
             logs: dict[str, float] = {}
+            mean_loss, mean_acc = distributed.mean_over_ranks(total_loss / steps, total_acc / steps)
             if acc_name:
-                logs[acc_name] = total_acc / steps
-            logs["loss"] = total_loss / steps
+                logs[acc_name] = mean_acc
+            logs["loss"] = mean_loss
             if val is not None:
                 val_results = self._evaluate_tensors(*val, batch_size=batch_size)
                 if acc_name:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from textrnn import report, zoo
+from textrnn import distributed, report, zoo
 from textrnn.callbacks import Callback, EarlyStopping
 from textrnn.checkpoint import load_checkpoint, save_checkpoint
 from textrnn.data.datasets import PreparedData, prepare
@@ -109,6 +109,8 @@ class _RunCheckpoint(Callback):
         self.epoch_started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        if not distributed.is_main():  # only rank 0 writes; the others keep no record
+            return
         p = self.progress
         for key, value in (logs or {}).items():
             p["history"].setdefault(key, []).append(float(value))
@@ -130,9 +132,10 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
     checkpoint on disk, so an interrupted run resumes from its last finished epoch and ends exactly
     where the uninterrupted run would have (same seed, machine and thread count)."""
     run_dir = Path(run_dir)
+    distributed.init_from_env()
     if resume:
         settings = load_settings(run_dir)
-    elif (run_dir / RUN_FILE).exists():
+    elif (run_dir / RUN_FILE).exists() and distributed.is_main():
         raise ConfigError(f"{run_dir}: already holds a run; use --resume {run_dir} or another --out")
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
@@ -148,7 +151,7 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
         if not (run_dir / "checkpoint").is_dir():
             raise DataError(f"{run_dir}: no checkpoint to resume from (no epoch finished yet)")
         progress = load_checkpoint(run_dir / "checkpoint", model, model.optimizer)
-    else:
+    elif distributed.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run_dir / RUN_FILE, asdict(settings))
 
@@ -167,7 +170,12 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
         model.fit(data.x_train, data.y_train, batch_size=settings.batch_size, epochs=settings.epochs,
                   verbose=verbose, validation_split=settings.val_split, callbacks=cbs,
                   initial_epoch=progress["epochs_done"])
-    return finish_run(run_dir, settings, data, progress, verbose)
+    if not distributed.is_main():
+        distributed.barrier()
+        return {}
+    metrics = finish_run(run_dir, settings, data, progress, verbose)
+    distributed.barrier()
+    return metrics
 
 
 def finish_run(run_dir: Path, settings: TrainSettings, data: PreparedData, progress: dict[str, Any],

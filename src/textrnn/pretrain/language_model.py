@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from textrnn import distributed
 from textrnn.data.text import Vocabulary
 from textrnn.layers import LSTM, Dense, Embedding
 from textrnn.models import Sequential
@@ -32,6 +33,12 @@ def _windows(docs: list[list[str]], vocabulary: Vocabulary, seq_len: int) -> tor
     return torch.from_numpy(stream[idx])
 
 
+def _out_of_time(deadline: float | None) -> bool:
+    """Past the time budget? Under torchrun rank 0's clock decides for all, so they stop together."""
+    late = deadline is not None and time.monotonic() > deadline
+    return distributed.decided_by_rank0(late)
+
+
 def train_language_model(docs: list[list[str]], vocabulary: Vocabulary, dim: int = 32, units: int = 128,
                          seq_len: int = 64, batch_size: int = 64, epochs: int = 1, lr: float = 2e-3,
                          max_minutes: float | None = None, seed: int = 0,
@@ -45,16 +52,20 @@ def train_language_model(docs: list[list[str]], vocabulary: Vocabulary, dim: int
                         Dense(vocabulary.size)])
     model.build((None, seq_len))
     optimizer = Adam(model.weights, lr=lr)
+    forward = distributed.wrap(model)  # under torchrun: each rank takes its rows of every batch
     deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
     steps = 0
     model.train()
     for epoch in range(epochs):
         order = torch.randperm(len(train))
-        bar = tqdm(range(0, len(train), batch_size), desc=f"LM epoch {epoch + 1}/{epochs}",
-                   disable=not verbose)
+        usable = len(train)
+        if 0 < usable % batch_size < distributed.world_size():
+            usable -= usable % batch_size  # every process needs a row of the last batch
+        bar = tqdm(range(0, usable, batch_size), desc=f"LM epoch {epoch + 1}/{epochs}",
+                   disable=not verbose or not distributed.is_main())
         for start in bar:
-            batch = train[order[start:start + batch_size]]
-            logits = model(batch[:, :-1])
+            batch = train[distributed.local_rows(order[start:start + batch_size])]
+            logits = forward(batch[:, :-1])
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -63,9 +74,9 @@ def train_language_model(docs: list[list[str]], vocabulary: Vocabulary, dim: int
             steps += 1
             if steps % 20 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-            if deadline is not None and time.monotonic() > deadline:
+            if _out_of_time(deadline):
                 break
-        if deadline is not None and time.monotonic() > deadline:
+        if _out_of_time(deadline):
             break
     model.eval()
     with torch.inference_mode():

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from textrnn import distributed
 from textrnn.errors import ConfigError
 from textrnn.pretrain.sources import corpus_tokens, load_vocabulary
 from textrnn.pretrain.vectors import PretrainedEmbedding, align_vectors, read_word_vectors
@@ -22,6 +23,7 @@ def pretrain(method: str, corpus: str, out: str | Path, vocab: str = "imdb", voc
              verbose: int = 1) -> PretrainedEmbedding:
     if method not in METHODS:
         raise ConfigError(f"unknown pretraining method {method!r}; valid: {', '.join(METHODS)}")
+    distributed.init_from_env()  # under torchrun (lm only: the other methods run on rank 0's terms)
     start = time.perf_counter()
     card: dict[str, Any] = {"method": method, "corpus": corpus, "dim": dim, "seed": seed}
     if method == "classifier":
@@ -50,7 +52,9 @@ def pretrain(method: str, corpus: str, out: str | Path, vocab: str = "imdb", voc
                 date=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
                 machine=f"{platform.machine()}, {os.cpu_count()} cores")
     embedding = PretrainedEmbedding(matrix, vocabulary, card)
-    embedding.save(out)
+    if distributed.is_main():
+        embedding.save(out)
+    distributed.barrier()
     return embedding
 
 
