@@ -48,8 +48,8 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
 def test_language_model_pretraining_under_torchrun(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(["a good film with good actors", "a bad film with a bad plot"] * 60))
-    _torchrun("pretrain", "--method", "lm", "--corpus", str(corpus), "--vocab", "corpus", "--vocab-size", "20",
-              "--dim", "4", "--units", "8", "--seq-len", "8", "--epochs", "2", "--out", str(tmp_path / "emb"),
-              "-q")
+    _torchrun("pretrain", "--method", "lm", "--corpus", str(corpus), "--vocab", "corpus",
+              "--vocab-size", "20", "--dim", "4", "--units", "8", "--seq-len", "8", "--epochs", "2",
+              "--out", str(tmp_path / "emb"), "-q")
     emb = PretrainedEmbedding.load(tmp_path / "emb")
     assert emb.matrix.shape == (20, 4) and emb.card["steps"] > 0
