@@ -10,4 +10,25 @@ import torch
 if os.environ.get("TEXTRNN_FLUSH_DENORMAL", "1") != "0":
     torch.set_flush_denormal(True)
 
+
+def _keep_freed_memory() -> None:
+    """Let glibc keep freed blocks instead of returning them to the OS: training frees and
+    re-allocates the same multi-MB buffers every step, and fresh pages cost page faults
+    (GUIDE section 8). Opt out with TEXTRNN_MALLOC_TUNING=0."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux") or os.environ.get("TEXTRNN_MALLOC_TUNING", "1") == "0":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (e.g. musl): nothing to tune
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 256 << 20)  # blocks up to 256 MB come from the heap, not mmap
+    libc.mallopt(m_trim_threshold, 1 << 30)    # keep up to 1 GB of freed heap for reuse
+
+
+_keep_freed_memory()
+
 __version__ = "0.1.0"

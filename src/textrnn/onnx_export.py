@@ -31,7 +31,7 @@ def export_onnx(model: Sequential, path: str | Path, fixed_length: bool = False)
         axes["ids"][1] = "time"
     buffer = io.BytesIO()
     model.eval()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's deprecation and RNN batch-size notes
         torch.onnx.export(model, (example,), buffer, input_names=["ids"], output_names=["probabilities"],
                           dynamic_axes=axes, opset_version=OPSET, dynamo=False)

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from textrnn import activations
+from textrnn import activations, kernels
 from textrnn.errors import ConfigError
 from textrnn.layers import rnn_kernels
 from textrnn.layers.base import Layer, Shape
@@ -120,6 +120,10 @@ class RNN(Layer):
     def torch_weights(self) -> list[torch.Tensor]:
         raise NotImplementedError
 
+    def own_kernel(self):
+        """textrnn's compiled kernel for this layer, if it has one and it is built (else None)."""
+        return None
+
     def step(self, x_t: torch.Tensor, states: list[torch.Tensor],
              rec_masks: Sequence[torch.Tensor] | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         raise NotImplementedError
@@ -163,6 +167,7 @@ class RNN(Layer):
             x = x * _dropout_masks(batch, x.shape[2], self.dropout, 1, x)[0][:, None, :]
 
         outputs, states = rnn_kernels.run_sequence(
+            own_kernel=self.own_kernel(),
             fused_cell=self.fused_cell,
             torch_weights=self.torch_weights,
             project=lambda seq: self.project_inputs(seq, gate_input_masks),
@@ -253,6 +258,18 @@ class LSTM(RNN):
         n = 4 * self.units
         bias = self.bias if self.use_bias else self._zeros(n)
         return [self.kernel.t(), self.recurrent_kernel.t(), bias, self._zeros(n)]
+
+    def own_kernel(self):
+        # Training only: for inference PyTorch's oneDNN forward (a GEMM per step over the whole
+        # batch) is faster than this kernel's per-row loops.
+        if not torch.is_grad_enabled() or torch.jit.is_tracing() or not kernels.available():
+            return None
+
+        def run(x: torch.Tensor, states: list[torch.Tensor]):
+            outputs, h, c = kernels.fused_lstm(self.project_inputs(x, None), self.recurrent_kernel, *states)
+            return outputs, [h, c]
+
+        return run
 
     def step(self, x_t, states, rec_masks):
         h, c = states

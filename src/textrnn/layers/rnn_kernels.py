@@ -122,6 +122,8 @@ def fused_masked_sequence(
 
 def run_sequence(
     *,
+    own_kernel: Callable[[torch.Tensor, list[torch.Tensor]], tuple[torch.Tensor, list[torch.Tensor]]]
+    | None = None,
     fused_cell: str | None,
     torch_weights: Callable[[], list[torch.Tensor]],
     project: Callable[[torch.Tensor], torch.Tensor],
@@ -133,12 +135,15 @@ def run_sequence(
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Run a recurrent layer over `x` (processing order) and return (outputs, final states).
 
-    `fused_cell` names PyTorch's kernel when the layer's math matches it (None: it does not);
+    `own_kernel` is textrnn's compiled kernel for the layer (textrnn.kernels), used for unmasked
+    input; `fused_cell` names PyTorch's kernel when the layer's math matches it (None: it does not);
     `project` maps inputs to input projections for the step loop (dropout already applied to x).
-    The fused path is taken unless there is recurrent dropout or a mask that is not plain padding.
+    A fused path is taken unless there is recurrent dropout or a mask that is not plain padding.
     """
     if fused_cell is not None and recurrent_masks is None:
         if mask is None:
+            if own_kernel is not None:
+                return own_kernel(x, states)
             return fused_sequence(fused_cell, x, states, torch_weights())
         runs = padding_runs(mask)
         if runs is not None:

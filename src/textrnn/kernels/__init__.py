@@ -1,0 +1,74 @@
+"""textrnn's own compiled recurrent kernels (C++, built on first use, cached).
+
+`fused_lstm(xproj, U, h0, c0)` runs a whole LSTM sequence with its own backward. The extension is
+compiled once per machine by torch.utils.cpp_extension (g++ and ninja; a minute at most) into
+TEXTRNN_KERNEL_CACHE or ~/.cache/textrnn/kernels. When it cannot be built, or with TEXTRNN_KERNEL=0,
+`available()` is False and the layers use PyTorch's kernels instead: same results, slower.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+_SOURCE = Path(__file__).with_name("lstm.cpp")
+_module = None
+_failed = False
+
+
+def _load():
+    global _module, _failed
+    if _module is not None or _failed:
+        return _module
+    if os.environ.get("TEXTRNN_KERNEL", "1") == "0":
+        _failed = True
+        return None
+    try:
+        from torch.utils.cpp_extension import load
+
+        build = Path(os.environ.get("TEXTRNN_KERNEL_CACHE")
+                     or Path.home() / ".cache" / "textrnn" / "kernels")
+        build.mkdir(parents=True, exist_ok=True)
+        _module = load(name="textrnn_lstm", sources=[str(_SOURCE)], build_directory=str(build),
+                       extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
+                       extra_ldflags=["-fopenmp"], verbose=False)
+    except Exception as exc:  # no compiler, no ninja, ...: fall back, say so once
+        _failed = True
+        warnings.warn(f"textrnn: fused LSTM kernel unavailable ({exc}); using PyTorch's kernels",
+                      stacklevel=3)
+    return _module
+
+
+def available() -> bool:
+    return _load() is not None
+
+
+class FusedLSTM(torch.autograd.Function):
+    """(xproj (B, T, 4u), U (u, 4u), h0, c0) -> (H (B, T, u), h_T, c_T). xproj already holds
+    x @ kernel + bias; the gradient flows back to it, to U and to the initial states."""
+
+    @staticmethod
+    def forward(ctx, xproj, U, h0, c0):
+        H, C, G = _module.lstm_forward(xproj.contiguous(), U.contiguous(), h0.contiguous(),
+                                       c0.contiguous())
+        ctx.save_for_backward(U, h0, c0, H, C, G)
+        return H, H[:, -1].clone(), C[:, -1].clone()
+
+    @staticmethod
+    def backward(ctx, dH, dhT, dcT):
+        U, h0, c0, H, C, G = ctx.saved_tensors
+        dH = torch.zeros_like(H) if dH is None else dH.contiguous()
+        dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
+        dcT = torch.zeros_like(c0) if dcT is None else dcT.contiguous()
+        DG, dh0, dc0 = _module.lstm_backward(dH, dhT, dcT, U.contiguous(), c0.contiguous(), C, G)
+        units = U.shape[0]
+        h_prev = torch.cat([h0[:, None], H[:, :-1]], dim=1).reshape(-1, units)
+        dU = h_prev.T @ DG.reshape(-1, 4 * units)  # the weight gradient, hoisted out of the loop
+        return DG, dU, dh0, dc0
+
+
+def fused_lstm(xproj: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor):
+    return FusedLSTM.apply(xproj, U, h0, c0)

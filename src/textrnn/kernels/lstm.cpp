@@ -1,0 +1,178 @@
+// Fused whole-sequence LSTM for the CPU, forward and backward side by side (Keras gate order i, f, c, o).
+//
+// The Python side hoists the input projection (xproj = x @ kernel + bias, one large GEMM) and the
+// recurrent-kernel gradient (dU = H_prev^T @ dGates, one large GEMM) out of the time loop; what is
+// left here is the part that must walk the steps: h @ U per step, the gate math, and the gradient's
+// way back through time. Batch rows are independent, so each thread owns a block of rows for the
+// whole sequence (at::parallel_for: torch's own thread pool) and there is no per-step sync.
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace {
+
+constexpr int64_t kBlock = 64;  // forward: gate columns summed in registers at once (4 AVX-512 vectors)
+constexpr int64_t kSum = 16;    // backward: state dims summed in registers at once
+
+template <typename T>
+inline T sigmoid(T x) {
+  x = x < T(-80) ? T(-80) : (x > T(80) ? T(80) : x);  // exp stays finite under -ffast-math
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+template <typename T>
+inline T tanh_(T x) { return T(2) * sigmoid(T(2) * x) - T(1); }
+
+// Forward for rows [b0, b1). gates_out stores the activated gates (i, f, g, o), needed by backward.
+template <typename T>
+void forward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* xproj, const T* U,
+                  const T* h0, const T* c0, T* H, T* C, T* G) {
+  const int64_t g4 = 4 * u;
+  for (int64_t b = b0; b < b1; ++b) {
+    const T* h_prev = h0 + b * u;
+    const T* c_prev = c0 + b * u;
+    for (int64_t t = 0; t < steps; ++t) {
+      const int64_t row = b * steps + t;
+      T* g = G + row * g4;
+      const T* xp = xproj + row * g4;
+      // g = xp + h_prev @ U, in column blocks whose sums stay in registers across the k loop
+      int64_t jb = 0;
+      for (; jb + kBlock <= g4; jb += kBlock) {
+        T acc[kBlock];
+#pragma omp simd
+        for (int64_t j = 0; j < kBlock; ++j) acc[j] = xp[jb + j];
+        for (int64_t k = 0; k < u; ++k) {
+          const T hk = h_prev[k];
+          const T* Uk = U + k * g4 + jb;
+#pragma omp simd
+          for (int64_t j = 0; j < kBlock; ++j) acc[j] += hk * Uk[j];
+        }
+#pragma omp simd
+        for (int64_t j = 0; j < kBlock; ++j) g[jb + j] = acc[j];
+      }
+      for (; jb < g4; ++jb) {  // the columns left over (state dims that are not multiples of 16)
+        T a = xp[jb];
+        for (int64_t k = 0; k < u; ++k) a += h_prev[k] * U[k * g4 + jb];
+        g[jb] = a;
+      }
+      T* c = C + row * u;
+      T* h = H + row * u;
+#pragma omp simd
+      for (int64_t j = 0; j < u; ++j) {
+        const T i = sigmoid(g[j]);
+        const T f = sigmoid(g[u + j]);
+        const T cc = tanh_(g[2 * u + j]);
+        const T o = sigmoid(g[3 * u + j]);
+        g[j] = i; g[u + j] = f; g[2 * u + j] = cc; g[3 * u + j] = o;
+        c[j] = f * c_prev[j] + i * cc;
+        h[j] = o * tanh_(c[j]);
+      }
+      h_prev = h;
+      c_prev = c;
+    }
+  }
+}
+
+// Backward for rows [b0, b1): gradients of the gate pre-activations (DG), and of h0, c0.
+template <typename T>
+void backward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* dH, const T* dhT,
+                   const T* dcT, const T* UT, const T* c0, const T* C, const T* G, T* DG, T* dh0,
+                   T* dc0) {
+  const int64_t g4 = 4 * u;
+  std::vector<T> dh(u), dc(u);
+  for (int64_t b = b0; b < b1; ++b) {
+    for (int64_t j = 0; j < u; ++j) { dh[j] = dhT[b * u + j]; dc[j] = dcT[b * u + j]; }
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const int64_t row = b * steps + t;
+      const T* g = G + row * g4;
+      const T* c = C + row * u;
+      const T* c_prev = t > 0 ? C + (row - 1) * u : c0 + b * u;
+      const T* dh_out = dH + row * u;
+      T* dg = DG + row * g4;
+#pragma omp simd
+      for (int64_t j = 0; j < u; ++j) {
+        const T i = g[j], f = g[u + j], cc = g[2 * u + j], o = g[3 * u + j];
+        const T tc = tanh_(c[j]);
+        const T dhj = dh[j] + dh_out[j];
+        const T dcj = dc[j] + dhj * o * (T(1) - tc * tc);
+        dg[j] = dcj * cc * i * (T(1) - i);
+        dg[u + j] = dcj * c_prev[j] * f * (T(1) - f);
+        dg[2 * u + j] = dcj * i * (T(1) - cc * cc);
+        dg[3 * u + j] = dhj * tc * o * (T(1) - o);
+        dc[j] = dcj * f;
+      }
+      // dh(t-1) = dg @ U^T: rows of U^T scaled by dg[j] and summed, in blocks of kSum state dims
+      // with four partial sums, so the additions do not wait on each other
+      int64_t kb = 0;
+      for (; kb + kSum <= u; kb += kSum) {
+        T a0[kSum] = {}, a1[kSum] = {}, a2[kSum] = {}, a3[kSum] = {};
+        int64_t j = 0;
+        for (; j + 4 <= g4; j += 4) {
+          const T* r = UT + j * u + kb;
+#pragma omp simd
+          for (int64_t k = 0; k < kSum; ++k) {
+            a0[k] += dg[j] * r[k];
+            a1[k] += dg[j + 1] * r[u + k];
+            a2[k] += dg[j + 2] * r[2 * u + k];
+            a3[k] += dg[j + 3] * r[3 * u + k];
+          }
+        }
+#pragma omp simd
+        for (int64_t k = 0; k < kSum; ++k) dh[kb + k] = (a0[k] + a1[k]) + (a2[k] + a3[k]);
+      }
+      for (; kb < u; ++kb) {
+        T a = 0;
+        for (int64_t j = 0; j < g4; ++j) a += dg[j] * UT[j * u + kb];
+        dh[kb] = a;
+      }
+    }
+    for (int64_t j = 0; j < u; ++j) { dh0[b * u + j] = dh[j]; dc0[b * u + j] = dc[j]; }
+  }
+}
+
+int64_t grain(int64_t batch) {
+  const int64_t threads = at::get_num_threads();
+  return std::max<int64_t>(1, (batch + threads - 1) / threads);
+}
+
+}  // namespace
+
+std::vector<at::Tensor> lstm_forward(at::Tensor xproj, at::Tensor U, at::Tensor h0, at::Tensor c0) {
+  const int64_t batch = xproj.size(0), steps = xproj.size(1), u = U.size(0);
+  auto H = at::empty({batch, steps, u}, xproj.options());
+  auto C = at::empty({batch, steps, u}, xproj.options());
+  auto G = at::empty({batch, steps, 4 * u}, xproj.options());
+  AT_DISPATCH_FLOATING_TYPES(xproj.scalar_type(), "lstm_forward", [&] {
+    at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+      forward_rows<scalar_t>(b0, b1, steps, u, xproj.data_ptr<scalar_t>(), U.data_ptr<scalar_t>(),
+                             h0.data_ptr<scalar_t>(), c0.data_ptr<scalar_t>(), H.data_ptr<scalar_t>(),
+                             C.data_ptr<scalar_t>(), G.data_ptr<scalar_t>());
+    });
+  });
+  return {H, C, G};
+}
+
+std::vector<at::Tensor> lstm_backward(at::Tensor dH, at::Tensor dhT, at::Tensor dcT, at::Tensor U,
+                                      at::Tensor c0, at::Tensor C, at::Tensor G) {
+  const int64_t batch = G.size(0), steps = G.size(1), u = U.size(0);
+  auto DG = at::empty_like(G);
+  auto UT = U.t().contiguous();  // (4u, u): rows read contiguously in the backward loop
+  auto dh0 = at::empty({batch, u}, G.options());
+  auto dc0 = at::empty({batch, u}, G.options());
+  AT_DISPATCH_FLOATING_TYPES(G.scalar_type(), "lstm_backward", [&] {
+    at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+      backward_rows<scalar_t>(b0, b1, steps, u, dH.data_ptr<scalar_t>(), dhT.data_ptr<scalar_t>(),
+                              dcT.data_ptr<scalar_t>(), UT.data_ptr<scalar_t>(), c0.data_ptr<scalar_t>(),
+                              C.data_ptr<scalar_t>(), G.data_ptr<scalar_t>(), DG.data_ptr<scalar_t>(),
+                              dh0.data_ptr<scalar_t>(), dc0.data_ptr<scalar_t>());
+    });
+  });
+  return {DG, dh0, dc0};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("lstm_forward", &lstm_forward, "fused LSTM forward over a whole sequence");
+  m.def("lstm_backward", &lstm_backward, "fused LSTM backward over a whole sequence");
+}
