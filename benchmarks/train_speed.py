@@ -1,0 +1,122 @@
+"""Training speed of the lecture's models: textrnn against plain PyTorch (stock nn.LSTM / nn.GRU /
+nn.RNN, and the same with flush-denormal) and, when installed, Keras 3 on JAX. Each contender runs in
+its own process (the denormal and malloc settings are per process), trains on real IMDB batches
+(batch 32 x 500 words, RMSprop): one warm-up pass of 3 batches, then one timed epoch over `--steps`
+batches (through `fit` for textrnn and Keras, a plain loop for PyTorch); the contenders alternate so
+drift hits all alike.
+
+    TEXTRNN_DATA=... python benchmarks/train_speed.py [--models stacked-lstm bi-lstm lstm] [--steps 30]
+
+Prints ms per training step, seconds per epoch (25,000 reviews) and each contender's time as a
+multiple of textrnn's.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timezone
+
+WORKER = textwrap.dedent('''
+    import json, os, sys, time
+    contender, name, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if contender == "keras-jax":
+        os.environ["KERAS_BACKEND"] = "jax"
+    import numpy as np
+    from textrnn.data.datasets import prepare
+    data = prepare("imdb", quiet=True)
+    x, y = data.x_train[: 32 * (steps + 3)], data.y_train[: 32 * (steps + 3)].astype("float32")
+    batches = [(x[i * 32:(i + 1) * 32], y[i * 32:(i + 1) * 32]) for i in range(steps + 3)]
+    epoch = None
+    if contender.startswith("textrnn"):
+        from textrnn import zoo
+        model = zoo.build(name)
+        model.compile("rmsprop", "binary_crossentropy", ["acc"])
+    elif contender == "keras-jax":
+        sys.path.insert(0, "benchmarks")
+        from keras_reference import build
+        model = build(name)
+        model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
+    if contender == "keras-jax" or contender.startswith("textrnn"):
+        # whole epochs through fit: data feeding, shuffling and the optimizer included
+        epoch = lambda xs, ys: model.fit(xs, ys, batch_size=32, epochs=1, verbose=0, shuffle=True)
+    else:
+        import torch
+        if contender == "pytorch-ftz":
+            torch.set_flush_denormal(True)
+        from torch import nn
+        cell = {"lstm": nn.LSTM, "stacked-lstm": nn.LSTM, "bi-lstm": nn.LSTM, "gru": nn.GRU,
+                "bi-gru": nn.GRU, "simple-rnn": nn.RNN}[name]
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.emb = nn.Embedding(10000, 32)
+                self.rnn = cell(32, 32, num_layers=3 if name == "stacked-lstm" else 1,
+                                bidirectional=name.startswith("bi"), batch_first=True)
+                self.out = nn.Linear(64 if name.startswith("bi") else 32, 1)
+            def forward(self, ids):
+                out, _ = self.rnn(self.emb(ids))
+                return torch.sigmoid(self.out(out[:, -1]))
+        net = Net()
+        opt = torch.optim.RMSprop(net.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+        def step(xb, yb):
+            opt.zero_grad()
+            loss = nn.functional.binary_cross_entropy(net(torch.from_numpy(xb).long())[:, 0],
+                                                      torch.from_numpy(yb))
+            loss.backward()
+            opt.step()
+    if epoch is None:
+        epoch = lambda xs, ys: [step(xs[i:i + 32], ys[i:i + 32]) for i in range(0, len(xs), 32)]
+    epoch(x[:96], y[:96])  # warm-up (compilation, first allocations)
+    start = time.perf_counter()
+    epoch(x[96:], y[96:])
+    print(json.dumps({"ms": 1000 * (time.perf_counter() - start) / steps}))
+''')
+
+CONTENDERS = {
+    "textrnn": {},
+    "textrnn, PyTorch kernels": {"TEXTRNN_KERNEL": "0"},
+    "pytorch-stock": {},
+    "pytorch-ftz": {},
+    "keras-jax": {},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", nargs="+", default=["stacked-lstm", "bi-lstm", "lstm"])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    import importlib.util
+
+    have_keras = all(importlib.util.find_spec(m) for m in ("keras", "jax"))
+    contenders = {k: v for k, v in CONTENDERS.items() if have_keras or k != "keras-jax"}
+    print(f"date: {datetime.now(timezone.utc):%Y-%m-%d}, machine: {platform.machine()}, "
+          f"{os.cpu_count()} cores; batch 32 x 500 words, RMSprop, {args.steps} steps after warm-up, "
+          f"best of {args.rounds} alternating rounds")
+    print("| model | " + " | ".join(contenders) + " |")
+    print("|---|" + "---|" * len(contenders))
+    for name in args.models:
+        best: dict[str, float] = {}
+        for _ in range(args.rounds):
+            for contender, env in contenders.items():
+                tag = "textrnn" if contender.startswith("textrnn") else contender
+                out = subprocess.run([sys.executable, "-c", WORKER, tag, name, str(args.steps)],
+                                     env={**os.environ, **env}, capture_output=True, text=True)
+                if out.returncode != 0:
+                    best[contender] = float("nan")
+                    print(out.stderr[-500:], file=sys.stderr)
+                    continue
+                ms = json.loads(out.stdout.strip().splitlines()[-1])["ms"]
+                best[contender] = min(best.get(contender, ms), ms)
+        base = best["textrnn"]
+        cells = [f"{ms:.1f} ms ({ms * 782 / 1000:.0f} s/epoch, {ms / base:.2f}x)" for ms in best.values()]
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
