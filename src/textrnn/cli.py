@@ -309,6 +309,23 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from textrnn.experiments import lecture
+
+    setup = lecture.LectureSetup.quick() if args.quick else lecture.LectureSetup()
+    overrides = {k: getattr(args, k) for k in ("seeds", "sizes", "full", "epochs", "maxlen", "units",
+                                               "vocab_size") if getattr(args, k) is not None}
+    if args.data is not None:  # claim 4 pretrains on the same source's unlabelled / training text
+        overrides.update(data=args.data, corpus="imdb-unsup" if args.data == "imdb" else "sample",
+                         vocab=args.data)
+    setup = replace(setup, **overrides)
+    out = Path(args.out or ("runs/lecture-quick" if args.quick else "runs/lecture"))
+    lecture.run(setup, out, Path(args.report), verbose=0 if args.quiet else 1)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The README's main job: train a lecture model on the embedded sample, evaluate it, plot it."""
     import shutil
@@ -444,6 +461,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", help="also write a shaded HTML view to this file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
+
+    p = command("experiment", help="measure the lecture's four claims on real data; writes a report")
+    p.add_argument("name", choices=["lecture"])
+    p.add_argument("--quick", action="store_true", help="the same pipeline on the embedded sample")
+    p.add_argument("--data", choices=["imdb", "sample"], help="default imdb; sample with --quick")
+    p.add_argument("--seeds", type=int, help="seeds per setting (default 3)")
+    p.add_argument("--sizes", type=int, nargs="+", help="training-set sizes n for claims 3 and 4")
+    p.add_argument("--full", type=int, help="the n that means all training reviews (default 25000)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--maxlen", type=int)
+    p.add_argument("--units", type=int)
+    p.add_argument("--vocab-size", type=int)
+    p.add_argument("--out", help="folder of the cached runs (default runs/lecture)")
+    p.add_argument("--report", default="docs/LECTURE.md")
+    p.set_defaults(func=cmd_experiment)
 
     p = command("demo", help="train a lecture model on the embedded sample (about 2 minutes)")
     p.add_argument("--model", default="bi-lstm")

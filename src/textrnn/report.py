@@ -55,6 +55,45 @@ def compare_plot(curves: dict[str, list[float]], path: Path, title: str) -> Path
     return path
 
 
+def bar_plot(groups: dict[str, list[float]], path: Path, title: str) -> Path:
+    """Mean test accuracy per group with the spread over seeds as error bars and every seed as a dot."""
+    import statistics
+
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    names = list(groups)
+    means = [100 * statistics.mean(v) for v in groups.values()]
+    sds = [100 * statistics.stdev(v) if len(v) > 1 else 0 for v in groups.values()]
+    ax.bar(names, means, yerr=sds, capsize=6, color=["#9aa5b1", "#2f6fb0"][:len(names)])
+    for i, values in enumerate(groups.values()):
+        ax.plot([i] * len(values), [100 * v for v in values], "ko", ms=4)
+    low = min(100 * min(v) for v in groups.values())
+    ax.set_ylim(max(0, low - 3), min(100, max(means) + 2))
+    ax.set_ylabel("test accuracy %")
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    _save(fig, path)
+    return path
+
+
+def size_plot(sizes: list[int], curves: dict[str, list[list[float]]], path: Path, title: str) -> Path:
+    """Test accuracy against the number of training reviews (log x), mean ± sd over seeds."""
+    import statistics
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for name, per_size in curves.items():
+        means = [100 * statistics.mean(v) for v in per_size]
+        sds = [100 * statistics.stdev(v) if len(v) > 1 else 0 for v in per_size]
+        ax.errorbar(sizes, means, yerr=sds, marker="o", capsize=4, label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("training reviews n")
+    ax.set_ylabel("test accuracy %")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, path)
+    return path
+
+
 def markdown_table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

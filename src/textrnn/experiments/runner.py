@@ -1,0 +1,74 @@
+"""A grid of training runs, each a run folder under one root: finished runs are reused, interrupted
+ones resumed, and a progress line shows runs done and the time left."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from textrnn.runs import TrainSettings, train_run
+
+
+def run_grid(root: Path, runs: dict[str, TrainSettings], verbose: int = 1) -> dict[str, dict[str, Any]]:
+    """Train every named run under root/<name>; return name -> metrics."""
+    results: dict[str, dict[str, Any]] = {}
+    spent: list[float] = []
+    todo = [name for name in runs if not (root / name / "metrics.json").is_file()]
+    done_before = len(runs) - len(todo)
+    for name, settings in runs.items():
+        run_dir = root / name
+        metrics_path = run_dir / "metrics.json"
+        if metrics_path.is_file():
+            results[name] = json.loads(metrics_path.read_text())
+            continue
+        if verbose:
+            finished = done_before + len(spent)
+            left = (f", about {statistics.mean(spent) * (len(runs) - finished) / 60:.0f} min left"
+                    if spent else "")
+            print(f"[{finished}/{len(runs)} runs done{left}] {name}", flush=True)
+        start = time.perf_counter()
+        resume = (run_dir / "run.json").is_file() and (run_dir / "checkpoint").is_dir()
+        if (run_dir / "run.json").is_file() and not resume:  # started, no epoch finished: restart
+            import shutil
+
+            shutil.rmtree(run_dir)
+        results[name] = train_run(settings, run_dir, resume=resume, verbose=0)
+        spent.append(time.perf_counter() - start)
+    if verbose:
+        print(f"[{len(runs)}/{len(runs)} runs done]", flush=True)
+    return results
+
+
+def with_seed(settings: TrainSettings, seed: int) -> TrainSettings:
+    return replace(settings, seed=seed)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"mean": statistics.mean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "n": len(values), "values": values}
+
+
+def compare(a: list[float], b: list[float]) -> tuple[float, float | None]:
+    """Difference of means b - a and Welch's t statistic (None with fewer than 2 runs a side)."""
+    diff = statistics.mean(b) - statistics.mean(a)
+    if len(a) < 2 or len(b) < 2:
+        return diff, None
+    var = statistics.variance(a) / len(a) + statistics.variance(b) / len(b)
+    return diff, (diff / var**0.5 if var > 0 else float("inf") if diff else 0.0)
+
+
+def verdict(diff: float, t: float | None, better: str, worse: str) -> str:
+    """'holds' when `better` beats `worse` beyond the seed-to-seed noise (|t| >= 2), 'does not hold'
+    when it loses beyond it, otherwise 'within noise'."""
+    if t is None:
+        return f"holds on one seed ({better} {100 * diff:+.2f} points)" if diff > 0 else \
+            f"does not hold on one seed ({better} {100 * diff:+.2f} points)"
+    if diff > 0 and t >= 2:
+        return f"holds ({better} {100 * diff:+.2f} points, t = {t:.1f})"
+    if diff < 0 and t <= -2:
+        return f"does not hold ({worse} is better by {100 * -diff:.2f} points, t = {t:.1f})"
+    return f"within noise ({better} {100 * diff:+.2f} points, t = {t:.1f})"

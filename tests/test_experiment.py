@@ -1,0 +1,28 @@
+"""`textrnn experiment lecture` end to end on a tiny subset of the embedded sample, so the report
+generator cannot rot; a second call reuses every cached run."""
+
+import time
+
+from textrnn.cli import main
+
+TINY = ["experiment", "lecture", "--quick", "--seeds", "2", "--sizes", "60", "120", "--full", "120",
+        "--epochs", "1", "--maxlen", "20", "--units", "4", "--vocab-size", "500"]
+
+
+def test_lecture_experiment_writes_the_report_and_caches_runs(tmp_path, capsys):
+    report = tmp_path / "docs" / "LECTURE.md"
+    args = [*TINY, "--out", str(tmp_path / "runs"), "--report", str(report), "-q"]
+    assert main(args) == 0
+    text = report.read_text()
+    assert text.count("**Verdict:") == 4
+    for claim in ("LSTM instead of SimpleRNN", "Bi-RNN", "Stacked RNN", "Pretrain the embedding"):
+        assert claim in text
+    for i in range(1, 5):
+        assert (tmp_path / "docs" / "lecture" / f"claim{i}.png").stat().st_size > 1000
+    assert "textrnn experiment lecture --data sample" in text
+    runs = sorted(p.parent.name for p in (tmp_path / "runs").glob("*/*/*/metrics.json"))
+    assert len(runs) == 2 * (3 + 2 * 4 - 2)  # per seed: 3 models at n=all, 4 settings per n, 2 shared
+    start = time.perf_counter()
+    assert main(args) == 0  # everything cached: only the report is rewritten
+    assert time.perf_counter() - start < 20
+    assert report.read_text() == text
