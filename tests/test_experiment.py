@@ -26,3 +26,15 @@ def test_lecture_experiment_writes_the_report_and_caches_runs(tmp_path, capsys):
     assert main(args) == 0  # everything cached: only the report is rewritten
     assert time.perf_counter() - start < 20
     assert report.read_text() == text
+
+
+def test_pretraining_experiment_on_a_tiny_subset(tmp_path):
+    report = tmp_path / "docs" / "PRETRAINING.md"
+    args = ["experiment", "pretraining", "--quick", "--seeds", "1", "--sizes", "60", "--full", "3000",
+            "--epochs", "1", "--maxlen", "20", "--units", "4", "--lm-minutes", "0.05",
+            "--out", str(tmp_path / "runs"), "--report", str(report), "-q"]
+    assert main(args) == 0
+    text = report.read_text()
+    header = "| n | random | word2vec-frozen | word2vec-finetuned | lm-frozen | lm-finetuned |"
+    assert header in text and "| 60 |" in text and "perplexity" in text
+    assert (tmp_path / "docs" / "pretraining" / "bi-lstm.png").stat().st_size > 1000

@@ -312,17 +312,24 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_experiment(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from textrnn.experiments import lecture
+    from textrnn.experiments import lecture, pretraining
 
-    setup = lecture.LectureSetup.quick() if args.quick else lecture.LectureSetup()
-    overrides = {k: getattr(args, k) for k in ("seeds", "sizes", "full", "epochs", "maxlen", "units",
-                                               "vocab_size") if getattr(args, k) is not None}
-    if args.data is not None:  # claim 4 pretrains on the same source's unlabelled / training text
+    module, setup_cls = {"lecture": (lecture, lecture.LectureSetup),
+                         "pretraining": (pretraining, pretraining.PretrainingSetup)}[args.name]
+    setup = setup_cls.quick() if args.quick else setup_cls()
+    names = ("seeds", "sizes", "full", "epochs", "maxlen", "units", "vocab_size", "models", "methods",
+             "lm_minutes")
+    overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    if args.data is not None:  # pretraining uses the same source's unlabelled (or training) text
         overrides.update(data=args.data, corpus="imdb-unsup" if args.data == "imdb" else "sample",
                          vocab=args.data)
+    unknown = set(overrides) - set(setup_cls.__dataclass_fields__)
+    if unknown:
+        raise TextRNNError(f"experiment {args.name} has no option {', '.join(sorted(unknown))}")
     setup = replace(setup, **overrides)
-    out = Path(args.out or ("runs/lecture-quick" if args.quick else "runs/lecture"))
-    lecture.run(setup, out, Path(args.report), verbose=0 if args.quiet else 1)
+    out = Path(args.out or f"runs/{args.name}" + ("-quick" if args.quick else ""))
+    report = Path(args.report or f"docs/{args.name.upper()}.md")
+    module.run(setup, out, report, verbose=0 if args.quiet else 1)
     return 0
 
 
@@ -462,8 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
 
-    p = command("experiment", help="measure the lecture's four claims on real data; writes a report")
-    p.add_argument("name", choices=["lecture"])
+    p = command("experiment", help="the lecture's four claims, or the pretraining study; writes a report")
+    p.add_argument("name", choices=["lecture", "pretraining"])
     p.add_argument("--quick", action="store_true", help="the same pipeline on the embedded sample")
     p.add_argument("--data", choices=["imdb", "sample"], help="default imdb; sample with --quick")
     p.add_argument("--seeds", type=int, help="seeds per setting (default 3)")
@@ -473,8 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--maxlen", type=int)
     p.add_argument("--units", type=int)
     p.add_argument("--vocab-size", type=int)
-    p.add_argument("--out", help="folder of the cached runs (default runs/lecture)")
-    p.add_argument("--report", default="docs/LECTURE.md")
+    p.add_argument("--models", nargs="+", help="pretraining: zoo models (default bi-lstm lstm)")
+    p.add_argument("--methods", nargs="+", choices=["word2vec", "lm"], help="pretraining: methods")
+    p.add_argument("--lm-minutes", type=float, help="pretraining: the language model's time budget")
+    p.add_argument("--out", help="folder of the cached runs (default runs/NAME)")
+    p.add_argument("--report", help="markdown report (default docs/LECTURE.md or docs/PRETRAINING.md)")
     p.set_defaults(func=cmd_experiment)
 
     p = command("demo", help="train a lecture model on the embedded sample (about 2 minutes)")
