@@ -1,7 +1,7 @@
 """Summarise the IMDB zoo runs (experiments/imdb_zoo.sh) as a markdown table: per model the mean and
 spread over seeds of test and best-validation accuracy, epochs and training time.
 
-    python experiments/summarize_zoo.py runs/imdb-zoo
+    python experiments/summarize_zoo.py runs/imdb-zoo           # or runs/lecture/n25000
 """
 
 import json
@@ -22,9 +22,11 @@ def _fmt(values: list[float]) -> str:
 
 def main(root: str) -> None:
     runs: dict[str, list[dict]] = {}
-    for path in sorted(Path(root).glob("seed-*/*/metrics.json")):
-        m = json.loads(path.read_text())
-        runs.setdefault(m["model"], []).append(m)
+    # layouts: imdb_zoo.sh's seed-S/MODEL/ and `textrnn experiment lecture`'s nN/MODEL/seed-S/
+    for path in sorted(Path(root).glob("**/metrics.json")):
+        run = path.parent
+        name = run.parent.name if run.name.startswith("seed-") else run.name
+        runs.setdefault(name, []).append(json.loads(path.read_text()))
     print("| model | seeds | test acc % (mean ± sd) | per seed | best val acc % | epochs run | "
           "train time per run | Keras+JAX reference test / val % |")
     print("|---|---|---|---|---|---|---|---|")

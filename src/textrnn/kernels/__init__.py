@@ -9,6 +9,7 @@ TEXTRNN_KERNEL_CACHE or ~/.cache/textrnn/kernels. When it cannot be built, or wi
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -32,6 +33,9 @@ def _load():
         build = Path(os.environ.get("TEXTRNN_KERNEL_CACHE")
                      or Path.home() / ".cache" / "textrnn" / "kernels")
         build.mkdir(parents=True, exist_ok=True)
+        lock = build / "lock"  # left behind by a build that was killed: would make every load wait
+        if lock.exists() and time.time() - lock.stat().st_mtime > 600:
+            lock.unlink(missing_ok=True)
         _module = load(name="textrnn_lstm", sources=[str(_SOURCE)], build_directory=str(build),
                        extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
                        extra_ldflags=["-fopenmp"], verbose=False)
