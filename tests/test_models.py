@@ -10,7 +10,7 @@ from textrnn import layers as L
 from textrnn.callbacks import EarlyStopping, ModelCheckpoint
 from textrnn.errors import ConfigError, DataError
 from textrnn.models import Sequential, load_model
-from textrnn.optimizers import OptimizerSpec
+from textrnn.optimizers import Adam, OptimizerSpec
 
 
 def _toy(n=64, steps=10, seed=0):
@@ -31,7 +31,7 @@ def _model():
 def test_fit_learns_and_reports_keras_history_keys():
     x, y = _toy(256)
     model = _model()
-    model.compile(OptimizerSpec("adam", 0.01), "binary_crossentropy", ["acc"])
+    model.compile(optimizer=Adam(learning_rate=0.01), loss="binary_crossentropy", metrics=["acc"])
     hist = model.fit(x, y, epochs=15, batch_size=32, validation_split=0.25, verbose=0)
     assert list(hist.history) == ["acc", "loss", "val_acc", "val_loss"]
     assert len(hist.history["loss"]) == 15

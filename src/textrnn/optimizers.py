@@ -4,6 +4,10 @@ Keras RMSprop: v = ρ v + (1 - ρ) g²;  w -= lr g / sqrt(v + ε)   (ε inside t
 Keras Adam:    m += (g - m)(1 - β1);  v += (g² - v)(1 - β2);
                w -= lr sqrt(1 - β2^t) / (1 - β1^t) · m / (sqrt(v) + ε)      (ε 1e-7)
 SGD is torch.optim.SGD (the same rule as Keras's for a constant learning rate).
+
+`compile` takes a name ("rmsprop", "adam", "sgd") or, as in Keras, an instance with a learning rate:
+`RMSprop(learning_rate=1e-4)`, `Adam(...)`, `SGD(...)`. The torch optimizers behind them are
+RMSpropOptimizer and AdamOptimizer.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ def _with_grads(group: dict) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     return params, [p.grad for p in params]
 
 
-class RMSprop(torch.optim.Optimizer):
+class RMSpropOptimizer(torch.optim.Optimizer):
     def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001, rho: float = 0.9,
                  epsilon: float = 1e-7) -> None:
         super().__init__(params, {"lr": lr, "rho": rho, "epsilon": epsilon})
@@ -46,7 +50,7 @@ class RMSprop(torch.optim.Optimizer):
             torch._foreach_addcdiv_(params, grads, denom, value=-group["lr"])
 
 
-class Adam(torch.optim.Optimizer):
+class AdamOptimizer(torch.optim.Optimizer):
     def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001, beta_1: float = 0.9,
                  beta_2: float = 0.999, epsilon: float = 1e-7) -> None:
         super().__init__(params, {"lr": lr, "beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon})
@@ -76,7 +80,7 @@ class Adam(torch.optim.Optimizer):
             torch._foreach_addcdiv_(params, ms, denom, value=-alpha)
 
 
-OPTIMIZERS = {"rmsprop": RMSprop, "adam": Adam, "sgd": torch.optim.SGD}
+OPTIMIZERS = {"rmsprop": RMSpropOptimizer, "adam": AdamOptimizer, "sgd": torch.optim.SGD}
 DEFAULT_LR = {"rmsprop": 0.001, "adam": 0.001, "sgd": 0.01}
 
 
@@ -99,3 +103,24 @@ class OptimizerSpec:
 
 def get(optimizer: str | OptimizerSpec) -> OptimizerSpec:
     return optimizer if isinstance(optimizer, OptimizerSpec) else OptimizerSpec(optimizer)
+
+
+class RMSprop(OptimizerSpec):
+    """As keras.optimizers.RMSprop: `model.compile(optimizer=RMSprop(learning_rate=1e-4))`."""
+
+    def __init__(self, learning_rate: float = 0.001) -> None:
+        super().__init__("rmsprop", learning_rate)
+
+
+class Adam(OptimizerSpec):
+    """As keras.optimizers.Adam."""
+
+    def __init__(self, learning_rate: float = 0.001) -> None:
+        super().__init__("adam", learning_rate)
+
+
+class SGD(OptimizerSpec):
+    """As keras.optimizers.SGD (no momentum)."""
+
+    def __init__(self, learning_rate: float = 0.01) -> None:
+        super().__init__("sgd", learning_rate)

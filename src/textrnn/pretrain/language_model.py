@@ -21,7 +21,7 @@ from textrnn import distributed
 from textrnn.data.text import Vocabulary
 from textrnn.layers import LSTM, Dense, Embedding
 from textrnn.models import Sequential
-from textrnn.optimizers import Adam
+from textrnn.optimizers import AdamOptimizer
 
 
 def _windows(docs: list[list[str]], vocabulary: Vocabulary, seq_len: int) -> torch.Tensor:
@@ -51,7 +51,7 @@ def train_language_model(docs: list[list[str]], vocabulary: Vocabulary, dim: int
     model = Sequential([Embedding(vocabulary.size, dim), LSTM(units, return_sequences=True),
                         Dense(vocabulary.size)])
     model.build((None, seq_len))
-    optimizer = Adam(model.weights, lr=lr)
+    optimizer = AdamOptimizer(model.weights, lr=lr)
     forward = distributed.wrap(model)  # under torchrun: each rank takes its rows of every batch
     deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
     steps = 0
