@@ -19,6 +19,10 @@ def run_grid(root: Path, runs: dict[str, TrainSettings], verbose: int = 1) -> di
     spent: list[float] = []
     todo = [name for name in runs if not (root / name / "metrics.json").is_file()]
     done_before = len(runs) - len(todo)
+    # the time left is estimated per training review, so small runs early do not mislead it
+    largest = max((s.train_size or 0 for s in runs.values()), default=0) or 25000
+    size = {name: s.train_size or largest for name, s in runs.items()}
+    reviews_done = 0
     for name, settings in runs.items():
         run_dir = root / name
         metrics_path = run_dir / "metrics.json"
@@ -27,7 +31,8 @@ def run_grid(root: Path, runs: dict[str, TrainSettings], verbose: int = 1) -> di
             continue
         if verbose:
             finished = done_before + len(spent)
-            left = (f", about {statistics.mean(spent) * (len(runs) - finished) / 60:.0f} min left"
+            remaining = sum(size[n] for n in todo[len(spent):])
+            left = (f", about {sum(spent) / reviews_done * remaining / 60:.0f} min left"
                     if spent else "")
             print(f"[{finished}/{len(runs)} runs done{left}] {name}", flush=True)
         start = time.perf_counter()
@@ -38,6 +43,7 @@ def run_grid(root: Path, runs: dict[str, TrainSettings], verbose: int = 1) -> di
             shutil.rmtree(run_dir)
         results[name] = train_run(settings, run_dir, resume=resume, verbose=0)
         spent.append(time.perf_counter() - start)
+        reviews_done += size[name]
     if verbose:
         print(f"[{len(runs)}/{len(runs)} runs done]", flush=True)
     return results
