@@ -1,4 +1,4 @@
-"""textrnn's compiled LSTM kernel against the reference paths: values and gradients, float64
+"""textrnn's compiled LSTM and SimpleRNN kernels against the reference paths: values and gradients, float64
 gradcheck, both thread counts, and the layer wired to it."""
 
 import numpy as np
@@ -22,26 +22,36 @@ def test_gradcheck_float64(units):
     assert torch.autograd.gradcheck(kernels.fused_lstm, (xp, U, h0, c0))
 
 
+@pytest.mark.parametrize("units", [5, 16, 32, 33])
+def test_simple_rnn_gradcheck_float64(units):
+    torch.manual_seed(units)
+    xp = torch.randn(3, 6, units, dtype=torch.float64, requires_grad=True)
+    U = (0.3 * torch.randn(units, units, dtype=torch.float64)).requires_grad_()
+    h0 = torch.randn(3, units, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(kernels.fused_simple_rnn, (xp, U, h0))
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "SimpleRNN"])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_layer_matches_the_step_loop(threads, go_backwards):
+def test_layer_matches_the_step_loop(cell, threads, go_backwards):
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        layer = L.LSTM(32, return_sequences=True, go_backwards=go_backwards)
+        layer = getattr(L, cell)(32, return_sequences=True, go_backwards=go_backwards)
         layer.build((None, 50, 12))
         x = torch.randn(9, 50, 12, requires_grad=True)
         weights = [x, *layer.weights]
 
         def run(use_kernel):
-            states = [torch.zeros(9, 32), torch.zeros(9, 32)]
+            states = [torch.zeros(9, 32) for _ in range(layer.state_count)]
             xx = x.flip(1) if go_backwards else x
             if use_kernel:
                 out, final = layer.own_kernel()(xx, states)
             else:
                 out, final = rnn_kernels.step_loop(layer.step, layer.project_inputs(xx, None), states,
                                                    None, None)
-            loss = (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum() + final[1].sum()
+            loss = (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum() + final[-1].sum()
             return out.detach(), torch.autograd.grad(loss, weights)
 
         out_k, grads_k = run(True)
@@ -51,6 +61,12 @@ def test_layer_matches_the_step_loop(threads, go_backwards):
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
     finally:
         torch.set_num_threads(saved)
+
+
+def test_relu_simple_rnn_and_gru_use_pytorch_kernels():
+    relu = L.SimpleRNN(4, activation="relu")
+    gru = L.GRU(4)
+    assert relu.own_kernel() is None and gru.own_kernel() is None
 
 
 def test_training_uses_the_kernel_and_inference_does_not():

@@ -1,6 +1,7 @@
 """textrnn's own compiled recurrent kernels (C++, built on first use, cached).
 
-`fused_lstm(xproj, U, h0, c0)` runs a whole LSTM sequence with its own backward. The extension is
+`fused_lstm(xproj, U, h0, c0)` and `fused_simple_rnn(xproj, U, h0)` run a whole LSTM / tanh
+SimpleRNN sequence with their own backward. The extension is
 compiled once per machine by torch.utils.cpp_extension (g++ and ninja; a minute at most) into
 TEXTRNN_KERNEL_CACHE or ~/.cache/textrnn/kernels. When it cannot be built, or with TEXTRNN_KERNEL=0,
 `available()` is False and the layers use PyTorch's kernels instead: same results, slower.
@@ -76,3 +77,27 @@ class FusedLSTM(torch.autograd.Function):
 
 def fused_lstm(xproj: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor):
     return FusedLSTM.apply(xproj, U, h0, c0)
+
+
+class FusedSimpleRNN(torch.autograd.Function):
+    """(xproj (B, T, u), U (u, u), h0) -> (H (B, T, u), h_T) for h_t = tanh(xp_t + h_(t-1) U)."""
+
+    @staticmethod
+    def forward(ctx, xproj, U, h0):
+        (H,) = _module.rnn_forward(xproj.contiguous(), U.contiguous(), h0.contiguous())
+        ctx.save_for_backward(U, h0, H)
+        return H, H[:, -1].clone()
+
+    @staticmethod
+    def backward(ctx, dH, dhT):
+        U, h0, H = ctx.saved_tensors
+        dH = torch.zeros_like(H) if dH is None else dH.contiguous()
+        dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
+        DP, dh0 = _module.rnn_backward(dH, dhT, U.contiguous(), H)
+        units = U.shape[0]
+        h_prev = torch.cat([h0[:, None], H[:, :-1]], dim=1).reshape(-1, units)
+        return DP, h_prev.T @ DP.reshape(-1, units), dh0
+
+
+def fused_simple_rnn(xproj: torch.Tensor, U: torch.Tensor, h0: torch.Tensor):
+    return FusedSimpleRNN.apply(xproj, U, h0)

@@ -1,4 +1,4 @@
-// Fused whole-sequence LSTM for the CPU, forward and backward side by side (Keras gate order i, f, c, o).
+// Fused whole-sequence LSTM and SimpleRNN (tanh) for the CPU, forward and backward side by side (Keras gate order i, f, c, o).
 //
 // The Python side hoists the input projection (xproj = x @ kernel + bias, one large GEMM) and the
 // recurrent-kernel gradient (dU = H_prev^T @ dGates, one large GEMM) out of the time loop; what is
@@ -15,6 +15,7 @@ namespace {
 
 constexpr int64_t kBlock = 64;  // forward: gate columns summed in registers at once (4 AVX-512 vectors)
 constexpr int64_t kSum = 16;    // backward: state dims summed in registers at once
+constexpr int64_t kSmall = 32;  // SimpleRNN forward: state dims summed in registers at once
 
 template <typename T>
 inline T sigmoid(T x) {
@@ -137,6 +138,83 @@ int64_t grain(int64_t batch) {
   return std::max<int64_t>(1, (batch + threads - 1) / threads);
 }
 
+
+// ---- SimpleRNN (tanh): h_t = tanh(xp_t + h_{t-1} @ U) -------------------------------------------
+template <typename T>
+void rnn_forward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* xproj, const T* U,
+                      const T* h0, T* H) {
+  for (int64_t b = b0; b < b1; ++b) {
+    const T* h_prev = h0 + b * u;
+    for (int64_t t = 0; t < steps; ++t) {
+      const int64_t row = b * steps + t;
+      const T* xp = xproj + row * u;
+      T* h = H + row * u;
+      int64_t jb = 0;
+      for (; jb + kSmall <= u; jb += kSmall) {
+        T acc[kSmall];
+#pragma omp simd
+        for (int64_t j = 0; j < kSmall; ++j) acc[j] = xp[jb + j];
+        for (int64_t k = 0; k < u; ++k) {
+          const T hk = h_prev[k];
+          const T* Uk = U + k * u + jb;
+#pragma omp simd
+          for (int64_t j = 0; j < kSmall; ++j) acc[j] += hk * Uk[j];
+        }
+#pragma omp simd
+        for (int64_t j = 0; j < kSmall; ++j) h[jb + j] = tanh_(acc[j]);
+      }
+      for (; jb < u; ++jb) {
+        T a = xp[jb];
+        for (int64_t k = 0; k < u; ++k) a += h_prev[k] * U[k * u + jb];
+        h[jb] = tanh_(a);
+      }
+      h_prev = h;
+    }
+  }
+}
+
+template <typename T>
+void rnn_backward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* dH, const T* dhT,
+                       const T* UT, const T* H, T* DP, T* dh0) {
+  std::vector<T> dh(u);
+  for (int64_t b = b0; b < b1; ++b) {
+    for (int64_t j = 0; j < u; ++j) dh[j] = dhT[b * u + j];
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const int64_t row = b * steps + t;
+      const T* h = H + row * u;
+      const T* dh_out = dH + row * u;
+      T* dp = DP + row * u;
+#pragma omp simd
+      for (int64_t j = 0; j < u; ++j) dp[j] = (dh[j] + dh_out[j]) * (T(1) - h[j] * h[j]);
+      int64_t kb = 0;  // dh(t-1) = dp @ U^T
+      for (; kb + kSum <= u; kb += kSum) {
+        T a0[kSum] = {}, a1[kSum] = {};
+        int64_t j = 0;
+        for (; j + 2 <= u; j += 2) {
+          const T* r = UT + j * u + kb;
+#pragma omp simd
+          for (int64_t k = 0; k < kSum; ++k) {
+            a0[k] += dp[j] * r[k];
+            a1[k] += dp[j + 1] * r[u + k];
+          }
+        }
+        for (; j < u; ++j) {
+#pragma omp simd
+          for (int64_t k = 0; k < kSum; ++k) a0[k] += dp[j] * UT[j * u + kb + k];
+        }
+#pragma omp simd
+        for (int64_t k = 0; k < kSum; ++k) dh[kb + k] = a0[k] + a1[k];
+      }
+      for (; kb < u; ++kb) {
+        T a = 0;
+        for (int64_t j = 0; j < u; ++j) a += dp[j] * UT[j * u + kb];
+        dh[kb] = a;
+      }
+    }
+    for (int64_t j = 0; j < u; ++j) dh0[b * u + j] = dh[j];
+  }
+}
+
 }  // namespace
 
 std::vector<at::Tensor> lstm_forward(at::Tensor xproj, at::Tensor U, at::Tensor h0, at::Tensor c0) {
@@ -172,7 +250,37 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dH, at::Tensor dhT, at::Tensor 
   return {DG, dh0, dc0};
 }
 
+
+std::vector<at::Tensor> rnn_forward(at::Tensor xproj, at::Tensor U, at::Tensor h0) {
+  const int64_t batch = xproj.size(0), steps = xproj.size(1), u = U.size(0);
+  auto H = at::empty({batch, steps, u}, xproj.options());
+  AT_DISPATCH_FLOATING_TYPES(xproj.scalar_type(), "rnn_forward", [&] {
+    at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+      rnn_forward_rows<scalar_t>(b0, b1, steps, u, xproj.data_ptr<scalar_t>(), U.data_ptr<scalar_t>(),
+                                 h0.data_ptr<scalar_t>(), H.data_ptr<scalar_t>());
+    });
+  });
+  return {H};
+}
+
+std::vector<at::Tensor> rnn_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U, at::Tensor H) {
+  const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0);
+  auto DP = at::empty_like(H);
+  auto dh0 = at::empty({batch, u}, H.options());
+  auto UT = U.t().contiguous();
+  AT_DISPATCH_FLOATING_TYPES(H.scalar_type(), "rnn_backward", [&] {
+    at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+      rnn_backward_rows<scalar_t>(b0, b1, steps, u, dH.data_ptr<scalar_t>(), dhT.data_ptr<scalar_t>(),
+                                  UT.data_ptr<scalar_t>(), H.data_ptr<scalar_t>(), DP.data_ptr<scalar_t>(),
+                                  dh0.data_ptr<scalar_t>());
+    });
+  });
+  return {DP, dh0};
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_forward", &lstm_forward, "fused LSTM forward over a whole sequence");
   m.def("lstm_backward", &lstm_backward, "fused LSTM backward over a whole sequence");
+  m.def("rnn_forward", &rnn_forward, "fused SimpleRNN (tanh) forward over a whole sequence");
+  m.def("rnn_backward", &rnn_backward, "fused SimpleRNN (tanh) backward over a whole sequence");
 }

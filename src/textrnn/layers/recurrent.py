@@ -121,8 +121,14 @@ class RNN(Layer):
         raise NotImplementedError
 
     def own_kernel(self):
-        """textrnn's compiled kernel for this layer, if it has one and it is built (else None)."""
-        return None
+        """textrnn's compiled kernel for this layer, if it has one and it is built (else None).
+        Training only: for inference PyTorch's oneDNN forward (a GEMM per step over the whole batch)
+        is faster than the kernels' per-row loops."""
+        if not torch.is_grad_enabled() or torch.jit.is_tracing() or not kernels.available():
+            return None
+        return self._run_own_kernel
+
+    _run_own_kernel = None  # (x, states) -> (outputs, states) in subclasses that have a kernel
 
     def step(self, x_t: torch.Tensor, states: list[torch.Tensor],
              rec_masks: Sequence[torch.Tensor] | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -220,6 +226,13 @@ class SimpleRNN(RNN):
         bias = self.bias if self.use_bias else self._zeros(n)
         return [self.kernel.t(), self.recurrent_kernel.t(), bias, self._zeros(n)]
 
+    def own_kernel(self):
+        return super().own_kernel() if self.activation == "tanh" else None
+
+    def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor]):
+        outputs, h = kernels.fused_simple_rnn(self.project_inputs(x, None), self.recurrent_kernel, states[0])
+        return outputs, [h]
+
     def step(self, x_t, states, rec_masks):
         h = states[0] if rec_masks is None else states[0] * rec_masks[0]
         out = self._act(x_t + h @ self.recurrent_kernel)
@@ -259,17 +272,9 @@ class LSTM(RNN):
         bias = self.bias if self.use_bias else self._zeros(n)
         return [self.kernel.t(), self.recurrent_kernel.t(), bias, self._zeros(n)]
 
-    def own_kernel(self):
-        # Training only: for inference PyTorch's oneDNN forward (a GEMM per step over the whole
-        # batch) is faster than this kernel's per-row loops.
-        if not torch.is_grad_enabled() or torch.jit.is_tracing() or not kernels.available():
-            return None
-
-        def run(x: torch.Tensor, states: list[torch.Tensor]):
-            outputs, h, c = kernels.fused_lstm(self.project_inputs(x, None), self.recurrent_kernel, *states)
-            return outputs, [h, c]
-
-        return run
+    def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor]):
+        outputs, h, c = kernels.fused_lstm(self.project_inputs(x, None), self.recurrent_kernel, *states)
+        return outputs, [h, c]
 
     def step(self, x_t, states, rec_masks):
         h, c = states
