@@ -31,7 +31,17 @@ def test_simple_rnn_gradcheck_float64(units):
     assert torch.autograd.gradcheck(kernels.fused_simple_rnn, (xp, U, h0))
 
 
-@pytest.mark.parametrize("cell", ["LSTM", "SimpleRNN"])
+@pytest.mark.parametrize("units", [5, 16, 32])
+def test_gru_gradcheck_float64(units):
+    torch.manual_seed(units)
+    xp = torch.randn(3, 6, 3 * units, dtype=torch.float64, requires_grad=True)
+    U = (0.3 * torch.randn(units, 3 * units, dtype=torch.float64)).requires_grad_()
+    b = (0.1 * torch.randn(3 * units, dtype=torch.float64)).requires_grad_()
+    h0 = torch.randn(3, units, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(kernels.fused_gru, (xp, U, b, h0))
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "SimpleRNN", "GRU"])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_layer_matches_the_step_loop(cell, threads, go_backwards):
@@ -40,6 +50,9 @@ def test_layer_matches_the_step_loop(cell, threads, go_backwards):
     try:
         layer = getattr(L, cell)(32, return_sequences=True, go_backwards=go_backwards)
         layer.build((None, 50, 12))
+        if layer.use_bias:  # non-zero biases, so the bias paths are checked too
+            with torch.no_grad():
+                layer.bias.normal_(0, 0.1)
         x = torch.randn(9, 50, 12, requires_grad=True)
         weights = [x, *layer.weights]
 
@@ -63,9 +76,9 @@ def test_layer_matches_the_step_loop(cell, threads, go_backwards):
         torch.set_num_threads(saved)
 
 
-def test_relu_simple_rnn_and_gru_use_pytorch_kernels():
+def test_layers_without_a_kernel_use_pytorch_kernels():
     relu = L.SimpleRNN(4, activation="relu")
-    gru = L.GRU(4)
+    gru = L.GRU(4, reset_after=False)
     assert relu.own_kernel() is None and gru.own_kernel() is None
 
 

@@ -1,7 +1,7 @@
 """textrnn's own compiled recurrent kernels (C++, built on first use, cached).
 
-`fused_lstm(xproj, U, h0, c0)` and `fused_simple_rnn(xproj, U, h0)` run a whole LSTM / tanh
-SimpleRNN sequence with their own backward. The extension is
+`fused_lstm(xproj, U, h0, c0)`, `fused_simple_rnn(xproj, U, h0)` and `fused_gru(xproj, U, b_rec, h0)`
+run a whole LSTM / tanh SimpleRNN / GRU (reset_after) sequence with their own backward. The extension is
 compiled once per machine by torch.utils.cpp_extension (g++ and ninja; a minute at most) into
 TEXTRNN_KERNEL_CACHE or ~/.cache/textrnn/kernels. When it cannot be built, or with TEXTRNN_KERNEL=0,
 `available()` is False and the layers use PyTorch's kernels instead: same results, slower.
@@ -101,3 +101,29 @@ class FusedSimpleRNN(torch.autograd.Function):
 
 def fused_simple_rnn(xproj: torch.Tensor, U: torch.Tensor, h0: torch.Tensor):
     return FusedSimpleRNN.apply(xproj, U, h0)
+
+
+class FusedGRU(torch.autograd.Function):
+    """Keras's GRU (reset_after=True): (xproj (B, T, 3u) = x @ kernel + input bias, U (u, 3u),
+    recurrent bias (3u), h0) -> (H (B, T, u), h_T)."""
+
+    @staticmethod
+    def forward(ctx, xproj, U, brec, h0):
+        H, G = _module.gru_forward(xproj.contiguous(), U.contiguous(), brec.contiguous(), h0.contiguous())
+        ctx.save_for_backward(U, h0, H, G)
+        return H, H[:, -1].clone()
+
+    @staticmethod
+    def backward(ctx, dH, dhT):
+        U, h0, H, G = ctx.saved_tensors
+        dH = torch.zeros_like(H) if dH is None else dH.contiguous()
+        dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
+        DX, DREC, dh0 = _module.gru_backward(dH, dhT, U.contiguous(), h0.contiguous(), H, G)
+        units = U.shape[0]
+        h_prev = torch.cat([h0[:, None], H[:, :-1]], dim=1).reshape(-1, units)
+        drec = DREC.reshape(-1, 3 * units)
+        return DX, h_prev.T @ drec, drec.sum(0), dh0
+
+
+def fused_gru(xproj: torch.Tensor, U: torch.Tensor, brec: torch.Tensor, h0: torch.Tensor):
+    return FusedGRU.apply(xproj, U, brec, h0)

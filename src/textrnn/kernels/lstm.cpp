@@ -1,4 +1,4 @@
-// Fused whole-sequence LSTM and SimpleRNN (tanh) for the CPU, forward and backward side by side (Keras gate order i, f, c, o).
+// Fused whole-sequence LSTM, SimpleRNN (tanh) and GRU (reset_after) for the CPU, forward and backward side by side (Keras gate order i, f, c, o).
 //
 // The Python side hoists the input projection (xproj = x @ kernel + bias, one large GEMM) and the
 // recurrent-kernel gradient (dU = H_prev^T @ dGates, one large GEMM) out of the time loop; what is
@@ -215,6 +215,108 @@ void rnn_backward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T
   }
 }
 
+
+// ---- GRU, Keras's reset_after=True, gates z, r, h ----------------------------------------------
+//   rec = h_prev @ U + b_rec;  z = sig(xz + rec_z);  r = sig(xr + rec_r);  n = tanh(xh + r * rec_h)
+//   h = z * h_prev + (1 - z) * n.   G keeps (z, r, n, rec_h) per step for the backward pass.
+template <typename T>
+void gru_forward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* xproj, const T* U,
+                      const T* brec, const T* h0, T* H, T* G) {
+  const int64_t g3 = 3 * u;
+  std::vector<T> rec(g3);
+  for (int64_t b = b0; b < b1; ++b) {
+    const T* h_prev = h0 + b * u;
+    for (int64_t t = 0; t < steps; ++t) {
+      const int64_t row = b * steps + t;
+      const T* xp = xproj + row * g3;
+      int64_t jb = 0;
+      for (; jb + kSmall <= g3; jb += kSmall) {
+        T acc[kSmall];
+#pragma omp simd
+        for (int64_t j = 0; j < kSmall; ++j) acc[j] = brec[jb + j];
+        for (int64_t k = 0; k < u; ++k) {
+          const T hk = h_prev[k];
+          const T* Uk = U + k * g3 + jb;
+#pragma omp simd
+          for (int64_t j = 0; j < kSmall; ++j) acc[j] += hk * Uk[j];
+        }
+        for (int64_t j = 0; j < kSmall; ++j) rec[jb + j] = acc[j];
+      }
+      for (; jb < g3; ++jb) {
+        T a = brec[jb];
+        for (int64_t k = 0; k < u; ++k) a += h_prev[k] * U[k * g3 + jb];
+        rec[jb] = a;
+      }
+      T* g = G + row * 4 * u;
+      T* h = H + row * u;
+#pragma omp simd
+      for (int64_t j = 0; j < u; ++j) {
+        const T z = sigmoid(xp[j] + rec[j]);
+        const T r = sigmoid(xp[u + j] + rec[u + j]);
+        const T n = tanh_(xp[2 * u + j] + r * rec[2 * u + j]);
+        g[j] = z; g[u + j] = r; g[2 * u + j] = n; g[3 * u + j] = rec[2 * u + j];
+        h[j] = z * h_prev[j] + (T(1) - z) * n;
+      }
+      h_prev = h;
+    }
+  }
+}
+
+template <typename T>
+void gru_backward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* dH, const T* dhT,
+                       const T* UT, const T* h0, const T* H, const T* G, T* DX, T* DREC, T* dh0) {
+  const int64_t g3 = 3 * u;
+  std::vector<T> dh(u), direct(u);
+  for (int64_t b = b0; b < b1; ++b) {
+    for (int64_t j = 0; j < u; ++j) dh[j] = dhT[b * u + j];
+    for (int64_t t = steps - 1; t >= 0; --t) {
+      const int64_t row = b * steps + t;
+      const T* g = G + row * 4 * u;
+      const T* h_prev = t > 0 ? H + (row - 1) * u : h0 + b * u;
+      const T* dh_out = dH + row * u;
+      T* dx = DX + row * g3;
+      T* dr = DREC + row * g3;
+#pragma omp simd
+      for (int64_t j = 0; j < u; ++j) {
+        const T z = g[j], r = g[u + j], n = g[2 * u + j], rech = g[3 * u + j];
+        const T d = dh[j] + dh_out[j];
+        const T dn = d * (T(1) - z) * (T(1) - n * n);   // through tanh
+        const T dz = d * (h_prev[j] - n) * z * (T(1) - z);
+        const T drr = dn * rech * r * (T(1) - r);
+        dx[j] = dz; dx[u + j] = drr; dx[2 * u + j] = dn;
+        dr[j] = dz; dr[u + j] = drr; dr[2 * u + j] = dn * r;
+        direct[j] = d * z;
+      }
+      int64_t kb = 0;  // dh(t-1) = direct + drec @ U^T
+      for (; kb + kSum <= u; kb += kSum) {
+        T a0[kSum] = {}, a1[kSum] = {}, a2[kSum] = {};
+        int64_t j = 0;
+        for (; j + 3 <= g3; j += 3) {
+          const T* q = UT + j * u + kb;
+#pragma omp simd
+          for (int64_t k = 0; k < kSum; ++k) {
+            a0[k] += dr[j] * q[k];
+            a1[k] += dr[j + 1] * q[u + k];
+            a2[k] += dr[j + 2] * q[2 * u + k];
+          }
+        }
+        for (; j < g3; ++j) {
+#pragma omp simd
+          for (int64_t k = 0; k < kSum; ++k) a0[k] += dr[j] * UT[j * u + kb + k];
+        }
+#pragma omp simd
+        for (int64_t k = 0; k < kSum; ++k) dh[kb + k] = direct[kb + k] + a0[k] + a1[k] + a2[k];
+      }
+      for (; kb < u; ++kb) {
+        T a = direct[kb];
+        for (int64_t j = 0; j < g3; ++j) a += dr[j] * UT[j * u + kb];
+        dh[kb] = a;
+      }
+    }
+    for (int64_t j = 0; j < u; ++j) dh0[b * u + j] = dh[j];
+  }
+}
+
 }  // namespace
 
 std::vector<at::Tensor> lstm_forward(at::Tensor xproj, at::Tensor U, at::Tensor h0, at::Tensor c0) {
@@ -278,9 +380,44 @@ std::vector<at::Tensor> rnn_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
   return {DP, dh0};
 }
 
+
+std::vector<at::Tensor> gru_forward(at::Tensor xproj, at::Tensor U, at::Tensor brec, at::Tensor h0) {
+  const int64_t batch = xproj.size(0), steps = xproj.size(1), u = U.size(0);
+  auto H = at::empty({batch, steps, u}, xproj.options());
+  auto G = at::empty({batch, steps, 4 * u}, xproj.options());
+  AT_DISPATCH_FLOATING_TYPES(xproj.scalar_type(), "gru_forward", [&] {
+    at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+      gru_forward_rows<scalar_t>(b0, b1, steps, u, xproj.data_ptr<scalar_t>(), U.data_ptr<scalar_t>(),
+                                 brec.data_ptr<scalar_t>(), h0.data_ptr<scalar_t>(), H.data_ptr<scalar_t>(),
+                                 G.data_ptr<scalar_t>());
+    });
+  });
+  return {H, G};
+}
+
+std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U, at::Tensor h0,
+                                     at::Tensor H, at::Tensor G) {
+  const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0);
+  auto DX = at::empty({batch, steps, 3 * u}, H.options());
+  auto DREC = at::empty({batch, steps, 3 * u}, H.options());
+  auto dh0 = at::empty({batch, u}, H.options());
+  auto UT = U.t().contiguous();
+  AT_DISPATCH_FLOATING_TYPES(H.scalar_type(), "gru_backward", [&] {
+    at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+      gru_backward_rows<scalar_t>(b0, b1, steps, u, dH.data_ptr<scalar_t>(), dhT.data_ptr<scalar_t>(),
+                                  UT.data_ptr<scalar_t>(), h0.data_ptr<scalar_t>(), H.data_ptr<scalar_t>(),
+                                  G.data_ptr<scalar_t>(), DX.data_ptr<scalar_t>(), DREC.data_ptr<scalar_t>(),
+                                  dh0.data_ptr<scalar_t>());
+    });
+  });
+  return {DX, DREC, dh0};
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_forward", &lstm_forward, "fused LSTM forward over a whole sequence");
   m.def("lstm_backward", &lstm_backward, "fused LSTM backward over a whole sequence");
   m.def("rnn_forward", &rnn_forward, "fused SimpleRNN (tanh) forward over a whole sequence");
   m.def("rnn_backward", &rnn_backward, "fused SimpleRNN (tanh) backward over a whole sequence");
+  m.def("gru_forward", &gru_forward, "fused GRU (reset_after) forward over a whole sequence");
+  m.def("gru_backward", &gru_backward, "fused GRU (reset_after) backward over a whole sequence");
 }

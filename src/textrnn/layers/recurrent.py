@@ -317,6 +317,14 @@ class GRU(RNN):
         keras_math = (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
         return "gru" if keras_math and self.reset_after else None
 
+    def own_kernel(self):
+        return super().own_kernel() if self.fused_cell == "gru" else None
+
+    def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor]):
+        b_rec = self.bias[1] if self.use_bias else self._zeros(3 * self.units)
+        outputs, h = kernels.fused_gru(self.project_inputs(x, None), self.recurrent_kernel, b_rec, states[0])
+        return outputs, [h]
+
     def _to_torch_order(self, w: torch.Tensor) -> torch.Tensor:
         z, r, h = torch.split(w, self.units, dim=-1)
         return torch.cat([r, z, h], dim=-1)
