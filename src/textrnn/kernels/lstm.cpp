@@ -26,6 +26,63 @@ inline T sigmoid(T x) {
 template <typename T>
 inline T tanh_(T x) { return T(2) * sigmoid(T(2) * x) - T(1); }
 
+// out[j] = init[j] + sum_k h[k] * U[k * cols + j], j < cols: columns in blocks of W whose sums stay
+// in registers across the k loop (no load/store chain through memory), leftovers one by one.
+template <typename T, int64_t W>
+inline void add_matvec(const T* init, const T* h, const T* U, int64_t rows, int64_t cols, T* out) {
+  int64_t jb = 0;
+  for (; jb + W <= cols; jb += W) {
+    T acc[W];
+#pragma omp simd
+    for (int64_t j = 0; j < W; ++j) acc[j] = init[jb + j];
+    for (int64_t k = 0; k < rows; ++k) {
+      const T hk = h[k];
+      const T* Uk = U + k * cols + jb;
+#pragma omp simd
+      for (int64_t j = 0; j < W; ++j) acc[j] += hk * Uk[j];
+    }
+#pragma omp simd
+    for (int64_t j = 0; j < W; ++j) out[jb + j] = acc[j];
+  }
+  for (; jb < cols; ++jb) {
+    T a = init[jb];
+    for (int64_t k = 0; k < rows; ++k) a += h[k] * U[k * cols + jb];
+    out[jb] = a;
+  }
+}
+
+// out[k] = base[k] (or 0) + sum_j d[j] * UT[j * u + k], k < u, with UT = U^T of shape (n, u):
+// rows of U^T scaled and summed in blocks of kSum, four partial sums so additions do not wait.
+template <typename T>
+inline void add_matvec_t(const T* base, const T* d, const T* UT, int64_t n, int64_t u, T* out) {
+  int64_t kb = 0;
+  for (; kb + kSum <= u; kb += kSum) {
+    T a0[kSum] = {}, a1[kSum] = {}, a2[kSum] = {}, a3[kSum] = {};
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const T* r = UT + j * u + kb;
+#pragma omp simd
+      for (int64_t k = 0; k < kSum; ++k) {
+        a0[k] += d[j] * r[k];
+        a1[k] += d[j + 1] * r[u + k];
+        a2[k] += d[j + 2] * r[2 * u + k];
+        a3[k] += d[j + 3] * r[3 * u + k];
+      }
+    }
+    for (; j < n; ++j) {
+#pragma omp simd
+      for (int64_t k = 0; k < kSum; ++k) a0[k] += d[j] * UT[j * u + kb + k];
+    }
+#pragma omp simd
+    for (int64_t k = 0; k < kSum; ++k) out[kb + k] = (base ? base[kb + k] : T(0)) + (a0[k] + a1[k]) + (a2[k] + a3[k]);
+  }
+  for (; kb < u; ++kb) {
+    T a = base ? base[kb] : T(0);
+    for (int64_t j = 0; j < n; ++j) a += d[j] * UT[j * u + kb];
+    out[kb] = a;
+  }
+}
+
 // Forward for rows [b0, b1). gates_out stores the activated gates (i, f, g, o), needed by backward.
 template <typename T>
 void forward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* xproj, const T* U,
@@ -38,26 +95,7 @@ void forward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* xpr
       const int64_t row = b * steps + t;
       T* g = G + row * g4;
       const T* xp = xproj + row * g4;
-      // g = xp + h_prev @ U, in column blocks whose sums stay in registers across the k loop
-      int64_t jb = 0;
-      for (; jb + kBlock <= g4; jb += kBlock) {
-        T acc[kBlock];
-#pragma omp simd
-        for (int64_t j = 0; j < kBlock; ++j) acc[j] = xp[jb + j];
-        for (int64_t k = 0; k < u; ++k) {
-          const T hk = h_prev[k];
-          const T* Uk = U + k * g4 + jb;
-#pragma omp simd
-          for (int64_t j = 0; j < kBlock; ++j) acc[j] += hk * Uk[j];
-        }
-#pragma omp simd
-        for (int64_t j = 0; j < kBlock; ++j) g[jb + j] = acc[j];
-      }
-      for (; jb < g4; ++jb) {  // the columns left over (state dims that are not multiples of 16)
-        T a = xp[jb];
-        for (int64_t k = 0; k < u; ++k) a += h_prev[k] * U[k * g4 + jb];
-        g[jb] = a;
-      }
+      add_matvec<T, kBlock>(xp, h_prev, U, u, g4, g);  // g = xp + h_prev @ U
       T* c = C + row * u;
       T* h = H + row * u;
 #pragma omp simd
@@ -104,30 +142,7 @@ void backward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* dH
         dg[3 * u + j] = dhj * tc * o * (T(1) - o);
         dc[j] = dcj * f;
       }
-      // dh(t-1) = dg @ U^T: rows of U^T scaled by dg[j] and summed, in blocks of kSum state dims
-      // with four partial sums, so the additions do not wait on each other
-      int64_t kb = 0;
-      for (; kb + kSum <= u; kb += kSum) {
-        T a0[kSum] = {}, a1[kSum] = {}, a2[kSum] = {}, a3[kSum] = {};
-        int64_t j = 0;
-        for (; j + 4 <= g4; j += 4) {
-          const T* r = UT + j * u + kb;
-#pragma omp simd
-          for (int64_t k = 0; k < kSum; ++k) {
-            a0[k] += dg[j] * r[k];
-            a1[k] += dg[j + 1] * r[u + k];
-            a2[k] += dg[j + 2] * r[2 * u + k];
-            a3[k] += dg[j + 3] * r[3 * u + k];
-          }
-        }
-#pragma omp simd
-        for (int64_t k = 0; k < kSum; ++k) dh[kb + k] = (a0[k] + a1[k]) + (a2[k] + a3[k]);
-      }
-      for (; kb < u; ++kb) {
-        T a = 0;
-        for (int64_t j = 0; j < g4; ++j) a += dg[j] * UT[j * u + kb];
-        dh[kb] = a;
-      }
+      add_matvec_t<T>(nullptr, dg, UT, g4, u, dh.data());  // dh(t-1) = dg @ U^T
     }
     for (int64_t j = 0; j < u; ++j) { dh0[b * u + j] = dh[j]; dc0[b * u + j] = dc[j]; }
   }
@@ -149,25 +164,9 @@ void rnn_forward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T*
       const int64_t row = b * steps + t;
       const T* xp = xproj + row * u;
       T* h = H + row * u;
-      int64_t jb = 0;
-      for (; jb + kSmall <= u; jb += kSmall) {
-        T acc[kSmall];
+      add_matvec<T, kSmall>(xp, h_prev, U, u, u, h);
 #pragma omp simd
-        for (int64_t j = 0; j < kSmall; ++j) acc[j] = xp[jb + j];
-        for (int64_t k = 0; k < u; ++k) {
-          const T hk = h_prev[k];
-          const T* Uk = U + k * u + jb;
-#pragma omp simd
-          for (int64_t j = 0; j < kSmall; ++j) acc[j] += hk * Uk[j];
-        }
-#pragma omp simd
-        for (int64_t j = 0; j < kSmall; ++j) h[jb + j] = tanh_(acc[j]);
-      }
-      for (; jb < u; ++jb) {
-        T a = xp[jb];
-        for (int64_t k = 0; k < u; ++k) a += h_prev[k] * U[k * u + jb];
-        h[jb] = tanh_(a);
-      }
+      for (int64_t j = 0; j < u; ++j) h[j] = tanh_(h[j]);
       h_prev = h;
     }
   }
@@ -186,30 +185,7 @@ void rnn_backward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T
       T* dp = DP + row * u;
 #pragma omp simd
       for (int64_t j = 0; j < u; ++j) dp[j] = (dh[j] + dh_out[j]) * (T(1) - h[j] * h[j]);
-      int64_t kb = 0;  // dh(t-1) = dp @ U^T
-      for (; kb + kSum <= u; kb += kSum) {
-        T a0[kSum] = {}, a1[kSum] = {};
-        int64_t j = 0;
-        for (; j + 2 <= u; j += 2) {
-          const T* r = UT + j * u + kb;
-#pragma omp simd
-          for (int64_t k = 0; k < kSum; ++k) {
-            a0[k] += dp[j] * r[k];
-            a1[k] += dp[j + 1] * r[u + k];
-          }
-        }
-        for (; j < u; ++j) {
-#pragma omp simd
-          for (int64_t k = 0; k < kSum; ++k) a0[k] += dp[j] * UT[j * u + kb + k];
-        }
-#pragma omp simd
-        for (int64_t k = 0; k < kSum; ++k) dh[kb + k] = a0[k] + a1[k];
-      }
-      for (; kb < u; ++kb) {
-        T a = 0;
-        for (int64_t j = 0; j < u; ++j) a += dp[j] * UT[j * u + kb];
-        dh[kb] = a;
-      }
+      add_matvec_t<T>(nullptr, dp, UT, u, u, dh.data());  // dh(t-1) = dp @ U^T
     }
     for (int64_t j = 0; j < u; ++j) dh0[b * u + j] = dh[j];
   }
@@ -229,24 +205,7 @@ void gru_forward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T*
     for (int64_t t = 0; t < steps; ++t) {
       const int64_t row = b * steps + t;
       const T* xp = xproj + row * g3;
-      int64_t jb = 0;
-      for (; jb + kSmall <= g3; jb += kSmall) {
-        T acc[kSmall];
-#pragma omp simd
-        for (int64_t j = 0; j < kSmall; ++j) acc[j] = brec[jb + j];
-        for (int64_t k = 0; k < u; ++k) {
-          const T hk = h_prev[k];
-          const T* Uk = U + k * g3 + jb;
-#pragma omp simd
-          for (int64_t j = 0; j < kSmall; ++j) acc[j] += hk * Uk[j];
-        }
-        for (int64_t j = 0; j < kSmall; ++j) rec[jb + j] = acc[j];
-      }
-      for (; jb < g3; ++jb) {
-        T a = brec[jb];
-        for (int64_t k = 0; k < u; ++k) a += h_prev[k] * U[k * g3 + jb];
-        rec[jb] = a;
-      }
+      add_matvec<T, kSmall>(brec, h_prev, U, u, g3, rec.data());  // rec = b_rec + h_prev @ U
       T* g = G + row * 4 * u;
       T* h = H + row * u;
 #pragma omp simd
@@ -287,31 +246,7 @@ void gru_backward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T
         dr[j] = dz; dr[u + j] = drr; dr[2 * u + j] = dn * r;
         direct[j] = d * z;
       }
-      int64_t kb = 0;  // dh(t-1) = direct + drec @ U^T
-      for (; kb + kSum <= u; kb += kSum) {
-        T a0[kSum] = {}, a1[kSum] = {}, a2[kSum] = {};
-        int64_t j = 0;
-        for (; j + 3 <= g3; j += 3) {
-          const T* q = UT + j * u + kb;
-#pragma omp simd
-          for (int64_t k = 0; k < kSum; ++k) {
-            a0[k] += dr[j] * q[k];
-            a1[k] += dr[j + 1] * q[u + k];
-            a2[k] += dr[j + 2] * q[2 * u + k];
-          }
-        }
-        for (; j < g3; ++j) {
-#pragma omp simd
-          for (int64_t k = 0; k < kSum; ++k) a0[k] += dr[j] * UT[j * u + kb + k];
-        }
-#pragma omp simd
-        for (int64_t k = 0; k < kSum; ++k) dh[kb + k] = direct[kb + k] + a0[k] + a1[k] + a2[k];
-      }
-      for (; kb < u; ++kb) {
-        T a = direct[kb];
-        for (int64_t j = 0; j < g3; ++j) a += dr[j] * UT[j * u + kb];
-        dh[kb] = a;
-      }
+      add_matvec_t<T>(direct.data(), dr, UT, g3, u, dh.data());  // dh(t-1) = direct + drec @ U^T
     }
     for (int64_t j = 0; j < u; ++j) dh0[b * u + j] = dh[j];
   }
