@@ -136,6 +136,10 @@ def test_occlusion_for_bidirectional_models(run_dirs):
     removed = float(model.predict(without_first)[0, 0])
     assert exp.probability - removed == pytest.approx(exp.scores[0], abs=1e-6)
     assert 'title="' in render_html(exp)
+    from textrnn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unidirectional"):
+        explain(model, "Superb acting.", method="running")
 
 
 def _browser():

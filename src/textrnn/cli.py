@@ -11,6 +11,7 @@ from pathlib import Path
 
 from textrnn import zoo
 from textrnn.errors import TextRNNError
+from textrnn.runs import load_run_model
 
 
 def _add_data_options(p: argparse.ArgumentParser, default: str | None = "sample") -> None:
@@ -78,9 +79,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     target = Path(args.model)
     if (target / "model").is_dir() or (target / "config.json").is_file():
-        from textrnn.models import load_model
+        from textrnn.runs import load_run_model
 
-        model = load_model(target / "model" if (target / "model").is_dir() else target)
+        model = load_run_model(target, need_text=False)
     else:
         config = zoo.ZooConfig(vocab_size=args.vocab_size, embedding_dim=args.embedding_dim,
                                maxlen=args.maxlen, units=args.units, layers=args.layers,
@@ -104,12 +105,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_run_model(run_dir: str):
-    from textrnn.runs import load_run_model
-
-    return load_run_model(run_dir)
-
-
 def _evaluation_data(args: argparse.Namespace, model):
     """Test arrays encoded with the model's vocabulary: by default the run's own test set."""
     from textrnn.data.datasets import test_split
@@ -126,7 +121,7 @@ def _evaluation_data(args: argparse.Namespace, model):
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from textrnn.metrics import classification_report
 
-    model = _load_run_model(args.run_dir)
+    model = load_run_model(args.run_dir)
     x, y = _evaluation_data(args, model)
     report = classification_report(y, model.predict(x, batch_size=256), model.text_encoder.labels)
     if args.json:
@@ -165,7 +160,7 @@ def _read_texts(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    model = _load_run_model(args.run_dir)
+    model = load_run_model(args.run_dir)
     texts = _read_texts(args)
     if not texts:
         raise TextRNNError("no texts to predict")
@@ -269,10 +264,7 @@ def cmd_import_keras(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from textrnn.models import load_model
-
-    path = Path(args.run_dir)
-    model = load_model(path / "model" if (path / "model").is_dir() else path)
+    model = load_run_model(args.run_dir, need_text=False)
     if args.format == "keras":
         from textrnn.keras_io import save_keras_model
 
@@ -296,7 +288,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from textrnn.explain import explain, render_html, render_terminal
     from textrnn.io_utils import atomic_write_text
 
-    model = _load_run_model(args.run_dir)
+    model = load_run_model(args.run_dir)
     exp = explain(model, " ".join(args.text), method=args.method)
     if args.json:
         print(json.dumps(exp.to_json(), indent=2))

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from textrnn.data.text import pad_sequences, tokenize
+from textrnn.errors import ConfigError
 from textrnn.layers import RNN, Bidirectional
 from textrnn.models import Sequential
 
@@ -65,31 +66,37 @@ def explain(model: Sequential, text: str, method: str | None = None) -> Explanat
     kept = ids[-maxlen:]
     shown = words[len(words) - min(len(words), len(kept)):] if words else []
     x = pad_sequences([kept], maxlen=maxlen)
-    full = model.predict(x)[0]
+    method = method or ("running" if is_unidirectional(model) else "occlusion")
+    if method not in ("running", "occlusion"):
+        raise ConfigError(f"unknown explain method {method!r}; valid: running, occlusion")
+    if method == "running":
+        if not is_unidirectional(model):
+            raise ConfigError("the running trace needs a unidirectional model; use occlusion")
+        last_rnn = [layer for layer in model.layers if isinstance(layer, RNN)][-1]
+        with _every_step(last_rnn):
+            per_step = model.predict(x)[0]  # one pass gives every step, the last is the prediction
+        full = per_step[-1]
+    else:
+        full = model.predict(x)[0]
     binary = full.shape[-1] == 1
     cls = None if binary else int(full.argmax())
     followed = encoder.labels[1] if binary else encoder.labels[cls]
     prob = float(_class_prob(full, cls))
     label = encoder.labels[int(prob > 0.5)] if binary else followed
-    method = method or ("running" if is_unidirectional(model) else "occlusion")
     running = None
     if method == "running":
-        last_rnn = [layer for layer in model.layers if isinstance(layer, RNN)][-1]
-        with _every_step(last_rnn):
-            curve = _class_prob(model.predict(x)[0], cls)
+        curve = _class_prob(per_step, cls)
         first = maxlen - len(shown)
         before = np.concatenate([[curve[first - 1] if first > 0 else 0.5], curve[first:-1]])
         running = [float(v) for v in curve[first:]]
         scores = [float(v) for v in curve[first:] - before]
-    elif method == "occlusion":
+    else:
         prefix = kept[:len(kept) - len(shown)]
         body = kept[len(kept) - len(shown):]
         variants = [prefix + body[:i] + body[i + 1:] for i in range(len(body))]
         without = _class_prob(model.predict(pad_sequences(variants, maxlen=maxlen), batch_size=128),
                               cls) if variants else np.zeros(0)
         scores = [float(prob - v) for v in without]
-    else:
-        raise ValueError(f"unknown method {method!r}; valid: running, occlusion")
     return Explanation(text, shown, scores, prob, label, followed, method, running)
 
 

@@ -70,17 +70,17 @@ def _pretrained(s: TrainSettings) -> PretrainedEmbedding | None:
     return PretrainedEmbedding.load(s.embedding)
 
 
-def prepare_data(s: TrainSettings, quiet: bool = False) -> PreparedData:
+def prepare_data(s: TrainSettings, pretrained: PretrainedEmbedding | None,
+                 quiet: bool = False) -> PreparedData:
     """The run's data; with a pretrained embedding, encoded with the embedding's vocabulary."""
-    pretrained = _pretrained(s)
     return prepare(s.data, num_words=s.vocab_size, maxlen=s.maxlen, test_data=s.test_data,
                    text_column=s.text_column, label_column=s.label_column, encoding=s.encoding,
                    seed=s.seed, train_size=s.train_size, quiet=quiet,
                    vocabulary=pretrained.vocabulary if pretrained else None)
 
 
-def build_model(s: TrainSettings, data: PreparedData) -> Sequential:
-    pretrained = _pretrained(s)
+def build_model(s: TrainSettings, data: PreparedData,
+                pretrained: PretrainedEmbedding | None) -> Sequential:
     config = zoo.ZooConfig(vocab_size=data.encoder.vocabulary.size,
                            embedding_dim=pretrained.dim if pretrained else s.embedding_dim,
                            maxlen=s.maxlen, units=s.units, layers=s.layers, dropout=s.dropout,
@@ -140,8 +140,9 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
     quiet = verbose == 0
-    data = prepare_data(settings, quiet=quiet)
-    model = build_model(settings, data)
+    pretrained = _pretrained(settings)  # read once: it fixes both the vocabulary and the weights
+    data = prepare_data(settings, pretrained, quiet=quiet)
+    model = build_model(settings, data, pretrained)
     model.build((None, settings.maxlen))
     model.create_optimizer()
 

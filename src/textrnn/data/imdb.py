@@ -263,13 +263,9 @@ def get_word_index(path: str | os.PathLike | None = None) -> dict[str, int]:
     return {w: i + 1 for i, w in enumerate(IMDBCorpus.load(path).words)}
 
 
-def load_unsup_texts(path: str | os.PathLike | None = None) -> list[str]:
-    """The 50,000 unlabelled reviews (train/unsup) as raw text, for pretraining."""
-    return [r.text for r in iter_reviews(find_archive(path)) if r.split == "unsup"]
-
-
 def load_texts(split: str, path: str | os.PathLike | None = None) -> tuple[list[str], np.ndarray]:
-    """Raw texts and labels of one split (train, test or unsup), in the corpus's fixed order."""
+    """Raw texts and labels of one split (train, test or unsup: the 50,000 unlabelled reviews, for
+    pretraining), in the corpus's fixed order."""
     reviews = sorted((r for r in iter_reviews(find_archive(path)) if r.split == split),
                      key=lambda r: (r.label, r.review_id))
     return [r.text for r in reviews], np.array([r.label for r in reviews], dtype=np.int64)

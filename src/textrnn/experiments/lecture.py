@@ -12,7 +12,7 @@ per claim.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from textrnn import report
@@ -164,6 +164,3 @@ def write_report(setup: LectureSetup, results: dict, root: Path, report_path: Pa
     atomic_write_text(report_path, text)
     return text
 
-
-def quick_setup(**overrides) -> LectureSetup:
-    return replace(LectureSetup.quick(), **overrides)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +46,6 @@ def run_grid(root: Path, runs: dict[str, TrainSettings], verbose: int = 1) -> di
     if verbose:
         print(f"[{len(runs)}/{len(runs)} runs done]", flush=True)
     return results
-
-
-def with_seed(settings: TrainSettings, seed: int) -> TrainSettings:
-    return replace(settings, seed=seed)
 
 
 def summary(values: list[float]) -> dict[str, float]:
