@@ -72,7 +72,7 @@ def run(setup: PretrainingSetup, root: Path, report_path: Path, verbose: int = 1
             if verbose:
                 print(f"pretraining {method} on {setup.corpus} -> {out}", flush=True)
             pretrain(method, setup.corpus, out, vocab=setup.vocab, vocab_size=setup.vocab_size, dim=32,
-                     epochs=setup.w2v_epochs if method == "word2vec" else 1,
+                     epochs=setup.w2v_epochs if method == "word2vec" else 100,  # lm: the budget ends it
                      max_minutes=setup.lm_minutes if method == "lm" else None, verbose=0)
         embeddings[method] = str(out)
     results = run_grid(root, plan(setup, embeddings), verbose)
