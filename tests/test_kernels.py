@@ -1,7 +1,6 @@
 """textrnn's compiled LSTM and SimpleRNN kernels against the reference paths: values and gradients, float64
 gradcheck, both thread counts, and the layer wired to it."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -44,16 +43,17 @@ def test_gru_gradcheck_float64(units):
 @pytest.mark.parametrize("cell", ["LSTM", "SimpleRNN", "GRU"])
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_layer_matches_the_step_loop(cell, threads, go_backwards):
+@pytest.mark.parametrize("features", [12, 32])  # 32: the whole-layer LSTM kernel where there is AVX-512
+def test_layer_matches_the_step_loop(cell, threads, go_backwards, features):
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         layer = getattr(L, cell)(32, return_sequences=True, go_backwards=go_backwards)
-        layer.build((None, 50, 12))
+        layer.build((None, 50, features))
         if layer.use_bias:  # non-zero biases, so the bias paths are checked too
             with torch.no_grad():
                 layer.bias.normal_(0, 0.1)
-        x = torch.randn(9, 50, 12, requires_grad=True)
+        x = torch.randn(9, 50, features, requires_grad=True)
         weights = [x, *layer.weights]
 
         def run(use_kernel):
@@ -82,13 +82,49 @@ def test_layers_without_a_kernel_use_pytorch_kernels():
     assert relu.own_kernel() is None and gru.own_kernel() is None
 
 
-def test_training_uses_the_kernel_and_inference_does_not():
-    layer = L.LSTM(8)
-    layer.build((None, 5, 4))
-    assert layer.own_kernel() is not None
+def test_inference_uses_the_forward_only_kernel_where_it_has_one():
+    small = L.LSTM(8)  # state size not a multiple of 16: PyTorch's oneDNN forward
+    small.build((None, 5, 4))
+    assert small.own_kernel() is not None  # training kernel
     with torch.no_grad():
-        assert layer.own_kernel() is None  # inference: PyTorch's oneDNN forward is faster
-    x = torch.randn(2, 5, 4)
+        assert small.own_kernel() is None
+
+
+@pytest.mark.skipif(not kernels.fast_layer(32, 32), reason="no AVX-512 forward-only kernel on this CPU")
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("batch", [1, 7])
+def test_forward_only_lstm_kernel_matches_pytorch(go_backwards, batch):
+    torch.manual_seed(batch)
+    layer = L.LSTM(32, return_sequences=True, return_state=True, go_backwards=go_backwards)
+    layer.build((None, 40, 16))
     with torch.no_grad():
-        reference = layer(x)
-    np.testing.assert_allclose(layer(x).detach().numpy(), reference.numpy(), atol=1e-6)
+        layer.bias.normal_(0, 0.1)
+    x = torch.randn(batch, 40, 16)
+    h0, c0 = torch.randn(batch, 32), torch.randn(batch, 32)
+    with torch.no_grad():
+        assert layer.own_kernel() is not None
+        out, h, c = layer(x, initial_state=[h0, c0])
+        xx = x.flip(1) if go_backwards else x
+        ref, (ref_h, ref_c) = rnn_kernels.fused_sequence("lstm", xx, [h0, c0], layer.torch_weights())
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(h, ref_h, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(c, ref_c, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("units", [16, 32, 48, 128])
+def test_float32_kernel_matches_float64(units):
+    """The float32 path (vectorised on AVX-512 machines) against the float64 one, values and grads."""
+    torch.manual_seed(units)
+    batch, steps = 5, 23
+    base = [torch.randn(batch, steps, 4 * units, dtype=torch.float64) * 1.5,
+            torch.randn(units, 4 * units, dtype=torch.float64) * 0.3,
+            torch.randn(batch, units, dtype=torch.float64), torch.randn(batch, units, dtype=torch.float64)]
+    weight = torch.randn(batch, steps, units, dtype=torch.float64)
+    results = []
+    for dtype in (torch.float64, torch.float32):
+        args = [a.to(dtype).requires_grad_() for a in base]
+        H, hT, cT = kernels.fused_lstm(*args)
+        loss = (H * weight.to(dtype)).sum() + 0.5 * hT.sum() + 0.3 * cT.sum()
+        results.append([H.detach(), *torch.autograd.grad(loss, args)])
+    for exact, single in zip(*results):
+        torch.testing.assert_close(single.double(), exact, atol=5e-5, rtol=1e-4)

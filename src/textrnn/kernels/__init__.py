@@ -79,6 +79,46 @@ def fused_lstm(xproj: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, c0: torch
     return FusedLSTM.apply(xproj, U, h0, c0)
 
 
+def fast_layer(inputs: int, units: int) -> bool:
+    """Whether the whole-layer float32 kernels (`lstm_layer`) run for these sizes on this machine
+    (AVX-512; input and state sizes multiples of 16)."""
+    return available() and bool(_module.fast_layer(inputs, units))
+
+
+class FusedLSTMLayer(torch.autograd.Function):
+    """A whole LSTM layer from its inputs: (x (B, T, in), kernel (in, 4u), bias (4u) or None, U,
+    h0, c0) -> (H, h_T, c_T). The input projection runs inside the time loop and the weight
+    gradients are summed there too, so no (B, T, 4u) tensor goes through memory but the gates kept
+    for backward. With gradients off (`lstm_layer`) nothing is kept at all."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, bias, U, h0, c0):
+        x, kernel, U, h0, c0 = (t.contiguous() for t in (x, kernel, U, h0, c0))
+        b = x.new_empty(0) if bias is None else bias.contiguous()
+        H, hT, cT, C, G = _module.lstm_layer_forward(x, kernel, b, U, h0, c0, True)
+        ctx.save_for_backward(x, kernel, U, h0, c0, H, C, G)
+        ctx.has_bias = bias is not None
+        return H, hT, cT
+
+    @staticmethod
+    def backward(ctx, dH, dhT, dcT):
+        x, kernel, U, h0, c0, H, C, G = ctx.saved_tensors
+        dH = torch.zeros_like(H) if dH is None else dH.contiguous()
+        dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
+        dcT = torch.zeros_like(c0) if dcT is None else dcT.contiguous()
+        dx, dW, dU, db, dh0, dc0 = _module.lstm_layer_backward(x, kernel, U, h0, c0, H, C, G, dH, dhT, dcT)
+        return dx, dW, db if ctx.has_bias else None, dU, dh0, dc0
+
+
+def lstm_layer(x, kernel, bias, U, h0, c0):
+    if torch.is_grad_enabled():
+        return FusedLSTMLayer.apply(x, kernel, bias, U, h0, c0)
+    b = x.new_empty(0) if bias is None else bias.contiguous()  # inference: keep nothing for backward
+    H, hT, cT, _, _ = _module.lstm_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(),
+                                                 h0.contiguous(), c0.contiguous(), False)
+    return H, hT, cT
+
+
 class FusedSimpleRNN(torch.autograd.Function):
     """(xproj (B, T, u), U (u, u), h0) -> (H (B, T, u), h_T) for h_t = tanh(xp_t + h_(t-1) U)."""
 

@@ -9,7 +9,11 @@
 #include <ATen/Parallel.h>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace {
 
@@ -148,6 +152,407 @@ void backward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* dH
   }
 }
 
+// ---- float32 fast path (AVX-512): two rows at a time, gate math in vector registers -------------
+// Why: the generic loops above are latency-bound (4 accumulators, libm's exp and a division per
+// gate). Here a matvec keeps 8 vectors of sums per row in flight, two rows share every load of U
+// (and hide each other's gate-math latency), and exp/sigmoid/tanh are a polynomial plus
+// rcp14 with a Newton step: within 2 ulp of libm, far below the 1e-5 the tests ask for.
+#if defined(__AVX512F__)
+
+inline __m512 exp_ps(__m512 x) {  // Cephes expf: 2^n * p(r), r = x - n ln2
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+inline __m512 sigmoid_ps(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 d = _mm512_add_ps(one, exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x)));
+  const __m512 r = _mm512_rcp14_ps(d);  // 14 bits; one Newton step makes it ~28
+  return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+}
+
+inline __m512 tanh_ps(__m512 x) {  // 2 sigmoid(2x) - 1
+  const __m512 two = _mm512_set1_ps(2.0f);
+  return _mm512_fmsub_ps(two, sigmoid_ps(_mm512_mul_ps(two, x)), _mm512_set1_ps(1.0f));
+}
+
+// out[r][n] = init[r][n] (or 0) + sum_k x[r][k] * M[k * N + n] for R rows, N % 16 == 0.
+// Columns in chunks of NZ vectors; P partial sums over k when a chunk alone has too few sums
+// in flight to cover the FMA latency.
+template <int R, int NZ, int P>
+inline void matvec_chunks(const float* const* init, const float* const* x, const float* M, int64_t K,
+                          int64_t N, float* const* out) {
+  for (int64_t n0 = 0; n0 + 16 * NZ <= N; n0 += 16 * NZ) {
+    __m512 acc[R][P][NZ];
+    for (int r = 0; r < R; ++r)
+      for (int p = 0; p < P; ++p)
+        for (int z = 0; z < NZ; ++z)
+          acc[r][p][z] = (p == 0 && init[r]) ? _mm512_loadu_ps(init[r] + n0 + 16 * z) : _mm512_setzero_ps();
+    const int64_t k_main = K - K % P;
+    for (int64_t k = 0; k < k_main; k += P) {
+      for (int p = 0; p < P; ++p) {
+        const float* Mk = M + (k + p) * N + n0;
+        __m512 m[NZ];
+        for (int z = 0; z < NZ; ++z) m[z] = _mm512_loadu_ps(Mk + 16 * z);
+        for (int r = 0; r < R; ++r) {
+          const __m512 xr = _mm512_set1_ps(x[r][k + p]);
+          for (int z = 0; z < NZ; ++z) acc[r][p][z] = _mm512_fmadd_ps(xr, m[z], acc[r][p][z]);
+        }
+      }
+    }
+    for (int64_t k = k_main; k < K; ++k) {
+      for (int r = 0; r < R; ++r) {
+        const __m512 xr = _mm512_set1_ps(x[r][k]);
+        for (int z = 0; z < NZ; ++z)
+          acc[r][0][z] = _mm512_fmadd_ps(xr, _mm512_loadu_ps(M + k * N + n0 + 16 * z), acc[r][0][z]);
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int z = 0; z < NZ; ++z) {
+        __m512 a = acc[r][0][z];
+        for (int p = 1; p < P; ++p) a = _mm512_add_ps(a, acc[r][p][z]);
+        _mm512_storeu_ps(out[r] + n0 + 16 * z, a);
+      }
+  }
+}
+
+// Picks the chunking for N (a multiple of 16). out may be init (each chunk reads before it writes).
+template <int R>
+inline void matvec(const float* const* init, const float* const* x, const float* M, int64_t K, int64_t N,
+                   float* const* out) {
+  if (N % 128 == 0) {
+    matvec_chunks<R, 8, 1>(init, x, M, K, N, out);
+  } else if (N % 32 == 0) {
+    matvec_chunks<R, 2, 4>(init, x, M, K, N, out);
+  } else {
+    matvec_chunks<R, 1, 4>(init, x, M, K, N, out);
+  }
+}
+
+inline bool fast_shape(int64_t u) { return u % 16 == 0; }
+
+// n floats from `storage`, 64-byte aligned: vectors written and read back within a step must not
+// straddle cache lines (a split store cannot be forwarded to the load that follows it).
+inline float* aligned_floats(std::vector<float>& storage, int64_t n) {
+  storage.assign(n + 16, 0.0f);
+  auto address = reinterpret_cast<std::uintptr_t>(storage.data());
+  return storage.data() + ((64 - address % 64) % 64) / sizeof(float);
+}
+
+// Activates the pre-activations g (i, f, c~, o) in place when keep_gates, and writes c and h.
+inline void lstm_gates_f32(float* g, const float* c_prev, float* c, float* h, int64_t u, bool keep_gates) {
+  for (int64_t j = 0; j < u; j += 16) {
+    const __m512 i = sigmoid_ps(_mm512_loadu_ps(g + j));
+    const __m512 f = sigmoid_ps(_mm512_loadu_ps(g + u + j));
+    const __m512 cc = tanh_ps(_mm512_loadu_ps(g + 2 * u + j));
+    const __m512 o = sigmoid_ps(_mm512_loadu_ps(g + 3 * u + j));
+    if (keep_gates) {
+      _mm512_storeu_ps(g + j, i);
+      _mm512_storeu_ps(g + u + j, f);
+      _mm512_storeu_ps(g + 2 * u + j, cc);
+      _mm512_storeu_ps(g + 3 * u + j, o);
+    }
+    const __m512 cn = _mm512_fmadd_ps(f, _mm512_loadu_ps(c_prev + j), _mm512_mul_ps(i, cc));
+    _mm512_storeu_ps(c + j, cn);
+    _mm512_storeu_ps(h + j, _mm512_mul_ps(o, tanh_ps(cn)));
+  }
+}
+
+// LSTM forward over rows [b0, b1), two rows at a time (one when a row is left over).
+template <int R>
+void lstm_forward_f32(int64_t b, int64_t steps, int64_t u, const float* xproj, const float* U,
+                      const float* h0, const float* c0, float* H, float* C, float* G) {
+  const int64_t g4 = 4 * u;
+  const float* hp[R];
+  const float* cp[R];
+  for (int r = 0; r < R; ++r) { hp[r] = h0 + (b + r) * u; cp[r] = c0 + (b + r) * u; }
+  for (int64_t t = 0; t < steps; ++t) {
+    const float* xp[R];
+    float* g[R];
+    for (int r = 0; r < R; ++r) {
+      const int64_t row = (b + r) * steps + t;
+      xp[r] = xproj + row * g4;
+      g[r] = G + row * g4;
+    }
+    matvec<R>(xp, hp, U, u, g4, g);  // g = xp + h_prev @ U
+    for (int r = 0; r < R; ++r) {
+      const int64_t row = (b + r) * steps + t;
+      float* c = C + row * u;
+      float* h = H + row * u;
+      float* gr = g[r];
+      lstm_gates_f32(gr, cp[r], c, h, u, true);
+      hp[r] = h;
+      cp[r] = c;
+    }
+  }
+}
+
+// LSTM backward over rows b..b+R: DG (gate pre-activation gradients), dh0, dc0.
+// dh for step t-1 starts as dH[t-1] and receives dg_t @ U^T in one matvec.
+template <int R>
+void lstm_backward_f32(int64_t b, int64_t steps, int64_t u, const float* dH, const float* dhT,
+                       const float* dcT, const float* UT, const float* c0, const float* C, const float* G,
+                       float* DG, float* dh0, float* dc0) {
+  const int64_t g4 = 4 * u;
+  std::vector<float> dh_buf(R * u), dc_buf(R * u);
+  float* dh[R];
+  float* dc[R];
+  for (int r = 0; r < R; ++r) {
+    dh[r] = dh_buf.data() + r * u;
+    dc[r] = dc_buf.data() + r * u;
+    const int64_t last = (b + r) * steps + steps - 1;
+    for (int64_t j = 0; j < u; ++j) {
+      dh[r][j] = dhT[(b + r) * u + j] + (steps > 0 ? dH[last * u + j] : 0.0f);
+      dc[r][j] = dcT[(b + r) * u + j];
+    }
+  }
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const float* dgc[R];
+    const float* init[R];
+    for (int r = 0; r < R; ++r) {
+      const int64_t row = (b + r) * steps + t;
+      const float* g = G + row * g4;
+      const float* c = C + row * u;
+      const float* c_prev = t > 0 ? C + (row - 1) * u : c0 + (b + r) * u;
+      float* dg = DG + row * g4;
+      const __m512 one = _mm512_set1_ps(1.0f);
+      for (int64_t j = 0; j < u; j += 16) {
+        const __m512 i = _mm512_loadu_ps(g + j), f = _mm512_loadu_ps(g + u + j);
+        const __m512 cc = _mm512_loadu_ps(g + 2 * u + j), o = _mm512_loadu_ps(g + 3 * u + j);
+        const __m512 tc = tanh_ps(_mm512_loadu_ps(c + j));
+        const __m512 dhj = _mm512_loadu_ps(dh[r] + j);
+        const __m512 dcj = _mm512_fmadd_ps(_mm512_mul_ps(dhj, o), _mm512_fnmadd_ps(tc, tc, one),
+                                           _mm512_loadu_ps(dc[r] + j));
+        _mm512_storeu_ps(dg + j, _mm512_mul_ps(_mm512_mul_ps(dcj, cc), _mm512_mul_ps(i, _mm512_sub_ps(one, i))));
+        _mm512_storeu_ps(dg + u + j, _mm512_mul_ps(_mm512_mul_ps(dcj, _mm512_loadu_ps(c_prev + j)),
+                                                   _mm512_mul_ps(f, _mm512_sub_ps(one, f))));
+        _mm512_storeu_ps(dg + 2 * u + j, _mm512_mul_ps(_mm512_mul_ps(dcj, i), _mm512_fnmadd_ps(cc, cc, one)));
+        _mm512_storeu_ps(dg + 3 * u + j, _mm512_mul_ps(_mm512_mul_ps(dhj, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o))));
+        _mm512_storeu_ps(dc[r] + j, _mm512_mul_ps(dcj, f));
+      }
+      dgc[r] = dg;
+      init[r] = t > 0 ? dH + (row - 1) * u : nullptr;
+    }
+    matvec<R>(init, dgc, UT, g4, u, dh);  // dh(t-1) = dH[t-1] + dg_t @ U^T
+  }
+  for (int r = 0; r < R; ++r)
+    for (int64_t j = 0; j < u; ++j) { dh0[(b + r) * u + j] = dh[r][j]; dc0[(b + r) * u + j] = dc[r][j]; }
+}
+
+// M[k, n] += sum_r x[r][k] * d[r][n] for R rows (N % 16 == 0): a weight gradient accumulated
+// step by step in a per-thread buffer that stays in L1, instead of a (B*T)-long GEMM afterwards.
+template <int R>
+inline void add_outer(float* M, const float* const* x, const float* const* d, int64_t K, int64_t N) {
+  constexpr int NZ = 4;
+  int64_t n0 = 0;
+  for (; n0 + 16 * NZ <= N; n0 += 16 * NZ) {
+    __m512 dv[R][NZ];
+    for (int r = 0; r < R; ++r)
+      for (int z = 0; z < NZ; ++z) dv[r][z] = _mm512_loadu_ps(d[r] + n0 + 16 * z);
+    for (int64_t k = 0; k < K; ++k) {
+      float* Mk = M + k * N + n0;
+      __m512 m[NZ];
+      for (int z = 0; z < NZ; ++z) m[z] = _mm512_loadu_ps(Mk + 16 * z);
+      for (int r = 0; r < R; ++r) {
+        const __m512 xr = _mm512_set1_ps(x[r][k]);
+        for (int z = 0; z < NZ; ++z) m[z] = _mm512_fmadd_ps(xr, dv[r][z], m[z]);
+      }
+      for (int z = 0; z < NZ; ++z) _mm512_storeu_ps(Mk + 16 * z, m[z]);
+    }
+  }
+  for (; n0 < N; n0 += 16) {
+    for (int64_t k = 0; k < K; ++k) {
+      __m512 m = _mm512_loadu_ps(M + k * N + n0);
+      for (int r = 0; r < R; ++r) m = _mm512_fmadd_ps(_mm512_set1_ps(x[r][k]), _mm512_loadu_ps(d[r] + n0), m);
+      _mm512_storeu_ps(M + k * N + n0, m);
+    }
+  }
+}
+
+// A whole LSTM layer forward from its inputs for rows [b0, b1): per step g = bias + x_t @ W + h @ U
+// in registers (no (B, T, 4u) projection written to memory first), then the gates. Training
+// keeps the activated gates G and cell states C for backward; inference (G = nullptr) keeps
+// nothing. Rows go in blocks of kRowBlock, time outer and the block's rows inner: one row's step
+// is a latency chain (h -> matvec -> gates -> h), so the other rows' independent steps fill the
+// wait; small blocks keep the number of memory streams low enough for the prefetcher.
+#ifndef TEXTRNN_ROW_BLOCK
+#define TEXTRNN_ROW_BLOCK 4
+#endif
+constexpr int64_t kRowBlock = TEXTRNN_ROW_BLOCK;
+
+struct LstmLayerForward {
+  int64_t b0, n, steps, in, u;
+  const float *X, *W, *bias, *U, *h0, *c0;
+  float *H, *hT, *cT, *C, *G;
+  std::vector<const float*> hp, cp;
+  std::vector<float> storage;
+  float* scratch = nullptr;  // inference: gates and two cell states per row
+
+  float* gates(int64_t i, int64_t row) {
+    return G ? G + row * 4 * u : scratch + i * 6 * u;
+  }
+  float* cell(int64_t i, int64_t row, int64_t t) {
+    return G ? C + row * u : scratch + i * 6 * u + 4 * u + (t % 2) * u;
+  }
+
+  template <int R>
+  void group(int64_t i, int64_t t) {
+    const float* x[R];
+    const float* h_prev[R];
+    const float* binit[R];
+    float* g[R];
+    for (int r = 0; r < R; ++r) {
+      const int64_t row = (b0 + i + r) * steps + t;
+      x[r] = X + row * in;
+      h_prev[r] = hp[i + r];
+      binit[r] = bias;
+      g[r] = gates(i + r, row);
+    }
+    matvec<R>(binit, x, W, in, 4 * u, g);  // g = bias + x_t @ W
+    matvec<R>(g, h_prev, U, u, 4 * u, g);  // g += h_prev @ U
+    for (int r = 0; r < R; ++r) {
+      const int64_t row = (b0 + i + r) * steps + t;
+      float* c = cell(i + r, row, t);
+      float* h = H + row * u;
+      lstm_gates_f32(g[r], cp[i + r], c, h, u, G != nullptr);
+      hp[i + r] = h;
+      cp[i + r] = c;
+    }
+  }
+
+  void run() {
+    hp.resize(n);
+    cp.resize(n);
+    if (!G) scratch = aligned_floats(storage, n * 6 * u);
+    for (int64_t i = 0; i < n; ++i) {
+      hp[i] = h0 + (b0 + i) * u;
+      cp[i] = c0 + (b0 + i) * u;
+    }
+    for (int64_t first = 0; first < n; first += kRowBlock) {
+      const int64_t end = std::min(n, first + kRowBlock);
+      for (int64_t t = 0; t < steps; ++t) {
+        int64_t i = first;
+        for (; i + 2 <= end; i += 2) group<2>(i, t);
+        if (i < end) group<1>(i, t);
+      }
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      std::copy(hp[i], hp[i] + u, hT + (b0 + i) * u);
+      std::copy(cp[i], cp[i] + u, cT + (b0 + i) * u);
+    }
+  }
+};
+
+// Its backward for rows [b0, b1): DX, and dW, dU, db summed into this thread's buffers. Per step
+// and row: gate gradients dg, then dh(t-1) = dH[t-1] + dg @ U^T, dx_t = dg @ W^T, dU += h(t-1) dg,
+// dW += x_t dg, db += dg, all while dg is in L1. Time outer, rows inner, as in the forward.
+struct LstmLayerBackward {
+  int64_t b0, n, steps, in, u;
+  const float *X, *WT, *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;
+  float *DX, *dW, *dU, *db, *dh0, *dc0;
+  std::vector<float> storage;
+  float* buf = nullptr;  // per row: dh (u), dc (u), dg (4u)
+
+  float* dh(int64_t i) { return buf + i * 6 * u; }
+  float* dc(int64_t i) { return dh(i) + u; }
+  float* dg(int64_t i) { return dh(i) + 2 * u; }
+
+  void gate_grads(int64_t i, int64_t t) {
+    const int64_t row = (b0 + i) * steps + t;
+    const float* g = G + row * 4 * u;
+    const float* c = C + row * u;
+    const float* c_prev = t > 0 ? C + (row - 1) * u : c0 + (b0 + i) * u;
+    float *d = dg(i), *dhr = dh(i), *dcr = dc(i);
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int64_t j = 0; j < u; j += 16) {
+      const __m512 ig = _mm512_loadu_ps(g + j), f = _mm512_loadu_ps(g + u + j);
+      const __m512 cc = _mm512_loadu_ps(g + 2 * u + j), o = _mm512_loadu_ps(g + 3 * u + j);
+      const __m512 tc = tanh_ps(_mm512_loadu_ps(c + j));
+      const __m512 dhj = _mm512_loadu_ps(dhr + j);
+      const __m512 dcj = _mm512_fmadd_ps(_mm512_mul_ps(dhj, o), _mm512_fnmadd_ps(tc, tc, one),
+                                         _mm512_loadu_ps(dcr + j));
+      _mm512_storeu_ps(d + j, _mm512_mul_ps(_mm512_mul_ps(dcj, cc), _mm512_mul_ps(ig, _mm512_sub_ps(one, ig))));
+      _mm512_storeu_ps(d + u + j, _mm512_mul_ps(_mm512_mul_ps(dcj, _mm512_loadu_ps(c_prev + j)),
+                                                _mm512_mul_ps(f, _mm512_sub_ps(one, f))));
+      _mm512_storeu_ps(d + 2 * u + j, _mm512_mul_ps(_mm512_mul_ps(dcj, ig), _mm512_fnmadd_ps(cc, cc, one)));
+      _mm512_storeu_ps(d + 3 * u + j, _mm512_mul_ps(_mm512_mul_ps(dhj, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o))));
+      _mm512_storeu_ps(dcr + j, _mm512_mul_ps(dcj, f));
+    }
+    for (int64_t j = 0; j < 4 * u; j += 16)
+      _mm512_storeu_ps(db + j, _mm512_add_ps(_mm512_loadu_ps(db + j), _mm512_loadu_ps(d + j)));
+  }
+
+  template <int R>
+  void group(int64_t i, int64_t t) {
+    const float* init[R];
+    const float* x[R];
+    const float* h_prev[R];
+    const float* dgc[R];
+    const float* no_init[R] = {};
+    float* dx[R];
+    float* dhs[R];
+    for (int r = 0; r < R; ++r) {
+      gate_grads(i + r, t);
+      const int64_t row = (b0 + i + r) * steps + t;
+      init[r] = t > 0 ? dH + (row - 1) * u : nullptr;
+      x[r] = X + row * in;
+      h_prev[r] = t > 0 ? H + (row - 1) * u : h0 + (b0 + i + r) * u;
+      dgc[r] = dg(i + r);
+      dx[r] = DX + row * in;
+      dhs[r] = dh(i + r);
+    }
+    add_outer<R>(dU, h_prev, dgc, u, 4 * u);
+    add_outer<R>(dW, x, dgc, in, 4 * u);
+    matvec<R>(no_init, dgc, WT, 4 * u, in, dx);  // dx_t = dg @ W^T
+    matvec<R>(init, dgc, UT, 4 * u, u, dhs);     // dh(t-1) = dH[t-1] + dg @ U^T
+  }
+
+  void run() {
+    buf = aligned_floats(storage, n * 6 * u);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t b = b0 + i;
+      for (int64_t j = 0; j < u; ++j) {
+        dh(i)[j] = dhT[b * u + j] + (steps > 0 ? dH[(b * steps + steps - 1) * u + j] : 0.0f);
+        dc(i)[j] = dcT[b * u + j];
+      }
+    }
+    for (int64_t first = 0; first < n; first += kRowBlock) {
+      const int64_t end = std::min(n, first + kRowBlock);
+      for (int64_t t = steps - 1; t >= 0; --t) {
+        int64_t i = first;
+        for (; i + 2 <= end; i += 2) group<2>(i, t);
+        if (i < end) group<1>(i, t);
+      }
+    }
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < u; ++j) {
+        dh0[(b0 + i) * u + j] = dh(i)[j];
+        dc0[(b0 + i) * u + j] = dc(i)[j];
+      }
+  }
+};
+#endif
+
+// Whether the fused float32 layer kernels run for these sizes on this machine.
+bool fast_layer(int64_t in, int64_t u) {
+#if defined(__AVX512F__)
+  return u % 16 == 0 && in % 16 == 0;
+#else
+  return false;
+#endif
+}
+
 int64_t grain(int64_t batch) {
   const int64_t threads = at::get_num_threads();
   return std::max<int64_t>(1, (batch + threads - 1) / threads);
@@ -259,6 +664,19 @@ std::vector<at::Tensor> lstm_forward(at::Tensor xproj, at::Tensor U, at::Tensor 
   auto H = at::empty({batch, steps, u}, xproj.options());
   auto C = at::empty({batch, steps, u}, xproj.options());
   auto G = at::empty({batch, steps, 4 * u}, xproj.options());
+#if defined(__AVX512F__)
+  if (xproj.scalar_type() == at::kFloat && fast_shape(u)) {
+    const float *xp = xproj.data_ptr<float>(), *Up = U.data_ptr<float>(), *h0p = h0.data_ptr<float>(),
+                *c0p = c0.data_ptr<float>();
+    float *Hp = H.data_ptr<float>(), *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>();
+    at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+      int64_t b = b0;
+      for (; b + 2 <= b1; b += 2) lstm_forward_f32<2>(b, steps, u, xp, Up, h0p, c0p, Hp, Cp, Gp);
+      if (b < b1) lstm_forward_f32<1>(b, steps, u, xp, Up, h0p, c0p, Hp, Cp, Gp);
+    });
+    return {H, C, G};
+  }
+#endif
   AT_DISPATCH_FLOATING_TYPES(xproj.scalar_type(), "lstm_forward", [&] {
     at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
       forward_rows<scalar_t>(b0, b1, steps, u, xproj.data_ptr<scalar_t>(), U.data_ptr<scalar_t>(),
@@ -276,6 +694,21 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dH, at::Tensor dhT, at::Tensor 
   auto UT = U.t().contiguous();  // (4u, u): rows read contiguously in the backward loop
   auto dh0 = at::empty({batch, u}, G.options());
   auto dc0 = at::empty({batch, u}, G.options());
+#if defined(__AVX512F__)
+  if (G.scalar_type() == at::kFloat && fast_shape(u)) {
+    const float *dHp = dH.data_ptr<float>(), *dhTp = dhT.data_ptr<float>(), *dcTp = dcT.data_ptr<float>(),
+                *UTp = UT.data_ptr<float>(), *c0p = c0.data_ptr<float>(), *Cp = C.data_ptr<float>(),
+                *Gp = G.data_ptr<float>();
+    float *DGp = DG.data_ptr<float>(), *dh0p = dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
+    at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+      int64_t b = b0;
+      for (; b + 2 <= b1; b += 2)
+        lstm_backward_f32<2>(b, steps, u, dHp, dhTp, dcTp, UTp, c0p, Cp, Gp, DGp, dh0p, dc0p);
+      if (b < b1) lstm_backward_f32<1>(b, steps, u, dHp, dhTp, dcTp, UTp, c0p, Cp, Gp, DGp, dh0p, dc0p);
+    });
+    return {DG, dh0, dc0};
+  }
+#endif
   AT_DISPATCH_FLOATING_TYPES(G.scalar_type(), "lstm_backward", [&] {
     at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
       backward_rows<scalar_t>(b0, b1, steps, u, dH.data_ptr<scalar_t>(), dhT.data_ptr<scalar_t>(),
@@ -287,6 +720,67 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dH, at::Tensor dhT, at::Tensor 
   return {DG, dh0, dc0};
 }
 
+
+// A whole LSTM layer from its inputs x (B, T, in), W (in, 4u), bias (4u) or empty, U (u, 4u):
+// (H, h_T, c_T, C, G); with keep = false (inference) C and G are empty. float32, fast_layer() only.
+std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tensor bias, at::Tensor U,
+                                           at::Tensor h0, at::Tensor c0, bool keep) {
+  const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
+  TORCH_CHECK(fast_layer(in, u) && x.scalar_type() == at::kFloat, "lstm_layer_forward: float32, sizes % 16");
+  auto H = at::empty({batch, steps, u}, x.options());
+  auto hT = at::empty({batch, u}, x.options());
+  auto cT = at::empty({batch, u}, x.options());
+  auto C = keep ? at::empty({batch, steps, u}, x.options()) : at::empty({0}, x.options());
+  auto G = keep ? at::empty({batch, steps, 4 * u}, x.options()) : at::empty({0}, x.options());
+#if defined(__AVX512F__)
+  const float *xp = x.data_ptr<float>(), *Wp = W.data_ptr<float>(), *Up = U.data_ptr<float>(),
+              *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>();
+  const float* bp = bias.numel() ? bias.data_ptr<float>() : nullptr;
+  float *Hp = H.data_ptr<float>(), *hTp = hT.data_ptr<float>(), *cTp = cT.data_ptr<float>();
+  float* Cp = keep ? C.data_ptr<float>() : nullptr;
+  float* Gp = keep ? G.data_ptr<float>() : nullptr;
+  at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+    LstmLayerForward{b0, b1 - b0, steps, in, u, xp, Wp, bp, Up, h0p, c0p, Hp, hTp, cTp, Cp, Gp}.run();
+  });
+#endif
+  return {H, hT, cT, C, G};
+}
+
+// Its backward: (dx, dW, dU, db, dh0, dc0).
+std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0,
+                                            at::Tensor c0, at::Tensor H, at::Tensor C, at::Tensor G,
+                                            at::Tensor dH, at::Tensor dhT, at::Tensor dcT) {
+  const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
+  TORCH_CHECK(fast_layer(in, u) && x.scalar_type() == at::kFloat, "lstm_layer_backward: float32, sizes % 16");
+  auto DX = at::empty_like(x);
+  auto dh0 = at::empty({batch, u}, x.options());
+  auto dc0 = at::empty({batch, u}, x.options());
+  const int64_t g = grain(batch), chunks = (batch + g - 1) / g;
+  // one (dW, dU, db) per chunk of rows, summed at the end: no sharing between threads
+  auto acc = at::zeros({chunks, (in + u + 1) * 4 * u}, x.options());
+#if defined(__AVX512F__)
+  auto WT = W.t().contiguous();
+  auto UT = U.t().contiguous();
+  const float *xp = x.data_ptr<float>(), *WTp = WT.data_ptr<float>(), *UTp = UT.data_ptr<float>(),
+              *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>(), *Hp = H.data_ptr<float>(),
+              *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>(), *dHp = dH.data_ptr<float>(),
+              *dhTp = dhT.data_ptr<float>(), *dcTp = dcT.data_ptr<float>();
+  float *DXp = DX.data_ptr<float>(), *dh0p = dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
+  float* accp = acc.data_ptr<float>();
+  at::parallel_for(0, batch, g, [&](int64_t b0, int64_t b1) {
+    float* dW = accp + (b0 / g) * (in + u + 1) * 4 * u;
+    float* dU = dW + in * 4 * u;
+    float* db = dU + u * 4 * u;
+    LstmLayerBackward{b0, b1 - b0, steps, in, u, xp, WTp, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, DXp,
+                      dW, dU, db, dh0p, dc0p}.run();
+  });
+#endif
+  auto total = acc.sum(0);
+  auto dW = total.slice(0, 0, in * 4 * u).view({in, 4 * u});
+  auto dU = total.slice(0, in * 4 * u, (in + u) * 4 * u).view({u, 4 * u});
+  auto db = total.slice(0, (in + u) * 4 * u);
+  return {DX, dW, dU, db, dh0, dc0};
+}
 
 std::vector<at::Tensor> rnn_forward(at::Tensor xproj, at::Tensor U, at::Tensor h0) {
   const int64_t batch = xproj.size(0), steps = xproj.size(1), u = U.size(0);
@@ -351,6 +845,9 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_forward", &lstm_forward, "fused LSTM forward over a whole sequence");
   m.def("lstm_backward", &lstm_backward, "fused LSTM backward over a whole sequence");
+  m.def("lstm_layer_forward", &lstm_layer_forward, "a whole LSTM layer from its inputs (float32)");
+  m.def("lstm_layer_backward", &lstm_layer_backward, "its backward, weight gradients included");
+  m.def("fast_layer", &fast_layer, "whether the float32 layer kernels run for (in, u) here");
   m.def("rnn_forward", &rnn_forward, "fused SimpleRNN (tanh) forward over a whole sequence");
   m.def("rnn_backward", &rnn_backward, "fused SimpleRNN (tanh) backward over a whole sequence");
   m.def("gru_forward", &gru_forward, "fused GRU (reset_after) forward over a whole sequence");

@@ -122,13 +122,18 @@ class RNN(Layer):
 
     def own_kernel(self):
         """textrnn's compiled kernel for this layer, if it has one and it is built (else None).
-        Training only: for inference PyTorch's oneDNN forward (a GEMM per step over the whole batch)
-        is faster than the kernels' per-row loops."""
-        if not torch.is_grad_enabled() or torch.jit.is_tracing() or not kernels.available():
+        With gradients off, the forward-only kernel where the layer has one (it stores nothing for
+        backward); elsewhere PyTorch's oneDNN forward, which beats the training kernel there."""
+        if torch.jit.is_tracing() or not kernels.available():
             return None
+        if not torch.is_grad_enabled():
+            return self._inference_kernel()
         return self._run_own_kernel
 
     _run_own_kernel = None  # (x, states) -> (outputs, states) in subclasses that have a kernel
+
+    def _inference_kernel(self):
+        return None
 
     def step(self, x_t: torch.Tensor, states: list[torch.Tensor],
              rec_masks: Sequence[torch.Tensor] | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -272,8 +277,26 @@ class LSTM(RNN):
         bias = self.bias if self.use_bias else self._zeros(n)
         return [self.kernel.t(), self.recurrent_kernel.t(), bias, self._zeros(n)]
 
+    def own_kernel(self):
+        run = super().own_kernel()
+        if run is not None and self._fits_layer_kernel():
+            return self._run_layer_kernel
+        return run
+
+    def _fits_layer_kernel(self) -> bool:
+        return self.kernel.dtype == torch.float32 and kernels.fast_layer(self.kernel.shape[0], self.units)
+
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor]):
         outputs, h, c = kernels.fused_lstm(self.project_inputs(x, None), self.recurrent_kernel, *states)
+        return outputs, [h, c]
+
+    def _inference_kernel(self):
+        return self._run_layer_kernel if self._fits_layer_kernel() else None
+
+    def _run_layer_kernel(self, x: torch.Tensor, states: list[torch.Tensor]):
+        """The whole layer in one kernel (float32, AVX-512, sizes multiples of 16): training and
+        inference."""
+        outputs, h, c = kernels.lstm_layer(x, self.kernel, self.input_bias(), self.recurrent_kernel, *states)
         return outputs, [h, c]
 
     def step(self, x_t, states, rec_masks):
