@@ -38,3 +38,9 @@ def test_pretraining_experiment_on_a_tiny_subset(tmp_path):
     header = "| n | random | word2vec-frozen | word2vec-finetuned | lm-frozen | lm-finetuned |"
     assert header in text and "| 60 |" in text and "perplexity" in text
     assert (tmp_path / "docs" / "pretraining" / "bi-lstm.png").stat().st_size > 1000
+    # a partial report: with 2 seeds planned, only seed 0's runs exist; nothing is trained
+    partial = tmp_path / "docs" / "PARTIAL.md"
+    assert main([*args[:4], "2", *args[5:-3], "--report", str(partial), "--report-only"]) == 0
+    text = partial.read_text()
+    assert "Partial: 5 of 10 runs finished" in text and " (1) |" in text
+    assert not (tmp_path / "runs" / "bi-lstm" / "random" / "n60" / "seed-1").exists()

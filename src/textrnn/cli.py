@@ -321,6 +321,12 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     setup = replace(setup, **overrides)
     out = Path(args.out or f"runs/{args.name}" + ("-quick" if args.quick else ""))
     report = Path(args.report or f"docs/{args.name.upper()}.md")
+    if args.report_only:
+        if args.name != "pretraining":
+            raise TextRNNError("--report-only: only the pretraining study writes a partial report")
+        pretraining.run(setup, out, report, verbose=0, report_only=True)
+        print(f"-> {report}")
+        return 0
     module.run(setup, out, report, verbose=0 if args.quiet else 1)
     return 0
 
@@ -475,6 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", help="pretraining: zoo models (default bi-lstm lstm)")
     p.add_argument("--methods", nargs="+", choices=["word2vec", "lm"], help="pretraining: methods")
     p.add_argument("--lm-minutes", type=float, help="pretraining: the language model's time budget")
+    p.add_argument("--report-only", action="store_true",
+                   help="pretraining: write the report from the runs finished so far, train nothing")
     p.add_argument("--out", help="folder of the cached runs (default runs/NAME)")
     p.add_argument("--report", help="markdown report (default docs/LECTURE.md or docs/PRETRAINING.md)")
     p.set_defaults(func=cmd_experiment)

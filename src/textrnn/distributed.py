@@ -72,10 +72,12 @@ def barrier() -> None:
         dist.barrier()
 
 
-def wrap(module: torch.nn.Module) -> torch.nn.Module:
-    """DistributedDataParallel around `module` when distributed, else the module itself."""
+def wrap(module: torch.nn.Module, find_unused_parameters: bool = False) -> torch.nn.Module:
+    """DistributedDataParallel around `module` when distributed, else the module itself.
+    find_unused_parameters: some parameters may get no gradient in a step (e.g. an adaptive
+    softmax cluster no target of the batch falls in)."""
     if not active():
         return module
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(module)
+    return DistributedDataParallel(module, find_unused_parameters=find_unused_parameters)

@@ -81,9 +81,12 @@ def size_plot(sizes: list[int], curves: dict[str, list[list[float]]], path: Path
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for name, per_size in curves.items():
-        means = [100 * statistics.mean(v) for v in per_size]
-        sds = [100 * statistics.stdev(v) if len(v) > 1 else 0 for v in per_size]
-        ax.errorbar(sizes, means, yerr=sds, marker="o", capsize=4, label=name)
+        points = [(n, v) for n, v in zip(sizes, per_size) if v]  # sizes without runs yet are left out
+        if not points:
+            continue
+        means = [100 * statistics.mean(v) for _, v in points]
+        sds = [100 * statistics.stdev(v) if len(v) > 1 else 0 for _, v in points]
+        ax.errorbar([n for n, _ in points], means, yerr=sds, marker="o", capsize=4, label=name)
     ax.set_xscale("log")
     ax.set_xlabel("training reviews n")
     ax.set_ylabel("test accuracy %")

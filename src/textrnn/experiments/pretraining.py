@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from textrnn import report
+from textrnn.errors import ConfigError
 from textrnn.experiments.runner import run_grid
 from textrnn.io_utils import atomic_write_text
 from textrnn.runs import TrainSettings
@@ -42,6 +43,14 @@ class PretrainingSetup:
                    full=3000, seeds=2, epochs=6, maxlen=200, lm_minutes=1.0, w2v_epochs=3)
 
 
+def _cell(accs: list[float], seeds: int) -> str:
+    if not accs:
+        return "—"
+    sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+    partial = f" ({len(accs)})" if len(accs) < seeds else ""
+    return f"{100 * statistics.mean(accs):.2f} ± {100 * sd:.2f}{partial}"
+
+
 def _label(method: str | None, freeze: bool) -> str:
     return "random" if method is None else f"{method}-{'frozen' if freeze else 'finetuned'}"
 
@@ -61,13 +70,18 @@ def plan(setup: PretrainingSetup, embeddings: dict[str, str]) -> dict[str, Train
     return runs
 
 
-def run(setup: PretrainingSetup, root: Path, report_path: Path, verbose: int = 1) -> str:
+def run(setup: PretrainingSetup, root: Path, report_path: Path, verbose: int = 1,
+        report_only: bool = False) -> str:
+    """Pretrain the embeddings, train the grid, write the report. report_only: write it from the
+    runs finished so far, training nothing."""
     from textrnn.pretrain.run import pretrain
 
     root.mkdir(parents=True, exist_ok=True)
     embeddings = {}
     for method in setup.methods:
         out = root / f"emb-{method}"
+        if report_only and not (out / "card.json").is_file():
+            raise ConfigError(f"{out}: no pretrained embedding yet; run the experiment first")
         if not (out / "embedding.safetensors").is_file():
             if verbose:
                 print(f"pretraining {method} on {setup.corpus} -> {out}", flush=True)
@@ -75,21 +89,27 @@ def run(setup: PretrainingSetup, root: Path, report_path: Path, verbose: int = 1
                      epochs=setup.w2v_epochs if method == "word2vec" else 100,  # lm: the budget ends it
                      max_minutes=setup.lm_minutes if method == "lm" else None, verbose=0)
         embeddings[method] = str(out)
-    results = run_grid(root, plan(setup, embeddings), verbose)
-    text = write_report(setup, results, embeddings, root, report_path)
+    runs = plan(setup, embeddings)
+    results = run_grid(root, runs, verbose, train=not report_only)
+    text = write_report(setup, results, embeddings, root, report_path, total=len(runs))
     if verbose:
         print(f"-> {report_path}")
     return text
 
 
-def write_report(setup, results, embeddings, root: Path, report_path: Path) -> str:
+def write_report(setup, results, embeddings, root: Path, report_path: Path, total: int) -> str:
     fig_dir = report_path.parent / "pretraining"
     fig_dir.mkdir(parents=True, exist_ok=True)
     configs = ["random"] + [f"{m}-{f}" for m in setup.methods for f in ("frozen", "finetuned")]
     lines = ["# Pretraining the embedding: does it help when n is small?", "",
              f"Data `{setup.data}`; embeddings pretrained on `{setup.corpus}` only; test accuracy % on "
              f"the whole test set, mean ± sd over {setup.seeds} seeds; at most {setup.epochs} epochs "
-             "with early stopping on the last 20 % of the n training reviews.", "", "Pretraining:", ""]
+             "with early stopping on the last 20 % of the n training reviews.", ""]
+    if len(results) < total:
+        lines += [f"**Partial: {len(results)} of {total} runs finished**; a cell with fewer seeds says "
+                  "how many in brackets, and `—` means none yet. Rerunning the command below resumes "
+                  "the grid.", ""]
+    lines += ["Pretraining:", ""]
     for method, path in embeddings.items():
         card = json.loads((Path(path) / "card.json").read_text())
         extra = f", perplexity {card['perplexity']:.0f}" if "perplexity" in card else ""
@@ -104,8 +124,7 @@ def write_report(setup, results, embeddings, root: Path, report_path: Path) -> s
                 accs = [m["test"]["accuracy"] for k, m in sorted(results.items())
                         if k.startswith(f"{model}/{c}/n{n}/")]
                 curves[c].append(accs)
-                sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
-                row.append(f"{100 * statistics.mean(accs):.2f} ± {100 * sd:.2f}")
+                row.append(_cell(accs, setup.seeds))
             rows.append(row)
         lines.extend([f"## {model}", "", report.markdown_table(["n", *configs], rows),
                       f"![{model}]({fig_dir.name}/{model}.png)", ""])

@@ -12,8 +12,13 @@ from typing import Any
 from textrnn.runs import TrainSettings, train_run
 
 
-def run_grid(root: Path, runs: dict[str, TrainSettings], verbose: int = 1) -> dict[str, dict[str, Any]]:
-    """Train every named run under root/<name>; return name -> metrics."""
+def run_grid(root: Path, runs: dict[str, TrainSettings], verbose: int = 1,
+             train: bool = True) -> dict[str, dict[str, Any]]:
+    """Train every named run under root/<name>; return name -> metrics. With train=False only the
+    runs already finished are read (a partial report while the grid is still running)."""
+    if not train:
+        return {name: json.loads((root / name / "metrics.json").read_text()) for name in runs
+                if (root / name / "metrics.json").is_file()}
     results: dict[str, dict[str, Any]] = {}
     spent: list[float] = []
     todo = [name for name in runs if not (root / name / "metrics.json").is_file()]

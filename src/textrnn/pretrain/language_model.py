@@ -72,7 +72,8 @@ def train_language_model(docs: list[list[str]], vocabulary: Vocabulary, dim: int
     model.encoder.build((None, seq_len))
     params = list(model.parameters())
     optimizer = AdamOptimizer(params, lr=lr)
-    forward = distributed.wrap(model)  # under torchrun: each rank takes its rows of every batch
+    # under torchrun each rank takes its rows of every batch; a rare-word cluster may get no target
+    forward = distributed.wrap(model, find_unused_parameters=True)
     deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
     steps = 0
     model.train()

@@ -1,0 +1,81 @@
+"""Inference speed of the lecture's models: textrnn's forward-only kernel against the same model on
+PyTorch's oneDNN kernels (TEXTRNN_KERNEL=0) and, when installed, Keras 3 on JAX. Each contender runs
+in its own process on the first `--reviews` real IMDB test reviews (500 words), `predict` at batch
+256 after one warm-up pass; the contenders alternate so drift hits all alike.
+
+    TEXTRNN_DATA=... python benchmarks/inference_speed.py [--models stacked-lstm bi-lstm lstm]
+
+Prints reviews per second and each contender's speed as a fraction of textrnn's.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+from datetime import datetime, timezone
+
+WORKER = textwrap.dedent('''
+    import json, os, sys, time
+    contender, name, reviews = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if contender == "keras-jax":
+        os.environ["KERAS_BACKEND"] = "jax"
+    from textrnn.data.datasets import prepare
+    x = prepare("imdb", quiet=True).x_test[:reviews]
+    if contender == "keras-jax":
+        sys.path.insert(0, "benchmarks")
+        from keras_reference import build
+        model = build(name)
+    else:
+        from textrnn import zoo
+        model = zoo.build(name)
+    model.predict(x[:256], batch_size=256, verbose=0)  # warm-up (compilation, first allocations)
+    start = time.perf_counter()
+    model.predict(x, batch_size=256, verbose=0)
+    print(json.dumps({"per_s": len(x) / (time.perf_counter() - start)}))
+''')
+
+CONTENDERS = {
+    "textrnn": {},
+    "textrnn, PyTorch kernels": {"TEXTRNN_KERNEL": "0"},
+    "keras-jax": {},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", nargs="+", default=["stacked-lstm", "bi-lstm", "lstm"])
+    parser.add_argument("--reviews", type=int, default=2560)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    import importlib.util
+
+    have_keras = all(importlib.util.find_spec(m) for m in ("keras", "jax"))
+    contenders = {k: v for k, v in CONTENDERS.items() if have_keras or k != "keras-jax"}
+    print(f"date: {datetime.now(timezone.utc):%Y-%m-%d}, machine: {platform.machine()}, "
+          f"{os.cpu_count()} cores; predict at batch 256 on {args.reviews} IMDB test reviews x 500 words, "
+          f"best of {args.rounds} alternating rounds")
+    print("| model | " + " | ".join(contenders) + " |")
+    print("|---|" + "---|" * len(contenders))
+    for name in args.models:
+        best: dict[str, float] = {}
+        for _ in range(args.rounds):
+            for contender, env in contenders.items():
+                tag = "textrnn" if contender.startswith("textrnn") else contender
+                out = subprocess.run([sys.executable, "-c", WORKER, tag, name, str(args.reviews)],
+                                     env={**os.environ, **env}, capture_output=True, text=True)
+                if out.returncode != 0:
+                    best[contender] = float("nan")
+                    print(out.stderr[-500:], file=sys.stderr)
+                    continue
+                per_s = json.loads(out.stdout.strip().splitlines()[-1])["per_s"]
+                best[contender] = max(best.get(contender, per_s), per_s)
+        base = best["textrnn"]
+        cells = [f"{v:,.0f} reviews/s ({v / base:.2f}x)" for v in best.values()]
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
