@@ -9,13 +9,12 @@ Prints reviews per second and each contender's speed as a fraction of textrnn's.
 """
 
 import argparse
-import json
 import os
 import platform
-import subprocess
-import sys
 import textwrap
 from datetime import datetime, timezone
+
+from contenders import best_of_rounds, with_keras_if_installed
 
 WORKER = textwrap.dedent('''
     import json, os, sys, time
@@ -50,28 +49,14 @@ def main() -> None:
     parser.add_argument("--reviews", type=int, default=2560)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    import importlib.util
-
-    have_keras = all(importlib.util.find_spec(m) for m in ("keras", "jax"))
-    contenders = {k: v for k, v in CONTENDERS.items() if have_keras or k != "keras-jax"}
+    contenders = with_keras_if_installed(CONTENDERS)
     print(f"date: {datetime.now(timezone.utc):%Y-%m-%d}, machine: {platform.machine()}, "
           f"{os.cpu_count()} cores; predict at batch 256 on {args.reviews} IMDB test reviews x 500 words, "
           f"best of {args.rounds} alternating rounds")
     print("| model | " + " | ".join(contenders) + " |")
     print("|---|" + "---|" * len(contenders))
     for name in args.models:
-        best: dict[str, float] = {}
-        for _ in range(args.rounds):
-            for contender, env in contenders.items():
-                tag = "textrnn" if contender.startswith("textrnn") else contender
-                out = subprocess.run([sys.executable, "-c", WORKER, tag, name, str(args.reviews)],
-                                     env={**os.environ, **env}, capture_output=True, text=True)
-                if out.returncode != 0:
-                    best[contender] = float("nan")
-                    print(out.stderr[-500:], file=sys.stderr)
-                    continue
-                per_s = json.loads(out.stdout.strip().splitlines()[-1])["per_s"]
-                best[contender] = max(best.get(contender, per_s), per_s)
+        best = best_of_rounds(WORKER, name, [str(args.reviews)], contenders, args.rounds, "per_s", max)
         base = best["textrnn"]
         cells = [f"{v:,.0f} reviews/s ({v / base:.2f}x)" for v in best.values()]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)

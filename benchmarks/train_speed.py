@@ -12,13 +12,12 @@ multiple of textrnn's.
 """
 
 import argparse
-import json
 import os
 import platform
-import subprocess
-import sys
 import textwrap
 from datetime import datetime, timezone
+
+from contenders import best_of_rounds, with_keras_if_installed
 
 WORKER = textwrap.dedent('''
     import json, os, sys, time
@@ -91,28 +90,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    import importlib.util
-
-    have_keras = all(importlib.util.find_spec(m) for m in ("keras", "jax"))
-    contenders = {k: v for k, v in CONTENDERS.items() if have_keras or k != "keras-jax"}
+    contenders = with_keras_if_installed(CONTENDERS)
     print(f"date: {datetime.now(timezone.utc):%Y-%m-%d}, machine: {platform.machine()}, "
           f"{os.cpu_count()} cores; batch 32 x 500 words, RMSprop, {args.steps} steps after warm-up, "
           f"best of {args.rounds} alternating rounds")
     print("| model | " + " | ".join(contenders) + " |")
     print("|---|" + "---|" * len(contenders))
     for name in args.models:
-        best: dict[str, float] = {}
-        for _ in range(args.rounds):
-            for contender, env in contenders.items():
-                tag = "textrnn" if contender.startswith("textrnn") else contender
-                out = subprocess.run([sys.executable, "-c", WORKER, tag, name, str(args.steps)],
-                                     env={**os.environ, **env}, capture_output=True, text=True)
-                if out.returncode != 0:
-                    best[contender] = float("nan")
-                    print(out.stderr[-500:], file=sys.stderr)
-                    continue
-                ms = json.loads(out.stdout.strip().splitlines()[-1])["ms"]
-                best[contender] = min(best.get(contender, ms), ms)
+        best = best_of_rounds(WORKER, name, [str(args.steps)], contenders, args.rounds, "ms", min)
         base = best["textrnn"]
         cells = [f"{ms:.1f} ms ({ms * 782 / 1000:.0f} s/epoch, {ms / base:.2f}x)" for ms in best.values()]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
