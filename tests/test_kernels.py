@@ -128,3 +128,28 @@ def test_float32_kernel_matches_float64(units):
         results.append([H.detach(), *torch.autograd.grad(loss, args)])
     for exact, single in zip(*results):
         torch.testing.assert_close(single.double(), exact, atol=5e-5, rtol=1e-4)
+
+
+@pytest.mark.skipif(not kernels.fast_layer(32, 32), reason="no AVX-512 whole-layer kernel on this CPU")
+def test_whole_layer_kernel_without_bias_matches_the_step_loop():
+    torch.manual_seed(0)
+    layer = L.LSTM(32, return_sequences=True, use_bias=False)
+    layer.build((None, 20, 32))
+    x = torch.randn(3, 20, 32, requires_grad=True)
+
+    def run(use_kernel):
+        states = [torch.zeros(3, 32), torch.zeros(3, 32)]
+        if use_kernel:
+            out, final = layer.own_kernel()(x, states)
+        else:
+            out, final = rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), states, None, None)
+        loss = (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum() + final[0].sum()
+        return out.detach(), torch.autograd.grad(loss, [x, *layer.weights])
+
+    assert layer.own_kernel() == layer._run_layer_kernel
+    (out_k, grads_k), (out_r, grads_r) = run(True), run(False)
+    torch.testing.assert_close(out_k, out_r, atol=1e-5, rtol=1e-4)
+    for a, b in zip(grads_k, grads_r):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
+    with torch.no_grad():  # the forward-only mode of the same kernel
+        torch.testing.assert_close(layer(x), out_k, atol=1e-5, rtol=1e-4)
