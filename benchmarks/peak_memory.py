@@ -2,7 +2,7 @@
 the 25,000 training reviews loaded and encoded, `fit` over the first `--reviews` of them (batch 32,
 with the last 20 % as validation), so every buffer of a training step has been allocated.
 
-    TEXTRNN_DATA=... python benchmarks/peak_memory.py [--model stacked-lstm] [--reviews 3200]
+    TEXTRNN_DATA=... python benchmarks/peak_memory.py [--model stacked-lstm] [--reviews 25000]
 """
 
 import argparse
@@ -18,7 +18,7 @@ def max_rss_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="stacked-lstm")
-    parser.add_argument("--reviews", type=int, default=3200)
+    parser.add_argument("--reviews", type=int, default=25000)
     args = parser.parse_args()
     import torch
 

@@ -215,10 +215,13 @@ class IMDBCorpus:
         s = self.splits[split]
         ids = self.ids(split, num_words)
         lengths = np.diff(s.offsets) + 1  # + start_char
-        pos = lengths[:, None] - maxlen + np.arange(maxlen)[None, :]  # index into [start, ids...]
-        flat = np.clip(s.offsets[:-1, None] + pos - 1, 0, max(len(ids) - 1, 0))
-        x = np.where(pos > 0, ids[flat] if len(ids) else 0, np.where(pos == 0, start_char, 0))
-        return x.astype(np.int32), s.labels.astype(np.int64)
+        x = np.empty((len(lengths), maxlen), dtype=np.int32)
+        for first in range(0, len(lengths), 2048):  # blocks of rows: the int64 index arrays stay small
+            rows = slice(first, first + 2048)
+            pos = lengths[rows, None] - maxlen + np.arange(maxlen)[None, :]  # index into [start, ids...]
+            flat = np.clip(s.offsets[:-1][rows, None] + pos - 1, 0, max(len(ids) - 1, 0))
+            x[rows] = np.where(pos > 0, ids[flat] if len(ids) else 0, np.where(pos == 0, start_char, 0))
+        return x, s.labels.astype(np.int64)
 
 
 def _fingerprint(path: Path) -> str:
