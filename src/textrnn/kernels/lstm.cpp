@@ -269,6 +269,26 @@ inline void lstm_gates_f32(float* g, const float* c_prev, float* c, float* h, in
   }
 }
 
+// Backward through one step's gates: from dh (this step's output gradient, all paths summed) and
+// dc (carried from step t+1, updated in place to step t-1's) to dg, the gate pre-activation grads.
+inline void lstm_gate_grads_f32(const float* g, const float* c, const float* c_prev, const float* dh, float* dc,
+                                float* dg, int64_t u) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t j = 0; j < u; j += 16) {
+    const __m512 i = _mm512_loadu_ps(g + j), f = _mm512_loadu_ps(g + u + j);
+    const __m512 cc = _mm512_loadu_ps(g + 2 * u + j), o = _mm512_loadu_ps(g + 3 * u + j);
+    const __m512 tc = tanh_ps(_mm512_loadu_ps(c + j));
+    const __m512 dhj = _mm512_loadu_ps(dh + j);
+    const __m512 dcj = _mm512_fmadd_ps(_mm512_mul_ps(dhj, o), _mm512_fnmadd_ps(tc, tc, one), _mm512_loadu_ps(dc + j));
+    _mm512_storeu_ps(dg + j, _mm512_mul_ps(_mm512_mul_ps(dcj, cc), _mm512_mul_ps(i, _mm512_sub_ps(one, i))));
+    _mm512_storeu_ps(dg + u + j, _mm512_mul_ps(_mm512_mul_ps(dcj, _mm512_loadu_ps(c_prev + j)),
+                                               _mm512_mul_ps(f, _mm512_sub_ps(one, f))));
+    _mm512_storeu_ps(dg + 2 * u + j, _mm512_mul_ps(_mm512_mul_ps(dcj, i), _mm512_fnmadd_ps(cc, cc, one)));
+    _mm512_storeu_ps(dg + 3 * u + j, _mm512_mul_ps(_mm512_mul_ps(dhj, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o))));
+    _mm512_storeu_ps(dc + j, _mm512_mul_ps(dcj, f));
+  }
+}
+
 // LSTM forward over rows [b0, b1), two rows at a time (one when a row is left over).
 template <int R>
 void lstm_forward_f32(int64_t b, int64_t steps, int64_t u, const float* xproj, const float* U,
@@ -326,21 +346,7 @@ void lstm_backward_f32(int64_t b, int64_t steps, int64_t u, const float* dH, con
       const float* c = C + row * u;
       const float* c_prev = t > 0 ? C + (row - 1) * u : c0 + (b + r) * u;
       float* dg = DG + row * g4;
-      const __m512 one = _mm512_set1_ps(1.0f);
-      for (int64_t j = 0; j < u; j += 16) {
-        const __m512 i = _mm512_loadu_ps(g + j), f = _mm512_loadu_ps(g + u + j);
-        const __m512 cc = _mm512_loadu_ps(g + 2 * u + j), o = _mm512_loadu_ps(g + 3 * u + j);
-        const __m512 tc = tanh_ps(_mm512_loadu_ps(c + j));
-        const __m512 dhj = _mm512_loadu_ps(dh[r] + j);
-        const __m512 dcj = _mm512_fmadd_ps(_mm512_mul_ps(dhj, o), _mm512_fnmadd_ps(tc, tc, one),
-                                           _mm512_loadu_ps(dc[r] + j));
-        _mm512_storeu_ps(dg + j, _mm512_mul_ps(_mm512_mul_ps(dcj, cc), _mm512_mul_ps(i, _mm512_sub_ps(one, i))));
-        _mm512_storeu_ps(dg + u + j, _mm512_mul_ps(_mm512_mul_ps(dcj, _mm512_loadu_ps(c_prev + j)),
-                                                   _mm512_mul_ps(f, _mm512_sub_ps(one, f))));
-        _mm512_storeu_ps(dg + 2 * u + j, _mm512_mul_ps(_mm512_mul_ps(dcj, i), _mm512_fnmadd_ps(cc, cc, one)));
-        _mm512_storeu_ps(dg + 3 * u + j, _mm512_mul_ps(_mm512_mul_ps(dhj, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o))));
-        _mm512_storeu_ps(dc[r] + j, _mm512_mul_ps(dcj, f));
-      }
+      lstm_gate_grads_f32(g, c, c_prev, dh[r], dc[r], dg, u);
       dgc[r] = dg;
       init[r] = t > 0 ? dH + (row - 1) * u : nullptr;
     }
@@ -473,22 +479,8 @@ struct LstmLayerBackward {
     const float* g = G + row * 4 * u;
     const float* c = C + row * u;
     const float* c_prev = t > 0 ? C + (row - 1) * u : c0 + (b0 + i) * u;
-    float *d = dg(i), *dhr = dh(i), *dcr = dc(i);
-    const __m512 one = _mm512_set1_ps(1.0f);
-    for (int64_t j = 0; j < u; j += 16) {
-      const __m512 ig = _mm512_loadu_ps(g + j), f = _mm512_loadu_ps(g + u + j);
-      const __m512 cc = _mm512_loadu_ps(g + 2 * u + j), o = _mm512_loadu_ps(g + 3 * u + j);
-      const __m512 tc = tanh_ps(_mm512_loadu_ps(c + j));
-      const __m512 dhj = _mm512_loadu_ps(dhr + j);
-      const __m512 dcj = _mm512_fmadd_ps(_mm512_mul_ps(dhj, o), _mm512_fnmadd_ps(tc, tc, one),
-                                         _mm512_loadu_ps(dcr + j));
-      _mm512_storeu_ps(d + j, _mm512_mul_ps(_mm512_mul_ps(dcj, cc), _mm512_mul_ps(ig, _mm512_sub_ps(one, ig))));
-      _mm512_storeu_ps(d + u + j, _mm512_mul_ps(_mm512_mul_ps(dcj, _mm512_loadu_ps(c_prev + j)),
-                                                _mm512_mul_ps(f, _mm512_sub_ps(one, f))));
-      _mm512_storeu_ps(d + 2 * u + j, _mm512_mul_ps(_mm512_mul_ps(dcj, ig), _mm512_fnmadd_ps(cc, cc, one)));
-      _mm512_storeu_ps(d + 3 * u + j, _mm512_mul_ps(_mm512_mul_ps(dhj, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o))));
-      _mm512_storeu_ps(dcr + j, _mm512_mul_ps(dcj, f));
-    }
+    float* d = dg(i);
+    lstm_gate_grads_f32(g, c, c_prev, dh(i), dc(i), d, u);
     for (int64_t j = 0; j < 4 * u; j += 16)
       _mm512_storeu_ps(db + j, _mm512_add_ps(_mm512_loadu_ps(db + j), _mm512_loadu_ps(d + j)));
   }
