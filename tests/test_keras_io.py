@@ -140,3 +140,42 @@ def test_cli_import_export_and_masking_refusal(tmp_path, capsys, reviews):
     assert "masking" in err and err.count("\n") == 1
     save_keras_model(loaded, tmp_path / "y.keras")
     assert (tmp_path / "y.keras").stat().st_size > 0
+
+
+def _recipe_pair(pool):
+    """The recipe's encoder shape (masked Bi-LSTM over time, pooled) in Keras."""
+    kl = keras.layers
+    return keras.Sequential([keras.Input((T,), dtype="int32"), kl.Embedding(500, 16, mask_zero=True),
+                             kl.Bidirectional(kl.LSTM(8, return_sequences=True)), getattr(kl, pool)(),
+                             kl.Dense(1, activation="sigmoid")])
+
+
+@pytest.mark.parametrize("pool", ["GlobalMaxPooling1D", "GlobalAveragePooling1D"])
+def test_pooled_models_round_trip_both_ways(tmp_path, reviews, pool):
+    km = _recipe_pair(pool)
+    km.save(tmp_path / "k.keras")
+    ours = load_keras_model(tmp_path / "k.keras")
+    expected = km.predict(reviews[2], verbose=0)
+    np.testing.assert_allclose(ours.predict(reviews[2]), expected, atol=1e-5)
+    ours.save(tmp_path / "back.keras")
+    again = keras.saving.load_model(tmp_path / "back.keras")
+    np.testing.assert_allclose(again.predict(reviews[2], verbose=0), expected, atol=1e-5)
+
+
+def test_onnx_export_of_a_length_bucketed_masked_model(tmp_path, reviews):
+    """mask_zero is fine when the model never sees padding: rows given one at a time, unpadded."""
+    from textrnn.data.buckets import row_lengths
+    from textrnn.onnx_export import export_onnx
+
+    _recipe_pair("GlobalMaxPooling1D").save(tmp_path / "k.keras")
+    model = load_keras_model(tmp_path / "k.keras")
+    with pytest.raises(ConfigError, match="masking"):
+        export_onnx(model, tmp_path / "m.onnx")
+    model.length_buckets = True
+    export_onnx(model, tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    x = reviews[2][:10].astype(np.int64)
+    expected = model.predict(x)
+    for i, (row, n) in enumerate(zip(x, row_lengths(x))):
+        got = session.run(None, {"ids": row[None, T - n:]})[0]
+        np.testing.assert_allclose(got[0], expected[i], atol=1e-5)

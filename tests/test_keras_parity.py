@@ -112,6 +112,21 @@ def test_stacked_with_head_matches_keras(mask_zero):
     _assert_same(km, ours, _ids("pre" if mask_zero else "none"))
 
 
+
+@pytest.mark.parametrize("pool", ["GlobalMaxPooling1D", "GlobalAveragePooling1D"])
+@pytest.mark.parametrize("mask_zero,pad", [(False, "none"), (True, "none"), (True, "pre"), (True, "post")])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_pooling_over_time_matches_keras(pool, mask_zero, pad, keepdims):
+    """Pooling over a Bi-LSTM's sequence (the recipe's encoder); with a mask the average skips
+    masked steps and the max does not, as in Keras 3. pad "none" with mask_zero: nothing masked,
+    the unmasked fast path."""
+    specs = [("Bidirectional", (_with(RNNS["LSTM"], return_sequences=True), "concat")),
+             (pool, {"keepdims": keepdims})]
+    if not keepdims:
+        specs.append(("Dense", {"units": 1, "activation": "sigmoid"}))
+    km, ours = _pair(specs, mask_zero=mask_zero)
+    _assert_same(km, ours, _ids(pad))
+
 def _lecture_models(lib):
     stacked = [lib.Embedding(10000, 32), lib.LSTM(32, return_sequences=True, dropout=0.2),
                lib.LSTM(32, return_sequences=True, dropout=0.2), lib.LSTM(32, dropout=0.2),

@@ -130,3 +130,66 @@ def test_multiclass_softmax_training():
     model.fit(x, y, epochs=30, verbose=0)
     assert model.evaluate(x, y, verbose=0)[1] > 0.9
     assert json.dumps(model.get_config())
+
+
+# --- length buckets -------------------------------------------------------------------------------
+def _prepadded(n=60, steps=12, seed=0):
+    """Pre-padded ids with lengths 0..steps (0: an empty review) and labels."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 20, size=(n, steps))
+    lengths = rng.integers(0, steps + 1, size=n)
+    lengths[:3] = [0, steps, 1]
+    for row, length in enumerate(lengths):
+        x[row, :steps - length] = 0
+    return x, rng.integers(0, 2, size=n), lengths
+
+
+def test_row_lengths_and_length_batches_cover_every_row_once():
+    from textrnn.data.buckets import length_batches, row_lengths
+
+    x, _, lengths = _prepadded()
+    np.testing.assert_array_equal(row_lengths(x), lengths)
+    for rng in (None, np.random.default_rng(1)):
+        batches = length_batches(lengths, 4, rng)
+        rows = np.concatenate([r for _, r in batches])
+        assert sorted(rows.tolist()) == list(range(len(x)))
+        for length, r in batches:
+            assert 1 <= len(r) <= 4 and set(lengths[r]) == {length}
+    assert [r.tolist() for _, r in length_batches(lengths, 4)] == \
+        [r.tolist() for _, r in length_batches(lengths, 4)]
+
+
+def _masked_model(buckets):
+    torch.manual_seed(0)
+    m = Sequential([L.Embedding(20, 8, mask_zero=True, input_length=12), L.Bidirectional(L.LSTM(8)),
+                    L.Dense(1, activation="sigmoid")])
+    m.compile("adam", "binary_crossentropy", ["acc"])
+    m.length_buckets = buckets
+    return m
+
+
+def test_length_buckets_give_the_masked_padded_results():
+    """A mask_zero model skips padding, so cutting it off per bucket changes nothing but speed."""
+    x, y, _ = _prepadded()
+    padded, bucketed = _masked_model(False), _masked_model(True)
+    bucketed.set_weights(padded.get_weights())
+    np.testing.assert_allclose(bucketed.predict(x, batch_size=8), padded.predict(x, batch_size=8), atol=1e-6)
+    np.testing.assert_allclose(bucketed.evaluate(x, y, verbose=0), padded.evaluate(x, y, verbose=0), atol=1e-6)
+
+
+def test_length_bucketed_fit_learns_is_seeded_and_is_saved(tmp_path):
+    x, y = _toy(256, steps=12)
+    x[: len(x) // 2, :5] = 0  # half the reviews shorter
+    runs = []
+    for _ in range(2):
+        model = _masked_model(True)
+        model.compile(optimizer=Adam(learning_rate=0.01), loss="binary_crossentropy", metrics=["acc"])
+        torch.manual_seed(3)
+        runs.append(model.fit(x, y, epochs=8, batch_size=32, verbose=0).history["loss"])
+    assert runs[0] == runs[1]
+    assert runs[0][-1] < runs[0][0]
+    assert model.evaluate(x, y, verbose=0)[1] > 0.9
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.length_buckets
+    np.testing.assert_allclose(loaded.predict(x), model.predict(x), atol=1e-6)

@@ -214,6 +214,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recipe(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from textrnn.recipe import RecipeSettings, run_recipe
+
+    given = {f.name: getattr(args, f.name) for f in fields(RecipeSettings)
+             if getattr(args, f.name, None) is not None}
+    out = args.out or f"runs/recipe-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_recipe(RecipeSettings(**given), out, verbose=0 if args.quiet else 1)
+    return 0
+
+
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from textrnn.pretrain.run import pretrain
 
@@ -274,6 +286,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         export_onnx(model, args.out, fixed_length=args.fixed_length)
     print(f"-> {args.out}")
+    if model.length_buckets:
+        print("note: feed the exported model reviews without padding (one per call, or of one length); "
+              "textrnn runs it that way")
+    if model.linear_head is not None:
+        print("note: the model's NB linear head is not in the exported file: its predictions are the "
+              "RNN's alone")
     return 0
 
 
@@ -361,8 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, parents=[quiet], help=help)
+    def command(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[quiet], help=help, description=description or help)
 
     p = command("models", help="list the model zoo")
     p.set_defaults(func=cmd_models)
@@ -403,6 +421,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(p)
     _add_model_options(p)
     p.set_defaults(func=cmd_compare)
+
+    from textrnn.recipe import RecipeSettings
+
+    defaults = RecipeSettings()
+    p = command("recipe", help="the recommended classifier: word2vec + pooled Bi-LSTM + NB linear head",
+                description="word2vec on unlabelled + training text, a fine-tuned Bi-LSTM pooled over "
+                            "time trained in length buckets, blended with an NBSVM-style linear model; "
+                            "writes a run folder that evaluate / predict / serve / export take. "
+                            "Rerunning with the same --out resumes.")
+    p.add_argument("--out", help="run folder (default runs/recipe-TIMESTAMP); an unfinished one resumes")
+    _add_data_options(p, default="imdb")
+    for name, kind, text in [
+            ("vocab-size", int, "words kept"), ("maxlen", int, "words per review"),
+            ("dim", int, "embedding / word2vec size"), ("units", int, "Bi-LSTM state per direction"),
+            ("dropout", float, "dropout on the embedding and the pooled features"),
+            ("epochs", int, "at most this many epochs (early stopping on val loss)"),
+            ("batch-size", int, "rows per step"), ("lr", float, "Adam learning rate"),
+            ("val-split", float, "last fraction of the training rows for validation"),
+            ("patience", int, "epochs without val-loss gain before stopping"),
+            ("w2v-epochs", int, "word2vec passes"), ("ngrams", int, "linear head: n-gram size"),
+            ("head-C", float, "linear head: inverse regularisation"), ("seed", int, "seed")]:
+        dest = name.replace("-", "_")
+        p.add_argument(f"--{name}", dest=dest, type=kind, help=f"{text} (default {getattr(defaults, dest)})")
+    p.add_argument("--pretrain", choices=["word2vec", "none"], help="embedding start (default word2vec)")
+    p.add_argument("--no-linear-head", dest="linear_head", action="store_false", default=None,
+                   help="the network alone, without the NB linear model")
+    p.set_defaults(func=cmd_recipe)
 
     p = command("pretrain", help="pretrain an embedding (lecture steps 1-2); writes EMB_DIR")
     p.add_argument("--method", required=True, choices=["word2vec", "lm", "classifier"])

@@ -1,6 +1,7 @@
 """Keras 3 files in and out: `.keras` archives (config.json + model.weights.h5 + metadata.json) and
-`.weights.h5` files, for Sequential models of Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense
-and Dropout layers.
+`.weights.h5` files, for Sequential models of Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense,
+Dropout and global pooling layers. textrnn's own additions (length buckets, a linear head) are not
+part of a Keras file.
 
 Reading never executes code from the file: the config is read as data, only the layer types above
 are accepted, and anything else (another layer, a custom or lambda object, a functional model) is
@@ -27,13 +28,16 @@ from textrnn.errors import ConfigError, DataError
 from textrnn.io_utils import atomic_write_bytes
 from textrnn.models import Sequential
 
-SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Dropout")
+SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Dropout",
+             "GlobalMaxPooling1D", "GlobalAveragePooling1D")
 _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
                "return_sequences", "return_state", "go_backwards", "zero_output_for_mask")
 _FIELDS = {
     "Embedding": ("input_dim", "output_dim", "mask_zero"),
     "Dense": ("units", "activation", "use_bias"),
     "Dropout": ("rate",),
+    "GlobalMaxPooling1D": ("keepdims",),
+    "GlobalAveragePooling1D": ("keepdims",),
     "SimpleRNN": tuple(f for f in _RNN_FIELDS if f != "recurrent_activation"),
     "LSTM": (*_RNN_FIELDS, "unit_forget_bias"),
     "GRU": (*_RNN_FIELDS, "reset_after"),

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from textrnn import distributed, losses
 from textrnn import optimizers as optimizers_module
 from textrnn.callbacks import Callback, History
+from textrnn.data.buckets import length_batches, row_lengths
 from textrnn.errors import ConfigError, DataError, NotBuiltError
 from textrnn.io_utils import atomic_write_dir, atomic_write_json
 from textrnn.layers.base import Layer, Shape, WeightSplit, auto_name, layer_from_config, layer_to_config
@@ -52,6 +53,13 @@ class Sequential(WeightSplit, nn.Module):
         self.stop_training = False
         self.history: History | None = None
         self.text_encoder: Any = None  # textrnn.data.TextEncoder, saved as vocab.json
+        # textrnn's addition to Keras's Sequential: fit, evaluate and predict in batches of rows of one
+        # length, padding cut off (textrnn.data.buckets). Saved with the model.
+        self.length_buckets = False
+        # Also textrnn's: a linear model beside the network (textrnn.linear.NBLinear, the recipe's
+        # ensemble); predict and evaluate blend the two probabilities, `blend` being the linear share.
+        self.linear_head: Any = None
+        self.linear_blend = 0.0
         for layer in layers or []:
             self.add(layer)
 
@@ -209,6 +217,18 @@ class Sequential(WeightSplit, nn.Module):
     def _results(self, loss: float, acc: float) -> list[float] | float:
         return [loss, acc] if self.metric_names else loss
 
+    def _batches(self, xt: torch.Tensor, batch_size: int,
+                 shuffle: bool = False) -> list[tuple[torch.Tensor, int]]:
+        """(row indices, columns to keep from the right) per batch: slices of all columns, or with
+        length buckets rows of one length each without their padding. Shuffles draw from torch's
+        generator, so torch.manual_seed and a resumed run's restored RNG state cover them."""
+        if not self.length_buckets:
+            order = torch.randperm(len(xt)) if shuffle else torch.arange(len(xt))
+            return [(order[i:i + batch_size], xt.shape[1]) for i in range(0, len(xt), batch_size)]
+        lengths = np.maximum(row_lengths(xt.numpy()), 1)  # an empty review keeps one padding step
+        rng = np.random.default_rng(int(torch.randint(2 ** 62, (1,)))) if shuffle else None
+        return [(torch.from_numpy(rows), n) for n, rows in length_batches(lengths, batch_size, rng)]
+
     # --- fit / evaluate / predict ---------------------------------------------------------------
     def fit(
         self,
@@ -255,17 +275,21 @@ class Sequential(WeightSplit, nn.Module):
         verbose = verbose if distributed.is_main() else 0
         if 0 < len(xt) % batch_size < distributed.world_size():
             steps -= 1  # a last batch too small to give every process a row is dropped
+        if self.length_buckets and distributed.active():
+            raise ConfigError("length buckets are not supported in distributed training")
         for epoch in range(initial_epoch, epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
-            order = torch.randperm(len(xt)) if shuffle else torch.arange(len(xt))
+            batches = self._batches(xt, batch_size, shuffle)
+            steps = len(batches) if self.length_buckets else steps  # buckets: more, smaller batches
             start = time.perf_counter()
             total_loss = total_acc = 0.0
             bar = tqdm(range(steps), desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
                        disable=verbose != 1, leave=True, dynamic_ncols=True)
             for i in bar:
-                idx = distributed.local_rows(order[i * batch_size:(i + 1) * batch_size])
-                loss, acc = self._train_step(xt[idx], yt[idx], forward)
+                rows, width = batches[i]
+                idx = distributed.local_rows(rows)
+                loss, acc = self._train_step(xt[idx, -width:], yt[idx], forward)
                 total_loss += loss
                 total_acc += acc
                 if i % 10 == 0 or i == steps - 1:
@@ -298,15 +322,35 @@ class Sequential(WeightSplit, nn.Module):
         self.history = history
         return history
 
+    def attach_linear_head(self, head: Any, blend: float) -> None:
+        """Blend `head.predict_proba(x)` into this model's predictions with weight `blend` (0-1).
+        Only for a single sigmoid output: the head gives P(positive)."""
+        last = self._layers[-1] if self._layers else None
+        if not (isinstance(last, Layer) and getattr(last, "units", None) == 1
+                and getattr(last, "activation", None) == "sigmoid"):
+            raise ConfigError("a linear head needs a model ending in Dense(1, activation='sigmoid')")
+        if not 0.0 <= blend <= 1.0:
+            raise ConfigError(f"blend must be in [0, 1], got {blend}")
+        self.linear_head, self.linear_blend = head, float(blend)
+
+    def _blend(self, probs: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
+        if self.linear_head is None or len(xt) == 0:
+            return probs
+        linear = torch.from_numpy(self.linear_head.predict_proba(xt.numpy()).astype(np.float32))
+        return (1 - self.linear_blend) * probs + self.linear_blend * linear.reshape(probs.shape)
+
     def _evaluate_tensors(self, xt: torch.Tensor, yt: torch.Tensor, batch_size: int) -> dict[str, float]:
+        if self.linear_head is not None:  # the blended predictions, as predict gives them
+            pred = torch.from_numpy(self.predict(xt, batch_size))
+            return {"loss": float(self._loss_fn(yt, pred)), "acc": float(self._accuracy_fn(yt, pred))}
         self.eval()
         loss_sum = acc_sum = 0.0
         with torch.inference_mode():
-            for i in range(0, len(xt), batch_size):
-                pred = self(xt[i:i + batch_size])
+            for rows, width in self._batches(xt, batch_size):
+                pred = self(xt[rows, -width:])
                 n = len(pred)
-                loss_sum += float(self._loss_fn(yt[i:i + batch_size], pred)) * n
-                acc_sum += float(self._accuracy_fn(yt[i:i + batch_size], pred)) * n
+                loss_sum += float(self._loss_fn(yt[rows], pred)) * n
+                acc_sum += float(self._accuracy_fn(yt[rows], pred)) * n
         return {"loss": loss_sum / len(xt), "acc": acc_sum / len(xt)}
 
     def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 1,
@@ -330,13 +374,16 @@ class Sequential(WeightSplit, nn.Module):
         if not self.built:
             self.build((None, *xt.shape[1:]))
         self.eval()
-        outs = []
+        out = None
         with torch.inference_mode():
-            for i in tqdm(range(0, len(xt), batch_size), disable=not verbose, desc="predict"):
-                outs.append(self(xt[i:i + batch_size]))
-        if not outs:
+            for rows, width in tqdm(self._batches(xt, batch_size), disable=not verbose, desc="predict"):
+                pred = self(xt[rows, -width:])
+                if out is None:
+                    out = pred.new_empty((len(xt), *pred.shape[1:]))
+                out[rows] = pred
+        if out is None:
             return np.zeros((0, *self._layers[-1].output_shape[1:]), dtype=np.float32)
-        return torch.cat(outs).numpy()
+        return self._blend(out, xt).numpy()
 
     # --- config and saving ----------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -344,11 +391,13 @@ class Sequential(WeightSplit, nn.Module):
             "name": self.name,
             "layers": [layer_to_config(layer) for layer in self._layers],
             "build_input_shape": list(self.build_input_shape) if self.build_input_shape else None,
+            **({"length_buckets": True} if self.length_buckets else {}),
         }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
         model = cls([layer_from_config(spec) for spec in config["layers"]], name=config.get("name"))
+        model.length_buckets = bool(config.get("length_buckets", False))
         if config.get("build_input_shape") and not model.built:
             model.build(tuple(config["build_input_shape"]))
         return model
@@ -375,6 +424,8 @@ class Sequential(WeightSplit, nn.Module):
             save_file(tensors, str(folder / WEIGHTS_FILE))
             if self.text_encoder is not None:
                 atomic_write_json(folder / VOCAB_FILE, self.text_encoder.to_json())
+            if self.linear_head is not None:
+                self.linear_head.save_into(folder, {"blend": self.linear_blend})
 
         atomic_write_dir(path, fill)
 
@@ -408,6 +459,11 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
         model.compile(optimizers_module.OptimizerSpec(c["optimizer"]["name"],
                                                       c["optimizer"]["learning_rate"]),
                       loss=c["loss"], metrics=c["metrics"])
+    from textrnn.linear import NBLinear
+
+    head = NBLinear.load_from(folder)
+    if head is not None:
+        model.attach_linear_head(head[0], head[1]["blend"])
     vocab_path = folder / VOCAB_FILE
     if vocab_path.is_file():
         from textrnn.data.text import TextEncoder

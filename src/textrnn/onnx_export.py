@@ -21,9 +21,12 @@ OPSET = 17
 def export_onnx(model: Sequential, path: str | Path, fixed_length: bool = False) -> None:
     if not model.built:
         raise ConfigError("cannot export a model that has no weights yet")
-    if any(isinstance(layer, Embedding) and layer.mask_zero for layer in model.layers):
+    masked = any(isinstance(layer, Embedding) and layer.mask_zero for layer in model.layers)
+    if masked and not model.length_buckets:
         raise ConfigError("ONNX export cannot express masking (mask_zero=True): the padded steps "
                           "would be computed; export a model trained without mask_zero")
+    # A length-bucketed model never sees padding: the graph is exact for rows without padding (one
+    # review per call, or reviews of one length), which is how textrnn itself runs it.
     length = model.build_input_shape[1] or 16
     example = torch.ones(2, length, dtype=torch.long)
     axes = {"ids": {0: "batch"}, "probabilities": {0: "batch"}}

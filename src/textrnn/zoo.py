@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from textrnn.errors import ConfigError
-from textrnn.layers import GRU, LSTM, Bidirectional, Dense, Embedding, SimpleRNN
+from textrnn.layers import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, GlobalMaxPooling1D, SimpleRNN
 from textrnn.models import Sequential
 
 
@@ -34,10 +34,10 @@ class ZooConfig:
         return data
 
 
-def _embedding(c: ZooConfig) -> Embedding:
+def _embedding(c: ZooConfig, mask_zero: bool = False) -> Embedding:
     weights = None if c.embedding_weights is None else [c.embedding_weights]
     return Embedding(c.vocab_size, c.embedding_dim, input_length=c.maxlen, weights=weights,
-                     trainable=not c.freeze_embedding)
+                     trainable=not c.freeze_embedding, mask_zero=mask_zero)
 
 
 def _head(c: ZooConfig) -> Dense:
@@ -79,6 +79,18 @@ def bi_gru(c: ZooConfig) -> Sequential:
     return Sequential([_embedding(c), Bidirectional(GRU(c.units, dropout=_drop(c, 0.2))), _head(c)])
 
 
+def bi_lstm_pool(c: ZooConfig) -> Sequential:
+    """The recipe's encoder (textrnn recipe): every time step of a Bi-LSTM pooled by max, so the
+    verdict can come from anywhere in the review rather than from the last state alone. Padding is
+    masked and the model runs in length buckets: it reads each review without padding."""
+    rate = _drop(c, 0.3)
+    model = Sequential([_embedding(c, mask_zero=True), Dropout(rate),
+                        Bidirectional(LSTM(c.units, return_sequences=True)), GlobalMaxPooling1D(),
+                        Dropout(rate), _head(c)])
+    model.length_buckets = True
+    return model
+
+
 ZOO: dict[str, tuple[Callable[[ZooConfig], Sequential], str]] = {
     "simple-rnn": (simple_rnn, "Embedding -> SimpleRNN(32) -> Dense(1, sigmoid)"),
     "lstm": (lstm, "Embedding -> LSTM(32, dropout=0.2) -> Dense(1, sigmoid)"),
@@ -86,6 +98,9 @@ ZOO: dict[str, tuple[Callable[[ZooConfig], Sequential], str]] = {
     "bi-lstm": (bi_lstm, "Embedding -> Bidirectional(LSTM(32, dropout=0.2)) -> Dense(1, sigmoid)"),
     "gru": (gru, "Embedding -> GRU(32, dropout=0.2) -> Dense(1, sigmoid)"),
     "bi-gru": (bi_gru, "Embedding -> Bidirectional(GRU(32, dropout=0.2)) -> Dense(1, sigmoid)"),
+    "bi-lstm-pool": (bi_lstm_pool, "Embedding(mask_zero) -> Dropout(0.3) -> Bidirectional(LSTM(32, "
+                     "return_sequences)) -> GlobalMaxPooling1D -> Dropout(0.3) -> Dense(1, sigmoid); "
+                     "length buckets"),
 }
 
 

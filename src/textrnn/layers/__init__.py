@@ -3,7 +3,9 @@
 from textrnn.layers.base import Layer
 from textrnn.layers.core import Dense, Dropout
 from textrnn.layers.embedding import Embedding
+from textrnn.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from textrnn.layers.wrappers import Bidirectional
 
-__all__ = ["GRU", "LSTM", "RNN", "Bidirectional", "Dense", "Dropout", "Embedding", "Layer", "SimpleRNN"]
+__all__ = ["GRU", "LSTM", "RNN", "Bidirectional", "Dense", "Dropout", "Embedding", "GlobalAveragePooling1D",
+           "GlobalMaxPooling1D", "Layer", "SimpleRNN"]

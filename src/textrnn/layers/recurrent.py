@@ -162,6 +162,8 @@ class RNN(Layer):
                   else [x.new_zeros(batch, self.units) for _ in range(self.state_count)])
         if mask is not None:
             mask = mask.bool()
+            if bool(mask.all()):  # nothing masked (a length-bucketed batch): the fast unmasked path
+                mask = None
         if self.go_backwards:
             x = x.flip(1)
             mask = None if mask is None else mask.flip(1)

@@ -1,0 +1,183 @@
+"""`textrnn recipe`: the best binary text classifier textrnn offers on a CPU (issue 10).
+
+Three steps, each kept in the run folder so an interrupted recipe resumes where it stopped:
+1. word2vec (skip-gram, gensim) on the unlabelled text: IMDB's 50,000 unlabelled reviews plus the
+   training reviews; never test text. Written as an EMB_DIR in RUN_DIR/embedding.
+2. `bi-lstm-pool` (zoo): the word2vec embedding, fine-tuned, under a Bi-LSTM whose every time step
+   is max-pooled; Adam; trained in length buckets; early stopping on a validation split;
+   a normal textrnn run in RUN_DIR (model/, checkpoint/, history, plots).
+3. An NBSVM-style linear model on the same ids (textrnn.linear), blended into the model's
+   probabilities with the weight that minimises the validation log loss; saved inside the model,
+   so evaluate / predict / serve use the blend.
+Each choice and its default come from the ablation in docs/RESULTS.md (experiments/recipe_ablation.py).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from textrnn.errors import ConfigError
+from textrnn.io_utils import atomic_write_json
+from textrnn.metrics import classification_report
+from textrnn.runs import RUN_FILE, TrainSettings, prepare_data, train_run
+
+RECIPE_FILE = "recipe.json"
+
+
+@dataclass
+class RecipeSettings:
+    data: str = "imdb"
+    test_data: str | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    encoding: str = "utf-8"
+    vocab_size: int = 30000
+    maxlen: int = 400
+    dim: int = 64                   # word2vec / embedding size
+    units: int = 64                 # Bi-LSTM state per direction
+    dropout: float = 0.3
+    epochs: int = 4
+    batch_size: int = 32
+    lr: float = 0.001               # Adam
+    val_split: float = 0.1
+    patience: int = 1
+    pretrain: str = "word2vec"      # or "none": a random embedding
+    w2v_epochs: int = 5
+    linear_head: bool = True
+    ngrams: int = 3
+    head_C: float = 1.0
+    seed: int = 0
+
+
+def _training_settings(s: RecipeSettings, embedding: str | None) -> TrainSettings:
+    return TrainSettings(model="bi-lstm-pool", data=s.data, test_data=s.test_data,
+                         text_column=s.text_column, label_column=s.label_column, encoding=s.encoding,
+                         epochs=s.epochs, batch_size=s.batch_size, optimizer="adam", lr=s.lr,
+                         val_split=s.val_split, seed=s.seed, patience=s.patience, vocab_size=s.vocab_size,
+                         embedding_dim=s.dim, maxlen=s.maxlen, units=s.units, dropout=s.dropout,
+                         embedding=embedding)
+
+
+def _pretrain_word2vec(s: RecipeSettings, out: Path, verbose: int) -> None:
+    """Vectors for the run's own vocabulary, from its training rows (plus IMDB's unlabelled reviews)."""
+    from textrnn.pretrain.vectors import PretrainedEmbedding
+    from textrnn.pretrain.word2vec import train_word2vec
+
+    start = time.perf_counter()
+    data = prepare_data(_training_settings(s, None), None, quiet=not verbose)
+    vocab = data.encoder.vocabulary
+    first = vocab.index_from + 1  # ids below are padding, start and out-of-vocabulary marks
+    docs = [[vocab.words[i - first] for i in row if i >= first] for row in data.x_train]
+    if data.name == "imdb":
+        from textrnn.pretrain.sources import corpus_tokens
+
+        docs += corpus_tokens("imdb-unsup", quiet=True)
+    if verbose:
+        print(f"word2vec on {len(docs):,} documents (training + unlabelled text, no test text)", flush=True)
+    matrix, coverage = train_word2vec(docs, vocab, s.dim, epochs=s.w2v_epochs, seed=s.seed)
+    card = {"method": "word2vec", "corpus": f"{s.data} training rows" + (" + imdb-unsup" if data.name ==
+            "imdb" else ""), "documents": len(docs), "tokens": sum(map(len, docs)), "dim": s.dim,
+            "coverage": coverage, "time_s": round(time.perf_counter() - start, 1)}
+    PretrainedEmbedding(matrix, vocab, card).save(out)
+
+
+def _blend_weight(y: np.ndarray, rnn: np.ndarray, linear: np.ndarray) -> float:
+    """The linear model's share (0, 0.05, ..., 1) with the lowest log loss on these rows."""
+    eps = 1e-7
+    best, best_loss = 0.0, float("inf")
+    for w in np.linspace(0, 1, 21):
+        p = np.clip((1 - w) * rnn + w * linear, eps, 1 - eps)
+        loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+        if loss < best_loss - 1e-9:
+            best, best_loss = float(w), float(loss)
+    return best
+
+
+def _add_linear_head(s: RecipeSettings, run_dir: Path, settings: TrainSettings, verbose: int) -> dict:
+    from textrnn.linear import NBLinear
+    from textrnn.models import load_model
+    from textrnn.pretrain.vectors import PretrainedEmbedding
+
+    start = time.perf_counter()
+    pretrained = PretrainedEmbedding.load(settings.embedding) if settings.embedding else None
+    data = prepare_data(settings, pretrained, quiet=True)
+    split = int(len(data.x_train) * (1 - s.val_split))
+    model = load_model(run_dir / "model")
+    model.linear_head = None  # a rerun of this step starts from the network alone
+    x_val, y_val = data.x_train[split:], data.y_train[split:]
+    rnn_val = model.predict(x_val, batch_size=256).ravel()
+    head = NBLinear(ngrams=s.ngrams, C=s.head_C).fit(data.x_train[:split], data.y_train[:split])
+    blend = _blend_weight(y_val, rnn_val, head.predict_proba(x_val))
+    head = NBLinear(ngrams=s.ngrams, C=s.head_C).fit(data.x_train, data.y_train)  # all labelled rows
+    rnn_test = model.predict(data.x_test, batch_size=256)
+    model.attach_linear_head(head, blend)
+    model.save(run_dir / "model")
+    test = classification_report(data.y_test, model.predict(data.x_test, batch_size=256), data.classes)
+    linear_test = classification_report(data.y_test, head.predict_proba(data.x_test)[:, None], data.classes)
+    if verbose:
+        print(f"linear head: blend {blend:.2f}; test accuracy network {_acc(data.y_test, rnn_test):.4f}, "
+              f"linear {linear_test['accuracy']:.4f}, blend {test['accuracy']:.4f}", flush=True)
+    return {"blend": blend, "test": test, "network_test_accuracy": _acc(data.y_test, rnn_test),
+            "linear_test_accuracy": linear_test["accuracy"], "time_s": round(time.perf_counter() - start, 1)}
+
+
+def _acc(y: np.ndarray, probs: np.ndarray) -> float:
+    return float(np.mean((probs.ravel() > 0.5) == y))
+
+
+def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str, Any]:
+    """Run (or resume) the recipe into the run folder `out`; returns the recipe record."""
+    run_dir = Path(out)
+    if (run_dir / RECIPE_FILE).is_file():
+        record = json.loads((run_dir / RECIPE_FILE).read_text(encoding="utf-8"))
+        if verbose:
+            print(f"{run_dir}: the recipe already finished (test accuracy {record['test_accuracy']:.4f})")
+        return record
+    if s.pretrain not in ("word2vec", "none"):
+        raise ConfigError(f"--pretrain must be word2vec or none, got {s.pretrain!r}")
+    start = time.perf_counter()
+    torch.manual_seed(s.seed)
+    emb_dir = run_dir / "embedding"
+    if s.pretrain == "word2vec" and not (emb_dir / "card.json").is_file():
+        _pretrain_word2vec(s, emb_dir, verbose)
+    pretrain_done = time.perf_counter()
+    settings = _training_settings(s, str(emb_dir) if s.pretrain == "word2vec" else None)
+    resume = (run_dir / RUN_FILE).is_file() and (run_dir / "checkpoint").is_dir()
+    if (run_dir / RUN_FILE).is_file() and not resume:  # started, no epoch finished: start over
+        (run_dir / RUN_FILE).unlink()
+    metrics = train_run(settings, run_dir, resume=resume, verbose=verbose)
+    network_done = time.perf_counter()
+    record: dict[str, Any] = {"settings": asdict(s), "network_test_accuracy": metrics["test"]["accuracy"]}
+    if s.linear_head:
+        classes = metrics["test"]["classes"]
+        if len(classes) != 2:
+            raise ConfigError(f"the linear head is for two classes, this data has {len(classes)}: "
+                              "give --no-linear-head")
+        head = _add_linear_head(s, run_dir, settings, verbose)
+        metrics.update(test=head.pop("test"), network_test_accuracy=head["network_test_accuracy"],
+                       linear_head=head)
+        atomic_write_json(run_dir / "metrics.json", metrics)
+        record["linear_head"] = head
+    record.update(test_accuracy=metrics["test"]["accuracy"], best_val_accuracy=metrics["best_val_accuracy"],
+                  epochs_run=metrics["epochs_run"], best_epoch=metrics["best_epoch"],
+                  seconds={"pretrain": round(pretrain_done - start, 1),
+                           "network": round(network_done - pretrain_done, 1),
+                           "linear_head": round(time.perf_counter() - network_done, 1),
+                           "total": round(time.perf_counter() - start, 1)},
+                  date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                  machine=f"{platform.machine()}, {torch.get_num_threads()} threads, "
+                          f"torch {torch.__version__}")
+    atomic_write_json(run_dir / RECIPE_FILE, record)
+    if verbose:
+        print(f"recipe test accuracy {record['test_accuracy']:.4f} in {record['seconds']['total']:.0f} s "
+              f"-> {run_dir}")
+    return record

@@ -1,0 +1,67 @@
+"""`textrnn recipe` on the embedded sample: the three steps, the saved blend, resuming."""
+
+import json
+
+import numpy as np
+import pytest
+
+from textrnn.cli import main
+from textrnn.data.datasets import prepare
+from textrnn.linear import NBLinear
+from textrnn.models import load_model
+from textrnn.recipe import RecipeSettings, _blend_weight, run_recipe
+
+TINY = dict(data="sample", vocab_size=3000, maxlen=120, dim=16, units=16, epochs=2, w2v_epochs=1)
+
+
+@pytest.fixture(scope="module")
+def recipe_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("recipe") / "run"
+    record = run_recipe(RecipeSettings(**TINY), out, verbose=0)
+    return out, record
+
+
+def test_recipe_writes_a_run_whose_model_blends_the_linear_head(recipe_run):
+    out, record = recipe_run
+    assert (out / "embedding" / "card.json").is_file()
+    card = json.loads((out / "embedding" / "card.json").read_text())
+    assert card["method"] == "word2vec" and "test" not in card["corpus"]
+    model = load_model(out / "model")
+    assert model.length_buckets and isinstance(model.linear_head, NBLinear)
+    data = prepare("sample", num_words=3000, maxlen=120, quiet=True)
+    blend = record["linear_head"]["blend"]
+    network = load_model(out / "model")
+    network.linear_head = None
+    expected = (1 - blend) * network.predict(data.x_test).ravel() + blend * model.linear_head.predict_proba(
+        data.x_test)
+    np.testing.assert_allclose(model.predict(data.x_test).ravel(), expected, atol=1e-6)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] == record["test_accuracy"]
+    assert metrics["test"]["accuracy"] == pytest.approx(np.mean((expected > 0.5) == data.y_test))
+    assert set(record["seconds"]) == {"pretrain", "network", "linear_head", "total"}
+
+
+def test_a_finished_recipe_is_not_run_again_and_the_cli_reads_it(recipe_run, capsys):
+    out, record = recipe_run
+    assert run_recipe(RecipeSettings(**TINY), out, verbose=0) == record
+    assert main(["evaluate", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["accuracy"] == pytest.approx(record["test_accuracy"])
+    assert main(["predict", str(out), "a wonderful film", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1
+
+
+def test_blend_weight_prefers_the_better_model():
+    y = np.array([0, 1] * 50)
+    good = np.where(y == 1, 0.9, 0.1)
+    noise = np.full(100, 0.5)
+    assert _blend_weight(y, noise, good) == 1.0
+    assert _blend_weight(y, good, noise) == 0.0
+
+
+def test_recipe_rejects_multiclass_data_with_the_linear_head(tmp_path):
+    rows = [f"{t},{c}" for c in ("a", "b", "c") for t in ("one two three", "four five six") * 10]
+    (tmp_path / "three.csv").write_text("text,label\n" + "\n".join(rows))
+    with pytest.raises(Exception, match="--no-linear-head"):
+        run_recipe(RecipeSettings(**{**TINY, "data": str(tmp_path / "three.csv"), "epochs": 1}),
+                   tmp_path / "run", verbose=0)
