@@ -55,8 +55,8 @@ def whole_review_ids(texts_train, texts_test):
     is the order `load_texts` returns)."""
     corpus = imdb.IMDBCorpus.load(quiet=True)
     rows = {}
+    longest = max(int(np.diff(corpus.splits[s].offsets).max()) + 1 for s in ("train", "test"))
     for split, texts in (("train", texts_train), ("test", texts_test)):
-        longest = int(np.diff(corpus.splits[split].offsets).max()) + 1
         x, _ = corpus.padded(split, num_words=None, maxlen=longest)
         rows.update(zip(texts, x))
     return lambda texts: np.stack([rows[t] for t in texts])

@@ -174,7 +174,8 @@ def test_length_buckets_give_the_masked_padded_results():
     padded, bucketed = _masked_model(False), _masked_model(True)
     bucketed.set_weights(padded.get_weights())
     np.testing.assert_allclose(bucketed.predict(x, batch_size=8), padded.predict(x, batch_size=8), atol=1e-6)
-    np.testing.assert_allclose(bucketed.evaluate(x, y, verbose=0), padded.evaluate(x, y, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(bucketed.evaluate(x, y, verbose=0), padded.evaluate(x, y, verbose=0),
+                               atol=1e-6)
 
 
 def test_length_bucketed_fit_learns_is_seeded_and_is_saved(tmp_path):

@@ -88,6 +88,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
                                dropout=args.dropout)
         model = zoo.build(args.model, config)
     model.summary()
+    if model.length_buckets:
+        print(" Runs in length buckets: each review is read without padding")
+    head = model.linear_head
+    if head is not None:
+        print(f" Linear head: NB log-count-ratio logistic regression on 1-{head.ngrams} grams "
+              f"({2 ** head.bits:,} hashed weights), blended with weight {model.linear_blend:.2f}")
     return 0
 
 

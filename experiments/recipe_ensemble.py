@@ -1,0 +1,51 @@
+"""Probe for issue 10's 1-hour target: average the networks of several finished recipe runs (one per
+seed), then blend in the NB linear head the same way the recipe does (weight chosen by validation log
+loss, head fitted on the training part for that choice and on all training rows for the test).
+Prints each network's and the average's validation / test accuracy and the blend's test accuracy.
+
+    TEXTRNN_DATA=... python experiments/recipe_ensemble.py runs/recipe-ablation/recipe/seed-{0,1,2}
+
+The runs' wall times add up to what the ensemble costs on one machine (recipe.json, `seconds.total`).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from textrnn.linear import NBLinear
+from textrnn.models import load_model
+from textrnn.pretrain.vectors import PretrainedEmbedding
+from textrnn.recipe import RecipeSettings, _blend_weight, _training_settings
+from textrnn.runs import prepare_data
+
+
+def main(runs: list[str]) -> None:
+    first = json.loads((Path(runs[0]) / "recipe.json").read_text())
+    s = RecipeSettings(**first["settings"])
+    settings = _training_settings(s, f"{runs[0]}/embedding")
+    data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
+    split = int(len(data.x_train) * (1 - s.val_split))
+    x_val, y_val, y_test = data.x_train[split:], data.y_train[split:], data.y_test
+    val, test, seconds = [], [], 0.0
+    for run in runs:
+        model = load_model(Path(run) / "model")
+        head, model.linear_head = model.linear_head, None  # the network alone
+        val.append(model.predict(x_val, batch_size=256).ravel())
+        test.append(model.predict(data.x_test, batch_size=256).ravel())
+        seconds += json.loads((Path(run) / "recipe.json").read_text())["seconds"]["total"]
+        print(f"{run}: network val {np.mean((val[-1] > .5) == y_val):.4f}, "
+              f"test {np.mean((test[-1] > .5) == y_test):.4f}")
+    val_avg, test_avg = np.mean(val, axis=0), np.mean(test, axis=0)
+    print(f"average of {len(runs)} networks: val {np.mean((val_avg > .5) == y_val):.4f}, "
+          f"test {np.mean((test_avg > .5) == y_test):.4f}")
+    part = NBLinear(s.ngrams, C=s.head_C).fit(data.x_train[:split], data.y_train[:split])
+    blend = _blend_weight(y_val, val_avg, part.predict_proba(x_val))
+    probs = (1 - blend) * test_avg + blend * head.predict_proba(data.x_test)
+    print(f"+ NB head (blend {blend:.2f}): test {np.mean((probs > .5) == y_test):.4f}; "
+          f"the runs took {seconds:.0f} s of wall time in all")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
