@@ -1,12 +1,14 @@
-"""What length buckets buy (issue 10): training speed of the recipe's network (`bi-lstm-pool`,
-Bi-LSTM(64) max-pooled over a 64-d embedding, vocabulary 30,000, up to 400 words) on the first
-N IMDB training reviews, one epoch each way, in the same process:
+"""What length buckets buy (issues 6 and 10): training speed on the first N IMDB training reviews,
+one epoch each way, in the same process, of a zoo model with `mask_zero=True`:
 
-- buckets: rows of one length per batch, padding cut off (what the recipe does);
-- padded + mask: every batch padded to 400 words, the mask skipping padding (the masked PyTorch path);
-- padded, no mask: padded to 400, the padding computed like words (fast kernel, different results).
+- length buckets: rows of one length per batch, padding cut off (identical results to the next);
+- padded + mask: every batch padded to maxlen, the mask skipping padding (the masked PyTorch path);
+- padded, no mask: padded, the padding computed like words (the fast kernel; other results).
 
-    TEXTRNN_DATA=/path/to/aclImdb_v1.tar.gz python benchmarks/bucket_speed.py [--reviews 3200]
+Models: the recipe's `bi-lstm-pool` (vocabulary 30,000, 64-d, 400 words, Bi-LSTM(64)) or a lecture
+model with the lecture's settings (10,000 words, 32-d, 500 words, 32 units).
+
+    TEXTRNN_DATA=/path/to/aclImdb_v1.tar.gz python benchmarks/bucket_speed.py [--model lstm] [--reviews 3200]
 """
 
 import argparse
@@ -21,10 +23,12 @@ from textrnn import zoo
 from textrnn.data.datasets import prepare
 from textrnn.optimizers import OptimizerSpec
 
+SHAPES = {"bi-lstm-pool": zoo.ZooConfig(vocab_size=30000, embedding_dim=64, maxlen=400, units=64)}
 
-def epoch_seconds(x, y, buckets: bool, mask_zero: bool) -> float:
+
+def epoch_seconds(name: str, x, y, buckets: bool, mask_zero: bool) -> float:
     torch.manual_seed(0)
-    model = zoo.build("bi-lstm-pool", zoo.ZooConfig(vocab_size=30000, embedding_dim=64, maxlen=400, units=64))
+    model = zoo.build(name, SHAPES.get(name, zoo.ZooConfig()))
     model.length_buckets = buckets
     model.layers[0].mask_zero = mask_zero
     model.compile(OptimizerSpec("adam", 0.001), "binary_crossentropy", ["acc"])
@@ -36,17 +40,20 @@ def epoch_seconds(x, y, buckets: bool, mask_zero: bool) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="bi-lstm-pool", help="a zoo model (default bi-lstm-pool)")
     parser.add_argument("--reviews", type=int, default=3200)
     args = parser.parse_args()
-    data = prepare("imdb", num_words=30000, maxlen=400, quiet=True)
+    shape = SHAPES.get(args.model, zoo.ZooConfig())
+    data = prepare("imdb", num_words=shape.vocab_size, maxlen=shape.maxlen, quiet=True)
     x, y = data.x_train[:args.reviews], data.y_train[:args.reviews]
     print(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, machine: {platform.machine()}, "
-          f"{os.cpu_count()} cores, {torch.get_num_threads()} threads; {len(x):,} reviews, batch 32\n")
+          f"{os.cpu_count()} cores, {torch.get_num_threads()} threads; {args.model}, {len(x):,} reviews, "
+          f"batch 32\n")
     print("| batches | epoch s | reviews/s | vs buckets |\n|---|---|---|---|")
     results = {}
     for name, buckets, mask in [("length buckets", True, True), ("padded + mask", False, True),
                                 ("padded, no mask", False, False)]:
-        results[name] = epoch_seconds(x, y, buckets, mask)
+        results[name] = epoch_seconds(args.model, x, y, buckets, mask)
         print(f"| {name} | {results[name]:.1f} | {len(x) / results[name]:.0f} | "
               f"{results[name] / results['length buckets']:.2f}x the time |", flush=True)
 

@@ -41,7 +41,10 @@ def main(runs: list[str]) -> None:
     print(f"average of {len(runs)} networks: val {np.mean((val_avg > .5) == y_val):.4f}, "
           f"test {np.mean((test_avg > .5) == y_test):.4f}")
     part = NBLinear(s.ngrams, C=s.head_C).fit(data.x_train[:split], data.y_train[:split])
-    blend = _blend_weight(y_val, val_avg, part.predict_proba(x_val))
+    linear_val = part.predict_proba(x_val)
+    print(f"NB head alone: val {np.mean((linear_val > .5) == y_val):.4f} (fitted on the other rows), "
+          f"test {np.mean((head.predict_proba(data.x_test) > .5) == y_test):.4f}")
+    blend = _blend_weight(y_val, val_avg, linear_val)
     probs = (1 - blend) * test_avg + blend * head.predict_proba(data.x_test)
     print(f"+ NB head (blend {blend:.2f}): test {np.mean((probs > .5) == y_test):.4f}; "
           f"the runs took {seconds:.0f} s of wall time in all")

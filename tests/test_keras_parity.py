@@ -113,6 +113,7 @@ def test_stacked_with_head_matches_keras(mask_zero):
 
 
 
+@pytest.mark.filterwarnings("ignore:Layer .* does not support masking")  # Keras 3's max pooling: known
 @pytest.mark.parametrize("pool", ["GlobalMaxPooling1D", "GlobalAveragePooling1D"])
 @pytest.mark.parametrize("mask_zero,pad", [(False, "none"), (True, "none"), (True, "pre"), (True, "post")])
 @pytest.mark.parametrize("keepdims", [False, True])

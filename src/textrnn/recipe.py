@@ -116,7 +116,8 @@ def _add_linear_head(s: RecipeSettings, run_dir: Path, settings: TrainSettings, 
     x_val, y_val = data.x_train[split:], data.y_train[split:]
     rnn_val = model.predict(x_val, batch_size=256).ravel()
     head = NBLinear(ngrams=s.ngrams, C=s.head_C).fit(data.x_train[:split], data.y_train[:split])
-    blend = _blend_weight(y_val, rnn_val, head.predict_proba(x_val))
+    linear_val = head.predict_proba(x_val)
+    blend = _blend_weight(y_val, rnn_val, linear_val)
     head = NBLinear(ngrams=s.ngrams, C=s.head_C).fit(data.x_train, data.y_train)  # all labelled rows
     rnn_test = model.predict(data.x_test, batch_size=256)
     model.attach_linear_head(head, blend)
@@ -127,6 +128,7 @@ def _add_linear_head(s: RecipeSettings, run_dir: Path, settings: TrainSettings, 
         print(f"linear head: blend {blend:.2f}; test accuracy network {_acc(data.y_test, rnn_test):.4f}, "
               f"linear {linear_test['accuracy']:.4f}, blend {test['accuracy']:.4f}", flush=True)
     return {"blend": blend, "test": test, "network_test_accuracy": _acc(data.y_test, rnn_test),
+            "network_val_accuracy": _acc(y_val, rnn_val), "linear_val_accuracy": _acc(y_val, linear_val),
             "linear_test_accuracy": linear_test["accuracy"], "time_s": round(time.perf_counter() - start, 1)}
 
 
