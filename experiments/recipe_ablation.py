@@ -24,6 +24,8 @@ VARIANTS = {
     "dim-128-units-128": ({"dim": 128, "units": 128}, "twice the embedding and the state"),
     "maxlen-800": ({"maxlen": 800}, "reviews up to 800 words (length buckets keep the cost down)"),
     "no-dropout": ({"dropout": 0.0}, "no dropout"),
+    "last-state": ({"model": "bi-lstm", "dropout": 0.2},
+                   "the lecture's Bi-LSTM: last states, not pooling; padded input, no buckets"),
 }
 
 

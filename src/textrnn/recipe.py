@@ -40,6 +40,7 @@ class RecipeSettings:
     text_column: str | None = None
     label_column: str | None = None
     encoding: str = "utf-8"
+    model: str = "bi-lstm-pool"     # the network (a zoo name); others only for the ablation
     vocab_size: int = 30000
     maxlen: int = 400
     dim: int = 64                   # word2vec / embedding size
@@ -59,7 +60,7 @@ class RecipeSettings:
 
 
 def _training_settings(s: RecipeSettings, embedding: str | None) -> TrainSettings:
-    return TrainSettings(model="bi-lstm-pool", data=s.data, test_data=s.test_data,
+    return TrainSettings(model=s.model, data=s.data, test_data=s.test_data,
                          text_column=s.text_column, label_column=s.label_column, encoding=s.encoding,
                          epochs=s.epochs, batch_size=s.batch_size, optimizer="adam", lr=s.lr,
                          val_split=s.val_split, seed=s.seed, patience=s.patience, vocab_size=s.vocab_size,
