@@ -65,3 +65,4 @@ def test_recipe_rejects_multiclass_data_with_the_linear_head(tmp_path):
     with pytest.raises(Exception, match="--no-linear-head"):
         run_recipe(RecipeSettings(**{**TINY, "data": str(tmp_path / "three.csv"), "epochs": 1}),
                    tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run" / "run.json").exists()  # refused before any training

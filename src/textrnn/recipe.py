@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from textrnn.data.datasets import PreparedData
 from textrnn.errors import ConfigError
 from textrnn.io_utils import atomic_write_json
 from textrnn.metrics import classification_report
@@ -68,13 +69,12 @@ def _training_settings(s: RecipeSettings, embedding: str | None) -> TrainSetting
                          embedding=embedding)
 
 
-def _pretrain_word2vec(s: RecipeSettings, out: Path, verbose: int) -> None:
+def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose: int) -> None:
     """Vectors for the run's own vocabulary, from its training rows (plus IMDB's unlabelled reviews)."""
     from textrnn.pretrain.vectors import PretrainedEmbedding
     from textrnn.pretrain.word2vec import train_word2vec
 
     start = time.perf_counter()
-    data = prepare_data(_training_settings(s, None), None, quiet=not verbose)
     vocab = data.encoder.vocabulary
     first = vocab.index_from + 1  # ids below are padding, start and out-of-vocabulary marks
     docs = [[vocab.words[i - first] for i in row if i >= first] for row in data.x_train]
@@ -150,8 +150,14 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
     start = time.perf_counter()
     torch.manual_seed(s.seed)
     emb_dir = run_dir / "embedding"
-    if s.pretrain == "word2vec" and not (emb_dir / "card.json").is_file():
-        _pretrain_word2vec(s, emb_dir, verbose)
+    if s.pretrain == "word2vec" and not (emb_dir / "card.json").is_file() or \
+            s.linear_head and not (run_dir / RUN_FILE).is_file():
+        data = prepare_data(_training_settings(s, None), None, quiet=not verbose)
+        if s.linear_head and len(data.classes) != 2:  # say so before any training
+            raise ConfigError(f"the linear head is for two classes, this data has {len(data.classes)}: "
+                              "give --no-linear-head")
+        if s.pretrain == "word2vec" and not (emb_dir / "card.json").is_file():
+            _pretrain_word2vec(s, data, emb_dir, verbose)
     pretrain_done = time.perf_counter()
     settings = _training_settings(s, str(emb_dir) if s.pretrain == "word2vec" else None)
     resume = (run_dir / RUN_FILE).is_file() and (run_dir / "checkpoint").is_dir()
@@ -161,10 +167,6 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
     network_done = time.perf_counter()
     record: dict[str, Any] = {"settings": asdict(s), "network_test_accuracy": metrics["test"]["accuracy"]}
     if s.linear_head:
-        classes = metrics["test"]["classes"]
-        if len(classes) != 2:
-            raise ConfigError(f"the linear head is for two classes, this data has {len(classes)}: "
-                              "give --no-linear-head")
         head = _add_linear_head(s, run_dir, settings, verbose)
         metrics.update(test=head.pop("test"), network_test_accuracy=head["network_test_accuracy"],
                        linear_head=head)
