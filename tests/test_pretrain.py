@@ -115,4 +115,21 @@ def test_step3_frozen_embedding_keeps_its_weights(w2v_sample, tmp_path, capsys, 
 
 def test_freeze_without_embedding_is_an_error(capsys):
     assert main(["-q", "train", "lstm", "--freeze-embedding", "--epochs", "1"]) == 2
-    assert "--freeze-embedding needs --embedding" in capsys.readouterr().err
+    assert "--freeze-embedding and --embedding-scale need --embedding" in capsys.readouterr().err
+
+
+def test_embedding_scale_rescales_the_word_vectors_only(w2v_sample, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["-q", "train", "bi-lstm", "--embedding", str(w2v_sample), "--embedding-scale", "0.03",
+                 "--freeze-embedding", "--epochs", "1", "--maxlen", "40", "--train-size", "100",
+                 "--out", str(run)]) == 0
+    pretrained = PretrainedEmbedding.load(w2v_sample)
+    first = pretrained.vocabulary.index_from + 1
+    trained = load_model(run / "model").layers[0].get_weights()[0]
+    assert trained[first:].std() == pytest.approx(0.03, rel=1e-4)
+    np.testing.assert_allclose(trained[first:] / trained[first:].std(),
+                               pretrained.matrix[first:] / pretrained.matrix[first:].std(), rtol=1e-4)
+    np.testing.assert_array_equal(trained[:first], pretrained.matrix[:first])
+    assert main(["-q", "train", "bi-lstm", "--embedding", str(w2v_sample), "--embedding-scale", "0",
+                 "--epochs", "1", "--out", str(tmp_path / "bad")]) == 2
+    assert "--embedding-scale must be positive" in capsys.readouterr().err

@@ -49,6 +49,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--embedding", metavar="EMB_DIR",
                    help="start the embedding from `textrnn pretrain` output (its vocabulary is used)")
+    p.add_argument("--embedding-scale", type=float, metavar="STD",
+                   help="with --embedding: rescale the word vectors to this standard deviation first "
+                        "(0.029 is Keras's init; helps fine-tuning, hurts freezing: docs/RESULTS.md)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--freeze-embedding", action="store_true",
                    help="with --embedding: keep it fixed (the lecture's step 3)")
@@ -66,7 +69,7 @@ def _settings(args: argparse.Namespace, model: str):
         train_size=args.train_size, seed=args.seed, patience=args.patience,
         vocab_size=args.vocab_size, embedding_dim=args.embedding_dim, maxlen=args.maxlen,
         units=args.units, layers=args.layers, dropout=args.dropout, embedding=args.embedding,
-        freeze_embedding=args.freeze_embedding)
+        freeze_embedding=args.freeze_embedding, embedding_scale=args.embedding_scale)
 
 
 # --- commands ------------------------------------------------------------------------------------

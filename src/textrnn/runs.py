@@ -54,6 +54,7 @@ class TrainSettings:
     dropout: float | None = None
     embedding: str | None = None    # EMB_DIR from `textrnn pretrain`: start the embedding from it
     freeze_embedding: bool = False  # with `embedding`: the lecture's step 3 (non-trainable)
+    embedding_scale: float | None = None  # with `embedding`: rescale its word vectors to this std
     extra: dict[str, Any] = field(default_factory=dict)  # room for later options
 
     @classmethod
@@ -64,10 +65,18 @@ class TrainSettings:
 
 def _pretrained(s: TrainSettings) -> PretrainedEmbedding | None:
     if s.embedding is None:
-        if s.freeze_embedding:
-            raise ConfigError("--freeze-embedding needs --embedding EMB_DIR")
+        if s.freeze_embedding or s.embedding_scale is not None:
+            raise ConfigError("--freeze-embedding and --embedding-scale need --embedding EMB_DIR")
         return None
-    return PretrainedEmbedding.load(s.embedding)
+    embedding = PretrainedEmbedding.load(s.embedding)
+    if s.embedding_scale is not None:
+        if not s.embedding_scale > 0:
+            raise ConfigError(f"--embedding-scale must be positive, got {s.embedding_scale}")
+        # Pretrained vectors are ~10x Keras's init; with a fixed step size that decides how far
+        # fine-tuning moves them (docs/RESULTS.md, the scale probe). Reserved ids keep their init.
+        rows = embedding.matrix[embedding.vocabulary.index_from + 1:]
+        rows *= s.embedding_scale / max(float(rows.std()), 1e-12)
+    return embedding
 
 
 def prepare_data(s: TrainSettings, pretrained: PretrainedEmbedding | None,
