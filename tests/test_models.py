@@ -194,3 +194,20 @@ def test_length_bucketed_fit_learns_is_seeded_and_is_saved(tmp_path):
     loaded = load_model(tmp_path / "m")
     assert loaded.length_buckets
     np.testing.assert_allclose(loaded.predict(x), model.predict(x), atol=1e-6)
+
+
+def test_explain_running_trace_of_a_length_bucketed_model():
+    """The per-word trace runs on the padded row; its last step is the bucketed prediction."""
+    from textrnn.data.text import TextEncoder, Vocabulary, pad_sequences
+    from textrnn.explain import explain
+
+    words = [f"w{i}" for i in range(15)]
+    torch.manual_seed(0)
+    model = Sequential([L.Embedding(20, 8, mask_zero=True, input_length=12), L.LSTM(8),
+                        L.Dense(1, activation="sigmoid")])
+    model.length_buckets = True
+    model.text_encoder = TextEncoder(Vocabulary(words), maxlen=12, labels=["neg", "pos"])
+    exp = explain(model, "w1 w2 w3 w4", method="running")
+    assert len(exp.running) == 4 and model.length_buckets
+    x = pad_sequences([model.text_encoder.vocabulary.encode("w1 w2 w3 w4")], maxlen=12)
+    assert exp.running[-1] == pytest.approx(float(model.predict(x)[0, 0]), abs=1e-6)

@@ -43,14 +43,16 @@ def is_unidirectional(model: Sequential) -> bool:
 
 
 @contextmanager
-def _every_step(layer: RNN):
-    """Let the last recurrent layer return all its steps, so the head scores each of them."""
-    saved = layer.return_sequences
-    layer.return_sequences = True
+def _every_step(model: Sequential, layer: RNN):
+    """Let the last recurrent layer return all its steps, so the head scores each of them: on the
+    padded row (no length buckets, which would cut the steps the trace indexes) and by the network
+    alone (a linear head scores whole texts, not steps)."""
+    saved = layer.return_sequences, model.length_buckets, model.linear_head
+    layer.return_sequences, model.length_buckets, model.linear_head = True, False, None
     try:
         yield
     finally:
-        layer.return_sequences = saved
+        layer.return_sequences, model.length_buckets, model.linear_head = saved
 
 
 def _class_prob(outputs: np.ndarray, cls: int | None) -> np.ndarray:
@@ -73,7 +75,7 @@ def explain(model: Sequential, text: str, method: str | None = None) -> Explanat
         if not is_unidirectional(model):
             raise ConfigError("the running trace needs a unidirectional model; use occlusion")
         last_rnn = [layer for layer in model.layers if isinstance(layer, RNN)][-1]
-        with _every_step(last_rnn):
+        with _every_step(model, last_rnn):
             per_step = model.predict(x)[0]  # one pass gives every step, the last is the prediction
         full = per_step[-1]
     else:
