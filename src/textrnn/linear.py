@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from safetensors.torch import load_file, save_file
 
 from textrnn.errors import DataError
 from textrnn.io_utils import atomic_write_json
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 WEIGHTS_FILE = "linear_head.safetensors"
 CONFIG_FILE = "linear_head.json"
@@ -29,6 +31,8 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of code 
 def ngram_features(x: np.ndarray, ngrams: int = 3, bits: int = 22, block: int = 2048) -> sp.csr_matrix:
     """Binary bag of hashed 1..ngrams-grams per row of a padded id array, as a (rows, 2**bits) CSR
     matrix of float32 ones."""
+    import scipy.sparse as sp  # here, not at import: loading any saved model imports this module
+
     parts = []
     for first in range(0, len(x), block):
         rows = np.asarray(x[first:first + block], dtype=np.int64)

@@ -116,15 +116,20 @@ def _add_linear_head(s: RecipeSettings, run_dir: Path, settings: TrainSettings, 
     model.linear_head = None  # a rerun of this step starts from the network alone
     x_val, y_val = data.x_train[split:], data.y_train[split:]
     rnn_val = model.predict(x_val, batch_size=256).ravel()
-    head = NBLinear(ngrams=s.ngrams, C=s.head_C).fit(data.x_train[:split], data.y_train[:split])
+    head = NBLinear(ngrams=s.ngrams, C=s.head_C)
+    features = head.features(data.x_train)  # once: both fits take their rows from it
+    head.fit(None, data.y_train[:split], features=features[:split])
     linear_val = head.predict_proba(x_val)
     blend = _blend_weight(y_val, rnn_val, linear_val)
-    head = NBLinear(ngrams=s.ngrams, C=s.head_C).fit(data.x_train, data.y_train)  # all labelled rows
+    head.fit(None, data.y_train, features=features)  # then on all labelled rows
     rnn_test = model.predict(data.x_test, batch_size=256)
     model.attach_linear_head(head, blend)
     model.save(run_dir / "model")
-    test = classification_report(data.y_test, model.predict(data.x_test, batch_size=256), data.classes)
-    linear_test = classification_report(data.y_test, head.predict_proba(data.x_test)[:, None], data.classes)
+    linear_probs = head.predict_proba(data.x_test)
+    # the blend predict gives (tests/test_recipe.py checks the two agree), without rerunning the network
+    blended = (1 - blend) * rnn_test.ravel() + blend * linear_probs
+    test = classification_report(data.y_test, blended[:, None], data.classes)
+    linear_test = classification_report(data.y_test, linear_probs[:, None], data.classes)
     if verbose:
         print(f"linear head: blend {blend:.2f}; test accuracy network {_acc(data.y_test, rnn_test):.4f}, "
               f"linear {linear_test['accuracy']:.4f}, blend {test['accuracy']:.4f}", flush=True)
