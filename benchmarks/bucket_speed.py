@@ -1,9 +1,13 @@
 """What length buckets buy (issues 6 and 10): training speed on the first N IMDB training reviews,
 one epoch each way, in the same process, of a zoo model with `mask_zero=True`:
 
-- length buckets: rows of one length per batch, padding cut off (identical results to the next);
-- padded + mask: every batch padded to maxlen, the mask skipping padding (the masked PyTorch path);
-- padded, no mask: padded, the padding computed like words (the fast kernel; other results).
+- length buckets: rows of near-equal length per batch, most padding cut off, the rest masked
+  (identical results to the next);
+- padded + mask: every batch padded to maxlen, the mask skipping padding;
+- padded, no mask: padded, the padding computed like words (other results).
+
+It also prints how much work the buckets leave: batches, time steps run in sequence, and row-steps
+computed against the reviews' real words.
 
 Models: the recipe's `bi-lstm-pool` (vocabulary 30,000, 64-d, 400 words, Bi-LSTM(64)) or a lecture
 model with the lecture's settings (10,000 words, 32-d, 500 words, 32 units).
@@ -17,9 +21,11 @@ import platform
 import time
 from datetime import datetime, timezone
 
+import numpy as np
 import torch
 
 from textrnn import zoo
+from textrnn.data.buckets import batch_width, length_batches, row_lengths
 from textrnn.data.datasets import prepare
 from textrnn.optimizers import OptimizerSpec
 
@@ -43,8 +49,8 @@ def main() -> None:
     parser.add_argument("--model", default="bi-lstm-pool", help="a zoo model (default bi-lstm-pool)")
     parser.add_argument("--reviews", type=int, default=25000,
                         help="training reviews (default all: fewer make more, smaller length buckets)")
-    parser.add_argument("--masked-reviews", type=int, default=1600,
-                        help="reviews for the slow padded + mask path (its rate is per review)")
+    parser.add_argument("--masked-reviews", type=int, default=25000,
+                        help="reviews for the padded + mask path (default all; its rate is per review)")
     args = parser.parse_args()
     shape = SHAPES.get(args.model, zoo.ZooConfig())
     data = prepare("imdb", num_words=shape.vocab_size, maxlen=shape.maxlen, quiet=True)
@@ -52,6 +58,14 @@ def main() -> None:
     print(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, machine: {platform.machine()}, "
           f"{os.cpu_count()} cores, {torch.get_num_threads()} threads; {args.model}, {len(x):,} reviews, "
           f"batch 32\n")
+    lengths = row_lengths(x)
+    batches = length_batches(lengths, 32, np.random.default_rng(0))
+    widths = [batch_width(lengths[rows], x.shape[1]) for rows in batches]
+    computed = sum(w * len(rows) for w, rows in zip(widths, batches))
+    print(f"buckets: {len(batches):,} batches (padded: {-(-len(x) // 32):,}), {sum(widths):,} sequential "
+          f"steps (padded: {-(-len(x) // 32) * x.shape[1]:,}), {computed:,} row-steps for "
+          f"{int(lengths.sum()):,} words ({computed / lengths.sum() - 1:.1%} more; padded: "
+          f"{x.size / lengths.sum() - 1:.0%} more)\n")
     print("| batches | reviews | epoch s | reviews/s | buckets' speed over this |\n|---|---|---|---|---|")
     results = {}
     for name, buckets, mask, n in [("length buckets", True, True, len(x)),

@@ -125,7 +125,7 @@ def test_onnx_export_matches_on_real_reviews(tmp_path, reviews, name):
     np.testing.assert_allclose(session.run(None, {"ids": shorter})[0], model.predict(shorter), atol=1e-4)
 
 
-def test_cli_import_export_and_masking_refusal(tmp_path, capsys, reviews):
+def test_cli_import_and_export_of_a_masked_model(tmp_path, capsys, reviews):
     km = _keras_lecture_model("bi-lstm", mask_zero=True)
     km.save(tmp_path / "k.keras")
     assert main(["import-keras", str(tmp_path / "k.keras"), "--out", str(tmp_path / "run")]) == 0
@@ -135,11 +135,22 @@ def test_cli_import_export_and_masking_refusal(tmp_path, capsys, reviews):
     run = str(tmp_path / "run")
     assert main(["export", run, "--format", "keras", "--out", str(tmp_path / "x.keras")]) == 0
     assert keras.saving.load_model(tmp_path / "x.keras").count_params() == km.count_params()
-    assert main(["export", str(tmp_path / "run"), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
-    err = capsys.readouterr().err
-    assert "masking" in err and err.count("\n") == 1
+    assert main(["export", str(tmp_path / "run"), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 0
+    session = ort.InferenceSession(str(tmp_path / "x.onnx"))  # the mask is computed in the graph
+    x = _padded(reviews[2])
+    np.testing.assert_allclose(session.run(None, {"ids": x})[0], km.predict(x, verbose=0), atol=1e-5)
     save_keras_model(loaded, tmp_path / "y.keras")
     assert (tmp_path / "y.keras").stat().st_size > 0
+
+
+def _padded(x):
+    """Reviews pre-padded to many lengths (every 4th row whole, one row empty), as real batches are."""
+    x = x.astype(np.int64).copy()
+    for i in range(len(x)):
+        if i % 4:
+            x[i, : (7 * i) % T] = 0
+    x[1] = 0
+    return x
 
 
 def _recipe_pair(pool):
@@ -162,20 +173,20 @@ def test_pooled_models_round_trip_both_ways(tmp_path, reviews, pool):
     np.testing.assert_allclose(again.predict(reviews[2], verbose=0), expected, atol=1e-5)
 
 
-def test_onnx_export_of_a_length_bucketed_masked_model(tmp_path, reviews):
-    """mask_zero is fine when the model never sees padding: rows given one at a time, unpadded."""
-    from textrnn.data.buckets import row_lengths
+@pytest.mark.parametrize("pool", ["GlobalMaxPooling1D", "GlobalAveragePooling1D"])
+def test_onnx_export_of_a_masked_pooled_model_matches_keras(tmp_path, reviews, pool):
+    """The recipe's shape (mask_zero, Bi-LSTM over time, pooled), length-bucketed in textrnn: the
+    ONNX graph, fed padded reviews of any width, gives Keras's predictions."""
     from textrnn.onnx_export import export_onnx
 
-    _recipe_pair("GlobalMaxPooling1D").save(tmp_path / "k.keras")
+    km = _recipe_pair(pool)
+    km.save(tmp_path / "k.keras")
     model = load_keras_model(tmp_path / "k.keras")
-    with pytest.raises(ConfigError, match="masking"):
-        export_onnx(model, tmp_path / "m.onnx")
     model.length_buckets = True
     export_onnx(model, tmp_path / "m.onnx")
     session = ort.InferenceSession(str(tmp_path / "m.onnx"))
-    x = reviews[2][:10].astype(np.int64)
-    expected = model.predict(x)
-    for i, (row, n) in enumerate(zip(x, row_lengths(x))):
-        got = session.run(None, {"ids": row[None, T - n:]})[0]
-        np.testing.assert_allclose(got[0], expected[i], atol=1e-5)
+    x = _padded(reviews[2])
+    for ids in (x, x[:, -9:]):
+        expected = km.predict(ids, verbose=0)
+        np.testing.assert_allclose(session.run(None, {"ids": ids})[0], expected, atol=1e-5)
+        np.testing.assert_allclose(model.predict(ids), expected, atol=1e-5)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from textrnn import kernels
 from textrnn import layers as L
 from textrnn.layers import rnn_kernels
 from textrnn.layers.base import layer_from_config, layer_to_config
@@ -72,28 +73,24 @@ CELLS = [
 ]
 
 
-@pytest.mark.parametrize("make", CELLS)
-@pytest.mark.parametrize("pad", [None, "pre", "post"])
-def test_fused_path_matches_step_loop_values_and_gradients(make, pad):
-    layer = make().double()
-    layer.build((None, 7, 3))
-    layer.double()
-    x = torch.randn(4, 7, 3, dtype=torch.float64, requires_grad=True)
-    mask = None
-    if pad:
-        lengths = torch.tensor([7, 3, 1, 0])
-        t = torch.arange(7)
-        mask = (t[None] >= 7 - lengths[:, None]) if pad == "pre" else (t[None] < lengths[:, None])
-    states = [torch.zeros(4, 5, dtype=torch.float64) for _ in range(layer.state_count)]
+def _fused_against_step_loop(layer, x, mask, own, need_states, **tol):
+    """run_sequence's fast path against the reference step loop: outputs, final states (only the
+    output state where need_states is False) and gradients of x and every weight."""
+    batch = x.shape[0]
+    states = [x.new_zeros(batch, layer.units) for _ in range(layer.state_count)]
 
     def fused():
-        return rnn_kernels.run_sequence(
+        out, final = rnn_kernels.run_sequence(
+            own_kernel=layer.own_kernel() if own else None,
+            span_kernel=layer.span_kernel() if own else None,
             fused_cell=layer.fused_cell, torch_weights=layer.torch_weights,
             project=lambda s: layer.project_inputs(s, None), step=layer.step,
-            x=x, states=states, mask=mask, recurrent_masks=None)
+            x=x, states=states, mask=mask, recurrent_masks=None, need_states=need_states)
+        return out, final if need_states else final[:1]
 
     def stepped():
-        return rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), states, mask, None)
+        out, final = rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), states, mask, None)
+        return out, final if need_states else final[:1]
 
     results = []
     for run in (fused, stepped):
@@ -103,9 +100,57 @@ def test_fused_path_matches_step_loop_values_and_gradients(make, pad):
         grads = torch.autograd.grad(loss, [x, *layer.weights])
         results.append((out.detach(), [f.detach() for f in final], grads))
     (o1, f1, g1), (o2, f2, g2) = results
-    torch.testing.assert_close(o1, o2)
+    torch.testing.assert_close(o1, o2, **tol)
+    assert len(f1) == len(f2)
     for a, b in zip(f1 + list(g1), f2 + list(g2)):
-        torch.testing.assert_close(a, b)
+        torch.testing.assert_close(a, b, **tol)
+
+
+def _padding_mask(pad, steps, lengths):
+    t = torch.arange(steps)
+    return (t[None] >= steps - lengths[:, None]) if pad == "pre" else (t[None] < lengths[:, None])
+
+
+@pytest.mark.parametrize("make", CELLS)
+@pytest.mark.parametrize("pad", [None, "pre", "post"])
+@pytest.mark.parametrize("own, need_states", [(False, True), (False, False), (True, False)])
+def test_fused_path_matches_step_loop_values_and_gradients(make, pad, own, need_states):
+    """Padding masks go through packing (every final state) or, with need_states off, through the
+    unmasked kernel on left-aligned rows: PyTorch's or textrnn's own (own=True)."""
+    if own and not kernels.available():
+        pytest.skip("textrnn's compiled kernels are not built on this machine")
+    layer = make().double()
+    layer.build((None, 7, 3))
+    layer.double()
+    x = torch.randn(4, 7, 3, dtype=torch.float64, requires_grad=True)
+    mask = _padding_mask(pad, 7, torch.tensor([7, 3, 1, 0])) if pad else None
+    _fused_against_step_loop(layer, x, mask, own, need_states)
+
+
+@pytest.mark.parametrize("pad", ["pre", "post"])
+@pytest.mark.parametrize("grad", [True, False])
+def test_whole_layer_lstm_kernel_runs_each_row_on_its_valid_steps(pad, grad):
+    """The float32 whole-layer kernel under padding masks, as length buckets use it: each row
+    runs its steps [start, end) only (rows of near-equal and very different lengths, one empty);
+    every final state (c too), outputs and gradients as the step loop gives them; and with
+    gradients off, the forward-only kernel's outputs."""
+    if not kernels.available():
+        pytest.skip("textrnn's compiled kernels are not built on this machine")
+    layer = L.LSTM(16, return_sequences=True)
+    layer.build((None, 9, 16))
+    if not layer._fits_layer_kernel():
+        pytest.skip("the whole-layer kernel needs AVX-512")
+    assert layer.span_kernel() is not None
+    x = torch.randn(7, 9, 16, requires_grad=grad)
+    mask = _padding_mask(pad, 9, torch.tensor([9, 8, 8, 5, 1, 0, 3]))
+    if grad:
+        _fused_against_step_loop(layer, x, mask, True, True, atol=2e-5, rtol=1e-4)
+        return
+    with torch.no_grad():
+        fast = layer(x, mask=mask)
+        states = [x.new_zeros(7, 16)] * 2
+        slow, _ = rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), states, mask, None)
+    torch.testing.assert_close(fast, slow, atol=2e-5, rtol=1e-4)
 
 
 def test_step_loop_gradcheck_float64():

@@ -145,37 +145,53 @@ def _prepadded(n=60, steps=12, seed=0):
 
 
 def test_row_lengths_and_length_batches_cover_every_row_once():
-    from textrnn.data.buckets import length_batches, row_lengths
+    from textrnn.data.buckets import POOL_BATCHES, batch_width, length_batches, row_lengths
 
-    x, _, lengths = _prepadded()
+    x, _, lengths = _prepadded(n=300)
     np.testing.assert_array_equal(row_lengths(x), lengths)
-    for rng in (None, np.random.default_rng(1)):
-        batches = length_batches(lengths, 4, rng)
-        rows = np.concatenate([r for _, r in batches])
+    fixed = length_batches(lengths, 4)
+    assert [r.tolist() for r in fixed] == [r.tolist() for r in length_batches(lengths, 4)]
+    assert np.all(np.diff(lengths[np.concatenate(fixed)]) >= 0)  # no rng: sorted by length
+    shuffled = [length_batches(lengths, 4, np.random.default_rng(seed)) for seed in (1, 2)]
+    for batches in (fixed, *shuffled):
+        rows = np.concatenate(batches)
         assert sorted(rows.tolist()) == list(range(len(x)))
-        for length, r in batches:
-            assert 1 <= len(r) <= 4 and set(lengths[r]) == {length}
-    assert [r.tolist() for _, r in length_batches(lengths, 4)] == \
-        [r.tolist() for _, r in length_batches(lengths, 4)]
+        assert all(1 <= len(r) <= 4 for r in batches) and len(batches) == 75  # full batches
+    # shuffled: each pool of POOL_BATCHES batches is sorted, so lengths in a batch stay close ...
+    spread = [np.ptp(lengths[r]) for r in shuffled[0]]
+    assert np.mean(spread) < 0.25 * np.ptp(lengths) and POOL_BATCHES * 4 < len(x)
+    # ... and which rows share a batch changes with the rng
+    assert {tuple(sorted(r)) for r in shuffled[0]} != {tuple(sorted(r)) for r in shuffled[1]}
+    # a batch keeps its longest row plus one masked step, never more than the array has
+    assert batch_width(np.array([3, 5]), 12) == 6 and batch_width(np.array([12, 2]), 12) == 12
+    assert batch_width(np.array([0]), 12) == 1
 
 
-def _masked_model(buckets):
+def _masked_model(buckets, pooled=False, units=8):
     torch.manual_seed(0)
-    m = Sequential([L.Embedding(20, 8, mask_zero=True, input_length=12), L.Bidirectional(L.LSTM(8)),
+    if pooled:  # the recipe's shape: max over time takes masked steps' zeros, as in Keras
+        body = [L.Bidirectional(L.LSTM(units, return_sequences=True)), L.GlobalMaxPooling1D()]
+    else:
+        body = [L.LSTM(units, return_sequences=True), L.Bidirectional(L.LSTM(units))]
+    m = Sequential([L.Embedding(20, units, mask_zero=True, input_length=12), *body,
                     L.Dense(1, activation="sigmoid")])
     m.compile("adam", "binary_crossentropy", ["acc"])
     m.length_buckets = buckets
     return m
 
 
-def test_length_buckets_give_the_masked_padded_results():
-    """A mask_zero model skips padding, so cutting it off per bucket changes nothing but speed."""
+@pytest.mark.parametrize("pooled, units", [(False, 8), (False, 16), (True, 16)])
+def test_length_buckets_give_the_masked_padded_results(pooled, units):
+    """A mask_zero model skips padding, so cutting most of it off per bucket changes nothing but
+    speed (units 16: textrnn's whole-layer kernel where the machine has it)."""
     x, y, _ = _prepadded()
-    padded, bucketed = _masked_model(False), _masked_model(True)
+    padded, bucketed = _masked_model(False, pooled, units), _masked_model(True, pooled, units)
     bucketed.set_weights(padded.get_weights())
-    np.testing.assert_allclose(bucketed.predict(x, batch_size=8), padded.predict(x, batch_size=8), atol=1e-6)
+    np.testing.assert_allclose(bucketed.predict(x, batch_size=8), padded.predict(x, batch_size=8), atol=1e-5)
     np.testing.assert_allclose(bucketed.evaluate(x, y, verbose=0), padded.evaluate(x, y, verbose=0),
-                               atol=1e-6)
+                               atol=1e-5)
+    # and a review alone gives what it gives in any batch
+    np.testing.assert_allclose(bucketed.predict(x[5:6]), padded.predict(x)[5:6], atol=1e-5)
 
 
 def test_length_bucketed_fit_learns_is_seeded_and_is_saved(tmp_path):

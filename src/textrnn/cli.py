@@ -92,7 +92,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         model = zoo.build(args.model, config)
     model.summary()
     if model.length_buckets:
-        print(" Runs in length buckets: each review is read without padding")
+        print(" Runs in length buckets: batches of near-equal review lengths, padding skipped")
     head = model.linear_head
     if head is not None:
         print(f" Linear head: NB log-count-ratio logistic regression on 1-{head.ngrams} grams "
@@ -295,9 +295,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         export_onnx(model, args.out, fixed_length=args.fixed_length)
     print(f"-> {args.out}")
-    if model.length_buckets:
-        print("note: feed the exported model reviews without padding (one per call, or of one length); "
-              "textrnn runs it that way")
     if model.linear_head is not None:
         print("note: the model's NB linear head is not in the exported file: its predictions are the "
               "RNN's alone")

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from textrnn import distributed, losses
 from textrnn import optimizers as optimizers_module
 from textrnn.callbacks import Callback, History
-from textrnn.data.buckets import length_batches, row_lengths
+from textrnn.data.buckets import batch_width, length_batches, row_lengths
 from textrnn.errors import ConfigError, DataError, NotBuiltError
 from textrnn.io_utils import atomic_write_dir, atomic_write_json
 from textrnn.layers.base import Layer, Shape, WeightSplit, auto_name, layer_from_config, layer_to_config
@@ -220,14 +220,16 @@ class Sequential(WeightSplit, nn.Module):
     def _batches(self, xt: torch.Tensor, batch_size: int,
                  shuffle: bool = False) -> list[tuple[torch.Tensor, int]]:
         """(row indices, columns to keep from the right) per batch: slices of all columns, or with
-        length buckets rows of one length each without their padding. Shuffles draw from torch's
-        generator, so torch.manual_seed and a resumed run's restored RNG state cover them."""
+        length buckets rows of near-equal length with most of their padding cut off. Shuffles draw
+        from torch's generator, so torch.manual_seed and a resumed run's restored RNG state cover
+        them."""
         if not self.length_buckets:
             order = torch.randperm(len(xt)) if shuffle else torch.arange(len(xt))
             return [(order[i:i + batch_size], xt.shape[1]) for i in range(0, len(xt), batch_size)]
-        lengths = np.maximum(row_lengths(xt.numpy()), 1)  # an empty review keeps one padding step
+        lengths = row_lengths(xt.numpy())
         rng = np.random.default_rng(int(torch.randint(2 ** 62, (1,)))) if shuffle else None
-        return [(torch.from_numpy(rows), n) for n, rows in length_batches(lengths, batch_size, rng)]
+        return [(torch.from_numpy(rows), batch_width(lengths[rows], xt.shape[1]))
+                for rows in length_batches(lengths, batch_size, rng)]
 
     # --- fit / evaluate / predict ---------------------------------------------------------------
     def fit(

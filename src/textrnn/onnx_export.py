@@ -1,6 +1,9 @@
 """ONNX export of a model's inference graph (PyTorch's TorchScript-based exporter; checked against
 onnxruntime in the tests). Input: int64 ids (batch, time); output: the model's probabilities.
-Batch size is always dynamic; the sequence length is dynamic unless `fixed_length` is set."""
+Batch size is always dynamic; the sequence length is dynamic unless `fixed_length` is set.
+A `mask_zero=True` model is traced on a padded example, so the graph computes each row's valid
+run from its ids and skips the padding exactly as textrnn does (zeros as padding, before or after
+the words; a zero between words would be read as padding)."""
 
 from __future__ import annotations
 
@@ -22,13 +25,10 @@ def export_onnx(model: Sequential, path: str | Path, fixed_length: bool = False)
     if not model.built:
         raise ConfigError("cannot export a model that has no weights yet")
     masked = any(isinstance(layer, Embedding) and layer.mask_zero for layer in model.layers)
-    if masked and not model.length_buckets:
-        raise ConfigError("ONNX export cannot express masking (mask_zero=True): the padded steps "
-                          "would be computed; export a model trained without mask_zero")
-    # A length-bucketed model never sees padding: the graph is exact for rows without padding (one
-    # review per call, or reviews of one length), which is how textrnn itself runs it.
     length = model.build_input_shape[1] or 16
     example = torch.ones(2, length, dtype=torch.long)
+    if masked:  # a padded row makes the trace take (and record) the masked path
+        example[0, : length // 2] = 0
     axes = {"ids": {0: "batch"}, "probabilities": {0: "batch"}}
     if not fixed_length:
         axes["ids"][1] = "time"

@@ -1,11 +1,13 @@
-"""Length buckets: batches of reviews that all have the same length, cut out of pre-padded arrays
-without their padding. Reviews differ a lot in length (IMDB: median ~230 words, padded to 400-500),
-so a bucketed epoch runs far fewer time steps; and as no row of a bucket is padded, a `mask_zero`
-model takes its fast unmasked path with the same result a masked padded batch would give."""
+"""Length buckets: batches of reviews of near-equal length, cut out of pre-padded arrays with
+little of their padding. Reviews differ a lot in length (IMDB: median ~230 words, padded to
+400-500), so a bucketed epoch runs far fewer time steps. A `mask_zero` model still masks what
+padding is left, so its results are those of the fully padded masked model."""
 
 from __future__ import annotations
 
 import numpy as np
+
+POOL_BATCHES = 50  # rows are sorted by length within pools of this many batches
 
 
 def row_lengths(x: np.ndarray) -> np.ndarray:
@@ -16,16 +18,26 @@ def row_lengths(x: np.ndarray) -> np.ndarray:
 
 
 def length_batches(lengths: np.ndarray, batch_size: int,
-                   rng: np.random.Generator | None = None) -> list[tuple[int, np.ndarray]]:
-    """(length, row indices) batches of rows of one length each, at most batch_size rows. With rng,
-    rows are shuffled within each length and the batches are shuffled; without, the order is fixed."""
+                   rng: np.random.Generator | None = None) -> list[np.ndarray]:
+    """Row-index batches of near-equal lengths, each row once. Without rng: all rows sorted by
+    length (fixed order, least padding). With rng: rows shuffled, cut into pools of POOL_BATCHES
+    batches, each pool sorted by length and cut into batches, the batches shuffled, so that a
+    batch's rows change from epoch to epoch while their lengths stay close."""
+    if rng is None:
+        order = np.argsort(lengths, kind="stable")
+        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    order = rng.permutation(len(lengths))
+    pool = batch_size * POOL_BATCHES
     batches = []
-    for length in np.unique(lengths):
-        rows = np.flatnonzero(lengths == length)
-        if rng is not None:
-            rng.shuffle(rows)
-        batches += [(int(length), rows[i:i + batch_size]) for i in range(0, len(rows), batch_size)]
-    if rng is not None:
-        order = rng.permutation(len(batches))
-        batches = [batches[i] for i in order]
-    return batches
+    for p in range(0, len(order), pool):
+        rows = order[p:p + pool]
+        rows = rows[np.argsort(lengths[rows], kind="stable")]
+        batches += [rows[i:i + batch_size] for i in range(0, len(rows), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def batch_width(lengths: np.ndarray, steps: int) -> int:
+    """Columns a batch keeps from the right: its longest row plus one padding step (capped at
+    `steps`), so that a row shorter than `steps` still has a masked step, as in the fully padded
+    batch (GlobalMaxPooling1D, as in Keras, takes masked steps' zeros into its max)."""
+    return int(min(steps, int(lengths.max(initial=0)) + 1))

@@ -87,35 +87,41 @@ def fast_layer(inputs: int, units: int) -> bool:
 
 class FusedLSTMLayer(torch.autograd.Function):
     """A whole LSTM layer from its inputs: (x (B, T, in), kernel (in, 4u), bias (4u) or None, U,
-    h0, c0) -> (H, h_T, c_T). The input projection runs inside the time loop and the weight
-    gradients are summed there too, so no (B, T, 4u) tensor goes through memory but the gates kept
-    for backward. With gradients off (`lstm_layer`) nothing is kept at all."""
+    h0, c0, starts, ends) -> (H, h_T, c_T). The input projection runs inside the time loop and the
+    weight gradients are summed there too, so no (B, T, 4u) tensor goes through memory but the
+    gates kept for backward. With gradients off (`lstm_layer`) nothing is kept at all. starts /
+    ends (int64 (B,), or empty tensors for every step): each row runs only its steps
+    [start, end) from the initial state, H is zero outside them, h_T / c_T follow its last step."""
 
     @staticmethod
-    def forward(ctx, x, kernel, bias, U, h0, c0):
+    def forward(ctx, x, kernel, bias, U, h0, c0, starts, ends):
         x, kernel, U, h0, c0 = (t.contiguous() for t in (x, kernel, U, h0, c0))
         b = x.new_empty(0) if bias is None else bias.contiguous()
-        H, hT, cT, C, G = _module.lstm_layer_forward(x, kernel, b, U, h0, c0, True)
-        ctx.save_for_backward(x, kernel, U, h0, c0, H, C, G)
+        H, hT, cT, C, G = _module.lstm_layer_forward(x, kernel, b, U, h0, c0, True, starts, ends)
+        ctx.save_for_backward(x, kernel, U, h0, c0, H, C, G, starts, ends)
         ctx.has_bias = bias is not None
         return H, hT, cT
 
     @staticmethod
     def backward(ctx, dH, dhT, dcT):
-        x, kernel, U, h0, c0, H, C, G = ctx.saved_tensors
+        x, kernel, U, h0, c0, H, C, G, starts, ends = ctx.saved_tensors
         dH = torch.zeros_like(H) if dH is None else dH.contiguous()
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
         dcT = torch.zeros_like(c0) if dcT is None else dcT.contiguous()
-        dx, dW, dU, db, dh0, dc0 = _module.lstm_layer_backward(x, kernel, U, h0, c0, H, C, G, dH, dhT, dcT)
-        return dx, dW, db if ctx.has_bias else None, dU, dh0, dc0
+        dx, dW, dU, db, dh0, dc0 = _module.lstm_layer_backward(x, kernel, U, h0, c0, H, C, G, dH, dhT, dcT,
+                                                               starts, ends)
+        return dx, dW, db if ctx.has_bias else None, dU, dh0, dc0, None, None
 
 
-def lstm_layer(x, kernel, bias, U, h0, c0):
+def lstm_layer(x, kernel, bias, U, h0, c0, starts=None, ends=None):
+    if starts is None:
+        starts = ends = torch.empty(0, dtype=torch.long)
+    starts, ends = starts.to(torch.long).contiguous(), ends.to(torch.long).contiguous()
     if torch.is_grad_enabled():
-        return FusedLSTMLayer.apply(x, kernel, bias, U, h0, c0)
+        return FusedLSTMLayer.apply(x, kernel, bias, U, h0, c0, starts, ends)
     b = x.new_empty(0) if bias is None else bias.contiguous()  # inference: keep nothing for backward
     H, hT, cT, _, _ = _module.lstm_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(),
-                                                 h0.contiguous(), c0.contiguous(), False)
+                                                 h0.contiguous(), c0.contiguous(), False, starts, ends)
     return H, hT, cT
 
 

@@ -401,6 +401,7 @@ struct LstmLayerForward {
   int64_t b0, n, steps, in, u;
   const float *X, *W, *bias, *U, *h0, *c0;
   float *H, *hT, *cT, *C, *G;
+  const int64_t *span_start = nullptr, *span_end = nullptr;  // per row: valid steps [start, end)
   std::vector<const float*> hp, cp;
   std::vector<float> storage;
   float* scratch = nullptr;  // inference: gates and two cell states per row
@@ -411,29 +412,32 @@ struct LstmLayerForward {
   float* cell(int64_t i, int64_t row, int64_t t) {
     return G ? C + row * u : scratch + i * 6 * u + 4 * u + (t % 2) * u;
   }
+  bool active(int64_t i, int64_t t) const {
+    return !span_start || (t >= span_start[b0 + i] && t < span_end[b0 + i]);
+  }
 
   template <int R>
-  void group(int64_t i, int64_t t) {
+  void group(const int64_t* idx, int64_t t) {
     const float* x[R];
     const float* h_prev[R];
     const float* binit[R];
     float* g[R];
     for (int r = 0; r < R; ++r) {
-      const int64_t row = (b0 + i + r) * steps + t;
+      const int64_t i = idx[r], row = (b0 + i) * steps + t;
       x[r] = X + row * in;
-      h_prev[r] = hp[i + r];
+      h_prev[r] = hp[i];
       binit[r] = bias;
-      g[r] = gates(i + r, row);
+      g[r] = gates(i, row);
     }
     matvec<R>(binit, x, W, in, 4 * u, g);  // g = bias + x_t @ W
     matvec<R>(g, h_prev, U, u, 4 * u, g);  // g += h_prev @ U
     for (int r = 0; r < R; ++r) {
-      const int64_t row = (b0 + i + r) * steps + t;
-      float* c = cell(i + r, row, t);
+      const int64_t i = idx[r], row = (b0 + i) * steps + t;
+      float* c = cell(i, row, t);
       float* h = H + row * u;
-      lstm_gates_f32(g[r], cp[i + r], c, h, u, G != nullptr);
-      hp[i + r] = h;
-      cp[i + r] = c;
+      lstm_gates_f32(g[r], cp[i], c, h, u, G != nullptr);
+      hp[i] = h;
+      cp[i] = c;
     }
   }
 
@@ -445,12 +449,18 @@ struct LstmLayerForward {
       hp[i] = h0 + (b0 + i) * u;
       cp[i] = c0 + (b0 + i) * u;
     }
+    int64_t idx[kRowBlock];
     for (int64_t first = 0; first < n; first += kRowBlock) {
       const int64_t end = std::min(n, first + kRowBlock);
       for (int64_t t = 0; t < steps; ++t) {
-        int64_t i = first;
-        for (; i + 2 <= end; i += 2) group<2>(i, t);
-        if (i < end) group<1>(i, t);
+        int64_t k = 0;
+        for (int64_t i = first; i < end; ++i) {
+          if (active(i, t)) idx[k++] = i;
+          else std::fill_n(H + ((b0 + i) * steps + t) * u, u, 0.0f);  // outside its span: zeros
+        }
+        int64_t j = 0;
+        for (; j + 2 <= k; j += 2) group<2>(idx + j, t);
+        if (j < k) group<1>(idx + j, t);
       }
     }
     for (int64_t i = 0; i < n; ++i) {
@@ -467,18 +477,21 @@ struct LstmLayerBackward {
   int64_t b0, n, steps, in, u;
   const float *X, *WT, *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;
   float *DX, *dW, *dU, *db, *dh0, *dc0;
+  const int64_t *span_start = nullptr, *span_end = nullptr;  // as in the forward
   std::vector<float> storage;
   float* buf = nullptr;  // per row: dh (u), dc (u), dg (4u)
 
   float* dh(int64_t i) { return buf + i * 6 * u; }
   float* dc(int64_t i) { return dh(i) + u; }
   float* dg(int64_t i) { return dh(i) + 2 * u; }
+  int64_t first_step(int64_t i) const { return span_start ? span_start[b0 + i] : 0; }
+  int64_t end_step(int64_t i) const { return span_start ? span_end[b0 + i] : steps; }
 
   void gate_grads(int64_t i, int64_t t) {
     const int64_t row = (b0 + i) * steps + t;
     const float* g = G + row * 4 * u;
     const float* c = C + row * u;
-    const float* c_prev = t > 0 ? C + (row - 1) * u : c0 + (b0 + i) * u;
+    const float* c_prev = t > first_step(i) ? C + (row - 1) * u : c0 + (b0 + i) * u;
     float* d = dg(i);
     lstm_gate_grads_f32(g, c, c_prev, dh(i), dc(i), d, u);
     for (int64_t j = 0; j < 4 * u; j += 16)
@@ -486,7 +499,7 @@ struct LstmLayerBackward {
   }
 
   template <int R>
-  void group(int64_t i, int64_t t) {
+  void group(const int64_t* idx, int64_t t) {
     const float* init[R];
     const float* x[R];
     const float* h_prev[R];
@@ -495,14 +508,15 @@ struct LstmLayerBackward {
     float* dx[R];
     float* dhs[R];
     for (int r = 0; r < R; ++r) {
-      gate_grads(i + r, t);
-      const int64_t row = (b0 + i + r) * steps + t;
-      init[r] = t > 0 ? dH + (row - 1) * u : nullptr;
+      const int64_t i = idx[r], row = (b0 + i) * steps + t;
+      const bool first = t == first_step(i);  // the step before holds the initial state
+      gate_grads(i, t);
+      init[r] = first ? nullptr : dH + (row - 1) * u;
       x[r] = X + row * in;
-      h_prev[r] = t > 0 ? H + (row - 1) * u : h0 + (b0 + i + r) * u;
-      dgc[r] = dg(i + r);
+      h_prev[r] = first ? h0 + (b0 + i) * u : H + (row - 1) * u;
+      dgc[r] = dg(i);
       dx[r] = DX + row * in;
-      dhs[r] = dh(i + r);
+      dhs[r] = dh(i);
     }
     add_outer<R>(dU, h_prev, dgc, u, 4 * u);
     add_outer<R>(dW, x, dgc, in, 4 * u);
@@ -513,18 +527,25 @@ struct LstmLayerBackward {
   void run() {
     buf = aligned_floats(storage, n * 6 * u);
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t b = b0 + i;
+      const int64_t b = b0 + i, last = end_step(i) - 1;
+      const bool any = last >= first_step(i);
       for (int64_t j = 0; j < u; ++j) {
-        dh(i)[j] = dhT[b * u + j] + (steps > 0 ? dH[(b * steps + steps - 1) * u + j] : 0.0f);
+        dh(i)[j] = dhT[b * u + j] + (any ? dH[(b * steps + last) * u + j] : 0.0f);
         dc(i)[j] = dcT[b * u + j];
       }
     }
+    int64_t idx[kRowBlock];
     for (int64_t first = 0; first < n; first += kRowBlock) {
       const int64_t end = std::min(n, first + kRowBlock);
       for (int64_t t = steps - 1; t >= 0; --t) {
-        int64_t i = first;
-        for (; i + 2 <= end; i += 2) group<2>(i, t);
-        if (i < end) group<1>(i, t);
+        int64_t k = 0;
+        for (int64_t i = first; i < end; ++i) {
+          if (t >= first_step(i) && t < end_step(i)) idx[k++] = i;
+          else std::fill_n(DX + ((b0 + i) * steps + t) * in, in, 0.0f);
+        }
+        int64_t j = 0;
+        for (; j + 2 <= k; j += 2) group<2>(idx + j, t);
+        if (j < k) group<1>(idx + j, t);
       }
     }
     for (int64_t i = 0; i < n; ++i)
@@ -715,8 +736,11 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dH, at::Tensor dhT, at::Tensor 
 
 // A whole LSTM layer from its inputs x (B, T, in), W (in, 4u), bias (4u) or empty, U (u, 4u):
 // (H, h_T, c_T, C, G); with keep = false (inference) C and G are empty. float32, fast_layer() only.
+// starts / ends (int64 (B,), or empty: all steps): each row runs only its steps [start, end), from
+// the initial state; H is zero outside them and h_T, c_T are the states after the row's last step.
 std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tensor bias, at::Tensor U,
-                                           at::Tensor h0, at::Tensor c0, bool keep) {
+                                           at::Tensor h0, at::Tensor c0, bool keep, at::Tensor starts,
+                                           at::Tensor ends) {
   const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
   TORCH_CHECK(fast_layer(in, u) && x.scalar_type() == at::kFloat, "lstm_layer_forward: float32, sizes % 16");
   auto H = at::empty({batch, steps, u}, x.options());
@@ -731,8 +755,10 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
   float *Hp = H.data_ptr<float>(), *hTp = hT.data_ptr<float>(), *cTp = cT.data_ptr<float>();
   float* Cp = keep ? C.data_ptr<float>() : nullptr;
   float* Gp = keep ? G.data_ptr<float>() : nullptr;
+  const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
+  const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
-    LstmLayerForward{b0, b1 - b0, steps, in, u, xp, Wp, bp, Up, h0p, c0p, Hp, hTp, cTp, Cp, Gp}.run();
+    LstmLayerForward{b0, b1 - b0, steps, in, u, xp, Wp, bp, Up, h0p, c0p, Hp, hTp, cTp, Cp, Gp, sp, ep}.run();
   });
 #endif
   return {H, hT, cT, C, G};
@@ -741,7 +767,8 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
 // Its backward: (dx, dW, dU, db, dh0, dc0).
 std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0,
                                             at::Tensor c0, at::Tensor H, at::Tensor C, at::Tensor G,
-                                            at::Tensor dH, at::Tensor dhT, at::Tensor dcT) {
+                                            at::Tensor dH, at::Tensor dhT, at::Tensor dcT, at::Tensor starts,
+                                            at::Tensor ends) {
   const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
   TORCH_CHECK(fast_layer(in, u) && x.scalar_type() == at::kFloat, "lstm_layer_backward: float32, sizes % 16");
   auto DX = at::empty_like(x);
@@ -759,12 +786,14 @@ std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tens
               *dhTp = dhT.data_ptr<float>(), *dcTp = dcT.data_ptr<float>();
   float *DXp = DX.data_ptr<float>(), *dh0p = dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
   float* accp = acc.data_ptr<float>();
+  const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
+  const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
   at::parallel_for(0, batch, g, [&](int64_t b0, int64_t b1) {
     float* dW = accp + (b0 / g) * (in + u + 1) * 4 * u;
     float* dU = dW + in * 4 * u;
     float* db = dU + u * 4 * u;
     LstmLayerBackward{b0, b1 - b0, steps, in, u, xp, WTp, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, DXp,
-                      dW, dU, db, dh0p, dc0p}.run();
+                      dW, dU, db, dh0p, dc0p, sp, ep}.run();
   });
 #endif
   auto total = acc.sum(0);

@@ -135,6 +135,11 @@ class RNN(Layer):
     def _inference_kernel(self):
         return None
 
+    def span_kernel(self):
+        """A compiled kernel (x, states, starts, ends) -> (outputs, states) that runs each row on its
+        valid steps only, or None (then padding masks go through `own_kernel` on left-aligned rows)."""
+        return None
+
     def step(self, x_t: torch.Tensor, states: list[torch.Tensor],
              rec_masks: Sequence[torch.Tensor] | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         raise NotImplementedError
@@ -181,6 +186,7 @@ class RNN(Layer):
 
         outputs, states = rnn_kernels.run_sequence(
             own_kernel=self.own_kernel(),
+            span_kernel=self.span_kernel() if mask is not None else None,
             fused_cell=self.fused_cell,
             torch_weights=self.torch_weights,
             project=lambda seq: self.project_inputs(seq, gate_input_masks),
@@ -189,6 +195,7 @@ class RNN(Layer):
             states=states,
             mask=mask,
             recurrent_masks=rec_masks,
+            need_states=self.return_state,
         )
         if mask is not None and self.zero_output_for_mask:
             outputs = outputs * mask[..., None]
@@ -295,11 +302,17 @@ class LSTM(RNN):
     def _inference_kernel(self):
         return self._run_layer_kernel if self._fits_layer_kernel() else None
 
-    def _run_layer_kernel(self, x: torch.Tensor, states: list[torch.Tensor]):
+    def _run_layer_kernel(self, x: torch.Tensor, states: list[torch.Tensor],
+                          starts: torch.Tensor | None = None, ends: torch.Tensor | None = None):
         """The whole layer in one kernel (float32, AVX-512, sizes multiples of 16): training and
-        inference."""
-        outputs, h, c = kernels.lstm_layer(x, self.kernel, self.input_bias(), self.recurrent_kernel, *states)
+        inference; with starts / ends, each row runs only its valid steps (a padding mask)."""
+        outputs, h, c = kernels.lstm_layer(x, self.kernel, self.input_bias(), self.recurrent_kernel, *states,
+                                           starts, ends)
         return outputs, [h, c]
+
+    def span_kernel(self):
+        own = self.own_kernel()
+        return self._run_layer_kernel if own == self._run_layer_kernel else None
 
     def step(self, x_t, states, rec_masks):
         h, c = states

@@ -88,20 +88,96 @@ def padding_runs(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None
     return first, lengths
 
 
+def _rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """x (B, T, C) at flat step indices `index` (B, T) into its B * T steps; index B * T is a zero
+    step. Whole steps of C values are copied (index_select), far cheaper than an element gather."""
+    batch, steps, width = x.shape
+    flat = torch.cat([x.reshape(batch * steps, width), x.new_zeros(1, width)])
+    return flat.index_select(0, index.reshape(-1)).view(batch, steps, width)
+
+
+class _MoveSteps(torch.autograd.Function):
+    """`_rows(x, index)` where `index` moves each step to at most one place and `inverse` moves it
+    back: the backward is the reverse move, not a scatter-add."""
+
+    @staticmethod
+    def forward(ctx, x, index, inverse):
+        ctx.save_for_backward(inverse)
+        return _rows(x, index)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inverse,) = ctx.saved_tensors
+        return _rows(grad.contiguous(), inverse), None, None
+
+
+def _move_steps(x: torch.Tensor, index: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _MoveSteps.apply(x, index, inverse)
+    return _rows(x, index)  # inference and tracing: plain tensor ops
+
+
+def _run_moves(x: torch.Tensor, starts: torch.Tensor, lengths: torch.Tensor):
+    """Flat step indices that left-align each row's valid run (zeros after it) and that put it
+    back in place (zeros around it); each is the other's inverse on the run."""
+    batch, steps = x.shape[:2]
+    t = torch.arange(steps, device=x.device)[None, :]
+    row = torch.arange(batch, device=x.device)[:, None] * steps
+    zero = batch * steps
+    aligned = torch.where(t < lengths[:, None], row + starts[:, None] + t, zero)
+    rel = t - starts[:, None]
+    placed = torch.where((rel >= 0) & (rel < lengths[:, None]), row + rel, zero)
+    return aligned, placed
+
+
+def _carry_after_runs(out: torch.Tensor, final: torch.Tensor, starts: torch.Tensor,
+                      lengths: torch.Tensor) -> torch.Tensor:
+    """Keras's carry: after a row's run (zeros there in `out`), its last output `final` repeats."""
+    rel = torch.arange(out.shape[1], device=out.device)[None, :] - starts[:, None]
+    after = rel >= lengths[:, None]
+    if torch.jit.is_tracing() or bool(after.any()):  # pre-padded rows end at the last step: no carry
+        out = out + after.to(out.dtype)[..., None] * final[:, None, :]
+    return out
+
+
+def _place_runs(out: torch.Tensor, final: torch.Tensor, moves, lengths: torch.Tensor,
+                starts: torch.Tensor) -> torch.Tensor:
+    """Left-aligned outputs (zeros after each run) put back at their time steps with Keras's carry
+    semantics: zeros before a row's run, its last output `final` repeated after it."""
+    aligned, placed = moves
+    return _carry_after_runs(_move_steps(out, placed, aligned), final, starts, lengths)
+
+
+def aligned_masked_sequence(
+    run: Callable[[torch.Tensor, list[torch.Tensor]], tuple[torch.Tensor, list[torch.Tensor]]],
+    x: torch.Tensor, states: list[torch.Tensor], starts: torch.Tensor, lengths: torch.Tensor,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Padding masks through an unmasked whole-sequence kernel `run`: each row's valid run is
+    moved to the front and the kernel runs the whole width; the steps after a run are computed and
+    thrown away (they come after it, so they change nothing in it). That waste is small when a
+    batch's rows have near-equal lengths (length buckets), and the fast kernels beat packing.
+    Returns the outputs and the final output state only (for a single-state cell, the final state)."""
+    batch, steps = x.shape[:2]
+    moves = _run_moves(x, starts, lengths)
+    out, _ = run(_move_steps(x, moves[0], moves[1]), states)
+    last = torch.arange(batch, device=x.device) * steps + (lengths - 1).clamp(min=0)
+    final = out.reshape(batch * steps, -1).index_select(0, last)
+    final = torch.where((lengths == 0)[:, None], states[0], final)
+    return _place_runs(out, final, moves, lengths, starts), [final]  # the tails' outputs are never read
+
+
 def fused_masked_sequence(
     cell: str, x: torch.Tensor, states: list[torch.Tensor], weights: list[torch.Tensor],
     starts: torch.Tensor, lengths: torch.Tensor,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Padding masks through the fused kernel: the valid run of each row is moved to the front,
-    packed (so padding is never computed), then outputs are put back in place with Keras's carry
-    semantics (zeros before the run, the last valid output repeated after it)."""
-    batch, steps = x.shape[:2]
-    t = torch.arange(steps, device=x.device)
-    # Left-align each row's valid run.
-    src = (t[None, :] + starts.clamp(max=steps - 1)[:, None]).clamp(max=steps - 1)
-    aligned = x.gather(1, src[..., None].expand(-1, -1, x.shape[2]))
+    """Padding masks through PyTorch's packed kernel: the valid run of each row is moved to the
+    front, packed (so padding is never computed), then put back in place. Slower than
+    `aligned_masked_sequence`, but it gives every final state (an LSTM's cell state too)."""
+    steps = x.shape[1]
+    moves = _run_moves(x, starts, lengths)
     run_lengths = lengths.clamp(min=1)  # the packer rejects empty rows; they are zeroed below
-    packed = pack_padded_sequence(aligned, run_lengths.cpu(), batch_first=True, enforce_sorted=False)
+    packed = pack_padded_sequence(_move_steps(x, moves[0], moves[1]), run_lengths.cpu(),
+                                  batch_first=True, enforce_sorted=False)
     sorted_states = [s.index_select(0, packed.sorted_indices) for s in states]
     data, final = _call_kernel(cell, packed.data, packed.batch_sizes, sorted_states, weights)
     final = [f.index_select(0, packed.unsorted_indices) for f in final]
@@ -109,21 +185,16 @@ def fused_masked_sequence(
         PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
         batch_first=True, total_length=steps,
     )
-    # Put outputs back at their time steps; after the run, repeat the run's last output.
-    rel = t[None, :] - starts[:, None]
-    take = rel.clamp(min=0).minimum((lengths - 1).clamp(min=0)[:, None])
-    out = out.gather(1, take[..., None].expand(-1, -1, out.shape[2]))
-    before = (rel < 0) | (lengths == 0)[:, None]
-    out = out.masked_fill(before[..., None], 0.0)
     empty = (lengths == 0)[:, None]
     final = [torch.where(empty, s, f) for s, f in zip(states, final)]
-    return out, final
+    return _place_runs(out, final[0], moves, lengths, starts), final
 
 
 def run_sequence(
     *,
     own_kernel: Callable[[torch.Tensor, list[torch.Tensor]], tuple[torch.Tensor, list[torch.Tensor]]]
     | None = None,
+    span_kernel: Callable[..., tuple[torch.Tensor, list[torch.Tensor]]] | None = None,
     fused_cell: str | None,
     torch_weights: Callable[[], list[torch.Tensor]],
     project: Callable[[torch.Tensor], torch.Tensor],
@@ -132,6 +203,7 @@ def run_sequence(
     states: list[torch.Tensor],
     mask: torch.Tensor | None,
     recurrent_masks: Sequence[torch.Tensor] | None,
+    need_states: bool = True,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Run a recurrent layer over `x` (processing order) and return (outputs, final states).
 
@@ -139,6 +211,10 @@ def run_sequence(
     input; `fused_cell` names PyTorch's kernel when the layer's math matches it (None: it does not);
     `project` maps inputs to input projections for the step loop (dropout already applied to x).
     A fused path is taken unless there is recurrent dropout or a mask that is not plain padding.
+    Padding goes to `span_kernel` (x, states, starts, ends) when the layer has one (each row run on
+    its valid steps only), else through the unmasked kernel on left-aligned rows unless
+    `need_states` asks for the final states of a cell with more than one (an LSTM's c), which then
+    only packing gives.
     """
     if fused_cell is not None and recurrent_masks is None:
         if mask is None:
@@ -146,6 +222,13 @@ def run_sequence(
                 return own_kernel(x, states)
             return fused_sequence(fused_cell, x, states, torch_weights())
         runs = padding_runs(mask)
+        if runs is not None and span_kernel is not None:
+            starts, lengths = runs
+            out, final = span_kernel(x, states, starts, starts + lengths)
+            return _carry_after_runs(out, final[0], starts, lengths), final
+        if runs is not None and (len(states) == 1 or not need_states):
+            unmasked = own_kernel or (lambda seq, s: fused_sequence(fused_cell, seq, s, torch_weights()))
+            return aligned_masked_sequence(unmasked, x, states, *runs)
         if runs is not None:
             return fused_masked_sequence(fused_cell, x, states, torch_weights(), *runs)
     return step_loop(step, project(x), states, mask, recurrent_masks)
