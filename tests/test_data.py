@@ -17,7 +17,7 @@ from textrnn.data.download import download
 from textrnn.data.imdb import IMDBCorpus, iter_reviews
 from textrnn.data.sample import load_sample
 from textrnn.data.tables import read_labelled, stratified_split
-from textrnn.errors import DataError
+from textrnn.errors import ConfigError, DataError
 
 
 def test_tokenizer_rules():
@@ -214,3 +214,72 @@ def test_download_verifies_checksum_and_is_atomic(http_root, tmp_path):
     assert not list(dest.parent.iterdir())
     download(f"{url}/a.tar.gz", dest, good, quiet=True)
     assert dest.read_bytes() == payload
+
+
+def _archive_with_movies(tmp_path, with_urls=True):
+    """12 training reviews (6 neg, 6 pos) of 6 movies, each movie all negative or all positive."""
+    files, urls = {}, {"pos": [], "neg": []}
+    for kind, rating in (("neg", 2), ("pos", 9)):
+        for i in range(6):
+            files[f"aclImdb/train/{kind}/{i}_{rating}.txt"] = f"{kind} review {i} film"
+            movie = (0 if kind == "neg" else 10) + i // 2
+            urls[kind].append(f"http://www.imdb.com/title/tt{movie:07d}/usercomments")
+    files["aclImdb/test/pos/0_9.txt"] = files["aclImdb/test/neg/0_2.txt"] = "a test film"
+    if with_urls:
+        for kind, lines in urls.items():
+            files[f"aclImdb/train/urls_{kind}.txt"] = "\n".join(lines) + "\n"
+            files[f"aclImdb/test/urls_{kind}.txt"] = "http://www.imdb.com/title/tt0999999/usercomments\n"
+    archive = tmp_path / f"movies-{with_urls}.tar.gz"
+    with tarfile.open(archive, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return archive
+
+
+def test_movie_disjoint_validation_rows(tmp_path, monkeypatch):
+    from textrnn.data import imdb
+    from textrnn.data.datasets import imdb_train_movies
+    from textrnn.runs import TrainSettings, validation_rows
+
+    monkeypatch.setenv("TEXTRNN_CACHE", str(tmp_path / "cache"))
+    archive = _archive_with_movies(tmp_path)
+    # corpus order: negative then positive, by review id; urls line i is review i's movie
+    assert imdb.movie_ids("train", archive).tolist() == [0, 0, 1, 1, 2, 2, 10, 10, 11, 11, 12, 12]
+    assert imdb.movie_ids("test", archive).tolist() == [999999, 999999]
+    data = prepare(str(archive), num_words=50, maxlen=4, quiet=True)
+    movies = imdb_train_movies(str(archive))
+    settings = TrainSettings(model="lstm", data=str(archive), val_split=0.34, val_by_movie=True)
+    train, val = validation_rows(settings, data)
+    assert sorted(train.tolist() + val.tolist()) == list(range(12))
+    assert not set(movies[train]) & set(movies[val])               # no movie on both sides
+    assert sorted(data.y_train[val].tolist()) == [0, 0, 1, 1]       # 34 % of each class: one movie each
+    assert validation_rows(TrainSettings(model="lstm", data=str(archive)), data) is None
+    with pytest.raises(ConfigError, match="needs IMDB"):
+        validation_rows(TrainSettings(model="lstm", data="sample", val_by_movie=True), data)
+    monkeypatch.setenv("TEXTRNN_CACHE", str(tmp_path / "cache2"))
+    with pytest.raises(DataError, match="urls_neg.txt has no movie for review 0"):
+        imdb.movie_ids("train", _archive_with_movies(tmp_path, with_urls=False))
+
+
+def test_train_cli_validates_on_whole_movies(tmp_path, monkeypatch, capsys):
+    from textrnn.cli import main
+
+    monkeypatch.setenv("TEXTRNN_CACHE", str(tmp_path / "cache"))
+    archive = _archive_with_movies(tmp_path)
+    out = tmp_path / "run"
+    assert main(["train", "lstm", "--data", str(archive), "--val-by-movie", "--val-split", "0.34",
+                 "--epochs", "1", "--maxlen", "6", "--vocab-size", "50", "--out", str(out), "--quiet"]) == 0
+    import json
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train_size"] == 12 and json.loads((out / "run.json").read_text())["val_by_movie"]
+    assert "val_loss" in json.loads((out / "history.json").read_text())
+    capsys.readouterr()
+    assert main(["train", "lstm", "--data", "sample", "--val-by-movie", "--epochs", "1",
+                 "--out", str(tmp_path / "other"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "needs IMDB" in err and err.count("\n") == 1
+    assert not (tmp_path / "other").exists()  # refused before the run folder is made

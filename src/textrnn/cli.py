@@ -43,6 +43,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="learning rate (default: Keras's, 0.001 for rmsprop)")
     p.add_argument("--val-split", type=float, default=0.2,
                    help="fraction of training rows (the last ones) for validation (default 0.2)")
+    p.add_argument("--val-by-movie", action="store_true",
+                   help="IMDB: validate on whole movies (about --val-split of the rows), none of which "
+                        "is in training, as none of the test movies is")
     p.add_argument("--train-size", type=int, help="train on the first N training reviews only")
     p.add_argument("--patience", type=int, default=2,
                    help="early stopping: epochs without val_loss improvement (0: off; default 2)")
@@ -66,7 +69,7 @@ def _settings(args: argparse.Namespace, model: str):
         model=model, data=args.data, test_data=args.test_data, text_column=args.text_column,
         label_column=args.label_column, encoding=args.encoding, epochs=args.epochs,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, val_split=args.val_split,
-        train_size=args.train_size, seed=args.seed, patience=args.patience,
+        val_by_movie=args.val_by_movie, train_size=args.train_size, seed=args.seed, patience=args.patience,
         vocab_size=args.vocab_size, embedding_dim=args.embedding_dim, maxlen=args.maxlen,
         units=args.units, layers=args.layers, dropout=args.dropout, embedding=args.embedding,
         freeze_embedding=args.freeze_embedding, embedding_scale=args.embedding_scale)
@@ -444,13 +447,16 @@ def build_parser() -> argparse.ArgumentParser:
             ("dropout", float, "dropout on the embedding and the pooled features"),
             ("epochs", int, "at most this many epochs (early stopping on val loss)"),
             ("batch-size", int, "rows per step"), ("lr", float, "Adam learning rate"),
-            ("val-split", float, "last fraction of the training rows for validation"),
+            ("val-split", float, "fraction of the training rows for validation"),
             ("patience", int, "epochs without val-loss gain before stopping"),
             ("w2v-epochs", int, "word2vec passes"), ("ngrams", int, "linear head: n-gram size"),
             ("head-C", float, "linear head: inverse regularisation"), ("seed", int, "seed")]:
         dest = name.replace("-", "_")
         p.add_argument(f"--{name}", dest=dest, type=kind, help=f"{text} (default {getattr(defaults, dest)})")
     p.add_argument("--pretrain", choices=["word2vec", "none"], help="embedding start (default word2vec)")
+    p.add_argument("--val-last-rows", dest="val_by_movie", action="store_false", default=None,
+                   help="IMDB: validate on the last rows (sharing movies with training) instead of "
+                        "on whole movies")
     p.add_argument("--no-linear-head", dest="linear_head", action="store_false", default=None,
                    help="the network alone, without the NB linear model")
     p.set_defaults(func=cmd_recipe)

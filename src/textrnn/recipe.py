@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from textrnn.data.datasets import PreparedData
+from textrnn.data.datasets import PreparedData, is_imdb_source
 from textrnn.errors import ConfigError
 from textrnn.io_utils import atomic_write_json
 from textrnn.metrics import classification_report
-from textrnn.runs import RUN_FILE, TrainSettings, prepare_data, train_run
+from textrnn.runs import RUN_FILE, TrainSettings, prepare_data, train_run, validation_rows
 
 RECIPE_FILE = "recipe.json"
 
@@ -51,6 +51,7 @@ class RecipeSettings:
     batch_size: int = 32
     lr: float = 0.001               # Adam
     val_split: float = 0.1
+    val_by_movie: bool = True       # IMDB only: validation rows are whole movies, as test rows are
     patience: int = 1
     pretrain: str = "word2vec"      # or "none": a random embedding
     w2v_epochs: int = 5
@@ -64,7 +65,8 @@ def _training_settings(s: RecipeSettings, embedding: str | None) -> TrainSetting
     return TrainSettings(model=s.model, data=s.data, test_data=s.test_data,
                          text_column=s.text_column, label_column=s.label_column, encoding=s.encoding,
                          epochs=s.epochs, batch_size=s.batch_size, optimizer="adam", lr=s.lr,
-                         val_split=s.val_split, seed=s.seed, patience=s.patience, vocab_size=s.vocab_size,
+                         val_split=s.val_split, val_by_movie=s.val_by_movie and is_imdb_source(s.data),
+                         seed=s.seed, patience=s.patience, vocab_size=s.vocab_size,
                          embedding_dim=s.dim, maxlen=s.maxlen, units=s.units, dropout=s.dropout,
                          embedding=embedding)
 
@@ -111,14 +113,16 @@ def _add_linear_head(s: RecipeSettings, run_dir: Path, settings: TrainSettings, 
     start = time.perf_counter()
     pretrained = PretrainedEmbedding.load(settings.embedding) if settings.embedding else None
     data = prepare_data(settings, pretrained, quiet=True)
-    split = int(len(data.x_train) * (1 - s.val_split))
+    split = int(len(data.x_train) * (1 - s.val_split))  # as fit's validation_split, unless by movie
+    train_rows, val_rows = (validation_rows(settings, data)
+                            or (np.arange(split), np.arange(split, len(data.x_train))))
     model = load_model(run_dir / "model")
     model.linear_head = None  # a rerun of this step starts from the network alone
-    x_val, y_val = data.x_train[split:], data.y_train[split:]
+    x_val, y_val = data.x_train[val_rows], data.y_train[val_rows]
     rnn_val = model.predict(x_val, batch_size=256).ravel()
     head = NBLinear(ngrams=s.ngrams, C=s.head_C)
     features = head.features(data.x_train)  # once: both fits take their rows from it
-    head.fit(None, data.y_train[:split], features=features[:split])
+    head.fit(None, data.y_train[train_rows], features=features[train_rows])
     linear_val = head.predict_proba(x_val)
     blend = _blend_weight(y_val, rnn_val, linear_val)
     head.fit(None, data.y_train, features=features)  # then on all labelled rows

@@ -17,7 +17,7 @@ import torch
 from textrnn import distributed, report, zoo
 from textrnn.callbacks import Callback, EarlyStopping
 from textrnn.checkpoint import load_checkpoint, save_checkpoint
-from textrnn.data.datasets import PreparedData, prepare
+from textrnn.data.datasets import PreparedData, imdb_train_movies, is_imdb_source, prepare
 from textrnn.errors import ConfigError, DataError
 from textrnn.io_utils import atomic_write_json
 from textrnn.metrics import classification_report
@@ -43,6 +43,7 @@ class TrainSettings:
     optimizer: str = "rmsprop"
     lr: float | None = None         # None: the optimizer's Keras default
     val_split: float = 0.2          # the LAST rows of the (shuffled) training set, as Keras
+    val_by_movie: bool = False      # IMDB: validation rows are whole movies (see validation_rows)
     train_size: int | None = None   # use only the first n training reviews
     seed: int = 0
     patience: int = 2               # early stopping on val_loss; 0 disables it
@@ -86,6 +87,38 @@ def prepare_data(s: TrainSettings, pretrained: PretrainedEmbedding | None,
                    text_column=s.text_column, label_column=s.label_column, encoding=s.encoding,
                    seed=s.seed, train_size=s.train_size, quiet=quiet,
                    vocabulary=pretrained.vocabulary if pretrained else None)
+
+
+def validation_rows(s: TrainSettings, data: PreparedData) -> tuple[np.ndarray, np.ndarray] | None:
+    """(training rows, validation rows) of data.x_train when validation is movie-disjoint, else None
+    (fit takes the last val_split of the rows, as Keras). IMDB's test reviews come from other
+    movies than its training reviews, while the last rows share movies with the rest; with
+    val_by_movie whole movies are taken, from the end of the shuffled set, while they fit in
+    val_split of each class's rows, so validation measures what the test set does
+    (docs/RESULTS.md)."""
+    if not s.val_by_movie:
+        return None
+    if not is_imdb_source(s.data):
+        raise ConfigError("--val-by-movie needs IMDB data (its urls files name each review's movie)")
+    movies = imdb_train_movies(s.data, quiet=True)[:len(data.x_train)]
+    labels = np.asarray(data.y_train).reshape(len(movies), -1)[:, 0]
+    classes, totals = np.unique(labels, return_counts=True)
+    need = {c: round(t * s.val_split) for c, t in zip(classes.tolist(), totals.tolist())}  # stratified
+    per_movie: dict[int, dict[int, int]] = {}
+    for movie, label in zip(movies.tolist(), labels.tolist()):
+        counts = per_movie.setdefault(movie, {})
+        counts[label] = counts.get(label, 0) + 1
+    chosen: set[int] = set()
+    for movie in dict.fromkeys(movies[::-1].tolist()):  # by last appearance, from the end
+        counts = per_movie[movie]
+        if all(counts[c] <= need[c] for c in counts):  # a movie that fits in every class still open
+            chosen.add(movie)
+            for c in counts:
+                need[c] -= counts[c]
+        if not any(need.values()):
+            break
+    val = np.isin(movies, list(chosen))
+    return np.flatnonzero(~val), np.flatnonzero(val)
 
 
 def build_model(s: TrainSettings, data: PreparedData,
@@ -151,6 +184,7 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
     quiet = verbose == 0
     pretrained = _pretrained(settings)  # read once: it fixes both the vocabulary and the weights
     data = prepare_data(settings, pretrained, quiet=quiet)
+    rows = validation_rows(settings, data)
     model = build_model(settings, data, pretrained)
     model.build((None, settings.maxlen))
     model.create_optimizer()
@@ -177,9 +211,11 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
     if progress["epochs_done"] < settings.epochs and not progress.get("stopped"):
         if stopper is not None and "early_stopping" in progress:
             stopper.load_state(progress["early_stopping"])
-        model.fit(data.x_train, data.y_train, batch_size=settings.batch_size, epochs=settings.epochs,
-                  verbose=verbose, validation_split=settings.val_split, callbacks=cbs,
-                  initial_epoch=progress["epochs_done"])
+        x, y, split = data.x_train, data.y_train, {"validation_split": settings.val_split}
+        if rows is not None:
+            (x, y), split = (x[rows[0]], y[rows[0]]), {"validation_data": (x[rows[1]], y[rows[1]])}
+        model.fit(x, y, batch_size=settings.batch_size, epochs=settings.epochs, verbose=verbose,
+                  callbacks=cbs, initial_epoch=progress["epochs_done"], **split)
     if not distributed.is_main():
         distributed.barrier()
         return {}

@@ -69,6 +69,19 @@ def _from_imdb(path: str | None, num_words: int, maxlen: int, quiet: bool,
     return PreparedData("imdb", *arrays, encoder)
 
 
+def imdb_train_movies(source: str = "imdb", quiet: bool = False) -> np.ndarray:
+    """The movie of every row of `prepare(source).x_train` for IMDB (the same seed-113 shuffle)."""
+    path = None if source == "imdb" else source
+    movies = imdb.movie_ids("train", path, quiet=quiet)
+    order = np.arange(len(movies))
+    np.random.RandomState(KERAS_SHUFFLE_SEED).shuffle(order)  # the training set's shuffle comes first
+    return movies[order]
+
+
+def is_imdb_source(source: str) -> bool:
+    return source == "imdb" or (source != "sample" and Path(source).exists() and _is_imdb(Path(source)))
+
+
 def _from_texts(name: str, train: LabelledTexts, test: LabelledTexts, num_words: int,
                 maxlen: int, vocabulary: Vocabulary | None = None) -> PreparedData:
     vocab = vocabulary or Vocabulary.fit((tokenize(t) for t in train.texts), num_words=num_words)

@@ -234,6 +234,59 @@ def _fingerprint(path: Path) -> str:
     return hashlib.sha256(stamp.encode()).hexdigest()[:16]
 
 
+_URLS = re.compile(r"(?:^|/)aclImdb/(train|test)/urls_(pos|neg)\.txt$")
+_TITLE = re.compile(r"tt(\d+)")
+
+
+def _read_urls(archive: Path) -> dict[tuple[str, str], list[str]]:
+    """(split, pos|neg) -> the lines of aclImdb/<split>/urls_<kind>.txt."""
+    found: dict[tuple[str, str], list[str]] = {}
+    if archive.is_dir():
+        root = archive if archive.name == "aclImdb" else archive / "aclImdb"
+        for file in root.glob("*/urls_*.txt"):
+            match = _URLS.search(str(file.relative_to(root.parent)))
+            if match:
+                found[match.groups()] = file.read_text(encoding="utf-8").splitlines()
+        return found
+    try:
+        with tarfile.open(archive, "r|gz") as tar:
+            for member in tar:
+                match = _URLS.search(member.name)
+                if member.isfile() and match:
+                    found[match.groups()] = tar.extractfile(member).read().decode("utf-8").splitlines()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DataError(f"{archive}: cannot read the archive ({exc})") from None
+    return found
+
+
+def movie_ids(split: str, path: str | os.PathLike | None = None, quiet: bool = False) -> np.ndarray:
+    """Each review's movie (its IMDB title number) for `split` (train or test), in IMDBCorpus order
+    (negative then positive, by review id). From the archive's urls_neg.txt / urls_pos.txt, whose
+    line i is the movie of review i; cached beside the corpus."""
+    archive = find_archive(path, quiet=quiet)
+    cache = cache_dir() / f"imdb-{_fingerprint(archive)}-movies.npz"
+    if cache.is_file():
+        with np.load(cache) as saved:
+            return saved[split]
+    corpus = IMDBCorpus.load(archive, quiet=quiet)
+    urls = _read_urls(archive)
+    arrays = {}
+    for name in ("train", "test"):
+        s = corpus.splits[name]
+        movies = np.empty(len(s), dtype=np.int64)
+        for row, (label, review_id) in enumerate(zip(s.labels, s.ids)):
+            lines = urls.get((name, "pos" if label == 1 else "neg"))
+            if lines is None or review_id >= len(lines) or not _TITLE.search(lines[review_id]):
+                raise DataError(f"{archive}: aclImdb/{name}/urls_{'pos' if label == 1 else 'neg'}.txt "
+                                f"has no movie for review {review_id}")
+            movies[row] = int(_TITLE.search(lines[review_id]).group(1))
+        arrays[name] = movies
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(cache, buffer.getvalue())
+    return arrays[split]
+
+
 def load_data(path: str | os.PathLike | None = None, num_words: int | None = 10000,
               skip_top: int = 0, maxlen: int | None = None, seed: int = 113,
               start_char: int | None = 1, oov_char: int = 2, index_from: int = 3):
