@@ -26,6 +26,9 @@ VARIANTS = {
     "no-dropout": ({"dropout": 0.0}, "no dropout"),
     "last-state": ({"model": "bi-lstm", "dropout": 0.2},
                    "the lecture's Bi-LSTM: last states, not pooling; padded input, no buckets"),
+    "frozen-embedding": ({"freeze_embedding": True}, "word2vec vectors kept fixed, not fine-tuned"),
+    "val-last-rows": ({"val_by_movie": False},
+                      "validation on the last rows (sharing movies with training), not on whole movies"),
 }
 
 

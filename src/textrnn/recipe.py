@@ -54,6 +54,7 @@ class RecipeSettings:
     val_by_movie: bool = True       # IMDB only: validation rows are whole movies, as test rows are
     patience: int = 1
     pretrain: str = "word2vec"      # or "none": a random embedding
+    freeze_embedding: bool = False  # keep the word2vec vectors fixed (the lecture's step 3)
     w2v_epochs: int = 5
     linear_head: bool = True
     ngrams: int = 3
@@ -68,7 +69,8 @@ def _training_settings(s: RecipeSettings, embedding: str | None) -> TrainSetting
                          val_split=s.val_split, val_by_movie=s.val_by_movie and is_imdb_source(s.data),
                          seed=s.seed, patience=s.patience, vocab_size=s.vocab_size,
                          embedding_dim=s.dim, maxlen=s.maxlen, units=s.units, dropout=s.dropout,
-                         embedding=embedding)
+                         embedding=embedding,
+                         freeze_embedding=s.freeze_embedding and embedding is not None)
 
 
 def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose: int) -> None:
