@@ -26,6 +26,8 @@ VARIANTS = {
     "no-dropout": ({"dropout": 0.0}, "no dropout"),
     "last-state": ({"model": "bi-lstm", "dropout": 0.2},
                    "the lecture's Bi-LSTM: last states, not pooling; padded input, no buckets"),
+    "big": ({"dim": 128, "units": 128, "maxlen": 800},
+            "128-d embedding, Bi-LSTM(128), reviews up to 800 words"),
     "frozen-embedding": ({"freeze_embedding": True}, "word2vec vectors kept fixed, not fine-tuned"),
     "val-last-rows": ({"val_by_movie": False},
                       "validation on the last rows (sharing movies with training), not on whole movies"),
