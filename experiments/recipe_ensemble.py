@@ -18,16 +18,18 @@ from textrnn.linear import NBLinear
 from textrnn.models import load_model
 from textrnn.pretrain.vectors import PretrainedEmbedding
 from textrnn.recipe import RecipeSettings, _blend_weight, _training_settings
-from textrnn.runs import prepare_data
+from textrnn.runs import prepare_data, validation_rows
 
 
 def main(runs: list[str]) -> None:
     first = json.loads((Path(runs[0]) / "recipe.json").read_text())
-    s = RecipeSettings(**first["settings"])
+    s = RecipeSettings(**{"val_by_movie": False, **first["settings"]})  # older runs: the last rows
     settings = _training_settings(s, f"{runs[0]}/embedding")
     data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
-    split = int(len(data.x_train) * (1 - s.val_split))
-    x_val, y_val, y_test = data.x_train[split:], data.y_train[split:], data.y_test
+    split = int(len(data.x_train) * (1 - s.val_split))  # the recipe's validation rows
+    train_rows, val_rows = (validation_rows(settings, data)
+                            or (np.arange(split), np.arange(split, len(data.x_train))))
+    x_val, y_val, y_test = data.x_train[val_rows], data.y_train[val_rows], data.y_test
     val, test, seconds = [], [], 0.0
     for run in runs:
         model = load_model(Path(run) / "model")
@@ -40,7 +42,7 @@ def main(runs: list[str]) -> None:
     val_avg, test_avg = np.mean(val, axis=0), np.mean(test, axis=0)
     print(f"average of {len(runs)} networks: val {np.mean((val_avg > .5) == y_val):.4f}, "
           f"test {np.mean((test_avg > .5) == y_test):.4f}")
-    part = NBLinear(s.ngrams, C=s.head_C).fit(data.x_train[:split], data.y_train[:split])
+    part = NBLinear(s.ngrams, C=s.head_C).fit(data.x_train[train_rows], data.y_train[train_rows])
     linear_val = part.predict_proba(x_val)
     print(f"NB head alone: val {np.mean((linear_val > .5) == y_val):.4f} (fitted on the other rows), "
           f"test {np.mean((head.predict_proba(data.x_test) > .5) == y_test):.4f}")
