@@ -20,12 +20,10 @@ def main() -> None:
     args = parser.parse_args()
     movies = imdb_train_movies("imdb", quiet=True)
     data = prepare("imdb", num_words=100, maxlen=8, quiet=True)
-    split = int(len(movies) * (1 - args.val_split))
-    by_movie = validation_rows(TrainSettings(model="lstm", data="imdb", val_split=args.val_split,
-                                             val_by_movie=True), data)
+    splits = [validation_rows(TrainSettings(model="lstm", data="imdb", val_split=args.val_split,
+                                            val_by_movie=by_movie), data) for by_movie in (False, True)]
     print(f"{len(movies):,} training reviews of {len(np.unique(movies)):,} movies")
-    for name, (train, val) in [("last rows", (np.arange(split), np.arange(split, len(movies)))),
-                               ("whole movies", by_movie)]:
+    for name, (train, val) in zip(("last rows", "whole movies"), splits):
         shared = np.isin(movies[val], movies[train]).mean()
         print(f"{name}: {len(val):,} validation reviews of {len(np.unique(movies[val])):,} movies, "
               f"{shared:.1%} share a movie with a training review, {data.y_train[val].mean():.1%} positive")

@@ -26,9 +26,7 @@ def main(runs: list[str]) -> None:
     s = RecipeSettings(**{"val_by_movie": False, **first["settings"]})  # older runs: the last rows
     settings = _training_settings(s, f"{runs[0]}/embedding")
     data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
-    split = int(len(data.x_train) * (1 - s.val_split))  # the recipe's validation rows
-    train_rows, val_rows = (validation_rows(settings, data)
-                            or (np.arange(split), np.arange(split, len(data.x_train))))
+    train_rows, val_rows = validation_rows(settings, data)  # the rows the network validated on
     x_val, y_val, y_test = data.x_train[val_rows], data.y_train[val_rows], data.y_test
     val, test, seconds = [], [], 0.0
     for run in runs:

@@ -256,7 +256,8 @@ def test_movie_disjoint_validation_rows(tmp_path, monkeypatch):
     assert sorted(train.tolist() + val.tolist()) == list(range(12))
     assert not set(movies[train]) & set(movies[val])               # no movie on both sides
     assert sorted(data.y_train[val].tolist()) == [0, 0, 1, 1]       # 34 % of each class: one movie each
-    assert validation_rows(TrainSettings(model="lstm", data=str(archive)), data) is None
+    last = validation_rows(TrainSettings(model="lstm", data=str(archive), val_split=0.25), data)
+    assert [r.tolist() for r in last] == [list(range(9)), [9, 10, 11]]  # fit's validation_split rows
     with pytest.raises(ConfigError, match="needs IMDB"):
         validation_rows(TrainSettings(model="lstm", data="sample", val_by_movie=True), data)
     monkeypatch.setenv("TEXTRNN_CACHE", str(tmp_path / "cache2"))

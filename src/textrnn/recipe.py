@@ -115,9 +115,7 @@ def _add_linear_head(s: RecipeSettings, run_dir: Path, settings: TrainSettings, 
     start = time.perf_counter()
     pretrained = PretrainedEmbedding.load(settings.embedding) if settings.embedding else None
     data = prepare_data(settings, pretrained, quiet=True)
-    split = int(len(data.x_train) * (1 - s.val_split))  # as fit's validation_split, unless by movie
-    train_rows, val_rows = (validation_rows(settings, data)
-                            or (np.arange(split), np.arange(split, len(data.x_train))))
+    train_rows, val_rows = validation_rows(settings, data)  # the rows the network validated on
     model = load_model(run_dir / "model")
     model.linear_head = None  # a rerun of this step starts from the network alone
     x_val, y_val = data.x_train[val_rows], data.y_train[val_rows]

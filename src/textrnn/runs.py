@@ -89,15 +89,16 @@ def prepare_data(s: TrainSettings, pretrained: PretrainedEmbedding | None,
                    vocabulary=pretrained.vocabulary if pretrained else None)
 
 
-def validation_rows(s: TrainSettings, data: PreparedData) -> tuple[np.ndarray, np.ndarray] | None:
-    """(training rows, validation rows) of data.x_train when validation is movie-disjoint, else None
-    (fit takes the last val_split of the rows, as Keras). IMDB's test reviews come from other
-    movies than its training reviews, while the last rows share movies with the rest; with
-    val_by_movie whole movies are taken, from the end of the shuffled set, while they fit in
-    val_split of each class's rows, so validation measures what the test set does
+def validation_rows(s: TrainSettings, data: PreparedData) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, validation rows) of data.x_train: the last val_split of the rows, as fit's
+    validation_split (Keras) takes them; or with val_by_movie whole movies. IMDB's test reviews
+    come from other movies than its training reviews, while the last rows share movies with the
+    rest; with val_by_movie whole movies are taken, from the end of the shuffled set, while they fit
+    in val_split of each class's rows, so validation measures what the test set does
     (docs/RESULTS.md)."""
     if not s.val_by_movie:
-        return None
+        split = int(len(data.x_train) * (1 - s.val_split))
+        return np.arange(split), np.arange(split, len(data.x_train))
     if not is_imdb_source(s.data):
         raise ConfigError("--val-by-movie needs IMDB data (its urls files name each review's movie)")
     movies = imdb_train_movies(s.data, quiet=True)[:len(data.x_train)]
@@ -212,7 +213,7 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
         if stopper is not None and "early_stopping" in progress:
             stopper.load_state(progress["early_stopping"])
         x, y, split = data.x_train, data.y_train, {"validation_split": settings.val_split}
-        if rows is not None:
+        if settings.val_by_movie:
             (x, y), split = (x[rows[0]], y[rows[0]]), {"validation_data": (x[rows[1]], y[rows[1]])}
         model.fit(x, y, batch_size=settings.batch_size, epochs=settings.epochs, verbose=verbose,
                   callbacks=cbs, initial_epoch=progress["epochs_done"], **split)

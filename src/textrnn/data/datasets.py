@@ -142,7 +142,7 @@ def test_split(source: str, encoder: TextEncoder, test_data: str | None = None,
     held_out=True re-creates the test part that `prepare` set aside when training on `source`
     (the IMDB/sample test sets, a train/test folder's test/, `test_data`, or the same seeded
     stratified split of a single file); held_out=False reads all of the file as test data."""
-    if source == "imdb" or (source != "sample" and _is_imdb(Path(source))):
+    if is_imdb_source(source):
         path = None if source == "imdb" else source
         return _imdb_split(imdb.IMDBCorpus.load(path, quiet=quiet), path, "test", encoder, quiet)
     if source == "sample":

@@ -175,7 +175,7 @@ def fused_masked_sequence(
     `aligned_masked_sequence`, but it gives every final state (an LSTM's cell state too)."""
     steps = x.shape[1]
     moves = _run_moves(x, starts, lengths)
-    run_lengths = lengths.clamp(min=1)  # the packer rejects empty rows; they are zeroed below
+    run_lengths = lengths.clamp(min=1)  # the packer rejects empty rows; putting back zeroes them
     packed = pack_padded_sequence(_move_steps(x, moves[0], moves[1]), run_lengths.cpu(),
                                   batch_first=True, enforce_sorted=False)
     sorted_states = [s.index_select(0, packed.sorted_indices) for s in states]
