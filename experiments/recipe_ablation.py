@@ -10,6 +10,7 @@ e.g. `recipe:3 random-embedding last-state` runs the recipe over 3 seeds and two
 """
 
 import json
+import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from textrnn.io_utils import atomic_write_text
 from textrnn.recipe import RecipeSettings, run_recipe
 
 ROOT = Path("runs/recipe-ablation")
+SHARED = "shared-embedding.txt"  # in a run folder: its word2vec vectors were copied from the recipe's
 VARIANTS = {
     "recipe": ({}, "the recipe: word2vec 64-d, Bi-LSTM(64) max-pooled, dropout 0.3, NB head 1-3 grams"),
     "random-embedding": ({"pretrain": "none"}, "no word2vec: the embedding starts random"),
@@ -31,6 +33,8 @@ VARIANTS = {
     "frozen-embedding": ({"freeze_embedding": True}, "word2vec vectors kept fixed, not fine-tuned"),
     "val-last-rows": ({"val_by_movie": False},
                       "validation on the last rows (sharing movies with training), not on whole movies"),
+    "patience-1": ({"patience": 1}, "early stopping after one epoch without val-loss gain"),
+    "word-dropout": ({"word_dropout": True}, "the embedding's dropout drops whole words"),
 }
 
 
@@ -43,22 +47,50 @@ def _fmt(values: list[float]) -> str:
 
 
 def table() -> str:
-    rows = ["| variant | seeds | network test acc % | + NB head test acc % | blend | best val acc % | "
-            "epochs | wall s (pretrain + network + head) |", "|---|---|---|---|---|---|---|---|"]
+    rows = ["| variant | seeds | patience | network test acc % | + NB head test acc % | blend | "
+            "best val acc % | epochs | wall s (pretrain + network + head) |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for name, (_, what) in VARIANTS.items():
-        records = [json.loads(p.read_text()) for p in sorted((ROOT / name).glob("seed-*/recipe.json"))]
+        runs = [p.parent for p in sorted((ROOT / name).glob("seed-*/recipe.json"))]
+        records = [json.loads((run / "recipe.json").read_text()) for run in runs]
         if not records:
             continue
-        secs = [r["seconds"] for r in records]
         rows.append(
-            f"| {name}: {what} | {len(records)} | {_fmt([r['network_test_accuracy'] for r in records])} | "
+            f"| {name}: {what} | {len(records)} | "
+            f"{', '.join(sorted({str(r['settings']['patience']) for r in records}))} | "
+            f"{_fmt([r['network_test_accuracy'] for r in records])} | "
             f"{_fmt([r['test_accuracy'] for r in records])} | "
             f"{', '.join(format(r['linear_head']['blend'], '.2f') for r in records)} | "
             f"{_fmt([r['best_val_accuracy'] for r in records])} | "
             f"{', '.join(str(r['epochs_run']) for r in records)} | "
-            + ", ".join(f"{s['total']:.0f} ({s['pretrain']:.0f} + {s['network']:.0f} + "
-                        f"{s['linear_head']:.0f})" for s in secs) + " |")
+            + ", ".join(_wall(run, r) for run, r in zip(runs, records)) + " |")
     return "\n".join(rows)
+
+
+# Settings word2vec's vectors depend on: variants that keep them all reuse the recipe's vectors of
+# the same seed (copied in before the run), so a row measures its own change on the same start.
+EMBEDDING_FIELDS = ("data", "vocab_size", "dim", "w2v_epochs", "pretrain", "seed")
+
+
+def _share_embedding(settings: RecipeSettings, out: Path) -> None:
+    source = ROOT / "recipe" / out.name / "embedding"
+    recipe = RecipeSettings(seed=settings.seed)
+    same = all(getattr(settings, f) == getattr(recipe, f) for f in EMBEDDING_FIELDS)
+    if same and settings.pretrain == "word2vec" and (source / "card.json").is_file() \
+            and not (out / "embedding").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(source, out / "embedding")
+        (out / SHARED).write_text(f"{source}\n", encoding="utf-8")
+
+
+def _wall(run: Path, record: dict) -> str:
+    """Wall seconds: total (pretrain + network + head); a shared word2vec adds the time it took."""
+    s = record["seconds"]
+    if (run / SHARED).is_file():
+        card = json.loads((run / "embedding" / "card.json").read_text())
+        return f"{s['total'] + card['time_s']:.0f} ({card['time_s']:.0f} shared word2vec + " \
+               f"{s['network']:.0f} + {s['linear_head']:.0f})"
+    return f"{s['total']:.0f} ({s['pretrain']:.0f} + {s['network']:.0f} + {s['linear_head']:.0f})"
 
 
 def main(args: list[str]) -> None:
@@ -69,7 +101,10 @@ def main(args: list[str]) -> None:
         for seed in range(seeds):
             out = ROOT / name / f"seed-{seed}"
             print(f"== {name} seed {seed} -> {out}", flush=True)
-            run_recipe(RecipeSettings(**overrides, seed=seed), out, verbose=1)
+            settings = RecipeSettings(**overrides, seed=seed)
+            if name != "recipe":
+                _share_embedding(settings, out)
+            run_recipe(settings, out, verbose=1)
     text = table()
     print(text)
     atomic_write_text(Path("docs/recipe/ablation.md"), text + "\n")

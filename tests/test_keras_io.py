@@ -27,6 +27,7 @@ def _keras_lecture_model(name, mask_zero=False):
                          kl.LSTM(8, return_sequences=True, dropout=0.2), kl.LSTM(8, dropout=0.2)],
         "bi-lstm": [kl.Bidirectional(kl.LSTM(8, dropout=0.2))],
         "gru": [kl.GRU(8), kl.Dropout(0.3)],
+        "word-dropout": [kl.Dropout(0.3, noise_shape=(None, None, 1)), kl.LSTM(8)],
         "bi-gru": [kl.Bidirectional(kl.GRU(8, return_sequences=True), merge_mode="sum"), kl.SimpleRNN(4)],
     }[name]
     return keras.Sequential([keras.Input((T,), dtype="int32"), kl.Embedding(500, 16, mask_zero=mask_zero),
@@ -56,6 +57,16 @@ def test_keras_trained_models_round_trip_both_ways(tmp_path, reviews, name, mask
     again = keras.saving.load_model(tmp_path / "back.keras")
     np.testing.assert_allclose(again.predict(x_test, verbose=0), expected, atol=1e-5)
     assert [l.name for l in again.layers] == [l.name for l in km.layers]
+
+
+def test_dropout_noise_shape_crosses_both_ways(tmp_path):
+    km = _keras_lecture_model("word-dropout")
+    km.save(tmp_path / "k.keras")
+    ours = load_keras_model(tmp_path / "k.keras")
+    assert ours.layers[1].noise_shape == (None, None, 1)
+    ours.save(tmp_path / "back.keras")
+    again = keras.saving.load_model(tmp_path / "back.keras")
+    assert tuple(again.layers[1].noise_shape) == (None, None, 1)
 
 
 def test_weights_h5_into_a_given_architecture(tmp_path, reviews):

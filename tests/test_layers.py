@@ -7,6 +7,7 @@ import torch
 
 from textrnn import kernels
 from textrnn import layers as L
+from textrnn.errors import ConfigError
 from textrnn.layers import rnn_kernels
 from textrnn.layers.base import layer_from_config, layer_to_config
 from textrnn.models import Sequential
@@ -44,6 +45,24 @@ def test_no_dropout_at_inference():
     layer.eval()
     seq = layer(torch.ones(4, 5, 64))
     np.testing.assert_allclose(seq.detach().numpy(), np.tanh(1.0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("noise_shape, shared_axis", [((None, None, 1), 2), ((None, 1, None), 1)])
+def test_dropout_noise_shape_drops_whole_words_or_channels(noise_shape, shared_axis):
+    layer = L.Dropout(0.4, noise_shape=noise_shape)
+    layer.train()
+    out = layer(torch.ones(32, 20, 8))
+    dropped = out == 0
+    # The mask is the same along the broadcast axis, differs along the others, and keeps ~60 %.
+    first = dropped.narrow(shared_axis, 0, 1)
+    assert torch.equal(dropped, first.expand_as(dropped))
+    assert dropped.any() and not dropped.all()
+    assert abs(dropped.float().mean().item() - 0.4) < 0.06
+    np.testing.assert_allclose(out[~dropped].numpy(), 1 / 0.6, rtol=1e-6)
+    layer.eval()
+    assert torch.equal(layer(torch.ones(2, 3, 8)), torch.ones(2, 3, 8))
+    with pytest.raises(ConfigError, match="noise_shape"):
+        L.Dropout(0.4, noise_shape=(None, 1))(torch.ones(2, 3, 8))
 
 
 def test_recurrent_dropout_draws_masks_per_gate_and_uses_the_step_loop():
@@ -186,6 +205,7 @@ def test_trainable_flag_moves_params_between_counts():
 
 @pytest.mark.parametrize("layer", [
     L.Embedding(10, 3, mask_zero=True), L.Dense(4, activation="tanh"), L.Dropout(0.3),
+    L.Dropout(0.3, noise_shape=(None, None, 1)),
     L.SimpleRNN(3, activation="relu"), L.LSTM(3, go_backwards=True, unit_forget_bias=False),
     L.GRU(3, reset_after=False, dropout=0.1), L.Bidirectional(L.GRU(3, return_sequences=True), "ave"),
 ])

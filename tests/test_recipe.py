@@ -66,3 +66,14 @@ def test_recipe_rejects_multiclass_data_with_the_linear_head(tmp_path):
         run_recipe(RecipeSettings(**{**TINY, "data": str(tmp_path / "three.csv"), "epochs": 1}),
                    tmp_path / "run", verbose=0)
     assert not (tmp_path / "run" / "run.json").exists()  # refused before any training
+
+
+def test_cli_word_dropout_reaches_the_saved_model(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["recipe", "--data", "sample", "--vocab-size", "3000", "--maxlen", "60", "--dim", "16",
+                 "--units", "16", "--epochs", "1", "--pretrain", "none", "--no-linear-head",
+                 "--word-dropout", "--quiet", "--out", str(out)]) == 0
+    config = json.loads((out / "model" / "config.json").read_text())
+    dropouts = [layer["config"] for layer in config["model"]["layers"] if layer["class_name"] == "Dropout"]
+    assert dropouts[0]["noise_shape"] == [None, None, 1] and dropouts[1]["noise_shape"] is None
+    assert json.loads((out / "recipe.json").read_text())["settings"]["word_dropout"] is True

@@ -456,6 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrain", choices=["word2vec", "none"], help="embedding start (default word2vec)")
     p.add_argument("--freeze-embedding", action="store_true", default=None,
                    help="keep the word2vec vectors fixed (default: fine-tune them)")
+    p.add_argument("--word-dropout", action="store_true", default=None,
+                   help="the embedding's dropout drops whole words instead of single values")
     p.add_argument("--val-last-rows", dest="val_by_movie", action="store_false", default=None,
                    help="IMDB: validate on the last rows (sharing movies with training) instead of "
                         "on whole movies")

@@ -35,7 +35,7 @@ _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropo
 _FIELDS = {
     "Embedding": ("input_dim", "output_dim", "mask_zero"),
     "Dense": ("units", "activation", "use_bias"),
-    "Dropout": ("rate",),
+    "Dropout": ("rate", "noise_shape"),
     "GlobalMaxPooling1D": ("keepdims",),
     "GlobalAveragePooling1D": ("keepdims",),
     "SimpleRNN": tuple(f for f in _RNN_FIELDS if f != "recurrent_activation"),

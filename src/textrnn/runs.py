@@ -53,6 +53,7 @@ class TrainSettings:
     units: int = 32
     layers: int = 3
     dropout: float | None = None
+    word_dropout: bool = False      # bi-lstm-pool: drop whole words from the embedding's output
     embedding: str | None = None    # EMB_DIR from `textrnn pretrain`: start the embedding from it
     freeze_embedding: bool = False  # with `embedding`: the lecture's step 3 (non-trainable)
     embedding_scale: float | None = None  # with `embedding`: rescale its word vectors to this std
@@ -127,6 +128,7 @@ def build_model(s: TrainSettings, data: PreparedData,
     config = zoo.ZooConfig(vocab_size=data.encoder.vocabulary.size,
                            embedding_dim=pretrained.dim if pretrained else s.embedding_dim,
                            maxlen=s.maxlen, units=s.units, layers=s.layers, dropout=s.dropout,
+                           word_dropout=s.word_dropout,
                            num_classes=len(data.classes),
                            embedding_weights=pretrained.matrix if pretrained else None,
                            freeze_embedding=s.freeze_embedding)

@@ -24,6 +24,7 @@ class ZooConfig:
     units: int = 32            # state dim of each recurrent layer
     layers: int = 3            # depth of stacked-lstm (other models have one recurrent layer)
     dropout: float | None = None  # input dropout of the recurrent layers; None: the model's default
+    word_dropout: bool = False  # bi-lstm-pool: its embedding dropout drops whole words, not values
     num_classes: int = 2       # 2: Dense(1, sigmoid); more: Dense(k, softmax)
     embedding_weights: np.ndarray | None = None  # start from this matrix (pretrained vectors)
     freeze_embedding: bool = False               # make the embedding non-trainable
@@ -84,7 +85,8 @@ def bi_lstm_pool(c: ZooConfig) -> Sequential:
     verdict can come from anywhere in the review rather than from the last state alone. Padding is
     masked and the model runs in length buckets: it reads each review without padding."""
     rate = _drop(c, 0.3)
-    model = Sequential([_embedding(c, mask_zero=True), Dropout(rate),
+    words = (None, None, 1) if c.word_dropout else None  # one draw per word: its whole vector or nothing
+    model = Sequential([_embedding(c, mask_zero=True), Dropout(rate, noise_shape=words),
                         Bidirectional(LSTM(c.units, return_sequences=True)), GlobalMaxPooling1D(),
                         Dropout(rate), _head(c)])
     model.length_buckets = True
@@ -108,4 +110,6 @@ def build(name: str, config: ZooConfig | None = None) -> Sequential:
     """Build the zoo model `name` (see ZOO) with `config` (the lecture's settings by default)."""
     if name not in ZOO:
         raise ConfigError(f"unknown model {name!r}; valid: {', '.join(ZOO)}")
+    if config is not None and config.word_dropout and name != "bi-lstm-pool":
+        raise ConfigError(f"word dropout is an option of bi-lstm-pool only, not of {name}")
     return ZOO[name][0](config or ZooConfig())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from textrnn import activations
+from textrnn.errors import ConfigError
 from textrnn.layers.base import Layer, Shape
 
 
@@ -59,20 +61,34 @@ class Dense(Layer):
 
 
 class Dropout(Layer):
-    """Zeroes a fraction `rate` of inputs during training and scales the rest by 1 / (1 - rate)."""
+    """Zeroes a fraction `rate` of inputs during training and scales the rest by 1 / (1 - rate).
 
-    def __init__(self, rate: float, **kwargs: Any) -> None:
+    `noise_shape` as in Keras: the shape of the keep mask, broadcast over the input, None for "as
+    the input": (None, None, 1) on a (batch, steps, features) input drops whole word vectors,
+    (None, 1, None) whole feature channels (Keras's SpatialDropout1D).
+    """
+
+    def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
 
     def build(self, input_shape: Shape) -> None:
+        if self.noise_shape is not None and len(self.noise_shape) != len(input_shape):
+            raise ConfigError(f"{self.name}: noise_shape {self.noise_shape} has {len(self.noise_shape)} "
+                              f"axes, the input {len(input_shape)}")
         super().build(input_shape)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         self.ensure_built(x)
-        if self.training and self.rate > 0:
+        if not (self.training and self.rate > 0):
+            return x
+        if self.noise_shape is None:
             return F.dropout(x, self.rate, training=True)
-        return x
+        shape = [x.shape[i] if n is None else n for i, n in enumerate(self.noise_shape)]
+        keep = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(1 - self.rate)
+        return x * keep / (1 - self.rate)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "rate": self.rate}
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape)}
