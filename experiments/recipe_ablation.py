@@ -35,6 +35,8 @@ VARIANTS = {
                       "validation on the last rows (sharing movies with training), not on whole movies"),
     "patience-1": ({"patience": 1}, "early stopping after one epoch without val-loss gain"),
     "word-dropout": ({"word_dropout": True}, "the embedding's dropout drops whole words"),
+    "big-word-dropout": ({"dim": 128, "units": 128, "maxlen": 800, "word_dropout": True},
+                         "big, with word dropout"),
 }
 
 
@@ -67,20 +69,27 @@ def table() -> str:
     return "\n".join(rows)
 
 
-# Settings word2vec's vectors depend on: variants that keep them all reuse the recipe's vectors of
-# the same seed (copied in before the run), so a row measures its own change on the same start.
-EMBEDDING_FIELDS = ("data", "vocab_size", "dim", "w2v_epochs", "pretrain", "seed")
+# Settings word2vec's vectors depend on (maxlen too: word2vec reads the training rows cut as the
+# network sees them). A variant that keeps them all reuses the vectors of a finished run of the same
+# seed (copied in before the run), so its row measures its own change on the same start.
+EMBEDDING_FIELDS = ("data", "vocab_size", "maxlen", "dim", "w2v_epochs", "pretrain", "seed")
 
 
 def _share_embedding(settings: RecipeSettings, out: Path) -> None:
-    source = ROOT / "recipe" / out.name / "embedding"
-    recipe = RecipeSettings(seed=settings.seed)
-    same = all(getattr(settings, f) == getattr(recipe, f) for f in EMBEDDING_FIELDS)
-    if same and settings.pretrain == "word2vec" and (source / "card.json").is_file() \
-            and not (out / "embedding").exists():
-        out.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(source, out / "embedding")
-        (out / SHARED).write_text(f"{source}\n", encoding="utf-8")
+    """Copy in the word2vec vectors of a finished run (the recipe's first) with the same seed and the
+    same EMBEDDING_FIELDS, if there is one."""
+    if settings.pretrain != "word2vec" or (out / "embedding").exists():
+        return
+    candidates = [ROOT / "recipe" / out.name / "recipe.json", *sorted(ROOT.glob(f"*/{out.name}/recipe.json"))]
+    for record in candidates:
+        if not record.is_file() or (record.parent / SHARED).is_file():
+            continue
+        theirs = json.loads(record.read_text())["settings"]
+        if all(theirs.get(f) == getattr(settings, f) for f in EMBEDDING_FIELDS):
+            out.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(record.parent / "embedding", out / "embedding")
+            (out / SHARED).write_text(f"{record.parent / 'embedding'}\n", encoding="utf-8")
+            return
 
 
 def _wall(run: Path, record: dict) -> str:
@@ -103,7 +112,7 @@ def main(args: list[str]) -> None:
             print(f"== {name} seed {seed} -> {out}", flush=True)
             settings = RecipeSettings(**overrides, seed=seed)
             if name != "recipe":
-                _share_embedding(settings, out)
+                _share_embedding(settings, out)  # the same vectors: the row measures its own change
             run_recipe(settings, out, verbose=1)
     text = table()
     print(text)

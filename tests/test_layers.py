@@ -180,6 +180,19 @@ def test_step_loop_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda inp: layer(inp), (x,))
 
 
+def test_embedding_gradient_sums_repeated_ids_as_pytorch_does():
+    layer = L.Embedding(50, 8)
+    ids = torch.randint(0, 50, (6, 40))
+    ids[:, :5] = 7  # many repeats of one id
+    out = layer(ids)
+    grad = torch.randn_like(out)
+    out.backward(grad)
+    table = layer.embeddings.detach().clone().requires_grad_(True)
+    torch.nn.functional.embedding(ids, table).backward(grad)
+    torch.testing.assert_close(layer.embeddings.grad, table.grad)
+    np.testing.assert_array_equal(out.detach().numpy(), table.detach()[ids].numpy())
+
+
 def test_frozen_embedding_does_not_change_during_fit():
     matrix = np.random.default_rng(0).normal(size=(30, 4)).astype("float32")
     model = Sequential([L.Embedding(30, 4, weights=[matrix], trainable=False, input_length=6),
