@@ -30,13 +30,12 @@ VARIANTS = {
                    "the lecture's Bi-LSTM: last states, not pooling; padded input, no buckets"),
     "big": ({"dim": 128, "units": 128, "maxlen": 800},
             "128-d embedding, Bi-LSTM(128), reviews up to 800 words"),
+    "big-patience-1": ({"dim": 128, "units": 128, "maxlen": 800, "patience": 1}, "big, patience 1"),
     "frozen-embedding": ({"freeze_embedding": True}, "word2vec vectors kept fixed, not fine-tuned"),
     "val-last-rows": ({"val_by_movie": False},
                       "validation on the last rows (sharing movies with training), not on whole movies"),
     "patience-1": ({"patience": 1}, "early stopping after one epoch without val-loss gain"),
     "word-dropout": ({"word_dropout": True}, "the embedding's dropout drops whole words"),
-    "big-word-dropout": ({"dim": 128, "units": 128, "maxlen": 800, "word_dropout": True},
-                         "big, with word dropout"),
 }
 
 
