@@ -19,7 +19,7 @@ from textrnn.io_utils import atomic_write_text
 from textrnn.recipe import RecipeSettings, run_recipe
 
 ROOT = Path("runs/recipe-ablation")
-SHARED = "shared-embedding.txt"  # in a run folder: its word2vec vectors were copied from the recipe's
+SHARED = "shared-embedding.txt"  # in a run folder: its word2vec vectors were copied from another run
 VARIANTS = {
     "recipe": ({}, "the recipe: word2vec 64-d, Bi-LSTM(64) max-pooled, dropout 0.3, NB head 1-3 grams"),
     "random-embedding": ({"pretrain": "none"}, "no word2vec: the embedding starts random"),
