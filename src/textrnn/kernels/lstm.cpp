@@ -518,10 +518,15 @@ struct LstmLayerBackward {
       dx[r] = DX + row * in;
       dhs[r] = dh(i);
     }
+    // The weight gradients take all R rows per pass over dU / dW (each pass loads and stores the
+    // whole buffer); the matvecs go two rows at a time (four would run out of vector registers).
     add_outer<R>(dU, h_prev, dgc, u, 4 * u);
     add_outer<R>(dW, x, dgc, in, 4 * u);
-    matvec<R>(no_init, dgc, WT, 4 * u, in, dx);  // dx_t = dg @ W^T
-    matvec<R>(init, dgc, UT, 4 * u, u, dhs);     // dh(t-1) = dH[t-1] + dg @ U^T
+    constexpr int P = R < 2 ? R : 2;
+    for (int p = 0; p < R; p += P) {
+      matvec<P>(no_init + p, dgc + p, WT, 4 * u, in, dx + p);  // dx_t = dg @ W^T
+      matvec<P>(init + p, dgc + p, UT, 4 * u, u, dhs + p);     // dh(t-1) = dH[t-1] + dg @ U^T
+    }
   }
 
   void run() {
@@ -544,6 +549,7 @@ struct LstmLayerBackward {
           else std::fill_n(DX + ((b0 + i) * steps + t) * in, in, 0.0f);
         }
         int64_t j = 0;
+        for (; j + 4 <= k; j += 4) group<4>(idx + j, t);
         for (; j + 2 <= k; j += 2) group<2>(idx + j, t);
         if (j < k) group<1>(idx + j, t);
       }
