@@ -63,6 +63,11 @@ def test_dropout_noise_shape_drops_whole_words_or_channels(noise_shape, shared_a
     assert torch.equal(layer(torch.ones(2, 3, 8)), torch.ones(2, 3, 8))
     with pytest.raises(ConfigError, match="noise_shape"):
         L.Dropout(0.4, noise_shape=(None, 1))(torch.ones(2, 3, 8))
+    with pytest.raises(ConfigError, match="rate"):
+        L.Dropout(1.5)
+    everything = L.Dropout(1.0, noise_shape=noise_shape)
+    everything.train()
+    assert torch.equal(everything(torch.ones(2, 3, 8)), torch.zeros(2, 3, 8))
 
 
 def test_recurrent_dropout_draws_masks_per_gate_and_uses_the_step_loop():

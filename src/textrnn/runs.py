@@ -187,7 +187,7 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
     quiet = verbose == 0
     pretrained = _pretrained(settings)  # read once: it fixes both the vocabulary and the weights
     data = prepare_data(settings, pretrained, quiet=quiet)
-    rows = validation_rows(settings, data)
+    rows = validation_rows(settings, data)  # here, before the run folder: a bad choice fails first
     model = build_model(settings, data, pretrained)
     model.build((None, settings.maxlen))
     model.create_optimizer()

@@ -70,6 +70,8 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, noise_shape: Sequence[int | None] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if not 0 <= float(rate) <= 1:
+            raise ConfigError(f"Dropout rate must be in [0, 1], got {rate}")
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
 
@@ -87,7 +89,7 @@ class Dropout(Layer):
             return F.dropout(x, self.rate, training=True)
         shape = [x.shape[i] if n is None else n for i, n in enumerate(self.noise_shape)]
         keep = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(1 - self.rate)
-        return x * keep / (1 - self.rate)
+        return x * keep / (1 - self.rate) if self.rate < 1 else x * keep  # rate 1: keep is all zeros
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate,

@@ -80,7 +80,8 @@ class Embedding(Layer):
                 f"layer {self.name!r}: token ids must lie in [0, {self.input_dim}), "
                 f"got values from {int(ids.min())} to {int(ids.max())}"
             )
-        if checkable and self.embeddings.requires_grad and torch.is_grad_enabled():
+        trains = self.embeddings.requires_grad and torch.is_grad_enabled()
+        if checkable and trains and ids.device.type == "cpu":  # measured on the CPU only
             return _Lookup.apply(self.embeddings, ids)
         return F.embedding(ids, self.embeddings)
 
