@@ -44,7 +44,8 @@ def test_gru_gradcheck_float64(units):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("features", [12, 32])  # 32: the whole-layer LSTM kernel where there is AVX-512
-def test_layer_matches_the_step_loop(cell, threads, go_backwards, features):
+@pytest.mark.parametrize("input_dropout", [False, True])
+def test_layer_matches_the_step_loop(cell, threads, go_backwards, features, input_dropout):
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -55,13 +56,17 @@ def test_layer_matches_the_step_loop(cell, threads, go_backwards, features):
                 layer.bias.normal_(0, 0.1)
         x = torch.randn(9, 50, features, requires_grad=True)
         weights = [x, *layer.weights]
+        # Keras's input dropout mask (0 or 1 / keep): the kernels take it (the LSTM layer kernel
+        # inside its time loop), the reference multiplies x
+        mask = (torch.bernoulli(torch.full((9, features), 0.7)) / 0.7) if input_dropout else None
 
         def run(use_kernel):
             states = [torch.zeros(9, 32) for _ in range(layer.state_count)]
             xx = x.flip(1) if go_backwards else x
             if use_kernel:
-                out, final = layer.own_kernel()(xx, states)
+                out, final = layer.own_kernel()(xx, states, input_mask=mask)
             else:
+                xx = rnn_kernels.apply_input_mask(xx, mask)
                 out, final = rnn_kernels.step_loop(layer.step, layer.project_inputs(xx, None), states,
                                                    None, None)
             loss = (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum() + final[-1].sum()

@@ -97,10 +97,13 @@ CELLS = [
 ]
 
 
-def _fused_against_step_loop(layer, x, mask, own, need_states, **tol):
+def _fused_against_step_loop(layer, x, mask, own, need_states, input_dropout=False, **tol):
     """run_sequence's fast path against the reference step loop: outputs, final states (only the
-    output state where need_states is False) and gradients of x and every weight."""
+    output state where need_states is False) and gradients of x and every weight. With
+    input_dropout, a Keras input dropout mask goes to run_sequence and x times it to the loop."""
     batch = x.shape[0]
+    keep = torch.bernoulli(torch.full((batch, x.shape[2]), 0.6, dtype=x.dtype)) / 0.6
+    input_mask = keep if input_dropout else None
     states = [x.new_zeros(batch, layer.units) for _ in range(layer.state_count)]
 
     def fused():
@@ -109,11 +112,13 @@ def _fused_against_step_loop(layer, x, mask, own, need_states, **tol):
             span_kernel=layer.span_kernel() if own else None,
             fused_cell=layer.fused_cell, torch_weights=layer.torch_weights,
             project=lambda s: layer.project_inputs(s, None), step=layer.step,
-            x=x, states=states, mask=mask, recurrent_masks=None, need_states=need_states)
+            x=x, states=states, mask=mask, recurrent_masks=None, need_states=need_states,
+            input_mask=input_mask)
         return out, final if need_states else final[:1]
 
     def stepped():
-        out, final = rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), states, mask, None)
+        xx = rnn_kernels.apply_input_mask(x, input_mask)
+        out, final = rnn_kernels.step_loop(layer.step, layer.project_inputs(xx, None), states, mask, None)
         return out, final if need_states else final[:1]
 
     results = []
@@ -138,7 +143,8 @@ def _padding_mask(pad, steps, lengths):
 @pytest.mark.parametrize("make", CELLS)
 @pytest.mark.parametrize("pad", [None, "pre", "post"])
 @pytest.mark.parametrize("own, need_states", [(False, True), (False, False), (True, False)])
-def test_fused_path_matches_step_loop_values_and_gradients(make, pad, own, need_states):
+@pytest.mark.parametrize("input_dropout", [False, True])
+def test_fused_path_matches_step_loop_values_and_gradients(make, pad, own, need_states, input_dropout):
     """Padding masks go through packing (every final state) or, with need_states off, through the
     unmasked kernel on left-aligned rows: PyTorch's or textrnn's own (own=True)."""
     if own and not kernels.available():
@@ -148,16 +154,17 @@ def test_fused_path_matches_step_loop_values_and_gradients(make, pad, own, need_
     layer.double()
     x = torch.randn(4, 7, 3, dtype=torch.float64, requires_grad=True)
     mask = _padding_mask(pad, 7, torch.tensor([7, 3, 1, 0])) if pad else None
-    _fused_against_step_loop(layer, x, mask, own, need_states)
+    _fused_against_step_loop(layer, x, mask, own, need_states, input_dropout)
 
 
 @pytest.mark.parametrize("pad", ["pre", "post"])
-@pytest.mark.parametrize("grad", [True, False])
-def test_whole_layer_lstm_kernel_runs_each_row_on_its_valid_steps(pad, grad):
+@pytest.mark.parametrize("grad, input_dropout", [(True, False), (True, True), (False, False)])
+def test_whole_layer_lstm_kernel_runs_each_row_on_its_valid_steps(pad, grad, input_dropout):
     """The float32 whole-layer kernel under padding masks, as length buckets use it: each row
     runs its steps [start, end) only (rows of near-equal and very different lengths, one empty);
-    every final state (c too), outputs and gradients as the step loop gives them; and with
-    gradients off, the forward-only kernel's outputs."""
+    every final state (c too), outputs and gradients as the step loop gives them (also with an
+    input dropout mask, which the kernel applies inside its loop); and with gradients off, the
+    forward-only kernel's outputs."""
     if not kernels.available():
         pytest.skip("textrnn's compiled kernels are not built on this machine")
     layer = L.LSTM(16, return_sequences=True)
@@ -168,7 +175,7 @@ def test_whole_layer_lstm_kernel_runs_each_row_on_its_valid_steps(pad, grad):
     x = torch.randn(7, 9, 16, requires_grad=grad)
     mask = _padding_mask(pad, 9, torch.tensor([9, 8, 8, 5, 1, 0, 3]))
     if grad:
-        _fused_against_step_loop(layer, x, mask, True, True, atol=2e-5, rtol=1e-4)
+        _fused_against_step_loop(layer, x, mask, True, True, input_dropout, atol=2e-5, rtol=1e-4)
         return
     with torch.no_grad():
         fast = layer(x, mask=mask)

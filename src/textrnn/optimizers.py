@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 import torch
 
+from textrnn import kernels
 from textrnn.errors import ConfigError
 
 
@@ -43,6 +44,9 @@ class RMSpropOptimizer(torch.optim.Optimizer):
                     state["velocity"] = torch.zeros_like(p)
                 velocities.append(state["velocity"])
             rho = group["rho"]
+            if kernels.fused_update_ok(params, grads, velocities):  # one pass instead of five
+                kernels.rmsprop_step(params, grads, velocities, group["lr"], rho, group["epsilon"])
+                continue
             torch._foreach_mul_(velocities, rho)
             torch._foreach_addcmul_(velocities, grads, grads, value=1 - rho)
             denom = torch._foreach_add(velocities, group["epsilon"])
@@ -72,6 +76,9 @@ class AdamOptimizer(torch.optim.Optimizer):
             t = self.state[params[0]]["step"]
             b1, b2 = group["beta_1"], group["beta_2"]
             alpha = group["lr"] * (1 - b2**t) ** 0.5 / (1 - b1**t)
+            if kernels.fused_update_ok(params, grads, ms, vs):
+                kernels.adam_step(params, grads, ms, vs, alpha, b1, b2, group["epsilon"])
+                continue
             torch._foreach_lerp_(ms, grads, 1 - b1)
             torch._foreach_mul_(vs, b2)
             torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)

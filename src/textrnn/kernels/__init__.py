@@ -1,7 +1,9 @@
 """textrnn's own compiled recurrent kernels (C++, built on first use, cached).
 
 `fused_lstm(xproj, U, h0, c0)`, `fused_simple_rnn(xproj, U, h0)` and `fused_gru(xproj, U, b_rec, h0)`
-run a whole LSTM / tanh SimpleRNN / GRU (reset_after) sequence with their own backward. The extension is
+run a whole LSTM / tanh SimpleRNN / GRU (reset_after) sequence with their own backward;
+`embedding_grad`, `rmsprop_step` and `adam_step` (train_ops.cpp) do in one pass what PyTorch does in
+several around them. The extension is
 compiled once per machine by torch.utils.cpp_extension (g++ and ninja; a minute at most) into
 TEXTRNN_KERNEL_CACHE or ~/.cache/textrnn/kernels. When it cannot be built, or with TEXTRNN_KERNEL=0,
 `available()` is False and the layers use PyTorch's kernels instead: same results, slower.
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-_SOURCE = Path(__file__).with_name("lstm.cpp")
+_SOURCES = [Path(__file__).with_name(name) for name in ("lstm.cpp", "train_ops.cpp")]
 _module = None
 _failed = False
 
@@ -37,7 +39,7 @@ def _load():
         lock = build / "lock"  # left behind by a build that was killed: would make every load wait
         if lock.exists() and time.time() - lock.stat().st_mtime > 600:
             lock.unlink(missing_ok=True)
-        _module = load(name="textrnn_lstm", sources=[str(_SOURCE)], build_directory=str(build),
+        _module = load(name="textrnn_lstm", sources=[str(path) for path in _SOURCES], build_directory=str(build),
                        extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
                        extra_ldflags=["-fopenmp"], verbose=False)
     except Exception as exc:  # no compiler, no ninja, ...: fall back, say so once
@@ -49,6 +51,34 @@ def _load():
 
 def available() -> bool:
     return _load() is not None
+
+
+def embedding_grad(ids: torch.Tensor, grad: torch.Tensor, rows: int) -> torch.Tensor:
+    """The (rows, dim) gradient of a table looked up at `ids` (N,) int64 with output gradient
+    `grad` (N, dim): the same sums as index_add_, in id order."""
+    return _module.embedding_grad(ids, grad, rows)
+
+
+def fused_update_ok(*groups: list[torch.Tensor]) -> bool:
+    """Whether the one-pass optimizer updates apply: kernels built, every tensor a contiguous CPU
+    float32/float64 tensor, each position the same shape and dtype across `groups`."""
+    if not available():
+        return False
+    for tensors in zip(*groups):
+        first = tensors[0]
+        if first.device.type != "cpu" or first.dtype not in (torch.float32, torch.float64):
+            return False
+        if any(t.shape != first.shape or t.dtype != first.dtype or not t.is_contiguous() for t in tensors):
+            return False
+    return True
+
+
+def rmsprop_step(params, grads, velocities, lr: float, rho: float, epsilon: float) -> None:
+    _module.rmsprop_step(params, grads, velocities, lr, rho, epsilon)
+
+
+def adam_step(params, grads, ms, vs, alpha: float, beta_1: float, beta_2: float, epsilon: float) -> None:
+    _module.adam_step(params, grads, ms, vs, alpha, beta_1, beta_2, epsilon)
 
 
 class FusedLSTM(torch.autograd.Function):
@@ -87,41 +117,44 @@ def fast_layer(inputs: int, units: int) -> bool:
 
 class FusedLSTMLayer(torch.autograd.Function):
     """A whole LSTM layer from its inputs: (x (B, T, in), kernel (in, 4u), bias (4u) or None, U,
-    h0, c0, starts, ends) -> (H, h_T, c_T). The input projection runs inside the time loop and the
+    h0, c0, starts, ends, xmask) -> (H, h_T, c_T). The input projection runs inside the time loop and the
     weight gradients are summed there too, so no (B, T, 4u) tensor goes through memory but the
     gates kept for backward. With gradients off (`lstm_layer`) nothing is kept at all. starts /
     ends (int64 (B,), or empty tensors for every step): each row runs only its steps
-    [start, end) from the initial state, H is zero outside them, h_T / c_T follow its last step."""
+    [start, end) from the initial state, H is zero outside them, h_T / c_T follow its last step.
+    xmask ((B, in), or empty): Keras's input dropout mask, multiplied into x_t inside the loop (no
+    masked copy of x in memory); the gradient flows to x through it, not to the mask."""
 
     @staticmethod
-    def forward(ctx, x, kernel, bias, U, h0, c0, starts, ends):
+    def forward(ctx, x, kernel, bias, U, h0, c0, starts, ends, xmask):
         x, kernel, U, h0, c0 = (t.contiguous() for t in (x, kernel, U, h0, c0))
         b = x.new_empty(0) if bias is None else bias.contiguous()
-        H, hT, cT, C, G = _module.lstm_layer_forward(x, kernel, b, U, h0, c0, True, starts, ends)
-        ctx.save_for_backward(x, kernel, U, h0, c0, H, C, G, starts, ends)
+        H, hT, cT, C, G = _module.lstm_layer_forward(x, kernel, b, U, h0, c0, True, starts, ends, xmask)
+        ctx.save_for_backward(x, kernel, U, h0, c0, H, C, G, starts, ends, xmask)
         ctx.has_bias = bias is not None
         return H, hT, cT
 
     @staticmethod
     def backward(ctx, dH, dhT, dcT):
-        x, kernel, U, h0, c0, H, C, G, starts, ends = ctx.saved_tensors
-        dH = torch.zeros_like(H) if dH is None else dH.contiguous()
+        x, kernel, U, h0, c0, H, C, G, starts, ends, xmask = ctx.saved_tensors
+        dH = H.new_empty(0) if dH is None else dH.contiguous()  # empty: only h_T is used (no zeros pass)
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
         dcT = torch.zeros_like(c0) if dcT is None else dcT.contiguous()
         dx, dW, dU, db, dh0, dc0 = _module.lstm_layer_backward(x, kernel, U, h0, c0, H, C, G, dH, dhT, dcT,
-                                                               starts, ends)
-        return dx, dW, db if ctx.has_bias else None, dU, dh0, dc0, None, None
+                                                               starts, ends, xmask)
+        return dx, dW, db if ctx.has_bias else None, dU, dh0, dc0, None, None, None
 
 
-def lstm_layer(x, kernel, bias, U, h0, c0, starts=None, ends=None):
+def lstm_layer(x, kernel, bias, U, h0, c0, starts=None, ends=None, xmask=None):
     if starts is None:
         starts = ends = torch.empty(0, dtype=torch.long)
     starts, ends = starts.to(torch.long).contiguous(), ends.to(torch.long).contiguous()
+    xmask = x.new_empty(0) if xmask is None else xmask.detach().contiguous()
     if torch.is_grad_enabled():
-        return FusedLSTMLayer.apply(x, kernel, bias, U, h0, c0, starts, ends)
+        return FusedLSTMLayer.apply(x, kernel, bias, U, h0, c0, starts, ends, xmask)
     b = x.new_empty(0) if bias is None else bias.contiguous()  # inference: keep nothing for backward
     H, hT, cT, _, _ = _module.lstm_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(),
-                                                 h0.contiguous(), c0.contiguous(), False, starts, ends)
+                                                 h0.contiguous(), c0.contiguous(), False, starts, ends, xmask)
     return H, hT, cT
 
 

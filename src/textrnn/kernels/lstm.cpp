@@ -397,14 +397,22 @@ inline void add_outer(float* M, const float* const* x, const float* const* d, in
 #endif
 constexpr int64_t kRowBlock = TEXTRNN_ROW_BLOCK;
 
+// out[j] = a[j] * b[j], n % 16 == 0: a row's inputs times its dropout mask.
+inline void mul_f32(float* out, const float* a, const float* b, int64_t n) {
+  for (int64_t j = 0; j < n; j += 16)
+    _mm512_store_ps(out + j, _mm512_mul_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j)));
+}
+
 struct LstmLayerForward {
   int64_t b0, n, steps, in, u;
   const float *X, *W, *bias, *U, *h0, *c0;
   float *H, *hT, *cT, *C, *G;
   const int64_t *span_start = nullptr, *span_end = nullptr;  // per row: valid steps [start, end)
+  const float* xmask = nullptr;  // (B, in) Keras's input dropout mask, one per row for all steps, or null
   std::vector<const float*> hp, cp;
-  std::vector<float> storage;
+  std::vector<float> storage, xstorage;
   float* scratch = nullptr;  // inference: gates and two cell states per row
+  float* xs = nullptr;       // per row: this step's masked inputs (in)
 
   float* gates(int64_t i, int64_t row) {
     return G ? G + row * 4 * u : scratch + i * 6 * u;
@@ -425,6 +433,10 @@ struct LstmLayerForward {
     for (int r = 0; r < R; ++r) {
       const int64_t i = idx[r], row = (b0 + i) * steps + t;
       x[r] = X + row * in;
+      if (xmask) {  // dropout applied on the way in: no masked copy of x in memory
+        mul_f32(xs + i * in, x[r], xmask + (b0 + i) * in, in);
+        x[r] = xs + i * in;
+      }
       h_prev[r] = hp[i];
       binit[r] = bias;
       g[r] = gates(i, row);
@@ -445,6 +457,7 @@ struct LstmLayerForward {
     hp.resize(n);
     cp.resize(n);
     if (!G) scratch = aligned_floats(storage, n * 6 * u);
+    if (xmask) xs = aligned_floats(xstorage, n * in);
     for (int64_t i = 0; i < n; ++i) {
       hp[i] = h0 + (b0 + i) * u;
       cp[i] = c0 + (b0 + i) * u;
@@ -475,11 +488,13 @@ struct LstmLayerForward {
 // dW += x_t dg, db += dg, all while dg is in L1. Time outer, rows inner, as in the forward.
 struct LstmLayerBackward {
   int64_t b0, n, steps, in, u;
-  const float *X, *WT, *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;
+  const float *X, *WT, *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;  // dH null: no gradient into H
   float *DX, *dW, *dU, *db, *dh0, *dc0;
   const int64_t *span_start = nullptr, *span_end = nullptr;  // as in the forward
-  std::vector<float> storage;
+  const float* xmask = nullptr;                               // as in the forward
+  std::vector<float> storage, xstorage;
   float* buf = nullptr;  // per row: dh (u), dc (u), dg (4u)
+  float* xs = nullptr;   // per row: this step's masked inputs (in)
 
   float* dh(int64_t i) { return buf + i * 6 * u; }
   float* dc(int64_t i) { return dh(i) + u; }
@@ -511,8 +526,12 @@ struct LstmLayerBackward {
       const int64_t i = idx[r], row = (b0 + i) * steps + t;
       const bool first = t == first_step(i);  // the step before holds the initial state
       gate_grads(i, t);
-      init[r] = first ? nullptr : dH + (row - 1) * u;
+      init[r] = first || !dH ? nullptr : dH + (row - 1) * u;
       x[r] = X + row * in;
+      if (xmask) {  // the masked inputs the forward used, for dW
+        mul_f32(xs + i * in, x[r], xmask + (b0 + i) * in, in);
+        x[r] = xs + i * in;
+      }
       h_prev[r] = first ? h0 + (b0 + i) * u : H + (row - 1) * u;
       dgc[r] = dg(i);
       dx[r] = DX + row * in;
@@ -527,15 +546,18 @@ struct LstmLayerBackward {
       matvec<P>(no_init + p, dgc + p, WT, 4 * u, in, dx + p);  // dx_t = dg @ W^T
       matvec<P>(init + p, dgc + p, UT, 4 * u, u, dhs + p);     // dh(t-1) = dH[t-1] + dg @ U^T
     }
+    if (xmask)  // through the dropout: dx = (dg @ W^T) * mask
+      for (int r = 0; r < R; ++r) mul_f32(dx[r], dx[r], xmask + (b0 + idx[r]) * in, in);
   }
 
   void run() {
     buf = aligned_floats(storage, n * 6 * u);
+    if (xmask) xs = aligned_floats(xstorage, n * in);
     for (int64_t i = 0; i < n; ++i) {
       const int64_t b = b0 + i, last = end_step(i) - 1;
       const bool any = last >= first_step(i);
       for (int64_t j = 0; j < u; ++j) {
-        dh(i)[j] = dhT[b * u + j] + (any ? dH[(b * steps + last) * u + j] : 0.0f);
+        dh(i)[j] = dhT[b * u + j] + (any && dH ? dH[(b * steps + last) * u + j] : 0.0f);
         dc(i)[j] = dcT[b * u + j];
       }
     }
@@ -744,11 +766,16 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dH, at::Tensor dhT, at::Tensor 
 // (H, h_T, c_T, C, G); with keep = false (inference) C and G are empty. float32, fast_layer() only.
 // starts / ends (int64 (B,), or empty: all steps): each row runs only its steps [start, end), from
 // the initial state; H is zero outside them and h_T, c_T are the states after the row's last step.
+// xmask (B, in) or empty: Keras's input dropout mask (0 or 1 / (1 - rate)), applied to x_t inside
+// the time loop.
 std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tensor bias, at::Tensor U,
                                            at::Tensor h0, at::Tensor c0, bool keep, at::Tensor starts,
-                                           at::Tensor ends) {
+                                           at::Tensor ends, at::Tensor xmask) {
   const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
   TORCH_CHECK(fast_layer(in, u) && x.scalar_type() == at::kFloat, "lstm_layer_forward: float32, sizes % 16");
+  TORCH_CHECK(xmask.numel() == 0 || (xmask.sizes() == at::IntArrayRef{batch, in} && xmask.is_contiguous() &&
+                                     xmask.scalar_type() == at::kFloat),
+              "lstm_layer_forward: xmask must be empty or (batch, in) float32");
   auto H = at::empty({batch, steps, u}, x.options());
   auto hT = at::empty({batch, u}, x.options());
   auto cT = at::empty({batch, u}, x.options());
@@ -763,8 +790,9 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
   float* Gp = keep ? G.data_ptr<float>() : nullptr;
   const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
   const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
+  const float* mp = xmask.numel() ? xmask.data_ptr<float>() : nullptr;
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
-    LstmLayerForward{b0, b1 - b0, steps, in, u, xp, Wp, bp, Up, h0p, c0p, Hp, hTp, cTp, Cp, Gp, sp, ep}.run();
+    LstmLayerForward{b0, b1 - b0, steps, in, u, xp, Wp, bp, Up, h0p, c0p, Hp, hTp, cTp, Cp, Gp, sp, ep, mp}.run();
   });
 #endif
   return {H, hT, cT, C, G};
@@ -774,9 +802,12 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
 std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0,
                                             at::Tensor c0, at::Tensor H, at::Tensor C, at::Tensor G,
                                             at::Tensor dH, at::Tensor dhT, at::Tensor dcT, at::Tensor starts,
-                                            at::Tensor ends) {
+                                            at::Tensor ends, at::Tensor xmask) {
   const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
   TORCH_CHECK(fast_layer(in, u) && x.scalar_type() == at::kFloat, "lstm_layer_backward: float32, sizes % 16");
+  TORCH_CHECK(xmask.numel() == 0 || (xmask.sizes() == at::IntArrayRef{batch, in} && xmask.is_contiguous() &&
+                                     xmask.scalar_type() == at::kFloat),
+              "lstm_layer_backward: xmask must be empty or (batch, in) float32");
   auto DX = at::empty_like(x);
   auto dh0 = at::empty({batch, u}, x.options());
   auto dc0 = at::empty({batch, u}, x.options());
@@ -788,18 +819,19 @@ std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tens
   auto UT = U.t().contiguous();
   const float *xp = x.data_ptr<float>(), *WTp = WT.data_ptr<float>(), *UTp = UT.data_ptr<float>(),
               *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>(), *Hp = H.data_ptr<float>(),
-              *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>(), *dHp = dH.data_ptr<float>(),
+              *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>(), *dHp = dH.numel() ? dH.data_ptr<float>() : nullptr,
               *dhTp = dhT.data_ptr<float>(), *dcTp = dcT.data_ptr<float>();
   float *DXp = DX.data_ptr<float>(), *dh0p = dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
   float* accp = acc.data_ptr<float>();
   const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
   const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
+  const float* mp = xmask.numel() ? xmask.data_ptr<float>() : nullptr;
   at::parallel_for(0, batch, g, [&](int64_t b0, int64_t b1) {
     float* dW = accp + (b0 / g) * (in + u + 1) * 4 * u;
     float* dU = dW + in * 4 * u;
     float* db = dU + u * 4 * u;
     LstmLayerBackward{b0, b1 - b0, steps, in, u, xp, WTp, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, DXp,
-                      dW, dU, db, dh0p, dc0p, sp, ep}.run();
+                      dW, dU, db, dh0p, dc0p, sp, ep, mp}.run();
   });
 #endif
   auto total = acc.sum(0);
@@ -869,7 +901,10 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
   return {DX, DREC, dh0};
 }
 
+void register_train_ops(pybind11::module& m);  // train_ops.cpp
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  register_train_ops(m);
   m.def("lstm_forward", &lstm_forward, "fused LSTM forward over a whole sequence");
   m.def("lstm_backward", &lstm_backward, "fused LSTM backward over a whole sequence");
   m.def("lstm_layer_forward", &lstm_layer_forward, "a whole LSTM layer from its inputs (float32)");

@@ -130,13 +130,13 @@ class RNN(Layer):
             return self._inference_kernel()
         return self._run_own_kernel
 
-    _run_own_kernel = None  # (x, states) -> (outputs, states) in subclasses that have a kernel
+    _run_own_kernel = None  # (x, states, input_mask) -> (outputs, states) in subclasses that have a kernel
 
     def _inference_kernel(self):
         return None
 
     def span_kernel(self):
-        """A compiled kernel (x, states, starts, ends) -> (outputs, states) that runs each row on its
+        """A compiled kernel (x, states, starts, ends, input_mask) -> (outputs, states) that runs each row on its
         valid steps only, or None (then padding masks go through `own_kernel` on left-aligned rows)."""
         return None
 
@@ -175,14 +175,14 @@ class RNN(Layer):
 
         # Keras 3: without recurrent dropout one input mask serves all gates (applied to x);
         # with recurrent dropout (implementation 1) each gate draws its own input and state masks.
-        gate_input_masks = rec_masks = None
+        gate_input_masks = rec_masks = input_mask = None
         if self.training and self.recurrent_dropout > 0:
             count = 1 if self.gates == 1 else self.gates
             rec_masks = _dropout_masks(batch, self.units, self.recurrent_dropout, count, x)
             if self.dropout > 0:
                 gate_input_masks = _dropout_masks(batch, x.shape[2], self.dropout, count, x)
         elif self.training and self.dropout > 0:
-            x = x * _dropout_masks(batch, x.shape[2], self.dropout, 1, x)[0][:, None, :]
+            input_mask = _dropout_masks(batch, x.shape[2], self.dropout, 1, x)[0]  # x * mask, in run_sequence
 
         outputs, states = rnn_kernels.run_sequence(
             own_kernel=self.own_kernel(),
@@ -196,10 +196,18 @@ class RNN(Layer):
             mask=mask,
             recurrent_masks=rec_masks,
             need_states=self.return_state,
+            input_mask=input_mask,
         )
         if mask is not None and self.zero_output_for_mask:
             outputs = outputs * mask[..., None]
-        result = outputs if self.return_sequences else outputs[:, -1]
+        if self.return_sequences:
+            result = outputs
+        elif mask is None or (not self.zero_output_for_mask and bool(mask.any(dim=1).all())):
+            # The last output is the final state (Keras carries it over padding); taking the state
+            # sends no (B, T, u) gradient of zeros back through a slice of the outputs.
+            result = states[0]
+        else:  # a row with no valid step outputs zeros, whatever its initial state
+            result = outputs[:, -1]
         if self.return_state:
             return (result, *states)
         return result
@@ -243,7 +251,8 @@ class SimpleRNN(RNN):
     def own_kernel(self):
         return super().own_kernel() if self.activation == "tanh" else None
 
-    def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor]):
+    def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
+        x = rnn_kernels.apply_input_mask(x, input_mask)
         outputs, h = kernels.fused_simple_rnn(self.project_inputs(x, None), self.recurrent_kernel, states[0])
         return outputs, [h]
 
@@ -295,7 +304,8 @@ class LSTM(RNN):
     def _fits_layer_kernel(self) -> bool:
         return self.kernel.dtype == torch.float32 and kernels.fast_layer(self.kernel.shape[0], self.units)
 
-    def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor]):
+    def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
+        x = rnn_kernels.apply_input_mask(x, input_mask)
         outputs, h, c = kernels.fused_lstm(self.project_inputs(x, None), self.recurrent_kernel, *states)
         return outputs, [h, c]
 
@@ -303,11 +313,13 @@ class LSTM(RNN):
         return self._run_layer_kernel if self._fits_layer_kernel() else None
 
     def _run_layer_kernel(self, x: torch.Tensor, states: list[torch.Tensor],
-                          starts: torch.Tensor | None = None, ends: torch.Tensor | None = None):
+                          starts: torch.Tensor | None = None, ends: torch.Tensor | None = None,
+                          input_mask: torch.Tensor | None = None):
         """The whole layer in one kernel (float32, AVX-512, sizes multiples of 16): training and
-        inference; with starts / ends, each row runs only its valid steps (a padding mask)."""
+        inference; with starts / ends, each row runs only its valid steps (a padding mask); the
+        input dropout mask is applied inside the time loop."""
         outputs, h, c = kernels.lstm_layer(x, self.kernel, self.input_bias(), self.recurrent_kernel, *states,
-                                           starts, ends)
+                                           starts, ends, input_mask)
         return outputs, [h, c]
 
     def span_kernel(self):
@@ -358,7 +370,8 @@ class GRU(RNN):
     def own_kernel(self):
         return super().own_kernel() if self.fused_cell == "gru" else None
 
-    def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor]):
+    def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
+        x = rnn_kernels.apply_input_mask(x, input_mask)
         b_rec = self.bias[1] if self.use_bias else self._zeros(3 * self.units)
         outputs, h = kernels.fused_gru(self.project_inputs(x, None), self.recurrent_kernel, b_rec, states[0])
         return outputs, [h]

@@ -75,6 +75,11 @@ def fused_sequence(
     return _call_kernel(cell, x, None, states, weights)
 
 
+def apply_input_mask(x: torch.Tensor, input_mask: torch.Tensor | None) -> torch.Tensor:
+    """x (B, T, in) with Keras's input dropout mask (B, in) applied at every step."""
+    return x if input_mask is None else x * input_mask[:, None, :]
+
+
 def padding_runs(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
     """If every row's valid steps form one contiguous run (pre- or post-padding), return each row's
     (start, length); otherwise None. Empty rows get start = T, length 0."""
@@ -204,6 +209,7 @@ def run_sequence(
     mask: torch.Tensor | None,
     recurrent_masks: Sequence[torch.Tensor] | None,
     need_states: bool = True,
+    input_mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Run a recurrent layer over `x` (processing order) and return (outputs, final states).
 
@@ -214,21 +220,26 @@ def run_sequence(
     Padding goes to `span_kernel` (x, states, starts, ends) when the layer has one (each row run on
     its valid steps only), else through the unmasked kernel on left-aligned rows unless
     `need_states` asks for the final states of a cell with more than one (an LSTM's c), which then
-    only packing gives.
+    only packing gives. `input_mask` (B, in) is Keras's input dropout mask (one per row for every
+    step): `own_kernel` and `span_kernel` take it as `input_mask=` (the LSTM layer kernel
+    applies it inside its time loop); every other path gets x multiplied by it first.
     """
-    if fused_cell is not None and recurrent_masks is None:
-        if mask is None:
-            if own_kernel is not None:
-                return own_kernel(x, states)
-            return fused_sequence(fused_cell, x, states, torch_weights())
-        runs = padding_runs(mask)
-        if runs is not None and span_kernel is not None:
-            starts, lengths = runs
-            out, final = span_kernel(x, states, starts, starts + lengths)
-            return _carry_after_runs(out, final[0], starts, lengths), final
-        if runs is not None and (len(states) == 1 or not need_states):
-            unmasked = own_kernel or (lambda seq, s: fused_sequence(fused_cell, seq, s, torch_weights()))
-            return aligned_masked_sequence(unmasked, x, states, *runs)
-        if runs is not None:
-            return fused_masked_sequence(fused_cell, x, states, torch_weights(), *runs)
-    return step_loop(step, project(x), states, mask, recurrent_masks)
+    if fused_cell is None or recurrent_masks is not None:
+        return step_loop(step, project(apply_input_mask(x, input_mask)), states, mask, recurrent_masks)
+    if mask is None:
+        if own_kernel is not None:
+            return own_kernel(x, states, input_mask=input_mask)
+        return fused_sequence(fused_cell, apply_input_mask(x, input_mask), states, torch_weights())
+    runs = padding_runs(mask)
+    if runs is None:
+        return step_loop(step, project(apply_input_mask(x, input_mask)), states, mask, recurrent_masks)
+    starts, lengths = runs
+    if span_kernel is not None:
+        out, final = span_kernel(x, states, starts, starts + lengths, input_mask=input_mask)
+        return _carry_after_runs(out, final[0], starts, lengths), final
+    x = apply_input_mask(x, input_mask)
+    if len(states) == 1 or not need_states:
+        unmasked = own_kernel
+        unmasked = unmasked or (lambda seq, s: fused_sequence(fused_cell, seq, s, torch_weights()))
+        return aligned_masked_sequence(unmasked, x, states, starts, lengths)
+    return fused_masked_sequence(fused_cell, x, states, torch_weights(), starts, lengths)
