@@ -39,7 +39,8 @@ def _load():
         lock = build / "lock"  # left behind by a build that was killed: would make every load wait
         if lock.exists() and time.time() - lock.stat().st_mtime > 600:
             lock.unlink(missing_ok=True)
-        _module = load(name="textrnn_lstm", sources=[str(path) for path in _SOURCES], build_directory=str(build),
+        _module = load(name="textrnn_lstm", sources=[str(path) for path in _SOURCES],
+                       build_directory=str(build),
                        extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
                        extra_ldflags=["-fopenmp"], verbose=False)
     except Exception as exc:  # no compiler, no ninja, ...: fall back, say so once

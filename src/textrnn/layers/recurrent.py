@@ -136,8 +136,9 @@ class RNN(Layer):
         return None
 
     def span_kernel(self):
-        """A compiled kernel (x, states, starts, ends, input_mask) -> (outputs, states) that runs each row on its
-        valid steps only, or None (then padding masks go through `own_kernel` on left-aligned rows)."""
+        """A compiled kernel (x, states, starts, ends, input_mask=) -> (outputs, states) that runs
+        each row on its valid steps only, or None (then padding masks go through `own_kernel` on
+        left-aligned rows)."""
         return None
 
     def step(self, x_t: torch.Tensor, states: list[torch.Tensor],
