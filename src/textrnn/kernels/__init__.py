@@ -118,13 +118,14 @@ def fast_layer(inputs: int, units: int) -> bool:
 
 class FusedLSTMLayer(torch.autograd.Function):
     """A whole LSTM layer from its inputs: (x (B, T, in), kernel (in, 4u), bias (4u) or None, U,
-    h0, c0, starts, ends, xmask) -> (H, h_T, c_T). The input projection runs inside the time loop and the
-    weight gradients are summed there too, so no (B, T, 4u) tensor goes through memory but the
-    gates kept for backward. With gradients off (`lstm_layer`) nothing is kept at all. starts /
-    ends (int64 (B,), or empty tensors for every step): each row runs only its steps
-    [start, end) from the initial state, H is zero outside them, h_T / c_T follow its last step.
-    xmask ((B, in), or empty): Keras's input dropout mask, multiplied into x_t inside the loop (no
-    masked copy of x in memory); the gradient flows to x through it, not to the mask."""
+    h0, c0, starts, ends, xmask) -> (H, h_T, c_T). The input projection runs inside the time loop
+    (no (B, T, 4u) projection goes through memory); backward walks the steps for the gate
+    gradients, dU and db, then takes dx and dW as two GEMMs over the gate gradients. With gradients
+    off (`lstm_layer`) nothing is kept at all. starts / ends (int64 (B,), or empty tensors for
+    every step): each row runs only its steps [start, end) from the initial state, H is zero
+    outside them, h_T / c_T follow its last step. xmask ((B, in), or empty): Keras's input dropout
+    mask, multiplied into x_t inside the forward's loop (no masked copy of x in memory); the
+    gradient flows to x through it, not to the mask."""
 
     @staticmethod
     def forward(ctx, x, kernel, bias, U, h0, c0, starts, ends, xmask):

@@ -483,76 +483,52 @@ struct LstmLayerForward {
   }
 };
 
-// Its backward for rows [b0, b1): DX, and dW, dU, db summed into this thread's buffers. Per step
-// and row: gate gradients dg, then dh(t-1) = dH[t-1] + dg @ U^T, dx_t = dg @ W^T, dU += h(t-1) dg,
-// dW += x_t dg, db += dg, all while dg is in L1. Time outer, rows inner, as in the forward.
+// Its backward for rows [b0, b1): the gate pre-activation gradients DG (B, T, 4u), and dU, db
+// summed into this thread's buffers. Per step and row: dg, then dh(t-1) = dH[t-1] + dg @ U^T and
+// dU += h(t-1) dg while dg is in L1. Time outer, rows inner, as in the forward. dx = dg @ W^T and
+// dW = x^T dg do not feed the time loop: they are two GEMMs over DG afterwards (measured: in the
+// loop, W^T and dW pushed U^T and dU out of L1, and the backward ran 10-25 % slower).
 struct LstmLayerBackward {
-  int64_t b0, n, steps, in, u;
-  const float *X, *WT, *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;  // dH null: no gradient into H
-  float *DX, *dW, *dU, *db, *dh0, *dc0;
+  int64_t b0, n, steps, u;
+  const float *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;  // dH null: no gradient into H
+  float *DG, *dU, *db, *dh0, *dc0;
   const int64_t *span_start = nullptr, *span_end = nullptr;  // as in the forward
-  const float* xmask = nullptr;                               // as in the forward
-  std::vector<float> storage, xstorage;
-  float* buf = nullptr;  // per row: dh (u), dc (u), dg (4u)
-  float* xs = nullptr;   // per row: this step's masked inputs (in)
+  std::vector<float> storage;
+  float* buf = nullptr;  // per row: dh (u), dc (u)
 
-  float* dh(int64_t i) { return buf + i * 6 * u; }
+  float* dh(int64_t i) { return buf + i * 2 * u; }
   float* dc(int64_t i) { return dh(i) + u; }
-  float* dg(int64_t i) { return dh(i) + 2 * u; }
   int64_t first_step(int64_t i) const { return span_start ? span_start[b0 + i] : 0; }
   int64_t end_step(int64_t i) const { return span_start ? span_end[b0 + i] : steps; }
-
-  void gate_grads(int64_t i, int64_t t) {
-    const int64_t row = (b0 + i) * steps + t;
-    const float* g = G + row * 4 * u;
-    const float* c = C + row * u;
-    const float* c_prev = t > first_step(i) ? C + (row - 1) * u : c0 + (b0 + i) * u;
-    float* d = dg(i);
-    lstm_gate_grads_f32(g, c, c_prev, dh(i), dc(i), d, u);
-    for (int64_t j = 0; j < 4 * u; j += 16)
-      _mm512_storeu_ps(db + j, _mm512_add_ps(_mm512_loadu_ps(db + j), _mm512_loadu_ps(d + j)));
-  }
 
   template <int R>
   void group(const int64_t* idx, int64_t t) {
     const float* init[R];
-    const float* x[R];
     const float* h_prev[R];
     const float* dgc[R];
-    const float* no_init[R] = {};
-    float* dx[R];
     float* dhs[R];
     for (int r = 0; r < R; ++r) {
       const int64_t i = idx[r], row = (b0 + i) * steps + t;
       const bool first = t == first_step(i);  // the step before holds the initial state
-      gate_grads(i, t);
+      const float* c_prev = first ? c0 + (b0 + i) * u : C + (row - 1) * u;
+      float* d = DG + row * 4 * u;
+      lstm_gate_grads_f32(G + row * 4 * u, C + row * u, c_prev, dh(i), dc(i), d, u);
+      for (int64_t j = 0; j < 4 * u; j += 16)
+        _mm512_storeu_ps(db + j, _mm512_add_ps(_mm512_loadu_ps(db + j), _mm512_loadu_ps(d + j)));
       init[r] = first || !dH ? nullptr : dH + (row - 1) * u;
-      x[r] = X + row * in;
-      if (xmask) {  // the masked inputs the forward used, for dW
-        mul_f32(xs + i * in, x[r], xmask + (b0 + i) * in, in);
-        x[r] = xs + i * in;
-      }
       h_prev[r] = first ? h0 + (b0 + i) * u : H + (row - 1) * u;
-      dgc[r] = dg(i);
-      dx[r] = DX + row * in;
+      dgc[r] = d;
       dhs[r] = dh(i);
     }
-    // The weight gradients take all R rows per pass over dU / dW (each pass loads and stores the
-    // whole buffer); the matvecs go two rows at a time (four would run out of vector registers).
+    // dU takes all R rows per pass over its buffer (each pass loads and stores all of it); the
+    // matvecs go two rows at a time (four would run out of vector registers).
     add_outer<R>(dU, h_prev, dgc, u, 4 * u);
-    add_outer<R>(dW, x, dgc, in, 4 * u);
     constexpr int P = R < 2 ? R : 2;
-    for (int p = 0; p < R; p += P) {
-      matvec<P>(no_init + p, dgc + p, WT, 4 * u, in, dx + p);  // dx_t = dg @ W^T
-      matvec<P>(init + p, dgc + p, UT, 4 * u, u, dhs + p);     // dh(t-1) = dH[t-1] + dg @ U^T
-    }
-    if (xmask)  // through the dropout: dx = (dg @ W^T) * mask
-      for (int r = 0; r < R; ++r) mul_f32(dx[r], dx[r], xmask + (b0 + idx[r]) * in, in);
+    for (int p = 0; p < R; p += P) matvec<P>(init + p, dgc + p, UT, 4 * u, u, dhs + p);  // dh(t-1)
   }
 
   void run() {
-    buf = aligned_floats(storage, n * 6 * u);
-    if (xmask) xs = aligned_floats(xstorage, n * in);
+    buf = aligned_floats(storage, n * 2 * u);
     for (int64_t i = 0; i < n; ++i) {
       const int64_t b = b0 + i, last = end_step(i) - 1;
       const bool any = last >= first_step(i);
@@ -568,7 +544,7 @@ struct LstmLayerBackward {
         int64_t k = 0;
         for (int64_t i = first; i < end; ++i) {
           if (t >= first_step(i) && t < end_step(i)) idx[k++] = i;
-          else std::fill_n(DX + ((b0 + i) * steps + t) * in, in, 0.0f);
+          else std::fill_n(DG + ((b0 + i) * steps + t) * 4 * u, 4 * u, 0.0f);  // no gradient there
         }
         int64_t j = 0;
         for (; j + 4 <= k; j += 4) group<4>(idx + j, t);
@@ -808,36 +784,41 @@ std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tens
   TORCH_CHECK(xmask.numel() == 0 || (xmask.sizes() == at::IntArrayRef{batch, in} && xmask.is_contiguous() &&
                                      xmask.scalar_type() == at::kFloat),
               "lstm_layer_backward: xmask must be empty or (batch, in) float32");
-  auto DX = at::empty_like(x);
+  auto DG = at::empty({batch, steps, 4 * u}, x.options());
   auto dh0 = at::empty({batch, u}, x.options());
   auto dc0 = at::empty({batch, u}, x.options());
   const int64_t g = grain(batch), chunks = (batch + g - 1) / g;
-  // one (dW, dU, db) per chunk of rows, summed at the end: no sharing between threads
-  auto acc = at::zeros({chunks, (in + u + 1) * 4 * u}, x.options());
+  // one (dU, db) per chunk of rows, summed at the end: no sharing between threads
+  auto acc = at::zeros({chunks, (u + 1) * 4 * u}, x.options());
 #if defined(__AVX512F__)
-  auto WT = W.t().contiguous();
   auto UT = U.t().contiguous();
-  const float *xp = x.data_ptr<float>(), *WTp = WT.data_ptr<float>(), *UTp = UT.data_ptr<float>(),
-              *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>(), *Hp = H.data_ptr<float>(),
-              *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>(), *dHp = dH.numel() ? dH.data_ptr<float>() : nullptr,
-              *dhTp = dhT.data_ptr<float>(), *dcTp = dcT.data_ptr<float>();
-  float *DXp = DX.data_ptr<float>(), *dh0p = dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
+  const float *UTp = UT.data_ptr<float>(), *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>(),
+              *Hp = H.data_ptr<float>(), *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>(),
+              *dHp = dH.numel() ? dH.data_ptr<float>() : nullptr, *dhTp = dhT.data_ptr<float>(),
+              *dcTp = dcT.data_ptr<float>();
+  float *DGp = DG.data_ptr<float>(), *dh0p = dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
   float* accp = acc.data_ptr<float>();
   const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
   const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
-  const float* mp = xmask.numel() ? xmask.data_ptr<float>() : nullptr;
   at::parallel_for(0, batch, g, [&](int64_t b0, int64_t b1) {
-    float* dW = accp + (b0 / g) * (in + u + 1) * 4 * u;
-    float* dU = dW + in * 4 * u;
-    float* db = dU + u * 4 * u;
-    LstmLayerBackward{b0, b1 - b0, steps, in, u, xp, WTp, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, DXp,
-                      dW, dU, db, dh0p, dc0p, sp, ep, mp}.run();
+    float* dU = accp + (b0 / g) * (u + 1) * 4 * u;
+    LstmLayerBackward{b0, b1 - b0, steps, u, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, DGp, dU,
+                      dU + u * 4 * u, dh0p, dc0p, sp, ep}.run();
   });
 #endif
   auto total = acc.sum(0);
-  auto dW = total.slice(0, 0, in * 4 * u).view({in, 4 * u});
-  auto dU = total.slice(0, in * 4 * u, (in + u) * 4 * u).view({u, 4 * u});
-  auto db = total.slice(0, (in + u) * 4 * u);
+  auto dU = total.slice(0, 0, u * 4 * u).view({u, 4 * u});
+  auto db = total.slice(0, u * 4 * u);
+  // The input and kernel gradients as GEMMs over all steps; through the dropout mask where there
+  // is one (the forward multiplied x_t by it).
+  auto dg = DG.view({batch * steps, 4 * u});
+  auto DX = at::mm(dg, W.t()).view({batch, steps, in});
+  auto xm = x;
+  if (xmask.numel()) {
+    DX.mul_(xmask.unsqueeze(1));
+    xm = x * xmask.unsqueeze(1);
+  }
+  auto dW = at::mm(xm.reshape({batch * steps, in}).t(), dg);
   return {DX, dW, dU, db, dh0, dc0};
 }
 
