@@ -159,7 +159,8 @@ def test_fused_path_matches_step_loop_values_and_gradients(make, pad, own, need_
 
 @pytest.mark.parametrize("pad", ["pre", "post"])
 @pytest.mark.parametrize("grad, input_dropout", [(True, False), (True, True), (False, False)])
-def test_whole_layer_lstm_kernel_runs_each_row_on_its_valid_steps(pad, grad, input_dropout):
+@pytest.mark.parametrize("size", [16, 48])  # 48: W and U outgrow L1, the projection is a GEMM first
+def test_whole_layer_lstm_kernel_runs_each_row_on_its_valid_steps(pad, grad, input_dropout, size):
     """The float32 whole-layer kernel under padding masks, as length buckets use it: each row
     runs its steps [start, end) only (rows of near-equal and very different lengths, one empty);
     every final state (c too), outputs and gradients as the step loop gives them (also with an
@@ -167,19 +168,21 @@ def test_whole_layer_lstm_kernel_runs_each_row_on_its_valid_steps(pad, grad, inp
     forward-only kernel's outputs."""
     if not kernels.available():
         pytest.skip("textrnn's compiled kernels are not built on this machine")
-    layer = L.LSTM(16, return_sequences=True)
-    layer.build((None, 9, 16))
+    layer = L.LSTM(size, return_sequences=True)
+    layer.build((None, 9, size))
     if not layer._fits_layer_kernel():
         pytest.skip("the whole-layer kernel needs AVX-512")
     assert layer.span_kernel() is not None
-    x = torch.randn(7, 9, 16, requires_grad=grad)
+    with torch.no_grad():
+        layer.bias.normal_(0, 0.1)  # the GEMM-first path adds the bias itself
+    x = torch.randn(7, 9, size, requires_grad=grad)
     mask = _padding_mask(pad, 9, torch.tensor([9, 8, 8, 5, 1, 0, 3]))
     if grad:
         _fused_against_step_loop(layer, x, mask, True, True, input_dropout, atol=2e-5, rtol=1e-4)
         return
     with torch.no_grad():
         fast = layer(x, mask=mask)
-        states = [x.new_zeros(7, 16)] * 2
+        states = [x.new_zeros(7, size)] * 2
         slow, _ = rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), states, mask, None)
     torch.testing.assert_close(fast, slow, atol=2e-5, rtol=1e-4)
 
