@@ -490,8 +490,9 @@ struct LstmLayerForward {
 // Its backward for rows [b0, b1): the gate pre-activation gradients DG (B, T, 4u), and dU, db
 // summed into this thread's buffers. Per step and row: dg, then dh(t-1) = dH[t-1] + dg @ U^T and
 // dU += h(t-1) dg while dg is in L1. Time outer, rows inner, as in the forward. dx = dg @ W^T and
-// dW = x^T dg do not feed the time loop: they are two GEMMs over DG afterwards (measured: in the
-// loop, W^T and dW pushed U^T and dU out of L1, and the backward ran 10-25 % slower).
+// dW = x^T dg do not feed the time loop: they are two GEMMs over DG afterwards (in the loop, W^T
+// and dW pushed U^T and dU out of L1; benchmarks/kernel_speed.py: backward 12-23 % faster at
+// 32 / 32 in two of three runs, 16-22 % at 64 / 64 and 128 / 128 in all three).
 struct LstmLayerBackward {
   int64_t b0, n, steps, u;
   const float *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;  // dH null: no gradient into H
@@ -763,7 +764,7 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
   auto G = keep ? at::empty({batch, steps, 4 * u}, x.options()) : at::empty({0}, x.options());
   // When W and U together outgrow ~2/3 of L1 (beyond 32 inputs and units), the per-step x_t @ W
   // would stream W from L2 for every pair of rows: then the projection is one GEMM first
-  // (measured, forward alone: equal at 32 / 32, 10 % faster at 64 / 64, 20 % at 128 / 128).
+  // (benchmarks/kernel_speed.py, forward alone: even at 64 / 64, 16-21 % faster at 128 / 128).
   const bool project_first = (in + u) * 4 * u * static_cast<int64_t>(sizeof(float)) > 32 * 1024;
   at::Tensor proj;
   if (project_first) {

@@ -1,0 +1,104 @@
+"""The whole-layer LSTM kernel alone: forward (training, inference) and backward of one layer,
+batch 32 x 500 steps, at the lecture's size (32 inputs, 32 units) and the recipe's (64, 128).
+
+With `--against DIR` (another tree's src/textrnn/kernels, e.g. from `git worktree add /tmp/old
+HEAD~1`), that tree's kernel is built too and both run in this one process, alternating round by
+round, so the machine's drift (it swings by 1.5x within minutes) hits both alike; each keeps its
+best time. This is how a kernel change is judged here before whole training steps are timed.
+
+    python benchmarks/kernel_speed.py [--against /tmp/old/src/textrnn/kernels] [--rounds 8]
+"""
+
+import argparse
+import platform
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+SIZES = [(32, 32), (64, 64), (128, 128)]  # (inputs, units)
+
+
+def load_other(directory: Path):
+    from torch.utils.cpp_extension import load
+
+    sources = [str(p) for p in sorted(directory.glob("*.cpp"))]
+    build = Path(tempfile.gettempdir()) / "textrnn-kernel-speed-against"
+    build.mkdir(exist_ok=True)
+    return load(name="textrnn_lstm_against", sources=sources, build_directory=str(build),
+                extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
+                extra_ldflags=["-fopenmp"], verbose=False)
+
+
+def layer_calls(module, inputs: int, units: int, batch: int = 32, steps: int = 500):
+    """(forward-train, forward-inference, backward) closures on fixed random data."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, steps, inputs, generator=gen)
+    W = torch.randn(inputs, 4 * units, generator=gen) * 0.2
+    U = torch.randn(units, 4 * units, generator=gen) * 0.2
+    b = torch.zeros(4 * units)
+    h0, c0 = torch.zeros(batch, units), torch.zeros(batch, units)
+    spans, no_mask = torch.empty(0, dtype=torch.long), torch.empty(0)
+    dH = torch.randn(batch, steps, units, generator=gen) * 0.01
+    mask_arg = [no_mask]
+    try:  # trees before the input dropout mask take one argument less
+        module.lstm_layer_forward(x, W, b, U, h0, c0, True, spans, spans, no_mask)
+    except TypeError:
+        mask_arg = []
+    H, hT, cT, C, G = module.lstm_layer_forward(x, W, b, U, h0, c0, True, spans, spans, *mask_arg)
+    zeros_h, zeros_c = torch.zeros_like(hT), torch.zeros_like(cT)
+    return {
+        "forward (training)": lambda: module.lstm_layer_forward(x, W, b, U, h0, c0, True, spans, spans,
+                                                                *mask_arg),
+        "forward (inference)": lambda: module.lstm_layer_forward(x, W, b, U, h0, c0, False, spans, spans,
+                                                                 *mask_arg),
+        "backward": lambda: module.lstm_layer_backward(x, W, U, h0, c0, H, C, G, dH, zeros_h, zeros_c,
+                                                       spans, spans, *mask_arg),
+    }
+
+
+def best_ms(call, repeats: int = 3) -> float:
+    call()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        call()
+    return (time.perf_counter() - start) / repeats * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--against", type=Path, help="another tree's src/textrnn/kernels directory")
+    parser.add_argument("--rounds", type=int, default=6)
+    args = parser.parse_args()
+    from textrnn import kernels
+
+    if not kernels.available():
+        raise SystemExit("textrnn's kernels are not built on this machine")
+    modules = {"this tree": kernels._module}
+    if args.against:
+        modules["--against"] = load_other(args.against)
+    best: dict[tuple, float] = {}
+    for round_ in range(args.rounds):
+        for inputs, units in SIZES:
+            order = list(modules.items())
+            for tag, module in order if round_ % 2 == 0 else order[::-1]:  # neither always goes first
+                for part, call in layer_calls(module, inputs, units).items():
+                    key = (inputs, units, part, tag)
+                    best[key] = min(best.get(key, float("inf")), best_ms(call))
+    print(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, machine: {platform.machine()}, "
+          f"{torch.get_num_threads()} threads; one LSTM layer, batch 32 x 500 steps, best of {args.rounds}")
+    tags = list(modules)
+    print("| inputs / units | part | " + " | ".join(tags) + (" | change |" if len(tags) > 1 else " |"))
+    print("|---" * (2 + len(tags) + (len(tags) > 1)) + "|")
+    for inputs, units in SIZES:
+        for part in ("forward (training)", "forward (inference)", "backward"):
+            times = [best[(inputs, units, part, tag)] for tag in tags]
+            cells = " | ".join(f"{t:.2f} ms" for t in times)
+            change = f" | {times[0] / times[1] - 1:+.0%} |" if len(times) > 1 else " |"
+            print(f"| {inputs} / {units} | {part} | {cells}{change}")
+
+
+if __name__ == "__main__":
+    main()
