@@ -158,3 +158,29 @@ def test_whole_layer_kernel_without_bias_matches_the_step_loop():
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
     with torch.no_grad():  # the forward-only mode of the same kernel
         torch.testing.assert_close(layer(x), out_k, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["rmsprop", "adam"])
+def test_one_pass_optimizer_updates_match_the_foreach_path(name, monkeypatch):
+    """The C++ one-pass RMSprop / Adam against the same rule in torch's foreach ops, float64 and
+    float32, several steps (the Keras parity tests pin the rule itself)."""
+    if not kernels.available():
+        pytest.skip("textrnn's compiled kernels are not built on this machine")
+    from textrnn import optimizers
+
+    results = []
+    for fused in (True, False):
+        if not fused:
+            monkeypatch.setattr(kernels, "fused_update_ok", lambda *groups: False)
+        gen = torch.Generator().manual_seed(0)
+        params = [torch.nn.Parameter(torch.randn(300, 7, generator=gen, dtype=dtype))
+                  for dtype in (torch.float64, torch.float32)]
+        opt = optimizers.OptimizerSpec(name, 0.01).create(params)
+        for _ in range(5):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen, dtype=p.dtype)
+            opt.step()
+        results.append([p.detach().clone() for p in params])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        assert not torch.equal(a, torch.zeros_like(a))

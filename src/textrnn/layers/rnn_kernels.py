@@ -239,7 +239,6 @@ def run_sequence(
         return _carry_after_runs(out, final[0], starts, lengths), final
     x = apply_input_mask(x, input_mask)
     if len(states) == 1 or not need_states:
-        unmasked = own_kernel
-        unmasked = unmasked or (lambda seq, s: fused_sequence(fused_cell, seq, s, torch_weights()))
+        unmasked = own_kernel or (lambda seq, s: fused_sequence(fused_cell, seq, s, torch_weights()))
         return aligned_masked_sequence(unmasked, x, states, starts, lengths)
     return fused_masked_sequence(fused_cell, x, states, torch_weights(), starts, lengths)
