@@ -47,7 +47,7 @@ def layer_calls(module, inputs: int, units: int, batch: int = 32, steps: int = 5
         module.lstm_layer_forward(x, W, b, U, h0, c0, True, spans, spans, no_mask)
     except TypeError:
         mask_arg = []
-    H, hT, cT, C, G = module.lstm_layer_forward(x, W, b, U, h0, c0, True, spans, spans, *mask_arg)
+    H, hT, cT, C, G, *_ = module.lstm_layer_forward(x, W, b, U, h0, c0, True, spans, spans, *mask_arg)
     zeros_h, zeros_c = torch.zeros_like(hT), torch.zeros_like(cT)
     return {
         "forward (training)": lambda: module.lstm_layer_forward(x, W, b, U, h0, c0, True, spans, spans,

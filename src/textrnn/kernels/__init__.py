@@ -131,8 +131,10 @@ class FusedLSTMLayer(torch.autograd.Function):
     def forward(ctx, x, kernel, bias, U, h0, c0, starts, ends, xmask):
         x, kernel, U, h0, c0 = (t.contiguous() for t in (x, kernel, U, h0, c0))
         b = x.new_empty(0) if bias is None else bias.contiguous()
-        H, hT, cT, C, G = _module.lstm_layer_forward(x, kernel, b, U, h0, c0, True, starts, ends, xmask)
-        ctx.save_for_backward(x, kernel, U, h0, c0, H, C, G, starts, ends, xmask)
+        H, hT, cT, C, G, XM = _module.lstm_layer_forward(x, kernel, b, U, h0, c0, True, starts, ends, xmask)
+        # backward's dW needs the inputs as the projection saw them: masked ones if there is a mask
+        ctx.save_for_backward(XM if xmask.numel() else x, kernel, U, h0, c0, H, C, G, starts, ends, xmask)
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not a tensor of zeros
         ctx.has_bias = bias is not None
         return H, hT, cT
 
@@ -155,7 +157,7 @@ def lstm_layer(x, kernel, bias, U, h0, c0, starts=None, ends=None, xmask=None):
     if torch.is_grad_enabled():
         return FusedLSTMLayer.apply(x, kernel, bias, U, h0, c0, starts, ends, xmask)
     b = x.new_empty(0) if bias is None else bias.contiguous()  # inference: keep nothing for backward
-    H, hT, cT, _, _ = _module.lstm_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(),
+    H, hT, cT, *_ = _module.lstm_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(),
                                                  h0.contiguous(), c0.contiguous(), False, starts, ends, xmask)
     return H, hT, cT
 

@@ -413,6 +413,7 @@ struct LstmLayerForward {
   std::vector<float> storage, xstorage;
   float* scratch = nullptr;  // inference: gates and two cell states per row
   float* xs = nullptr;       // per row: this step's masked inputs (in)
+  float* XM = nullptr;       // training with a mask: the masked inputs (B, T, in) kept for dW
 
   float* gates(int64_t i, int64_t row) {
     return G ? G + row * 4 * u : scratch + i * 6 * u;
@@ -433,9 +434,10 @@ struct LstmLayerForward {
     for (int r = 0; r < R; ++r) {
       const int64_t i = idx[r], row = (b0 + i) * steps + t;
       x[r] = X + row * in;
-      if (xmask) {  // dropout applied on the way in: no masked copy of x in memory
-        mul_f32(xs + i * in, x[r], xmask + (b0 + i) * in, in);
-        x[r] = xs + i * in;
+      if (xmask) {  // dropout applied on the way in (kept for dW only when training)
+        float* masked = XM ? XM + row * in : xs + i * in;
+        mul_f32(masked, x[r], xmask + (b0 + i) * in, in);
+        x[r] = masked;
       }
       h_prev[r] = hp[i];
       binit[r] = bias;
@@ -473,7 +475,10 @@ struct LstmLayerForward {
         int64_t k = 0;
         for (int64_t i = first; i < end; ++i) {
           if (active(i, t)) idx[k++] = i;
-          else std::fill_n(H + ((b0 + i) * steps + t) * u, u, 0.0f);  // outside its span: zeros
+          else {  // outside its span: zeros (XM too: backward's dW multiplies it by zero gradients)
+            std::fill_n(H + ((b0 + i) * steps + t) * u, u, 0.0f);
+            if (XM) std::fill_n(XM + ((b0 + i) * steps + t) * in, in, 0.0f);
+          }
         }
         int64_t j = 0;
         for (; j + 2 <= k; j += 2) group<2>(idx + j, t);
@@ -748,7 +753,7 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dH, at::Tensor dhT, at::Tensor 
 // starts / ends (int64 (B,), or empty: all steps): each row runs only its steps [start, end), from
 // the initial state; H is zero outside them and h_T, c_T are the states after the row's last step.
 // xmask (B, in) or empty: Keras's input dropout mask (0 or 1 / (1 - rate)), applied to x_t inside
-// the time loop.
+// the time loop; training with it also returns XM, the masked inputs (else XM is empty).
 std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tensor bias, at::Tensor U,
                                            at::Tensor h0, at::Tensor c0, bool keep, at::Tensor starts,
                                            at::Tensor ends, at::Tensor xmask) {
@@ -762,13 +767,17 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
   auto cT = at::empty({batch, u}, x.options());
   auto C = keep ? at::empty({batch, steps, u}, x.options()) : at::empty({0}, x.options());
   auto G = keep ? at::empty({batch, steps, 4 * u}, x.options()) : at::empty({0}, x.options());
+  // Training with a dropout mask: the masked inputs, which backward needs for dW (written here as
+  // the loop makes them, instead of a separate x * mask pass there).
+  auto XM = keep && xmask.numel() ? at::empty_like(x) : at::empty({0}, x.options());
   // When W and U together outgrow ~2/3 of L1 (beyond 32 inputs and units), the per-step x_t @ W
   // would stream W from L2 for every pair of rows: then the projection is one GEMM first
   // (benchmarks/kernel_speed.py, forward alone: even at 64 / 64, 16-21 % faster at 128 / 128).
   const bool project_first = (in + u) * 4 * u * static_cast<int64_t>(sizeof(float)) > 32 * 1024;
   at::Tensor proj;
   if (project_first) {
-    auto xm = xmask.numel() ? x * xmask.unsqueeze(1) : x;
+    if (XM.numel()) at::mul_out(XM, x, xmask.unsqueeze(1));
+    auto xm = XM.numel() ? XM : xmask.numel() ? x * xmask.unsqueeze(1) : x;
     auto flat = xm.reshape({batch * steps, in});
     proj = bias.numel() ? at::addmm(bias, flat, W) : at::mm(flat, W);
   }
@@ -785,13 +794,16 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
   const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
   const float* mp = xmask.numel() && !project_first ? xmask.data_ptr<float>() : nullptr;
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
-    LstmLayerForward{b0, b1 - b0, steps, width, u, xp, Wp, bp, Up, h0p, c0p, Hp, hTp, cTp, Cp, Gp, sp, ep, mp}.run();
+    LstmLayerForward f{b0, b1 - b0, steps, width, u, xp, Wp, bp, Up, h0p, c0p, Hp, hTp, cTp, Cp, Gp, sp, ep, mp};
+    f.XM = mp && XM.numel() ? XM.data_ptr<float>() : nullptr;
+    f.run();
   });
 #endif
-  return {H, hT, cT, C, G};
+  return {H, hT, cT, C, G, XM};
 }
 
-// Its backward: (dx, dW, dU, db, dh0, dc0).
+// Its backward: (dx, dW, dU, db, dh0, dc0). x: the inputs as the projection saw them (the forward's
+// XM when there was a dropout mask); xmask: that mask, for dx.
 std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0,
                                             at::Tensor c0, at::Tensor H, at::Tensor C, at::Tensor G,
                                             at::Tensor dH, at::Tensor dhT, at::Tensor dcT, at::Tensor starts,
@@ -830,12 +842,8 @@ std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tens
   // is one (the forward multiplied x_t by it).
   auto dg = DG.view({batch * steps, 4 * u});
   auto DX = at::mm(dg, W.t()).view({batch, steps, in});
-  auto xm = x;
-  if (xmask.numel()) {
-    DX.mul_(xmask.unsqueeze(1));
-    xm = x * xmask.unsqueeze(1);
-  }
-  auto dW = at::mm(xm.reshape({batch * steps, in}).t(), dg);
+  if (xmask.numel()) DX.mul_(xmask.unsqueeze(1));
+  auto dW = at::mm(x.reshape({batch * steps, in}).t(), dg);
   return {DX, dW, dU, db, dh0, dc0};
 }
 
