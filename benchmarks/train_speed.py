@@ -5,7 +5,7 @@ its own process (the denormal and malloc settings are per process), trains on re
 batches (through `fit` for textrnn and Keras, a plain loop for PyTorch); the contenders alternate so
 drift hits all alike.
 
-    TEXTRNN_DATA=... python benchmarks/train_speed.py [--models stacked-lstm bi-lstm lstm] [--steps 30]
+    TEXTRNN_DATA=... python benchmarks/train_speed.py [--models stacked-lstm gru ...] [--steps 30]
 
 Prints ms per training step, seconds per epoch (25,000 reviews) and each contender's time as a
 multiple of textrnn's.
@@ -86,7 +86,8 @@ CONTENDERS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--models", nargs="+", default=["stacked-lstm", "bi-lstm", "lstm"])
+    parser.add_argument("--models", nargs="+",
+                        default=["stacked-lstm", "bi-lstm", "lstm", "simple-rnn", "gru"])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
