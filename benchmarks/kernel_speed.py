@@ -1,5 +1,8 @@
 """The whole-layer LSTM kernel alone: forward (training, inference) and backward of one layer,
 batch 32 x 500 steps, at the lecture's size (32 inputs, 32 units) and the recipe's (64, 128).
+Then the per-step operations of train_ops.cpp against the PyTorch ops they replace, on the
+lecture's embedding table (10,000 x 32, a batch of 32 x 500 ids): its gradient, and one RMSprop
+and Adam update of it.
 
 With `--against DIR` (another tree's src/textrnn/kernels, e.g. from `git worktree add /tmp/old
 HEAD~1`), that tree's kernel is built too and both run in this one process, alternating round by
@@ -67,6 +70,36 @@ def best_ms(call, repeats: int = 3) -> float:
     return (time.perf_counter() - start) / repeats * 1000
 
 
+def op_calls():
+    """(name, textrnn's one-pass op, the PyTorch ops it replaces) on the lecture's table."""
+    from textrnn import kernels, optimizers
+
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 10000, (32 * 500,), generator=gen)
+    grad = torch.randn(32 * 500, 32, generator=gen)
+    calls = [("embedding gradient", lambda: kernels.embedding_grad(ids, grad, 10000),
+              lambda: torch.zeros(10000, 32).index_add_(0, ids, grad))]
+    for name in ("rmsprop", "adam"):
+        pair = []
+        for fused in (True, False):
+            table = torch.nn.Parameter(torch.randn(10000, 32, generator=gen))
+            table.grad = torch.randn(10000, 32, generator=gen)
+            opt = optimizers.OptimizerSpec(name).create([table])
+            if fused:
+                pair.append(opt.step)
+            else:  # the foreach path: what runs without the kernels
+                def foreach_step(opt=opt):
+                    saved = kernels.fused_update_ok
+                    kernels.fused_update_ok = lambda *groups: False
+                    try:
+                        opt.step()
+                    finally:
+                        kernels.fused_update_ok = saved
+                pair.append(foreach_step)
+        calls.append((f"{name} update", *pair))
+    return calls
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--against", type=Path, help="another tree's src/textrnn/kernels directory")
@@ -98,6 +131,20 @@ def main() -> None:
             cells = " | ".join(f"{t:.2f} ms" for t in times)
             change = f" | {times[0] / times[1] - 1:+.0%} |" if len(times) > 1 else " |"
             print(f"| {inputs} / {units} | {part} | {cells}{change}")
+
+    ops = op_calls()
+    op_best: dict[tuple, float] = {}
+    for round_ in range(args.rounds):
+        for name, ours, theirs in ops:
+            pair = [("textrnn", ours), ("PyTorch", theirs)]
+            for tag, call in pair if round_ % 2 == 0 else pair[::-1]:
+                key = (name, tag)
+                op_best[key] = min(op_best.get(key, float("inf")), best_ms(call, repeats=20))
+    print("\n| 10,000 x 32 table | textrnn (train_ops.cpp) | PyTorch ops | speed-up |")
+    print("|---|---|---|---|")
+    for name, _, _ in ops:
+        ours, theirs = op_best[(name, "textrnn")], op_best[(name, "PyTorch")]
+        print(f"| {name} | {ours:.3f} ms | {theirs:.3f} ms | {theirs / ours:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -195,8 +195,9 @@ def test_step_loop_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda inp: layer(inp), (x,))
 
 
-def test_embedding_gradient_sums_repeated_ids_as_pytorch_does():
-    layer = L.Embedding(50, 8)
+@pytest.mark.parametrize("dim", [8, 80])  # 80: the kernel splits columns over threads, a partial block
+def test_embedding_gradient_sums_repeated_ids_as_pytorch_does(dim):
+    layer = L.Embedding(50, dim)
     ids = torch.randint(0, 50, (6, 40))
     ids[:, :5] = 7  # many repeats of one id
     out = layer(ids)

@@ -463,7 +463,7 @@ struct LstmLayerForward {
     hp.resize(n);
     cp.resize(n);
     if (!G) scratch = aligned_floats(storage, n * 6 * u);
-    if (xmask) xs = aligned_floats(xstorage, n * in);
+    if (xmask && !XM) xs = aligned_floats(xstorage, n * in);  // with XM, the masked rows go there
     for (int64_t i = 0; i < n; ++i) {
       hp[i] = h0 + (b0 + i) * u;
       cp[i] = c0 + (b0 + i) * u;

@@ -15,8 +15,8 @@ from textrnn.layers.base import Layer, Shape
 
 class _Lookup(torch.autograd.Function):
     """F.embedding with a faster backward on the CPU: the table's gradient summed in id order by
-    textrnn's kernel (or index_add_ without it), 3-10x faster than PyTorch's
-    embedding_dense_backward, which sorts the ids; same sums."""
+    textrnn's kernel (or index_add_ without it) instead of PyTorch's embedding_dense_backward,
+    which sorts the ids; same sums (benchmarks/kernel_speed.py times the kernel against index_add_)."""
 
     @staticmethod
     def forward(ctx: Any, table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
