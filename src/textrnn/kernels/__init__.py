@@ -163,23 +163,23 @@ def lstm_layer(x, kernel, bias, U, h0, c0, starts=None, ends=None, xmask=None):
 
 
 class FusedSimpleRNN(torch.autograd.Function):
-    """(xproj (B, T, u), U (u, u), h0) -> (H (B, T, u), h_T) for h_t = tanh(xp_t + h_(t-1) U)."""
+    """(xproj (B, T, u), U (u, u), h0) -> (H (B, T, u), h_T) for h_t = tanh(xp_t + h_(t-1) U).
+    Backward returns dU from the kernel (summed in its time loop on the vectorised path)."""
 
     @staticmethod
     def forward(ctx, xproj, U, h0):
         (H,) = _module.rnn_forward(xproj.contiguous(), U.contiguous(), h0.contiguous())
         ctx.save_for_backward(U, h0, H)
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not a tensor of zeros
         return H, H[:, -1].clone()
 
     @staticmethod
     def backward(ctx, dH, dhT):
         U, h0, H = ctx.saved_tensors
-        dH = torch.zeros_like(H) if dH is None else dH.contiguous()
+        dH = H.new_empty(0) if dH is None else dH.contiguous()  # empty: no gradient into H
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
-        DP, dh0 = _module.rnn_backward(dH, dhT, U.contiguous(), H)
-        units = U.shape[0]
-        h_prev = torch.cat([h0[:, None], H[:, :-1]], dim=1).reshape(-1, units)
-        return DP, h_prev.T @ DP.reshape(-1, units), dh0
+        DP, dU, dh0 = _module.rnn_backward(dH, dhT, U.contiguous(), h0.contiguous(), H)
+        return DP, dU, dh0
 
 
 def fused_simple_rnn(xproj: torch.Tensor, U: torch.Tensor, h0: torch.Tensor):
@@ -194,18 +194,16 @@ class FusedGRU(torch.autograd.Function):
     def forward(ctx, xproj, U, brec, h0):
         H, G = _module.gru_forward(xproj.contiguous(), U.contiguous(), brec.contiguous(), h0.contiguous())
         ctx.save_for_backward(U, h0, H, G)
+        ctx.set_materialize_grads(False)
         return H, H[:, -1].clone()
 
     @staticmethod
     def backward(ctx, dH, dhT):
         U, h0, H, G = ctx.saved_tensors
-        dH = torch.zeros_like(H) if dH is None else dH.contiguous()
+        dH = H.new_empty(0) if dH is None else dH.contiguous()
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
-        DX, DREC, dh0 = _module.gru_backward(dH, dhT, U.contiguous(), h0.contiguous(), H, G)
-        units = U.shape[0]
-        h_prev = torch.cat([h0[:, None], H[:, :-1]], dim=1).reshape(-1, units)
-        drec = DREC.reshape(-1, 3 * units)
-        return DX, h_prev.T @ drec, drec.sum(0), dh0
+        DX, dU, dbrec, dh0 = _module.gru_backward(dH, dhT, U.contiguous(), h0.contiguous(), H, G)
+        return DX, dU, dbrec, dh0
 
 
 def fused_gru(xproj: torch.Tensor, U: torch.Tensor, brec: torch.Tensor, h0: torch.Tensor):

@@ -233,6 +233,8 @@ inline void matvec(const float* const* init, const float* const* x, const float*
                    float* const* out) {
   if (N % 128 == 0) {
     matvec_chunks<R, 8, 1>(init, x, M, K, N, out);
+  } else if (N % 96 == 0) {
+    matvec_chunks<R, 6, 1>(init, x, M, K, N, out);
   } else if (N % 32 == 0) {
     matvec_chunks<R, 2, 4>(init, x, M, K, N, out);
   } else {
@@ -569,6 +571,171 @@ struct LstmLayerBackward {
       }
   }
 };
+
+// ---- SimpleRNN and GRU float32 paths (AVX-512) ---------------------------------------------------
+// As the LSTM's: rows in blocks of kRowBlock, time outer and the block's rows inner (one row's step
+// is a latency chain; the other rows' steps fill the wait), two rows per matvec sharing every load
+// of U, activations in vector registers. The input projection stays one GEMM before the loop (a
+// SimpleRNN or GRU step has too little work per row for x_t @ W to pay inside it), and so does dU
+// after it: summed in the loop as the LSTM's is, it cost more than the whole rest of the backward
+// (add_outer at 32 and 96 columns; a one-process A/B on the lecture's sizes).
+template <class Kernel>
+void run_row_blocks(Kernel& k, int64_t n, int64_t steps, bool reverse) {
+  for (int64_t first = 0; first < n; first += kRowBlock) {
+    const int64_t end = std::min(n, first + kRowBlock);
+    for (int64_t s = 0; s < steps; ++s) {
+      const int64_t t = reverse ? steps - 1 - s : s;
+      int64_t i = first;
+      for (; i + 2 <= end; i += 2) k.template group<2>(i, t);
+      if (i < end) k.template group<1>(i, t);
+    }
+  }
+}
+
+inline void add_f32(float* acc, const float* d, int64_t n) {
+  for (int64_t j = 0; j < n; j += 16)
+    _mm512_storeu_ps(acc + j, _mm512_add_ps(_mm512_loadu_ps(acc + j), _mm512_loadu_ps(d + j)));
+}
+
+// h_t = tanh(xp_t + h_(t-1) @ U) for rows b0 .. b0 + n.
+struct RnnForwardF32 {
+  int64_t b0, steps, u;
+  const float *XP, *U, *h0;
+  float* H;
+
+  template <int R>
+  void group(int64_t i0, int64_t t) {
+    const float* xp[R];
+    const float* hp[R];
+    float* h[R];
+    for (int r = 0; r < R; ++r) {
+      const int64_t b = b0 + i0 + r, row = b * steps + t;
+      xp[r] = XP + row * u;
+      hp[r] = t ? H + (row - 1) * u : h0 + b * u;
+      h[r] = H + row * u;
+    }
+    matvec<R>(xp, hp, U, u, u, h);
+    for (int r = 0; r < R; ++r)
+      for (int64_t j = 0; j < u; j += 16) _mm512_storeu_ps(h[r] + j, tanh_ps(_mm512_loadu_ps(h[r] + j)));
+  }
+};
+
+// Its backward: DP (the pre-activation gradients) and dh0; dU is one GEMM over DP afterwards.
+struct RnnBackwardF32 {
+  int64_t b0, steps, u;
+  const float *UT, *H, *dH;  // dH null: no gradient into H
+  float* DP;
+  float* dh;  // per row: the gradient reaching h_t from later steps (u)
+
+  template <int R>
+  void group(int64_t i0, int64_t t) {
+    const float* init[R] = {};
+    const float* dp[R];
+    float* d[R];
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int r = 0; r < R; ++r) {
+      const int64_t row = (b0 + i0 + r) * steps + t;
+      d[r] = dh + (i0 + r) * u;
+      const float* h = H + row * u;
+      float* p = DP + row * u;
+      for (int64_t j = 0; j < u; j += 16) {
+        __m512 g = _mm512_loadu_ps(d[r] + j);
+        if (dH) g = _mm512_add_ps(g, _mm512_loadu_ps(dH + row * u + j));
+        const __m512 hj = _mm512_loadu_ps(h + j);
+        _mm512_storeu_ps(p + j, _mm512_mul_ps(g, _mm512_fnmadd_ps(hj, hj, one)));
+      }
+      dp[r] = p;
+    }
+    matvec<R>(init, dp, UT, u, u, d);  // dh(t-1) = dp @ U^T
+  }
+};
+
+// Keras's GRU (reset_after): rec = b_rec + h_(t-1) @ U, gates as in gru_forward_rows; G keeps
+// (z, r, n, rec_h) per step.
+struct GruForwardF32 {
+  int64_t b0, steps, u;
+  const float *XP, *U, *brec, *h0;
+  float *H, *G;
+  float* rec;  // per row: this step's recurrent projection (3u)
+
+  template <int R>
+  void group(int64_t i0, int64_t t) {
+    const float* init[R];
+    const float* hp[R];
+    float* rc[R];
+    for (int r = 0; r < R; ++r) {
+      const int64_t b = b0 + i0 + r, row = b * steps + t;
+      init[r] = brec;
+      hp[r] = t ? H + (row - 1) * u : h0 + b * u;
+      rc[r] = rec + (i0 + r) * 3 * u;
+    }
+    matvec<R>(init, hp, U, u, 3 * u, rc);
+    for (int r = 0; r < R; ++r) {
+      const int64_t row = (b0 + i0 + r) * steps + t;
+      const float* xp = XP + row * 3 * u;
+      float* g = G + row * 4 * u;
+      float* h = H + row * u;
+      for (int64_t j = 0; j < u; j += 16) {
+        const __m512 z = sigmoid_ps(_mm512_add_ps(_mm512_loadu_ps(xp + j), _mm512_loadu_ps(rc[r] + j)));
+        const __m512 rr = sigmoid_ps(_mm512_add_ps(_mm512_loadu_ps(xp + u + j), _mm512_loadu_ps(rc[r] + u + j)));
+        const __m512 rh = _mm512_loadu_ps(rc[r] + 2 * u + j);
+        const __m512 nn = tanh_ps(_mm512_fmadd_ps(rr, rh, _mm512_loadu_ps(xp + 2 * u + j)));
+        _mm512_storeu_ps(g + j, z);
+        _mm512_storeu_ps(g + u + j, rr);
+        _mm512_storeu_ps(g + 2 * u + j, nn);
+        _mm512_storeu_ps(g + 3 * u + j, rh);
+        _mm512_storeu_ps(h + j, _mm512_fmadd_ps(z, _mm512_sub_ps(_mm512_loadu_ps(hp[r] + j), nn), nn));
+      }
+    }
+  }
+};
+
+// Its backward: DX (gradients of the input projections), DREC (of the recurrent projections),
+// db_rec summed into this thread's buffer; dU is one GEMM over DREC afterwards.
+struct GruBackwardF32 {
+  int64_t b0, steps, u;
+  const float *UT, *h0, *H, *G, *dH;  // dH null: no gradient into H
+  float *DX, *DREC, *dbrec;
+  float* buf;  // per row: dh (u) and the direct path d * z (u)
+
+  template <int R>
+  void group(int64_t i0, int64_t t) {
+    const float* init[R];
+    const float* drc[R];
+    float* d[R];
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int r = 0; r < R; ++r) {
+      const int64_t b = b0 + i0 + r, row = b * steps + t;
+      d[r] = buf + (i0 + r) * 2 * u;
+      float* direct = d[r] + u;
+      const float* g = G + row * 4 * u;
+      const float* h_prev = t ? H + (row - 1) * u : h0 + b * u;
+      float* dx = DX + row * 3 * u;
+      float* drec = DREC + row * 3 * u;
+      for (int64_t j = 0; j < u; j += 16) {
+        const __m512 z = _mm512_loadu_ps(g + j), rr = _mm512_loadu_ps(g + u + j);
+        const __m512 nn = _mm512_loadu_ps(g + 2 * u + j), rh = _mm512_loadu_ps(g + 3 * u + j);
+        __m512 dj = _mm512_loadu_ps(d[r] + j);
+        if (dH) dj = _mm512_add_ps(dj, _mm512_loadu_ps(dH + row * u + j));
+        const __m512 dn = _mm512_mul_ps(_mm512_mul_ps(dj, _mm512_sub_ps(one, z)), _mm512_fnmadd_ps(nn, nn, one));
+        const __m512 dz = _mm512_mul_ps(_mm512_mul_ps(dj, _mm512_sub_ps(_mm512_loadu_ps(h_prev + j), nn)),
+                                        _mm512_mul_ps(z, _mm512_sub_ps(one, z)));
+        const __m512 dr = _mm512_mul_ps(_mm512_mul_ps(dn, rh), _mm512_mul_ps(rr, _mm512_sub_ps(one, rr)));
+        _mm512_storeu_ps(dx + j, dz);
+        _mm512_storeu_ps(dx + u + j, dr);
+        _mm512_storeu_ps(dx + 2 * u + j, dn);
+        _mm512_storeu_ps(drec + j, dz);
+        _mm512_storeu_ps(drec + u + j, dr);
+        _mm512_storeu_ps(drec + 2 * u + j, _mm512_mul_ps(dn, rr));
+        _mm512_storeu_ps(direct + j, _mm512_mul_ps(dj, z));
+      }
+      add_f32(dbrec, drec, 3 * u);
+      init[r] = direct;
+      drc[r] = drec;
+    }
+    matvec<R>(init, drc, UT, 3 * u, u, d);  // dh(t-1) = d * z + drec @ U^T
+  }
+};
 #endif
 
 // Whether the fused float32 layer kernels run for these sizes on this machine.
@@ -847,9 +1014,42 @@ std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tens
   return {DX, dW, dU, db, dh0, dc0};
 }
 
+// Whether the float32 SimpleRNN / GRU sequence kernels take their vectorised path.
+bool fast_sequence(const at::Tensor& t, int64_t u) {
+#if defined(__AVX512F__)
+  return t.scalar_type() == at::kFloat && fast_shape(u);
+#else
+  return false;
+#endif
+}
+
+// sum over steps of h_(t-1)^T d_t (h_(-1) = h0): a recurrent weight gradient as GEMMs on contiguous
+// memory, no shifted copy of H: H's flat rows against D's next rows, less the B - 1 pairs that
+// cross from one sequence into the next, plus h0 against each sequence's first step.
+at::Tensor recurrent_weight_grad(const at::Tensor& h0, const at::Tensor& H, const at::Tensor& D) {
+  const int64_t batch = H.size(0), steps = H.size(1), u = H.size(2), n = D.size(2), rows = batch * steps;
+  auto Hf = H.reshape({rows, u});
+  auto Df = D.reshape({rows, n});
+  auto firsts = D.select(1, 0);
+  auto grad = at::mm(h0.t(), firsts);
+  if (rows > 1) grad.addmm_(Hf.slice(0, 0, rows - 1).t(), Df.slice(0, 1, rows));
+  if (batch > 1) grad.addmm_(H.select(1, steps - 1).slice(0, 0, batch - 1).t(), firsts.slice(0, 1, batch), 1, -1);
+  return grad;
+}
+
 std::vector<at::Tensor> rnn_forward(at::Tensor xproj, at::Tensor U, at::Tensor h0) {
   const int64_t batch = xproj.size(0), steps = xproj.size(1), u = U.size(0);
   auto H = at::empty({batch, steps, u}, xproj.options());
+#if defined(__AVX512F__)
+  if (fast_sequence(xproj, u)) {
+    at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+      RnnForwardF32 f{b0, steps, u, xproj.data_ptr<float>(), U.data_ptr<float>(), h0.data_ptr<float>(),
+                      H.data_ptr<float>()};
+      run_row_blocks(f, b1 - b0, steps, false);
+    });
+    return {H};
+  }
+#endif
   AT_DISPATCH_FLOATING_TYPES(xproj.scalar_type(), "rnn_forward", [&] {
     at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
       rnn_forward_rows<scalar_t>(b0, b1, steps, u, xproj.data_ptr<scalar_t>(), U.data_ptr<scalar_t>(),
@@ -859,19 +1059,35 @@ std::vector<at::Tensor> rnn_forward(at::Tensor xproj, at::Tensor U, at::Tensor h
   return {H};
 }
 
-std::vector<at::Tensor> rnn_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U, at::Tensor H) {
+// (DP, dU, dh0): DP the pre-activation gradients (B, T, u). dH may be empty: no gradient into H.
+std::vector<at::Tensor> rnn_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U, at::Tensor h0, at::Tensor H) {
   const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0);
   auto DP = at::empty_like(H);
   auto dh0 = at::empty({batch, u}, H.options());
   auto UT = U.t().contiguous();
+#if defined(__AVX512F__)
+  if (fast_sequence(H, u)) {
+    at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+      std::vector<float> storage;
+      float* dh = aligned_floats(storage, (b1 - b0) * u);
+      std::copy(dhT.data_ptr<float>() + b0 * u, dhT.data_ptr<float>() + b1 * u, dh);
+      RnnBackwardF32 k{b0, steps, u, UT.data_ptr<float>(), H.data_ptr<float>(),
+                       dH.numel() ? dH.data_ptr<float>() : nullptr, DP.data_ptr<float>(), dh};
+      run_row_blocks(k, b1 - b0, steps, true);
+      std::copy(dh, dh + (b1 - b0) * u, dh0.data_ptr<float>() + b0 * u);
+    });
+    return {DP, recurrent_weight_grad(h0, H, DP), dh0};
+  }
+#endif
+  auto dHz = dH.numel() ? dH : at::zeros_like(H);
   AT_DISPATCH_FLOATING_TYPES(H.scalar_type(), "rnn_backward", [&] {
     at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
-      rnn_backward_rows<scalar_t>(b0, b1, steps, u, dH.data_ptr<scalar_t>(), dhT.data_ptr<scalar_t>(),
+      rnn_backward_rows<scalar_t>(b0, b1, steps, u, dHz.data_ptr<scalar_t>(), dhT.data_ptr<scalar_t>(),
                                   UT.data_ptr<scalar_t>(), H.data_ptr<scalar_t>(), DP.data_ptr<scalar_t>(),
                                   dh0.data_ptr<scalar_t>());
     });
   });
-  return {DP, dh0};
+  return {DP, recurrent_weight_grad(h0, H, DP), dh0};
 }
 
 
@@ -879,6 +1095,18 @@ std::vector<at::Tensor> gru_forward(at::Tensor xproj, at::Tensor U, at::Tensor b
   const int64_t batch = xproj.size(0), steps = xproj.size(1), u = U.size(0);
   auto H = at::empty({batch, steps, u}, xproj.options());
   auto G = at::empty({batch, steps, 4 * u}, xproj.options());
+#if defined(__AVX512F__)
+  if (fast_sequence(xproj, u)) {
+    at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+      std::vector<float> storage;
+      GruForwardF32 f{b0, steps, u, xproj.data_ptr<float>(), U.data_ptr<float>(), brec.data_ptr<float>(),
+                      h0.data_ptr<float>(), H.data_ptr<float>(), G.data_ptr<float>(),
+                      aligned_floats(storage, (b1 - b0) * 3 * u)};
+      run_row_blocks(f, b1 - b0, steps, false);
+    });
+    return {H, G};
+  }
+#endif
   AT_DISPATCH_FLOATING_TYPES(xproj.scalar_type(), "gru_forward", [&] {
     at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
       gru_forward_rows<scalar_t>(b0, b1, steps, u, xproj.data_ptr<scalar_t>(), U.data_ptr<scalar_t>(),
@@ -889,6 +1117,7 @@ std::vector<at::Tensor> gru_forward(at::Tensor xproj, at::Tensor U, at::Tensor b
   return {H, G};
 }
 
+// (DX, dU, db_rec, dh0): DX the input projections' gradients (B, T, 3u). dH may be empty.
 std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U, at::Tensor h0,
                                      at::Tensor H, at::Tensor G) {
   const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0);
@@ -896,15 +1125,35 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
   auto DREC = at::empty({batch, steps, 3 * u}, H.options());
   auto dh0 = at::empty({batch, u}, H.options());
   auto UT = U.t().contiguous();
+#if defined(__AVX512F__)
+  if (fast_sequence(H, u)) {
+    const int64_t g = grain(batch), chunks = (batch + g - 1) / g;
+    auto dbrec = at::zeros({chunks, 3 * u}, H.options());  // one per chunk of rows, summed after
+    at::parallel_for(0, batch, g, [&](int64_t b0, int64_t b1) {
+      std::vector<float> storage;
+      float* buf = aligned_floats(storage, (b1 - b0) * 2 * u);
+      for (int64_t i = 0; i < b1 - b0; ++i)
+        std::copy(dhT.data_ptr<float>() + (b0 + i) * u, dhT.data_ptr<float>() + (b0 + i + 1) * u, buf + i * 2 * u);
+      GruBackwardF32 k{b0, steps, u, UT.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>(),
+                       G.data_ptr<float>(), dH.numel() ? dH.data_ptr<float>() : nullptr, DX.data_ptr<float>(),
+                       DREC.data_ptr<float>(), dbrec.data_ptr<float>() + (b0 / g) * 3 * u, buf};
+      run_row_blocks(k, b1 - b0, steps, true);
+      for (int64_t i = 0; i < b1 - b0; ++i)
+        std::copy(buf + i * 2 * u, buf + i * 2 * u + u, dh0.data_ptr<float>() + (b0 + i) * u);
+    });
+    return {DX, recurrent_weight_grad(h0, H, DREC), dbrec.sum(0), dh0};
+  }
+#endif
+  auto dHz = dH.numel() ? dH : at::zeros_like(H);
   AT_DISPATCH_FLOATING_TYPES(H.scalar_type(), "gru_backward", [&] {
     at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
-      gru_backward_rows<scalar_t>(b0, b1, steps, u, dH.data_ptr<scalar_t>(), dhT.data_ptr<scalar_t>(),
+      gru_backward_rows<scalar_t>(b0, b1, steps, u, dHz.data_ptr<scalar_t>(), dhT.data_ptr<scalar_t>(),
                                   UT.data_ptr<scalar_t>(), h0.data_ptr<scalar_t>(), H.data_ptr<scalar_t>(),
                                   G.data_ptr<scalar_t>(), DX.data_ptr<scalar_t>(), DREC.data_ptr<scalar_t>(),
                                   dh0.data_ptr<scalar_t>());
     });
   });
-  return {DX, DREC, dh0};
+  return {DX, recurrent_weight_grad(h0, H, DREC), DREC.reshape({-1, 3 * u}).sum(0), dh0};
 }
 
 void register_train_ops(pybind11::module& m);  // train_ops.cpp

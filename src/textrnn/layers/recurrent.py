@@ -147,13 +147,16 @@ class RNN(Layer):
 
     def project_inputs(self, x: torch.Tensor, masks: Sequence[torch.Tensor] | None) -> torch.Tensor:
         """x @ kernel + input bias for the whole sequence; per-gate input masks if given."""
+        bias = self.input_bias()
+        if masks is None and bias is not None:  # one GEMM with the bias, not a second pass to add it
+            flat = torch.addmm(bias, x.reshape(-1, x.shape[-1]), self.kernel)
+            return flat.view(*x.shape[:-1], flat.shape[-1])
         if masks is None:
             proj = x @ self.kernel
         else:
             proj = torch.cat(
                 [(x * m[:, None, :]) @ self.kernel[:, g * self.units:(g + 1) * self.units]
                  for g, m in enumerate(masks)], dim=-1)
-        bias = self.input_bias()
         return proj if bias is None else proj + bias
 
     def forward(
