@@ -163,18 +163,29 @@ def test_float32_sequence_kernels_match_float64(cell, units, batch, steps, last_
 
 
 @pytest.mark.skipif(not kernels.fast_layer(32, 32), reason="no AVX-512 whole-layer kernel on this CPU")
-def test_whole_layer_kernel_without_bias_matches_the_step_loop():
+@pytest.mark.parametrize("cell", ["LSTM", "SimpleRNN", "GRU"])
+# (inputs, units): 32 / 32 projects inside the time loop; 128 / 128 (all cells) and 64 / 64 (GRU, LSTM)
+# outgrow L1 and project with one GEMM first
+@pytest.mark.parametrize("sizes", [(32, 32), (64, 64), (128, 128)])
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_whole_layer_kernels_match_the_step_loop(cell, sizes, use_bias):
     torch.manual_seed(0)
-    layer = L.LSTM(32, return_sequences=True, use_bias=False)
-    layer.build((None, 20, 32))
-    x = torch.randn(3, 20, 32, requires_grad=True)
+    inputs, units = sizes
+    layer = getattr(L, cell)(units, return_sequences=True, use_bias=use_bias)
+    layer.build((None, 20, inputs))
+    if use_bias:
+        with torch.no_grad():
+            layer.bias.normal_(0, 0.1)
+    x = torch.randn(5, 20, inputs, requires_grad=True)
+    mask = torch.bernoulli(torch.full((5, inputs), 0.7)) / 0.7  # Keras's input dropout mask
 
     def run(use_kernel):
-        states = [torch.zeros(3, 32), torch.zeros(3, 32)]
+        states = [torch.zeros(5, units) for _ in range(layer.state_count)]
         if use_kernel:
-            out, final = layer.own_kernel()(x, states)
+            out, final = layer.own_kernel()(x, states, input_mask=mask)
         else:
-            out, final = rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), states, None, None)
+            projected = layer.project_inputs(x * mask[:, None], None)
+            out, final = rnn_kernels.step_loop(layer.step, projected, states, None, None)
         loss = (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum() + final[0].sum()
         return out.detach(), torch.autograd.grad(loss, [x, *layer.weights])
 
@@ -183,8 +194,10 @@ def test_whole_layer_kernel_without_bias_matches_the_step_loop():
     torch.testing.assert_close(out_k, out_r, atol=1e-5, rtol=1e-4)
     for a, b in zip(grads_k, grads_r):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
-    with torch.no_grad():  # the forward-only mode of the same kernel
-        torch.testing.assert_close(layer(x), out_k, atol=1e-5, rtol=1e-4)
+    with torch.no_grad():  # inference (no dropout): the LSTM's forward-only kernel, PyTorch's for the others
+        states = [torch.zeros(5, units) for _ in range(layer.state_count)]
+        ref, _ = rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), states, None, None)
+        torch.testing.assert_close(layer(x), ref, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["rmsprop", "adam"])

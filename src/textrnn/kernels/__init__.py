@@ -208,3 +208,82 @@ class FusedGRU(torch.autograd.Function):
 
 def fused_gru(xproj: torch.Tensor, U: torch.Tensor, brec: torch.Tensor, h0: torch.Tensor):
     return FusedGRU.apply(xproj, U, brec, h0)
+
+
+class FusedRNNLayer(torch.autograd.Function):
+    """A whole tanh SimpleRNN layer from its inputs: (x (B, T, in), kernel (in, u), bias (u) or
+    None, U (u, u), h0, xmask) -> (H, h_T). As FusedLSTMLayer: the projection and Keras's input
+    dropout mask are applied inside the time loop (small sizes), backward's dx too; dW and dU are
+    GEMMs after it."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, bias, U, h0, xmask):
+        x, kernel, U, h0 = (t.contiguous() for t in (x, kernel, U, h0))
+        b = x.new_empty(0) if bias is None else bias.contiguous()
+        H, XM = _module.rnn_layer_forward(x, kernel, b, U, h0, True, xmask)
+        ctx.save_for_backward(XM if xmask.numel() else x, kernel, U, h0, H, xmask)
+        ctx.set_materialize_grads(False)
+        ctx.has_bias = bias is not None
+        return H, H[:, -1].clone()
+
+    @staticmethod
+    def backward(ctx, dH, dhT):
+        x, kernel, U, h0, H, xmask = ctx.saved_tensors
+        dH = H.new_empty(0) if dH is None else dH.contiguous()
+        dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
+        dx, dW, db, dU, dh0 = _module.rnn_layer_backward(x, kernel, U, h0, H, dH, dhT, xmask)
+        return dx, dW, db if ctx.has_bias else None, dU, dh0, None
+
+
+class FusedGRULayer(torch.autograd.Function):
+    """A whole GRU (reset_after) layer from its inputs: (x, kernel (in, 3u), input bias (3u) or None,
+    U (u, 3u), recurrent bias (3u) or None, h0, xmask) -> (H, h_T); as FusedRNNLayer."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, bias, U, brec, h0, xmask):
+        x, kernel, U, h0 = (t.contiguous() for t in (x, kernel, U, h0))
+        b = x.new_empty(0) if bias is None else bias.contiguous()
+        r = x.new_zeros(U.shape[1]) if brec is None else brec.contiguous()
+        H, G, XM = _module.gru_layer_forward(x, kernel, b, U, r, h0, True, xmask)
+        ctx.save_for_backward(XM if xmask.numel() else x, kernel, U, h0, H, G, xmask)
+        ctx.set_materialize_grads(False)
+        ctx.has_bias = bias is not None, brec is not None
+        return H, H[:, -1].clone()
+
+    @staticmethod
+    def backward(ctx, dH, dhT):
+        x, kernel, U, h0, H, G, xmask = ctx.saved_tensors
+        dH = H.new_empty(0) if dH is None else dH.contiguous()
+        dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
+        dx, dW, db_in, dU, db_rec, dh0 = _module.gru_layer_backward(x, kernel, U, h0, H, G, dH, dhT, xmask)
+        has_in, has_rec = ctx.has_bias
+        return dx, dW, db_in if has_in else None, dU, db_rec if has_rec else None, dh0, None
+
+
+def _mask_arg(x: torch.Tensor, xmask: torch.Tensor | None) -> torch.Tensor:
+    return x.new_empty(0) if xmask is None else xmask.detach().contiguous()
+
+
+def simple_rnn_layer(x, kernel, bias, U, h0, xmask=None):
+    """(H, h_T) of a whole tanh SimpleRNN layer (float32, `fast_layer` sizes); with gradients off
+    nothing is kept for backward."""
+    xmask = _mask_arg(x, xmask)
+    if torch.is_grad_enabled():
+        return FusedRNNLayer.apply(x, kernel, bias, U, h0, xmask)
+    b = x.new_empty(0) if bias is None else bias.contiguous()
+    H, _ = _module.rnn_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(), h0.contiguous(),
+                                     False, xmask)
+    return H, H[:, -1]
+
+
+def gru_layer(x, kernel, bias, U, brec, h0, xmask=None):
+    """(H, h_T) of a whole GRU (reset_after) layer (float32, `fast_layer` sizes); with gradients off
+    nothing is kept for backward."""
+    xmask = _mask_arg(x, xmask)
+    if torch.is_grad_enabled():
+        return FusedGRULayer.apply(x, kernel, bias, U, brec, h0, xmask)
+    b = x.new_empty(0) if bias is None else bias.contiguous()
+    r = x.new_zeros(U.shape[1]) if brec is None else brec.contiguous()
+    H, _, _ = _module.gru_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(), r,
+                                        h0.contiguous(), False, xmask)
+    return H, H[:, -1]

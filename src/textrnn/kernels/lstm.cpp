@@ -597,41 +597,67 @@ inline void add_f32(float* acc, const float* d, int64_t n) {
     _mm512_storeu_ps(acc + j, _mm512_add_ps(_mm512_loadu_ps(acc + j), _mm512_loadu_ps(d + j)));
 }
 
-// h_t = tanh(xp_t + h_(t-1) @ U) for rows b0 .. b0 + n.
+// A row's inputs at one step for the layer kernels: x_t, times the row's input dropout mask
+// (Keras: one per row for all steps) when there is one, written into XM when training keeps the
+// masked inputs for dW, else into a scratch row.
+struct StepInputs {
+  int64_t b0, steps, in;
+  const float *X, *xmask;  // xmask (B, in) or null
+  float *XM, *xs;          // XM (B, T, in) or null; xs: one scratch row per local row
+
+  const float* at(int64_t i, int64_t t) const {
+    const int64_t row = (b0 + i) * steps + t;
+    if (!xmask) return X + row * in;
+    float* masked = XM ? XM + row * in : xs + i * in;
+    mul_f32(masked, X + row * in, xmask + (b0 + i) * in, in);
+    return masked;
+  }
+};
+
+// h_t = tanh(b + x_t @ W + h_(t-1) @ U) for rows b0 .. b0 + n. W null: X holds the projections
+// x_t @ W + b (u wide) and xin is unused.
 struct RnnForwardF32 {
   int64_t b0, steps, u;
-  const float *XP, *U, *h0;
+  StepInputs xin;
+  const float *XP, *W, *bias, *U, *h0;
   float* H;
 
   template <int R>
   void group(int64_t i0, int64_t t) {
-    const float* xp[R];
-    const float* hp[R];
+    const float *x[R], *hp[R], *binit[R];
     float* h[R];
     for (int r = 0; r < R; ++r) {
       const int64_t b = b0 + i0 + r, row = b * steps + t;
-      xp[r] = XP + row * u;
+      x[r] = W ? xin.at(i0 + r, t) : XP + row * u;
+      binit[r] = bias;
       hp[r] = t ? H + (row - 1) * u : h0 + b * u;
       h[r] = H + row * u;
     }
-    matvec<R>(xp, hp, U, u, u, h);
+    if (W) {
+      matvec<R>(binit, x, W, xin.in, u, h);  // h = b + x_t @ W (h's row as scratch)
+      matvec<R>(h, hp, U, u, u, h);          // h += h_prev @ U
+    } else {
+      matvec<R>(x, hp, U, u, u, h);
+    }
     for (int r = 0; r < R; ++r)
       for (int64_t j = 0; j < u; j += 16) _mm512_storeu_ps(h[r] + j, tanh_ps(_mm512_loadu_ps(h[r] + j)));
   }
 };
 
-// Its backward: DP (the pre-activation gradients) and dh0; dU is one GEMM over DP afterwards.
+// Its backward: DP (the pre-activation gradients) and dh0; dU (and dW) are GEMMs over DP
+// afterwards. WT non-null (the layer kernel): also dx = dp @ W^T (times the dropout mask) into
+// DX and db summed into this thread's buffer, in the loop while dp is in L1.
 struct RnnBackwardF32 {
-  int64_t b0, steps, u;
-  const float *UT, *H, *dH;  // dH null: no gradient into H
-  float* DP;
+  int64_t b0, steps, u, in;
+  const float *UT, *WT, *H, *dH, *xmask;  // dH null: no gradient into H
+  float *DP, *DX, *db;
   float* dh;  // per row: the gradient reaching h_t from later steps (u)
 
   template <int R>
   void group(int64_t i0, int64_t t) {
-    const float* init[R] = {};
+    const float* none[R] = {};
     const float* dp[R];
-    float* d[R];
+    float *d[R], *dx[R];
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int r = 0; r < R; ++r) {
       const int64_t row = (b0 + i0 + r) * steps + t;
@@ -645,64 +671,81 @@ struct RnnBackwardF32 {
         _mm512_storeu_ps(p + j, _mm512_mul_ps(g, _mm512_fnmadd_ps(hj, hj, one)));
       }
       dp[r] = p;
+      if (WT) {
+        add_f32(db, p, u);
+        dx[r] = DX + row * in;
+      }
     }
-    matvec<R>(init, dp, UT, u, u, d);  // dh(t-1) = dp @ U^T
+    matvec<R>(none, dp, UT, u, u, d);  // dh(t-1) = dp @ U^T
+    if (WT) {
+      matvec<R>(none, dp, WT, u, in, dx);  // dx = dp @ W^T
+      if (xmask)
+        for (int r = 0; r < R; ++r) mul_f32(dx[r], dx[r], xmask + (b0 + i0 + r) * in, in);
+    }
   }
 };
 
-// Keras's GRU (reset_after): rec = b_rec + h_(t-1) @ U, gates as in gru_forward_rows; G keeps
-// (z, r, n, rec_h) per step.
+// Keras's GRU (reset_after): xp = b_in + x_t @ W, rec = b_rec + h_(t-1) @ U, gates as in
+// gru_forward_rows; G keeps (z, r, n, rec_h) per step (null: inference keeps nothing). W null: X
+// holds the projections xp (3u wide).
 struct GruForwardF32 {
   int64_t b0, steps, u;
-  const float *XP, *U, *brec, *h0;
+  StepInputs xin;
+  const float *XP, *W, *bias, *U, *brec, *h0;
   float *H, *G;
-  float* rec;  // per row: this step's recurrent projection (3u)
+  float* scratch;  // per row: rec (3u), xp (3u)
 
   template <int R>
   void group(int64_t i0, int64_t t) {
-    const float* init[R];
-    const float* hp[R];
-    float* rc[R];
+    const float *init[R], *hp[R], *x[R], *binit[R], *xp[R];
+    float *rc[R], *xps[R];
     for (int r = 0; r < R; ++r) {
       const int64_t b = b0 + i0 + r, row = b * steps + t;
       init[r] = brec;
+      binit[r] = bias;
       hp[r] = t ? H + (row - 1) * u : h0 + b * u;
-      rc[r] = rec + (i0 + r) * 3 * u;
+      rc[r] = scratch + (i0 + r) * 6 * u;
+      xps[r] = rc[r] + 3 * u;
+      x[r] = W ? xin.at(i0 + r, t) : nullptr;
+      xp[r] = W ? xps[r] : XP + row * 3 * u;
     }
-    matvec<R>(init, hp, U, u, 3 * u, rc);
+    if (W) matvec<R>(binit, x, W, xin.in, 3 * u, xps);  // xp = b_in + x_t @ W
+    matvec<R>(init, hp, U, u, 3 * u, rc);                // rec = b_rec + h_prev @ U
     for (int r = 0; r < R; ++r) {
       const int64_t row = (b0 + i0 + r) * steps + t;
-      const float* xp = XP + row * 3 * u;
-      float* g = G + row * 4 * u;
+      float* g = G ? G + row * 4 * u : nullptr;
       float* h = H + row * u;
       for (int64_t j = 0; j < u; j += 16) {
-        const __m512 z = sigmoid_ps(_mm512_add_ps(_mm512_loadu_ps(xp + j), _mm512_loadu_ps(rc[r] + j)));
-        const __m512 rr = sigmoid_ps(_mm512_add_ps(_mm512_loadu_ps(xp + u + j), _mm512_loadu_ps(rc[r] + u + j)));
+        const __m512 z = sigmoid_ps(_mm512_add_ps(_mm512_loadu_ps(xp[r] + j), _mm512_loadu_ps(rc[r] + j)));
+        const __m512 rr = sigmoid_ps(_mm512_add_ps(_mm512_loadu_ps(xp[r] + u + j), _mm512_loadu_ps(rc[r] + u + j)));
         const __m512 rh = _mm512_loadu_ps(rc[r] + 2 * u + j);
-        const __m512 nn = tanh_ps(_mm512_fmadd_ps(rr, rh, _mm512_loadu_ps(xp + 2 * u + j)));
-        _mm512_storeu_ps(g + j, z);
-        _mm512_storeu_ps(g + u + j, rr);
-        _mm512_storeu_ps(g + 2 * u + j, nn);
-        _mm512_storeu_ps(g + 3 * u + j, rh);
+        const __m512 nn = tanh_ps(_mm512_fmadd_ps(rr, rh, _mm512_loadu_ps(xp[r] + 2 * u + j)));
+        if (g) {
+          _mm512_storeu_ps(g + j, z);
+          _mm512_storeu_ps(g + u + j, rr);
+          _mm512_storeu_ps(g + 2 * u + j, nn);
+          _mm512_storeu_ps(g + 3 * u + j, rh);
+        }
         _mm512_storeu_ps(h + j, _mm512_fmadd_ps(z, _mm512_sub_ps(_mm512_loadu_ps(hp[r] + j), nn), nn));
       }
     }
   }
 };
 
-// Its backward: DX (gradients of the input projections), DREC (of the recurrent projections),
-// db_rec summed into this thread's buffer; dU is one GEMM over DREC afterwards.
+// Its backward: DXP (gradients of the input projections), DREC (of the recurrent projections),
+// db_rec summed into this thread's buffer; dU (and dW) are GEMMs afterwards. WT non-null (the
+// layer kernel): also dx = dxp @ W^T (times the dropout mask) into DX and db_in summed, in the loop.
 struct GruBackwardF32 {
-  int64_t b0, steps, u;
-  const float *UT, *h0, *H, *G, *dH;  // dH null: no gradient into H
-  float *DX, *DREC, *dbrec;
+  int64_t b0, steps, u, in;
+  const float *UT, *WT, *h0, *H, *G, *dH, *xmask;  // dH null: no gradient into H
+  float *DXP, *DREC, *dbrec, *DX, *dbin;
   float* buf;  // per row: dh (u) and the direct path d * z (u)
 
   template <int R>
   void group(int64_t i0, int64_t t) {
-    const float* init[R];
-    const float* drc[R];
-    float* d[R];
+    const float* none[R] = {};
+    const float *init[R], *drc[R], *dxp[R];
+    float *d[R], *dx[R];
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int r = 0; r < R; ++r) {
       const int64_t b = b0 + i0 + r, row = b * steps + t;
@@ -710,7 +753,7 @@ struct GruBackwardF32 {
       float* direct = d[r] + u;
       const float* g = G + row * 4 * u;
       const float* h_prev = t ? H + (row - 1) * u : h0 + b * u;
-      float* dx = DX + row * 3 * u;
+      float* dxr = DXP + row * 3 * u;
       float* drec = DREC + row * 3 * u;
       for (int64_t j = 0; j < u; j += 16) {
         const __m512 z = _mm512_loadu_ps(g + j), rr = _mm512_loadu_ps(g + u + j);
@@ -721,9 +764,9 @@ struct GruBackwardF32 {
         const __m512 dz = _mm512_mul_ps(_mm512_mul_ps(dj, _mm512_sub_ps(_mm512_loadu_ps(h_prev + j), nn)),
                                         _mm512_mul_ps(z, _mm512_sub_ps(one, z)));
         const __m512 dr = _mm512_mul_ps(_mm512_mul_ps(dn, rh), _mm512_mul_ps(rr, _mm512_sub_ps(one, rr)));
-        _mm512_storeu_ps(dx + j, dz);
-        _mm512_storeu_ps(dx + u + j, dr);
-        _mm512_storeu_ps(dx + 2 * u + j, dn);
+        _mm512_storeu_ps(dxr + j, dz);
+        _mm512_storeu_ps(dxr + u + j, dr);
+        _mm512_storeu_ps(dxr + 2 * u + j, dn);
         _mm512_storeu_ps(drec + j, dz);
         _mm512_storeu_ps(drec + u + j, dr);
         _mm512_storeu_ps(drec + 2 * u + j, _mm512_mul_ps(dn, rr));
@@ -732,8 +775,18 @@ struct GruBackwardF32 {
       add_f32(dbrec, drec, 3 * u);
       init[r] = direct;
       drc[r] = drec;
+      dxp[r] = dxr;
+      if (WT) {
+        add_f32(dbin, dxr, 3 * u);
+        dx[r] = DX + row * in;
+      }
     }
     matvec<R>(init, drc, UT, 3 * u, u, d);  // dh(t-1) = d * z + drec @ U^T
+    if (WT) {
+      matvec<R>(none, dxp, WT, 3 * u, in, dx);  // dx = dxp @ W^T
+      if (xmask)
+        for (int r = 0; r < R; ++r) mul_f32(dx[r], dx[r], xmask + (b0 + i0 + r) * in, in);
+    }
   }
 };
 #endif
@@ -1043,8 +1096,8 @@ std::vector<at::Tensor> rnn_forward(at::Tensor xproj, at::Tensor U, at::Tensor h
 #if defined(__AVX512F__)
   if (fast_sequence(xproj, u)) {
     at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
-      RnnForwardF32 f{b0, steps, u, xproj.data_ptr<float>(), U.data_ptr<float>(), h0.data_ptr<float>(),
-                      H.data_ptr<float>()};
+      RnnForwardF32 f{b0, steps, u, StepInputs{}, xproj.data_ptr<float>(), nullptr, nullptr, U.data_ptr<float>(),
+                      h0.data_ptr<float>(), H.data_ptr<float>()};
       run_row_blocks(f, b1 - b0, steps, false);
     });
     return {H};
@@ -1071,8 +1124,8 @@ std::vector<at::Tensor> rnn_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
       std::vector<float> storage;
       float* dh = aligned_floats(storage, (b1 - b0) * u);
       std::copy(dhT.data_ptr<float>() + b0 * u, dhT.data_ptr<float>() + b1 * u, dh);
-      RnnBackwardF32 k{b0, steps, u, UT.data_ptr<float>(), H.data_ptr<float>(),
-                       dH.numel() ? dH.data_ptr<float>() : nullptr, DP.data_ptr<float>(), dh};
+      RnnBackwardF32 k{b0, steps, u, 0, UT.data_ptr<float>(), nullptr, H.data_ptr<float>(),
+                       dH.numel() ? dH.data_ptr<float>() : nullptr, nullptr, DP.data_ptr<float>(), nullptr, nullptr, dh};
       run_row_blocks(k, b1 - b0, steps, true);
       std::copy(dh, dh + (b1 - b0) * u, dh0.data_ptr<float>() + b0 * u);
     });
@@ -1099,9 +1152,9 @@ std::vector<at::Tensor> gru_forward(at::Tensor xproj, at::Tensor U, at::Tensor b
   if (fast_sequence(xproj, u)) {
     at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
       std::vector<float> storage;
-      GruForwardF32 f{b0, steps, u, xproj.data_ptr<float>(), U.data_ptr<float>(), brec.data_ptr<float>(),
-                      h0.data_ptr<float>(), H.data_ptr<float>(), G.data_ptr<float>(),
-                      aligned_floats(storage, (b1 - b0) * 3 * u)};
+      GruForwardF32 f{b0, steps, u, StepInputs{}, xproj.data_ptr<float>(), nullptr, nullptr, U.data_ptr<float>(),
+                      brec.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>(), G.data_ptr<float>(),
+                      aligned_floats(storage, (b1 - b0) * 6 * u)};
       run_row_blocks(f, b1 - b0, steps, false);
     });
     return {H, G};
@@ -1134,9 +1187,9 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
       float* buf = aligned_floats(storage, (b1 - b0) * 2 * u);
       for (int64_t i = 0; i < b1 - b0; ++i)
         std::copy(dhT.data_ptr<float>() + (b0 + i) * u, dhT.data_ptr<float>() + (b0 + i + 1) * u, buf + i * 2 * u);
-      GruBackwardF32 k{b0, steps, u, UT.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>(),
-                       G.data_ptr<float>(), dH.numel() ? dH.data_ptr<float>() : nullptr, DX.data_ptr<float>(),
-                       DREC.data_ptr<float>(), dbrec.data_ptr<float>() + (b0 / g) * 3 * u, buf};
+      GruBackwardF32 k{b0, steps, u, 0, UT.data_ptr<float>(), nullptr, h0.data_ptr<float>(), H.data_ptr<float>(),
+                       G.data_ptr<float>(), dH.numel() ? dH.data_ptr<float>() : nullptr, nullptr, DX.data_ptr<float>(),
+                       DREC.data_ptr<float>(), dbrec.data_ptr<float>() + (b0 / g) * 3 * u, nullptr, nullptr, buf};
       run_row_blocks(k, b1 - b0, steps, true);
       for (int64_t i = 0; i < b1 - b0; ++i)
         std::copy(buf + i * 2 * u, buf + i * 2 * u + u, dh0.data_ptr<float>() + (b0 + i) * u);
@@ -1156,6 +1209,169 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
   return {DX, recurrent_weight_grad(h0, H, DREC), DREC.reshape({-1, 3 * u}).sum(0), dh0};
 }
 
+
+// ---- SimpleRNN and GRU layers from their inputs (float32, fast_layer() only) ----------------------
+// As lstm_layer_forward / backward: x (B, T, in), W (in, G u), input bias (G u) or empty, U (u, G u);
+// xmask (B, in) or empty: Keras's input dropout mask, applied inside the loop (training keeps the
+// masked inputs XM for dW). The projection x_t @ W runs in the loop and backward's dx = dxp @ W^T
+// too, while W and U fit in L1 with room to spare; beyond that the projection is one GEMM first
+// and dx one GEMM after (as the LSTM's). dW and dU are GEMMs after the loop.
+namespace {
+
+bool project_in_loop(int64_t in, int64_t u, int64_t gates) {
+  return (in + u) * gates * u * static_cast<int64_t>(sizeof(float)) <= 32 * 1024;
+}
+
+void check_layer(const char* name, const at::Tensor& x, int64_t u, const at::Tensor& xmask) {
+  TORCH_CHECK(fast_layer(x.size(2), u) && x.scalar_type() == at::kFloat, name, ": float32, sizes % 16");
+  TORCH_CHECK(xmask.numel() == 0 || (xmask.sizes() == at::IntArrayRef{x.size(0), x.size(2)} &&
+                                     xmask.is_contiguous() && xmask.scalar_type() == at::kFloat),
+              name, ": xmask must be empty or (batch, in) float32");
+}
+
+// The projection b + (x * mask) @ W as one GEMM, for sizes beyond project_in_loop; fills XM if kept.
+at::Tensor project(const at::Tensor& x, const at::Tensor& W, const at::Tensor& bias, const at::Tensor& xmask,
+                   at::Tensor& XM) {
+  if (XM.numel()) at::mul_out(XM, x, xmask.unsqueeze(1));
+  auto xm = XM.numel() ? XM : xmask.numel() ? x * xmask.unsqueeze(1) : x;
+  auto flat = xm.reshape({-1, x.size(2)});
+  auto proj = bias.numel() ? at::addmm(bias, flat, W) : at::mm(flat, W);
+  return proj.view({x.size(0), x.size(1), W.size(1)});
+}
+
+// dx = dxp @ W^T (times the mask) when the loop did not, and dW = x^T dxp.
+std::pair<at::Tensor, at::Tensor> input_grads(const at::Tensor& x, const at::Tensor& W, const at::Tensor& DXP,
+                                              const at::Tensor& xmask, at::Tensor DX, bool in_loop) {
+  auto dxp = DXP.reshape({-1, W.size(1)});
+  if (!in_loop) {
+    DX = at::mm(dxp, W.t()).view(x.sizes());
+    if (xmask.numel()) DX.mul_(xmask.unsqueeze(1));
+  }
+  return {DX, at::mm(x.reshape({-1, x.size(2)}).t(), dxp)};
+}
+
+}  // namespace
+
+// (H, XM)
+std::vector<at::Tensor> rnn_layer_forward(at::Tensor x, at::Tensor W, at::Tensor bias, at::Tensor U, at::Tensor h0,
+                                          bool keep, at::Tensor xmask) {
+  const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
+  check_layer("rnn_layer_forward", x, u, xmask);
+  auto H = at::empty({batch, steps, u}, x.options());
+  auto XM = keep && xmask.numel() ? at::empty_like(x) : at::empty({0}, x.options());
+  const bool in_loop = project_in_loop(in, u, 1);
+  auto proj = in_loop ? at::Tensor() : project(x, W, bias, xmask, XM);
+#if defined(__AVX512F__)
+  at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+    std::vector<float> storage;
+    float* xs = in_loop && xmask.numel() && !XM.numel() ? aligned_floats(storage, (b1 - b0) * in) : nullptr;
+    StepInputs xin{b0, steps, in, x.data_ptr<float>(), xmask.numel() ? xmask.data_ptr<float>() : nullptr,
+                   XM.numel() ? XM.data_ptr<float>() : nullptr, xs};
+    RnnForwardF32 f{b0, steps, u, xin, in_loop ? nullptr : proj.data_ptr<float>(),
+                    in_loop ? W.data_ptr<float>() : nullptr,
+                    in_loop && bias.numel() ? bias.data_ptr<float>() : nullptr, U.data_ptr<float>(),
+                    h0.data_ptr<float>(), H.data_ptr<float>()};
+    run_row_blocks(f, b1 - b0, steps, false);
+  });
+#endif
+  return {H, XM};
+}
+
+// (dx, dW, db, dU, dh0). x: the inputs as the projection saw them (the forward's XM with a mask).
+std::vector<at::Tensor> rnn_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
+                                           at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
+  const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
+  check_layer("rnn_layer_backward", x, u, xmask);
+  const bool in_loop = project_in_loop(in, u, 1);
+  auto DP = at::empty_like(H);
+  auto DX = in_loop ? at::empty_like(x) : at::Tensor();
+  auto dh0 = at::empty({batch, u}, x.options());
+  auto UT = U.t().contiguous();
+  auto WT = W.t().contiguous();
+  const int64_t g = grain(batch), chunks = (batch + g - 1) / g;
+  auto dbs = at::zeros({chunks, u}, x.options());  // one db per chunk of rows, summed after
+#if defined(__AVX512F__)
+  at::parallel_for(0, batch, g, [&](int64_t b0, int64_t b1) {
+    std::vector<float> storage;
+    float* dh = aligned_floats(storage, (b1 - b0) * u);
+    std::copy(dhT.data_ptr<float>() + b0 * u, dhT.data_ptr<float>() + b1 * u, dh);
+    RnnBackwardF32 k{b0, steps, u, in, UT.data_ptr<float>(), in_loop ? WT.data_ptr<float>() : nullptr,
+                     H.data_ptr<float>(), dH.numel() ? dH.data_ptr<float>() : nullptr,
+                     xmask.numel() ? xmask.data_ptr<float>() : nullptr, DP.data_ptr<float>(),
+                     in_loop ? DX.data_ptr<float>() : nullptr, dbs.data_ptr<float>() + (b0 / g) * u, dh};
+    run_row_blocks(k, b1 - b0, steps, true);
+    std::copy(dh, dh + (b1 - b0) * u, dh0.data_ptr<float>() + b0 * u);
+  });
+#endif
+  auto db = in_loop ? dbs.sum(0) : DP.reshape({-1, u}).sum(0);
+  auto [dx, dW] = input_grads(x, W, DP, xmask, DX, in_loop);
+  return {dx, dW, db, recurrent_weight_grad(h0, H, DP), dh0};
+}
+
+// (H, G, XM); G (B, T, 4u) only when keep (training).
+std::vector<at::Tensor> gru_layer_forward(at::Tensor x, at::Tensor W, at::Tensor bias, at::Tensor U, at::Tensor brec,
+                                          at::Tensor h0, bool keep, at::Tensor xmask) {
+  const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
+  check_layer("gru_layer_forward", x, u, xmask);
+  auto H = at::empty({batch, steps, u}, x.options());
+  auto G = keep ? at::empty({batch, steps, 4 * u}, x.options()) : at::empty({0}, x.options());
+  auto XM = keep && xmask.numel() ? at::empty_like(x) : at::empty({0}, x.options());
+  const bool in_loop = project_in_loop(in, u, 3);
+  auto proj = in_loop ? at::Tensor() : project(x, W, bias, xmask, XM);
+#if defined(__AVX512F__)
+  at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+    std::vector<float> storage, xstorage;
+    float* xs = in_loop && xmask.numel() && !XM.numel() ? aligned_floats(xstorage, (b1 - b0) * in) : nullptr;
+    StepInputs xin{b0, steps, in, x.data_ptr<float>(), xmask.numel() ? xmask.data_ptr<float>() : nullptr,
+                   XM.numel() ? XM.data_ptr<float>() : nullptr, xs};
+    GruForwardF32 f{b0, steps, u, xin, in_loop ? nullptr : proj.data_ptr<float>(),
+                    in_loop ? W.data_ptr<float>() : nullptr,
+                    in_loop && bias.numel() ? bias.data_ptr<float>() : nullptr, U.data_ptr<float>(),
+                    brec.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>(),
+                    keep ? G.data_ptr<float>() : nullptr, aligned_floats(storage, (b1 - b0) * 6 * u)};
+    run_row_blocks(f, b1 - b0, steps, false);
+  });
+#endif
+  return {H, G, XM};
+}
+
+// (dx, dW, db_in, dU, db_rec, dh0). x: the inputs as the projection saw them (XM with a mask).
+std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
+                                           at::Tensor G, at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
+  const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
+  check_layer("gru_layer_backward", x, u, xmask);
+  const bool in_loop = project_in_loop(in, u, 3);
+  auto DXP = at::empty({batch, steps, 3 * u}, x.options());
+  auto DREC = at::empty({batch, steps, 3 * u}, x.options());
+  auto DX = in_loop ? at::empty_like(x) : at::Tensor();
+  auto dh0 = at::empty({batch, u}, x.options());
+  auto UT = U.t().contiguous();
+  auto WT = W.t().contiguous();
+  const int64_t g = grain(batch), chunks = (batch + g - 1) / g;
+  auto dbs = at::zeros({chunks, 6 * u}, x.options());  // per chunk of rows: db_rec (3u), db_in (3u)
+#if defined(__AVX512F__)
+  at::parallel_for(0, batch, g, [&](int64_t b0, int64_t b1) {
+    std::vector<float> storage;
+    float* buf = aligned_floats(storage, (b1 - b0) * 2 * u);
+    for (int64_t i = 0; i < b1 - b0; ++i)
+      std::copy(dhT.data_ptr<float>() + (b0 + i) * u, dhT.data_ptr<float>() + (b0 + i + 1) * u, buf + i * 2 * u);
+    float* db = dbs.data_ptr<float>() + (b0 / g) * 6 * u;
+    GruBackwardF32 k{b0, steps, u, in, UT.data_ptr<float>(), in_loop ? WT.data_ptr<float>() : nullptr,
+                     h0.data_ptr<float>(), H.data_ptr<float>(), G.data_ptr<float>(),
+                     dH.numel() ? dH.data_ptr<float>() : nullptr, xmask.numel() ? xmask.data_ptr<float>() : nullptr,
+                     DXP.data_ptr<float>(), DREC.data_ptr<float>(), db, in_loop ? DX.data_ptr<float>() : nullptr,
+                     db + 3 * u, buf};
+    run_row_blocks(k, b1 - b0, steps, true);
+    for (int64_t i = 0; i < b1 - b0; ++i)
+      std::copy(buf + i * 2 * u, buf + i * 2 * u + u, dh0.data_ptr<float>() + (b0 + i) * u);
+  });
+#endif
+  auto db = dbs.sum(0);
+  auto db_in = in_loop ? db.slice(0, 3 * u) : DXP.reshape({-1, 3 * u}).sum(0);
+  auto [dx, dW] = input_grads(x, W, DXP, xmask, DX, in_loop);
+  return {dx, dW, db_in, recurrent_weight_grad(h0, H, DREC), db.slice(0, 0, 3 * u), dh0};
+}
+
 void register_train_ops(pybind11::module& m);  // train_ops.cpp
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -1169,4 +1385,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("rnn_backward", &rnn_backward, "fused SimpleRNN (tanh) backward over a whole sequence");
   m.def("gru_forward", &gru_forward, "fused GRU (reset_after) forward over a whole sequence");
   m.def("gru_backward", &gru_backward, "fused GRU (reset_after) backward over a whole sequence");
+  m.def("rnn_layer_forward", &rnn_layer_forward, "a whole SimpleRNN (tanh) layer from its inputs (float32)");
+  m.def("rnn_layer_backward", &rnn_layer_backward, "its backward, weight gradients included");
+  m.def("gru_layer_forward", &gru_layer_forward, "a whole GRU (reset_after) layer from its inputs (float32)");
+  m.def("gru_layer_backward", &gru_layer_backward, "its backward, weight gradients included");
 }

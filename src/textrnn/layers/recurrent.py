@@ -132,6 +132,10 @@ class RNN(Layer):
 
     _run_own_kernel = None  # (x, states, input_mask) -> (outputs, states) in subclasses that have a kernel
 
+    def _fits_layer_kernel(self) -> bool:
+        """Whether the whole-layer float32 kernel (AVX-512, sizes multiples of 16) runs here."""
+        return self.kernel.dtype == torch.float32 and kernels.fast_layer(self.kernel.shape[0], self.units)
+
     def _inference_kernel(self):
         return None
 
@@ -253,11 +257,20 @@ class SimpleRNN(RNN):
         return [self.kernel.t(), self.recurrent_kernel.t(), bias, self._zeros(n)]
 
     def own_kernel(self):
-        return super().own_kernel() if self.activation == "tanh" else None
+        run = super().own_kernel() if self.activation == "tanh" else None
+        if run is not None and torch.is_grad_enabled() and self._fits_layer_kernel():
+            return self._run_layer_kernel
+        return run
 
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         x = rnn_kernels.apply_input_mask(x, input_mask)
         outputs, h = kernels.fused_simple_rnn(self.project_inputs(x, None), self.recurrent_kernel, states[0])
+        return outputs, [h]
+
+    def _run_layer_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
+        """The whole layer in one kernel (training): projection and input dropout in its loop."""
+        outputs, h = kernels.simple_rnn_layer(x, self.kernel, self.input_bias(), self.recurrent_kernel,
+                                              states[0], input_mask)
         return outputs, [h]
 
     def step(self, x_t, states, rec_masks):
@@ -304,9 +317,6 @@ class LSTM(RNN):
         if run is not None and self._fits_layer_kernel():
             return self._run_layer_kernel
         return run
-
-    def _fits_layer_kernel(self) -> bool:
-        return self.kernel.dtype == torch.float32 and kernels.fast_layer(self.kernel.shape[0], self.units)
 
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         x = rnn_kernels.apply_input_mask(x, input_mask)
@@ -372,12 +382,22 @@ class GRU(RNN):
         return "gru" if keras_math and self.reset_after else None
 
     def own_kernel(self):
-        return super().own_kernel() if self.fused_cell == "gru" else None
+        run = super().own_kernel() if self.fused_cell == "gru" else None
+        if run is not None and torch.is_grad_enabled() and self._fits_layer_kernel():
+            return self._run_layer_kernel
+        return run
 
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         x = rnn_kernels.apply_input_mask(x, input_mask)
         b_rec = self.bias[1] if self.use_bias else self._zeros(3 * self.units)
         outputs, h = kernels.fused_gru(self.project_inputs(x, None), self.recurrent_kernel, b_rec, states[0])
+        return outputs, [h]
+
+    def _run_layer_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
+        """The whole layer in one kernel (training): projection and input dropout in its loop."""
+        b_rec = self.bias[1] if self.use_bias else None
+        outputs, h = kernels.gru_layer(x, self.kernel, self.input_bias(), self.recurrent_kernel, b_rec,
+                                       states[0], input_mask)
         return outputs, [h]
 
     def _to_torch_order(self, w: torch.Tensor) -> torch.Tensor:
