@@ -194,7 +194,7 @@ def test_whole_layer_kernels_match_the_step_loop(cell, sizes, use_bias):
     torch.testing.assert_close(out_k, out_r, atol=1e-5, rtol=1e-4)
     for a, b in zip(grads_k, grads_r):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
-    with torch.no_grad():  # inference (no dropout): the LSTM's forward-only kernel, PyTorch's for the others
+    with torch.no_grad():  # inference (no dropout): the forward-only mode of the same kernel
         states = [torch.zeros(5, units) for _ in range(layer.state_count)]
         ref, _ = rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), states, None, None)
         torch.testing.assert_close(layer(x), ref, atol=1e-5, rtol=1e-4)

@@ -267,8 +267,12 @@ class SimpleRNN(RNN):
         outputs, h = kernels.fused_simple_rnn(self.project_inputs(x, None), self.recurrent_kernel, states[0])
         return outputs, [h]
 
+    def _inference_kernel(self):
+        return self._run_layer_kernel if self._fits_layer_kernel() else None
+
     def _run_layer_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
-        """The whole layer in one kernel (training): projection and input dropout in its loop."""
+        """The whole layer in one kernel: projection and input dropout in its loop; with gradients
+        off it keeps nothing."""
         outputs, h = kernels.simple_rnn_layer(x, self.kernel, self.input_bias(), self.recurrent_kernel,
                                               states[0], input_mask)
         return outputs, [h]
@@ -393,8 +397,12 @@ class GRU(RNN):
         outputs, h = kernels.fused_gru(self.project_inputs(x, None), self.recurrent_kernel, b_rec, states[0])
         return outputs, [h]
 
+    def _inference_kernel(self):
+        return self._run_layer_kernel if self._fits_layer_kernel() else None
+
     def _run_layer_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
-        """The whole layer in one kernel (training): projection and input dropout in its loop."""
+        """The whole layer in one kernel: projection and input dropout in its loop; with gradients
+        off it keeps nothing."""
         b_rec = self.bias[1] if self.use_bias else None
         outputs, h = kernels.gru_layer(x, self.kernel, self.input_bias(), self.recurrent_kernel, b_rec,
                                        states[0], input_mask)
