@@ -3,7 +3,7 @@ PyTorch's oneDNN kernels (TEXTRNN_KERNEL=0) and, when installed, Keras 3 on JAX.
 in its own process on the first `--reviews` real IMDB test reviews (500 words), `predict` at batch
 256 after one warm-up pass; the contenders alternate so drift hits all alike.
 
-    TEXTRNN_DATA=... python benchmarks/inference_speed.py [--models stacked-lstm bi-lstm lstm]
+    TEXTRNN_DATA=... python benchmarks/inference_speed.py [--models stacked-lstm bi-lstm lstm simple-rnn gru]
 
 Prints reviews per second and each contender's speed as a fraction of textrnn's.
 """
@@ -45,7 +45,8 @@ CONTENDERS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--models", nargs="+", default=["stacked-lstm", "bi-lstm", "lstm"])
+    parser.add_argument("--models", nargs="+",
+                        default=["stacked-lstm", "bi-lstm", "lstm", "simple-rnn", "gru"])
     parser.add_argument("--reviews", type=int, default=2560)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
