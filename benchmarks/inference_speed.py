@@ -14,7 +14,7 @@ import platform
 import textwrap
 from datetime import datetime, timezone
 
-from contenders import best_of_rounds, with_keras_if_installed
+from contenders import best_of, ratios_per_round, run_rounds, with_keras_if_installed
 
 WORKER = textwrap.dedent('''
     import json, os, sys, time
@@ -54,12 +54,16 @@ def main() -> None:
     print(f"date: {datetime.now(timezone.utc):%Y-%m-%d}, machine: {platform.machine()}, "
           f"{os.cpu_count()} cores; predict at batch 256 on {args.reviews} IMDB test reviews x 500 words, "
           f"best of {args.rounds} alternating rounds")
-    print("| model | " + " | ".join(contenders) + " |")
-    print("|---|" + "---|" * len(contenders))
+    keras = "keras-jax" in contenders
+    print("| model | " + " | ".join(contenders) + (" | textrnn / keras-jax per round |" if keras else " |"))
+    print("|---|" + "---|" * (len(contenders) + keras))
     for name in args.models:
-        best = best_of_rounds(WORKER, name, [str(args.reviews)], contenders, args.rounds, "per_s", max)
+        results = run_rounds(WORKER, name, [str(args.reviews)], contenders, args.rounds, "per_s")
+        best = best_of(results, max)
         base = best["textrnn"]
         cells = [f"{v:,.0f} reviews/s ({v / base:.2f}x)" for v in best.values()]
+        if keras:
+            cells.append(ratios_per_round(results, "textrnn", base="keras-jax"))
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 

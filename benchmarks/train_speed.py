@@ -17,7 +17,7 @@ import platform
 import textwrap
 from datetime import datetime, timezone
 
-from contenders import best_of_rounds, with_keras_if_installed
+from contenders import best_of, ratios_per_round, run_rounds, with_keras_if_installed
 
 WORKER = textwrap.dedent('''
     import json, os, sys, time
@@ -95,12 +95,16 @@ def main() -> None:
     print(f"date: {datetime.now(timezone.utc):%Y-%m-%d}, machine: {platform.machine()}, "
           f"{os.cpu_count()} cores; batch 32 x 500 words, RMSprop, {args.steps} steps after warm-up, "
           f"best of {args.rounds} alternating rounds")
-    print("| model | " + " | ".join(contenders) + " |")
-    print("|---|" + "---|" * len(contenders))
+    keras = "keras-jax" in contenders
+    print("| model | " + " | ".join(contenders) + (" | keras-jax / textrnn per round |" if keras else " |"))
+    print("|---|" + "---|" * (len(contenders) + keras))
     for name in args.models:
-        best = best_of_rounds(WORKER, name, [str(args.steps)], contenders, args.rounds, "ms", min)
+        results = run_rounds(WORKER, name, [str(args.steps)], contenders, args.rounds, "ms")
+        best = best_of(results, min)
         base = best["textrnn"]
         cells = [f"{ms:.1f} ms ({ms * 782 / 1000:.0f} s/epoch, {ms / base:.2f}x)" for ms in best.values()]
+        if keras:
+            cells.append(ratios_per_round(results, "keras-jax"))
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 
