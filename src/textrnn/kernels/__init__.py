@@ -1,11 +1,14 @@
 """textrnn's own compiled recurrent kernels (C++, built on first use, cached).
 
 `fused_lstm(xproj, U, h0, c0)`, `fused_simple_rnn(xproj, U, h0)` and `fused_gru(xproj, U, b_rec, h0)`
-run a whole LSTM / tanh SimpleRNN / GRU (reset_after) sequence with their own backward;
-`embedding_grad`, `rmsprop_step` and `adam_step` (train_ops.cpp) do in one pass what PyTorch does in
-several around them. The extension is
-compiled once per machine by torch.utils.cpp_extension (g++ and ninja; a minute at most) into
-TEXTRNN_KERNEL_CACHE or ~/.cache/textrnn/kernels. When it cannot be built, or with TEXTRNN_KERNEL=0,
+run a whole LSTM / tanh SimpleRNN / GRU (reset_after) sequence from its input projections, with
+their own backward (any float dtype and size); `lstm_layer`, `simple_rnn_layer` and `gru_layer` run
+a whole layer from its inputs (float32, AVX-512, sizes multiples of 16: see `fast_layer`), input
+projection and dropout mask inside the time loop, and are the layers' training and inference paths
+where they apply. `embedding_grad`, `rmsprop_step` and `adam_step` (train_ops.cpp) do in one pass
+what PyTorch does in several around them. The extension is compiled once per machine by
+torch.utils.cpp_extension (g++ and ninja; a minute at most) into TEXTRNN_KERNEL_CACHE or
+~/.cache/textrnn/kernels. When it cannot be built, or with TEXTRNN_KERNEL=0,
 `available()` is False and the layers use PyTorch's kernels instead: same results, slower.
 """
 
