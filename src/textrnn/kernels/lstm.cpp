@@ -644,20 +644,19 @@ struct RnnForwardF32 {
   }
 };
 
-// Its backward: DP (the pre-activation gradients) and dh0; dU (and dW) are GEMMs over DP
-// afterwards. WT non-null (the layer kernel): also dx = dp @ W^T (times the dropout mask) into
-// DX and db summed into this thread's buffer, in the loop while dp is in L1.
+// Its backward: DP (the pre-activation gradients) and dh0; the weight and input gradients are GEMMs
+// over DP afterwards (dx = dp @ W^T inside the loop was slower than one GEMM after it).
 struct RnnBackwardF32 {
-  int64_t b0, steps, u, in;
-  const float *UT, *WT, *H, *dH, *xmask;  // dH null: no gradient into H
-  float *DP, *DX, *db;
+  int64_t b0, steps, u;
+  const float *UT, *H, *dH;  // dH null: no gradient into H
+  float* DP;
   float* dh;  // per row: the gradient reaching h_t from later steps (u)
 
   template <int R>
   void group(int64_t i0, int64_t t) {
     const float* none[R] = {};
     const float* dp[R];
-    float *d[R], *dx[R];
+    float* d[R];
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int r = 0; r < R; ++r) {
       const int64_t row = (b0 + i0 + r) * steps + t;
@@ -671,17 +670,8 @@ struct RnnBackwardF32 {
         _mm512_storeu_ps(p + j, _mm512_mul_ps(g, _mm512_fnmadd_ps(hj, hj, one)));
       }
       dp[r] = p;
-      if (WT) {
-        add_f32(db, p, u);
-        dx[r] = DX + row * in;
-      }
     }
     matvec<R>(none, dp, UT, u, u, d);  // dh(t-1) = dp @ U^T
-    if (WT) {
-      matvec<R>(none, dp, WT, u, in, dx);  // dx = dp @ W^T
-      if (xmask)
-        for (int r = 0; r < R; ++r) mul_f32(dx[r], dx[r], xmask + (b0 + i0 + r) * in, in);
-    }
   }
 };
 
@@ -733,19 +723,17 @@ struct GruForwardF32 {
 };
 
 // Its backward: DXP (gradients of the input projections), DREC (of the recurrent projections),
-// db_rec summed into this thread's buffer; dU (and dW) are GEMMs afterwards. WT non-null (the
-// layer kernel): also dx = dxp @ W^T (times the dropout mask) into DX and db_in summed, in the loop.
+// db_rec summed into this thread's buffer; dU, dW and dx are GEMMs afterwards.
 struct GruBackwardF32 {
-  int64_t b0, steps, u, in;
-  const float *UT, *WT, *h0, *H, *G, *dH, *xmask;  // dH null: no gradient into H
-  float *DXP, *DREC, *dbrec, *DX, *dbin;
+  int64_t b0, steps, u;
+  const float *UT, *h0, *H, *G, *dH;  // dH null: no gradient into H
+  float *DXP, *DREC, *dbrec;
   float* buf;  // per row: dh (u) and the direct path d * z (u)
 
   template <int R>
   void group(int64_t i0, int64_t t) {
-    const float* none[R] = {};
-    const float *init[R], *drc[R], *dxp[R];
-    float *d[R], *dx[R];
+    const float *init[R], *drc[R];
+    float* d[R];
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int r = 0; r < R; ++r) {
       const int64_t b = b0 + i0 + r, row = b * steps + t;
@@ -775,18 +763,8 @@ struct GruBackwardF32 {
       add_f32(dbrec, drec, 3 * u);
       init[r] = direct;
       drc[r] = drec;
-      dxp[r] = dxr;
-      if (WT) {
-        add_f32(dbin, dxr, 3 * u);
-        dx[r] = DX + row * in;
-      }
     }
     matvec<R>(init, drc, UT, 3 * u, u, d);  // dh(t-1) = d * z + drec @ U^T
-    if (WT) {
-      matvec<R>(none, dxp, WT, 3 * u, in, dx);  // dx = dxp @ W^T
-      if (xmask)
-        for (int r = 0; r < R; ++r) mul_f32(dx[r], dx[r], xmask + (b0 + i0 + r) * in, in);
-    }
   }
 };
 #endif
@@ -1124,8 +1102,8 @@ std::vector<at::Tensor> rnn_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
       std::vector<float> storage;
       float* dh = aligned_floats(storage, (b1 - b0) * u);
       std::copy(dhT.data_ptr<float>() + b0 * u, dhT.data_ptr<float>() + b1 * u, dh);
-      RnnBackwardF32 k{b0, steps, u, 0, UT.data_ptr<float>(), nullptr, H.data_ptr<float>(),
-                       dH.numel() ? dH.data_ptr<float>() : nullptr, nullptr, DP.data_ptr<float>(), nullptr, nullptr, dh};
+      RnnBackwardF32 k{b0, steps, u, UT.data_ptr<float>(), H.data_ptr<float>(),
+                       dH.numel() ? dH.data_ptr<float>() : nullptr, DP.data_ptr<float>(), dh};
       run_row_blocks(k, b1 - b0, steps, true);
       std::copy(dh, dh + (b1 - b0) * u, dh0.data_ptr<float>() + b0 * u);
     });
@@ -1187,9 +1165,9 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
       float* buf = aligned_floats(storage, (b1 - b0) * 2 * u);
       for (int64_t i = 0; i < b1 - b0; ++i)
         std::copy(dhT.data_ptr<float>() + (b0 + i) * u, dhT.data_ptr<float>() + (b0 + i + 1) * u, buf + i * 2 * u);
-      GruBackwardF32 k{b0, steps, u, 0, UT.data_ptr<float>(), nullptr, h0.data_ptr<float>(), H.data_ptr<float>(),
-                       G.data_ptr<float>(), dH.numel() ? dH.data_ptr<float>() : nullptr, nullptr, DX.data_ptr<float>(),
-                       DREC.data_ptr<float>(), dbrec.data_ptr<float>() + (b0 / g) * 3 * u, nullptr, nullptr, buf};
+      GruBackwardF32 k{b0, steps, u, UT.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>(),
+                       G.data_ptr<float>(), dH.numel() ? dH.data_ptr<float>() : nullptr, DX.data_ptr<float>(),
+                       DREC.data_ptr<float>(), dbrec.data_ptr<float>() + (b0 / g) * 3 * u, buf};
       run_row_blocks(k, b1 - b0, steps, true);
       for (int64_t i = 0; i < b1 - b0; ++i)
         std::copy(buf + i * 2 * u, buf + i * 2 * u + u, dh0.data_ptr<float>() + (b0 + i) * u);
@@ -1213,9 +1191,9 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
 // ---- SimpleRNN and GRU layers from their inputs (float32, fast_layer() only) ----------------------
 // As lstm_layer_forward / backward: x (B, T, in), W (in, G u), input bias (G u) or empty, U (u, G u);
 // xmask (B, in) or empty: Keras's input dropout mask, applied inside the loop (training keeps the
-// masked inputs XM for dW). The projection x_t @ W runs in the loop and backward's dx = dxp @ W^T
-// too, while W and U fit in L1 with room to spare; beyond that the projection is one GEMM first
-// and dx one GEMM after (as the LSTM's). dW and dU are GEMMs after the loop.
+// masked inputs XM for dW). The projection x_t @ W runs in the loop while W and U fit in L1 with
+// room to spare, else it is one GEMM first (as the LSTM's). Backward is the sequence kernels' time
+// loop, then dx, dW and dU as GEMMs (dx inside the loop, one small matvec per step, was slower).
 namespace {
 
 bool project_in_loop(int64_t in, int64_t u, int64_t gates) {
@@ -1239,14 +1217,12 @@ at::Tensor project(const at::Tensor& x, const at::Tensor& W, const at::Tensor& b
   return proj.view({x.size(0), x.size(1), W.size(1)});
 }
 
-// dx = dxp @ W^T (times the mask) when the loop did not, and dW = x^T dxp.
+// (dx, dW): dx = dxp @ W^T (times the dropout mask) and dW = x^T dxp, two GEMMs over all steps.
 std::pair<at::Tensor, at::Tensor> input_grads(const at::Tensor& x, const at::Tensor& W, const at::Tensor& DXP,
-                                              const at::Tensor& xmask, at::Tensor DX, bool in_loop) {
+                                              const at::Tensor& xmask) {
   auto dxp = DXP.reshape({-1, W.size(1)});
-  if (!in_loop) {
-    DX = at::mm(dxp, W.t()).view(x.sizes());
-    if (xmask.numel()) DX.mul_(xmask.unsqueeze(1));
-  }
+  auto DX = at::mm(dxp, W.t()).view(x.sizes());
+  if (xmask.numel()) DX.mul_(xmask.unsqueeze(1));
   return {DX, at::mm(x.reshape({-1, x.size(2)}).t(), dxp)};
 }
 
@@ -1278,34 +1254,13 @@ std::vector<at::Tensor> rnn_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 }
 
 // (dx, dW, db, dU, dh0). x: the inputs as the projection saw them (the forward's XM with a mask).
+// The time loop is rnn_backward's; the rest are GEMMs and a sum over its DP.
 std::vector<at::Tensor> rnn_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
                                            at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
-  const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
-  check_layer("rnn_layer_backward", x, u, xmask);
-  const bool in_loop = project_in_loop(in, u, 1);
-  auto DP = at::empty_like(H);
-  auto DX = in_loop ? at::empty_like(x) : at::Tensor();
-  auto dh0 = at::empty({batch, u}, x.options());
-  auto UT = U.t().contiguous();
-  auto WT = W.t().contiguous();
-  const int64_t g = grain(batch), chunks = (batch + g - 1) / g;
-  auto dbs = at::zeros({chunks, u}, x.options());  // one db per chunk of rows, summed after
-#if defined(__AVX512F__)
-  at::parallel_for(0, batch, g, [&](int64_t b0, int64_t b1) {
-    std::vector<float> storage;
-    float* dh = aligned_floats(storage, (b1 - b0) * u);
-    std::copy(dhT.data_ptr<float>() + b0 * u, dhT.data_ptr<float>() + b1 * u, dh);
-    RnnBackwardF32 k{b0, steps, u, in, UT.data_ptr<float>(), in_loop ? WT.data_ptr<float>() : nullptr,
-                     H.data_ptr<float>(), dH.numel() ? dH.data_ptr<float>() : nullptr,
-                     xmask.numel() ? xmask.data_ptr<float>() : nullptr, DP.data_ptr<float>(),
-                     in_loop ? DX.data_ptr<float>() : nullptr, dbs.data_ptr<float>() + (b0 / g) * u, dh};
-    run_row_blocks(k, b1 - b0, steps, true);
-    std::copy(dh, dh + (b1 - b0) * u, dh0.data_ptr<float>() + b0 * u);
-  });
-#endif
-  auto db = in_loop ? dbs.sum(0) : DP.reshape({-1, u}).sum(0);
-  auto [dx, dW] = input_grads(x, W, DP, xmask, DX, in_loop);
-  return {dx, dW, db, recurrent_weight_grad(h0, H, DP), dh0};
+  check_layer("rnn_layer_backward", x, U.size(0), xmask);
+  auto out = rnn_backward(dH, dhT, U, h0, H);  // DP, dU, dh0
+  auto [dx, dW] = input_grads(x, W, out[0], xmask);
+  return {dx, dW, out[0].reshape({-1, U.size(0)}).sum(0), out[1], out[2]};
 }
 
 // (H, G, XM); G (B, T, 4u) only when keep (training).
@@ -1336,40 +1291,13 @@ std::vector<at::Tensor> gru_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 }
 
 // (dx, dW, db_in, dU, db_rec, dh0). x: the inputs as the projection saw them (XM with a mask).
+// The time loop is gru_backward's; the rest are GEMMs and a sum over its input-projection gradients.
 std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
                                            at::Tensor G, at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
-  const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
-  check_layer("gru_layer_backward", x, u, xmask);
-  const bool in_loop = project_in_loop(in, u, 3);
-  auto DXP = at::empty({batch, steps, 3 * u}, x.options());
-  auto DREC = at::empty({batch, steps, 3 * u}, x.options());
-  auto DX = in_loop ? at::empty_like(x) : at::Tensor();
-  auto dh0 = at::empty({batch, u}, x.options());
-  auto UT = U.t().contiguous();
-  auto WT = W.t().contiguous();
-  const int64_t g = grain(batch), chunks = (batch + g - 1) / g;
-  auto dbs = at::zeros({chunks, 6 * u}, x.options());  // per chunk of rows: db_rec (3u), db_in (3u)
-#if defined(__AVX512F__)
-  at::parallel_for(0, batch, g, [&](int64_t b0, int64_t b1) {
-    std::vector<float> storage;
-    float* buf = aligned_floats(storage, (b1 - b0) * 2 * u);
-    for (int64_t i = 0; i < b1 - b0; ++i)
-      std::copy(dhT.data_ptr<float>() + (b0 + i) * u, dhT.data_ptr<float>() + (b0 + i + 1) * u, buf + i * 2 * u);
-    float* db = dbs.data_ptr<float>() + (b0 / g) * 6 * u;
-    GruBackwardF32 k{b0, steps, u, in, UT.data_ptr<float>(), in_loop ? WT.data_ptr<float>() : nullptr,
-                     h0.data_ptr<float>(), H.data_ptr<float>(), G.data_ptr<float>(),
-                     dH.numel() ? dH.data_ptr<float>() : nullptr, xmask.numel() ? xmask.data_ptr<float>() : nullptr,
-                     DXP.data_ptr<float>(), DREC.data_ptr<float>(), db, in_loop ? DX.data_ptr<float>() : nullptr,
-                     db + 3 * u, buf};
-    run_row_blocks(k, b1 - b0, steps, true);
-    for (int64_t i = 0; i < b1 - b0; ++i)
-      std::copy(buf + i * 2 * u, buf + i * 2 * u + u, dh0.data_ptr<float>() + (b0 + i) * u);
-  });
-#endif
-  auto db = dbs.sum(0);
-  auto db_in = in_loop ? db.slice(0, 3 * u) : DXP.reshape({-1, 3 * u}).sum(0);
-  auto [dx, dW] = input_grads(x, W, DXP, xmask, DX, in_loop);
-  return {dx, dW, db_in, recurrent_weight_grad(h0, H, DREC), db.slice(0, 0, 3 * u), dh0};
+  check_layer("gru_layer_backward", x, U.size(0), xmask);
+  auto out = gru_backward(dH, dhT, U, h0, H, G);  // DXP, dU, db_rec, dh0
+  auto [dx, dW] = input_grads(x, W, out[0], xmask);
+  return {dx, dW, out[0].reshape({-1, 3 * U.size(0)}).sum(0), out[1], out[2], out[3]};
 }
 
 void register_train_ops(pybind11::module& m);  // train_ops.cpp
