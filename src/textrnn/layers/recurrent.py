@@ -120,24 +120,25 @@ class RNN(Layer):
     def torch_weights(self) -> list[torch.Tensor]:
         raise NotImplementedError
 
-    def own_kernel(self):
-        """textrnn's compiled kernel for this layer, if it has one and it is built (else None).
-        With gradients off, the forward-only kernel where the layer has one (it stores nothing for
-        backward); elsewhere PyTorch's oneDNN forward, which beats the training kernel there."""
-        if torch.jit.is_tracing() or not kernels.available():
-            return None
-        if not torch.is_grad_enabled():
-            return self._inference_kernel()
-        return self._run_own_kernel
+    kernel_cell: str | None = None  # the fused_cell textrnn's kernels compute (others: no own kernel)
+    _run_own_kernel = None    # (x, states, input_mask=) -> (outputs, states): the sequence kernel
+    _run_layer_kernel = None  # the same from the whole-layer kernel (float32, AVX-512 sizes)
 
-    _run_own_kernel = None  # (x, states, input_mask) -> (outputs, states) in subclasses that have a kernel
+    def own_kernel(self):
+        """textrnn's compiled kernel for this layer, if it has one and it is built (else None): the
+        whole-layer kernel where it fits, else the sequence kernel. With gradients off, the
+        whole-layer kernel's forward-only mode (it stores nothing for backward), or None, for
+        PyTorch's oneDNN forward, which beats the sequence kernel there."""
+        if torch.jit.is_tracing() or not kernels.available() or self.fused_cell != self.kernel_cell:
+            return None
+        layer = self._run_layer_kernel if self._run_layer_kernel and self._fits_layer_kernel() else None
+        if not torch.is_grad_enabled():
+            return layer
+        return layer or self._run_own_kernel
 
     def _fits_layer_kernel(self) -> bool:
         """Whether the whole-layer float32 kernel (AVX-512, sizes multiples of 16) runs here."""
         return self.kernel.dtype == torch.float32 and kernels.fast_layer(self.kernel.shape[0], self.units)
-
-    def _inference_kernel(self):
-        return None
 
     def span_kernel(self):
         """A compiled kernel (x, states, starts, ends, input_mask=) -> (outputs, states) that runs
@@ -243,6 +244,8 @@ class RNN(Layer):
 class SimpleRNN(RNN):
     """h_t = activation(x_t W + h_{t-1} U + b)."""
 
+    kernel_cell = "rnn_tanh"
+
     def __init__(self, units: int, **kwargs: Any) -> None:
         kwargs.pop("recurrent_activation", None)
         super().__init__(units, **kwargs)
@@ -256,19 +259,10 @@ class SimpleRNN(RNN):
         bias = self.bias if self.use_bias else self._zeros(n)
         return [self.kernel.t(), self.recurrent_kernel.t(), bias, self._zeros(n)]
 
-    def own_kernel(self):
-        run = super().own_kernel() if self.activation == "tanh" else None
-        if run is not None and torch.is_grad_enabled() and self._fits_layer_kernel():
-            return self._run_layer_kernel
-        return run
-
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         x = rnn_kernels.apply_input_mask(x, input_mask)
         outputs, h = kernels.fused_simple_rnn(self.project_inputs(x, None), self.recurrent_kernel, states[0])
         return outputs, [h]
-
-    def _inference_kernel(self):
-        return self._run_layer_kernel if self._fits_layer_kernel() else None
 
     def _run_layer_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         """The whole layer in one kernel: projection and input dropout in its loop; with gradients
@@ -297,6 +291,7 @@ class LSTM(RNN):
 
     gates = 4
     state_count = 2
+    kernel_cell = "lstm"
 
     def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs: Any) -> None:
         super().__init__(units, **kwargs)
@@ -316,19 +311,10 @@ class LSTM(RNN):
         bias = self.bias if self.use_bias else self._zeros(n)
         return [self.kernel.t(), self.recurrent_kernel.t(), bias, self._zeros(n)]
 
-    def own_kernel(self):
-        run = super().own_kernel()
-        if run is not None and self._fits_layer_kernel():
-            return self._run_layer_kernel
-        return run
-
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         x = rnn_kernels.apply_input_mask(x, input_mask)
         outputs, h, c = kernels.fused_lstm(self.project_inputs(x, None), self.recurrent_kernel, *states)
         return outputs, [h, c]
-
-    def _inference_kernel(self):
-        return self._run_layer_kernel if self._fits_layer_kernel() else None
 
     def _run_layer_kernel(self, x: torch.Tensor, states: list[torch.Tensor],
                           starts: torch.Tensor | None = None, ends: torch.Tensor | None = None,
@@ -367,6 +353,7 @@ class GRU(RNN):
     """
 
     gates = 3
+    kernel_cell = "gru"
 
     def __init__(self, units: int, reset_after: bool = True, **kwargs: Any) -> None:
         super().__init__(units, **kwargs)
@@ -385,20 +372,11 @@ class GRU(RNN):
         keras_math = (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
         return "gru" if keras_math and self.reset_after else None
 
-    def own_kernel(self):
-        run = super().own_kernel() if self.fused_cell == "gru" else None
-        if run is not None and torch.is_grad_enabled() and self._fits_layer_kernel():
-            return self._run_layer_kernel
-        return run
-
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         x = rnn_kernels.apply_input_mask(x, input_mask)
         b_rec = self.bias[1] if self.use_bias else self._zeros(3 * self.units)
         outputs, h = kernels.fused_gru(self.project_inputs(x, None), self.recurrent_kernel, b_rec, states[0])
         return outputs, [h]
-
-    def _inference_kernel(self):
-        return self._run_layer_kernel if self._fits_layer_kernel() else None
 
     def _run_layer_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         """The whole layer in one kernel: projection and input dropout in its loop; with gradients
