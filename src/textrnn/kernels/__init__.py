@@ -167,7 +167,7 @@ def lstm_layer(x, kernel, bias, U, h0, c0, starts=None, ends=None, xmask=None):
 
 class FusedSimpleRNN(torch.autograd.Function):
     """(xproj (B, T, u), U (u, u), h0) -> (H (B, T, u), h_T) for h_t = tanh(xp_t + h_(t-1) U).
-    Backward returns dU from the kernel (summed in its time loop on the vectorised path)."""
+    The extension's backward also returns dU (GEMMs over the pre-activation gradients)."""
 
     @staticmethod
     def forward(ctx, xproj, U, h0):
