@@ -205,7 +205,7 @@ class FusedGRU(torch.autograd.Function):
         U, h0, H, G = ctx.saved_tensors
         dH = H.new_empty(0) if dH is None else dH.contiguous()
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
-        DX, dU, dbrec, dh0 = _module.gru_backward(dH, dhT, U.contiguous(), h0.contiguous(), H, G)
+        DX, dU, dbrec, dh0, _ = _module.gru_backward(dH, dhT, U.contiguous(), h0.contiguous(), H, G)
         return DX, dU, dbrec, dh0
 
 

@@ -722,12 +722,14 @@ struct GruForwardF32 {
   }
 };
 
-// Its backward: DXP (gradients of the input projections), DREC (of the recurrent projections),
-// db_rec summed into this thread's buffer; dU, dW and dx are GEMMs afterwards.
+// Its backward: DXP (gradients of the input projections), DREC (of the recurrent projections), and
+// summed into this thread's buffer db_rec (3u) and the n columns of DXP (u; its z and r columns
+// are db_rec's), so that no pass over DXP sums the input bias gradient; dU, dW and dx are GEMMs
+// afterwards.
 struct GruBackwardF32 {
   int64_t b0, steps, u;
   const float *UT, *h0, *H, *G, *dH;  // dH null: no gradient into H
-  float *DXP, *DREC, *dbrec;
+  float *DXP, *DREC, *dbrec;  // dbrec: 4u
   float* buf;  // per row: dh (u) and the direct path d * z (u)
 
   template <int R>
@@ -761,6 +763,7 @@ struct GruBackwardF32 {
         _mm512_storeu_ps(direct + j, _mm512_mul_ps(dj, z));
       }
       add_f32(dbrec, drec, 3 * u);
+      add_f32(dbrec + 3 * u, dxr + 2 * u, u);
       init[r] = direct;
       drc[r] = drec;
     }
@@ -1148,7 +1151,8 @@ std::vector<at::Tensor> gru_forward(at::Tensor xproj, at::Tensor U, at::Tensor b
   return {H, G};
 }
 
-// (DX, dU, db_rec, dh0): DX the input projections' gradients (B, T, 3u). dH may be empty.
+// (DX, dU, db_rec, dh0, db_in): DX the input projections' gradients (B, T, 3u), db_in their sum
+// over all steps (the input bias gradient). dH may be empty.
 std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U, at::Tensor h0,
                                      at::Tensor H, at::Tensor G) {
   const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0);
@@ -1159,7 +1163,7 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
 #if defined(__AVX512F__)
   if (fast_sequence(H, u)) {
     const int64_t g = grain(batch), chunks = (batch + g - 1) / g;
-    auto dbrec = at::zeros({chunks, 3 * u}, H.options());  // one per chunk of rows, summed after
+    auto sums = at::zeros({chunks, 4 * u}, H.options());  // one per chunk of rows, summed after
     at::parallel_for(0, batch, g, [&](int64_t b0, int64_t b1) {
       std::vector<float> storage;
       float* buf = aligned_floats(storage, (b1 - b0) * 2 * u);
@@ -1167,12 +1171,15 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
         std::copy(dhT.data_ptr<float>() + (b0 + i) * u, dhT.data_ptr<float>() + (b0 + i + 1) * u, buf + i * 2 * u);
       GruBackwardF32 k{b0, steps, u, UT.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>(),
                        G.data_ptr<float>(), dH.numel() ? dH.data_ptr<float>() : nullptr, DX.data_ptr<float>(),
-                       DREC.data_ptr<float>(), dbrec.data_ptr<float>() + (b0 / g) * 3 * u, buf};
+                       DREC.data_ptr<float>(), sums.data_ptr<float>() + (b0 / g) * 4 * u, buf};
       run_row_blocks(k, b1 - b0, steps, true);
       for (int64_t i = 0; i < b1 - b0; ++i)
         std::copy(buf + i * 2 * u, buf + i * 2 * u + u, dh0.data_ptr<float>() + (b0 + i) * u);
     });
-    return {DX, recurrent_weight_grad(h0, H, DREC), dbrec.sum(0), dh0};
+    auto total = sums.sum(0);
+    auto dbrec = total.slice(0, 0, 3 * u);
+    auto dbin = at::cat({total.slice(0, 0, 2 * u), total.slice(0, 3 * u)});
+    return {DX, recurrent_weight_grad(h0, H, DREC), dbrec, dh0, dbin};
   }
 #endif
   auto dHz = dH.numel() ? dH : at::zeros_like(H);
@@ -1184,7 +1191,8 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
                                   dh0.data_ptr<scalar_t>());
     });
   });
-  return {DX, recurrent_weight_grad(h0, H, DREC), DREC.reshape({-1, 3 * u}).sum(0), dh0};
+  return {DX, recurrent_weight_grad(h0, H, DREC), DREC.reshape({-1, 3 * u}).sum(0), dh0,
+          DX.reshape({-1, 3 * u}).sum(0)};
 }
 
 
@@ -1295,9 +1303,9 @@ std::vector<at::Tensor> gru_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
                                            at::Tensor G, at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
   check_layer("gru_layer_backward", x, U.size(0), xmask);
-  auto out = gru_backward(dH, dhT, U, h0, H, G);  // DXP, dU, db_rec, dh0
+  auto out = gru_backward(dH, dhT, U, h0, H, G);  // DXP, dU, db_rec, dh0, db_in
   auto [dx, dW] = input_grads(x, W, out[0], xmask);
-  return {dx, dW, out[0].reshape({-1, 3 * U.size(0)}).sum(0), out[1], out[2], out[3]};
+  return {dx, dW, out[4], out[1], out[2], out[3]};
 }
 
 void register_train_ops(pybind11::module& m);  // train_ops.cpp
