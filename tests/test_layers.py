@@ -187,6 +187,35 @@ def test_whole_layer_lstm_kernel_runs_each_row_on_its_valid_steps(pad, grad, inp
     torch.testing.assert_close(fast, slow, atol=2e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("cell", ["SimpleRNN", "GRU"])
+@pytest.mark.parametrize("pad", ["pre", "post"])
+@pytest.mark.parametrize("grad, input_dropout", [(True, False), (True, True), (False, False)])
+@pytest.mark.parametrize("size", [16, 64])  # 64: the GRU's W and U outgrow L1, a GEMM projects first
+def test_whole_layer_simple_rnn_and_gru_kernels_under_padding_masks(cell, pad, grad, input_dropout, size):
+    """The float32 whole-layer SimpleRNN / GRU kernels on left-aligned rows (how padding masks reach
+    them), training (with and without an input dropout mask) and forward-only: as the step loop."""
+    if not kernels.available():
+        pytest.skip("textrnn's compiled kernels are not built on this machine")
+    layer = getattr(L, cell)(size, return_sequences=True)
+    layer.build((None, 9, size))
+    if not layer._fits_layer_kernel():
+        pytest.skip("the whole-layer kernels need AVX-512")
+    with torch.no_grad():
+        layer.bias.normal_(0, 0.1)
+    x = torch.randn(7, 9, size, requires_grad=grad)
+    mask = _padding_mask(pad, 9, torch.tensor([9, 8, 8, 5, 1, 0, 3]))
+    if grad:
+        assert layer.own_kernel() == layer._run_layer_kernel
+        _fused_against_step_loop(layer, x, mask, True, False, input_dropout, atol=2e-5, rtol=1e-4)
+        return
+    with torch.no_grad():
+        assert layer.own_kernel() == layer._run_layer_kernel  # the forward-only mode
+        fast = layer(x, mask=mask)
+        slow, _ = rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), [x.new_zeros(7, size)],
+                                        mask, None)
+    torch.testing.assert_close(fast, slow, atol=2e-5, rtol=1e-4)
+
+
 def test_step_loop_gradcheck_float64():
     layer = L.GRU(3, return_sequences=True, reset_after=False)
     layer.build((None, 4, 2))
