@@ -1,12 +1,13 @@
 """How far textrnn's training is from this CPU's arithmetic limit: achieved GFLOP/s per zoo model
 against a measured float32 GEMM peak (torch.mm on large square matrices, all threads).
 
-FLOPs counted per LSTM layer and training step (batch B, T steps, input size n, state size u):
-forward x @ W and h @ U, 2BT(n+u)4u; backward dx, dh, dW, dU, twice that: 24 BTu(n+u) in all.
-Gate arithmetic, embedding, dense and optimizer are not counted (they are small), so the figure
-is a slight under-estimate.
+FLOPs counted per recurrent layer and training step (batch B, T steps, input size n, state size u,
+G gate blocks: 4 for LSTM, 3 for GRU, 1 for SimpleRNN): forward x @ W and h @ U, 2BT(n+u)Gu;
+backward dx, dh, dW, dU, twice that: 6G BTu(n+u) in all (24 BTu(n+u) for an LSTM). Gate
+arithmetic, embedding, dense and optimizer are not counted, so the figure is an under-estimate
+(by more for the small cells, whose steps carry little matrix work).
 
-    python benchmarks/flops.py [--models stacked-lstm bi-lstm lstm] [--steps 20]
+    python benchmarks/flops.py [--models stacked-lstm bi-lstm lstm simple-rnn gru] [--steps 20]
 """
 
 import argparse
@@ -18,7 +19,8 @@ from datetime import datetime, timezone
 import torch
 
 from textrnn import zoo
-from textrnn.layers import LSTM, Bidirectional
+from textrnn.layers import Bidirectional
+from textrnn.layers.recurrent import RNN
 
 
 def gemm_peak(size: int = 2048, repeats: int = 10) -> float:
@@ -35,15 +37,16 @@ def step_flops(model, batch: int, steps: int) -> float:
     for layer in model.layers:
         cells = [layer.forward_layer, layer.backward_layer] if isinstance(layer, Bidirectional) else [layer]
         for cell in cells:
-            if isinstance(cell, LSTM):
+            if isinstance(cell, RNN):
                 n, u = cell.kernel.shape[0], cell.units
-                total += 24 * batch * steps * u * (n + u)
+                total += 6 * cell.gates * batch * steps * u * (n + u)
     return total
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--models", nargs="+", default=["stacked-lstm", "bi-lstm", "lstm"])
+    parser.add_argument("--models", nargs="+",
+                        default=["stacked-lstm", "bi-lstm", "lstm", "simple-rnn", "gru"])
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
     peak = gemm_peak()
