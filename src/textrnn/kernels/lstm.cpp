@@ -405,17 +405,33 @@ inline void mul_f32(float* out, const float* a, const float* b, int64_t n) {
     _mm512_store_ps(out + j, _mm512_mul_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j)));
 }
 
+// A row's inputs at one step for the layer kernels: x_t, times the row's input dropout mask
+// (Keras: one per row for all steps) when there is one, written into XM when training keeps the
+// masked inputs for dW, else into a scratch row.
+struct StepInputs {
+  int64_t b0, steps, in;
+  const float *X, *xmask;  // xmask (B, in) or null
+  float *XM, *xs;          // XM (B, T, in) or null; xs: one scratch row per local row
+
+  // row i (local) at step t
+  const float* at(int64_t i, int64_t t) const {
+    const int64_t row = (b0 + i) * steps + t;
+    if (!xmask) return X + row * in;
+    float* masked = XM ? XM + row * in : xs + i * in;
+    mul_f32(masked, X + row * in, xmask + (b0 + i) * in, in);
+    return masked;
+  }
+};
+
 struct LstmLayerForward {
-  int64_t b0, n, steps, in, u;
-  const float *X, *W, *bias, *U, *h0, *c0;  // W null: X holds the projections x_t @ W + bias (4u)
+  int64_t b0, n, steps, u;
+  StepInputs xin;  // each step's inputs; with W null, its rows are the projections x_t @ W + bias (4u)
+  const float *W, *bias, *U, *h0, *c0;
   float *H, *hT, *cT, *C, *G;
   const int64_t *span_start = nullptr, *span_end = nullptr;  // per row: valid steps [start, end)
-  const float* xmask = nullptr;  // (B, in) Keras's input dropout mask, one per row for all steps, or null
   std::vector<const float*> hp, cp;
-  std::vector<float> storage, xstorage;
+  std::vector<float> storage;
   float* scratch = nullptr;  // inference: gates and two cell states per row
-  float* xs = nullptr;       // per row: this step's masked inputs (in)
-  float* XM = nullptr;       // training with a mask: the masked inputs (B, T, in) kept for dW
 
   float* gates(int64_t i, int64_t row) {
     return G ? G + row * 4 * u : scratch + i * 6 * u;
@@ -435,18 +451,13 @@ struct LstmLayerForward {
     float* g[R];
     for (int r = 0; r < R; ++r) {
       const int64_t i = idx[r], row = (b0 + i) * steps + t;
-      x[r] = X + row * in;
-      if (xmask) {  // dropout applied on the way in (kept for dW only when training)
-        float* masked = XM ? XM + row * in : xs + i * in;
-        mul_f32(masked, x[r], xmask + (b0 + i) * in, in);
-        x[r] = masked;
-      }
+      x[r] = xin.at(i, t);  // dropout applied on the way in (kept for dW only when training)
       h_prev[r] = hp[i];
       binit[r] = bias;
       g[r] = gates(i, row);
     }
     if (W) {
-      matvec<R>(binit, x, W, in, 4 * u, g);  // g = bias + x_t @ W
+      matvec<R>(binit, x, W, xin.in, 4 * u, g);  // g = bias + x_t @ W
       matvec<R>(g, h_prev, U, u, 4 * u, g);  // g += h_prev @ U
     } else {
       matvec<R>(x, h_prev, U, u, 4 * u, g);  // g = projection + h_prev @ U
@@ -465,7 +476,6 @@ struct LstmLayerForward {
     hp.resize(n);
     cp.resize(n);
     if (!G) scratch = aligned_floats(storage, n * 6 * u);
-    if (xmask && !XM) xs = aligned_floats(xstorage, n * in);  // with XM, the masked rows go there
     for (int64_t i = 0; i < n; ++i) {
       hp[i] = h0 + (b0 + i) * u;
       cp[i] = c0 + (b0 + i) * u;
@@ -479,7 +489,7 @@ struct LstmLayerForward {
           if (active(i, t)) idx[k++] = i;
           else {  // outside its span: zeros (XM too: backward's dW multiplies it by zero gradients)
             std::fill_n(H + ((b0 + i) * steps + t) * u, u, 0.0f);
-            if (XM) std::fill_n(XM + ((b0 + i) * steps + t) * in, in, 0.0f);
+            if (xin.XM) std::fill_n(xin.XM + ((b0 + i) * steps + t) * xin.in, xin.in, 0.0f);
           }
         }
         int64_t j = 0;
@@ -575,10 +585,11 @@ struct LstmLayerBackward {
 // ---- SimpleRNN and GRU float32 paths (AVX-512) ---------------------------------------------------
 // As the LSTM's: rows in blocks of kRowBlock, time outer and the block's rows inner (one row's step
 // is a latency chain; the other rows' steps fill the wait), two rows per matvec sharing every load
-// of U, activations in vector registers. The input projection stays one GEMM before the loop (a
-// SimpleRNN or GRU step has too little work per row for x_t @ W to pay inside it), and so does dU
-// after it: summed in the loop as the LSTM's is, it cost more than the whole rest of the backward
-// (add_outer at 32 and 96 columns; a one-process A/B on the lecture's sizes).
+// of U, activations in vector registers. The sequence kernels (rnn_forward, gru_forward) take input
+// projections made by one GEMM before the loop; the layer kernels (rnn_layer_forward,
+// gru_layer_forward, below) make them inside it. dU is a GEMM after the loop
+// (recurrent_weight_grad): summed inside it as the LSTM's is (add_outer at 32 and 96 columns), it
+// cost more than the rest of the backward (a one-process A/B on the lecture's sizes).
 template <class Kernel>
 void run_row_blocks(Kernel& k, int64_t n, int64_t steps, bool reverse) {
   for (int64_t first = 0; first < n; first += kRowBlock) {
@@ -596,23 +607,6 @@ inline void add_f32(float* acc, const float* d, int64_t n) {
   for (int64_t j = 0; j < n; j += 16)
     _mm512_storeu_ps(acc + j, _mm512_add_ps(_mm512_loadu_ps(acc + j), _mm512_loadu_ps(d + j)));
 }
-
-// A row's inputs at one step for the layer kernels: x_t, times the row's input dropout mask
-// (Keras: one per row for all steps) when there is one, written into XM when training keeps the
-// masked inputs for dW, else into a scratch row.
-struct StepInputs {
-  int64_t b0, steps, in;
-  const float *X, *xmask;  // xmask (B, in) or null
-  float *XM, *xs;          // XM (B, T, in) or null; xs: one scratch row per local row
-
-  const float* at(int64_t i, int64_t t) const {
-    const int64_t row = (b0 + i) * steps + t;
-    if (!xmask) return X + row * in;
-    float* masked = XM ? XM + row * in : xs + i * in;
-    mul_f32(masked, X + row * in, xmask + (b0 + i) * in, in);
-    return masked;
-  }
-};
 
 // h_t = tanh(b + x_t @ W + h_(t-1) @ U) for rows b0 .. b0 + n. W null: X holds the projections
 // x_t @ W + b (u wide) and xin is unused.
@@ -949,6 +943,48 @@ std::vector<at::Tensor> lstm_backward(at::Tensor dH, at::Tensor dhT, at::Tensor 
 }
 
 
+// ---- shared by the layer kernels (lstm_layer_*, rnn_layer_*, gru_layer_*) ----------------------
+namespace {
+
+// Whether a layer kernel projects x_t @ W inside its time loop: while W and U together fit in
+// ~2/3 of L1 (up to 32 inputs and units for an LSTM). Beyond that, per step, W would stream from
+// L2 for every pair of rows, and one GEMM first is faster (benchmarks/kernel_speed.py, the LSTM
+// forward alone: even at 64 / 64, 16-21 % faster at 128 / 128).
+bool project_in_loop(int64_t in, int64_t u, int64_t gates) {
+  return (in + u) * gates * u * static_cast<int64_t>(sizeof(float)) <= 32 * 1024;
+}
+
+void check_layer(const char* name, const at::Tensor& x, int64_t u, const at::Tensor& xmask) {
+  TORCH_CHECK(fast_layer(x.size(2), u) && x.scalar_type() == at::kFloat, name, ": float32, sizes % 16");
+  TORCH_CHECK(xmask.numel() == 0 || (xmask.sizes() == at::IntArrayRef{x.size(0), x.size(2)} &&
+                                     xmask.is_contiguous() && xmask.scalar_type() == at::kFloat),
+              name, ": xmask must be empty or (batch, in) float32");
+}
+
+// The projection b + (x * mask) @ W as one GEMM, for weights that outgrow L1; fills XM if kept.
+at::Tensor project(const at::Tensor& x, const at::Tensor& W, const at::Tensor& bias, const at::Tensor& xmask,
+                   at::Tensor& XM) {
+  if (XM.numel()) at::mul_out(XM, x, xmask.unsqueeze(1));
+  auto xm = XM.numel() ? XM : xmask.numel() ? x * xmask.unsqueeze(1) : x;
+  auto flat = xm.reshape({-1, x.size(2)});
+  auto proj = bias.numel() ? at::addmm(bias, flat, W) : at::mm(flat, W);
+  return proj.view({x.size(0), x.size(1), W.size(1)});
+}
+
+#if defined(__AVX512F__)
+// The inputs of rows [b0, b1) for a layer kernel's loop: the dropout mask (if any) goes into XM
+// when training keeps it, else into scratch rows allocated here in `storage`.
+StepInputs step_inputs(const at::Tensor& x, const at::Tensor& xmask, const at::Tensor& XM, int64_t b0, int64_t b1,
+                       std::vector<float>& storage) {
+  const bool masked = xmask.numel() > 0, kept = XM.numel() > 0;
+  return {b0, x.size(1), x.size(2), x.data_ptr<float>(), masked ? xmask.data_ptr<float>() : nullptr,
+          kept ? XM.data_ptr<float>() : nullptr,
+          masked && !kept ? aligned_floats(storage, (b1 - b0) * x.size(2)) : nullptr};
+}
+#endif
+
+}  // namespace
+
 // A whole LSTM layer from its inputs x (B, T, in), W (in, 4u), bias (4u) or empty, U (u, 4u):
 // (H, h_T, c_T, C, G); with keep = false (inference) C and G are empty. float32, fast_layer() only.
 // starts / ends (int64 (B,), or empty: all steps): each row runs only its steps [start, end), from
@@ -959,10 +995,7 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
                                            at::Tensor h0, at::Tensor c0, bool keep, at::Tensor starts,
                                            at::Tensor ends, at::Tensor xmask) {
   const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
-  TORCH_CHECK(fast_layer(in, u) && x.scalar_type() == at::kFloat, "lstm_layer_forward: float32, sizes % 16");
-  TORCH_CHECK(xmask.numel() == 0 || (xmask.sizes() == at::IntArrayRef{batch, in} && xmask.is_contiguous() &&
-                                     xmask.scalar_type() == at::kFloat),
-              "lstm_layer_forward: xmask must be empty or (batch, in) float32");
+  check_layer("lstm_layer_forward", x, u, xmask);
   auto H = at::empty({batch, steps, u}, x.options());
   auto hT = at::empty({batch, u}, x.options());
   auto cT = at::empty({batch, u}, x.options());
@@ -971,33 +1004,21 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
   // Training with a dropout mask: the masked inputs, which backward needs for dW (written here as
   // the loop makes them, instead of a separate x * mask pass there).
   auto XM = keep && xmask.numel() ? at::empty_like(x) : at::empty({0}, x.options());
-  // When W and U together outgrow ~2/3 of L1 (beyond 32 inputs and units), the per-step x_t @ W
-  // would stream W from L2 for every pair of rows: then the projection is one GEMM first
-  // (benchmarks/kernel_speed.py, forward alone: even at 64 / 64, 16-21 % faster at 128 / 128).
-  const bool project_first = (in + u) * 4 * u * static_cast<int64_t>(sizeof(float)) > 32 * 1024;
-  at::Tensor proj;
-  if (project_first) {
-    if (XM.numel()) at::mul_out(XM, x, xmask.unsqueeze(1));
-    auto xm = XM.numel() ? XM : xmask.numel() ? x * xmask.unsqueeze(1) : x;
-    auto flat = xm.reshape({batch * steps, in});
-    proj = bias.numel() ? at::addmm(bias, flat, W) : at::mm(flat, W);
-  }
+  const bool in_loop = project_in_loop(in, u, 4);
+  auto proj = in_loop ? at::Tensor() : project(x, W, bias, xmask, XM);
 #if defined(__AVX512F__)
-  const float *xp = project_first ? proj.data_ptr<float>() : x.data_ptr<float>(),
-              *Wp = project_first ? nullptr : W.data_ptr<float>(), *Up = U.data_ptr<float>(),
-              *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>();
-  const int64_t width = project_first ? 4 * u : in;  // of each step's row in xp
   const float* bp = bias.numel() ? bias.data_ptr<float>() : nullptr;
-  float *Hp = H.data_ptr<float>(), *hTp = hT.data_ptr<float>(), *cTp = cT.data_ptr<float>();
-  float* Cp = keep ? C.data_ptr<float>() : nullptr;
-  float* Gp = keep ? G.data_ptr<float>() : nullptr;
   const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
   const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
-  const float* mp = xmask.numel() && !project_first ? xmask.data_ptr<float>() : nullptr;
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
-    LstmLayerForward f{b0, b1 - b0, steps, width, u, xp, Wp, bp, Up, h0p, c0p, Hp, hTp, cTp, Cp, Gp, sp, ep, mp};
-    f.XM = mp && XM.numel() ? XM.data_ptr<float>() : nullptr;
-    f.run();
+    std::vector<float> storage;
+    // beyond project_in_loop the loop reads the projections (bias and mask applied) instead
+    auto xin = in_loop ? step_inputs(x, xmask, XM, b0, b1, storage)
+                       : StepInputs{b0, steps, 4 * u, proj.data_ptr<float>(), nullptr, nullptr, nullptr};
+    LstmLayerForward{b0, b1 - b0, steps, u, xin, in_loop ? W.data_ptr<float>() : nullptr, bp, U.data_ptr<float>(),
+                     h0.data_ptr<float>(), c0.data_ptr<float>(), H.data_ptr<float>(), hT.data_ptr<float>(),
+                     cT.data_ptr<float>(), keep ? C.data_ptr<float>() : nullptr, keep ? G.data_ptr<float>() : nullptr,
+                     sp, ep}.run();
   });
 #endif
   return {H, hT, cT, C, G, XM};
@@ -1010,10 +1031,7 @@ std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tens
                                             at::Tensor dH, at::Tensor dhT, at::Tensor dcT, at::Tensor starts,
                                             at::Tensor ends, at::Tensor xmask) {
   const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
-  TORCH_CHECK(fast_layer(in, u) && x.scalar_type() == at::kFloat, "lstm_layer_backward: float32, sizes % 16");
-  TORCH_CHECK(xmask.numel() == 0 || (xmask.sizes() == at::IntArrayRef{batch, in} && xmask.is_contiguous() &&
-                                     xmask.scalar_type() == at::kFloat),
-              "lstm_layer_backward: xmask must be empty or (batch, in) float32");
+  check_layer("lstm_layer_backward", x, u, xmask);
   auto DG = at::empty({batch, steps, 4 * u}, x.options());
   auto dh0 = at::empty({batch, u}, x.options());
   auto dc0 = at::empty({batch, u}, x.options());
@@ -1201,29 +1219,8 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
 // xmask (B, in) or empty: Keras's input dropout mask, applied inside the loop (training keeps the
 // masked inputs XM for dW). The projection x_t @ W runs in the loop while W and U fit in L1 with
 // room to spare, else it is one GEMM first (as the LSTM's). Backward is the sequence kernels' time
-// loop, then dx, dW and dU as GEMMs (dx inside the loop, one small matvec per step, was slower).
+// loop, then dx, dW and dU as GEMMs (dx inside the loop, one small matvec per step, was no faster).
 namespace {
-
-bool project_in_loop(int64_t in, int64_t u, int64_t gates) {
-  return (in + u) * gates * u * static_cast<int64_t>(sizeof(float)) <= 32 * 1024;
-}
-
-void check_layer(const char* name, const at::Tensor& x, int64_t u, const at::Tensor& xmask) {
-  TORCH_CHECK(fast_layer(x.size(2), u) && x.scalar_type() == at::kFloat, name, ": float32, sizes % 16");
-  TORCH_CHECK(xmask.numel() == 0 || (xmask.sizes() == at::IntArrayRef{x.size(0), x.size(2)} &&
-                                     xmask.is_contiguous() && xmask.scalar_type() == at::kFloat),
-              name, ": xmask must be empty or (batch, in) float32");
-}
-
-// The projection b + (x * mask) @ W as one GEMM, for sizes beyond project_in_loop; fills XM if kept.
-at::Tensor project(const at::Tensor& x, const at::Tensor& W, const at::Tensor& bias, const at::Tensor& xmask,
-                   at::Tensor& XM) {
-  if (XM.numel()) at::mul_out(XM, x, xmask.unsqueeze(1));
-  auto xm = XM.numel() ? XM : xmask.numel() ? x * xmask.unsqueeze(1) : x;
-  auto flat = xm.reshape({-1, x.size(2)});
-  auto proj = bias.numel() ? at::addmm(bias, flat, W) : at::mm(flat, W);
-  return proj.view({x.size(0), x.size(1), W.size(1)});
-}
 
 // (dx, dW): dx = dxp @ W^T (times the dropout mask) and dW = x^T dxp, two GEMMs over all steps.
 std::pair<at::Tensor, at::Tensor> input_grads(const at::Tensor& x, const at::Tensor& W, const at::Tensor& DXP,
@@ -1248,10 +1245,7 @@ std::vector<at::Tensor> rnn_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 #if defined(__AVX512F__)
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
     std::vector<float> storage;
-    float* xs = in_loop && xmask.numel() && !XM.numel() ? aligned_floats(storage, (b1 - b0) * in) : nullptr;
-    StepInputs xin{b0, steps, in, x.data_ptr<float>(), xmask.numel() ? xmask.data_ptr<float>() : nullptr,
-                   XM.numel() ? XM.data_ptr<float>() : nullptr, xs};
-    RnnForwardF32 f{b0, steps, u, xin, in_loop ? nullptr : proj.data_ptr<float>(),
+    RnnForwardF32 f{b0, steps, u, in_loop ? step_inputs(x, xmask, XM, b0, b1, storage) : StepInputs{}, in_loop ? nullptr : proj.data_ptr<float>(),
                     in_loop ? W.data_ptr<float>() : nullptr,
                     in_loop && bias.numel() ? bias.data_ptr<float>() : nullptr, U.data_ptr<float>(),
                     h0.data_ptr<float>(), H.data_ptr<float>()};
@@ -1284,10 +1278,7 @@ std::vector<at::Tensor> gru_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 #if defined(__AVX512F__)
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
     std::vector<float> storage, xstorage;
-    float* xs = in_loop && xmask.numel() && !XM.numel() ? aligned_floats(xstorage, (b1 - b0) * in) : nullptr;
-    StepInputs xin{b0, steps, in, x.data_ptr<float>(), xmask.numel() ? xmask.data_ptr<float>() : nullptr,
-                   XM.numel() ? XM.data_ptr<float>() : nullptr, xs};
-    GruForwardF32 f{b0, steps, u, xin, in_loop ? nullptr : proj.data_ptr<float>(),
+    GruForwardF32 f{b0, steps, u, in_loop ? step_inputs(x, xmask, XM, b0, b1, xstorage) : StepInputs{}, in_loop ? nullptr : proj.data_ptr<float>(),
                     in_loop ? W.data_ptr<float>() : nullptr,
                     in_loop && bias.numel() ? bias.data_ptr<float>() : nullptr, U.data_ptr<float>(),
                     brec.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>(),
