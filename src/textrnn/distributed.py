@@ -78,6 +78,9 @@ def wrap(module: torch.nn.Module, find_unused_parameters: bool = False) -> torch
     softmax cluster no target of the batch falls in)."""
     if not active():
         return module
+    from torch.autograd.graph import increment_version
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(module, find_unused_parameters=find_unused_parameters)
+    wrapped = DistributedDataParallel(module, find_unused_parameters=find_unused_parameters)
+    increment_version(list(module.parameters()))  # rank 0's weights were copied in behind autograd's back
+    return wrapped

@@ -22,6 +22,10 @@ from textrnn.data.buckets import batch_width, length_batches, row_lengths
 from textrnn.errors import ConfigError, DataError, NotBuiltError
 from textrnn.io_utils import atomic_write_dir, atomic_write_json
 from textrnn.layers.base import Layer, Shape, WeightSplit, auto_name, layer_from_config, layer_to_config
+from textrnn.layers.core import Dropout
+from textrnn.layers.embedding import Embedding
+from textrnn.layers.recurrent import RNN
+from textrnn.layers.wrappers import Bidirectional
 from textrnn.summary import print_summary
 
 CONFIG_FILE = "config.json"
@@ -92,11 +96,25 @@ class Sequential(WeightSplit, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mask = None
+        looked_up = None  # at inference: an Embedding whose ids x still holds (see below)
         for layer in self._layers:
+            if looked_up is not None:
+                if isinstance(layer, (RNN, Bidirectional)):
+                    next_mask = layer.compute_mask(x, mask)
+                    x, mask, looked_up = layer(x, mask=mask, embedding=looked_up), next_mask, None
+                    continue
+                if isinstance(layer, Dropout):  # the identity at inference
+                    continue
+                x, looked_up = looked_up(x), None
             next_mask = layer.compute_mask(x, mask)
-            x = layer(x, mask=mask)
+            if isinstance(layer, Embedding) and not self.training and not torch.is_grad_enabled():
+                # The lookup waits: a recurrent layer right after it reads the ids itself, through
+                # the input projection of every word (RNN.token_table), saving its input matmul.
+                looked_up = layer
+            else:
+                x = layer(x, mask=mask)
             mask = next_mask
-        return x
+        return x if looked_up is None else looked_up(x)
 
     def __call__(self, x: Any) -> torch.Tensor:  # accept numpy like Keras does
         if not isinstance(x, torch.Tensor):

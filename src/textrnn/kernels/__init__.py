@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from torch.autograd.graph import increment_version
 
 _SOURCES = [Path(__file__).with_name(name) for name in ("lstm.cpp", "train_ops.cpp")]
 _module = None
@@ -79,10 +80,12 @@ def fused_update_ok(*groups: list[torch.Tensor]) -> bool:
 
 def rmsprop_step(params, grads, velocities, lr: float, rho: float, epsilon: float) -> None:
     _module.rmsprop_step(params, grads, velocities, lr, rho, epsilon)
+    increment_version(params)  # written through data pointers: tell autograd and weight caches
 
 
 def adam_step(params, grads, ms, vs, alpha: float, beta_1: float, beta_2: float, epsilon: float) -> None:
     _module.adam_step(params, grads, ms, vs, alpha, beta_1, beta_2, epsilon)
+    increment_version(params)
 
 
 class FusedLSTM(torch.autograd.Function):
@@ -290,3 +293,19 @@ def gru_layer(x, kernel, bias, U, brec, h0, xmask=None):
     H, _, _ = _module.gru_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(), r,
                                         h0.contiguous(), False, xmask)
     return H, H[:, -1]
+
+
+def token_layer(cell: str, ids, table, U, brec, h0, c0=None, starts=None, ends=None):
+    """Inference of a whole layer (cell "lstm", "gru" or "rnn_tanh") on token ids (B, T) int64:
+    `table` (V, G*u) holds the input projection of every vocabulary entry (embeddings @ kernel +
+    input bias), which the kernel reads by id at each step instead of projecting x_t. brec: the
+    GRU's recurrent bias (else None); starts / ends: the LSTM's valid steps per row, as in
+    `lstm_layer`. Returns (H, h_T, c_T); c_T is None but for the LSTM. Float32, units % 16."""
+    none = torch.empty(0)
+    spans = torch.empty(0, dtype=torch.long)
+    H, hT, cT = _module.token_layer_forward(
+        cell, ids.to(torch.long).contiguous(), table, U.contiguous(), none if brec is None else brec.contiguous(),
+        h0.contiguous(), none if c0 is None else c0.contiguous(),
+        spans if starts is None else starts.to(torch.long).contiguous(),
+        spans if ends is None else ends.to(torch.long).contiguous())
+    return H, hT, cT if cell == "lstm" else None

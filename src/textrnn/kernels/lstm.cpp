@@ -414,17 +414,20 @@ inline void mul_f32(float* out, const float* a, const float* b, int64_t n) {
     _mm512_store_ps(out + j, _mm512_mul_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j)));
 }
 
-// A row's inputs at one step for the layer kernels: x_t, times the row's input dropout mask
-// (Keras: one per row for all steps) when there is one, written into XM when training keeps the
-// masked inputs for dW, else into a scratch row.
+// A row's inputs at one step for the kernels: x_t, times the row's input dropout mask (Keras: one
+// per row for all steps) when there is one, written into XM when training keeps the masked inputs
+// for dW, else into a scratch row. With ids, X is a table and row (b, t) reads its row ids[b, t]
+// (inference from token ids: the projections of every vocabulary entry, see token_table_forward).
 struct StepInputs {
   int64_t b0, steps, in;
-  const float *X, *xmask;  // xmask (B, in) or null
-  float *XM, *xs;          // XM (B, T, in) or null; xs: one scratch row per local row
+  const float *X, *xmask = nullptr;  // xmask (B, in) or null
+  float *XM = nullptr, *xs = nullptr;  // XM (B, T, in) or null; xs: one scratch row per local row
+  const int64_t* ids = nullptr;      // (B, T) or null
 
   // row i (local) at step t
   const float* at(int64_t i, int64_t t) const {
     const int64_t row = (b0 + i) * steps + t;
+    if (ids) return X + ids[row] * in;
     if (!xmask) return X + row * in;
     float* masked = XM ? XM + row * in : xs + i * in;
     mul_f32(masked, X + row * in, xmask + (b0 + i) * in, in);
@@ -617,12 +620,12 @@ inline void add_f32(float* acc, const float* d, int64_t n) {
     _mm512_storeu_ps(acc + j, _mm512_add_ps(_mm512_loadu_ps(acc + j), _mm512_loadu_ps(d + j)));
 }
 
-// h_t = tanh(b + x_t @ W + h_(t-1) @ U) for rows b0 .. b0 + n. W null: X holds the projections
-// x_t @ W + b (u wide) and xin is unused.
+// h_t = tanh(b + x_t @ W + h_(t-1) @ U) for rows b0 .. b0 + n. W null: xin gives the projections
+// x_t @ W + b (u wide).
 struct RnnForwardF32 {
   int64_t b0, steps, u;
   StepInputs xin;
-  const float *XP, *W, *bias, *U, *h0;
+  const float *W, *bias, *U, *h0;
   float* H;
 
   template <int R>
@@ -631,7 +634,7 @@ struct RnnForwardF32 {
     float* h[R];
     for (int r = 0; r < R; ++r) {
       const int64_t b = b0 + i0 + r, row = b * steps + t;
-      x[r] = W ? xin.at(i0 + r, t) : XP + row * u;
+      x[r] = xin.at(i0 + r, t);
       binit[r] = bias;
       hp[r] = t ? H + (row - 1) * u : h0 + b * u;
       h[r] = H + row * u;
@@ -679,12 +682,12 @@ struct RnnBackwardF32 {
 };
 
 // Keras's GRU (reset_after): xp = b_in + x_t @ W, rec = b_rec + h_(t-1) @ U, gates as in
-// gru_forward_rows; G keeps (z, r, n, rec_h) per step (null: inference keeps nothing). W null: X
-// holds the projections xp (3u wide).
+// gru_forward_rows; G keeps (z, r, n, rec_h) per step (null: inference keeps nothing). W null: xin
+// gives the projections xp (3u wide).
 struct GruForwardF32 {
   int64_t b0, steps, u;
   StepInputs xin;
-  const float *XP, *W, *bias, *U, *brec, *h0;
+  const float *W, *bias, *U, *brec, *h0;
   float *H, *G;
   float* scratch;  // per row: rec (3u), xp (3u)
 
@@ -699,8 +702,8 @@ struct GruForwardF32 {
       hp[r] = t ? H + (row - 1) * u : h0 + b * u;
       rc[r] = scratch + (i0 + r) * 6 * u;
       xps[r] = rc[r] + 3 * u;
-      x[r] = W ? xin.at(i0 + r, t) : nullptr;
-      xp[r] = W ? xps[r] : XP + row * 3 * u;
+      x[r] = xin.at(i0 + r, t);
+      xp[r] = W ? xps[r] : x[r];
     }
     if (W) matvec<R>(binit, x, W, xin.in, 3 * u, xps);  // xp = b_in + x_t @ W
     matvec<R>(init, hp, U, u, 3 * u, rc);                // rec = b_rec + h_prev @ U
@@ -1023,7 +1026,7 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
     std::vector<float> storage;
     // beyond project_in_loop the loop reads the projections (bias and mask applied) instead
     auto xin = in_loop ? step_inputs(x, xmask, XM, b0, b1, storage)
-                       : StepInputs{b0, steps, 4 * u, proj.data_ptr<float>(), nullptr, nullptr, nullptr};
+                       : StepInputs{b0, steps, 4 * u, proj.data_ptr<float>()};
     LstmLayerForward{b0, b1 - b0, steps, u, xin, in_loop ? W.data_ptr<float>() : nullptr, bp, U.data_ptr<float>(),
                      h0.data_ptr<float>(), c0.data_ptr<float>(), H.data_ptr<float>(), hT.data_ptr<float>(),
                      cT.data_ptr<float>(), keep ? C.data_ptr<float>() : nullptr, keep ? G.data_ptr<float>() : nullptr,
@@ -1104,7 +1107,7 @@ std::vector<at::Tensor> rnn_forward(at::Tensor xproj, at::Tensor U, at::Tensor h
 #if defined(__AVX512F__)
   if (fast_sequence(xproj, u)) {
     at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
-      RnnForwardF32 f{b0, steps, u, StepInputs{}, xproj.data_ptr<float>(), nullptr, nullptr, U.data_ptr<float>(),
+      RnnForwardF32 f{b0, steps, u, StepInputs{b0, steps, u, xproj.data_ptr<float>()}, nullptr, nullptr, U.data_ptr<float>(),
                       h0.data_ptr<float>(), H.data_ptr<float>()};
       run_row_blocks(f, b1 - b0, steps, false);
     });
@@ -1160,7 +1163,7 @@ std::vector<at::Tensor> gru_forward(at::Tensor xproj, at::Tensor U, at::Tensor b
   if (fast_sequence(xproj, u)) {
     at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
       std::vector<float> storage;
-      GruForwardF32 f{b0, steps, u, StepInputs{}, xproj.data_ptr<float>(), nullptr, nullptr, U.data_ptr<float>(),
+      GruForwardF32 f{b0, steps, u, StepInputs{b0, steps, 3 * u, xproj.data_ptr<float>()}, nullptr, nullptr, U.data_ptr<float>(),
                       brec.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>(), G.data_ptr<float>(),
                       aligned_floats(storage, (b1 - b0) * 6 * u)};
       run_row_blocks(f, b1 - b0, steps, false);
@@ -1254,7 +1257,7 @@ std::vector<at::Tensor> rnn_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 #if defined(__AVX512F__)
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
     std::vector<float> storage;
-    RnnForwardF32 f{b0, steps, u, in_loop ? step_inputs(x, xmask, XM, b0, b1, storage) : StepInputs{}, in_loop ? nullptr : proj.data_ptr<float>(),
+    RnnForwardF32 f{b0, steps, u, in_loop ? step_inputs(x, xmask, XM, b0, b1, storage) : StepInputs{b0, steps, u, proj.data_ptr<float>()},
                     in_loop ? W.data_ptr<float>() : nullptr,
                     in_loop && bias.numel() ? bias.data_ptr<float>() : nullptr, U.data_ptr<float>(),
                     h0.data_ptr<float>(), H.data_ptr<float>()};
@@ -1287,7 +1290,7 @@ std::vector<at::Tensor> gru_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 #if defined(__AVX512F__)
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
     std::vector<float> storage, xstorage;
-    GruForwardF32 f{b0, steps, u, in_loop ? step_inputs(x, xmask, XM, b0, b1, xstorage) : StepInputs{}, in_loop ? nullptr : proj.data_ptr<float>(),
+    GruForwardF32 f{b0, steps, u, in_loop ? step_inputs(x, xmask, XM, b0, b1, xstorage) : StepInputs{b0, steps, 3 * u, proj.data_ptr<float>()},
                     in_loop ? W.data_ptr<float>() : nullptr,
                     in_loop && bias.numel() ? bias.data_ptr<float>() : nullptr, U.data_ptr<float>(),
                     brec.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>(),
@@ -1308,6 +1311,56 @@ std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tenso
   return {dx, dW, out[4], out[1], out[2], out[3]};
 }
 
+// Inference from token ids. When a layer's inputs are an embedding's rows, the projection
+// x_t @ W + b of every vocabulary entry can be made once (table = embeddings @ W + b, (V, G*u),
+// remade by the caller whenever a weight changes): each step then reads row ids[b, t] of the
+// table instead of multiplying, which takes away the layer's input matmul (half of a 32-unit
+// layer's forward arithmetic) and the embedding lookup. Dropout is off at inference, so the
+// outputs are the layer's on the looked-up inputs (to float rounding: the sums run in another
+// order). cell "lstm" (starts / ends as in lstm_layer_forward), "rnn_tanh" or "gru" (brec: its
+// recurrent bias); float32, sizes % 16. Returns (H, h_T, c_T); c_T is empty but for the LSTM.
+std::vector<at::Tensor> token_layer_forward(const std::string& cell, at::Tensor ids, at::Tensor table, at::Tensor U,
+                                            at::Tensor brec, at::Tensor h0, at::Tensor c0, at::Tensor starts,
+                                            at::Tensor ends) {
+  const int64_t gates = cell == "lstm" ? 4 : cell == "gru" ? 3 : 1, u = U.size(0);
+  TORCH_CHECK(cell == "lstm" || cell == "gru" || cell == "rnn_tanh", "token_layer_forward: unknown cell ", cell);
+  TORCH_CHECK(ids.dim() == 2 && ids.scalar_type() == at::kLong && ids.is_contiguous(),
+              "token_layer_forward: ids must be contiguous int64 (batch, steps)");
+  TORCH_CHECK(table.dim() == 2 && table.size(1) == gates * u && table.scalar_type() == at::kFloat &&
+                  table.is_contiguous() && U.size(1) == gates * u && fast_layer(16, u),
+              "token_layer_forward: table (vocabulary, gates * units) float32, units % 16");
+  TORCH_CHECK(ids.numel() == 0 || (ids.min().item<int64_t>() >= 0 && ids.max().item<int64_t>() < table.size(0)),
+              "token_layer_forward: ids outside the table");
+  const int64_t batch = ids.size(0), steps = ids.size(1);
+  auto options = table.options();
+  auto H = at::empty({batch, steps, u}, options);
+  auto hT = at::empty({batch, u}, options);
+  auto cT = cell == "lstm" ? at::empty({batch, u}, options) : at::empty({0}, options);
+#if defined(__AVX512F__)
+  const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
+  const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
+  at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
+    StepInputs xin{b0, steps, gates * u, table.data_ptr<float>()};
+    xin.ids = ids.data_ptr<int64_t>();
+    if (cell == "lstm") {
+      LstmLayerForward{b0, b1 - b0, steps, u, xin, nullptr, nullptr, U.data_ptr<float>(), h0.data_ptr<float>(),
+                       c0.data_ptr<float>(), H.data_ptr<float>(), hT.data_ptr<float>(), cT.data_ptr<float>(),
+                       nullptr, nullptr, sp, ep}.run();
+    } else if (cell == "gru") {
+      std::vector<float> storage;
+      GruForwardF32 f{b0, steps, u, xin, nullptr, nullptr, U.data_ptr<float>(), brec.data_ptr<float>(),
+                      h0.data_ptr<float>(), H.data_ptr<float>(), nullptr, aligned_floats(storage, (b1 - b0) * 6 * u)};
+      run_row_blocks(f, b1 - b0, steps, false);
+    } else {
+      RnnForwardF32 f{b0, steps, u, xin, nullptr, nullptr, U.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>()};
+      run_row_blocks(f, b1 - b0, steps, false);
+    }
+  });
+#endif
+  if (cell != "lstm") hT.copy_(steps ? H.select(1, steps - 1) : h0);
+  return {H, hT, cT};
+}
+
 void register_train_ops(pybind11::module& m);  // train_ops.cpp
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -1325,4 +1378,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("rnn_layer_backward", &rnn_layer_backward, "its backward, weight gradients included");
   m.def("gru_layer_forward", &gru_layer_forward, "a whole GRU (reset_after) layer from its inputs (float32)");
   m.def("gru_layer_backward", &gru_layer_backward, "its backward, weight gradients included");
+  m.def("token_layer_forward", &token_layer_forward, "inference of a layer on token ids via a projection table");
 }

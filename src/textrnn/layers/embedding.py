@@ -74,16 +74,21 @@ class Embedding(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (*input_shape, self.output_dim)
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        self.ensure_built(ids)
+    def token_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """`ids` as integer indices, checked against the table (a clear error, not an index fault)."""
         if ids.dtype.is_floating_point:
             ids = ids.long()
-        checkable = not torch.jit.is_tracing()  # an exported graph cannot raise Python errors
-        if checkable and ids.numel() and (int(ids.max()) >= self.input_dim or int(ids.min()) < 0):
-            raise DataError(
-                f"layer {self.name!r}: token ids must lie in [0, {self.input_dim}), "
-                f"got values from {int(ids.min())} to {int(ids.max())}"
-            )
+        if not torch.jit.is_tracing() and ids.numel():  # an exported graph cannot raise Python errors
+            low, high = int(ids.min()), int(ids.max())
+            if low < 0 or high >= self.input_dim:
+                raise DataError(f"layer {self.name!r}: token ids must lie in [0, {self.input_dim}), "
+                                f"got values from {low} to {high}")
+        return ids
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.ensure_built(ids)
+        ids = self.token_ids(ids)
+        checkable = not torch.jit.is_tracing()
         trains = self.embeddings.requires_grad and torch.is_grad_enabled()
         if checkable and trains and ids.device.type == "cpu":  # measured on the CPU only
             return _Lookup.apply(self.embeddings, ids)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from textrnn import activations, kernels
 from textrnn.errors import ConfigError
@@ -82,6 +83,7 @@ class RNN(Layer):
         self.return_state = return_state
         self.go_backwards = go_backwards
         self.zero_output_for_mask = zero_output_for_mask
+        self._token_cache: tuple[tuple, torch.Tensor] | None = None  # see token_table
 
     # --- weights --------------------------------------------------------------------------------
     def build(self, input_shape: Shape) -> None:
@@ -150,6 +152,48 @@ class RNN(Layer):
              rec_masks: Sequence[torch.Tensor] | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         raise NotImplementedError
 
+    # --- inference from token ids -----------------------------------------------------------------
+    def recurrent_bias(self) -> torch.Tensor | None:
+        """The bias added to h @ recurrent_kernel (the GRU's reset_after bias), if any."""
+        return None
+
+    def token_table(self, embedding) -> torch.Tensor | None:
+        """At inference on the whole-layer kernel, the input projection of every row of
+        `embedding`'s table (embeddings @ kernel + input bias): the kernel then reads each step's
+        projection by token id instead of looking the word up and multiplying (the layer's input
+        matmul and the lookup disappear; the same outputs to float rounding). Kept until one of
+        those weights changes (in-place updates bump their version). None where this does not
+        apply: training, gradients on, dropout active, another kernel, other dtypes."""
+        if (self.training or torch.is_grad_enabled() or torch.jit.is_tracing() or not self.built
+                or embedding.embeddings.dtype != self.kernel.dtype or self.own_kernel() is None):
+            return None
+        bias = self.input_bias()
+        sources = [embedding.embeddings, self.kernel] + ([] if bias is None else [bias])
+        key = tuple((t.data_ptr(), t._version) for t in sources)
+        if self._token_cache is None or self._token_cache[0] != key:
+            table = (embedding.embeddings @ self.kernel if bias is None
+                     else torch.addmm(bias, embedding.embeddings, self.kernel))
+            self._token_cache = (key, table.contiguous())
+        return self._token_cache[1]
+
+    def _run_tokens(self, ids: torch.Tensor, table: torch.Tensor, states: list[torch.Tensor],
+                    mask: torch.Tensor | None) -> tuple[torch.Tensor, list[torch.Tensor]] | None:
+        """The layer on token ids through `table` (ids in processing order), or None where the
+        mask is not one run of valid steps per row (the LSTM's token kernel runs each row on its
+        run; the others take no mask)."""
+        starts = lengths = None
+        if mask is not None:
+            runs = rnn_kernels.padding_runs(mask)
+            if runs is None:
+                return None
+            starts, lengths = runs
+        outputs, h, c = kernels.token_layer(self.kernel_cell, ids, table, self.recurrent_kernel,
+                                            self.recurrent_bias(), *states,
+                                            starts, None if starts is None else starts + lengths)
+        if starts is not None:
+            outputs = rnn_kernels.carry_after_runs(outputs, h, starts, lengths)
+        return outputs, [h] if c is None else [h, c]
+
     def project_inputs(self, x: torch.Tensor, masks: Sequence[torch.Tensor] | None) -> torch.Tensor:
         """x @ kernel + input bias for the whole sequence; per-gate input masks if given."""
         bias = self.input_bias()
@@ -169,15 +213,26 @@ class RNN(Layer):
         x: torch.Tensor,
         mask: torch.Tensor | None = None,
         initial_state: list[torch.Tensor] | None = None,
+        embedding=None,
     ) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        self.ensure_built(x)
-        batch = x.shape[0]
-        states = (list(initial_state) if initial_state is not None
-                  else [x.new_zeros(batch, self.units) for _ in range(self.state_count)])
+        """With `embedding` (an Embedding layer), x holds token ids and the result is that of
+        forward(embedding(x)); at inference it goes through `token_table` where that applies."""
         if mask is not None:
             mask = mask.bool()
             if bool(mask.all()):  # nothing masked (a length-bucketed batch): the fast unmasked path
                 mask = None
+        table = None
+        if embedding is not None:
+            x = embedding.token_ids(x)
+            if mask is None or self.kernel_cell == "lstm":  # only the LSTM's token kernel takes masks
+                table = self.token_table(embedding)
+            if table is None:
+                x = embedding(x)
+        self.ensure_built(x)
+        batch = x.shape[0]
+        like = x if table is None else table
+        states = (list(initial_state) if initial_state is not None
+                  else [like.new_zeros(batch, self.units) for _ in range(self.state_count)])
         if self.go_backwards:
             x = x.flip(1)
             mask = None if mask is None else mask.flip(1)
@@ -193,7 +248,10 @@ class RNN(Layer):
         elif self.training and self.dropout > 0:
             input_mask = _dropout_masks(batch, x.shape[2], self.dropout, 1, x)[0]  # x * mask, in run_sequence
 
-        outputs, states = rnn_kernels.run_sequence(
+        ran = None if table is None else self._run_tokens(x, table, states, mask)
+        if table is not None and ran is None:  # a mask the token kernel cannot take: look the words up
+            x = F.embedding(x, embedding.embeddings)
+        outputs, states = ran or rnn_kernels.run_sequence(
             own_kernel=self.own_kernel(),
             span_kernel=self.span_kernel() if mask is not None else None,
             fused_cell=self.fused_cell,
@@ -372,9 +430,12 @@ class GRU(RNN):
         keras_math = (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
         return "gru" if keras_math and self.reset_after else None
 
+    def recurrent_bias(self) -> torch.Tensor:
+        return self.bias[1] if self.use_bias else self._zeros(3 * self.units)
+
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         x = rnn_kernels.apply_input_mask(x, input_mask)
-        b_rec = self.bias[1] if self.use_bias else self._zeros(3 * self.units)
+        b_rec = self.recurrent_bias()
         outputs, h = kernels.fused_gru(self.project_inputs(x, None), self.recurrent_kernel, b_rec, states[0])
         return outputs, [h]
 

@@ -135,7 +135,7 @@ def _run_moves(x: torch.Tensor, starts: torch.Tensor, lengths: torch.Tensor):
     return aligned, placed
 
 
-def _carry_after_runs(out: torch.Tensor, final: torch.Tensor, starts: torch.Tensor,
+def carry_after_runs(out: torch.Tensor, final: torch.Tensor, starts: torch.Tensor,
                       lengths: torch.Tensor) -> torch.Tensor:
     """Keras's carry: after a row's run (zeros there in `out`), its last output `final` repeats."""
     rel = torch.arange(out.shape[1], device=out.device)[None, :] - starts[:, None]
@@ -150,7 +150,7 @@ def _place_runs(out: torch.Tensor, final: torch.Tensor, moves, lengths: torch.Te
     """Left-aligned outputs (zeros after each run) put back at their time steps with Keras's carry
     semantics: zeros before a row's run, its last output `final` repeated after it."""
     aligned, placed = moves
-    return _carry_after_runs(_move_steps(out, placed, aligned), final, starts, lengths)
+    return carry_after_runs(_move_steps(out, placed, aligned), final, starts, lengths)
 
 
 def aligned_masked_sequence(
@@ -236,7 +236,7 @@ def run_sequence(
     starts, lengths = runs
     if span_kernel is not None:
         out, final = span_kernel(x, states, starts, starts + lengths, input_mask=input_mask)
-        return _carry_after_runs(out, final[0], starts, lengths), final
+        return carry_after_runs(out, final[0], starts, lengths), final
     x = apply_input_mask(x, input_mask)
     if len(states) == 1 or not need_states:
         unmasked = own_kernel or (lambda seq, s: fused_sequence(fused_cell, seq, s, torch_weights()))

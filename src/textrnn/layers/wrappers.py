@@ -62,10 +62,13 @@ class Bidirectional(Layer):
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
         return mask if self.return_sequences else None
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None):
-        self.ensure_built(x)
-        fwd = self.forward_layer(x, mask=mask)
-        bwd = self.backward_layer(x, mask=mask)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, embedding=None):
+        """With `embedding`, x holds token ids that both directions read through it (see
+        RNN.forward)."""
+        if embedding is None:
+            self.ensure_built(x)
+        fwd = self.forward_layer(x, mask=mask, embedding=embedding)
+        bwd = self.backward_layer(x, mask=mask, embedding=embedding)
         fwd_states: tuple[torch.Tensor, ...] = ()
         bwd_states: tuple[torch.Tensor, ...] = ()
         if self.return_state:
