@@ -304,8 +304,8 @@ def token_layer(cell: str, ids, table, U, brec, h0, c0=None, starts=None, ends=N
     none = torch.empty(0)
     spans = torch.empty(0, dtype=torch.long)
     H, hT, cT = _module.token_layer_forward(
-        cell, ids.to(torch.long).contiguous(), table, U.contiguous(), none if brec is None else brec.contiguous(),
-        h0.contiguous(), none if c0 is None else c0.contiguous(),
+        cell, ids.to(torch.long).contiguous(), table, U.contiguous(),
+        none if brec is None else brec.contiguous(), h0.contiguous(), none if c0 is None else c0.contiguous(),
         spans if starts is None else starts.to(torch.long).contiguous(),
         spans if ends is None else ends.to(torch.long).contiguous())
     return H, hT, cT if cell == "lstm" else None
