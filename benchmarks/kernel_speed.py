@@ -6,14 +6,16 @@ and Adam update of it.
 
 With `--against DIR` (another tree's src/textrnn/kernels, e.g. from `git worktree add /tmp/old
 HEAD~1`), that tree's kernel is built too and both run in this one process, alternating round by
-round, so the machine's drift (it swings by 1.5x within minutes) hits both alike; each keeps its
-best time. This is how a kernel change is judged here before whole training steps are timed.
+round, so the machine's drift (it swings by 1.5x within minutes) hits both alike; each shows its
+best and median time. This is how a kernel change is judged here before whole training steps are
+timed; `--threads 1` takes the other core's neighbours out of the picture.
 
-    python benchmarks/kernel_speed.py [--against /tmp/old/src/textrnn/kernels] [--rounds 8]
+    python benchmarks/kernel_speed.py [--against /tmp/old/src/textrnn/kernels] [--rounds 8] [--threads 1]
 """
 
 import argparse
 import platform
+import statistics
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -104,7 +106,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--against", type=Path, help="another tree's src/textrnn/kernels directory")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from textrnn import kernels
 
     if not kernels.available():
@@ -112,24 +117,28 @@ def main() -> None:
     modules = {"this tree": kernels._module}
     if args.against:
         modules["--against"] = load_other(args.against)
-    best: dict[tuple, float] = {}
+    times: dict[tuple, list[float]] = {}
     for round_ in range(args.rounds):
         for inputs, units in SIZES:
             order = list(modules.items())
             for tag, module in order if round_ % 2 == 0 else order[::-1]:  # neither always goes first
                 for part, call in layer_calls(module, inputs, units).items():
-                    key = (inputs, units, part, tag)
-                    best[key] = min(best.get(key, float("inf")), best_ms(call))
+                    times.setdefault((inputs, units, part, tag), []).append(best_ms(call))
     print(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, machine: {platform.machine()}, "
-          f"{torch.get_num_threads()} threads; one LSTM layer, batch 32 x 500 steps, best of {args.rounds}")
+          f"{torch.get_num_threads()} threads; one LSTM layer, batch 32 x 500 steps, "
+          f"best / median of {args.rounds} rounds")
     tags = list(modules)
-    print("| inputs / units | part | " + " | ".join(tags) + (" | change |" if len(tags) > 1 else " |"))
+    change_column = " | change (best, median) |" if len(tags) > 1 else " |"
+    print("| inputs / units | part | " + " | ".join(tags) + change_column)
     print("|---" * (2 + len(tags) + (len(tags) > 1)) + "|")
     for inputs, units in SIZES:
         for part in ("forward (training)", "forward (inference)", "backward"):
-            times = [best[(inputs, units, part, tag)] for tag in tags]
-            cells = " | ".join(f"{t:.2f} ms" for t in times)
-            change = f" | {times[0] / times[1] - 1:+.0%} |" if len(times) > 1 else " |"
+            runs = [times[(inputs, units, part, tag)] for tag in tags]
+            best = [min(r) for r in runs]
+            median = [statistics.median(r) for r in runs]
+            cells = " | ".join(f"{b:.2f} / {m:.2f} ms" for b, m in zip(best, median))
+            change = (f" | {best[0] / best[1] - 1:+.0%}, {median[0] / median[1] - 1:+.0%} |"
+                      if len(runs) > 1 else " |")
             print(f"| {inputs} / {units} | {part} | {cells}{change}")
 
     ops = op_calls()
