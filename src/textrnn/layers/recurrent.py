@@ -179,20 +179,25 @@ class RNN(Layer):
     def _run_tokens(self, ids: torch.Tensor, table: torch.Tensor, states: list[torch.Tensor],
                     mask: torch.Tensor | None) -> tuple[torch.Tensor, list[torch.Tensor]] | None:
         """The layer on token ids through `table` (ids in processing order), or None where the
-        mask is not one run of valid steps per row (the LSTM's token kernel runs each row on its
-        run; the others take no mask)."""
-        starts = lengths = None
-        if mask is not None:
-            runs = rnn_kernels.padding_runs(mask)
-            if runs is None:
-                return None
-            starts, lengths = runs
-        outputs, h, c = kernels.token_layer(self.kernel_cell, ids, table, self.recurrent_kernel,
-                                            self.recurrent_bias(), *states,
-                                            starts, None if starts is None else starts + lengths)
-        if starts is not None:
-            outputs = rnn_kernels.carry_after_runs(outputs, h, starts, lengths)
-        return outputs, [h] if c is None else [h, c]
+        mask is not one run of valid steps per row. Under a padding mask the LSTM's token kernel
+        runs each row on its run; the GRU's and SimpleRNN's run on ids moved to the front of
+        their rows, as their unmasked kernels do (rnn_kernels.aligned_masked_sequence)."""
+        def run(seq: torch.Tensor, first: list[torch.Tensor], starts=None, ends=None):
+            outputs, h, c = kernels.token_layer(self.kernel_cell, seq, table, self.recurrent_kernel,
+                                                self.recurrent_bias(), *first, starts, ends)
+            return outputs, [h] if c is None else [h, c]
+
+        if mask is None:
+            return run(ids, states)
+        runs = rnn_kernels.padding_runs(mask)
+        if runs is None:
+            return None
+        starts, lengths = runs
+        if self.kernel_cell != "lstm":  # ids as (B, T, 1) steps to move
+            return rnn_kernels.aligned_masked_sequence(lambda seq, first: run(seq[..., 0], first),
+                                                       ids[..., None], states, starts, lengths)
+        outputs, final = run(ids, states, starts, starts + lengths)
+        return rnn_kernels.carry_after_runs(outputs, final[0], starts, lengths), final
 
     def project_inputs(self, x: torch.Tensor, masks: Sequence[torch.Tensor] | None) -> torch.Tensor:
         """x @ kernel + input bias for the whole sequence; per-gate input masks if given."""
@@ -224,8 +229,7 @@ class RNN(Layer):
         table = None
         if embedding is not None:
             x = embedding.token_ids(x)
-            if mask is None or self.kernel_cell == "lstm":  # only the LSTM's token kernel takes masks
-                table = self.token_table(embedding)
+            table = self.token_table(embedding)
             if table is None:
                 x = embedding(x)
         self.ensure_built(x)
