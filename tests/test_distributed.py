@@ -53,3 +53,24 @@ def test_language_model_pretraining_under_torchrun(tmp_path):
               "--out", str(tmp_path / "emb"), "-q")
     emb = PretrainedEmbedding.load(tmp_path / "emb")
     assert emb.matrix.shape == (20, 4) and emb.card["steps"] > 0
+
+
+def test_resumed_torchrun_run_ends_where_the_uninterrupted_one_does(tmp_path):
+    """A 2-process run resumed from its last checkpoint (here: a 2-epoch run whose run.json then
+    asks for 3, as if it had been stopped after epoch 2) ends with the weights and history of a
+    3-epoch run that was never stopped: rank 0's checkpoint restores every rank."""
+    _torchrun("train", *ARGS, "--out", str(tmp_path / "straight"))
+    two_epochs = [*ARGS]
+    two_epochs[two_epochs.index("--epochs") + 1] = "2"
+    _torchrun("train", *two_epochs, "--out", str(tmp_path / "resumed"))
+    settings_file = tmp_path / "resumed/run.json"
+    settings = json.loads(settings_file.read_text())
+    assert settings["epochs"] == 2
+    settings_file.write_text(json.dumps({**settings, "epochs": 3}))
+    _torchrun("train", "--resume", str(tmp_path / "resumed"), "-q")
+    straight = json.loads((tmp_path / "straight/history.json").read_text())
+    resumed = json.loads((tmp_path / "resumed/history.json").read_text())
+    assert resumed == straight and len(straight["loss"]) == 3
+    a, b = load_model(tmp_path / "straight/model"), load_model(tmp_path / "resumed/model")
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wb, wa)
