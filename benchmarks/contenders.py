@@ -9,11 +9,19 @@ import statistics
 import subprocess
 import sys
 
+KERAS_BACKENDS = {"keras-jax": "jax", "keras-tf": "tensorflow"}  # contender -> the module it needs
+
 
 def with_keras_if_installed(contenders: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-    """The contenders, less keras-jax when keras or jax is not installed (the `bench` extra)."""
-    have_keras = all(importlib.util.find_spec(m) for m in ("keras", "jax"))
-    return {k: v for k, v in contenders.items() if have_keras or k != "keras-jax"}
+    """The contenders, less each Keras backend that is not installed (the `bench` extra has them)."""
+    def installed(name: str) -> bool:
+        needs = KERAS_BACKENDS.get(name)
+        return needs is None or all(importlib.util.find_spec(m) for m in ("keras", needs))
+    return {k: v for k, v in contenders.items() if installed(k)}
+
+
+def keras_contenders(contenders) -> list[str]:
+    return [c for c in contenders if c in KERAS_BACKENDS]
 
 
 def run_rounds(worker: str, model: str, worker_args: list[str], contenders: dict[str, dict[str, str]],
@@ -42,8 +50,13 @@ def best_of(results: list[dict[str, float]], better=min) -> dict[str, float]:
     return {c: better(r[c] for r in results) for c in results[0]}
 
 
-def ratios_per_round(results: list[dict[str, float]], other: str, base: str = "textrnn") -> str:
-    """`other / base` within each round (the two ran minutes apart at most, so the machine's slow
-    phases hit both alike), and their median: steadier than the ratio of two bests."""
-    ratios = sorted(r[other] / r[base] for r in results)
+def ratios_per_round(results: list[dict[str, float]], top: str | list[str], bottom: str | list[str],
+                     better=min) -> str:
+    """`top / bottom` within each round (they ran minutes apart at most, so the machine's slow
+    phases hit both alike), and their median: steadier than the ratio of two bests. A list stands
+    for the best of its contenders in that round (`better`: min for times, max for speeds), e.g.
+    the fastest Keras backend."""
+    def pick(r: dict[str, float], names: str | list[str]) -> float:
+        return r[names] if isinstance(names, str) else better(r[n] for n in names)
+    ratios = sorted(pick(r, top) / pick(r, bottom) for r in results)
     return ", ".join(f"{x:.2f}" for x in ratios) + f" (median {statistics.median(ratios):.2f})"

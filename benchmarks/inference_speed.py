@@ -1,5 +1,6 @@
 """Inference speed of the lecture's models: textrnn's forward-only kernel against the same model on
-PyTorch's oneDNN kernels (TEXTRNN_KERNEL=0) and, when installed, Keras 3 on JAX. Each contender runs
+PyTorch's oneDNN kernels (TEXTRNN_KERNEL=0) and, when installed, Keras 3 on JAX and on
+TensorFlow (the last column: against the faster of the two in each round). Each contender runs
 in its own process on the first `--reviews` real IMDB test reviews (500 words), `predict` at batch
 256 after one warm-up pass; the contenders alternate so drift hits all alike.
 
@@ -14,16 +15,16 @@ import platform
 import textwrap
 from datetime import datetime, timezone
 
-from contenders import best_of, ratios_per_round, run_rounds, with_keras_if_installed
+from contenders import best_of, keras_contenders, ratios_per_round, run_rounds, with_keras_if_installed
 
 WORKER = textwrap.dedent('''
     import json, os, sys, time
     contender, name, reviews = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    if contender == "keras-jax":
-        os.environ["KERAS_BACKEND"] = "jax"
+    if contender.startswith("keras-"):
+        os.environ["KERAS_BACKEND"] = {"keras-jax": "jax", "keras-tf": "tensorflow"}[contender]
     from textrnn.data.datasets import prepare
     x = prepare("imdb", quiet=True).x_test[:reviews]
-    if contender == "keras-jax":
+    if contender.startswith("keras-"):
         sys.path.insert(0, "benchmarks")
         from keras_reference import build
         model = build(name)
@@ -40,6 +41,7 @@ CONTENDERS = {
     "textrnn": {},
     "textrnn, PyTorch kernels": {"TEXTRNN_KERNEL": "0"},
     "keras-jax": {},
+    "keras-tf": {},
 }
 
 
@@ -54,16 +56,17 @@ def main() -> None:
     print(f"date: {datetime.now(timezone.utc):%Y-%m-%d}, machine: {platform.machine()}, "
           f"{os.cpu_count()} cores; predict at batch 256 on {args.reviews} IMDB test reviews x 500 words, "
           f"best of {args.rounds} alternating rounds")
-    keras = "keras-jax" in contenders
-    print("| model | " + " | ".join(contenders) + (" | textrnn / keras-jax per round |" if keras else " |"))
-    print("|---|" + "---|" * (len(contenders) + keras))
+    keras = keras_contenders(contenders)
+    print("| model | " + " | ".join(contenders) +
+          (" | textrnn / fastest Keras per round |" if keras else " |"))
+    print("|---|" + "---|" * (len(contenders) + bool(keras)))
     for name in args.models:
         results = run_rounds(WORKER, name, [str(args.reviews)], contenders, args.rounds, "per_s")
         best = best_of(results, max)
         base = best["textrnn"]
         cells = [f"{v:,.0f} reviews/s ({v / base:.2f}x)" for v in best.values()]
         if keras:
-            cells.append(ratios_per_round(results, "textrnn", base="keras-jax"))
+            cells.append(ratios_per_round(results, "textrnn", keras, better=max))
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 

@@ -1,5 +1,6 @@
 """Training speed of the lecture's models: textrnn against plain PyTorch (stock nn.LSTM / nn.GRU /
-nn.RNN, and the same with flush-denormal) and, when installed, Keras 3 on JAX. Each contender runs in
+nn.RNN, and the same with flush-denormal) and, when installed, Keras 3 on JAX and on
+TensorFlow (the last column: against the faster of the two in each round). Each contender runs in
 its own process (the denormal and malloc settings are per process), trains on real IMDB batches
 (batch 32 x 500 words, RMSprop): one warm-up pass of 3 batches, then one timed epoch over `--steps`
 batches (through `fit` for textrnn and Keras, a plain loop for PyTorch); the contenders alternate so
@@ -17,13 +18,13 @@ import platform
 import textwrap
 from datetime import datetime, timezone
 
-from contenders import best_of, ratios_per_round, run_rounds, with_keras_if_installed
+from contenders import best_of, keras_contenders, ratios_per_round, run_rounds, with_keras_if_installed
 
 WORKER = textwrap.dedent('''
     import json, os, sys, time
     contender, name, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    if contender == "keras-jax":
-        os.environ["KERAS_BACKEND"] = "jax"
+    if contender.startswith("keras-"):
+        os.environ["KERAS_BACKEND"] = {"keras-jax": "jax", "keras-tf": "tensorflow"}[contender]
     import numpy as np
     from textrnn.data.datasets import prepare
     data = prepare("imdb", quiet=True)
@@ -34,12 +35,12 @@ WORKER = textwrap.dedent('''
         from textrnn import zoo
         model = zoo.build(name)
         model.compile("rmsprop", "binary_crossentropy", ["acc"])
-    elif contender == "keras-jax":
+    elif contender.startswith("keras-"):
         sys.path.insert(0, "benchmarks")
         from keras_reference import build
         model = build(name)
         model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
-    if contender == "keras-jax" or contender.startswith("textrnn"):
+    if contender.startswith(("keras-", "textrnn")):
         # whole epochs through fit: data feeding, shuffling and the optimizer included
         epoch = lambda xs, ys: model.fit(xs, ys, batch_size=32, epochs=1, verbose=0, shuffle=True)
     else:
@@ -81,6 +82,7 @@ CONTENDERS = {
     "pytorch-stock": {},
     "pytorch-ftz": {},
     "keras-jax": {},
+    "keras-tf": {},
 }
 
 
@@ -95,16 +97,17 @@ def main() -> None:
     print(f"date: {datetime.now(timezone.utc):%Y-%m-%d}, machine: {platform.machine()}, "
           f"{os.cpu_count()} cores; batch 32 x 500 words, RMSprop, {args.steps} steps after warm-up, "
           f"best of {args.rounds} alternating rounds")
-    keras = "keras-jax" in contenders
-    print("| model | " + " | ".join(contenders) + (" | keras-jax / textrnn per round |" if keras else " |"))
-    print("|---|" + "---|" * (len(contenders) + keras))
+    keras = keras_contenders(contenders)
+    print("| model | " + " | ".join(contenders) +
+          (" | fastest Keras / textrnn per round |" if keras else " |"))
+    print("|---|" + "---|" * (len(contenders) + bool(keras)))
     for name in args.models:
         results = run_rounds(WORKER, name, [str(args.steps)], contenders, args.rounds, "ms")
         best = best_of(results, min)
         base = best["textrnn"]
         cells = [f"{ms:.1f} ms ({ms * 782 / 1000:.0f} s/epoch, {ms / base:.2f}x)" for ms in best.values()]
         if keras:
-            cells.append(ratios_per_round(results, "keras-jax"))
+            cells.append(ratios_per_round(results, keras, "textrnn"))
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 

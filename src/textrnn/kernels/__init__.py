@@ -5,10 +5,11 @@ run a whole LSTM / tanh SimpleRNN / GRU (reset_after) sequence from its input pr
 their own backward (any float dtype and size); `lstm_layer`, `simple_rnn_layer` and `gru_layer` run
 a whole layer from its inputs (float32, AVX-512, sizes multiples of 16: see `fast_layer`), input
 projection and dropout mask inside the time loop, and are the layers' training and inference paths
-where they apply. `embedding_grad`, `rmsprop_step` and `adam_step` (train_ops.cpp) do in one pass
-what PyTorch does in several around them. The extension is compiled once per machine by
-torch.utils.cpp_extension (g++ and ninja; a minute at most) into TEXTRNN_KERNEL_CACHE or
-~/.cache/textrnn/kernels. When it cannot be built, or with TEXTRNN_KERNEL=0,
+where they apply; `token_layer` is their inference on token ids through a table of every word's
+input projection (RNN.token_table). `embedding_grad`, `rmsprop_step` and `adam_step`
+(train_ops.cpp) do in one pass what PyTorch does in several around them. The extension is
+compiled once per machine by torch.utils.cpp_extension (g++ and ninja; a minute at most) into
+TEXTRNN_KERNEL_CACHE or ~/.cache/textrnn/kernels. When it cannot be built, or with TEXTRNN_KERNEL=0,
 `available()` is False and the layers use PyTorch's kernels instead: same results, slower.
 """
 
