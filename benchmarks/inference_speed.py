@@ -18,10 +18,8 @@ from datetime import datetime, timezone
 from contenders import best_of, keras_contenders, ratios_per_round, run_rounds, with_keras_if_installed
 
 WORKER = textwrap.dedent('''
-    import json, os, sys, time
+    import json, sys, time
     contender, name, reviews = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    if contender.startswith("keras-"):
-        os.environ["KERAS_BACKEND"] = {"keras-jax": "jax", "keras-tf": "tensorflow"}[contender]
     from textrnn.data.datasets import prepare
     x = prepare("imdb", quiet=True).x_test[:reviews]
     if contender.startswith("keras-"):
@@ -40,8 +38,8 @@ WORKER = textwrap.dedent('''
 CONTENDERS = {
     "textrnn": {},
     "textrnn, PyTorch kernels": {"TEXTRNN_KERNEL": "0"},
-    "keras-jax": {},
-    "keras-tf": {},
+    "keras-jax": {"KERAS_BACKEND": "jax"},
+    "keras-tf": {"KERAS_BACKEND": "tensorflow"},
 }
 
 

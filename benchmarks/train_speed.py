@@ -21,10 +21,8 @@ from datetime import datetime, timezone
 from contenders import best_of, keras_contenders, ratios_per_round, run_rounds, with_keras_if_installed
 
 WORKER = textwrap.dedent('''
-    import json, os, sys, time
+    import json, sys, time
     contender, name, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    if contender.startswith("keras-"):
-        os.environ["KERAS_BACKEND"] = {"keras-jax": "jax", "keras-tf": "tensorflow"}[contender]
     import numpy as np
     from textrnn.data.datasets import prepare
     data = prepare("imdb", quiet=True)
@@ -81,8 +79,8 @@ CONTENDERS = {
     "textrnn, PyTorch kernels": {"TEXTRNN_KERNEL": "0"},
     "pytorch-stock": {},
     "pytorch-ftz": {},
-    "keras-jax": {},
-    "keras-tf": {},
+    "keras-jax": {"KERAS_BACKEND": "jax"},
+    "keras-tf": {"KERAS_BACKEND": "tensorflow"},
 }
 
 

@@ -55,6 +55,11 @@ def _load():
     return _module
 
 
+def _or_empty(t: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+    """`t` contiguous, or an empty tensor of `like`'s dtype: the extension's "none"."""
+    return like.new_empty(0) if t is None else t.contiguous()
+
+
 def available() -> bool:
     return _load() is not None
 
@@ -137,7 +142,7 @@ class FusedLSTMLayer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, kernel, bias, U, h0, c0, starts, ends, xmask):
         x, kernel, U, h0, c0 = (t.contiguous() for t in (x, kernel, U, h0, c0))
-        b = x.new_empty(0) if bias is None else bias.contiguous()
+        b = _or_empty(bias, x)
         H, hT, cT, C, G, XM = _module.lstm_layer_forward(x, kernel, b, U, h0, c0, True, starts, ends, xmask)
         # backward's dW needs the inputs as the projection saw them: masked ones if there is a mask
         ctx.save_for_backward(XM if xmask.numel() else x, kernel, U, h0, c0, H, C, G, starts, ends, xmask)
@@ -148,7 +153,7 @@ class FusedLSTMLayer(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dH, dhT, dcT):
         x, kernel, U, h0, c0, H, C, G, starts, ends, xmask = ctx.saved_tensors
-        dH = H.new_empty(0) if dH is None else dH.contiguous()  # empty: only h_T is used (no zeros pass)
+        dH = _or_empty(dH, H)  # empty: only h_T is used (no zeros pass)
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
         dcT = torch.zeros_like(c0) if dcT is None else dcT.contiguous()
         dx, dW, dU, db, dh0, dc0 = _module.lstm_layer_backward(x, kernel, U, h0, c0, H, C, G, dH, dhT, dcT,
@@ -160,10 +165,10 @@ def lstm_layer(x, kernel, bias, U, h0, c0, starts=None, ends=None, xmask=None):
     if starts is None:
         starts = ends = torch.empty(0, dtype=torch.long)
     starts, ends = starts.to(torch.long).contiguous(), ends.to(torch.long).contiguous()
-    xmask = x.new_empty(0) if xmask is None else xmask.detach().contiguous()
+    xmask = _mask_arg(x, xmask)
     if torch.is_grad_enabled():
         return FusedLSTMLayer.apply(x, kernel, bias, U, h0, c0, starts, ends, xmask)
-    b = x.new_empty(0) if bias is None else bias.contiguous()  # inference: keep nothing for backward
+    b = _or_empty(bias, x)  # inference: keep nothing for backward
     H, hT, cT, *_ = _module.lstm_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(),
                                                  h0.contiguous(), c0.contiguous(), False, starts, ends, xmask)
     return H, hT, cT
@@ -183,7 +188,7 @@ class FusedSimpleRNN(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dH, dhT):
         U, h0, H = ctx.saved_tensors
-        dH = H.new_empty(0) if dH is None else dH.contiguous()  # empty: no gradient into H
+        dH = _or_empty(dH, H)  # empty: no gradient into H
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
         DP, dU, dh0 = _module.rnn_backward(dH, dhT, U.contiguous(), h0.contiguous(), H)
         return DP, dU, dh0
@@ -207,7 +212,7 @@ class FusedGRU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dH, dhT):
         U, h0, H, G = ctx.saved_tensors
-        dH = H.new_empty(0) if dH is None else dH.contiguous()
+        dH = _or_empty(dH, H)
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
         DX, dU, dbrec, dh0, _ = _module.gru_backward(dH, dhT, U.contiguous(), h0.contiguous(), H, G)
         return DX, dU, dbrec, dh0
@@ -226,7 +231,7 @@ class FusedRNNLayer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, kernel, bias, U, h0, xmask):
         x, kernel, U, h0 = (t.contiguous() for t in (x, kernel, U, h0))
-        b = x.new_empty(0) if bias is None else bias.contiguous()
+        b = _or_empty(bias, x)
         H, XM = _module.rnn_layer_forward(x, kernel, b, U, h0, True, xmask)
         ctx.save_for_backward(XM if xmask.numel() else x, kernel, U, h0, H, xmask)
         ctx.set_materialize_grads(False)
@@ -236,7 +241,7 @@ class FusedRNNLayer(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dH, dhT):
         x, kernel, U, h0, H, xmask = ctx.saved_tensors
-        dH = H.new_empty(0) if dH is None else dH.contiguous()
+        dH = _or_empty(dH, H)
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
         dx, dW, db, dU, dh0 = _module.rnn_layer_backward(x, kernel, U, h0, H, dH, dhT, xmask)
         return dx, dW, db if ctx.has_bias else None, dU, dh0, None
@@ -249,7 +254,7 @@ class FusedGRULayer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, kernel, bias, U, brec, h0, xmask):
         x, kernel, U, h0 = (t.contiguous() for t in (x, kernel, U, h0))
-        b = x.new_empty(0) if bias is None else bias.contiguous()
+        b = _or_empty(bias, x)
         r = x.new_zeros(U.shape[1]) if brec is None else brec.contiguous()
         H, G, XM = _module.gru_layer_forward(x, kernel, b, U, r, h0, True, xmask)
         ctx.save_for_backward(XM if xmask.numel() else x, kernel, U, h0, H, G, xmask)
@@ -260,7 +265,7 @@ class FusedGRULayer(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dH, dhT):
         x, kernel, U, h0, H, G, xmask = ctx.saved_tensors
-        dH = H.new_empty(0) if dH is None else dH.contiguous()
+        dH = _or_empty(dH, H)
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
         dx, dW, db_in, dU, db_rec, dh0 = _module.gru_layer_backward(x, kernel, U, h0, H, G, dH, dhT, xmask)
         has_in, has_rec = ctx.has_bias
@@ -268,7 +273,7 @@ class FusedGRULayer(torch.autograd.Function):
 
 
 def _mask_arg(x: torch.Tensor, xmask: torch.Tensor | None) -> torch.Tensor:
-    return x.new_empty(0) if xmask is None else xmask.detach().contiguous()
+    return _or_empty(None if xmask is None else xmask.detach(), x)
 
 
 def simple_rnn_layer(x, kernel, bias, U, h0, xmask=None):
@@ -277,7 +282,7 @@ def simple_rnn_layer(x, kernel, bias, U, h0, xmask=None):
     xmask = _mask_arg(x, xmask)
     if torch.is_grad_enabled():
         return FusedRNNLayer.apply(x, kernel, bias, U, h0, xmask)
-    b = x.new_empty(0) if bias is None else bias.contiguous()
+    b = _or_empty(bias, x)
     H, _ = _module.rnn_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(), h0.contiguous(),
                                      False, xmask)
     return H, H[:, -1]
@@ -289,7 +294,7 @@ def gru_layer(x, kernel, bias, U, brec, h0, xmask=None):
     xmask = _mask_arg(x, xmask)
     if torch.is_grad_enabled():
         return FusedGRULayer.apply(x, kernel, bias, U, brec, h0, xmask)
-    b = x.new_empty(0) if bias is None else bias.contiguous()
+    b = _or_empty(bias, x)
     r = x.new_zeros(U.shape[1]) if brec is None else brec.contiguous()
     H, _, _ = _module.gru_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(), r,
                                         h0.contiguous(), False, xmask)
@@ -302,11 +307,9 @@ def token_layer(cell: str, ids, table, U, brec, h0, c0=None, starts=None, ends=N
     input bias), which the kernel reads by id at each step instead of projecting x_t. brec: the
     GRU's recurrent bias (else None); starts / ends: the LSTM's valid steps per row, as in
     `lstm_layer`. Returns (H, h_T, c_T); c_T is None but for the LSTM. Float32, units % 16."""
-    none = torch.empty(0)
-    spans = torch.empty(0, dtype=torch.long)
-    H, hT, cT = _module.token_layer_forward(
-        cell, ids.to(torch.long).contiguous(), table, U.contiguous(),
-        none if brec is None else brec.contiguous(), h0.contiguous(), none if c0 is None else c0.contiguous(),
-        spans if starts is None else starts.to(torch.long).contiguous(),
-        spans if ends is None else ends.to(torch.long).contiguous())
+    ids = ids.to(torch.long).contiguous()
+    spans = [None if t is None else t.to(torch.long) for t in (starts, ends)]
+    H, hT, cT = _module.token_layer_forward(cell, ids, table, U.contiguous(), _or_empty(brec, table),
+                                            h0.contiguous(), _or_empty(c0, table),
+                                            *(_or_empty(t, ids) for t in spans))
     return H, hT, cT if cell == "lstm" else None

@@ -993,6 +993,14 @@ StepInputs step_inputs(const at::Tensor& x, const at::Tensor& xmask, const at::T
           kept ? XM.data_ptr<float>() : nullptr,
           masked && !kept ? aligned_floats(storage, (b1 - b0) * x.size(2)) : nullptr};
 }
+
+// What a layer kernel's loop reads for rows [b0, b1): x (masked on the way in) when it projects in
+// the loop, else the projections that project() made first (bias and mask applied).
+StepInputs layer_inputs(bool in_loop, const at::Tensor& x, const at::Tensor& xmask, const at::Tensor& XM,
+                        const at::Tensor& proj, int64_t b0, int64_t b1, std::vector<float>& storage) {
+  if (in_loop) return step_inputs(x, xmask, XM, b0, b1, storage);
+  return {b0, x.size(1), proj.size(2), proj.data_ptr<float>()};
+}
 #endif
 
 }  // namespace
@@ -1024,10 +1032,8 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
   const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
     std::vector<float> storage;
-    // beyond project_in_loop the loop reads the projections (bias and mask applied) instead
-    auto xin = in_loop ? step_inputs(x, xmask, XM, b0, b1, storage)
-                       : StepInputs{b0, steps, 4 * u, proj.data_ptr<float>()};
-    LstmLayerForward{b0, b1 - b0, steps, u, xin, in_loop ? W.data_ptr<float>() : nullptr, bp, U.data_ptr<float>(),
+    LstmLayerForward{b0, b1 - b0, steps, u, layer_inputs(in_loop, x, xmask, XM, proj, b0, b1, storage),
+                     in_loop ? W.data_ptr<float>() : nullptr, bp, U.data_ptr<float>(),
                      h0.data_ptr<float>(), c0.data_ptr<float>(), H.data_ptr<float>(), hT.data_ptr<float>(),
                      cT.data_ptr<float>(), keep ? C.data_ptr<float>() : nullptr, keep ? G.data_ptr<float>() : nullptr,
                      sp, ep}.run();
@@ -1257,7 +1263,7 @@ std::vector<at::Tensor> rnn_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 #if defined(__AVX512F__)
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
     std::vector<float> storage;
-    RnnForwardF32 f{b0, steps, u, in_loop ? step_inputs(x, xmask, XM, b0, b1, storage) : StepInputs{b0, steps, u, proj.data_ptr<float>()},
+    RnnForwardF32 f{b0, steps, u, layer_inputs(in_loop, x, xmask, XM, proj, b0, b1, storage),
                     in_loop ? W.data_ptr<float>() : nullptr,
                     in_loop && bias.numel() ? bias.data_ptr<float>() : nullptr, U.data_ptr<float>(),
                     h0.data_ptr<float>(), H.data_ptr<float>()};
@@ -1290,7 +1296,7 @@ std::vector<at::Tensor> gru_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 #if defined(__AVX512F__)
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
     std::vector<float> storage, xstorage;
-    GruForwardF32 f{b0, steps, u, in_loop ? step_inputs(x, xmask, XM, b0, b1, xstorage) : StepInputs{b0, steps, 3 * u, proj.data_ptr<float>()},
+    GruForwardF32 f{b0, steps, u, layer_inputs(in_loop, x, xmask, XM, proj, b0, b1, xstorage),
                     in_loop ? W.data_ptr<float>() : nullptr,
                     in_loop && bias.numel() ? bias.data_ptr<float>() : nullptr, U.data_ptr<float>(),
                     brec.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>(),

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from textrnn import activations, kernels
 from textrnn.errors import ConfigError
@@ -254,7 +253,7 @@ class RNN(Layer):
 
         ran = None if table is None else self._run_tokens(x, table, states, mask)
         if table is not None and ran is None:  # a mask the token kernel cannot take: look the words up
-            x = F.embedding(x, embedding.embeddings)
+            x = embedding(x)
         outputs, states = ran or rnn_kernels.run_sequence(
             own_kernel=self.own_kernel(),
             span_kernel=self.span_kernel() if mask is not None else None,
