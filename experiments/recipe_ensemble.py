@@ -4,12 +4,13 @@ loss, head fitted on the training part for that choice and on all training rows 
 Prints each network's and the average's validation / test accuracy and the blend's test accuracy.
 
     TEXTRNN_DATA=... python experiments/recipe_ensemble.py runs/recipe-ablation/recipe/seed-{0,1,2}
+    ... recipe_ensemble.py --head-bits 24 RUN...   # a head of 2**24 columns, not the runs' own
 
 The runs' wall times add up to what the ensemble costs on one machine (recipe.json, `seconds.total`).
 """
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,11 @@ from textrnn.recipe import RecipeSettings, _blend_weight, _training_settings
 from textrnn.runs import prepare_data, validation_rows
 
 
-def main(runs: list[str]) -> None:
+def main(runs: list[str], head_bits: int | None = None) -> None:
     first = json.loads((Path(runs[0]) / "recipe.json").read_text())
-    s = RecipeSettings(**{"val_by_movie": False, **first["settings"]})  # older runs: the last rows
+    older = {"val_by_movie": False, "head_bits": 22}  # the defaults when older runs were made
+    s = RecipeSettings(**{**older, **first["settings"]})
+    s.head_bits = head_bits or s.head_bits
     settings = _training_settings(s, f"{runs[0]}/embedding")
     data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
     train_rows, val_rows = validation_rows(settings, data)  # the rows the network validated on
@@ -40,10 +43,12 @@ def main(runs: list[str]) -> None:
     val_avg, test_avg = np.mean(val, axis=0), np.mean(test, axis=0)
     print(f"average of {len(runs)} networks: val {np.mean((val_avg > .5) == y_val):.4f}, "
           f"test {np.mean((test_avg > .5) == y_test):.4f}")
-    part = NBLinear(s.ngrams, C=s.head_C).fit(data.x_train[train_rows], data.y_train[train_rows])
+    part = NBLinear(s.ngrams, s.head_bits, C=s.head_C).fit(data.x_train[train_rows], data.y_train[train_rows])
     linear_val = part.predict_proba(x_val)
-    print(f"NB head alone: val {np.mean((linear_val > .5) == y_val):.4f} (fitted on the other rows), "
-          f"test {np.mean((head.predict_proba(data.x_test) > .5) == y_test):.4f}")
+    if head.bits != s.head_bits:  # the runs' own head has another size: fit one of this size
+        head = NBLinear(s.ngrams, s.head_bits, C=s.head_C).fit(data.x_train, data.y_train)
+    print(f"NB head alone (2**{s.head_bits} columns): val {np.mean((linear_val > .5) == y_val):.4f} "
+          f"(fitted on the other rows), test {np.mean((head.predict_proba(data.x_test) > .5) == y_test):.4f}")
     blend = _blend_weight(y_val, val_avg, linear_val)
     probs = (1 - blend) * test_avg + blend * head.predict_proba(data.x_test)
     print(f"+ NB head (blend {blend:.2f}): test {np.mean((probs > .5) == y_test):.4f}; "
@@ -51,4 +56,8 @@ def main(runs: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--head-bits", type=int, help="refit the head with 2**bits columns")
+    args = parser.parse_args()
+    main(args.runs, args.head_bits)

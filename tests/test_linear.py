@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from textrnn.errors import DataError
+from textrnn.errors import ConfigError, DataError
 from textrnn.linear import NBLinear, ngram_features
 
 
@@ -37,3 +37,15 @@ def test_nb_linear_learns_and_saves(tmp_path):
 def test_nb_linear_rejects_labels_other_than_0_and_1():
     with pytest.raises(DataError, match="labels 0 and 1"):
         NBLinear(bits=8).fit(np.ones((3, 4), dtype=np.int64), np.array([0, 1, 2]))
+
+
+def test_nb_linear_rejects_a_hash_size_it_cannot_hold():
+    with pytest.raises(ConfigError, match="bits must be 1-28, got 40"):
+        NBLinear(bits=40)
+
+
+def test_more_hash_bits_merge_fewer_ngrams():
+    x = np.random.default_rng(0).integers(1, 5000, size=(200, 60))
+    few, many = ngram_features(x, 3, bits=10), ngram_features(x, 3, bits=20)
+    assert few.nnz < many.nnz  # 1,024 columns must merge some of each row's ~177 n-grams
+    assert many.nnz > 0.99 * 200 * (60 + 59 + 58)  # 2**20 columns keep nearly all of them apart

@@ -4,7 +4,9 @@ the linear half of the recipe's ensemble.
 
 It reads the same padded id arrays as the RNNs (id 0 is padding and never part of an n-gram), so it
 sits beside an RNN in one model: `Sequential.linear_head`. N-grams are hashed into 2**bits columns
-(no n-gram vocabulary to store): the model is one weight vector and a bias.
+(no n-gram vocabulary to store): the model is one weight vector and a bias. The default 2**24 columns
+(64 MB of weights) keep collisions rare: IMDB's training reviews hold ~4.9 M distinct 1-3 grams, which
+2**22 columns merged often enough to cost accuracy (experiments/head_bits.py, docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from textrnn.errors import DataError
+from textrnn.errors import ConfigError, DataError
 from textrnn.io_utils import atomic_write_json
 
 if TYPE_CHECKING:
@@ -25,10 +27,12 @@ if TYPE_CHECKING:
 
 WEIGHTS_FILE = "linear_head.safetensors"
 CONFIG_FILE = "linear_head.json"
+DEFAULT_BITS = 24
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of code * _MIX spread well
 
 
-def ngram_features(x: np.ndarray, ngrams: int = 3, bits: int = 22, block: int = 2048) -> sp.csr_matrix:
+def ngram_features(x: np.ndarray, ngrams: int = 3, bits: int = DEFAULT_BITS,
+                   block: int = 2048) -> sp.csr_matrix:
     """Binary bag of hashed 1..ngrams-grams per row of a padded id array, as a (rows, 2**bits) CSR
     matrix of float32 ones."""
     import scipy.sparse as sp  # here, not at import: loading any saved model imports this module
@@ -64,7 +68,9 @@ def ngram_features(x: np.ndarray, ngrams: int = 3, bits: int = 22, block: int = 
 class NBLinear:
     """fit(x, y) on padded id arrays; decision_function(x) gives the log-odds of the positive class."""
 
-    def __init__(self, ngrams: int = 3, bits: int = 22, C: float = 1.0, alpha: float = 1.0) -> None:
+    def __init__(self, ngrams: int = 3, bits: int = DEFAULT_BITS, C: float = 1.0, alpha: float = 1.0) -> None:
+        if not 1 <= int(bits) <= 28:  # 2**28 float32 weights are already 1 GB
+            raise ConfigError(f"the NB linear model's bits must be 1-28, got {bits}")
         self.ngrams, self.bits, self.C, self.alpha = int(ngrams), int(bits), float(C), float(alpha)
         self.weights: np.ndarray | None = None  # coef * log-count ratio, one per hashed column
         self.bias = 0.0

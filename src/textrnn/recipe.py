@@ -60,6 +60,7 @@ class RecipeSettings:
     linear_head: bool = True
     ngrams: int = 3
     head_C: float = 1.0
+    head_bits: int = 24             # 2**bits hashed n-gram columns (22: the ablation's head-bits-22)
     seed: int = 0
 
 
@@ -122,7 +123,7 @@ def _add_linear_head(s: RecipeSettings, run_dir: Path, settings: TrainSettings, 
     model.linear_head = None  # a rerun of this step starts from the network alone
     x_val, y_val = data.x_train[val_rows], data.y_train[val_rows]
     rnn_val = model.predict(x_val, batch_size=256).ravel()
-    head = NBLinear(ngrams=s.ngrams, C=s.head_C)
+    head = NBLinear(ngrams=s.ngrams, bits=s.head_bits, C=s.head_C)
     features = head.features(data.x_train)  # once: both fits take their rows from it
     head.fit(None, data.y_train[train_rows], features=features[train_rows])
     linear_val = head.predict_proba(x_val)
