@@ -68,6 +68,12 @@ def test_recipe_rejects_multiclass_data_with_the_linear_head(tmp_path):
     assert not (tmp_path / "run" / "run.json").exists()  # refused before any training
 
 
+def test_cli_rejects_a_bad_head_size_before_any_training(tmp_path, capsys):
+    assert main(["recipe", "--data", "sample", "--head-bits", "40", "--out", str(tmp_path / "run")]) != 0
+    assert "bits must be 1-28, got 40" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_cli_word_dropout_reaches_the_saved_model(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["recipe", "--data", "sample", "--vocab-size", "3000", "--maxlen", "60", "--dim", "16",

@@ -60,7 +60,7 @@ class RecipeSettings:
     linear_head: bool = True
     ngrams: int = 3
     head_C: float = 1.0
-    head_bits: int = 24             # 2**bits hashed n-gram columns (22: the ablation's head-bits-22)
+    head_bits: int = 24             # 2**bits hashed n-gram columns; 22 merged many (experiments/head_bits.py)
     seed: int = 0
 
 
@@ -159,6 +159,10 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
         return record
     if s.pretrain not in ("word2vec", "none"):
         raise ConfigError(f"--pretrain must be word2vec or none, got {s.pretrain!r}")
+    if s.linear_head:
+        from textrnn.linear import NBLinear
+
+        NBLinear(s.ngrams, s.head_bits, s.head_C)  # a bad --head-bits fails here, not after training
     start = time.perf_counter()
     torch.manual_seed(s.seed)
     emb_dir = run_dir / "embedding"
