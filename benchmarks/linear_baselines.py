@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from textrnn.data import imdb
 from textrnn.data.datasets import KERAS_SHUFFLE_SEED
 from textrnn.data.text import tokenize
-from textrnn.linear import NBLinear
+from textrnn.linear import DEFAULT_BITS, NBLinear
 
 
 def imdb_split():
@@ -85,7 +85,8 @@ def main() -> None:
     evaluate("TF-IDF 1-2 grams + LR, default C", tfidf, [1.0], train, y, test, y_test, split)
     evaluate("TF-IDF 1-2 grams + LR, C tuned", tfidf, [1.0, 4.0, 16.0, 64.0], train, y, test, y_test, split)
     for n in (2, 3):
-        evaluate(f"NBSVM 1-{n} grams (NB log-count ratios + LR), C tuned", nbsvm(n, ids),
+        name = f"NBSVM 1-{n} grams, 2^{DEFAULT_BITS} columns (NB log-count ratios + LR), C tuned"
+        evaluate(name, nbsvm(n, ids),
                  [0.1, 0.3, 1.0, 3.0, 10.0], train, y, test, y_test, split)
 
 
