@@ -13,6 +13,7 @@ Also prints each head's 5-fold cross-validated accuracy on the training reviews,
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +23,10 @@ from textrnn.data.datasets import imdb_train_movies
 from textrnn.linear import NBLinear, ngram_features
 from textrnn.models import load_model
 from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import RecipeSettings, _blend_weight, _training_settings
+from textrnn.recipe import RecipeSettings, _acc, _blend_weight, _training_settings, fit_linear_head
 from textrnn.runs import prepare_data, validation_rows
 
 BITS = (22, 24)
-
-
-def _acc(y: np.ndarray, probs: np.ndarray) -> float:
-    return float(np.mean((probs > 0.5) == y))
 
 
 def main(runs: list[str]) -> None:
@@ -52,12 +49,10 @@ def main(runs: list[str]) -> None:
             start = time.perf_counter()
             feats = ngram_features(data.x_train, s.ngrams, bits)
             test_feats = ngram_features(data.x_test, s.ngrams, bits)
-            part = NBLinear(s.ngrams, bits, C=s.head_C)
-            part.fit(None, data.y_train[train_rows], features=feats[train_rows])
-            full = NBLinear(s.ngrams, bits, C=s.head_C).fit(None, data.y_train, features=feats)
+            head, linear_val = fit_linear_head(replace(s, head_bits=bits), data.x_train, data.y_train,
+                                               train_rows, val_rows, features=feats)
             seconds = time.perf_counter() - start
-            linear_val = 1 / (1 + np.exp(-part.decision_function(features=feats[val_rows])))
-            linear_test = 1 / (1 + np.exp(-full.decision_function(features=test_feats)))
+            linear_test = 1 / (1 + np.exp(-head.decision_function(features=test_feats)))
             blend = _blend_weight(y_val, net_val, linear_val)
             key = (s.maxlen, s.vocab_size, s.ngrams, bits, s.head_C)  # the head's CV depends only on these
             if key not in cv_done:

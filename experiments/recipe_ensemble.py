@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from textrnn.linear import NBLinear
 from textrnn.models import load_model
 from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import RecipeSettings, _blend_weight, _training_settings
+from textrnn.recipe import RecipeSettings, _blend_weight, _training_settings, fit_linear_head
 from textrnn.runs import prepare_data, validation_rows
 
 
@@ -34,7 +33,7 @@ def main(runs: list[str], head_bits: int | None = None) -> None:
     val, test, seconds = [], [], 0.0
     for run in runs:
         model = load_model(Path(run) / "model")
-        head, model.linear_head = model.linear_head, None  # the network alone
+        model.linear_head = None  # the network alone
         val.append(model.predict(x_val, batch_size=256).ravel())
         test.append(model.predict(data.x_test, batch_size=256).ravel())
         seconds += json.loads((Path(run) / "recipe.json").read_text())["seconds"]["total"]
@@ -43,10 +42,7 @@ def main(runs: list[str], head_bits: int | None = None) -> None:
     val_avg, test_avg = np.mean(val, axis=0), np.mean(test, axis=0)
     print(f"average of {len(runs)} networks: val {np.mean((val_avg > .5) == y_val):.4f}, "
           f"test {np.mean((test_avg > .5) == y_test):.4f}")
-    part = NBLinear(s.ngrams, s.head_bits, C=s.head_C).fit(data.x_train[train_rows], data.y_train[train_rows])
-    linear_val = part.predict_proba(x_val)
-    if head.bits != s.head_bits:  # the runs' own head has another size: fit one of this size
-        head = NBLinear(s.ngrams, s.head_bits, C=s.head_C).fit(data.x_train, data.y_train)
+    head, linear_val = fit_linear_head(s, data.x_train, data.y_train, train_rows, val_rows)
     print(f"NB head alone (2**{s.head_bits} columns): val {np.mean((linear_val > .5) == y_val):.4f} "
           f"(fitted on the other rows), test {np.mean((head.predict_proba(data.x_test) > .5) == y_test):.4f}")
     blend = _blend_weight(y_val, val_avg, linear_val)

@@ -9,7 +9,7 @@ targets. STUDENT_RUN: a finished recipe run whose settings and word2vec vectors 
 (the student) takes; its own network is the baseline the student is compared with. The student
 trains EPOCHS (3) epochs on the 22,500 training rows plus the 50,000 unlabelled reviews and keeps
 the epoch with the lowest validation loss (the recipe's validation rows, gold labels only). Both
-networks are then blended with the recipe's NB head (refitted, textrnn.linear defaults) by the
+networks are then blended with the recipe's NB head (refitted as the recipe fits it) by the
 recipe's rule (weight by validation log loss). Test reviews are only scored.
 """
 
@@ -22,16 +22,11 @@ import numpy as np
 import torch
 
 from textrnn.data.text import pad_sequences
-from textrnn.linear import NBLinear
 from textrnn.models import load_model
 from textrnn.pretrain.sources import corpus_tokens
 from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import RecipeSettings, _blend_weight, _training_settings
+from textrnn.recipe import RecipeSettings, _acc, _blend_weight, _training_settings, fit_linear_head
 from textrnn.runs import build_model, prepare_data, validation_rows
-
-
-def _acc(y: np.ndarray, probs: np.ndarray) -> float:
-    return float(np.mean((probs.ravel() > 0.5) == y))
 
 
 def main(teacher_run: str, student_run: str, epochs: int = 3) -> None:
@@ -66,11 +61,7 @@ def main(teacher_run: str, student_run: str, epochs: int = 3) -> None:
     student.load_state_dict(best)
     print(f"student trained in {time.perf_counter() - start:.0f} s", flush=True)
 
-    head = NBLinear(ngrams=s.ngrams, C=s.head_C)
-    features = head.features(data.x_train)
-    head.fit(None, data.y_train[train_rows], features=features[train_rows])
-    linear_val = head.predict_proba(x_val)
-    head.fit(None, data.y_train, features=features)
+    head, linear_val = fit_linear_head(s, data.x_train, data.y_train, train_rows, val_rows)
     linear_test = head.predict_proba(data.x_test)
     baseline = load_model(Path(student_run) / "model")
     baseline.linear_head = None

@@ -110,8 +110,22 @@ def _blend_weight(y: np.ndarray, rnn: np.ndarray, linear: np.ndarray) -> float:
     return best
 
 
-def _add_linear_head(s: RecipeSettings, run_dir: Path, settings: TrainSettings, verbose: int) -> dict:
+def fit_linear_head(s: RecipeSettings, x: np.ndarray, y: np.ndarray, train_rows: np.ndarray,
+                    val_rows: np.ndarray, features: Any = None) -> tuple[Any, np.ndarray]:
+    """The recipe's NB head, fitted first on the network's training rows to give P(positive) on its
+    validation rows (for `_blend_weight`), then on all labelled rows. `features`: `head.features(x)`
+    made before. Returns (the head fitted on all rows, the validation probabilities)."""
     from textrnn.linear import NBLinear
+
+    head = NBLinear(ngrams=s.ngrams, bits=s.head_bits, C=s.head_C)
+    features = head.features(x) if features is None else features  # once: both fits take their rows
+    head.fit(None, y[train_rows], features=features[train_rows])
+    linear_val = 1.0 / (1.0 + np.exp(-head.decision_function(features=features[val_rows])))
+    head.fit(None, y, features=features)
+    return head, linear_val
+
+
+def _add_linear_head(s: RecipeSettings, run_dir: Path, settings: TrainSettings, verbose: int) -> dict:
     from textrnn.models import load_model
     from textrnn.pretrain.vectors import PretrainedEmbedding
 
@@ -123,12 +137,8 @@ def _add_linear_head(s: RecipeSettings, run_dir: Path, settings: TrainSettings, 
     model.linear_head = None  # a rerun of this step starts from the network alone
     x_val, y_val = data.x_train[val_rows], data.y_train[val_rows]
     rnn_val = model.predict(x_val, batch_size=256).ravel()
-    head = NBLinear(ngrams=s.ngrams, bits=s.head_bits, C=s.head_C)
-    features = head.features(data.x_train)  # once: both fits take their rows from it
-    head.fit(None, data.y_train[train_rows], features=features[train_rows])
-    linear_val = head.predict_proba(x_val)
+    head, linear_val = fit_linear_head(s, data.x_train, data.y_train, train_rows, val_rows)
     blend = _blend_weight(y_val, rnn_val, linear_val)
-    head.fit(None, data.y_train, features=features)  # then on all labelled rows
     rnn_test = model.predict(data.x_test, batch_size=256)
     model.attach_linear_head(head, blend)
     model.save(run_dir / "model")
