@@ -451,7 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
             ("patience", int, "epochs without val-loss gain before stopping"),
             ("w2v-epochs", int, "word2vec passes"), ("ngrams", int, "linear head: n-gram size"),
             ("head-C", float, "linear head: inverse regularisation"),
-            ("head-bits", int, "linear head: 2**bits hashed n-gram columns"), ("seed", int, "seed")]:
+            ("head-bits", int, "linear head: 2**bits hashed n-gram columns"),
+            ("seed", int, "seed (word2vec's threads still vary its vectors between reruns)")]:
         dest = name.replace("-", "_")
         p.add_argument(f"--{name}", dest=dest, type=kind, help=f"{text} (default {getattr(defaults, dest)})")
     p.add_argument("--pretrain", choices=["word2vec", "none"], help="embedding start (default word2vec)")

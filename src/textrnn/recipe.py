@@ -2,7 +2,9 @@
 
 Three steps, each kept in the run folder so an interrupted recipe resumes where it stopped:
 1. word2vec (skip-gram, gensim) on the unlabelled text: IMDB's 50,000 unlabelled reviews plus the
-   training reviews; never test text. Written as an EMB_DIR in RUN_DIR/embedding.
+   training reviews; never test text. Written as an EMB_DIR in RUN_DIR/embedding. It runs on all
+   cores, whose scheduling varies the vectors between reruns of one seed (gensim repeats them only
+   on one thread with a fixed PYTHONHASHSEED); the network and head are deterministic given them.
 2. `bi-lstm-pool` (zoo): the word2vec embedding, fine-tuned, under a Bi-LSTM whose every time step
    is max-pooled; Adam; trained in length buckets; early stopping on a validation split;
    a normal textrnn run in RUN_DIR (model/, checkpoint/, history, plots).
