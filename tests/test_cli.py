@@ -25,7 +25,7 @@ def _cli(capsys, *argv):
 def test_models_and_summary(capsys):
     code, out, _ = _cli(capsys, "models")
     assert code == 0 and [line.split()[0] for line in out.splitlines()] == [
-        "simple-rnn", "lstm", "stacked-lstm", "bi-lstm", "gru", "bi-gru", "bi-lstm-pool"]
+        "simple-rnn", "lstm", "stacked-lstm", "bi-lstm", "gru", "bi-gru", "bi-lstm-pool", "bi-gru-pool"]
     code, out, _ = _cli(capsys, "summary", "stacked-lstm")
     assert "Total params: 344,993" in out and out.count("8,320") == 3
     code, out, _ = _cli(capsys, "summary", "bi-lstm")

@@ -164,17 +164,19 @@ def _padded(x):
     return x
 
 
-def _recipe_pair(pool):
-    """The recipe's encoder shape (masked Bi-LSTM over time, pooled) in Keras."""
+def _recipe_pair(pool, cell="LSTM"):
+    """The recipe's encoder shape (masked Bi-LSTM or Bi-GRU over time, pooled) in Keras."""
     kl = keras.layers
     return keras.Sequential([keras.Input((T,), dtype="int32"), kl.Embedding(500, 16, mask_zero=True),
-                             kl.Bidirectional(kl.LSTM(8, return_sequences=True)), getattr(kl, pool)(),
+                             kl.Bidirectional(getattr(kl, cell)(8, return_sequences=True)),
+                             getattr(kl, pool)(),
                              kl.Dense(1, activation="sigmoid")])
 
 
-@pytest.mark.parametrize("pool", ["GlobalMaxPooling1D", "GlobalAveragePooling1D"])
-def test_pooled_models_round_trip_both_ways(tmp_path, reviews, pool):
-    km = _recipe_pair(pool)
+@pytest.mark.parametrize("pool, cell", [("GlobalMaxPooling1D", "LSTM"), ("GlobalAveragePooling1D", "LSTM"),
+                                        ("GlobalMaxPooling1D", "GRU")])
+def test_pooled_models_round_trip_both_ways(tmp_path, reviews, pool, cell):
+    km = _recipe_pair(pool, cell)
     km.save(tmp_path / "k.keras")
     ours = load_keras_model(tmp_path / "k.keras")
     expected = km.predict(reviews[2], verbose=0)
@@ -184,13 +186,14 @@ def test_pooled_models_round_trip_both_ways(tmp_path, reviews, pool):
     np.testing.assert_allclose(again.predict(reviews[2], verbose=0), expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("pool", ["GlobalMaxPooling1D", "GlobalAveragePooling1D"])
-def test_onnx_export_of_a_masked_pooled_model_matches_keras(tmp_path, reviews, pool):
-    """The recipe's shape (mask_zero, Bi-LSTM over time, pooled), length-bucketed in textrnn: the
-    ONNX graph, fed padded reviews of any width, gives Keras's predictions."""
+@pytest.mark.parametrize("pool, cell", [("GlobalMaxPooling1D", "LSTM"), ("GlobalAveragePooling1D", "LSTM"),
+                                        ("GlobalMaxPooling1D", "GRU")])
+def test_onnx_export_of_a_masked_pooled_model_matches_keras(tmp_path, reviews, pool, cell):
+    """The recipe's shape (mask_zero, Bi-LSTM or Bi-GRU over time, pooled), length-bucketed in
+    textrnn: the ONNX graph, fed padded reviews of any width, gives Keras's predictions."""
     from textrnn.onnx_export import export_onnx
 
-    km = _recipe_pair(pool)
+    km = _recipe_pair(pool, cell)
     km.save(tmp_path / "k.keras")
     model = load_keras_model(tmp_path / "k.keras")
     model.length_buckets = True

@@ -167,10 +167,10 @@ def test_row_lengths_and_length_batches_cover_every_row_once():
     assert batch_width(np.array([0]), 12) == 1
 
 
-def _masked_model(buckets, pooled=False, units=8):
+def _masked_model(buckets, pooled=False, units=8, cell="LSTM"):
     torch.manual_seed(0)
     if pooled:  # the recipe's shape: max over time takes masked steps' zeros, as in Keras
-        body = [L.Bidirectional(L.LSTM(units, return_sequences=True)), L.GlobalMaxPooling1D()]
+        body = [L.Bidirectional(getattr(L, cell)(units, return_sequences=True)), L.GlobalMaxPooling1D()]
     else:
         body = [L.LSTM(units, return_sequences=True), L.Bidirectional(L.LSTM(units))]
     m = Sequential([L.Embedding(20, units, mask_zero=True, input_length=12), *body,
@@ -180,12 +180,13 @@ def _masked_model(buckets, pooled=False, units=8):
     return m
 
 
-@pytest.mark.parametrize("pooled, units", [(False, 8), (False, 16), (True, 16)])
-def test_length_buckets_give_the_masked_padded_results(pooled, units):
+@pytest.mark.parametrize("pooled, units, cell", [(False, 8, "LSTM"), (False, 16, "LSTM"), (True, 16, "LSTM"),
+                                                 (True, 16, "GRU")])
+def test_length_buckets_give_the_masked_padded_results(pooled, units, cell):
     """A mask_zero model skips padding, so cutting most of it off per bucket changes nothing but
     speed (units 16: textrnn's whole-layer kernel where the machine has it)."""
     x, y, _ = _prepadded()
-    padded, bucketed = _masked_model(False, pooled, units), _masked_model(True, pooled, units)
+    padded, bucketed = _masked_model(False, pooled, units, cell), _masked_model(True, pooled, units, cell)
     bucketed.set_weights(padded.get_weights())
     np.testing.assert_allclose(bucketed.predict(x, batch_size=8), padded.predict(x, batch_size=8), atol=1e-5)
     np.testing.assert_allclose(bucketed.evaluate(x, y, verbose=0), padded.evaluate(x, y, verbose=0),

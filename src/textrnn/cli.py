@@ -434,8 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     from textrnn.recipe import RecipeSettings
 
     defaults = RecipeSettings()
-    p = command("recipe", help="the recommended classifier: word2vec + pooled Bi-LSTM + NB linear head",
-                description="word2vec on unlabelled + training text, a fine-tuned Bi-LSTM pooled over "
+    p = command("recipe", help="the recommended classifier: word2vec + pooled Bi-GRU + NB linear head",
+                description="word2vec on unlabelled + training text, a fine-tuned Bi-GRU pooled over "
                             "time trained in length buckets, blended with an NBSVM-style linear model; "
                             "writes a run folder that evaluate / predict / serve / export take. "
                             "Rerunning with the same --out resumes.")
@@ -443,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(p, default="imdb")
     for name, kind, text in [
             ("vocab-size", int, "words kept"), ("maxlen", int, "words per review"),
-            ("dim", int, "embedding / word2vec size"), ("units", int, "Bi-LSTM state per direction"),
+            ("dim", int, "embedding / word2vec size"), ("units", int, "recurrent state per direction"),
             ("dropout", float, "dropout on the embedding and the pooled features"),
             ("epochs", int, "at most this many epochs (early stopping on val loss)"),
             ("batch-size", int, "rows per step"), ("lr", float, "Adam learning rate"),
@@ -455,6 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
             ("seed", int, "seed (word2vec's threads still vary its vectors between reruns)")]:
         dest = name.replace("-", "_")
         p.add_argument(f"--{name}", dest=dest, type=kind, help=f"{text} (default {getattr(defaults, dest)})")
+    p.add_argument("--model", choices=["bi-gru-pool", "bi-lstm-pool"],
+                   help=f"the network: pooled Bi-GRU or Bi-LSTM (default {defaults.model})")
     p.add_argument("--pretrain", choices=["word2vec", "none"], help="embedding start (default word2vec)")
     p.add_argument("--freeze-embedding", action="store_true", default=None,
                    help="keep the word2vec vectors fixed (default: fine-tune them)")

@@ -5,9 +5,10 @@ Three steps, each kept in the run folder so an interrupted recipe resumes where 
    training reviews; never test text. Written as an EMB_DIR in RUN_DIR/embedding. It runs on all
    cores, whose scheduling varies the vectors between reruns of one seed (gensim repeats them only
    on one thread with a fixed PYTHONHASHSEED); the network and head are deterministic given them.
-2. `bi-lstm-pool` (zoo): the word2vec embedding, fine-tuned, under a Bi-LSTM whose every time step
+2. `bi-gru-pool` (zoo): the word2vec embedding, fine-tuned, under a Bi-GRU whose every time step
    is max-pooled; Adam; trained in length buckets; early stopping on a validation split;
-   a normal textrnn run in RUN_DIR (model/, checkpoint/, history, plots).
+   a normal textrnn run in RUN_DIR (model/, checkpoint/, history, plots). (`bi-lstm-pool`, the
+   Bi-LSTM, was the network until the ablation's bi-gru rows.)
 3. An NBSVM-style linear model on the same ids (textrnn.linear), blended into the model's
    probabilities with the weight that minimises the validation log loss; saved inside the model,
    so evaluate / predict / serve use the blend.
@@ -43,11 +44,11 @@ class RecipeSettings:
     text_column: str | None = None
     label_column: str | None = None
     encoding: str = "utf-8"
-    model: str = "bi-lstm-pool"     # the network (a zoo name); others only for the ablation
+    model: str = "bi-gru-pool"      # or bi-lstm-pool: 0.8 point less alone, 0.2 less blended (ablation)
     vocab_size: int = 30000
     maxlen: int = 400
     dim: int = 64                   # word2vec / embedding size
-    units: int = 64                 # Bi-LSTM state per direction
+    units: int = 64                 # recurrent state per direction
     dropout: float = 0.3
     word_dropout: bool = False      # the embedding's dropout drops whole words (ablation: word-dropout)
     epochs: int = 4

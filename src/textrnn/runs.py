@@ -53,7 +53,7 @@ class TrainSettings:
     units: int = 32
     layers: int = 3
     dropout: float | None = None
-    word_dropout: bool = False      # bi-lstm-pool: drop whole words from the embedding's output
+    word_dropout: bool = False      # bi-lstm-pool, bi-gru-pool: drop whole words from the embedding's output
     embedding: str | None = None    # EMB_DIR from `textrnn pretrain`: start the embedding from it
     freeze_embedding: bool = False  # with `embedding`: the lecture's step 3 (non-trainable)
     embedding_scale: float | None = None  # with `embedding`: rescale its word vectors to this std

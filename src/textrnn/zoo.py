@@ -24,7 +24,7 @@ class ZooConfig:
     units: int = 32            # state dim of each recurrent layer
     layers: int = 3            # depth of stacked-lstm (other models have one recurrent layer)
     dropout: float | None = None  # input dropout of the recurrent layers; None: the model's default
-    word_dropout: bool = False  # bi-lstm-pool: its embedding dropout drops whole words, not values
+    word_dropout: bool = False  # bi-lstm-pool, bi-gru-pool: the embedding dropout drops whole words
     num_classes: int = 2       # 2: Dense(1, sigmoid); more: Dense(k, softmax)
     embedding_weights: np.ndarray | None = None  # start from this matrix (pretrained vectors)
     freeze_embedding: bool = False               # make the embedding non-trainable
@@ -80,17 +80,25 @@ def bi_gru(c: ZooConfig) -> Sequential:
     return Sequential([_embedding(c), Bidirectional(GRU(c.units, dropout=_drop(c, 0.2))), _head(c)])
 
 
-def bi_lstm_pool(c: ZooConfig) -> Sequential:
-    """The recipe's encoder (textrnn recipe): every time step of a Bi-LSTM pooled by max, so the
-    verdict can come from anywhere in the review rather than from the last state alone. Padding is
-    masked and the model runs in length buckets: it reads each review without padding."""
+def _pooled(c: ZooConfig, cell: type) -> Sequential:
+    """The recipe's encoders (textrnn recipe): every time step of a bidirectional layer pooled by
+    max, so the verdict can come from anywhere in the review rather than from the last state alone.
+    Padding is masked and the model runs in length buckets: it reads each review without padding."""
     rate = _drop(c, 0.3)
     words = (None, None, 1) if c.word_dropout else None  # one draw per word: its whole vector or nothing
     model = Sequential([_embedding(c, mask_zero=True), Dropout(rate, noise_shape=words),
-                        Bidirectional(LSTM(c.units, return_sequences=True)), GlobalMaxPooling1D(),
+                        Bidirectional(cell(c.units, return_sequences=True)), GlobalMaxPooling1D(),
                         Dropout(rate), _head(c)])
     model.length_buckets = True
     return model
+
+
+def bi_lstm_pool(c: ZooConfig) -> Sequential:
+    return _pooled(c, LSTM)
+
+
+def bi_gru_pool(c: ZooConfig) -> Sequential:
+    return _pooled(c, GRU)
 
 
 ZOO: dict[str, tuple[Callable[[ZooConfig], Sequential], str]] = {
@@ -103,6 +111,9 @@ ZOO: dict[str, tuple[Callable[[ZooConfig], Sequential], str]] = {
     "bi-lstm-pool": (bi_lstm_pool, "Embedding(mask_zero) -> Dropout(0.3) -> Bidirectional(LSTM(32, "
                      "return_sequences)) -> GlobalMaxPooling1D -> Dropout(0.3) -> Dense(1, sigmoid); "
                      "length buckets"),
+    "bi-gru-pool": (bi_gru_pool, "Embedding(mask_zero) -> Dropout(0.3) -> Bidirectional(GRU(32, "
+                    "return_sequences)) -> GlobalMaxPooling1D -> Dropout(0.3) -> Dense(1, sigmoid); "
+                    "length buckets"),
 }
 
 
@@ -110,6 +121,6 @@ def build(name: str, config: ZooConfig | None = None) -> Sequential:
     """Build the zoo model `name` (see ZOO) with `config` (the lecture's settings by default)."""
     if name not in ZOO:
         raise ConfigError(f"unknown model {name!r}; valid: {', '.join(ZOO)}")
-    if config is not None and config.word_dropout and name != "bi-lstm-pool":
-        raise ConfigError(f"word dropout is an option of bi-lstm-pool only, not of {name}")
+    if config is not None and config.word_dropout and name not in ("bi-lstm-pool", "bi-gru-pool"):
+        raise ConfigError(f"word dropout is an option of bi-lstm-pool and bi-gru-pool only, not of {name}")
     return ZOO[name][0](config or ZooConfig())
