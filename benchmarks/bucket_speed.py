@@ -9,8 +9,9 @@ one epoch each way, in the same process, of a zoo model with `mask_zero=True`:
 It also prints how much work the buckets leave: batches, time steps run in sequence, and row-steps
 computed against the reviews' real words.
 
-Models: the recipe's `bi-lstm-pool` (vocabulary 30,000, 64-d, 400 words, Bi-LSTM(64)) or a lecture
-model with the lecture's settings (10,000 words, 32-d, 500 words, 32 units).
+Models: `bi-lstm-pool`, the recipe's network until 2026-11-29 (vocabulary 30,000, 64-d, 400 words,
+Bi-LSTM(64); the recipe now trains `bi-gru-pool`), or a lecture model with the lecture's settings
+(10,000 words, 32-d, 500 words, 32 units).
 
     TEXTRNN_DATA=/path/to/aclImdb_v1.tar.gz python benchmarks/bucket_speed.py [--model lstm] [--reviews 3200]
         [--rounds 3]   (contenders alternate; each one's best epoch counts)
