@@ -102,11 +102,12 @@ def _share_embedding(settings: RecipeSettings, out: Path) -> None:
 def _wall(run: Path, record: dict) -> str:
     """Wall seconds: total (pretrain + network + head); a shared word2vec adds the time it took."""
     s = record["seconds"]
+    head = s.get("assemble", s.get("linear_head"))  # runs made before --networks name it linear_head
     if (run / SHARED).is_file():
         card = json.loads((run / "embedding" / "card.json").read_text())
         return f"{s['total'] + card['time_s']:.0f} ({card['time_s']:.0f} shared word2vec + " \
-               f"{s['network']:.0f} + {s['linear_head']:.0f})"
-    return f"{s['total']:.0f} ({s['pretrain']:.0f} + {s['network']:.0f} + {s['linear_head']:.0f})"
+               f"{s['network']:.0f} + {head:.0f})"
+    return f"{s['total']:.0f} ({s['pretrain']:.0f} + {s['network']:.0f} + {head:.0f})"
 
 
 def main(args: list[str]) -> None:

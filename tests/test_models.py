@@ -100,6 +100,32 @@ def test_save_and_load_round_trip(tmp_path):
     assert not list(tmp_path.glob(".m*"))
 
 
+def test_members_average_with_the_network_and_round_trip(tmp_path):
+    x, _ = _toy(16)
+
+    def network(units: int) -> Sequential:
+        model = Sequential([L.Embedding(20, 6, input_length=10), L.GRU(units),
+                            L.Dense(1, activation="sigmoid")])
+        model.build((None, 10))
+        return model
+
+    first, second, third = network(3), network(4), network(5)
+    alone = [m.predict(x) for m in (first, second, third)]
+    first.attach_members([second, third])
+    np.testing.assert_allclose(first.predict(x), np.mean(alone, axis=0), atol=1e-6)
+    first.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m" / "members").iterdir()) == ["0", "1"]
+    again = load_model(tmp_path / "m")
+    assert [m.layers[1].units for m in again.members] == [4, 5]
+    np.testing.assert_allclose(again.predict(x), np.mean(alone, axis=0), atol=1e-6)
+    wider = Sequential([L.Embedding(20, 6, input_length=10), L.GRU(3), L.Dense(2, activation="softmax")])
+    wider.build((None, 10))
+    with pytest.raises(ConfigError, match="outputs of shape"):
+        first.attach_members([wider])
+    with pytest.raises(ConfigError, match="single Sequential network"):
+        second.attach_members([again])
+
+
 def test_load_model_errors_are_one_line(tmp_path):
     with pytest.raises(DataError, match="not a saved textrnn model"):
         load_model(tmp_path)

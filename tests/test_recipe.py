@@ -38,7 +38,7 @@ def test_recipe_writes_a_run_whose_model_blends_the_linear_head(recipe_run):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] == record["test_accuracy"]
     assert metrics["test"]["accuracy"] == pytest.approx(np.mean((expected > 0.5) == data.y_test))
-    assert set(record["seconds"]) == {"pretrain", "network", "linear_head", "total"}
+    assert set(record["seconds"]) == {"pretrain", "network", "assemble", "total"}
 
 
 def test_a_finished_recipe_is_not_run_again_and_the_cli_reads_it(recipe_run, capsys):
@@ -83,3 +83,37 @@ def test_cli_word_dropout_reaches_the_saved_model(tmp_path, capsys):
     dropouts = [layer["config"] for layer in config["model"]["layers"] if layer["class_name"] == "Dropout"]
     assert dropouts[0]["noise_shape"] == [None, None, 1] and dropouts[1]["noise_shape"] is None
     assert json.loads((out / "recipe.json").read_text())["settings"]["word_dropout"] is True
+
+
+def test_networks_are_averaged_on_one_split_and_kept_in_the_model(tmp_path, capsys):
+    out = tmp_path / "run"
+    record = run_recipe(RecipeSettings(**{**TINY, "epochs": 1, "networks": 2}), out, verbose=0)
+    second = json.loads((out / "networks" / "1" / "run.json").read_text())
+    assert (second["seed"], second["data_seed"], second["embedding"]) == (1000, 0, str(out / "embedding"))
+    model = load_model(out / "model")
+    assert len(model.members) == 1 and model.members[0].linear_head is None
+    first, other = load_model(out / "model"), load_model(out / "networks" / "1" / "model")
+    first.linear_head, first.members = None, []
+    data = prepare("sample", num_words=3000, maxlen=120, quiet=True)
+    averaged = (first.predict(data.x_test).ravel() + other.predict(data.x_test).ravel()) / 2
+    assert not np.allclose(first.predict(data.x_test).ravel(), averaged, atol=1e-4)  # two networks
+    blend = record["linear_head"]["blend"]
+    expected = (1 - blend) * averaged + blend * model.linear_head.predict_proba(data.x_test)
+    np.testing.assert_allclose(model.predict(data.x_test).ravel(), expected, atol=1e-6)
+    assert record["test_accuracy"] == pytest.approx(np.mean((expected > 0.5) == data.y_test))
+    assert record["network_test_accuracy"] == pytest.approx(np.mean((averaged > 0.5) == data.y_test))
+    assert [n["seed"] for n in record["networks"]] == [0, 1000]
+    assert model.evaluate(data.x_test, data.y_test, verbose=0)[1] == pytest.approx(record["test_accuracy"])
+    assert main(["summary", str(out)]) == 0
+    assert "the average of 2 networks" in capsys.readouterr().out
+
+
+def test_a_recipe_resumed_with_other_settings_stops_in_one_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["recipe", "--data", "sample", "--vocab-size", "3000", "--maxlen", "60", "--dim", "16",
+            "--units", "16", "--epochs", "1", "--pretrain", "none", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    (out / "recipe.json").unlink()  # as if it had stopped before the end
+    assert main([*args[:-2], "--units", "8", "--out", str(out)]) != 0
+    assert "started with other settings (units 16 -> 8)" in capsys.readouterr().err
+    assert main(args) == 0  # the same options resume it

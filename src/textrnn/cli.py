@@ -96,6 +96,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     model.summary()
     if model.length_buckets:
         print(" Runs in length buckets: batches of near-equal review lengths, padding skipped")
+    if model.members:
+        print(f" Ensemble: the average of {1 + len(model.members)} networks of this architecture "
+              f"(this table is the first; {sum(m.count_params() for m in model.members):,} more params)")
     head = model.linear_head
     if head is not None:
         print(f" Linear head: NB log-count-ratio logistic regression on 1-{head.ngrams} grams "
@@ -298,9 +301,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         export_onnx(model, args.out, fixed_length=args.fixed_length)
     print(f"-> {args.out}")
-    if model.linear_head is not None:
-        print("note: the model's NB linear head is not in the exported file: its predictions are the "
-              "RNN's alone")
+    left_out = [f"{len(model.members)} other networks"] if model.members else []
+    left_out += ["NB linear head"] if model.linear_head is not None else []
+    if left_out:
+        print(f"note: left out of the exported file: the model's {' and '.join(left_out)}; its "
+              "predictions are the first network's alone")
     return 0
 
 
@@ -452,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
             ("w2v-epochs", int, "word2vec passes"), ("ngrams", int, "linear head: n-gram size"),
             ("head-C", float, "linear head: inverse regularisation"),
             ("head-bits", int, "linear head: 2**bits hashed n-gram columns"),
+            ("networks", int, "networks of seeds SEED, SEED+1000, ... averaged (one word2vec)"),
             ("seed", int, "seed (word2vec's threads still vary its vectors between reruns)")]:
         dest = name.replace("-", "_")
         p.add_argument(f"--{name}", dest=dest, type=kind, help=f"{text} (default {getattr(defaults, dest)})")

@@ -45,14 +45,15 @@ def is_unidirectional(model: Sequential) -> bool:
 @contextmanager
 def _every_step(model: Sequential, layer: RNN):
     """Let the last recurrent layer return all its steps, so the head scores each of them: on the
-    padded row (no length buckets, which would cut the steps the trace indexes) and by the network
-    alone (a linear head scores whole texts, not steps)."""
-    saved = layer.return_sequences, model.length_buckets, model.linear_head
-    layer.return_sequences, model.length_buckets, model.linear_head = True, False, None
+    padded row (no length buckets, which would cut the steps the trace indexes) and by the first
+    network alone (a linear head scores whole texts, not steps; an ensemble's other networks are not
+    traced)."""
+    saved = layer.return_sequences, model.length_buckets, model.linear_head, model.members
+    layer.return_sequences, model.length_buckets, model.linear_head, model.members = True, False, None, []
     try:
         yield
     finally:
-        layer.return_sequences, model.length_buckets, model.linear_head = saved
+        layer.return_sequences, model.length_buckets, model.linear_head, model.members = saved
 
 
 def _class_prob(outputs: np.ndarray, cls: int | None) -> np.ndarray:

@@ -31,6 +31,7 @@ from textrnn.summary import print_summary
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 VOCAB_FILE = "vocab.json"
+MEMBERS_DIR = "members"  # the ensemble's other networks, one folder each
 
 
 def _as_array(data: Any, field: str) -> np.ndarray:
@@ -64,6 +65,10 @@ class Sequential(WeightSplit, nn.Module):
         # ensemble); predict and evaluate blend the two probabilities, `blend` being the linear share.
         self.linear_head: Any = None
         self.linear_blend = 0.0
+        # Also textrnn's: more networks of the same inputs and output, trained from other seeds (the
+        # recipe's --networks); predict averages their probabilities with this one's before the blend.
+        # Saved in members/K; fit trains this network only.
+        self.members: list[Sequential] = []
         for layer in layers or []:
             self.add(layer)
 
@@ -353,6 +358,27 @@ class Sequential(WeightSplit, nn.Module):
             raise ConfigError(f"blend must be in [0, 1], got {blend}")
         self.linear_head, self.linear_blend = head, float(blend)
 
+    def attach_members(self, members: Sequence[Sequential]) -> None:
+        """Average these networks' predictions with this one's (each predicts without its own head
+        or members). They must take the same input and give the same output shape."""
+        for member in members:
+            if not isinstance(member, Sequential) or member.members or member.linear_head is not None:
+                raise ConfigError("an ensemble member must be a single Sequential network, without "
+                                  "members or a linear head of its own")
+            if member._layers[-1].output_shape[1:] != self._layers[-1].output_shape[1:]:
+                raise ConfigError(f"ensemble member {member.name} gives outputs of shape "
+                                  f"{member._layers[-1].output_shape[1:]}, this model "
+                                  f"{self._layers[-1].output_shape[1:]}")
+        self.members = list(members)
+
+    def _average_members(self, probs: torch.Tensor, xt: torch.Tensor, batch_size: int) -> torch.Tensor:
+        if not self.members or len(xt) == 0:
+            return probs
+        total = probs.clone()
+        for member in self.members:
+            total += torch.from_numpy(member.predict(xt, batch_size)).reshape(probs.shape)
+        return total / (1 + len(self.members))
+
     def _blend(self, probs: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
         if self.linear_head is None or len(xt) == 0:
             return probs
@@ -360,7 +386,7 @@ class Sequential(WeightSplit, nn.Module):
         return (1 - self.linear_blend) * probs + self.linear_blend * linear.reshape(probs.shape)
 
     def _evaluate_tensors(self, xt: torch.Tensor, yt: torch.Tensor, batch_size: int) -> dict[str, float]:
-        if self.linear_head is not None:  # the blended predictions, as predict gives them
+        if self.linear_head is not None or self.members:  # the ensemble's predictions, as predict gives
             pred = torch.from_numpy(self.predict(xt, batch_size))
             return {"loss": float(self._loss_fn(yt, pred)), "acc": float(self._accuracy_fn(yt, pred))}
         self.eval()
@@ -403,7 +429,7 @@ class Sequential(WeightSplit, nn.Module):
                 out[rows] = pred
         if out is None:
             return np.zeros((0, *self._layers[-1].output_shape[1:]), dtype=np.float32)
-        return self._blend(out, xt).numpy()
+        return self._blend(self._average_members(out, xt, batch_size), xt).numpy()
 
     # --- config and saving ----------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -446,6 +472,8 @@ class Sequential(WeightSplit, nn.Module):
                 atomic_write_json(folder / VOCAB_FILE, self.text_encoder.to_json())
             if self.linear_head is not None:
                 self.linear_head.save_into(folder, {"blend": self.linear_blend})
+            for k, member in enumerate(self.members):  # inside this folder, so it appears at once
+                member.save(folder / MEMBERS_DIR / str(k))
 
         atomic_write_dir(path, fill)
 
@@ -484,6 +512,10 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
     head = NBLinear.load_from(folder)
     if head is not None:
         model.attach_linear_head(head[0], head[1]["blend"])
+    members = folder / MEMBERS_DIR
+    if members.is_dir():
+        model.attach_members([load_model(members / k, compile=False)
+                              for k in sorted((p.name for p in members.iterdir()), key=int)])
     vocab_path = folder / VOCAB_FILE
     if vocab_path.is_file():
         from textrnn.data.text import TextEncoder

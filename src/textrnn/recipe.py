@@ -8,10 +8,13 @@ Three steps, each kept in the run folder so an interrupted recipe resumes where 
 2. `bi-gru-pool` (zoo): the word2vec embedding, fine-tuned, under a Bi-GRU whose every time step
    is max-pooled; Adam; trained in length buckets; early stopping on a validation split;
    a normal textrnn run in RUN_DIR (model/, checkpoint/, history, plots). (`bi-lstm-pool`, the
-   Bi-LSTM, was the network until the ablation's bi-gru rows.)
+   Bi-LSTM, was the network until the ablation's bi-gru rows.) With --networks N, N-1 more
+   networks, each its own run in RUN_DIR/networks/K with seed SEED + 1000 K on the same vectors
+   and data split; the model averages their probabilities (Sequential.members).
 3. An NBSVM-style linear model on the same ids (textrnn.linear), blended into the model's
    probabilities with the weight that minimises the validation log loss; saved inside the model,
    so evaluate / predict / serve use the blend.
+The settings a folder started with are kept in recipe-settings.json; resuming with others stops.
 Each choice and its default come from the ablation in docs/RESULTS.md (experiments/recipe_ablation.py).
 """
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,8 @@ from textrnn.metrics import classification_report
 from textrnn.runs import RUN_FILE, TrainSettings, prepare_data, train_run, validation_rows
 
 RECIPE_FILE = "recipe.json"
+SETTINGS_FILE = "recipe-settings.json"  # what it started with, checked on resume
+NETWORKS_DIR = "networks"  # the ensemble's networks after the first
 
 
 @dataclass
@@ -64,6 +69,7 @@ class RecipeSettings:
     ngrams: int = 3
     head_C: float = 1.0
     head_bits: int = 24             # 2**bits hashed n-gram columns; 22 merged many (experiments/head_bits.py)
+    networks: int = 1               # networks of seeds seed, seed+1000, ... on one word2vec, averaged
     seed: int = 0
 
 
@@ -128,34 +134,78 @@ def fit_linear_head(s: RecipeSettings, x: np.ndarray, y: np.ndarray, train_rows:
     return head, linear_val
 
 
-def _add_linear_head(s: RecipeSettings, run_dir: Path, settings: TrainSettings, verbose: int) -> dict:
+def _network_dirs(s: RecipeSettings, run_dir: Path) -> list[Path]:
+    """The first network is the run folder itself; the others are runs in RUN_DIR/networks/K."""
+    return [run_dir] + [run_dir / NETWORKS_DIR / str(k) for k in range(1, s.networks)]
+
+
+def _network_settings(settings: TrainSettings, k: int) -> TrainSettings:
+    """Network k's: another training seed (initial weights, dropout, batch order), the same data split."""
+    return replace(settings, seed=settings.seed + 1000 * k, data_seed=settings.seed)
+
+
+def _train_network(settings: TrainSettings, run_dir: Path, verbose: int) -> dict:
+    resume = (run_dir / RUN_FILE).is_file() and (run_dir / "checkpoint").is_dir()
+    if (run_dir / RUN_FILE).is_file() and not resume:  # started, no epoch finished: start over
+        (run_dir / RUN_FILE).unlink()
+    return train_run(settings, run_dir, resume=resume, verbose=verbose)
+
+
+def _assemble(s: RecipeSettings, run_dir: Path, settings: TrainSettings, verbose: int) -> dict:
+    """The recipe's model: the first network, the others as its members (predictions averaged), the
+    NB head blended in; saved over RUN_DIR/model. Returns the record's figures for it."""
     from textrnn.models import load_model
     from textrnn.pretrain.vectors import PretrainedEmbedding
 
-    start = time.perf_counter()
     pretrained = PretrainedEmbedding.load(settings.embedding) if settings.embedding else None
     data = prepare_data(settings, pretrained, quiet=True)
-    train_rows, val_rows = validation_rows(settings, data)  # the rows the network validated on
-    model = load_model(run_dir / "model")
-    model.linear_head = None  # a rerun of this step starts from the network alone
-    x_val, y_val = data.x_train[val_rows], data.y_train[val_rows]
-    rnn_val = model.predict(x_val, batch_size=256).ravel()
-    head, linear_val = fit_linear_head(s, data.x_train, data.y_train, train_rows, val_rows)
-    blend = _blend_weight(y_val, rnn_val, linear_val)
-    rnn_test = model.predict(data.x_test, batch_size=256)
-    model.attach_linear_head(head, blend)
+    train_rows, val_rows = validation_rows(settings, data)  # the rows every network validated on
+    x_val, y_val, y_test = data.x_train[val_rows], data.y_train[val_rows], data.y_test
+    networks = [load_model(d / "model", compile=i == 0) for i, d in enumerate(_network_dirs(s, run_dir))]
+    model = networks[0]
+    model.linear_head, model.members = None, []  # a rerun of this step starts from the networks alone
+    val = [m.predict(x_val, batch_size=256).ravel() for m in networks]
+    test = [m.predict(data.x_test, batch_size=256).ravel() for m in networks]
+    rnn_val, probs = np.mean(val, axis=0), np.mean(test, axis=0)
+    model.attach_members(networks[1:])
+    part: dict[str, Any] = {"network_test_accuracy": _acc(y_test, probs),
+                            "network_val_accuracy": _acc(y_val, rnn_val)}
+    if s.networks > 1:
+        part["networks"] = [{"seed": settings.seed + 1000 * k, "test_accuracy": _acc(y_test, t),
+                             "val_accuracy": _acc(y_val, v)} for k, (v, t) in enumerate(zip(val, test))]
+    if s.linear_head:
+        head, linear_val = fit_linear_head(s, data.x_train, data.y_train, train_rows, val_rows)
+        blend = _blend_weight(y_val, rnn_val, linear_val)
+        model.attach_linear_head(head, blend)
+        linear_probs = head.predict_proba(data.x_test)
+        # what the model's predict gives (tests/test_recipe.py checks the two agree), without rerunning it
+        probs = (1 - blend) * probs + blend * linear_probs
+        part["linear_head"] = {"blend": blend, "linear_val_accuracy": _acc(y_val, linear_val),
+                               "linear_test_accuracy": _acc(y_test, linear_probs)}
     model.save(run_dir / "model")
-    linear_probs = head.predict_proba(data.x_test)
-    # the blend predict gives (tests/test_recipe.py checks the two agree), without rerunning the network
-    blended = (1 - blend) * rnn_test.ravel() + blend * linear_probs
-    test = classification_report(data.y_test, blended[:, None], data.classes)
-    linear_test = classification_report(data.y_test, linear_probs[:, None], data.classes)
+    part["test"] = classification_report(y_test, probs[:, None], data.classes)
     if verbose:
-        print(f"linear head: blend {blend:.2f}; test accuracy network {_acc(data.y_test, rnn_test):.4f}, "
-              f"linear {linear_test['accuracy']:.4f}, blend {test['accuracy']:.4f}", flush=True)
-    return {"blend": blend, "test": test, "network_test_accuracy": _acc(data.y_test, rnn_test),
-            "network_val_accuracy": _acc(y_val, rnn_val), "linear_val_accuracy": _acc(y_val, linear_val),
-            "linear_test_accuracy": linear_test["accuracy"], "time_s": round(time.perf_counter() - start, 1)}
+        what = f"{s.networks} networks averaged" if s.networks > 1 else "network"
+        line = f"test accuracy {what} {part['network_test_accuracy']:.4f}"
+        if s.linear_head:
+            line += (f", linear {part['linear_head']['linear_test_accuracy']:.4f}, blend "
+                     f"({part['linear_head']['blend']:.2f}) {part['test']['accuracy']:.4f}")
+        print(line, flush=True)
+    return part
+
+
+def _check_settings(s: RecipeSettings, run_dir: Path) -> None:
+    """A resumed recipe must go on with the settings it started with: its steps are kept on disk."""
+    path = run_dir / SETTINGS_FILE
+    if not path.is_file():
+        atomic_write_json(path, asdict(s))
+        return
+    started = json.loads(path.read_text(encoding="utf-8"))
+    now = asdict(s)
+    changed = [f"{k} {started[k]!r} -> {now[k]!r}" for k in now if k in started and started[k] != now[k]]
+    if changed:
+        raise ConfigError(f"{run_dir}: started with other settings ({', '.join(changed)}); give the same "
+                          "options to resume it, or another --out")
 
 
 def _acc(y: np.ndarray, probs: np.ndarray) -> float:
@@ -176,6 +226,10 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
         from textrnn.linear import NBLinear
 
         NBLinear(s.ngrams, s.head_bits, s.head_C)  # a bad --head-bits fails here, not after training
+    if s.networks < 1:
+        raise ConfigError(f"--networks must be at least 1, got {s.networks}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _check_settings(s, run_dir)
     start = time.perf_counter()
     torch.manual_seed(s.seed)
     emb_dir = run_dir / "embedding"
@@ -189,23 +243,25 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
             _pretrain_word2vec(s, data, emb_dir, verbose)
     pretrain_done = time.perf_counter()
     settings = _training_settings(s, str(emb_dir) if s.pretrain == "word2vec" else None)
-    resume = (run_dir / RUN_FILE).is_file() and (run_dir / "checkpoint").is_dir()
-    if (run_dir / RUN_FILE).is_file() and not resume:  # started, no epoch finished: start over
-        (run_dir / RUN_FILE).unlink()
-    metrics = train_run(settings, run_dir, resume=resume, verbose=verbose)
+    for k, network_dir in enumerate(_network_dirs(s, run_dir)):
+        if verbose and s.networks > 1:
+            print(f"network {k + 1} of {s.networks} -> {network_dir}", flush=True)
+        metrics = _train_network(_network_settings(settings, k) if k else settings, network_dir, verbose)
+        if k == 0:
+            first = metrics
     network_done = time.perf_counter()
-    record: dict[str, Any] = {"settings": asdict(s), "network_test_accuracy": metrics["test"]["accuracy"]}
-    if s.linear_head:
-        head = _add_linear_head(s, run_dir, settings, verbose)
-        metrics.update(test=head.pop("test"), network_test_accuracy=head["network_test_accuracy"],
-                       linear_head=head)
-        atomic_write_json(run_dir / "metrics.json", metrics)
-        record["linear_head"] = head
-    record.update(test_accuracy=metrics["test"]["accuracy"], best_val_accuracy=metrics["best_val_accuracy"],
-                  epochs_run=metrics["epochs_run"], best_epoch=metrics["best_epoch"],
+    record: dict[str, Any] = {"settings": asdict(s), "network_test_accuracy": first["test"]["accuracy"]}
+    if s.linear_head or s.networks > 1:
+        part = _assemble(s, run_dir, settings, verbose)
+        first.update(test=part.pop("test"), network_test_accuracy=part["network_test_accuracy"],
+                     **{k: v for k, v in part.items() if k in ("networks", "linear_head")})
+        atomic_write_json(run_dir / "metrics.json", first)
+        record.update(part)
+    record.update(test_accuracy=first["test"]["accuracy"], best_val_accuracy=first["best_val_accuracy"],
+                  epochs_run=first["epochs_run"], best_epoch=first["best_epoch"],
                   seconds={"pretrain": round(pretrain_done - start, 1),
                            "network": round(network_done - pretrain_done, 1),
-                           "linear_head": round(time.perf_counter() - network_done, 1),
+                           "assemble": round(time.perf_counter() - network_done, 1),
                            "total": round(time.perf_counter() - start, 1)},
                   date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                   machine=f"{platform.machine()}, {torch.get_num_threads()} threads, "

@@ -46,6 +46,7 @@ class TrainSettings:
     val_by_movie: bool = False      # IMDB: validation rows are whole movies (see validation_rows)
     train_size: int | None = None   # use only the first n training reviews
     seed: int = 0
+    data_seed: int | None = None    # the train/test split's seed if not `seed` (an ensemble keeps one split)
     patience: int = 2               # early stopping on val_loss; 0 disables it
     vocab_size: int = 10000
     embedding_dim: int = 32
@@ -86,7 +87,7 @@ def prepare_data(s: TrainSettings, pretrained: PretrainedEmbedding | None,
     """The run's data; with a pretrained embedding, encoded with the embedding's vocabulary."""
     return prepare(s.data, num_words=s.vocab_size, maxlen=s.maxlen, test_data=s.test_data,
                    text_column=s.text_column, label_column=s.label_column, encoding=s.encoding,
-                   seed=s.seed, train_size=s.train_size, quiet=quiet,
+                   seed=s.seed if s.data_seed is None else s.data_seed, train_size=s.train_size, quiet=quiet,
                    vocabulary=pretrained.vocabulary if pretrained else None)
 
 
