@@ -9,6 +9,7 @@ from textrnn.cli import main
 from textrnn.data.datasets import prepare
 from textrnn.linear import NBLinear
 from textrnn.models import load_model
+from textrnn.pretrain.vectors import PretrainedEmbedding
 from textrnn.recipe import RecipeSettings, _blend_weight, run_recipe
 
 TINY = dict(data="sample", vocab_size=3000, maxlen=120, dim=16, units=16, epochs=2, w2v_epochs=1)
@@ -106,6 +107,21 @@ def test_networks_are_averaged_on_one_split_and_kept_in_the_model(tmp_path, caps
     assert model.evaluate(data.x_test, data.y_test, verbose=0)[1] == pytest.approx(record["test_accuracy"])
     assert main(["summary", str(out)]) == 0
     assert "the average of 2 networks" in capsys.readouterr().out
+
+
+def test_own_word2vec_gives_each_network_its_vectors(tmp_path):
+    out = tmp_path / "run"
+    record = run_recipe(RecipeSettings(**{**TINY, "epochs": 1, "networks": 2, "own_word2vec": True,
+                                          "linear_head": False}), out, verbose=0)
+    second = json.loads((out / "networks" / "1" / "run.json").read_text())
+    assert second["embedding"] == str(out / "networks" / "1" / "embedding")
+    first_vectors = PretrainedEmbedding.load(out / "embedding").matrix
+    assert not np.allclose(first_vectors, PretrainedEmbedding.load(second["embedding"]).matrix)
+    model = load_model(out / "model")
+    assert len(model.members) == 1 and model.linear_head is None
+    data = prepare("sample", num_words=3000, maxlen=120, quiet=True)
+    assert record["test_accuracy"] == pytest.approx(np.mean((model.predict(data.x_test).ravel() > 0.5)
+                                                            == data.y_test))
 
 
 def test_a_recipe_resumed_with_other_settings_stops_in_one_line(tmp_path, capsys):

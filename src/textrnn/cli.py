@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
             ("w2v-epochs", int, "word2vec passes"), ("ngrams", int, "linear head: n-gram size"),
             ("head-C", float, "linear head: inverse regularisation"),
             ("head-bits", int, "linear head: 2**bits hashed n-gram columns"),
-            ("networks", int, "networks of seeds SEED, SEED+1000, ... averaged (one word2vec)"),
+            ("networks", int, "networks of seeds SEED, SEED+1000, ... averaged"),
             ("seed", int, "seed (word2vec's threads still vary its vectors between reruns)")]:
         dest = name.replace("-", "_")
         p.add_argument(f"--{name}", dest=dest, type=kind, help=f"{text} (default {getattr(defaults, dest)})")
@@ -468,6 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the word2vec vectors fixed (default: fine-tune them)")
     p.add_argument("--word-dropout", action="store_true", default=None,
                    help="the embedding's dropout drops whole words instead of single values")
+    p.add_argument("--own-word2vec", action="store_true", default=None,
+                   help="with --networks: each network pretrains its own word2vec (default: one for all)")
     p.add_argument("--val-last-rows", dest="val_by_movie", action="store_false", default=None,
                    help="IMDB: validate on the last rows (sharing movies with training) instead of "
                         "on whole movies")

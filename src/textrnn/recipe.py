@@ -9,8 +9,9 @@ Three steps, each kept in the run folder so an interrupted recipe resumes where 
    is max-pooled; Adam; trained in length buckets; early stopping on a validation split;
    a normal textrnn run in RUN_DIR (model/, checkpoint/, history, plots). (`bi-lstm-pool`, the
    Bi-LSTM, was the network until the ablation's bi-gru rows.) With --networks N, N-1 more
-   networks, each its own run in RUN_DIR/networks/K with seed SEED + 1000 K on the same vectors
-   and data split; the model averages their probabilities (Sequential.members).
+   networks, each its own run in RUN_DIR/networks/K with seed SEED + 1000 K on the same data
+   split, on the same vectors or (--own-word2vec) on its own word2vec of that seed in
+   RUN_DIR/networks/K/embedding; the model averages their probabilities (Sequential.members).
 3. An NBSVM-style linear model on the same ids (textrnn.linear), blended into the model's
    probabilities with the weight that minimises the validation log loss; saved inside the model,
    so evaluate / predict / serve use the blend.
@@ -69,7 +70,8 @@ class RecipeSettings:
     ngrams: int = 3
     head_C: float = 1.0
     head_bits: int = 24             # 2**bits hashed n-gram columns; 22 merged many (experiments/head_bits.py)
-    networks: int = 1               # networks of seeds seed, seed+1000, ... on one word2vec, averaged
+    networks: int = 1               # networks of seeds seed, seed+1000, ..., averaged
+    own_word2vec: bool = False      # each network its own word2vec (seed+1000k): more diverse networks
     seed: int = 0
 
 
@@ -232,23 +234,31 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
     _check_settings(s, run_dir)
     start = time.perf_counter()
     torch.manual_seed(s.seed)
-    emb_dir = run_dir / "embedding"
-    if s.pretrain == "word2vec" and not (emb_dir / "card.json").is_file() or \
-            s.linear_head and not (run_dir / RUN_FILE).is_file():
+    dirs = _network_dirs(s, run_dir)
+    emb_dirs = [(d if s.own_word2vec else run_dir) / "embedding" for d in dirs]
+    data = None
+    if s.linear_head and not (run_dir / RUN_FILE).is_file():
         data = prepare_data(_training_settings(s, None), None, quiet=not verbose)
-        if s.linear_head and len(data.classes) != 2:  # say so before any training
+        if len(data.classes) != 2:  # say so before any training
             raise ConfigError(f"the linear head is for two classes, this data has {len(data.classes)}: "
                               "give --no-linear-head")
+    seconds = {"pretrain": 0.0, "network": 0.0}
+    first: dict[str, Any] = {}
+    for k, (network_dir, emb_dir) in enumerate(zip(dirs, emb_dirs)):
+        step = time.perf_counter()
         if s.pretrain == "word2vec" and not (emb_dir / "card.json").is_file():
-            _pretrain_word2vec(s, data, emb_dir, verbose)
-    pretrain_done = time.perf_counter()
-    settings = _training_settings(s, str(emb_dir) if s.pretrain == "word2vec" else None)
-    for k, network_dir in enumerate(_network_dirs(s, run_dir)):
+            if data is None:
+                data = prepare_data(_training_settings(s, None), None, quiet=not verbose)
+            _pretrain_word2vec(replace(s, seed=s.seed + 1000 * k), data, emb_dir, verbose)
+        trained = time.perf_counter()
+        seconds["pretrain"] += trained - step
         if verbose and s.networks > 1:
             print(f"network {k + 1} of {s.networks} -> {network_dir}", flush=True)
+        settings = _training_settings(s, str(emb_dir) if s.pretrain == "word2vec" else None)
         metrics = _train_network(_network_settings(settings, k) if k else settings, network_dir, verbose)
-        if k == 0:
-            first = metrics
+        first = first or metrics
+        seconds["network"] += time.perf_counter() - trained
+    settings = _training_settings(s, str(emb_dirs[0]) if s.pretrain == "word2vec" else None)
     network_done = time.perf_counter()
     record: dict[str, Any] = {"settings": asdict(s), "network_test_accuracy": first["test"]["accuracy"]}
     if s.linear_head or s.networks > 1:
@@ -259,8 +269,7 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
         record.update(part)
     record.update(test_accuracy=first["test"]["accuracy"], best_val_accuracy=first["best_val_accuracy"],
                   epochs_run=first["epochs_run"], best_epoch=first["best_epoch"],
-                  seconds={"pretrain": round(pretrain_done - start, 1),
-                           "network": round(network_done - pretrain_done, 1),
+                  seconds={"pretrain": round(seconds["pretrain"], 1), "network": round(seconds["network"], 1),
                            "assemble": round(time.perf_counter() - network_done, 1),
                            "total": round(time.perf_counter() - start, 1)},
                   date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
