@@ -26,7 +26,8 @@ def networks(run: Path) -> list[tuple[str, dict]]:
 
 
 def main(runs: list[str], png: str | None) -> None:
-    curves = [c for run in runs for c in networks(Path(run))]
+    per_run = [networks(Path(run)) for run in runs]
+    curves = [c for run in per_run for c in run]
     most = max(len(h["loss"]) for _, h in curves)
     print("| network | " + " | ".join(f"epoch {e}: loss / val loss / val acc %" for e in range(1, most + 1))
           + " |")
@@ -37,17 +38,19 @@ def main(runs: list[str], png: str | None) -> None:
         print(f"| {label} | " + " | ".join(cells) + " |")
     if png:
         fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-        for i, (label, h) in enumerate(curves):
-            epochs = range(1, len(h["loss"]) + 1)
-            color = f"C{i % 10}"
-            ax_loss.plot(epochs, h["loss"], "o:", color=color, alpha=0.6)
-            ax_loss.plot(epochs, h["val_loss"], "s-", color=color, label=label)
-            ax_acc.plot(epochs, [100 * v for v in h["val_acc"]], "s-", color=color, label=label)
+        for r, run in enumerate(per_run):  # one colour per run, one marker per network
+            for k, (label, h) in enumerate(run):
+                epochs = range(1, len(h["loss"]) + 1)
+                style = dict(color=f"C{r % 10}", marker="osD^v<>"[k % 7])
+                ax_loss.plot(epochs, h["loss"], ":", alpha=0.6, **style)
+                ax_loss.plot(epochs, h["val_loss"], "-", label=label, **style)
+                ax_acc.plot(epochs, [100 * v for v in h["val_acc"]], "-", label=label, **style)
         ax_loss.set(xlabel="epoch", ylabel="binary cross-entropy",
                     title="training (dotted) and validation (solid) loss")
         ax_acc.set(xlabel="epoch", ylabel="validation accuracy %", title="validation accuracy")
         for ax in (ax_loss, ax_acc):
             ax.grid(alpha=0.3)
+            ax.xaxis.get_major_locator().set_params(integer=True)
         ax_acc.legend(fontsize=7)
         fig.savefig(png, dpi=110, bbox_inches="tight")
         print(f"-> {png}")

@@ -5,8 +5,11 @@ Prints each network's and the average's validation / test accuracy and the blend
 
     TEXTRNN_DATA=... python experiments/recipe_ensemble.py runs/recipe-ablation/recipe/seed-{0,1,2}
     ... recipe_ensemble.py --head-bits 24 RUN...   # a head of 2**24 columns, not the runs' own
+    ... recipe_ensemble.py --prefixes R R/networks/{1,2,3}  # the first 1-4 networks of `--networks 4`
 
-The runs' wall times add up to what the ensemble costs on one machine (recipe.json, `seconds.total`).
+Settings and vocabulary come from the first RUN's recipe.json and embedding. The runs' wall times add
+up to what the ensemble costs on one machine (recipe.json, `seconds.total`; printed when every RUN
+has one).
 """
 
 import argparse
@@ -21,7 +24,7 @@ from textrnn.recipe import RecipeSettings, _blend_weight, _training_settings, fi
 from textrnn.runs import prepare_data, validation_rows
 
 
-def main(runs: list[str], head_bits: int | None = None) -> None:
+def main(runs: list[str], head_bits: int | None = None, prefixes: bool = False) -> None:
     first = json.loads((Path(runs[0]) / "recipe.json").read_text())
     older = {"val_by_movie": False, "head_bits": 22}  # the defaults when older runs were made
     s = RecipeSettings(**{**older, **first["settings"]})
@@ -33,10 +36,11 @@ def main(runs: list[str], head_bits: int | None = None) -> None:
     val, test, seconds = [], [], 0.0
     for run in runs:
         model = load_model(Path(run) / "model")
-        model.linear_head = None  # the network alone
+        model.linear_head, model.members = None, []  # the network alone
         val.append(model.predict(x_val, batch_size=256).ravel())
         test.append(model.predict(data.x_test, batch_size=256).ravel())
-        seconds += json.loads((Path(run) / "recipe.json").read_text())["seconds"]["total"]
+        record = Path(run) / "recipe.json"
+        seconds += json.loads(record.read_text())["seconds"]["total"] if record.is_file() else float("nan")
         print(f"{run}: network val {np.mean((val[-1] > .5) == y_val):.4f}, "
               f"test {np.mean((test[-1] > .5) == y_test):.4f}")
     val_avg, test_avg = np.mean(val, axis=0), np.mean(test, axis=0)
@@ -45,15 +49,21 @@ def main(runs: list[str], head_bits: int | None = None) -> None:
     head, linear_val = fit_linear_head(s, data.x_train, data.y_train, train_rows, val_rows)
     print(f"NB head alone (2**{s.head_bits} columns): val {np.mean((linear_val > .5) == y_val):.4f} "
           f"(fitted on the other rows), test {np.mean((head.predict_proba(data.x_test) > .5) == y_test):.4f}")
-    blend = _blend_weight(y_val, val_avg, linear_val)
-    probs = (1 - blend) * test_avg + blend * head.predict_proba(data.x_test)
-    print(f"+ NB head (blend {blend:.2f}): test {np.mean((probs > .5) == y_test):.4f}; "
-          f"the runs took {seconds:.0f} s of wall time in all")
+    linear_test = head.predict_proba(data.x_test)
+    for n in range(1 if prefixes else len(runs), len(runs) + 1):  # the first n networks
+        val_avg, test_avg = np.mean(val[:n], axis=0), np.mean(test[:n], axis=0)
+        blend = _blend_weight(y_val, val_avg, linear_val)
+        probs = (1 - blend) * test_avg + blend * linear_test
+        print(f"first {n} networks: averaged test {np.mean((test_avg > .5) == y_test):.4f}, "
+              f"+ NB head (blend {blend:.2f}) test {np.mean((probs > .5) == y_test):.4f}")
+    if seconds == seconds:
+        print(f"the runs took {seconds:.0f} s of wall time in all")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--head-bits", type=int, help="refit the head with 2**bits columns")
+    parser.add_argument("--prefixes", action="store_true", help="also the first 1, 2, ... networks")
     args = parser.parse_args()
-    main(args.runs, args.head_bits)
+    main(args.runs, args.head_bits, args.prefixes)

@@ -113,6 +113,7 @@ def test_members_average_with_the_network_and_round_trip(tmp_path):
     alone = [m.predict(x) for m in (first, second, third)]
     first.attach_members([second, third])
     np.testing.assert_allclose(first.predict(x), np.mean(alone, axis=0), atol=1e-6)
+    np.testing.assert_allclose(first.predict_on_batch(x), np.mean(alone, axis=0), atol=1e-6)
     first.save(tmp_path / "m")
     assert sorted(p.name for p in (tmp_path / "m" / "members").iterdir()) == ["0", "1"]
     again = load_model(tmp_path / "m")

@@ -233,6 +233,8 @@ class Sequential(WeightSplit, nn.Module):
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         xb, _ = self._to_tensors(x, None)
+        if self.linear_head is not None or self.members:  # the whole model, as predict gives it
+            return self.predict(xb, batch_size=max(len(xb), 1))
         self.eval()
         with torch.inference_mode():
             return self(xb).numpy()
