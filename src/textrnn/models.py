@@ -516,8 +516,8 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
         model.attach_linear_head(head[0], head[1]["blend"])
     members = folder / MEMBERS_DIR
     if members.is_dir():
-        model.attach_members([load_model(members / k, compile=False)
-                              for k in sorted((p.name for p in members.iterdir()), key=int)])
+        numbered = sorted((p.name for p in members.iterdir() if p.name.isdigit()), key=int)
+        model.attach_members([load_model(members / k, compile=False) for k in numbered])
     vocab_path = folder / VOCAB_FILE
     if vocab_path.is_file():
         from textrnn.data.text import TextEncoder
