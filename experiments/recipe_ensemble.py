@@ -33,14 +33,15 @@ def main(runs: list[str], head_bits: int | None = None, prefixes: bool = False) 
     data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
     train_rows, val_rows = validation_rows(settings, data)  # the rows the network validated on
     x_val, y_val, y_test = data.x_train[val_rows], data.y_train[val_rows], data.y_test
-    val, test, seconds = [], [], 0.0
+    val, test, seconds = [], [], []
     for run in runs:
         model = load_model(Path(run) / "model")
         model.linear_head, model.members = None, []  # the network alone
         val.append(model.predict(x_val, batch_size=256).ravel())
         test.append(model.predict(data.x_test, batch_size=256).ravel())
         record = Path(run) / "recipe.json"
-        seconds += json.loads(record.read_text())["seconds"]["total"] if record.is_file() else float("nan")
+        if record.is_file():
+            seconds.append(json.loads(record.read_text())["seconds"]["total"])
         print(f"{run}: network val {np.mean((val[-1] > .5) == y_val):.4f}, "
               f"test {np.mean((test[-1] > .5) == y_test):.4f}")
     val_avg, test_avg = np.mean(val, axis=0), np.mean(test, axis=0)
@@ -56,8 +57,8 @@ def main(runs: list[str], head_bits: int | None = None, prefixes: bool = False) 
         probs = (1 - blend) * test_avg + blend * linear_test
         print(f"first {n} networks: averaged test {np.mean((test_avg > .5) == y_test):.4f}, "
               f"+ NB head (blend {blend:.2f}) test {np.mean((probs > .5) == y_test):.4f}")
-    if seconds == seconds:
-        print(f"the runs took {seconds:.0f} s of wall time in all")
+    if len(seconds) == len(runs):  # a network inside another recipe's folder has no recipe.json
+        print(f"the runs took {sum(seconds):.0f} s of wall time in all")
 
 
 if __name__ == "__main__":

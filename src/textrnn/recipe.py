@@ -141,9 +141,14 @@ def _network_dirs(s: RecipeSettings, run_dir: Path) -> list[Path]:
     return [run_dir] + [run_dir / NETWORKS_DIR / str(k) for k in range(1, s.networks)]
 
 
+def _network_seed(seed: int, k: int) -> int:
+    """Network k's seed (its word2vec's too, with --own-word2vec): apart from other recipe seeds'."""
+    return seed + 1000 * k
+
+
 def _network_settings(settings: TrainSettings, k: int) -> TrainSettings:
     """Network k's: another training seed (initial weights, dropout, batch order), the same data split."""
-    return replace(settings, seed=settings.seed + 1000 * k, data_seed=settings.seed)
+    return replace(settings, seed=_network_seed(settings.seed, k), data_seed=settings.seed)
 
 
 def _train_network(settings: TrainSettings, run_dir: Path, verbose: int) -> dict:
@@ -173,7 +178,7 @@ def _assemble(s: RecipeSettings, run_dir: Path, settings: TrainSettings, verbose
     part: dict[str, Any] = {"network_test_accuracy": _acc(y_test, probs),
                             "network_val_accuracy": _acc(y_val, rnn_val)}
     if s.networks > 1:
-        part["networks"] = [{"seed": settings.seed + 1000 * k, "test_accuracy": _acc(y_test, t),
+        part["networks"] = [{"seed": _network_seed(settings.seed, k), "test_accuracy": _acc(y_test, t),
                              "val_accuracy": _acc(y_val, v)} for k, (v, t) in enumerate(zip(val, test))]
     if s.linear_head:
         head, linear_val = fit_linear_head(s, data.x_train, data.y_train, train_rows, val_rows)
@@ -249,7 +254,7 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
         if s.pretrain == "word2vec" and not (emb_dir / "card.json").is_file():
             if data is None:
                 data = prepare_data(_training_settings(s, None), None, quiet=not verbose)
-            _pretrain_word2vec(replace(s, seed=s.seed + 1000 * k), data, emb_dir, verbose)
+            _pretrain_word2vec(replace(s, seed=_network_seed(s.seed, k)), data, emb_dir, verbose)
         trained = time.perf_counter()
         seconds["pretrain"] += trained - step
         if verbose and s.networks > 1:
