@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+import torch
 
 from textrnn.errors import ConfigError, DataError
-from textrnn.linear import NBLinear, ngram_features
+from textrnn.linear import NBLinear, NgramHeadGraph, ngram_features
 
 
 def test_ngram_features_count_distinct_ngrams_within_each_row_only():
@@ -49,3 +50,22 @@ def test_more_hash_bits_merge_fewer_ngrams():
     few, many = ngram_features(x, 3, bits=10), ngram_features(x, 3, bits=20)
     assert few.nnz < many.nnz  # 1,024 columns must merge some of each row's ~177 n-grams
     assert many.nnz > 0.99 * 200 * (60 + 59 + 58)  # 2**20 columns keep nearly all of them apart
+
+
+@pytest.mark.parametrize("bits", [16, 24])
+def test_the_head_graph_gives_the_head_s_scores_in_torch(bits):
+    rng = np.random.default_rng(1)
+    x = rng.integers(1, 30_000, size=(300, 40))
+    y = rng.integers(0, 2, size=300)
+    x[y == 1, 7] = 3
+    x[:, 20:23] = x[:, 10:13]  # a repeated trigram, counted once
+    for i in range(len(x)):  # pre- and post-padding of every length, two empty rows
+        x[i, :i % 41] = 0 if i % 2 else x[i, :i % 41]
+        x[i, 40 - i % 41:] = x[i, 40 - i % 41:] if i % 2 else 0
+    x[5], x[6] = 0, 0
+    head = NBLinear(ngrams=3, bits=bits).fit(x, y)
+    got = NgramHeadGraph(head)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, head.decision_function(x), rtol=1e-5, atol=1e-5)
+    assert np.ptp(got) > 1.0  # the rows differ: the check compared real scores
+    with pytest.raises(DataError, match="not fitted"):
+        NgramHeadGraph(NBLinear(bits=8))

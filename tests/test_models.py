@@ -114,6 +114,13 @@ def test_members_average_with_the_network_and_round_trip(tmp_path):
     first.attach_members([second, third])
     np.testing.assert_allclose(first.predict(x), np.mean(alone, axis=0), atol=1e-6)
     np.testing.assert_allclose(first.predict_on_batch(x), np.mean(alone, axis=0), atol=1e-6)
+    first.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    y = (np.arange(len(x)) % 2).astype("float32")
+    averaged = np.mean(alone, axis=0).ravel()
+    loss, acc = first.test_on_batch(x, y)  # the ensemble's, as evaluate gives them
+    assert acc == pytest.approx(np.mean((averaged > 0.5) == y))
+    assert loss == pytest.approx(-np.mean(y * np.log(averaged) + (1 - y) * np.log(1 - averaged)), rel=1e-4)
+    assert [loss, acc] == pytest.approx(first.evaluate(x, y, verbose=0))
     first.save(tmp_path / "m")
     assert sorted(p.name for p in (tmp_path / "m" / "members").iterdir()) == ["0", "1"]
     again = load_model(tmp_path / "m")

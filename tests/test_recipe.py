@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from textrnn.cli import main
@@ -86,9 +87,15 @@ def test_cli_word_dropout_reaches_the_saved_model(tmp_path, capsys):
     assert json.loads((out / "recipe.json").read_text())["settings"]["word_dropout"] is True
 
 
-def test_networks_are_averaged_on_one_split_and_kept_in_the_model(tmp_path, capsys):
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def two_networks(tmp_path_factory):
+    out = tmp_path_factory.mktemp("recipe") / "run"
     record = run_recipe(RecipeSettings(**{**TINY, "epochs": 1, "networks": 2}), out, verbose=0)
+    return out, record
+
+
+def test_networks_are_averaged_on_one_split_and_kept_in_the_model(two_networks, capsys):
+    out, record = two_networks
     second = json.loads((out / "networks" / "1" / "run.json").read_text())
     assert (second["seed"], second["data_seed"], second["embedding"]) == (1000, 0, str(out / "embedding"))
     model = load_model(out / "model")
@@ -107,6 +114,21 @@ def test_networks_are_averaged_on_one_split_and_kept_in_the_model(tmp_path, caps
     assert model.evaluate(data.x_test, data.y_test, verbose=0)[1] == pytest.approx(record["test_accuracy"])
     assert main(["summary", str(out)]) == 0
     assert "the average of 2 networks" in capsys.readouterr().out
+
+
+def test_the_onnx_export_holds_the_whole_ensemble_and_the_head(two_networks, tmp_path, capsys):
+    out, record = two_networks
+    assert main(["export", str(out), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
+    assert "left out" not in capsys.readouterr().out
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    data = prepare("sample", num_words=3000, maxlen=120, quiet=True)
+    x = data.x_test.astype(np.int64)
+    got = session.run(None, {"ids": x})[0]
+    np.testing.assert_allclose(got, load_model(out / "model").predict(x), atol=1e-5)
+    assert np.mean((got.ravel() > 0.5) == data.y_test) == pytest.approx(record["test_accuracy"])
+    assert main(["export", str(out), "--format", "keras", "--out", str(tmp_path / "m.keras")]) == 0
+    assert "left out of the exported file: the model's 1 other networks and NB linear head" in \
+        capsys.readouterr().out
 
 
 def test_own_word2vec_gives_each_network_its_vectors(tmp_path):

@@ -303,7 +303,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"-> {args.out}")
     left_out = [f"{len(model.members)} other networks"] if model.members else []
     left_out += ["NB linear head"] if model.linear_head is not None else []
-    if left_out:
+    if left_out and args.format == "keras":  # an ONNX graph holds the whole model
         print(f"note: left out of the exported file: the model's {' and '.join(left_out)}; its "
               "predictions are the first network's alone")
     return 0

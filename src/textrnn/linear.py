@@ -30,6 +30,7 @@ WEIGHTS_FILE = "linear_head.safetensors"
 CONFIG_FILE = "linear_head.json"
 DEFAULT_BITS = 24
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of code * _MIX spread well
+_PRIME = 1_000_003  # an n-gram's code: n, then code * _PRIME + id for each of its ids
 
 
 def ngram_features(x: np.ndarray, ngrams: int = 3, bits: int = DEFAULT_BITS,
@@ -51,7 +52,7 @@ def ngram_features(x: np.ndarray, ngrams: int = 3, bits: int = DEFAULT_BITS,
             width = len(ids) - n + 1
             code = np.full(width, n, dtype=np.uint64)
             for k in range(n):
-                code = code * np.uint64(1_000_003) + ids[k:k + width]  # wraps around: fine for a hash
+                code = code * np.uint64(_PRIME) + ids[k:k + width]  # wraps around: fine for a hash
             same_doc = doc[:width] == doc[n - 1:]
             r_parts.append(doc[:width][same_doc])
             c_parts.append(((code[same_doc] * _MIX) >> np.uint64(64 - bits)).astype(np.int64))
@@ -127,3 +128,35 @@ class NBLinear:
             raise DataError(f"{folder / WEIGHTS_FILE}: expected {2 ** model.bits} weights")
         model.bias = float(config["bias"])
         return model, config
+
+
+class NgramHeadGraph(torch.nn.Module):
+    """`NBLinear.decision_function` in torch operations on a padded id batch, for graph export (ONNX):
+    the same hashed n-grams, each counted once per row. int64 arithmetic wraps as numpy's uint64
+    does, and the top `bits` bits of the hash are taken by floor division and remainder, which
+    ONNX has for signed integers (its BitShift is unsigned only). An n-gram holding a padding id is
+    left out: the same n-grams as `ngram_features` when the padding is before or after the words."""
+
+    def __init__(self, head: NBLinear) -> None:
+        super().__init__()
+        if head.weights is None:
+            raise DataError("the NB linear model is not fitted")
+        self.ngrams, self.bits, self.bias = head.ngrams, head.bits, head.bias
+        self.register_buffer("weights", torch.from_numpy(head.weights))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        mix = int(_MIX) - 2 ** 64  # the same 64 bits as a signed number
+        columns = []
+        for n in range(1, self.ngrams + 1):
+            code, whole = None, None  # whole: the n-gram holds no padding
+            for k in range(n):
+                part = ids[:, k:(k - n + 1) or None]  # static bounds: the length stays dynamic
+                code = part + n * _PRIME if code is None else code * _PRIME + part
+                whole = part != 0 if whole is None else whole & (part != 0)
+            top = torch.div(code * mix, 2 ** (64 - self.bits), rounding_mode="floor")
+            columns.append(torch.where(whole, torch.remainder(top, 2 ** self.bits), -1))
+        ordered = torch.sort(torch.cat(columns, dim=1), dim=1).values
+        first = torch.ones_like(ordered[:, :1], dtype=torch.bool)
+        once = torch.cat([first, ordered[:, 1:] != ordered[:, :-1]], dim=1) & (ordered >= 0)
+        scores = self.weights[ordered.clamp(min=0)] * once
+        return scores.sum(dim=1) + self.bias

@@ -226,6 +226,9 @@ class Sequential(WeightSplit, nn.Module):
         self._require_compiled()
         xb, yb = self._to_tensors(x, y)
         self._ensure_ready(xb)
+        if self.linear_head is not None or self.members:  # the whole model, as evaluate gives it
+            results = self._evaluate_tensors(xb, yb, max(len(xb), 1))
+            return self._results(results["loss"], results["acc"])
         self.eval()
         with torch.inference_mode():
             loss, acc = self._batch_metrics(xb, yb)

@@ -3,7 +3,11 @@ onnxruntime in the tests). Input: int64 ids (batch, time); output: the model's p
 Batch size is always dynamic; the sequence length is dynamic unless `fixed_length` is set.
 A `mask_zero=True` model is traced on a padded example, so the graph computes each row's valid
 run from its ids and skips the padding exactly as textrnn does (zeros as padding, before or after
-the words; a zero between words would be read as padding)."""
+the words; a zero between words would be read as padding).
+
+A model with ensemble members and an NB linear head (`textrnn recipe`) is exported whole: the graph
+runs every network, averages their probabilities and blends in the head's (`NgramHeadGraph`), as
+`predict` does."""
 
 from __future__ import annotations
 
@@ -16,9 +20,30 @@ import torch
 from textrnn.errors import ConfigError
 from textrnn.io_utils import atomic_write_bytes
 from textrnn.layers import Embedding
+from textrnn.linear import NgramHeadGraph
 from textrnn.models import Sequential
 
 OPSET = 17
+
+
+class WholeModel(torch.nn.Module):
+    """What `Sequential.predict` computes, as one traceable module: the networks' average, the head
+    blended in."""
+
+    def __init__(self, model: Sequential) -> None:
+        super().__init__()
+        self.networks = torch.nn.ModuleList([model, *model.members])
+        self.head = NgramHeadGraph(model.linear_head) if model.linear_head is not None else None
+        self.blend = model.linear_blend
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        probs = self.networks[0](ids)
+        for network in self.networks[1:]:
+            probs = probs + network(ids)
+        probs = probs / len(self.networks)
+        if self.head is None:
+            return probs
+        return (1 - self.blend) * probs + self.blend * torch.sigmoid(self.head(ids)).reshape(probs.shape)
 
 
 def export_onnx(model: Sequential, path: str | Path, fixed_length: bool = False) -> None:
@@ -33,9 +58,10 @@ def export_onnx(model: Sequential, path: str | Path, fixed_length: bool = False)
     if not fixed_length:
         axes["ids"][1] = "time"
     buffer = io.BytesIO()
-    model.eval()
+    whole = WholeModel(model) if model.members or model.linear_head is not None else model
+    whole.eval()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's deprecation and RNN batch-size notes
-        torch.onnx.export(model, (example,), buffer, input_names=["ids"], output_names=["probabilities"],
+        torch.onnx.export(whole, (example,), buffer, input_names=["ids"], output_names=["probabilities"],
                           dynamic_axes=axes, opset_version=OPSET, dynamo=False)
     atomic_write_bytes(path, buffer.getvalue())
