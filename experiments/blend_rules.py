@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 
 from textrnn.models import load_model
 from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import RecipeSettings, _network_dirs, _training_settings, fit_linear_head
+from textrnn.recipe import RecipeSettings, _blend_weight, _network_dirs, _training_settings, fit_linear_head
 from textrnn.runs import prepare_data, validation_rows
 
 EPS = 1e-6
@@ -45,7 +45,8 @@ def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def _mix(y: np.ndarray, val: tuple, test: tuple, combine) -> np.ndarray:
-    """Test predictions of combine(a, b, w), w chosen by validation log loss."""
+    """Test predictions of combine(a, b, w), w chosen by validation log loss as `_blend_weight`
+    chooses it for the recipe's mix."""
     w = min(WEIGHTS, key=lambda w: _log_loss(y, combine(*val, w)))
     return combine(*test, w)
 
@@ -75,11 +76,12 @@ def rules(d: dict[str, np.ndarray]) -> dict[str, float]:
     prob = lambda a, b, w: (1 - w) * a + w * b  # noqa: E731
     logit = lambda a, b, w: _sigmoid((1 - w) * _logit(a) + w * _logit(b))  # noqa: E731
     acc = lambda p: 100 * float(np.mean((p > 0.5) == yt))  # noqa: E731
-    w1 = min(WEIGHTS, key=lambda w: _log_loss(y, prob(d["val"][0], hv, w)))
+    w = _blend_weight(y, nv, hv)  # the recipe's own choice
+    w1 = _blend_weight(y, d["val"][0], hv)
     stack = LogisticRegression().fit(np.c_[_logit(nv), _logit(hv)], y)
     lv, lt = _logit(d["val"]).mean(0), _logit(d["test"]).mean(0)
     return {
-        "prob": acc(_mix(y, (nv, hv), (nt, ht), prob)),
+        "prob": acc(prob(nt, ht, w)),
         "prob, w from network 1": acc(prob(nt, ht, w1)),
         "logit": acc(_mix(y, (nv, hv), (nt, ht), logit)),
         "logit of logits": acc(_mix(y, (_sigmoid(lv), hv), (_sigmoid(lt), ht), logit)),

@@ -226,7 +226,7 @@ class Sequential(WeightSplit, nn.Module):
         self._require_compiled()
         xb, yb = self._to_tensors(x, y)
         self._ensure_ready(xb)
-        if self.linear_head is not None or self.members:  # the whole model, as evaluate gives it
+        if self.is_ensemble:  # the whole model, as evaluate gives it
             results = self._evaluate_tensors(xb, yb, max(len(xb), 1))
             return self._results(results["loss"], results["acc"])
         self.eval()
@@ -236,7 +236,7 @@ class Sequential(WeightSplit, nn.Module):
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         xb, _ = self._to_tensors(x, None)
-        if self.linear_head is not None or self.members:  # the whole model, as predict gives it
+        if self.is_ensemble:  # the whole model, as predict gives it
             return self.predict(xb, batch_size=max(len(xb), 1))
         self.eval()
         with torch.inference_mode():
@@ -363,6 +363,11 @@ class Sequential(WeightSplit, nn.Module):
             raise ConfigError(f"blend must be in [0, 1], got {blend}")
         self.linear_head, self.linear_blend = head, float(blend)
 
+    @property
+    def is_ensemble(self) -> bool:
+        """More than this network makes its predictions: members averaged in or a linear head blended in."""
+        return self.linear_head is not None or bool(self.members)
+
     def attach_members(self, members: Sequence[Sequential]) -> None:
         """Average these networks' predictions with this one's (each predicts without its own head
         or members). They must take the same input and give the same output shape."""
@@ -391,7 +396,7 @@ class Sequential(WeightSplit, nn.Module):
         return (1 - self.linear_blend) * probs + self.linear_blend * linear.reshape(probs.shape)
 
     def _evaluate_tensors(self, xt: torch.Tensor, yt: torch.Tensor, batch_size: int) -> dict[str, float]:
-        if self.linear_head is not None or self.members:  # the ensemble's predictions, as predict gives
+        if self.is_ensemble:  # the ensemble's predictions, as predict gives
             pred = torch.from_numpy(self.predict(xt, batch_size))
             return {"loss": float(self._loss_fn(yt, pred)), "acc": float(self._accuracy_fn(yt, pred))}
         self.eval()

@@ -58,7 +58,7 @@ def export_onnx(model: Sequential, path: str | Path, fixed_length: bool = False)
     if not fixed_length:
         axes["ids"][1] = "time"
     buffer = io.BytesIO()
-    whole = WholeModel(model) if model.members or model.linear_head is not None else model
+    whole = WholeModel(model) if model.is_ensemble else model
     whole.eval()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's deprecation and RNN batch-size notes
