@@ -114,6 +114,20 @@ def test_bad_requests_get_clear_4xx(server, body, status, message):
     assert json.load(urllib.request.urlopen(server + "/health"))["status"] == "ok"  # still alive
 
 
+def test_chunked_body_over_the_limit_gets_413(server):
+    # no Content-Length: the limit is found while reading, and the rest is drained before the reply
+    import http.client
+    from urllib.parse import urlsplit
+
+    conn = http.client.HTTPConnection(urlsplit(server).netloc, timeout=30)
+    chunks = (b'{"texts": ["' + b"z" * 100_000 if i == 0 else b"z" * 100_000 for i in range(15))
+    conn.request("POST", "/predict", body=chunks, encode_chunked=True,
+                 headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    reply = conn.getresponse()
+    assert reply.status == 413 and "bytes" in json.loads(reply.read())["detail"]
+    conn.close()
+
+
 def test_concurrent_requests(server):
     def one(i):
         return _post(server + "/predict", {"texts": [f"review number {i}, a good film"] * (1 + i % 5)})

@@ -30,6 +30,7 @@ from textrnn.runs import load_run_model
 from textrnn.summary import render_summary
 
 MAX_BODY_BYTES = 1_000_000
+DRAIN_FACTOR = 16  # an oversized body is read and dropped up to 16 MB before the 413, then cut off
 MAX_TEXTS = 256
 MAX_CHARS = 20_000
 RUN_ENV = "TEXTRNN_SERVE_RUN"
@@ -73,14 +74,14 @@ class _BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await _reject(send, 413, f"body over {self.limit} bytes")
+            return await self._too_large(receive, send, more_body=True)
         chunks, size = [], 0
         while True:
             message = await receive()
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.limit:
-                return await _reject(send, 413, f"body over {self.limit} bytes")
+                return await self._too_large(receive, send, message.get("more_body", False))
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
@@ -98,6 +99,17 @@ class _BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         return await self.app(scope, replay, send)
+
+    async def _too_large(self, receive, send, more_body: bool) -> None:
+        """413, after reading and discarding the rest of the body (up to DRAIN_FACTOR times the
+        limit): a client such as urllib reads no reply until it has sent its whole body, so closing
+        on it mid-send gives it a broken pipe instead of the 413."""
+        drained = 0
+        while more_body and drained <= DRAIN_FACTOR * self.limit:
+            message = await receive()
+            drained += len(message.get("body", b""))
+            more_body = message.get("more_body", False)
+        await _reject(send, 413, f"body over {self.limit} bytes")
 
 
 async def _reject(send, status: int, detail: str) -> None:
