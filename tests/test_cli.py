@@ -102,9 +102,11 @@ class _Crash(Callback):
             raise KeyboardInterrupt
 
 
-def test_resume_finishes_exactly_like_an_uninterrupted_run(capsys, tmp_path):
+@pytest.mark.parametrize("embedding_lr", [None, 3e-4])  # with it, the optimizer has two groups
+def test_resume_finishes_exactly_like_an_uninterrupted_run(capsys, tmp_path, embedding_lr):
     settings = TrainSettings(model="lstm", data="sample", epochs=4, train_size=200, maxlen=30,
-                             vocab_size=600, units=6, seed=3, patience=0, dropout=0.3)
+                             vocab_size=600, units=6, seed=3, patience=0, dropout=0.3,
+                             embedding_lr=embedding_lr)
     train_run(settings, tmp_path / "straight", verbose=0)
     with pytest.raises(KeyboardInterrupt):
         train_run(settings, tmp_path / "broken", verbose=0, callbacks=[_Crash(after_epoch=1)])

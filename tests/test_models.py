@@ -40,6 +40,35 @@ def test_fit_learns_and_reports_keras_history_keys():
     assert acc > 0.9
 
 
+def test_embedding_learning_rate_is_a_second_parameter_group(tmp_path):
+    x, y = _toy(64)
+    runs = {}
+    for rate in (None, 0.01, 1e-9):
+        torch.manual_seed(0)
+        model = _model()
+        model.compile(optimizer=Adam(learning_rate=0.01, embedding_learning_rate=rate),
+                      loss="binary_crossentropy")
+        model.build((None, 10))
+        start = [w.detach().clone() for w in model.weights]
+        model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+        runs[rate] = [(w.detach() - w0).abs().max().item() for w, w0 in zip(model.weights, start)]
+        assert len(model.optimizer.param_groups) == (1 if rate is None else 2)
+    assert runs[0.01] == pytest.approx(runs[None], abs=1e-7)  # the same rate: the same training
+    assert runs[1e-9][0] < 1e-6 < runs[None][0]  # the embedding's table barely moves...
+    assert min(runs[1e-9][1:]) > 1e-4  # ...while the other layers train
+    model.save(tmp_path / "m")  # the rate is part of the saved compile settings
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())["compile"]["optimizer"]
+    assert saved == {"name": "adam", "learning_rate": 0.01, "embedding_learning_rate": 1e-9}
+    assert len(load_model(tmp_path / "m").create_optimizer().param_groups) == 2
+
+
+def test_learning_rates_must_be_positive():
+    with pytest.raises(ConfigError, match="embedding learning rate must be positive"):
+        Adam(embedding_learning_rate=0)
+    with pytest.raises(ConfigError, match="learning rate must be positive"):
+        OptimizerSpec("rmsprop", -1.0)
+
+
 def test_validation_split_takes_the_last_rows():
     x, y = _toy(40)
     model = _model()

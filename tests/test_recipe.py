@@ -155,3 +155,12 @@ def test_a_recipe_resumed_with_other_settings_stops_in_one_line(tmp_path, capsys
     assert main([*args[:-2], "--units", "8", "--out", str(out)]) != 0
     assert "started with other settings (units 16 -> 8)" in capsys.readouterr().err
     assert main(args) == 0  # the same options resume it
+    # a folder from before --embedding-lr (no such key) trained the embedding at --lr
+    (out / "recipe.json").unlink()
+    started = json.loads((out / "recipe-settings.json").read_text())
+    del started["embedding_lr"]
+    (out / "recipe-settings.json").write_text(json.dumps(started))
+    capsys.readouterr()
+    assert main(args) != 0
+    assert "embedding_lr 0.001 -> 0.00025" in capsys.readouterr().err
+    assert main([*args, "--embedding-lr", "0.001"]) == 0

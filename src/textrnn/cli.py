@@ -41,6 +41,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--optimizer", default="rmsprop", choices=["rmsprop", "adam", "sgd"])
     p.add_argument("--lr", type=float, help="learning rate (default: Keras's, 0.001 for rmsprop)")
+    p.add_argument("--embedding-lr", type=float, metavar="LR",
+                   help="the embedding's own learning rate, e.g. lower to fine-tune pretrained "
+                        "vectors gently (default: --lr)")
     p.add_argument("--val-split", type=float, default=0.2,
                    help="fraction of training rows (the last ones) for validation (default 0.2)")
     p.add_argument("--val-by-movie", action="store_true",
@@ -68,7 +71,8 @@ def _settings(args: argparse.Namespace, model: str):
     return TrainSettings(
         model=model, data=args.data, test_data=args.test_data, text_column=args.text_column,
         label_column=args.label_column, encoding=args.encoding, epochs=args.epochs,
-        batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, val_split=args.val_split,
+        batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+        embedding_lr=args.embedding_lr, val_split=args.val_split,
         val_by_movie=args.val_by_movie, train_size=args.train_size, seed=args.seed, patience=args.patience,
         vocab_size=args.vocab_size, embedding_dim=args.embedding_dim, maxlen=args.maxlen,
         units=args.units, layers=args.layers, dropout=args.dropout, embedding=args.embedding,
@@ -461,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
             ("seed", int, "seed (word2vec's threads still vary its vectors between reruns)")]:
         dest = name.replace("-", "_")
         p.add_argument(f"--{name}", dest=dest, type=kind, help=f"{text} (default {getattr(defaults, dest)})")
+    p.add_argument("--embedding-lr", type=float, metavar="LR",
+                   help="the embedding's own Adam learning rate (default: "
+                        + (f"{defaults.embedding_lr}" if defaults.embedding_lr else "--lr") + ")")
     p.add_argument("--model", choices=["bi-gru-pool", "bi-lstm-pool"],
                    help=f"the network: pooled Bi-GRU or Bi-LSTM (default {defaults.model})")
     p.add_argument("--pretrain", choices=["word2vec", "none"], help="embedding start (default word2vec)")

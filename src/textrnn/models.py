@@ -181,7 +181,9 @@ class Sequential(WeightSplit, nn.Module):
         self._require_compiled()
         if self.optimizer is None:
             # All weights go to the optimizer; frozen ones get no gradient and are left alone.
-            self.optimizer = self._optimizer_spec.create(self.weights)
+            embedding = [w for layer in self._layers if isinstance(layer, Embedding)
+                         for w in layer.weights]
+            self.optimizer = self._optimizer_spec.create(self.weights, embedding)
         return self.optimizer
 
     # --- batches --------------------------------------------------------------------------------
@@ -515,7 +517,8 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
     if compile and "compile" in config:
         c = config["compile"]
         model.compile(optimizers_module.OptimizerSpec(c["optimizer"]["name"],
-                                                      c["optimizer"]["learning_rate"]),
+                                                      c["optimizer"]["learning_rate"],
+                                                      c["optimizer"].get("embedding_learning_rate")),
                       loss=c["loss"], metrics=c["metrics"])
     from textrnn.linear import NBLinear
 

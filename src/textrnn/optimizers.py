@@ -94,20 +94,42 @@ DEFAULT_LR = {"rmsprop": 0.001, "adam": 0.001, "sgd": 0.01}
 
 
 class OptimizerSpec:
-    """An optimizer named before the model's parameters exist: `OptimizerSpec("adam", lr=3e-4)`."""
+    """An optimizer named before the model's parameters exist: `OptimizerSpec("adam", lr=3e-4)`.
 
-    def __init__(self, name: str, learning_rate: float | None = None) -> None:
+    `embedding_learning_rate` (a textrnn extension, not in Keras): the Embedding layers' weights
+    take this rate instead, e.g. a pretrained embedding fine-tuned more gently than the layers
+    trained from scratch (ULMFiT's discriminative fine-tuning)."""
+
+    def __init__(self, name: str, learning_rate: float | None = None,
+                 embedding_learning_rate: float | None = None) -> None:
         key = name.lower()
         if key not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+        for label, rate in (("learning rate", learning_rate), ("embedding learning rate",
+                                                               embedding_learning_rate)):
+            if rate is not None and not float(rate) > 0:
+                raise ConfigError(f"the {label} must be positive, got {rate}")
         self.name = key
         self.learning_rate = DEFAULT_LR[key] if learning_rate is None else float(learning_rate)
+        self.embedding_learning_rate = (None if embedding_learning_rate is None
+                                        else float(embedding_learning_rate))
 
-    def create(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
-        return OPTIMIZERS[self.name](params, lr=self.learning_rate)
+    def create(self, params: list[torch.nn.Parameter],
+               embedding_params: list[torch.nn.Parameter] = ()) -> torch.optim.Optimizer:
+        """Over `params`; with an embedding learning rate, `embedding_params` (a subset of
+        `params`) form a second parameter group at that rate."""
+        if self.embedding_learning_rate is None or not embedding_params:
+            return OPTIMIZERS[self.name](params, lr=self.learning_rate)
+        separate = {id(p) for p in embedding_params}
+        groups = [{"params": [p for p in params if id(p) not in separate]},
+                  {"params": list(embedding_params), "lr": self.embedding_learning_rate}]
+        return OPTIMIZERS[self.name](groups, lr=self.learning_rate)
 
     def get_config(self) -> dict:
-        return {"name": self.name, "learning_rate": self.learning_rate}
+        config = {"name": self.name, "learning_rate": self.learning_rate}
+        if self.embedding_learning_rate is not None:
+            config["embedding_learning_rate"] = self.embedding_learning_rate
+        return config
 
 
 def get(optimizer: str | OptimizerSpec) -> OptimizerSpec:
@@ -117,19 +139,19 @@ def get(optimizer: str | OptimizerSpec) -> OptimizerSpec:
 class RMSprop(OptimizerSpec):
     """As keras.optimizers.RMSprop: `model.compile(optimizer=RMSprop(learning_rate=1e-4))`."""
 
-    def __init__(self, learning_rate: float = 0.001) -> None:
-        super().__init__("rmsprop", learning_rate)
+    def __init__(self, learning_rate: float = 0.001, embedding_learning_rate: float | None = None) -> None:
+        super().__init__("rmsprop", learning_rate, embedding_learning_rate)
 
 
 class Adam(OptimizerSpec):
     """As keras.optimizers.Adam."""
 
-    def __init__(self, learning_rate: float = 0.001) -> None:
-        super().__init__("adam", learning_rate)
+    def __init__(self, learning_rate: float = 0.001, embedding_learning_rate: float | None = None) -> None:
+        super().__init__("adam", learning_rate, embedding_learning_rate)
 
 
 class SGD(OptimizerSpec):
     """As keras.optimizers.SGD (no momentum)."""
 
-    def __init__(self, learning_rate: float = 0.01) -> None:
-        super().__init__("sgd", learning_rate)
+    def __init__(self, learning_rate: float = 0.01, embedding_learning_rate: float | None = None) -> None:
+        super().__init__("sgd", learning_rate, embedding_learning_rate)

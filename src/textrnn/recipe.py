@@ -5,8 +5,9 @@ Three steps, each kept in the run folder so an interrupted recipe resumes where 
    training reviews; never test text. Written as an EMB_DIR in RUN_DIR/embedding. It runs on all
    cores, whose scheduling varies the vectors between reruns of one seed (gensim repeats them only
    on one thread with a fixed PYTHONHASHSEED); the network and head are deterministic given them.
-2. `bi-gru-pool` (zoo): the word2vec embedding, fine-tuned, under a Bi-GRU whose every time step
-   is max-pooled; Adam; trained in length buckets; early stopping on a validation split;
+2. `bi-gru-pool` (zoo): the word2vec embedding, fine-tuned (at its own Adam rate with
+   --embedding-lr), under a Bi-GRU whose every time step is max-pooled; Adam; trained in length
+   buckets; early stopping on a validation split;
    a normal textrnn run in RUN_DIR (model/, checkpoint/, history, plots). (`bi-lstm-pool`, the
    Bi-LSTM, was the network until the ablation's bi-gru rows.) With --networks N, N-1 more
    networks, each its own run in RUN_DIR/networks/K with seed SEED + 1000 K on the same data
@@ -60,6 +61,7 @@ class RecipeSettings:
     epochs: int = 4
     batch_size: int = 32
     lr: float = 0.001               # Adam
+    embedding_lr: float | None = 0.00025  # the word2vec table's own Adam rate (None: lr); RESULTS.md
     val_split: float = 0.1
     val_by_movie: bool = True       # IMDB only: validation rows are whole movies, as test rows are
     patience: int = 2               # 1 stopped runs at epoch 1-2 on the noisy movie validation
@@ -79,6 +81,7 @@ def _training_settings(s: RecipeSettings, embedding: str | None) -> TrainSetting
     return TrainSettings(model=s.model, data=s.data, test_data=s.test_data,
                          text_column=s.text_column, label_column=s.label_column, encoding=s.encoding,
                          epochs=s.epochs, batch_size=s.batch_size, optimizer="adam", lr=s.lr,
+                         embedding_lr=s.embedding_lr,
                          val_split=s.val_split, val_by_movie=s.val_by_movie and is_imdb_source(s.data),
                          seed=s.seed, patience=s.patience, vocab_size=s.vocab_size,
                          embedding_dim=s.dim, maxlen=s.maxlen, units=s.units, dropout=s.dropout,
@@ -207,8 +210,10 @@ def _check_settings(s: RecipeSettings, run_dir: Path) -> None:
     if not path.is_file():
         atomic_write_json(path, asdict(s))
         return
-    started = json.loads(path.read_text(encoding="utf-8"))
-    now = asdict(s)
+    started, now = json.loads(path.read_text(encoding="utf-8")), asdict(s)
+    for settings in (started, now):  # no embedding rate (as before --embedding-lr existed) is lr's
+        if settings.get("embedding_lr") is None:
+            settings["embedding_lr"] = settings["lr"]
     changed = [f"{k} {started[k]!r} -> {now[k]!r}" for k in now if k in started and started[k] != now[k]]
     if changed:
         raise ConfigError(f"{run_dir}: started with other settings ({', '.join(changed)}); give the same "

@@ -42,6 +42,7 @@ class TrainSettings:
     batch_size: int = 32
     optimizer: str = "rmsprop"
     lr: float | None = None         # None: the optimizer's Keras default
+    embedding_lr: float | None = None  # the Embedding's own learning rate; None: lr
     val_split: float = 0.2          # the LAST rows of the (shuffled) training set, as Keras
     val_by_movie: bool = False      # IMDB: validation rows are whole movies (see validation_rows)
     train_size: int | None = None   # use only the first n training reviews
@@ -136,7 +137,7 @@ def build_model(s: TrainSettings, data: PreparedData,
     model = zoo.build(s.model, config)
     model.text_encoder = data.encoder
     loss = "binary_crossentropy" if len(data.classes) == 2 else "sparse_categorical_crossentropy"
-    model.compile(OptimizerSpec(s.optimizer, s.lr), loss=loss, metrics=["acc"])
+    model.compile(OptimizerSpec(s.optimizer, s.lr, s.embedding_lr), loss=loss, metrics=["acc"])
     return model
 
 
