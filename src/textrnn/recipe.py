@@ -37,6 +37,7 @@ from textrnn.data.datasets import PreparedData, is_imdb_source
 from textrnn.errors import ConfigError
 from textrnn.io_utils import atomic_write_json
 from textrnn.metrics import classification_report
+from textrnn.optimizers import OptimizerSpec
 from textrnn.runs import RUN_FILE, TrainSettings, prepare_data, train_run, validation_rows
 
 RECIPE_FILE = "recipe.json"
@@ -240,6 +241,7 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
         NBLinear(s.ngrams, s.head_bits, s.head_C)  # a bad --head-bits fails here, not after training
     if s.networks < 1:
         raise ConfigError(f"--networks must be at least 1, got {s.networks}")
+    OptimizerSpec("adam", s.lr, s.embedding_lr)  # a bad --lr / --embedding-lr fails before word2vec
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_settings(s, run_dir)
     start = time.perf_counter()
