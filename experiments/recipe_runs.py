@@ -4,20 +4,19 @@
     python experiments/recipe_runs.py RUN...
 
 A run made on copied word2vec vectors (experiments/recipe_on_shared_vectors.sh) has
-shared-embedding.txt; its pretraining seconds are the source run's, added to its wall time.
+shared-embedding.txt; the time its vectors took (each card.json's time_s) is added to its wall time.
 """
 
 import json
-import re
 import statistics
 import sys
 from pathlib import Path
 
 
-def _pretrain_seconds(run: Path, record: dict) -> float:
-    shared = run / "shared-embedding.txt"
-    if shared.is_file():
-        return float(re.search(r"pretrain seconds there: ([\d.]+)", shared.read_text()).group(1))
+def _pretrain_seconds(run: Path, dirs: list[Path], record: dict) -> float:
+    if (run / "shared-embedding.txt").is_file():
+        cards = [d / "embedding" / "card.json" for d in dirs if (d / "embedding").is_dir()]
+        return sum(json.loads(card.read_text())["time_s"] for card in cards)
     return record["seconds"]["pretrain"]
 
 
@@ -34,7 +33,7 @@ def main(runs: list[str]) -> None:
         r = json.loads((run / "recipe.json").read_text())
         dirs = [run] + sorted((run / "networks").glob("*"), key=lambda d: int(d.name))
         nets = [n["test_accuracy"] for n in r.get("networks", [])] or [r["network_test_accuracy"]]
-        pretrain, s = _pretrain_seconds(run, r), r["seconds"]
+        pretrain, s = _pretrain_seconds(run, dirs, r), r["seconds"]
         accs.append(r["test_accuracy"])
         averaged.append(r["network_test_accuracy"])
         singles += nets
