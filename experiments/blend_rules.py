@@ -23,7 +23,13 @@ from sklearn.linear_model import LogisticRegression
 
 from textrnn.models import load_model
 from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import RecipeSettings, _blend_weight, _network_dirs, _training_settings, fit_linear_head
+from textrnn.recipe import (
+    _blend_weight,
+    _network_dirs,
+    _training_settings,
+    fit_linear_head,
+    settings_from_record,
+)
 from textrnn.runs import prepare_data, validation_rows
 
 EPS = 1e-6
@@ -53,7 +59,7 @@ def _mix(y: np.ndarray, val: tuple, test: tuple, combine) -> np.ndarray:
 
 def predictions(run: Path) -> dict[str, np.ndarray]:
     """Each network's and the head's probabilities on the run's validation and test rows."""
-    s = RecipeSettings(**json.loads((run / "recipe.json").read_text())["settings"])
+    s = settings_from_record(json.loads((run / "recipe.json").read_text())["settings"])
     settings = _training_settings(s, str(run / "embedding"))
     data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
     train_rows, val_rows = validation_rows(settings, data)

@@ -25,7 +25,7 @@ from textrnn.data import imdb
 from textrnn.data.datasets import KERAS_SHUFFLE_SEED
 from textrnn.models import load_model
 from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import RecipeSettings, _acc, _blend_weight, _training_settings, fit_linear_head
+from textrnn.recipe import _acc, _blend_weight, _training_settings, fit_linear_head, settings_from_record
 from textrnn.runs import prepare_data, validation_rows
 
 
@@ -73,7 +73,7 @@ def main(runs: list[str], dim: int, epochs: int, seed: int) -> None:
     print(f"Doc2Vec PV-DBOW {dim}-d, {epochs} epochs, words + bigrams: {seconds:.0f} s")
     nets_val, nets_test = [], []
     for run in runs:
-        s = RecipeSettings(**json.loads((Path(run) / "recipe.json").read_text())["settings"])
+        s = settings_from_record(json.loads((Path(run) / "recipe.json").read_text())["settings"])
         settings = _training_settings(s, f"{run}/embedding")
         data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
         train_rows, val_rows = validation_rows(settings, data)

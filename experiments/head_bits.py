@@ -23,7 +23,7 @@ from textrnn.data.datasets import imdb_train_movies
 from textrnn.linear import NBLinear, ngram_features
 from textrnn.models import load_model
 from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import RecipeSettings, _acc, _blend_weight, _training_settings, fit_linear_head
+from textrnn.recipe import _acc, _blend_weight, _training_settings, fit_linear_head, settings_from_record
 from textrnn.runs import prepare_data, validation_rows
 
 BITS = (22, 24)
@@ -35,7 +35,7 @@ def main(runs: list[str]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     cv_done: dict[tuple, float] = {}
     for run in runs:
-        s = RecipeSettings(**json.loads((Path(run) / "recipe.json").read_text())["settings"])
+        s = settings_from_record(json.loads((Path(run) / "recipe.json").read_text())["settings"])
         settings = _training_settings(s, f"{run}/embedding")
         data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
         train_rows, val_rows = validation_rows(settings, data)

@@ -29,7 +29,7 @@ from textrnn.data.datasets import imdb_train_movies
 from textrnn.linear import NBLinear
 from textrnn.optimizers import OptimizerSpec
 from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import RecipeSettings, _training_settings
+from textrnn.recipe import RecipeSettings, _training_settings, settings_from_record
 from textrnn.runs import build_model, prepare_data, validation_rows
 
 
@@ -65,7 +65,7 @@ def _head_offsets(s: RecipeSettings, x, y, x_test, train_rows, val_rows):
 
 def main(run: str, epochs: int, scale: float) -> None:
     record = json.loads((Path(run) / "recipe.json").read_text())
-    s = RecipeSettings(**record["settings"])
+    s = settings_from_record(record["settings"])
     settings = _training_settings(s, f"{run}/embedding")
     torch.manual_seed(s.seed)
     np.random.seed(s.seed)

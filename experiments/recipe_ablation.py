@@ -23,7 +23,9 @@ SHARED = "shared-embedding.txt"  # in a run folder: its word2vec vectors were co
 # The variants up to word-dropout change one thing against the recipe of 2026-11-28, whose network
 # was the Bi-LSTM (bi-lstm-pool); they keep it, so rerunning them repeats their rows. Since bi-gru's
 # rows the recipe's default network is the Bi-GRU (bi-gru-pool): "recipe" here stays the Bi-LSTM one.
-LSTM = {"model": "bi-lstm-pool"}
+# All variants predate --embedding-lr (session 13) and pin the embedding at the network's rate, so
+# rerunning them still repeats their rows.
+LSTM = {"model": "bi-lstm-pool", "embedding_lr": None}
 VARIANTS = {
     "recipe": (LSTM, "the recipe: word2vec 64-d, Bi-LSTM(64) max-pooled, dropout 0.3, NB head 1-3 grams"),
     "random-embedding": ({**LSTM, "pretrain": "none"}, "no word2vec: the embedding starts random"),
@@ -40,9 +42,9 @@ VARIANTS = {
                       "validation on the last rows (sharing movies with training), not on whole movies"),
     "patience-1": ({**LSTM, "patience": 1}, "early stopping after one epoch without val-loss gain"),
     "word-dropout": ({**LSTM, "word_dropout": True}, "the embedding's dropout drops whole words"),
-    "bi-gru": ({"model": "bi-gru-pool"},
+    "bi-gru": ({"model": "bi-gru-pool", "embedding_lr": None},
                "a Bi-GRU instead of the Bi-LSTM (pooled the same way): the recipe since 2026-11-29"),
-    "big-gru": ({"model": "bi-gru-pool", "dim": 128, "units": 128, "maxlen": 800},
+    "big-gru": ({"model": "bi-gru-pool", "embedding_lr": None, "dim": 128, "units": 128, "maxlen": 800},
                 "big with a Bi-GRU(128) instead of the Bi-LSTM(128)"),
 }
 

@@ -20,14 +20,13 @@ import numpy as np
 
 from textrnn.models import load_model
 from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import RecipeSettings, _blend_weight, _training_settings, fit_linear_head
+from textrnn.recipe import _blend_weight, _training_settings, fit_linear_head, settings_from_record
 from textrnn.runs import prepare_data, validation_rows
 
 
 def main(runs: list[str], head_bits: int | None = None, prefixes: bool = False) -> None:
     first = json.loads((Path(runs[0]) / "recipe.json").read_text())
-    older = {"val_by_movie": False, "head_bits": 22}  # the defaults when older runs were made
-    s = RecipeSettings(**{**older, **first["settings"]})
+    s = settings_from_record(first["settings"])
     s.head_bits = head_bits or s.head_bits
     settings = _training_settings(s, f"{runs[0]}/embedding")
     data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)

@@ -8,9 +8,10 @@ shared-embedding.txt; the time its vectors took (each card.json's time_s) is add
 """
 
 import json
-import statistics
 import sys
 from pathlib import Path
+
+from recipe_ablation import _fmt  # experiments/ is on sys.path when this script runs
 
 
 def _pretrain_seconds(run: Path, dirs: list[Path], record: dict) -> float:
@@ -43,12 +44,8 @@ def main(runs: list[str]) -> None:
               f"| {pretrain:,.0f} + {s['network']:,.0f} + {s['assemble']:,.0f} = "
               f"{pretrain + s['network'] + s['assemble']:,.0f} |")
 
-    def fmt(values: list[float]) -> str:
-        sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f"{100 * statistics.mean(values):.2f} ± {100 * sd:.2f}"
-
-    print(f"| **mean ± sd** | **{fmt(accs)}** | {fmt(averaged)} | {fmt(singles)} ({len(singles)} networks) "
-          "| | | |")
+    print(f"| **mean ± sd** | **{_fmt(accs)}** | {_fmt(averaged)} | "
+          f"{_fmt(singles)} ({len(singles)} networks) | | | |")
 
 
 if __name__ == "__main__":

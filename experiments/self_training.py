@@ -25,12 +25,12 @@ from textrnn.data.text import pad_sequences
 from textrnn.models import load_model
 from textrnn.pretrain.sources import corpus_tokens
 from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import RecipeSettings, _acc, _blend_weight, _training_settings, fit_linear_head
+from textrnn.recipe import _acc, _blend_weight, _training_settings, fit_linear_head, settings_from_record
 from textrnn.runs import build_model, prepare_data, validation_rows
 
 
 def main(teacher_run: str, student_run: str, epochs: int = 3) -> None:
-    s = RecipeSettings(**json.loads((Path(student_run) / "recipe.json").read_text())["settings"])
+    s = settings_from_record(json.loads((Path(student_run) / "recipe.json").read_text())["settings"])
     settings = _training_settings(s, f"{student_run}/embedding")
     torch.manual_seed(s.seed)
     pretrained = PretrainedEmbedding.load(settings.embedding)

@@ -456,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
             ("dropout", float, "dropout on the embedding and the pooled features"),
             ("epochs", int, "at most this many epochs (early stopping on val loss)"),
             ("batch-size", int, "rows per step"), ("lr", float, "Adam learning rate"),
+            ("embedding-lr", float, "the embedding's own Adam learning rate"),
             ("val-split", float, "fraction of the training rows for validation"),
             ("patience", int, "epochs without val-loss gain before stopping"),
             ("w2v-epochs", int, "word2vec passes"), ("ngrams", int, "linear head: n-gram size"),
@@ -465,9 +466,6 @@ def build_parser() -> argparse.ArgumentParser:
             ("seed", int, "seed (word2vec's threads still vary its vectors between reruns)")]:
         dest = name.replace("-", "_")
         p.add_argument(f"--{name}", dest=dest, type=kind, help=f"{text} (default {getattr(defaults, dest)})")
-    p.add_argument("--embedding-lr", type=float, metavar="LR",
-                   help="the embedding's own Adam learning rate (default: "
-                        + (f"{defaults.embedding_lr}" if defaults.embedding_lr else "--lr") + ")")
     p.add_argument("--model", choices=["bi-gru-pool", "bi-lstm-pool"],
                    help=f"the network: pooled Bi-GRU or Bi-LSTM (default {defaults.model})")
     p.add_argument("--pretrain", choices=["word2vec", "none"], help="embedding start (default word2vec)")

@@ -78,6 +78,17 @@ class RecipeSettings:
     seed: int = 0
 
 
+# What a recipe ran with before each of these settings existed: a saved record without one gets
+# this value, not today's default (2^22 hashed columns, the last rows for validation, the
+# embedding at the network's learning rate).
+LEGACY_SETTINGS = {"val_by_movie": False, "head_bits": 22, "embedding_lr": None}
+
+
+def settings_from_record(settings: dict[str, Any]) -> RecipeSettings:
+    """The RecipeSettings a saved run (recipe.json's "settings", recipe-settings.json) ran with."""
+    return RecipeSettings(**{**LEGACY_SETTINGS, **settings})
+
+
 def _training_settings(s: RecipeSettings, embedding: str | None) -> TrainSettings:
     return TrainSettings(model=s.model, data=s.data, test_data=s.test_data,
                          text_column=s.text_column, label_column=s.label_column, encoding=s.encoding,
@@ -211,11 +222,12 @@ def _check_settings(s: RecipeSettings, run_dir: Path) -> None:
     if not path.is_file():
         atomic_write_json(path, asdict(s))
         return
-    started, now = json.loads(path.read_text(encoding="utf-8")), asdict(s)
-    for settings in (started, now):  # no embedding rate (as before --embedding-lr existed) is lr's
+    started = asdict(settings_from_record(json.loads(path.read_text(encoding="utf-8"))))
+    now = asdict(s)
+    for settings in (started, now):  # no embedding rate of its own is the network's rate
         if settings.get("embedding_lr") is None:
             settings["embedding_lr"] = settings["lr"]
-    changed = [f"{k} {started[k]!r} -> {now[k]!r}" for k in now if k in started and started[k] != now[k]]
+    changed = [f"{k} {started[k]!r} -> {now[k]!r}" for k in now if started[k] != now[k]]
     if changed:
         raise ConfigError(f"{run_dir}: started with other settings ({', '.join(changed)}); give the same "
                           "options to resume it, or another --out")
