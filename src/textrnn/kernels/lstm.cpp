@@ -367,34 +367,72 @@ void lstm_backward_f32(int64_t b, int64_t steps, int64_t u, const float* dH, con
     for (int64_t j = 0; j < u; ++j) { dh0[(b + r) * u + j] = dh[r][j]; dc0[(b + r) * u + j] = dc[r][j]; }
 }
 
-// M[k, n] += sum_r x[r][k] * d[r][n] for R rows (N % 16 == 0): a weight gradient accumulated
-// step by step in a per-thread buffer that stays in L1, instead of a (B*T)-long GEMM afterwards.
-template <int R>
-inline void add_outer(float* M, const float* const* x, const float* const* d, int64_t K, int64_t N) {
-  constexpr int NZ = 4;
-  int64_t n0 = 0;
-  for (; n0 + 16 * NZ <= N; n0 += 16 * NZ) {
-    __m512 dv[R][NZ];
-    for (int r = 0; r < R; ++r)
-      for (int z = 0; z < NZ; ++z) dv[r][z] = _mm512_loadu_ps(d[r] + n0 + 16 * z);
-    for (int64_t k = 0; k < K; ++k) {
-      float* Mk = M + k * N + n0;
-      __m512 m[NZ];
-      for (int z = 0; z < NZ; ++z) m[z] = _mm512_loadu_ps(Mk + 16 * z);
-      for (int r = 0; r < R; ++r) {
-        const __m512 xr = _mm512_set1_ps(x[r][k]);
-        for (int z = 0; z < NZ; ++z) m[z] = _mm512_fmadd_ps(xr, dv[r][z], m[z]);
-      }
-      for (int z = 0; z < NZ; ++z) _mm512_storeu_ps(Mk + 16 * z, m[z]);
+// M (K x N, row-major) += sum over `count` consecutive row-steps s of a_s^T d_s, a_s = A + s * lda
+// (K floats), d_s = D + s * ldd (N floats): a weight gradient as a small GEMM over one row's steps.
+// A tile of KT x 16 NZ sums stays in registers while the steps stream past (one load of d per
+// vector, one broadcast of a per k, KT * NZ FMAs), so M is loaded and stored once per tile and
+// call, not once per step as a rank-1 update per step must (which cost more than the rest of the
+// LSTM backward at 32 units, and 60 % of it at 128).
+template <int KT, int NZ>
+inline void outer_tile(float* M, int64_t N, const float* A, int64_t lda, const float* D, int64_t ldd,
+                       int64_t count) {
+  __m512 acc[KT][NZ];
+  for (int k = 0; k < KT; ++k)
+    for (int z = 0; z < NZ; ++z) acc[k][z] = _mm512_loadu_ps(M + k * N + 16 * z);
+  for (int64_t s = 0; s < count; ++s) {
+    const float* a = A + s * lda;
+    __m512 d[NZ];
+    for (int z = 0; z < NZ; ++z) d[z] = _mm512_loadu_ps(D + s * ldd + 16 * z);
+    for (int k = 0; k < KT; ++k) {
+      const __m512 ak = _mm512_set1_ps(a[k]);
+      for (int z = 0; z < NZ; ++z) acc[k][z] = _mm512_fmadd_ps(ak, d[z], acc[k][z]);
     }
   }
-  for (; n0 < N; n0 += 16) {
-    for (int64_t k = 0; k < K; ++k) {
-      __m512 m = _mm512_loadu_ps(M + k * N + n0);
-      for (int r = 0; r < R; ++r) m = _mm512_fmadd_ps(_mm512_set1_ps(x[r][k]), _mm512_loadu_ps(d[r] + n0), m);
-      _mm512_storeu_ps(M + k * N + n0, m);
+  for (int k = 0; k < KT; ++k)
+    for (int z = 0; z < NZ; ++z) _mm512_storeu_ps(M + k * N + 16 * z, acc[k][z]);
+}
+
+// The same for any K % 8 == 0 and N % 16 == 0, in chunks of steps small enough that a chunk's
+// d and a rows stay in L1 while every tile passes over them.
+inline void add_outer_steps(float* M, const float* A, int64_t lda, int64_t K, const float* D, int64_t ldd,
+                            int64_t N, int64_t count) {
+  constexpr int64_t kChunk = 32;
+  for (int64_t s0 = 0; s0 < count; s0 += kChunk) {
+    const int64_t c = std::min(kChunk, count - s0);
+    const float* a = A + s0 * lda;
+    const float* d = D + s0 * ldd;
+    for (int64_t k0 = 0; k0 < K; k0 += 8) {
+      int64_t n0 = 0;
+      for (; n0 + 32 <= N; n0 += 32) outer_tile<8, 2>(M + k0 * N + n0, N, a + k0, lda, d + n0, ldd, c);
+      if (n0 < N) outer_tile<8, 1>(M + k0 * N + n0, N, a + k0, lda, d + n0, ldd, c);
     }
   }
+}
+
+// sum[n] += sum over `count` row-steps of D[s * ldd + n] (N % 16 == 0): a bias gradient.
+inline void add_rows(float* sum, const float* D, int64_t ldd, int64_t N, int64_t count) {
+  for (int64_t n0 = 0; n0 < N; n0 += 16) {
+    __m512 acc = _mm512_loadu_ps(sum + n0);
+    for (int64_t s = 0; s < count; ++s) acc = _mm512_add_ps(acc, _mm512_loadu_ps(D + s * ldd + n0));
+    _mm512_storeu_ps(sum + n0, acc);
+  }
+}
+
+// Weight gradients over one row's steps [first, end), from their pre-activation gradients D
+// (ldd = G u floats per step). Input side: dW += x_t^T d_t and, db not null, db += d_t.
+inline void add_input_weight_grads(float* dW, float* db, const float* X, int64_t in, const float* D, int64_t ldd,
+                                   int64_t first, int64_t end) {
+  if (end <= first) return;
+  add_outer_steps(dW, X + first * in, in, in, D + first * ldd, ldd, ldd, end - first);
+  if (db) add_rows(db, D + first * ldd, ldd, ldd, end - first);
+}
+
+// Recurrent side: dU += h_(t-1)^T d_t, where h_(first-1) is the initial state h0.
+inline void add_recurrent_weight_grads(float* dU, const float* H, const float* h0, int64_t u, const float* D,
+                                       int64_t ldd, int64_t first, int64_t end) {
+  if (end <= first) return;
+  add_outer_steps(dU, h0, u, u, D + first * ldd, ldd, ldd, 1);
+  add_outer_steps(dU, H + first * u, u, u, D + (first + 1) * ldd, ldd, ldd, end - first - 1);
 }
 
 // A whole LSTM layer forward from its inputs for rows [b0, b1): per step g = bias + x_t @ W + h @ U
@@ -516,16 +554,15 @@ struct LstmLayerForward {
   }
 };
 
-// Its backward for rows [b0, b1): the gate pre-activation gradients DG (B, T, 4u), and dU, db
-// summed into this thread's buffers. Per step and row: dg, then dh(t-1) = dH[t-1] + dg @ U^T and
-// dU += h(t-1) dg while dg is in L1. Time outer, rows inner, as in the forward. dx = dg @ W^T and
-// dW = x^T dg do not feed the time loop: they are two GEMMs over DG afterwards (in the loop, W^T
-// and dW pushed U^T and dU out of L1; benchmarks/kernel_speed.py: backward 12-23 % faster at
-// 32 / 32 in two of three runs, 16-22 % at 64 / 64 and 128 / 128 in all three).
+// Its backward for rows [b0, b1): the gate pre-activation gradients DG (B, T, 4u), and dW, dU, db
+// summed into this thread's buffers. Per step and row: dg, then dh(t-1) = dH[t-1] + dg @ U^T.
+// Time outer, rows inner, as in the forward. The weight gradients do not feed the time loop: once
+// a block of rows has run all its steps, its DG rows (still in L2) go into dW, dU and db.
+// dx = dg @ W^T is one GEMM over DG afterwards.
 struct LstmLayerBackward {
-  int64_t b0, n, steps, u;
-  const float *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;  // dH null: no gradient into H
-  float *DG, *dU, *db, *dh0, *dc0;
+  int64_t b0, n, steps, u, in;
+  const float *X, *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;  // dH null: no gradient into H
+  float *DG, *dW, *dU, *db, *dh0, *dc0;
   const int64_t *span_start = nullptr, *span_end = nullptr;  // as in the forward
   std::vector<float> storage;
   float* buf = nullptr;  // per row: dh (u), dc (u)
@@ -538,7 +575,6 @@ struct LstmLayerBackward {
   template <int R>
   void group(const int64_t* idx, int64_t t) {
     const float* init[R];
-    const float* h_prev[R];
     const float* dgc[R];
     float* dhs[R];
     for (int r = 0; r < R; ++r) {
@@ -547,16 +583,11 @@ struct LstmLayerBackward {
       const float* c_prev = first ? c0 + (b0 + i) * u : C + (row - 1) * u;
       float* d = DG + row * 4 * u;
       lstm_gate_grads_f32(G + row * 4 * u, C + row * u, c_prev, dh(i), dc(i), d, u);
-      for (int64_t j = 0; j < 4 * u; j += 16)
-        _mm512_storeu_ps(db + j, _mm512_add_ps(_mm512_loadu_ps(db + j), _mm512_loadu_ps(d + j)));
       init[r] = first || !dH ? nullptr : dH + (row - 1) * u;
-      h_prev[r] = first ? h0 + (b0 + i) * u : H + (row - 1) * u;
       dgc[r] = d;
       dhs[r] = dh(i);
     }
-    // dU takes all R rows per pass over its buffer (each pass loads and stores all of it); the
-    // matvecs go two rows at a time (four would run out of vector registers).
-    add_outer<R>(dU, h_prev, dgc, u, 4 * u);
+    // two rows per matvec (four would run out of vector registers)
     constexpr int P = R < 2 ? R : 2;
     for (int p = 0; p < R; p += P) matvec<P>(init + p, dgc + p, UT, 4 * u, u, dhs + p);  // dh(t-1)
   }
@@ -585,6 +616,12 @@ struct LstmLayerBackward {
         for (; j + 2 <= k; j += 2) group<2>(idx + j, t);
         if (j < k) group<1>(idx + j, t);
       }
+      for (int64_t i = first; i < end; ++i) {
+        const int64_t b = b0 + i;
+        const float* D = DG + b * steps * 4 * u;
+        add_input_weight_grads(dW, db, X + b * steps * in, in, D, 4 * u, first_step(i), end_step(i));
+        add_recurrent_weight_grads(dU, H + b * steps * u, h0 + b * u, u, D, 4 * u, first_step(i), end_step(i));
+      }
     }
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < u; ++j) {
@@ -599,11 +636,12 @@ struct LstmLayerBackward {
 // is a latency chain; the other rows' steps fill the wait), two rows per matvec sharing every load
 // of U, activations in vector registers. The sequence kernels (rnn_forward, gru_forward) take input
 // projections made by one GEMM before the loop; the layer kernels (rnn_layer_forward,
-// gru_layer_forward, below) make them inside it. dU is a GEMM after the loop
-// (recurrent_weight_grad): summed inside it as the LSTM's is (add_outer at 32 and 96 columns), it
-// cost more than the rest of the backward (a one-process A/B on the lecture's sizes).
-template <class Kernel>
-void run_row_blocks(Kernel& k, int64_t n, int64_t steps, bool reverse) {
+// gru_layer_forward, below) make them inside it. The weight gradients are not summed step by step
+// inside the loop (a rank-1 update of dU per step cost more than the rest of the backward): the
+// layer kernels sum them per finished block of rows (after_block), the sequence kernels with one
+// GEMM after the loop (recurrent_weight_grad).
+template <class Kernel, class AfterBlock>
+void run_row_blocks(Kernel& k, int64_t n, int64_t steps, bool reverse, AfterBlock after_block) {
   for (int64_t first = 0; first < n; first += kRowBlock) {
     const int64_t end = std::min(n, first + kRowBlock);
     for (int64_t s = 0; s < steps; ++s) {
@@ -612,7 +650,13 @@ void run_row_blocks(Kernel& k, int64_t n, int64_t steps, bool reverse) {
       for (; i + 2 <= end; i += 2) k.template group<2>(i, t);
       if (i < end) k.template group<1>(i, t);
     }
+    after_block(first, end);  // rows [first, end) have run all their steps
   }
+}
+
+template <class Kernel>
+void run_row_blocks(Kernel& k, int64_t n, int64_t steps, bool reverse) {
+  run_row_blocks(k, n, steps, reverse, [](int64_t, int64_t) {});
 }
 
 inline void add_f32(float* acc, const float* d, int64_t n) {
@@ -735,7 +779,7 @@ struct GruForwardF32 {
 struct GruBackwardF32 {
   int64_t b0, steps, u;
   const float *UT, *h0, *H, *G, *dH;  // dH null: no gradient into H
-  float *DXP, *DREC, *dbrec;  // dbrec: 4u
+  float *DXP, *DREC, *dbrec;  // dbrec: 4u, or null: the caller sums DXP and DREC
   float* buf;  // per row: dh (u) and the direct path d * z (u)
 
   template <int R>
@@ -768,8 +812,10 @@ struct GruBackwardF32 {
         _mm512_storeu_ps(drec + 2 * u + j, _mm512_mul_ps(dn, rr));
         _mm512_storeu_ps(direct + j, _mm512_mul_ps(dj, z));
       }
-      add_f32(dbrec, drec, 3 * u);
-      add_f32(dbrec + 3 * u, dxr + 2 * u, u);
+      if (dbrec) {
+        add_f32(dbrec, drec, 3 * u);
+        add_f32(dbrec + 3 * u, dxr + 2 * u, u);
+      }
       init[r] = direct;
       drc[r] = drec;
     }
@@ -791,6 +837,27 @@ int64_t grain(int64_t batch) {
   const int64_t threads = at::get_num_threads();
   return std::max<int64_t>(1, (batch + threads - 1) / threads);
 }
+
+// The per-thread sums of a layer's weight and bias gradients, one chunk of rows each: dW (in x N),
+// dU (u x N), db_in (N), db_rec (N), summed over chunks by total().
+struct WeightGradSums {
+  int64_t in, u, n, chunk_rows;
+  at::Tensor acc;
+
+  WeightGradSums(int64_t in_, int64_t u_, int64_t n_, int64_t batch, const at::TensorOptions& options)
+      : in(in_), u(u_), n(n_), chunk_rows(grain(batch)),
+        acc(at::zeros({(batch + chunk_rows - 1) / chunk_rows, (in + u + 2) * n}, options)) {}
+  float* dW(int64_t b0) { return acc.data_ptr<float>() + (b0 / chunk_rows) * acc.size(1); }
+  float* dU(int64_t b0) { return dW(b0) + in * n; }
+  float* db_in(int64_t b0) { return dU(b0) + u * n; }
+  float* db_rec(int64_t b0) { return db_in(b0) + n; }
+  // (dW, dU, db_in, db_rec)
+  std::vector<at::Tensor> total() const {
+    auto t = acc.sum(0);
+    return {t.slice(0, 0, in * n).view({in, n}), t.slice(0, in * n, (in + u) * n).view({u, n}),
+            t.slice(0, (in + u) * n, (in + u + 1) * n), t.slice(0, (in + u + 1) * n)};
+  }
+};
 
 
 // ---- SimpleRNN (tanh): h_t = tanh(xp_t + h_{t-1} @ U) -------------------------------------------
@@ -1053,35 +1120,27 @@ std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tens
   auto DG = at::empty({batch, steps, 4 * u}, x.options());
   auto dh0 = at::empty({batch, u}, x.options());
   auto dc0 = at::empty({batch, u}, x.options());
-  const int64_t g = grain(batch), chunks = (batch + g - 1) / g;
-  // one (dU, db) per chunk of rows, summed at the end: no sharing between threads
-  auto acc = at::zeros({chunks, (u + 1) * 4 * u}, x.options());
+  WeightGradSums sums(in, u, 4 * u, batch, x.options());
 #if defined(__AVX512F__)
   auto UT = U.t().contiguous();
-  const float *UTp = UT.data_ptr<float>(), *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>(),
-              *Hp = H.data_ptr<float>(), *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>(),
-              *dHp = dH.numel() ? dH.data_ptr<float>() : nullptr, *dhTp = dhT.data_ptr<float>(),
-              *dcTp = dcT.data_ptr<float>();
+  const float *Xp = x.data_ptr<float>(), *UTp = UT.data_ptr<float>(), *h0p = h0.data_ptr<float>(),
+              *c0p = c0.data_ptr<float>(), *Hp = H.data_ptr<float>(), *Cp = C.data_ptr<float>(),
+              *Gp = G.data_ptr<float>(), *dHp = dH.numel() ? dH.data_ptr<float>() : nullptr,
+              *dhTp = dhT.data_ptr<float>(), *dcTp = dcT.data_ptr<float>();
   float *DGp = DG.data_ptr<float>(), *dh0p = dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
-  float* accp = acc.data_ptr<float>();
   const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
   const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
-  at::parallel_for(0, batch, g, [&](int64_t b0, int64_t b1) {
-    float* dU = accp + (b0 / g) * (u + 1) * 4 * u;
-    LstmLayerBackward{b0, b1 - b0, steps, u, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, DGp, dU,
-                      dU + u * 4 * u, dh0p, dc0p, sp, ep}.run();
+  at::parallel_for(0, batch, sums.chunk_rows, [&](int64_t b0, int64_t b1) {
+    LstmLayerBackward{b0, b1 - b0, steps, u, in, Xp, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, DGp, sums.dW(b0),
+                      sums.dU(b0), sums.db_in(b0), dh0p, dc0p, sp, ep}.run();
   });
 #endif
-  auto total = acc.sum(0);
-  auto dU = total.slice(0, 0, u * 4 * u).view({u, 4 * u});
-  auto db = total.slice(0, u * 4 * u);
-  // The input and kernel gradients as GEMMs over all steps; through the dropout mask where there
-  // is one (the forward multiplied x_t by it).
-  auto dg = DG.view({batch * steps, 4 * u});
-  auto DX = at::mm(dg, W.t()).view({batch, steps, in});
+  auto grads = sums.total();  // dW, dU, db (the LSTM has one bias: db_in)
+  // The input gradient as one GEMM over all steps; through the dropout mask where there is one
+  // (the forward multiplied x_t by it).
+  auto DX = at::mm(DG.view({batch * steps, 4 * u}), W.t()).view({batch, steps, in});
   if (xmask.numel()) DX.mul_(xmask.unsqueeze(1));
-  auto dW = at::mm(x.reshape({batch * steps, in}).t(), dg);
-  return {DX, dW, dU, db, dh0, dc0};
+  return {DX, grads[0], grads[1], grads[2], dh0, dc0};
 }
 
 // Whether the float32 SimpleRNN / GRU sequence kernels take their vectorised path.
@@ -1237,16 +1296,15 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
 // xmask (B, in) or empty: Keras's input dropout mask, applied inside the loop (training keeps the
 // masked inputs XM for dW). The projection x_t @ W runs in the loop while W and U fit in L1 with
 // room to spare, else it is one GEMM first (as the LSTM's). Backward is the sequence kernels' time
-// loop, then dx, dW and dU as GEMMs (dx inside the loop, one small matvec per step, was no faster).
+// loop; as each block of rows finishes it, its steps go into dW, dU and the bias gradients; dx is
+// one GEMM afterwards (inside the loop, one small matvec per step, it was no faster).
 namespace {
 
-// (dx, dW): dx = dxp @ W^T (times the dropout mask) and dW = x^T dxp, two GEMMs over all steps.
-std::pair<at::Tensor, at::Tensor> input_grads(const at::Tensor& x, const at::Tensor& W, const at::Tensor& DXP,
-                                              const at::Tensor& xmask) {
-  auto dxp = DXP.reshape({-1, W.size(1)});
-  auto DX = at::mm(dxp, W.t()).view(x.sizes());
+// dx = dxp @ W^T (times the dropout mask): one GEMM over all steps.
+at::Tensor input_grad(const at::Tensor& x, const at::Tensor& W, const at::Tensor& DXP, const at::Tensor& xmask) {
+  auto DX = at::mm(DXP.reshape({-1, W.size(1)}), W.t()).view(x.sizes());
   if (xmask.numel()) DX.mul_(xmask.unsqueeze(1));
-  return {DX, at::mm(x.reshape({-1, x.size(2)}).t(), dxp)};
+  return DX;
 }
 
 }  // namespace
@@ -1274,13 +1332,34 @@ std::vector<at::Tensor> rnn_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 }
 
 // (dx, dW, db, dU, dh0). x: the inputs as the projection saw them (the forward's XM with a mask).
-// The time loop is rnn_backward's; the rest are GEMMs and a sum over its DP.
 std::vector<at::Tensor> rnn_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
                                            at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
-  check_layer("rnn_layer_backward", x, U.size(0), xmask);
-  auto out = rnn_backward(dH, dhT, U, h0, H);  // DP, dU, dh0
-  auto [dx, dW] = input_grads(x, W, out[0], xmask);
-  return {dx, dW, out[0].reshape({-1, U.size(0)}).sum(0), out[1], out[2]};
+  const int64_t batch = H.size(0), steps = H.size(1), in = x.size(2), u = U.size(0);
+  check_layer("rnn_layer_backward", x, u, xmask);
+  auto DP = at::empty_like(H);  // the pre-activation gradients
+  auto dh0 = at::empty({batch, u}, H.options());
+  WeightGradSums sums(in, u, u, batch, H.options());
+#if defined(__AVX512F__)
+  auto UT = U.t().contiguous();
+  const float *Xp = x.data_ptr<float>(), *Hp = H.data_ptr<float>(), *h0p = h0.data_ptr<float>();
+  float* DPp = DP.data_ptr<float>();
+  at::parallel_for(0, batch, sums.chunk_rows, [&](int64_t b0, int64_t b1) {
+    std::vector<float> storage;
+    float* dh = aligned_floats(storage, (b1 - b0) * u);
+    std::copy(dhT.data_ptr<float>() + b0 * u, dhT.data_ptr<float>() + b1 * u, dh);
+    RnnBackwardF32 k{b0, steps, u, UT.data_ptr<float>(), Hp, dH.numel() ? dH.data_ptr<float>() : nullptr, DPp, dh};
+    run_row_blocks(k, b1 - b0, steps, true, [&](int64_t first, int64_t end) {
+      for (int64_t b = b0 + first; b < b0 + end; ++b) {
+        const float* D = DPp + b * steps * u;
+        add_input_weight_grads(sums.dW(b0), sums.db_in(b0), Xp + b * steps * in, in, D, u, 0, steps);
+        add_recurrent_weight_grads(sums.dU(b0), Hp + b * steps * u, h0p + b * u, u, D, u, 0, steps);
+      }
+    });
+    std::copy(dh, dh + (b1 - b0) * u, dh0.data_ptr<float>() + b0 * u);
+  });
+#endif
+  auto grads = sums.total();
+  return {input_grad(x, W, DP, xmask), grads[0], grads[2], grads[1], dh0};
 }
 
 // (H, G, XM); G (B, T, 4u) only when keep (training).
@@ -1308,13 +1387,40 @@ std::vector<at::Tensor> gru_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 }
 
 // (dx, dW, db_in, dU, db_rec, dh0). x: the inputs as the projection saw them (XM with a mask).
-// The time loop is gru_backward's; the rest are GEMMs and a sum over its input-projection gradients.
 std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
                                            at::Tensor G, at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
-  check_layer("gru_layer_backward", x, U.size(0), xmask);
-  auto out = gru_backward(dH, dhT, U, h0, H, G);  // DXP, dU, db_rec, dh0, db_in
-  auto [dx, dW] = input_grads(x, W, out[0], xmask);
-  return {dx, dW, out[4], out[1], out[2], out[3]};
+  const int64_t batch = H.size(0), steps = H.size(1), in = x.size(2), u = U.size(0), n = 3 * u;
+  check_layer("gru_layer_backward", x, u, xmask);
+  auto DXP = at::empty({batch, steps, n}, H.options());   // gradients of the input projections
+  auto DREC = at::empty({batch, steps, n}, H.options());  // and of the recurrent ones
+  auto dh0 = at::empty({batch, u}, H.options());
+  WeightGradSums sums(in, u, n, batch, H.options());
+#if defined(__AVX512F__)
+  auto UT = U.t().contiguous();
+  const float *Xp = x.data_ptr<float>(), *Hp = H.data_ptr<float>(), *h0p = h0.data_ptr<float>();
+  float *DXPp = DXP.data_ptr<float>(), *DRECp = DREC.data_ptr<float>();
+  at::parallel_for(0, batch, sums.chunk_rows, [&](int64_t b0, int64_t b1) {
+    std::vector<float> storage;
+    float* buf = aligned_floats(storage, (b1 - b0) * 2 * u);
+    for (int64_t i = 0; i < b1 - b0; ++i)
+      std::copy(dhT.data_ptr<float>() + (b0 + i) * u, dhT.data_ptr<float>() + (b0 + i + 1) * u, buf + i * 2 * u);
+    GruBackwardF32 k{b0, steps, u, UT.data_ptr<float>(), h0p, Hp, G.data_ptr<float>(),
+                     dH.numel() ? dH.data_ptr<float>() : nullptr, DXPp, DRECp, nullptr, buf};
+    run_row_blocks(k, b1 - b0, steps, true, [&](int64_t first, int64_t end) {
+      for (int64_t b = b0 + first; b < b0 + end; ++b) {
+        const float* D = DRECp + b * steps * n;
+        add_input_weight_grads(sums.dW(b0), sums.db_in(b0), Xp + b * steps * in, in, DXPp + b * steps * n, n, 0,
+                               steps);
+        add_recurrent_weight_grads(sums.dU(b0), Hp + b * steps * u, h0p + b * u, u, D, n, 0, steps);
+        add_rows(sums.db_rec(b0), D, n, n, steps);
+      }
+    });
+    for (int64_t i = 0; i < b1 - b0; ++i)
+      std::copy(buf + i * 2 * u, buf + i * 2 * u + u, dh0.data_ptr<float>() + (b0 + i) * u);
+  });
+#endif
+  auto grads = sums.total();
+  return {input_grad(x, W, DXP, xmask), grads[0], grads[2], grads[1], grads[3], dh0};
 }
 
 // Inference from token ids. When a layer's inputs are an embedding's rows, the projection
