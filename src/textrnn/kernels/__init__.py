@@ -132,7 +132,9 @@ class FusedLSTMLayer(torch.autograd.Function):
     """A whole LSTM layer from its inputs: (x (B, T, in), kernel (in, 4u), bias (4u) or None, U,
     h0, c0, starts, ends, xmask) -> (H, h_T, c_T). The input projection runs inside the time loop
     (no (B, T, 4u) projection goes through memory); backward walks the steps for the gate
-    gradients, dU and db, then takes dx and dW as two GEMMs over the gate gradients. With gradients
+    gradients a few rows at a time, and as each block of rows finishes, takes dx, dW, dU and db
+    from its gate gradients while they are in cache (register-tiled, no (B, T, 4u) array in
+    memory). With gradients
     off (`lstm_layer`) nothing is kept at all. starts / ends (int64 (B,), or empty tensors for
     every step): each row runs only its steps [start, end) from the initial state, H is zero
     outside them, h_T / c_T follow its last step. xmask ((B, in), or empty): Keras's input dropout
@@ -225,8 +227,8 @@ def fused_gru(xproj: torch.Tensor, U: torch.Tensor, brec: torch.Tensor, h0: torc
 class FusedRNNLayer(torch.autograd.Function):
     """A whole tanh SimpleRNN layer from its inputs: (x (B, T, in), kernel (in, u), bias (u) or
     None, U (u, u), h0, xmask) -> (H, h_T). As FusedLSTMLayer: the projection and Keras's input
-    dropout mask are applied inside the time loop (small sizes), backward's dx too; dW and dU are
-    GEMMs after it."""
+    dropout mask are applied inside the time loop (small sizes), backward's dx too; dx, dW, dU and
+    db are taken per finished block of rows, as in FusedLSTMLayer."""
 
     @staticmethod
     def forward(ctx, x, kernel, bias, U, h0, xmask):

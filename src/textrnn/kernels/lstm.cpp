@@ -435,6 +435,34 @@ inline void add_recurrent_weight_grads(float* dU, const float* H, const float* h
   add_outer_steps(dU, H + first * u, u, u, D + (first + 1) * ldd, ldd, ldd, end - first - 1);
 }
 
+// out[s] = (d_s @ W^T) * mask over `count` steps (mask (in) or null): the input gradient of one
+// row's steps from their pre-activation gradients D (ldd floats per step, W^T (ldd x in)), eight
+// steps per pass over W^T so that each of its loads feeds eight FMAs.
+inline void input_grad_steps(float* out, int64_t in, const float* D, int64_t ldd, const float* WT, const float* mask,
+                             int64_t count) {
+  const float* none[8] = {};
+  const float* d[8];
+  float* o[8];
+  int64_t s = 0;
+  for (; s + 8 <= count; s += 8) {
+    for (int r = 0; r < 8; ++r) {
+      d[r] = D + (s + r) * ldd;
+      o[r] = out + (s + r) * in;
+    }
+    if (in % 32 == 0) matvec_chunks<8, 2, 1>(none, d, WT, ldd, in, o);
+    else matvec_chunks<8, 1, 2>(none, d, WT, ldd, in, o);
+  }
+  for (; s < count; ++s) {
+    d[0] = D + s * ldd;
+    o[0] = out + s * in;
+    matvec<1>(none, d, WT, ldd, in, o);
+  }
+  if (mask)
+    for (s = 0; s < count; ++s)
+      for (int64_t j = 0; j < in; j += 16)
+        _mm512_storeu_ps(out + s * in + j, _mm512_mul_ps(_mm512_loadu_ps(out + s * in + j), _mm512_loadu_ps(mask + j)));
+}
+
 // A whole LSTM layer forward from its inputs for rows [b0, b1): per step g = bias + x_t @ W + h @ U
 // in registers (no (B, T, 4u) projection written to memory first), then the gates. Training
 // keeps the activated gates G and cell states C for backward; inference (G = nullptr) keeps
@@ -554,21 +582,24 @@ struct LstmLayerForward {
   }
 };
 
-// Its backward for rows [b0, b1): the gate pre-activation gradients DG (B, T, 4u), and dW, dU, db
-// summed into this thread's buffers. Per step and row: dg, then dh(t-1) = dH[t-1] + dg @ U^T.
-// Time outer, rows inner, as in the forward. The weight gradients do not feed the time loop: once
-// a block of rows has run all its steps, its DG rows (still in L2) go into dW, dU and db.
-// dx = dg @ W^T is one GEMM over DG afterwards.
+// Its backward for rows [b0, b1): dx, and dW, dU, db summed into this thread's buffers. Per step
+// and row: dg (the gate pre-activation gradients), then dh(t-1) = dH[t-1] + dg @ U^T. Time outer,
+// rows inner, as in the forward. dx and the weight gradients do not feed the time loop: once a
+// block of rows has run all its steps, its dg (DG: one block's rows x steps x 4u, so it stays in
+// L2 instead of a (B, T, 4u) array going out to memory and back) go into dx, dW, dU and db.
 struct LstmLayerBackward {
   int64_t b0, n, steps, u, in;
-  const float *X, *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;  // dH null: no gradient into H
-  float *DG, *dW, *dU, *db, *dh0, *dc0;
+  const float *X, *WT, *xmask, *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;  // dH null: no gradient into H
+  float *DX, *dW, *dU, *db, *dh0, *dc0;                                      // xmask null: no mask
   const int64_t *span_start = nullptr, *span_end = nullptr;  // as in the forward
   std::vector<float> storage;
   float* buf = nullptr;  // per row: dh (u), dc (u)
+  float* DG = nullptr;   // the current block's dg
+  int64_t block = 0;     // its first row
 
   float* dh(int64_t i) { return buf + i * 2 * u; }
   float* dc(int64_t i) { return dh(i) + u; }
+  float* dg(int64_t i, int64_t t) { return DG + ((i - block) * steps + t) * 4 * u; }
   int64_t first_step(int64_t i) const { return span_start ? span_start[b0 + i] : 0; }
   int64_t end_step(int64_t i) const { return span_start ? span_end[b0 + i] : steps; }
 
@@ -581,7 +612,7 @@ struct LstmLayerBackward {
       const int64_t i = idx[r], row = (b0 + i) * steps + t;
       const bool first = t == first_step(i);  // the step before holds the initial state
       const float* c_prev = first ? c0 + (b0 + i) * u : C + (row - 1) * u;
-      float* d = DG + row * 4 * u;
+      float* d = dg(i, t);
       lstm_gate_grads_f32(G + row * 4 * u, C + row * u, c_prev, dh(i), dc(i), d, u);
       init[r] = first || !dH ? nullptr : dH + (row - 1) * u;
       dgc[r] = d;
@@ -593,7 +624,8 @@ struct LstmLayerBackward {
   }
 
   void run() {
-    buf = aligned_floats(storage, n * 2 * u);
+    buf = aligned_floats(storage, n * 2 * u + std::min(n, kRowBlock) * steps * 4 * u);
+    DG = buf + n * 2 * u;
     for (int64_t i = 0; i < n; ++i) {
       const int64_t b = b0 + i, last = end_step(i) - 1;
       const bool any = last >= first_step(i);
@@ -603,22 +635,23 @@ struct LstmLayerBackward {
       }
     }
     int64_t idx[kRowBlock];
-    for (int64_t first = 0; first < n; first += kRowBlock) {
-      const int64_t end = std::min(n, first + kRowBlock);
+    for (block = 0; block < n; block += kRowBlock) {
+      const int64_t end = std::min(n, block + kRowBlock);
       for (int64_t t = steps - 1; t >= 0; --t) {
         int64_t k = 0;
-        for (int64_t i = first; i < end; ++i) {
+        for (int64_t i = block; i < end; ++i) {
           if (t >= first_step(i) && t < end_step(i)) idx[k++] = i;
-          else std::fill_n(DG + ((b0 + i) * steps + t) * 4 * u, 4 * u, 0.0f);  // no gradient there
+          else std::fill_n(dg(i, t), 4 * u, 0.0f);  // no gradient there
         }
         int64_t j = 0;
         for (; j + 4 <= k; j += 4) group<4>(idx + j, t);
         for (; j + 2 <= k; j += 2) group<2>(idx + j, t);
         if (j < k) group<1>(idx + j, t);
       }
-      for (int64_t i = first; i < end; ++i) {
+      for (int64_t i = block; i < end; ++i) {
         const int64_t b = b0 + i;
-        const float* D = DG + b * steps * 4 * u;
+        const float* D = dg(i, 0);
+        input_grad_steps(DX + b * steps * in, in, D, 4 * u, WT, xmask ? xmask + b * in : nullptr, steps);
         add_input_weight_grads(dW, db, X + b * steps * in, in, D, 4 * u, first_step(i), end_step(i));
         add_recurrent_weight_grads(dU, H + b * steps * u, h0 + b * u, u, D, 4 * u, first_step(i), end_step(i));
       }
@@ -699,8 +732,9 @@ struct RnnForwardF32 {
 struct RnnBackwardF32 {
   int64_t b0, steps, u;
   const float *UT, *H, *dH;  // dH null: no gradient into H
-  float* DP;
+  float* DP;  // from row drow0 on
   float* dh;  // per row: the gradient reaching h_t from later steps (u)
+  int64_t drow0 = 0;
 
   template <int R>
   void group(int64_t i0, int64_t t) {
@@ -712,7 +746,7 @@ struct RnnBackwardF32 {
       const int64_t row = (b0 + i0 + r) * steps + t;
       d[r] = dh + (i0 + r) * u;
       const float* h = H + row * u;
-      float* p = DP + row * u;
+      float* p = DP + (row - drow0 * steps) * u;
       for (int64_t j = 0; j < u; j += 16) {
         __m512 g = _mm512_loadu_ps(d[r] + j);
         if (dH) g = _mm512_add_ps(g, _mm512_loadu_ps(dH + row * u + j));
@@ -779,8 +813,9 @@ struct GruForwardF32 {
 struct GruBackwardF32 {
   int64_t b0, steps, u;
   const float *UT, *h0, *H, *G, *dH;  // dH null: no gradient into H
-  float *DXP, *DREC, *dbrec;  // dbrec: 4u, or null: the caller sums DXP and DREC
+  float *DXP, *DREC, *dbrec;  // DXP, DREC from row drow0 on; dbrec: 4u, or null: the caller sums them
   float* buf;  // per row: dh (u) and the direct path d * z (u)
+  int64_t drow0 = 0;
 
   template <int R>
   void group(int64_t i0, int64_t t) {
@@ -793,8 +828,8 @@ struct GruBackwardF32 {
       float* direct = d[r] + u;
       const float* g = G + row * 4 * u;
       const float* h_prev = t ? H + (row - 1) * u : h0 + b * u;
-      float* dxr = DXP + row * 3 * u;
-      float* drec = DREC + row * 3 * u;
+      float* dxr = DXP + (row - drow0 * steps) * 3 * u;
+      float* drec = DREC + (row - drow0 * steps) * 3 * u;
       for (int64_t j = 0; j < u; j += 16) {
         const __m512 z = _mm512_loadu_ps(g + j), rr = _mm512_loadu_ps(g + u + j);
         const __m512 nn = _mm512_loadu_ps(g + 2 * u + j), rh = _mm512_loadu_ps(g + 3 * u + j);
@@ -1117,29 +1152,27 @@ std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tens
                                             at::Tensor ends, at::Tensor xmask) {
   const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
   check_layer("lstm_layer_backward", x, u, xmask);
-  auto DG = at::empty({batch, steps, 4 * u}, x.options());
+  auto DX = at::empty_like(x);
   auto dh0 = at::empty({batch, u}, x.options());
   auto dc0 = at::empty({batch, u}, x.options());
   WeightGradSums sums(in, u, 4 * u, batch, x.options());
 #if defined(__AVX512F__)
   auto UT = U.t().contiguous();
-  const float *Xp = x.data_ptr<float>(), *UTp = UT.data_ptr<float>(), *h0p = h0.data_ptr<float>(),
-              *c0p = c0.data_ptr<float>(), *Hp = H.data_ptr<float>(), *Cp = C.data_ptr<float>(),
-              *Gp = G.data_ptr<float>(), *dHp = dH.numel() ? dH.data_ptr<float>() : nullptr,
+  auto WT = W.t().contiguous();
+  const float *Xp = x.data_ptr<float>(), *WTp = WT.data_ptr<float>(),
+              *maskp = xmask.numel() ? xmask.data_ptr<float>() : nullptr, *UTp = UT.data_ptr<float>(),
+              *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>(), *Hp = H.data_ptr<float>(),
+              *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>(), *dHp = dH.numel() ? dH.data_ptr<float>() : nullptr,
               *dhTp = dhT.data_ptr<float>(), *dcTp = dcT.data_ptr<float>();
-  float *DGp = DG.data_ptr<float>(), *dh0p = dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
+  float *DXp = DX.data_ptr<float>(), *dh0p = dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
   const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
   const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
   at::parallel_for(0, batch, sums.chunk_rows, [&](int64_t b0, int64_t b1) {
-    LstmLayerBackward{b0, b1 - b0, steps, u, in, Xp, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, DGp, sums.dW(b0),
-                      sums.dU(b0), sums.db_in(b0), dh0p, dc0p, sp, ep}.run();
+    LstmLayerBackward{b0, b1 - b0, steps, u, in, Xp, WTp, maskp, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, DXp,
+                      sums.dW(b0), sums.dU(b0), sums.db_in(b0), dh0p, dc0p, sp, ep}.run();
   });
 #endif
   auto grads = sums.total();  // dW, dU, db (the LSTM has one bias: db_in)
-  // The input gradient as one GEMM over all steps; through the dropout mask where there is one
-  // (the forward multiplied x_t by it).
-  auto DX = at::mm(DG.view({batch * steps, 4 * u}), W.t()).view({batch, steps, in});
-  if (xmask.numel()) DX.mul_(xmask.unsqueeze(1));
   return {DX, grads[0], grads[1], grads[2], dh0, dc0};
 }
 
@@ -1295,19 +1328,9 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
 // As lstm_layer_forward / backward: x (B, T, in), W (in, G u), input bias (G u) or empty, U (u, G u);
 // xmask (B, in) or empty: Keras's input dropout mask, applied inside the loop (training keeps the
 // masked inputs XM for dW). The projection x_t @ W runs in the loop while W and U fit in L1 with
-// room to spare, else it is one GEMM first (as the LSTM's). Backward is the sequence kernels' time
-// loop; as each block of rows finishes it, its steps go into dW, dU and the bias gradients; dx is
-// one GEMM afterwards (inside the loop, one small matvec per step, it was no faster).
-namespace {
-
-// dx = dxp @ W^T (times the dropout mask): one GEMM over all steps.
-at::Tensor input_grad(const at::Tensor& x, const at::Tensor& W, const at::Tensor& DXP, const at::Tensor& xmask) {
-  auto DX = at::mm(DXP.reshape({-1, W.size(1)}), W.t()).view(x.sizes());
-  if (xmask.numel()) DX.mul_(xmask.unsqueeze(1));
-  return DX;
-}
-
-}  // namespace
+// room to spare, else it is one GEMM first (as the LSTM's). Backward runs the sequence kernels'
+// time loop one block of rows at a time; as each block finishes, its steps go into dx, dW, dU and
+// the bias gradients (inside the loop, dx as one small matvec per step was no faster).
 
 // (H, XM)
 std::vector<at::Tensor> rnn_layer_forward(at::Tensor x, at::Tensor W, at::Tensor bias, at::Tensor U, at::Tensor h0,
@@ -1336,30 +1359,39 @@ std::vector<at::Tensor> rnn_layer_backward(at::Tensor x, at::Tensor W, at::Tenso
                                            at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
   const int64_t batch = H.size(0), steps = H.size(1), in = x.size(2), u = U.size(0);
   check_layer("rnn_layer_backward", x, u, xmask);
-  auto DP = at::empty_like(H);  // the pre-activation gradients
+  auto DX = at::empty_like(x);
   auto dh0 = at::empty({batch, u}, H.options());
   WeightGradSums sums(in, u, u, batch, H.options());
 #if defined(__AVX512F__)
   auto UT = U.t().contiguous();
-  const float *Xp = x.data_ptr<float>(), *Hp = H.data_ptr<float>(), *h0p = h0.data_ptr<float>();
-  float* DPp = DP.data_ptr<float>();
+  auto WT = W.t().contiguous();
+  const float *Xp = x.data_ptr<float>(), *Hp = H.data_ptr<float>(), *h0p = h0.data_ptr<float>(),
+              *maskp = xmask.numel() ? xmask.data_ptr<float>() : nullptr;
   at::parallel_for(0, batch, sums.chunk_rows, [&](int64_t b0, int64_t b1) {
+    // per block of rows: the time loop into DP (the pre-activation gradients of the block's rows,
+    // kept in L2), then dx and the weight gradients from it
     std::vector<float> storage;
-    float* dh = aligned_floats(storage, (b1 - b0) * u);
+    float* dh = aligned_floats(storage, (b1 - b0) * u + std::min(b1 - b0, kRowBlock) * steps * u);
+    float* DP = dh + (b1 - b0) * u;
     std::copy(dhT.data_ptr<float>() + b0 * u, dhT.data_ptr<float>() + b1 * u, dh);
-    RnnBackwardF32 k{b0, steps, u, UT.data_ptr<float>(), Hp, dH.numel() ? dH.data_ptr<float>() : nullptr, DPp, dh};
-    run_row_blocks(k, b1 - b0, steps, true, [&](int64_t first, int64_t end) {
-      for (int64_t b = b0 + first; b < b0 + end; ++b) {
-        const float* D = DPp + b * steps * u;
+    for (int64_t first = b0; first < b1; first += kRowBlock) {
+      const int64_t end = std::min(b1, first + kRowBlock);
+      RnnBackwardF32 k{first, steps, u, UT.data_ptr<float>(), Hp, dH.numel() ? dH.data_ptr<float>() : nullptr, DP,
+                       dh + (first - b0) * u, first};
+      run_row_blocks(k, end - first, steps, true);
+      for (int64_t b = first; b < end; ++b) {
+        const float* D = DP + (b - first) * steps * u;
+        input_grad_steps(DX.data_ptr<float>() + b * steps * in, in, D, u, WT.data_ptr<float>(),
+                         maskp ? maskp + b * in : nullptr, steps);
         add_input_weight_grads(sums.dW(b0), sums.db_in(b0), Xp + b * steps * in, in, D, u, 0, steps);
         add_recurrent_weight_grads(sums.dU(b0), Hp + b * steps * u, h0p + b * u, u, D, u, 0, steps);
       }
-    });
+    }
     std::copy(dh, dh + (b1 - b0) * u, dh0.data_ptr<float>() + b0 * u);
   });
 #endif
   auto grads = sums.total();
-  return {input_grad(x, W, DP, xmask), grads[0], grads[2], grads[1], dh0};
+  return {DX, grads[0], grads[2], grads[1], dh0};
 }
 
 // (H, G, XM); G (B, T, 4u) only when keep (training).
@@ -1391,36 +1423,46 @@ std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tenso
                                            at::Tensor G, at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
   const int64_t batch = H.size(0), steps = H.size(1), in = x.size(2), u = U.size(0), n = 3 * u;
   check_layer("gru_layer_backward", x, u, xmask);
-  auto DXP = at::empty({batch, steps, n}, H.options());   // gradients of the input projections
-  auto DREC = at::empty({batch, steps, n}, H.options());  // and of the recurrent ones
+  auto DX = at::empty_like(x);
   auto dh0 = at::empty({batch, u}, H.options());
   WeightGradSums sums(in, u, n, batch, H.options());
 #if defined(__AVX512F__)
   auto UT = U.t().contiguous();
-  const float *Xp = x.data_ptr<float>(), *Hp = H.data_ptr<float>(), *h0p = h0.data_ptr<float>();
-  float *DXPp = DXP.data_ptr<float>(), *DRECp = DREC.data_ptr<float>();
+  auto WT = W.t().contiguous();
+  const float *Xp = x.data_ptr<float>(), *Hp = H.data_ptr<float>(), *h0p = h0.data_ptr<float>(),
+              *maskp = xmask.numel() ? xmask.data_ptr<float>() : nullptr;
   at::parallel_for(0, batch, sums.chunk_rows, [&](int64_t b0, int64_t b1) {
+    // per block of rows, as in rnn_layer_backward: DXP and DREC (the gradients of the input and
+    // recurrent projections) of the block's rows only
     std::vector<float> storage;
-    float* buf = aligned_floats(storage, (b1 - b0) * 2 * u);
+    const int64_t block_floats = std::min(b1 - b0, kRowBlock) * steps * n;
+    float* buf = aligned_floats(storage, (b1 - b0) * 2 * u + 2 * block_floats);
+    float* DXP = buf + (b1 - b0) * 2 * u;
+    float* DREC = DXP + block_floats;
     for (int64_t i = 0; i < b1 - b0; ++i)
       std::copy(dhT.data_ptr<float>() + (b0 + i) * u, dhT.data_ptr<float>() + (b0 + i + 1) * u, buf + i * 2 * u);
-    GruBackwardF32 k{b0, steps, u, UT.data_ptr<float>(), h0p, Hp, G.data_ptr<float>(),
-                     dH.numel() ? dH.data_ptr<float>() : nullptr, DXPp, DRECp, nullptr, buf};
-    run_row_blocks(k, b1 - b0, steps, true, [&](int64_t first, int64_t end) {
-      for (int64_t b = b0 + first; b < b0 + end; ++b) {
-        const float* D = DRECp + b * steps * n;
-        add_input_weight_grads(sums.dW(b0), sums.db_in(b0), Xp + b * steps * in, in, DXPp + b * steps * n, n, 0,
-                               steps);
-        add_recurrent_weight_grads(sums.dU(b0), Hp + b * steps * u, h0p + b * u, u, D, n, 0, steps);
-        add_rows(sums.db_rec(b0), D, n, n, steps);
+    for (int64_t first = b0; first < b1; first += kRowBlock) {
+      const int64_t end = std::min(b1, first + kRowBlock);
+      GruBackwardF32 k{first, steps, u, UT.data_ptr<float>(), h0p, Hp, G.data_ptr<float>(),
+                       dH.numel() ? dH.data_ptr<float>() : nullptr, DXP, DREC, nullptr, buf + (first - b0) * 2 * u,
+                       first};
+      run_row_blocks(k, end - first, steps, true);
+      for (int64_t b = first; b < end; ++b) {
+        const float* DI = DXP + (b - first) * steps * n;
+        const float* DR = DREC + (b - first) * steps * n;
+        input_grad_steps(DX.data_ptr<float>() + b * steps * in, in, DI, n, WT.data_ptr<float>(),
+                         maskp ? maskp + b * in : nullptr, steps);
+        add_input_weight_grads(sums.dW(b0), sums.db_in(b0), Xp + b * steps * in, in, DI, n, 0, steps);
+        add_recurrent_weight_grads(sums.dU(b0), Hp + b * steps * u, h0p + b * u, u, DR, n, 0, steps);
+        add_rows(sums.db_rec(b0), DR, n, n, steps);
       }
-    });
+    }
     for (int64_t i = 0; i < b1 - b0; ++i)
       std::copy(buf + i * 2 * u, buf + i * 2 * u + u, dh0.data_ptr<float>() + (b0 + i) * u);
   });
 #endif
   auto grads = sums.total();
-  return {input_grad(x, W, DXP, xmask), grads[0], grads[2], grads[1], grads[3], dh0};
+  return {DX, grads[0], grads[2], grads[1], grads[3], dh0};
 }
 
 // Inference from token ids. When a layer's inputs are an embedding's rows, the projection
