@@ -10,7 +10,10 @@ round, so the machine's drift (it swings by 1.5x within minutes) hits both alike
 best and median time. This is how a kernel change is judged here before whole training steps are
 timed; `--threads 1` takes the other core's neighbours out of the picture.
 
+`--cells gru simple-rnn` times those whole-layer kernels too (same sizes, same parts).
+
     python benchmarks/kernel_speed.py [--against /tmp/old/src/textrnn/kernels] [--rounds 8] [--threads 1]
+        [--cells lstm gru simple-rnn]
 """
 
 import argparse
@@ -64,6 +67,36 @@ def layer_calls(module, inputs: int, units: int, batch: int = 32, steps: int = 5
     }
 
 
+def other_layer_calls(module, cell: str, inputs: int, units: int, batch: int = 32, steps: int = 500):
+    """The same three closures for the GRU (reset_after) or SimpleRNN whole-layer kernel, with
+    Keras's input dropout mask (rate 0.2) as the lecture's models train."""
+    gen = torch.Generator().manual_seed(0)
+    gates = 3 if cell == "gru" else 1
+    x = torch.randn(batch, steps, inputs, generator=gen)
+    W = torch.randn(inputs, gates * units, generator=gen) * 0.2
+    U = torch.randn(units, gates * units, generator=gen) * 0.2
+    b = torch.zeros(gates * units)
+    h0, no_mask = torch.zeros(batch, units), torch.empty(0)
+    mask = (torch.rand(batch, inputs, generator=gen) > 0.2).float() / 0.8
+    dhT, dH = torch.randn(batch, units, generator=gen), torch.empty(0)
+    if cell == "gru":
+        forward = lambda keep, m: module.gru_layer_forward(x, W, b, U, b, h0, keep, m)  # noqa: E731
+        H, G, XM = forward(True, mask)
+        backward = lambda: module.gru_layer_backward(XM, W, U, h0, H, G, dH, dhT, mask)  # noqa: E731
+    else:
+        forward = lambda keep, m: module.rnn_layer_forward(x, W, b, U, h0, keep, m)  # noqa: E731
+        H, XM = forward(True, mask)
+        backward = lambda: module.rnn_layer_backward(XM, W, U, h0, H, dH, dhT, mask)  # noqa: E731
+    return {"forward (training)": lambda: forward(True, mask),
+            "forward (inference)": lambda: forward(False, no_mask), "backward": backward}
+
+
+def calls_for(module, cell: str, inputs: int, units: int):
+    if cell == "lstm":
+        return layer_calls(module, inputs, units)
+    return other_layer_calls(module, cell, inputs, units)
+
+
 def best_ms(call, repeats: int = 3) -> float:
     call()
     start = time.perf_counter()
@@ -107,6 +140,7 @@ def main() -> None:
     parser.add_argument("--against", type=Path, help="another tree's src/textrnn/kernels directory")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--cells", nargs="+", default=["lstm"], choices=["lstm", "gru", "simple-rnn"])
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -119,27 +153,29 @@ def main() -> None:
         modules["--against"] = load_other(args.against)
     times: dict[tuple, list[float]] = {}
     for round_ in range(args.rounds):
-        for inputs, units in SIZES:
-            order = list(modules.items())
-            for tag, module in order if round_ % 2 == 0 else order[::-1]:  # neither always goes first
-                for part, call in layer_calls(module, inputs, units).items():
-                    times.setdefault((inputs, units, part, tag), []).append(best_ms(call))
+        for cell in args.cells:
+            for inputs, units in SIZES:
+                order = list(modules.items())
+                for tag, module in order if round_ % 2 == 0 else order[::-1]:  # neither always goes first
+                    for part, call in calls_for(module, cell, inputs, units).items():
+                        times.setdefault((cell, inputs, units, part, tag), []).append(best_ms(call))
     print(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, machine: {platform.machine()}, "
-          f"{torch.get_num_threads()} threads; one LSTM layer, batch 32 x 500 steps, "
+          f"{torch.get_num_threads()} threads; one layer, batch 32 x 500 steps, "
           f"best / median of {args.rounds} rounds")
     tags = list(modules)
     change_column = " | change (best, median) |" if len(tags) > 1 else " |"
-    print("| inputs / units | part | " + " | ".join(tags) + change_column)
-    print("|---" * (2 + len(tags) + (len(tags) > 1)) + "|")
-    for inputs, units in SIZES:
-        for part in ("forward (training)", "forward (inference)", "backward"):
-            runs = [times[(inputs, units, part, tag)] for tag in tags]
-            best = [min(r) for r in runs]
-            median = [statistics.median(r) for r in runs]
-            cells = " | ".join(f"{b:.2f} / {m:.2f} ms" for b, m in zip(best, median))
-            change = (f" | {best[0] / best[1] - 1:+.0%}, {median[0] / median[1] - 1:+.0%} |"
-                      if len(runs) > 1 else " |")
-            print(f"| {inputs} / {units} | {part} | {cells}{change}")
+    print("| cell | inputs / units | part | " + " | ".join(tags) + change_column)
+    print("|---" * (3 + len(tags) + (len(tags) > 1)) + "|")
+    for cell in args.cells:
+        for inputs, units in SIZES:
+            for part in ("forward (training)", "forward (inference)", "backward"):
+                runs = [times[(cell, inputs, units, part, tag)] for tag in tags]
+                best = [min(r) for r in runs]
+                median = [statistics.median(r) for r in runs]
+                cells = " | ".join(f"{b:.2f} / {m:.2f} ms" for b, m in zip(best, median))
+                change = (f" | {best[0] / best[1] - 1:+.0%}, {median[0] / median[1] - 1:+.0%} |"
+                          if len(runs) > 1 else " |")
+                print(f"| {cell} | {inputs} / {units} | {part} | {cells}{change}")
 
     ops = op_calls()
     op_best: dict[tuple, float] = {}
