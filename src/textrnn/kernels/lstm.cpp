@@ -371,8 +371,8 @@ void lstm_backward_f32(int64_t b, int64_t steps, int64_t u, const float* dH, con
 // (K floats), d_s = D + s * ldd (N floats): a weight gradient as a small GEMM over one row's steps.
 // A tile of KT x 16 NZ sums stays in registers while the steps stream past (one load of d per
 // vector, one broadcast of a per k, KT * NZ FMAs), so M is loaded and stored once per tile and
-// call, not once per step as a rank-1 update per step must (which cost more than the rest of the
-// LSTM backward at 32 units, and 60 % of it at 128).
+// call, not once per step as a rank-1 update per step must (that update of dU took 20 % of the
+// LSTM layer backward at 32 units and 38 % at 128: benchmarks/kernel_speed.py, 2026-11-29).
 template <int KT, int NZ>
 inline void outer_tile(float* M, int64_t N, const float* A, int64_t lda, const float* D, int64_t ldd,
                        int64_t count) {
@@ -670,7 +670,7 @@ struct LstmLayerBackward {
 // of U, activations in vector registers. The sequence kernels (rnn_forward, gru_forward) take input
 // projections made by one GEMM before the loop; the layer kernels (rnn_layer_forward,
 // gru_layer_forward, below) make them inside it. The weight gradients are not summed step by step
-// inside the loop (a rank-1 update of dU per step cost more than the rest of the backward): the
+// inside the loop (a rank-1 update of dU per step cost more than the rest of their backward): the
 // layer kernels sum them per finished block of rows (after_block), the sequence kernels with one
 // GEMM after the loop (recurrent_weight_grad).
 template <class Kernel, class AfterBlock>
