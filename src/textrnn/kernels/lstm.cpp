@@ -463,6 +463,31 @@ inline void input_grad_steps(float* out, int64_t in, const float* D, int64_t ldd
         _mm512_storeu_ps(out + s * in + j, _mm512_mul_ps(_mm512_loadu_ps(out + s * in + j), _mm512_loadu_ps(mask + j)));
 }
 
+// Where a layer's finished rows send their gradients: dx (DX, through the dropout mask if any)
+// and this thread's dW, db (input bias) and dU sums.
+struct LayerGrads {
+  int64_t steps, in, u;
+  const float *X, *WT, *xmask, *H, *h0;  // X: the inputs as the projection saw them; xmask null: none
+  float* DX;
+
+  // Row b from the gradients of its input projections DI and recurrent ones DR (the same array
+  // for SimpleRNN and LSTM; ldd floats per step, from step 0), over its steps [first, end).
+  void row(int64_t b, const float* DI, const float* DR, int64_t ldd, int64_t first, int64_t end, float* dW,
+           float* db, float* dU) const {
+    input_grad_steps(DX + b * steps * in, in, DI, ldd, WT, xmask ? xmask + b * in : nullptr, steps);
+    add_input_weight_grads(dW, db, X + b * steps * in, in, DI, ldd, first, end);
+    add_recurrent_weight_grads(dU, H + b * steps * u, h0 + b * u, u, DR, ldd, first, end);
+  }
+};
+
+// x: the layer's inputs as the projection saw them; WT = W^T contiguous; xmask (B, in) or empty.
+inline LayerGrads layer_grads(const at::Tensor& x, const at::Tensor& WT, const at::Tensor& xmask,
+                              const at::Tensor& H, const at::Tensor& h0, at::Tensor& DX) {
+  return {x.size(1), x.size(2), H.size(2), x.data_ptr<float>(), WT.data_ptr<float>(),
+          xmask.numel() ? xmask.data_ptr<float>() : nullptr, H.data_ptr<float>(), h0.data_ptr<float>(),
+          DX.data_ptr<float>()};
+}
+
 // A whole LSTM layer forward from its inputs for rows [b0, b1): per step g = bias + x_t @ W + h @ U
 // in registers (no (B, T, 4u) projection written to memory first), then the gates. Training
 // keeps the activated gates G and cell states C for backward; inference (G = nullptr) keeps
@@ -588,9 +613,10 @@ struct LstmLayerForward {
 // block of rows has run all its steps, its dg (DG: one block's rows x steps x 4u, so it stays in
 // L2 instead of a (B, T, 4u) array going out to memory and back) go into dx, dW, dU and db.
 struct LstmLayerBackward {
-  int64_t b0, n, steps, u, in;
-  const float *X, *WT, *xmask, *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;  // dH null: no gradient into H
-  float *DX, *dW, *dU, *db, *dh0, *dc0;                                      // xmask null: no mask
+  int64_t b0, n, steps, u;
+  LayerGrads out;
+  const float *UT, *h0, *c0, *H, *C, *G, *dH, *dhT, *dcT;  // dH null: no gradient into H
+  float *dW, *dU, *db, *dh0, *dc0;
   const int64_t *span_start = nullptr, *span_end = nullptr;  // as in the forward
   std::vector<float> storage;
   float* buf = nullptr;  // per row: dh (u), dc (u)
@@ -648,13 +674,8 @@ struct LstmLayerBackward {
         for (; j + 2 <= k; j += 2) group<2>(idx + j, t);
         if (j < k) group<1>(idx + j, t);
       }
-      for (int64_t i = block; i < end; ++i) {
-        const int64_t b = b0 + i;
-        const float* D = dg(i, 0);
-        input_grad_steps(DX + b * steps * in, in, D, 4 * u, WT, xmask ? xmask + b * in : nullptr, steps);
-        add_input_weight_grads(dW, db, X + b * steps * in, in, D, 4 * u, first_step(i), end_step(i));
-        add_recurrent_weight_grads(dU, H + b * steps * u, h0 + b * u, u, D, 4 * u, first_step(i), end_step(i));
-      }
+      for (int64_t i = block; i < end; ++i)
+        out.row(b0 + i, dg(i, 0), dg(i, 0), 4 * u, first_step(i), end_step(i), dW, db, dU);
     }
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < u; ++j) {
@@ -671,10 +692,10 @@ struct LstmLayerBackward {
 // projections made by one GEMM before the loop; the layer kernels (rnn_layer_forward,
 // gru_layer_forward, below) make them inside it. The weight gradients are not summed step by step
 // inside the loop (a rank-1 update of dU per step cost more than the rest of their backward): the
-// layer kernels sum them per finished block of rows (after_block), the sequence kernels with one
+// layer kernels sum them per finished block of rows (LayerGrads), the sequence kernels with one
 // GEMM after the loop (recurrent_weight_grad).
-template <class Kernel, class AfterBlock>
-void run_row_blocks(Kernel& k, int64_t n, int64_t steps, bool reverse, AfterBlock after_block) {
+template <class Kernel>
+void run_row_blocks(Kernel& k, int64_t n, int64_t steps, bool reverse) {
   for (int64_t first = 0; first < n; first += kRowBlock) {
     const int64_t end = std::min(n, first + kRowBlock);
     for (int64_t s = 0; s < steps; ++s) {
@@ -683,13 +704,7 @@ void run_row_blocks(Kernel& k, int64_t n, int64_t steps, bool reverse, AfterBloc
       for (; i + 2 <= end; i += 2) k.template group<2>(i, t);
       if (i < end) k.template group<1>(i, t);
     }
-    after_block(first, end);  // rows [first, end) have run all their steps
   }
-}
-
-template <class Kernel>
-void run_row_blocks(Kernel& k, int64_t n, int64_t steps, bool reverse) {
-  run_row_blocks(k, n, steps, reverse, [](int64_t, int64_t) {});
 }
 
 inline void add_f32(float* acc, const float* d, int64_t n) {
@@ -1159,17 +1174,17 @@ std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tens
 #if defined(__AVX512F__)
   auto UT = U.t().contiguous();
   auto WT = W.t().contiguous();
-  const float *Xp = x.data_ptr<float>(), *WTp = WT.data_ptr<float>(),
-              *maskp = xmask.numel() ? xmask.data_ptr<float>() : nullptr, *UTp = UT.data_ptr<float>(),
-              *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>(), *Hp = H.data_ptr<float>(),
-              *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>(), *dHp = dH.numel() ? dH.data_ptr<float>() : nullptr,
-              *dhTp = dhT.data_ptr<float>(), *dcTp = dcT.data_ptr<float>();
-  float *DXp = DX.data_ptr<float>(), *dh0p = dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
+  const LayerGrads out = layer_grads(x, WT, xmask, H, h0, DX);
+  const float *UTp = UT.data_ptr<float>(), *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>(),
+              *Hp = H.data_ptr<float>(), *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>(),
+              *dHp = dH.numel() ? dH.data_ptr<float>() : nullptr, *dhTp = dhT.data_ptr<float>(),
+              *dcTp = dcT.data_ptr<float>();
+  float *dh0p = dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
   const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
   const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
   at::parallel_for(0, batch, sums.chunk_rows, [&](int64_t b0, int64_t b1) {
-    LstmLayerBackward{b0, b1 - b0, steps, u, in, Xp, WTp, maskp, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, DXp,
-                      sums.dW(b0), sums.dU(b0), sums.db_in(b0), dh0p, dc0p, sp, ep}.run();
+    LstmLayerBackward{b0, b1 - b0, steps, u, out, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, sums.dW(b0),
+                      sums.dU(b0), sums.db_in(b0), dh0p, dc0p, sp, ep}.run();
   });
 #endif
   auto grads = sums.total();  // dW, dU, db (the LSTM has one bias: db_in)
@@ -1365,8 +1380,7 @@ std::vector<at::Tensor> rnn_layer_backward(at::Tensor x, at::Tensor W, at::Tenso
 #if defined(__AVX512F__)
   auto UT = U.t().contiguous();
   auto WT = W.t().contiguous();
-  const float *Xp = x.data_ptr<float>(), *Hp = H.data_ptr<float>(), *h0p = h0.data_ptr<float>(),
-              *maskp = xmask.numel() ? xmask.data_ptr<float>() : nullptr;
+  const LayerGrads out = layer_grads(x, WT, xmask, H, h0, DX);
   at::parallel_for(0, batch, sums.chunk_rows, [&](int64_t b0, int64_t b1) {
     // per block of rows: the time loop into DP (the pre-activation gradients of the block's rows,
     // kept in L2), then dx and the weight gradients from it
@@ -1376,15 +1390,12 @@ std::vector<at::Tensor> rnn_layer_backward(at::Tensor x, at::Tensor W, at::Tenso
     std::copy(dhT.data_ptr<float>() + b0 * u, dhT.data_ptr<float>() + b1 * u, dh);
     for (int64_t first = b0; first < b1; first += kRowBlock) {
       const int64_t end = std::min(b1, first + kRowBlock);
-      RnnBackwardF32 k{first, steps, u, UT.data_ptr<float>(), Hp, dH.numel() ? dH.data_ptr<float>() : nullptr, DP,
-                       dh + (first - b0) * u, first};
+      RnnBackwardF32 k{first, steps, u, UT.data_ptr<float>(), out.H, dH.numel() ? dH.data_ptr<float>() : nullptr,
+                       DP, dh + (first - b0) * u, first};
       run_row_blocks(k, end - first, steps, true);
       for (int64_t b = first; b < end; ++b) {
         const float* D = DP + (b - first) * steps * u;
-        input_grad_steps(DX.data_ptr<float>() + b * steps * in, in, D, u, WT.data_ptr<float>(),
-                         maskp ? maskp + b * in : nullptr, steps);
-        add_input_weight_grads(sums.dW(b0), sums.db_in(b0), Xp + b * steps * in, in, D, u, 0, steps);
-        add_recurrent_weight_grads(sums.dU(b0), Hp + b * steps * u, h0p + b * u, u, D, u, 0, steps);
+        out.row(b, D, D, u, 0, steps, sums.dW(b0), sums.db_in(b0), sums.dU(b0));
       }
     }
     std::copy(dh, dh + (b1 - b0) * u, dh0.data_ptr<float>() + b0 * u);
@@ -1429,8 +1440,7 @@ std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tenso
 #if defined(__AVX512F__)
   auto UT = U.t().contiguous();
   auto WT = W.t().contiguous();
-  const float *Xp = x.data_ptr<float>(), *Hp = H.data_ptr<float>(), *h0p = h0.data_ptr<float>(),
-              *maskp = xmask.numel() ? xmask.data_ptr<float>() : nullptr;
+  const LayerGrads out = layer_grads(x, WT, xmask, H, h0, DX);
   at::parallel_for(0, batch, sums.chunk_rows, [&](int64_t b0, int64_t b1) {
     // per block of rows, as in rnn_layer_backward: DXP and DREC (the gradients of the input and
     // recurrent projections) of the block's rows only
@@ -1443,17 +1453,14 @@ std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tenso
       std::copy(dhT.data_ptr<float>() + (b0 + i) * u, dhT.data_ptr<float>() + (b0 + i + 1) * u, buf + i * 2 * u);
     for (int64_t first = b0; first < b1; first += kRowBlock) {
       const int64_t end = std::min(b1, first + kRowBlock);
-      GruBackwardF32 k{first, steps, u, UT.data_ptr<float>(), h0p, Hp, G.data_ptr<float>(),
+      GruBackwardF32 k{first, steps, u, UT.data_ptr<float>(), out.h0, out.H, G.data_ptr<float>(),
                        dH.numel() ? dH.data_ptr<float>() : nullptr, DXP, DREC, nullptr, buf + (first - b0) * 2 * u,
                        first};
       run_row_blocks(k, end - first, steps, true);
       for (int64_t b = first; b < end; ++b) {
         const float* DI = DXP + (b - first) * steps * n;
         const float* DR = DREC + (b - first) * steps * n;
-        input_grad_steps(DX.data_ptr<float>() + b * steps * in, in, DI, n, WT.data_ptr<float>(),
-                         maskp ? maskp + b * in : nullptr, steps);
-        add_input_weight_grads(sums.dW(b0), sums.db_in(b0), Xp + b * steps * in, in, DI, n, 0, steps);
-        add_recurrent_weight_grads(sums.dU(b0), Hp + b * steps * u, h0p + b * u, u, DR, n, 0, steps);
+        out.row(b, DI, DR, n, 0, steps, sums.dW(b0), sums.db_in(b0), sums.dU(b0));
         add_rows(sums.db_rec(b0), DR, n, n, steps);
       }
     }
