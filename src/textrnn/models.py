@@ -19,6 +19,7 @@ from textrnn import distributed, losses
 from textrnn import optimizers as optimizers_module
 from textrnn.callbacks import Callback, History
 from textrnn.data.buckets import batch_width, length_batches, row_lengths
+from textrnn.direct_step import DirectStep
 from textrnn.errors import ConfigError, DataError, NotBuiltError
 from textrnn.io_utils import atomic_write_dir, atomic_write_json
 from textrnn.layers.base import Layer, Shape, WeightSplit, auto_name, layer_from_config, layer_to_config
@@ -216,13 +217,26 @@ class Sequential(WeightSplit, nn.Module):
 
     def _train_step(self, xb: torch.Tensor, yb: torch.Tensor,
                     forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[float, float]:
-        """One optimizer step; `forward` is the DistributedDataParallel wrapper when distributed."""
+        """One optimizer step; `forward` is the DistributedDataParallel wrapper when distributed.
+        Models of the lecture's shapes take the direct step (direct_step.py): the same update
+        through textrnn's kernels without autograd's graph."""
         self.train()
+        direct = self._direct_step() if forward is None or forward is self else None
+        result = direct(self, xb, yb) if direct is not None else None
+        if result is not None:
+            return float(result[0]), float(result[1])
         self.optimizer.zero_grad(set_to_none=True)
         loss, acc = self._batch_metrics(xb, yb, forward)
         loss.backward()
         self.optimizer.step()
         return float(loss.detach()), float(acc)
+
+    def _direct_step(self) -> DirectStep | None:
+        """The direct step's plan for this model as it is now (layers and loss), or None."""
+        key = (tuple(id(layer) for layer in self._layers), self.loss)
+        if getattr(self, "_direct_plan", (None,))[0] != key:
+            self._direct_plan = (key, DirectStep.plan(self))
+        return self._direct_plan[1]
 
     def test_on_batch(self, x: Any, y: Any) -> list[float]:
         self._require_compiled()

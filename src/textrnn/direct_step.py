@@ -1,0 +1,210 @@
+"""A training step of the lecture's model shapes straight through textrnn's kernels, no autograd.
+
+For Embedding -> recurrent layers (LSTM, GRU, SimpleRNN, or Bidirectional of one, merge "concat")
+-> Dense(1, sigmoid) compiled with binary_crossentropy, the forward and backward of a step are a
+fixed chain of the whole-layer kernels (kernels/lstm.cpp). Autograd spends ~0.8 ms of a 5 ms step
+building and walking its graph and ~100 small ops around those kernels (docs/RESULTS.md, issue 6);
+here the chain is called directly: the layers' forward kernels in order, the head's gradient in
+closed form, the layers' backward kernels in reverse, the embedding's gradient; then the model's
+own optimizer steps on the gradients put in `.grad`. Same dropout masks (drawn by the layers'
+function in the same order), same kernels and the head's gradient in torch's formulas, so the
+weights match the autograd step's (tests/test_direct_step.py). Anything else (masks with padding,
+recurrent dropout, other layers, float64, no AVX-512, distributed training) takes the autograd
+step; TEXTRNN_DIRECT_STEP=0 forces it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import torch
+
+from textrnn import kernels
+from textrnn.layers.core import Dense
+from textrnn.layers.embedding import Embedding
+from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN, _dropout_masks
+from textrnn.layers.wrappers import Bidirectional
+from textrnn.losses import EPSILON
+
+_NONE = torch.empty(0)
+_NO_SPANS = torch.empty(0, dtype=torch.long)
+
+
+@dataclass
+class _Saved:
+    """What one recurrent layer's forward keeps for its backward."""
+
+    x: torch.Tensor  # the input as the projection saw it (masked by dropout if any)
+    h0: torch.Tensor
+    H: torch.Tensor
+    xmask: torch.Tensor
+    extra: tuple = field(default_factory=tuple)  # LSTM: (c0, C, G); GRU: (G,)
+
+
+def _layer_fits(layer: RNN) -> bool:
+    return (type(layer) in (LSTM, GRU, SimpleRNN) and layer.fused_cell == layer.kernel_cell
+            and layer._fits_layer_kernel() and layer.recurrent_dropout == 0 and not layer.return_state)
+
+
+def _forward(layer: RNN, x: torch.Tensor, training: bool) -> tuple[torch.Tensor, torch.Tensor, _Saved]:
+    """(outputs (B, T, u) in processing order, final output, saved) of one layer on x (B, T, in)."""
+    if layer.go_backwards:
+        x = x.flip(1)
+    x = x.contiguous()
+    batch = x.shape[0]
+    xmask = (_dropout_masks(batch, x.shape[2], layer.dropout, 1, x)[0]
+             if training and layer.dropout > 0 else _NONE)
+    h0 = x.new_zeros(batch, layer.units)
+    bias = layer.input_bias()
+    bias = _NONE if bias is None else bias.contiguous()
+    module = kernels._module
+    if isinstance(layer, LSTM):
+        c0 = x.new_zeros(batch, layer.units)
+        H, hT, _, C, G, XM = module.lstm_layer_forward(x, layer.kernel, bias, layer.recurrent_kernel, h0, c0,
+                                                       True, _NO_SPANS, _NO_SPANS, xmask)
+        extra = (c0, C, G)
+    elif isinstance(layer, GRU):
+        rec_bias = layer.bias[1] if layer.use_bias else x.new_zeros(3 * layer.units)
+        H, G, XM = module.gru_layer_forward(x, layer.kernel, bias, layer.recurrent_kernel, rec_bias, h0, True,
+                                            xmask)
+        hT, extra = H[:, -1], (G,)
+    else:
+        H, XM = module.rnn_layer_forward(x, layer.kernel, bias, layer.recurrent_kernel, h0, True, xmask)
+        hT, extra = H[:, -1], ()
+    return H, hT, _Saved(XM if xmask.numel() else x, h0, H, xmask, extra)
+
+
+def _backward(layer: RNN, saved: _Saved, dH: torch.Tensor, dhT: torch.Tensor,
+              grads: dict[torch.nn.Parameter, torch.Tensor]) -> torch.Tensor:
+    """The gradient into the layer's input x (B, T, in) given its outputs' (dH, or empty) and its
+    final output's (dhT); the weights' gradients go to `grads`."""
+    module = kernels._module
+    x, h0, H, xmask = saved.x, saved.h0, saved.H, saved.xmask
+    W, U = layer.kernel, layer.recurrent_kernel
+    if isinstance(layer, LSTM):
+        c0, C, G = saved.extra
+        dcT = torch.zeros_like(c0)
+        dx, dW, dU, db, _, _ = module.lstm_layer_backward(x, W, U, h0, c0, H, C, G, dH, dhT, dcT, _NO_SPANS,
+                                                          _NO_SPANS, xmask)
+    elif isinstance(layer, GRU):
+        (G,) = saved.extra
+        dx, dW, db_in, dU, db_rec, _ = module.gru_layer_backward(x, W, U, h0, H, G, dH, dhT, xmask)
+        db = torch.stack([db_in, db_rec]) if layer.use_bias else None
+    else:
+        dx, dW, db, dU, _ = module.rnn_layer_backward(x, W, U, h0, H, dH, dhT, xmask)
+    grads[layer.kernel] = dW
+    grads[layer.recurrent_kernel] = dU
+    if layer.use_bias:
+        grads[layer.bias] = db
+    return dx.flip(1) if layer.go_backwards else dx
+
+
+def _layers(block: RNN | Bidirectional) -> list[RNN]:
+    return [block.forward_layer, block.backward_layer] if type(block) is Bidirectional else [block]
+
+
+def _block_forward(block: RNN | Bidirectional, x: torch.Tensor, training: bool,
+                   ) -> tuple[torch.Tensor, list[_Saved]]:
+    """A recurrent block's output on x (its outputs if it returns sequences, else its final
+    output; a Bidirectional block's two concatenated, the backward copy's sequence re-reversed)
+    and what its layers keep for the backward."""
+    outs, kept = [], []
+    for k, layer in enumerate(_layers(block)):
+        H, last, saved = _forward(layer, x, training)
+        outs.append((H.flip(1) if k == 1 else H) if block.return_sequences else last)
+        kept.append(saved)
+    return (outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)), kept
+
+
+def _block_backward(block: RNN | Bidirectional, kept: list[_Saved], dout: torch.Tensor,
+                    grads: dict[torch.nn.Parameter, torch.Tensor]) -> torch.Tensor:
+    """The gradient into a recurrent block's input given its output's, `dout` ((B, T, u) for a
+    block returning sequences, else (B, u)); its weights' gradients go to `grads`."""
+    dx = None
+    for k, (layer, saved) in enumerate(zip(_layers(block), kept)):
+        part = dout[..., k * layer.units:(k + 1) * layer.units]
+        if block.return_sequences:
+            part = (part.flip(1) if k == 1 else part).contiguous()
+            layer_dx = _backward(layer, saved, part, part.new_zeros(part.shape[0], layer.units), grads)
+        else:
+            layer_dx = _backward(layer, saved, part.new_empty(0), part.contiguous(), grads)
+        dx = layer_dx if dx is None else dx + layer_dx
+    return dx
+
+
+class DirectStep:
+    """The plan of a model's direct step; `DirectStep.plan(model)` is None when it does not apply."""
+
+    def __init__(self, embedding: Embedding, blocks: list[RNN | Bidirectional], head: Dense) -> None:
+        self.embedding, self.blocks, self.head = embedding, blocks, head
+
+    @classmethod
+    def plan(cls, model) -> DirectStep | None:  # noqa: ANN001 - a Sequential (import cycle)
+        if os.environ.get("TEXTRNN_DIRECT_STEP", "1") == "0" or not kernels.available():
+            return None
+        layers = model.layers
+        if (len(layers) < 3 or getattr(model, "loss", None) != "binary_crossentropy"
+                or type(layers[0]) is not Embedding or type(layers[-1]) is not Dense):
+            return None
+        embedding, blocks, head = layers[0], layers[1:-1], layers[-1]
+        if (embedding.embeddings.dtype != torch.float32 or embedding.embeddings.device.type != "cpu"
+                or head.units != 1 or head.activation != "sigmoid"):
+            return None
+        for k, block in enumerate(blocks):
+            if type(block) is Bidirectional and (block.merge_mode != "concat" or block.return_state):
+                return None
+            if not all(isinstance(layer, RNN) and _layer_fits(layer) for layer in _layers(block)):
+                return None
+            if block.return_sequences == (k == len(blocks) - 1):  # all but the last return sequences
+                return None
+        return cls(embedding, list(blocks), head)
+
+    @torch.no_grad()
+    def __call__(self, model, ids: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:  # noqa: ANN001
+        """One step: (loss, accuracy) as the autograd step gives them, the optimizer stepped; None
+        (nothing done) for a batch it does not take: ids 0 under mask_zero (a padding mask)."""
+        embedding = self.embedding
+        ids = embedding.token_ids(ids)
+        if embedding.mask_zero and not bool(ids.all()):
+            return None
+        training = model.training
+        flat = ids.reshape(-1)
+        table = embedding.embeddings
+        x = table.index_select(0, flat).view(*ids.shape, table.shape[1])
+        saved = []
+        for block in self.blocks:
+            x, kept = _block_forward(block, x, training)
+            saved.append(kept)
+
+        head = self.head
+        z = x @ head.kernel
+        if head.use_bias:
+            z = z + head.bias
+        p = torch.sigmoid(z)
+        loss, acc = model._loss_fn(y, p), model._accuracy_fn(y, p)
+        dz = self._head_grad(p, y.reshape(p.shape).to(p.dtype))
+        grads: dict[torch.nn.Parameter, torch.Tensor] = {head.kernel: x.t().mm(dz)}
+        if head.use_bias:
+            grads[head.bias] = dz.sum(0)
+        dout = dz.mm(head.kernel.t())
+
+        for block, kept in zip(reversed(self.blocks), reversed(saved)):
+            dout = _block_backward(block, kept, dout, grads)
+        if table.requires_grad:
+            grads[table] = kernels.embedding_grad(flat, dout.reshape(-1, table.shape[1]), table.shape[0])
+
+        for weight in model.weights:
+            weight.grad = grads.get(weight) if weight.requires_grad else None
+        model.optimizer.step()
+        return loss, acc
+
+    @staticmethod
+    def _head_grad(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """d mean BCE(clip(p, ε, 1 - ε), y) / dz for p = sigmoid(z), in the order torch's
+        binary_cross_entropy, clamp and sigmoid backwards compute it (the same floats)."""
+        pc = p.clamp(EPSILON, 1 - EPSILON)
+        dp = (pc - y) / torch.clamp_min((1 - pc) * pc, 1e-12)
+        dp = dp / p.numel()
+        dp = torch.where((p >= EPSILON) & (p <= 1 - EPSILON), dp, 0.0)
+        return dp * (1 - p) * p

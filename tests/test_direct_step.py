@@ -1,0 +1,105 @@
+"""The direct training step (direct_step.py) against the autograd step: the same weights, losses and
+accuracies, bit for bit, for every model shape it takes; and the autograd step for what it does not."""
+
+import numpy as np
+import pytest
+import torch
+
+from textrnn import kernels, zoo
+from textrnn import layers as L
+from textrnn.direct_step import DirectStep
+from textrnn.models import Sequential
+from textrnn.optimizers import RMSprop
+
+pytestmark = pytest.mark.skipif(not (kernels.available() and kernels.fast_layer(16, 16)),
+                                reason="the whole-layer kernels need the compiled extension and AVX-512")
+
+
+def _data(vocab=60, rows=40, steps=30, seed=0, zeros=False):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0 if zeros else 1, vocab, size=(rows, steps))
+    return x, rng.integers(0, 2, size=rows).astype("float32")
+
+
+def _train(build, monkeypatch, direct: bool, optimizer="rmsprop", data=None, epochs=2, shuffle=True):
+    monkeypatch.setenv("TEXTRNN_DIRECT_STEP", "1" if direct else "0")
+    torch.manual_seed(0)
+    model = build()
+    model.compile(optimizer, "binary_crossentropy", ["acc"])
+    x, y = data or _data()
+    history = model.fit(x, y, batch_size=16, epochs=epochs, verbose=0, shuffle=shuffle)
+    return model, [w.detach().clone() for w in model.weights], history.history
+
+
+def _assert_same(build, monkeypatch, optimizer="rmsprop", data=None, expect_direct=True, shuffle=True):
+    model, direct_weights, direct_history = _train(build, monkeypatch, True, optimizer, data, shuffle=shuffle)
+    assert (model._direct_step() is not None) == expect_direct
+    _, weights, history = _train(build, monkeypatch, False, optimizer, data, shuffle=shuffle)
+    assert direct_history == history
+    for a, b in zip(direct_weights, weights):
+        assert torch.equal(a, b)
+
+
+def _small(*blocks, embedding=lambda: L.Embedding(60, 16)):
+    """A model factory (fresh layers per call) of an embedding, `blocks` and the sigmoid head."""
+    return lambda: Sequential([embedding(), *[b() for b in blocks], L.Dense(1, activation="sigmoid")])
+
+
+@pytest.mark.parametrize("name", ["simple-rnn", "lstm", "gru", "stacked-lstm", "bi-lstm", "bi-gru"])
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam", "sgd"])
+def test_the_lecture_models_train_as_through_autograd(name, optimizer, monkeypatch):
+    data = _data(vocab=10_000, rows=48, steps=40)
+    _assert_same(lambda: zoo.build(name), monkeypatch, optimizer, data)
+
+
+@pytest.mark.parametrize("build", [
+    _small(lambda: L.LSTM(16, go_backwards=True, dropout=0.3)),
+    _small(lambda: L.GRU(16, use_bias=False, dropout=0.1)),
+    _small(lambda: L.SimpleRNN(16, use_bias=False)),
+    _small(lambda: L.Bidirectional(L.GRU(16, return_sequences=True, dropout=0.2)),
+           lambda: L.Bidirectional(L.LSTM(16, dropout=0.2))),
+    _small(lambda: L.SimpleRNN(16, return_sequences=True), lambda: L.GRU(32, dropout=0.5),
+           embedding=lambda: L.Embedding(60, 32, trainable=False)),
+], ids=["backwards-lstm", "gru-no-bias", "rnn-no-bias", "stacked-bidirectional", "frozen-embedding"])
+def test_other_shapes_train_as_through_autograd(build, monkeypatch):
+    _assert_same(build, monkeypatch)
+
+
+def test_an_embedding_learning_rate_is_kept(monkeypatch):
+    _assert_same(lambda: zoo.build("lstm"), monkeypatch, RMSprop(1e-3, embedding_learning_rate=1e-4),
+                 _data(vocab=10_000))
+
+
+def test_mask_zero_batches_with_padding_take_the_autograd_step(monkeypatch):
+    steps = []
+    direct_call = DirectStep.__call__
+    monkeypatch.setattr(DirectStep, "__call__", lambda *args: steps.append(direct_call(*args)) or steps[-1])
+    build = _small(lambda: L.LSTM(16), embedding=lambda: L.Embedding(60, 16, mask_zero=True))
+    x, y = _data()
+    x[:16, :5] = 0  # the first batch of each epoch is padded: autograd; the other two: direct
+    _assert_same(build, monkeypatch, data=(x, y), shuffle=False)
+    assert [result is not None for result in steps] == [False, True, True] * 2
+
+
+@pytest.mark.parametrize("build", [
+    _small(lambda: L.LSTM(16, recurrent_dropout=0.2)),
+    _small(lambda: L.LSTM(12)),                                  # not a multiple of 16
+    _small(lambda: L.LSTM(16, return_sequences=True), lambda: L.Dropout(0.2), lambda: L.LSTM(16)),
+    _small(lambda: L.Bidirectional(L.LSTM(16), merge_mode="sum")),
+    _small(lambda: L.LSTM(16, activation="relu")),
+    lambda: Sequential([L.Embedding(60, 16), L.LSTM(16), L.Dense(1)]),  # no sigmoid
+], ids=["recurrent-dropout", "units-12", "dropout-layer", "merge-sum", "relu", "linear-head"])
+def test_other_models_take_the_autograd_step(build, monkeypatch):
+    _assert_same(build, monkeypatch, expect_direct=False)
+
+
+def test_the_plan_follows_the_model(monkeypatch):
+    model = zoo.build("lstm")
+    model.compile("rmsprop", "binary_crossentropy", ["acc"])
+    model.build((None, 20))
+    assert model._direct_step() is not None
+    model.compile("rmsprop", "sparse_categorical_crossentropy", ["acc"])
+    assert model._direct_step() is None
+    monkeypatch.setenv("TEXTRNN_DIRECT_STEP", "0")
+    model.compile("rmsprop", "binary_crossentropy", ["acc"])
+    assert model._direct_step() is None
