@@ -123,13 +123,13 @@ def op_calls():
             if fused:
                 pair.append(opt.step)
             else:  # the foreach path: what runs without the kernels
-                def foreach_step(opt=opt):
-                    saved = kernels.fused_update_ok
-                    kernels.fused_update_ok = lambda *groups: False
+                def foreach_step(opt=opt, name=name):
+                    saved = getattr(kernels, f"{name}_step")
+                    setattr(kernels, f"{name}_step", lambda *args: False)
                     try:
                         opt.step()
                     finally:
-                        kernels.fused_update_ok = saved
+                        setattr(kernels, f"{name}_step", saved)
                 pair.append(foreach_step)
         calls.append((f"{name} update", *pair))
     return calls

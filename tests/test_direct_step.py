@@ -103,3 +103,13 @@ def test_the_plan_follows_the_model(monkeypatch):
     monkeypatch.setenv("TEXTRNN_DIRECT_STEP", "0")
     model.compile("rmsprop", "binary_crossentropy", ["acc"])
     assert model._direct_step() is None
+
+
+def test_optimizer_step_hooks_still_run():
+    model = zoo.build("lstm")
+    model.compile("rmsprop", "binary_crossentropy", ["acc"])
+    model.build((None, 30))
+    calls = []
+    model.create_optimizer().register_step_post_hook(lambda *args: calls.append(1))
+    model.fit(*_data(), batch_size=16, epochs=1, verbose=0)
+    assert len(calls) == 3

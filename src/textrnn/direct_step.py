@@ -26,6 +26,7 @@ from textrnn.layers.embedding import Embedding
 from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN, _dropout_masks
 from textrnn.layers.wrappers import Bidirectional
 from textrnn.losses import EPSILON
+from textrnn.optimizers import step_optimizer
 
 _NONE = torch.empty(0)
 _NO_SPANS = torch.empty(0, dtype=torch.long)
@@ -196,7 +197,7 @@ class DirectStep:
 
         for weight in model.weights:
             weight.grad = grads.get(weight) if weight.requires_grad else None
-        model.optimizer.step()
+        step_optimizer(model.optimizer)
         return loss, acc
 
     @staticmethod

@@ -228,7 +228,7 @@ class Sequential(WeightSplit, nn.Module):
         self.optimizer.zero_grad(set_to_none=True)
         loss, acc = self._batch_metrics(xb, yb, forward)
         loss.backward()
-        self.optimizer.step()
+        optimizers_module.step_optimizer(self.optimizer)
         return float(loss.detach()), float(acc)
 
     def _direct_step(self) -> DirectStep | None:

@@ -70,28 +70,22 @@ def embedding_grad(ids: torch.Tensor, grad: torch.Tensor, rows: int) -> torch.Te
     return _module.embedding_grad(ids, grad, rows)
 
 
-def fused_update_ok(*groups: list[torch.Tensor]) -> bool:
-    """Whether the one-pass optimizer updates apply: kernels built, every tensor a contiguous CPU
-    float32/float64 tensor, each position the same shape and dtype across `groups`."""
-    if not available():
+def rmsprop_step(params, grads, velocities, lr: float, rho: float, epsilon: float) -> bool:
+    """Keras's RMSprop, one pass per tensor; False (nothing updated) unless the kernels are built
+    and every tensor is a contiguous CPU float32 / float64 tensor shaped as its parameter (checked
+    in C++ before any update)."""
+    if not available() or not _module.rmsprop_step(params, grads, velocities, lr, rho, epsilon):
         return False
-    for tensors in zip(*groups):
-        first = tensors[0]
-        if first.device.type != "cpu" or first.dtype not in (torch.float32, torch.float64):
-            return False
-        if any(t.shape != first.shape or t.dtype != first.dtype or not t.is_contiguous() for t in tensors):
-            return False
+    increment_version(params)  # written through data pointers: tell autograd and weight caches
     return True
 
 
-def rmsprop_step(params, grads, velocities, lr: float, rho: float, epsilon: float) -> None:
-    _module.rmsprop_step(params, grads, velocities, lr, rho, epsilon)
-    increment_version(params)  # written through data pointers: tell autograd and weight caches
-
-
-def adam_step(params, grads, ms, vs, alpha: float, beta_1: float, beta_2: float, epsilon: float) -> None:
-    _module.adam_step(params, grads, ms, vs, alpha, beta_1, beta_2, epsilon)
+def adam_step(params, grads, ms, vs, alpha: float, beta_1: float, beta_2: float, epsilon: float) -> bool:
+    """Keras's Adam, one pass per tensor; False (nothing updated) as rmsprop_step."""
+    if not available() or not _module.adam_step(params, grads, ms, vs, alpha, beta_1, beta_2, epsilon):
+        return False
     increment_version(params)
+    return True
 
 
 class FusedLSTM(torch.autograd.Function):

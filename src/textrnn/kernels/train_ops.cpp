@@ -12,10 +12,22 @@ namespace {
 
 constexpr int64_t kGrain = 16384;  // elements per task: below this, threads cost more than they save
 
-void check_same(const at::Tensor& a, const at::Tensor& b, const char* what) {
-  TORCH_CHECK(a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() && a.is_contiguous() &&
-                  b.is_contiguous() && a.device().is_cpu() && b.device().is_cpu(),
-              what, ": tensors must be contiguous CPU tensors of one shape and dtype");
+// Whether a and b are contiguous CPU tensors of one shape and dtype (the one-pass updates' inputs).
+bool same_layout(const at::Tensor& a, const at::Tensor& b) {
+  return a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() && a.is_contiguous() &&
+         b.is_contiguous() && a.device().is_cpu() && b.device().is_cpu() &&
+         (a.scalar_type() == at::kFloat || a.scalar_type() == at::kDouble);
+}
+
+// Whether every tensor list lines up with `params` (same_layout at each position).
+bool all_same_layout(const std::vector<at::Tensor>& params,
+                     std::initializer_list<const std::vector<at::Tensor>*> others) {
+  for (const auto* other : others) {
+    if (other->size() != params.size()) return false;
+    for (size_t k = 0; k < params.size(); ++k)
+      if (!same_layout(params[k], (*other)[k])) return false;
+  }
+  return true;
 }
 
 // out[ids[i]][c] += grad[i][c] for every i in order, columns [c0, c1) (restrict: the gradient and
@@ -88,11 +100,12 @@ void adam_range(T* __restrict w, T* __restrict m, T* __restrict v, const T* __re
   }
 }
 
-void rmsprop_step(std::vector<at::Tensor> params, std::vector<at::Tensor> grads,
+// Keras's RMSprop on every tensor, or nothing and false when one does not fit (the caller then
+// takes PyTorch's ops): checked here, before any update, so a mismatch never leaves half a step.
+bool rmsprop_step(std::vector<at::Tensor> params, std::vector<at::Tensor> grads,
                   std::vector<at::Tensor> velocities, double lr, double rho, double eps) {
+  if (!all_same_layout(params, {&grads, &velocities})) return false;
   for (size_t k = 0; k < params.size(); ++k) {
-    check_same(params[k], grads[k], "rmsprop_step");
-    check_same(params[k], velocities[k], "rmsprop_step");
     AT_DISPATCH_FLOATING_TYPES(params[k].scalar_type(), "rmsprop_step", [&] {
       scalar_t* w = params[k].data_ptr<scalar_t>();
       scalar_t* v = velocities[k].data_ptr<scalar_t>();
@@ -102,14 +115,14 @@ void rmsprop_step(std::vector<at::Tensor> params, std::vector<at::Tensor> grads,
       });
     });
   }
+  return true;
 }
 
-void adam_step(std::vector<at::Tensor> params, std::vector<at::Tensor> grads, std::vector<at::Tensor> ms,
+// Keras's Adam on every tensor, or nothing and false (as rmsprop_step).
+bool adam_step(std::vector<at::Tensor> params, std::vector<at::Tensor> grads, std::vector<at::Tensor> ms,
                std::vector<at::Tensor> vs, double alpha, double beta_1, double beta_2, double eps) {
+  if (!all_same_layout(params, {&grads, &ms, &vs})) return false;
   for (size_t k = 0; k < params.size(); ++k) {
-    check_same(params[k], grads[k], "adam_step");
-    check_same(params[k], ms[k], "adam_step");
-    check_same(params[k], vs[k], "adam_step");
     AT_DISPATCH_FLOATING_TYPES(params[k].scalar_type(), "adam_step", [&] {
       scalar_t* w = params[k].data_ptr<scalar_t>();
       scalar_t* m = ms[k].data_ptr<scalar_t>();
@@ -120,10 +133,11 @@ void adam_step(std::vector<at::Tensor> params, std::vector<at::Tensor> grads, st
       });
     });
   }
+  return true;
 }
 
 void register_train_ops(pybind11::module& m) {
   m.def("embedding_grad", &embedding_grad, "an embedding table's gradient, summed in id order");
-  m.def("rmsprop_step", &rmsprop_step, "Keras's RMSprop update, one pass per tensor");
-  m.def("adam_step", &adam_step, "Keras's Adam update, one pass per tensor");
+  m.def("rmsprop_step", &rmsprop_step, "Keras's RMSprop update, one pass per tensor (false: not applied)");
+  m.def("adam_step", &adam_step, "Keras's Adam update, one pass per tensor (false: not applied)");
 }
