@@ -28,7 +28,9 @@ def _train(build, monkeypatch, direct: bool, optimizer="rmsprop", data=None, epo
     model.compile(optimizer, "binary_crossentropy", ["acc"])
     x, y = data or _data()
     history = model.fit(x, y, batch_size=16, epochs=epochs, verbose=0, shuffle=shuffle)
-    return model, [w.detach().clone() for w in model.weights], history.history
+    state = model.optimizer.state_dict()["state"]  # velocities (pending decays applied); Adam: m, v
+    slots = [value for k in sorted(state) for value in state[k].values() if isinstance(value, torch.Tensor)]
+    return model, [w.detach().clone() for w in model.weights] + slots, history.history
 
 
 def _assert_same(build, monkeypatch, optimizer="rmsprop", data=None, expect_direct=True, shuffle=True):
