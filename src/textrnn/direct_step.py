@@ -25,7 +25,6 @@ from textrnn.layers.core import Dense
 from textrnn.layers.embedding import Embedding
 from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN, _dropout_masks
 from textrnn.layers.wrappers import Bidirectional
-from textrnn.losses import EPSILON
 from textrnn.optimizers import step_optimizer
 
 _NONE = torch.empty(0)
@@ -182,9 +181,7 @@ class DirectStep:
         z = x @ head.kernel
         if head.use_bias:
             z = z + head.bias
-        p = torch.sigmoid(z)
-        loss, acc = model._loss_fn(y, p), model._accuracy_fn(y, p)
-        dz = self._head_grad(p, y.reshape(p.shape).to(p.dtype))
+        loss, acc, dz = kernels.sigmoid_bce(torch.sigmoid(z), y)
         grads: dict[torch.nn.Parameter, torch.Tensor] = {head.kernel: x.t().mm(dz)}
         if head.use_bias:
             grads[head.bias] = dz.sum(0)
@@ -199,13 +196,3 @@ class DirectStep:
             weight.grad = grads.get(weight) if weight.requires_grad else None
         step_optimizer(model.optimizer)
         return loss, acc
-
-    @staticmethod
-    def _head_grad(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """d mean BCE(clip(p, ε, 1 - ε), y) / dz for p = sigmoid(z), in the order torch's
-        binary_cross_entropy, clamp and sigmoid backwards compute it (the same floats)."""
-        pc = p.clamp(EPSILON, 1 - EPSILON)
-        dp = (pc - y) / torch.clamp_min((1 - pc) * pc, 1e-12)
-        dp = dp / p.numel()
-        dp = torch.where((p >= EPSILON) & (p <= 1 - EPSILON), dp, 0.0)
-        return dp * (1 - p) * p

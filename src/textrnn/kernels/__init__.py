@@ -70,6 +70,13 @@ def embedding_grad(ids: torch.Tensor, grad: torch.Tensor, rows: int) -> torch.Te
     return _module.embedding_grad(ids, grad, rows)
 
 
+def sigmoid_bce(p: torch.Tensor, y: torch.Tensor) -> tuple[float, float, torch.Tensor]:
+    """(mean binary cross-entropy, accuracy, d loss / dz) for sigmoid outputs p = sigmoid(z) (B, 1)
+    and labels y (B,), float32: what losses.binary_crossentropy / binary_accuracy and autograd give,
+    in one pass (the loss to float rounding, the rest the same floats)."""
+    return _module.sigmoid_bce(p, y)
+
+
 def rmsprop_step(params, grads, velocities, lr: float, rho: float, epsilon: float) -> bool:
     """Keras's RMSprop, one pass per tensor; False (nothing updated) unless the kernels are built
     and every tensor is a contiguous CPU float32 / float64 tensor shaped as its parameter (checked

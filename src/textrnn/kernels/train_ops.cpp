@@ -6,7 +6,9 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
+#include <tuple>
 
 namespace {
 
@@ -136,7 +138,44 @@ bool adam_step(std::vector<at::Tensor> params, std::vector<at::Tensor> grads, st
   return true;
 }
 
+// The loss side of a Dense(1, sigmoid) head under binary cross-entropy, for p = sigmoid(z) (B, 1)
+// and labels y (B,): (mean loss, accuracy, d loss / dz (B, 1)), as the torch ops of
+// losses.binary_crossentropy / binary_accuracy and their backward compute them (clamp p to
+// [eps, 1 - eps]; BCE; (p > 0.5) == y; dz = where(eps <= p <= 1 - eps, (pc - y) / max((1 - pc) pc,
+// 1e-12) / B, 0) (1 - p) p), one fused pass instead of ~20 small ops (0.1 ms a step). dz and the
+// accuracy are the same floats (no fast-math here: every operation rounds as torch's does); the
+// loss, only reported, may differ from torch's in the last bit (its log and its summation order).
+#pragma GCC push_options
+#pragma GCC optimize("no-fast-math")
+std::tuple<double, double, at::Tensor> sigmoid_bce(at::Tensor p, at::Tensor y) {
+  TORCH_CHECK(p.scalar_type() == at::kFloat && y.scalar_type() == at::kFloat && p.dim() == 2 &&
+                  p.size(1) == 1 && y.numel() == p.size(0),
+              "sigmoid_bce: p (B, 1) and y (B,) float32");
+  p = p.contiguous();
+  y = y.contiguous();
+  const int64_t n = p.size(0);
+  auto dz = at::empty_like(p);
+  const float* pp = p.data_ptr<float>();
+  const float* yy = y.data_ptr<float>();
+  float* d = dz.data_ptr<float>();
+  const float eps = static_cast<float>(1e-7), high = static_cast<float>(1.0 - 1e-7);
+  float loss = 0.0f, correct = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float pi = pp[i], yi = yy[i];
+    const float pc = std::min(std::max(pi, eps), high);
+    loss += (yi - 1.0f) * std::max(std::log(1.0f - pc), -100.0f) - yi * std::max(std::log(pc), -100.0f);
+    correct += ((pi > 0.5f ? 1.0f : 0.0f) == yi) ? 1.0f : 0.0f;
+    float dp = (pc - yi) / std::max((1.0f - pc) * pc, 1e-12f);
+    dp = dp / static_cast<float>(n);
+    dp = (pi >= eps && pi <= high) ? dp : 0.0f;
+    d[i] = dp * (1.0f - pi) * pi;
+  }
+  return {loss / static_cast<float>(n), correct / static_cast<float>(n), dz};
+}
+#pragma GCC pop_options
+
 void register_train_ops(pybind11::module& m) {
+  m.def("sigmoid_bce", &sigmoid_bce, "binary cross-entropy, accuracy and dloss/dz of a sigmoid output");
   m.def("embedding_grad", &embedding_grad, "an embedding table's gradient, summed in id order");
   m.def("rmsprop_step", &rmsprop_step, "Keras's RMSprop update, one pass per tensor (false: not applied)");
   m.def("adam_step", &adam_step, "Keras's Adam update, one pass per tensor (false: not applied)");

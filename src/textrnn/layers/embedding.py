@@ -79,7 +79,7 @@ class Embedding(Layer):
         if ids.dtype.is_floating_point:
             ids = ids.long()
         if not torch.jit.is_tracing() and ids.numel():  # an exported graph cannot raise Python errors
-            low, high = int(ids.min()), int(ids.max())
+            low, high = (int(v) for v in torch.aminmax(ids))
             if low < 0 or high >= self.input_dim:
                 raise DataError(f"layer {self.name!r}: token ids must lie in [0, {self.input_dim}), "
                                 f"got values from {low} to {high}")
