@@ -2,15 +2,16 @@
 
 For Embedding -> recurrent layers (LSTM, GRU, SimpleRNN, or Bidirectional of one, merge "concat")
 -> Dense(1, sigmoid) compiled with binary_crossentropy, the forward and backward of a step are a
-fixed chain of the whole-layer kernels (kernels/lstm.cpp). Autograd spends ~0.8 ms of a 5 ms step
-building and walking its graph and ~100 small ops around those kernels (docs/RESULTS.md, issue 6);
-here the chain is called directly: the layers' forward kernels in order, the head's gradient in
-closed form, the layers' backward kernels in reverse, the embedding's gradient; then the model's
-own optimizer steps on the gradients put in `.grad`. Same dropout masks (drawn by the layers'
-function in the same order), same kernels and the head's gradient in torch's formulas, so the
-weights match the autograd step's (tests/test_direct_step.py). Anything else (masks with padding,
-recurrent dropout, other layers, float64, no AVX-512, distributed training) takes the autograd
-step; TEXTRNN_DIRECT_STEP=0 forces it.
+fixed chain of the whole-layer kernels (kernels/lstm.cpp). Through autograd, ~1 ms of a 5 ms LSTM
+step went to building and walking its graph and ~100 small ops around those kernels; here the
+chain is called directly: the embedding lookup, the layers' forward kernels in order, the head's
+loss and gradient in one pass (kernels.sigmoid_bce), the layers' backward kernels in reverse, the
+embedding's gradient; then the model's own optimizer steps on the gradients put in `.grad`
+(benchmarks/step_ab.py: 9-12 % faster steps; docs/RESULTS.md, issue 6). Same dropout masks
+(drawn by the layers' function in the same order), same kernels, the head's gradient in torch's
+formulas: the weights and optimizer state are bit for bit the autograd step's
+(tests/test_direct_step.py). Anything else (masks with padding, recurrent dropout, other layers,
+float64, no AVX-512, distributed training) takes the autograd step; TEXTRNN_DIRECT_STEP=0 forces it.
 """
 
 from __future__ import annotations
@@ -161,10 +162,13 @@ class DirectStep:
         return cls(embedding, list(blocks), head)
 
     @torch.no_grad()
-    def __call__(self, model, ids: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:  # noqa: ANN001
+    def __call__(self, model, ids: torch.Tensor, y: torch.Tensor) -> tuple[float, float] | None:  # noqa: ANN001
         """One step: (loss, accuracy) as the autograd step gives them, the optimizer stepped; None
-        (nothing done) for a batch it does not take: ids 0 under mask_zero (a padding mask)."""
+        (nothing done) for a batch it does not take: ids 0 under mask_zero (a padding mask), or
+        weights no longer float32."""
         embedding = self.embedding
+        if embedding.embeddings.dtype != torch.float32:  # converted since the plan was made
+            return None
         ids = embedding.token_ids(ids)
         if embedding.mask_zero and not bool(ids.all()):
             return None

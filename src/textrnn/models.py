@@ -335,7 +335,8 @@ class Sequential(WeightSplit, nn.Module):
             for i in bar:
                 rows, width = batches[i]
                 idx = distributed.local_rows(rows)
-                loss, acc = self._train_step(xt[idx, -width:], yt[idx], forward)
+                # one gather of the rows' last `width` columns (xt[idx, -width:] copies twice)
+                loss, acc = self._train_step(xt[:, -width:].index_select(0, idx), yt[idx], forward)
                 total_loss += loss
                 total_acc += acc
                 if i % 10 == 0 or i == steps - 1:
