@@ -74,15 +74,44 @@ def test_an_embedding_learning_rate_is_kept(monkeypatch):
                  _data(vocab=10_000))
 
 
-def test_mask_zero_batches_with_padding_take_the_autograd_step(monkeypatch):
+def _count_direct_steps(monkeypatch) -> list:
     steps = []
     direct_call = DirectStep.__call__
     monkeypatch.setattr(DirectStep, "__call__", lambda *args: steps.append(direct_call(*args)) or steps[-1])
-    build = _small(lambda: L.LSTM(16), embedding=lambda: L.Embedding(60, 16, mask_zero=True))
+    return steps
+
+
+def test_padded_batches_of_other_layers_take_the_autograd_step(monkeypatch):
+    steps = _count_direct_steps(monkeypatch)
+    build = _small(lambda: L.GRU(16), embedding=lambda: L.Embedding(60, 16, mask_zero=True))
     x, y = _data()
     x[:16, :5] = 0  # the first batch of each epoch is padded: autograd; the other two: direct
     _assert_same(build, monkeypatch, data=(x, y), shuffle=False)
     assert [result is not None for result in steps] == [False, True, True] * 2
+
+
+@pytest.mark.parametrize("padding", ["pre", "post", "inside", "empty-row"])
+def test_padded_batches_of_lstm_stacks_train_as_through_autograd(padding, monkeypatch):
+    """Under mask_zero, stacked plain LSTMs take padded batches (each row on its span); padding
+    inside a row or a row of padding only go through autograd."""
+    steps = _count_direct_steps(monkeypatch)
+    build = _small(lambda: L.LSTM(16, return_sequences=True, dropout=0.2), lambda: L.LSTM(16, dropout=0.2),
+                   embedding=lambda: L.Embedding(60, 16, mask_zero=True))
+    x, y = _data()
+    lengths = np.random.default_rng(1).integers(1, 30, size=len(x))
+    for row, n in enumerate(lengths):  # Keras's pre-padding (or post-)
+        if padding == "post":
+            x[row, n:] = 0
+        else:
+            x[row, :30 - n] = 0
+    if padding == "inside":
+        x[20, 28] = 0
+    if padding == "empty-row":
+        x[20] = 0
+    _assert_same(build, monkeypatch, data=(x, y), shuffle=False)
+    expected = {"pre": [True] * 3, "post": [True] * 3, "inside": [True, False, True],
+                "empty-row": [True, False, True]}[padding]
+    assert [result is not None for result in steps] == expected * 2
 
 
 @pytest.mark.parametrize("build", [

@@ -10,8 +10,10 @@ embedding's gradient; then the model's own optimizer steps on the gradients put 
 (benchmarks/step_ab.py: 9-12 % faster steps; docs/RESULTS.md, issue 6). Same dropout masks
 (drawn by the layers' function in the same order), same kernels, the head's gradient in torch's
 formulas: the weights and optimizer state are bit for bit the autograd step's
-(tests/test_direct_step.py). Anything else (masks with padding, recurrent dropout, other layers,
-float64, no AVX-512, distributed training) takes the autograd step; TEXTRNN_DIRECT_STEP=0 forces it.
+(tests/test_direct_step.py). Anything else (recurrent dropout, other layers, float64, no AVX-512,
+distributed training; padding masks but on stacks of plain LSTMs) takes the autograd step;
+TEXTRNN_DIRECT_STEP=0 forces it. Under mask_zero, stacks of plain LSTMs take padded batches too
+(each row run on its valid steps, as the autograd step's span kernel runs it).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from textrnn import kernels
+from textrnn.layers import rnn_kernels
 from textrnn.layers.core import Dense
 from textrnn.layers.embedding import Embedding
 from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN, _dropout_masks
@@ -40,7 +43,7 @@ class _Saved:
     h0: torch.Tensor
     H: torch.Tensor
     xmask: torch.Tensor
-    extra: tuple = field(default_factory=tuple)  # LSTM: (c0, C, G); GRU: (G,)
+    extra: tuple = field(default_factory=tuple)  # LSTM: (c0, C, G, starts, ends); GRU: (G,)
 
 
 def _layer_fits(layer: RNN) -> bool:
@@ -48,8 +51,10 @@ def _layer_fits(layer: RNN) -> bool:
             and layer._fits_layer_kernel() and layer.recurrent_dropout == 0 and not layer.return_state)
 
 
-def _forward(layer: RNN, x: torch.Tensor, training: bool) -> tuple[torch.Tensor, torch.Tensor, _Saved]:
-    """(outputs (B, T, u) in processing order, final output, saved) of one layer on x (B, T, in)."""
+def _forward(layer: RNN, x: torch.Tensor, training: bool, spans: tuple[torch.Tensor, torch.Tensor] | None,
+             ) -> tuple[torch.Tensor, torch.Tensor, _Saved]:
+    """(outputs (B, T, u) in processing order, final output, saved) of one layer on x (B, T, in);
+    with `spans` (an LSTM under a padding mask) each row runs its steps [start, end) only."""
     if layer.go_backwards:
         x = x.flip(1)
     x = x.contiguous()
@@ -62,9 +67,10 @@ def _forward(layer: RNN, x: torch.Tensor, training: bool) -> tuple[torch.Tensor,
     module = kernels._module
     if isinstance(layer, LSTM):
         c0 = x.new_zeros(batch, layer.units)
+        starts, ends = spans or (_NO_SPANS, _NO_SPANS)
         H, hT, _, C, G, XM = module.lstm_layer_forward(x, layer.kernel, bias, layer.recurrent_kernel, h0, c0,
-                                                       True, _NO_SPANS, _NO_SPANS, xmask)
-        extra = (c0, C, G)
+                                                       True, starts, ends, xmask)
+        extra = (c0, C, G, starts, ends)
     elif isinstance(layer, GRU):
         rec_bias = layer.bias[1] if layer.use_bias else x.new_zeros(3 * layer.units)
         H, G, XM = module.gru_layer_forward(x, layer.kernel, bias, layer.recurrent_kernel, rec_bias, h0, True,
@@ -84,10 +90,10 @@ def _backward(layer: RNN, saved: _Saved, dH: torch.Tensor, dhT: torch.Tensor,
     x, h0, H, xmask = saved.x, saved.h0, saved.H, saved.xmask
     W, U = layer.kernel, layer.recurrent_kernel
     if isinstance(layer, LSTM):
-        c0, C, G = saved.extra
+        c0, C, G, starts, ends = saved.extra
         dcT = torch.zeros_like(c0)
-        dx, dW, dU, db, _, _ = module.lstm_layer_backward(x, W, U, h0, c0, H, C, G, dH, dhT, dcT, _NO_SPANS,
-                                                          _NO_SPANS, xmask)
+        dx, dW, dU, db, _, _ = module.lstm_layer_backward(x, W, U, h0, c0, H, C, G, dH, dhT, dcT, starts,
+                                                          ends, xmask)
     elif isinstance(layer, GRU):
         (G,) = saved.extra
         dx, dW, db_in, dU, db_rec, _ = module.gru_layer_backward(x, W, U, h0, H, G, dH, dhT, xmask)
@@ -106,13 +112,13 @@ def _layers(block: RNN | Bidirectional) -> list[RNN]:
 
 
 def _block_forward(block: RNN | Bidirectional, x: torch.Tensor, training: bool,
-                   ) -> tuple[torch.Tensor, list[_Saved]]:
+                   spans: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, list[_Saved]]:
     """A recurrent block's output on x (its outputs if it returns sequences, else its final
     output; a Bidirectional block's two concatenated, the backward copy's sequence re-reversed)
     and what its layers keep for the backward."""
     outs, kept = [], []
     for k, layer in enumerate(_layers(block)):
-        H, last, saved = _forward(layer, x, training)
+        H, last, saved = _forward(layer, x, training, spans)
         outs.append((H.flip(1) if k == 1 else H) if block.return_sequences else last)
         kept.append(saved)
     return (outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)), kept
@@ -139,6 +145,8 @@ class DirectStep:
 
     def __init__(self, embedding: Embedding, blocks: list[RNN | Bidirectional], head: Dense) -> None:
         self.embedding, self.blocks, self.head = embedding, blocks, head
+        # Under a padding mask only plain forward LSTMs, whose kernel runs each row on its span
+        self.takes_spans = all(type(block) is LSTM and not block.go_backwards for block in blocks)
 
     @classmethod
     def plan(cls, model) -> DirectStep | None:  # noqa: ANN001 - a Sequential (import cycle)
@@ -161,24 +169,40 @@ class DirectStep:
                 return None
         return cls(embedding, list(blocks), head)
 
+    def _spans(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Each row's valid steps [start, end) under mask_zero, or None where the autograd step
+        must take the batch: other layers than plain LSTMs, a row whose words are not one run
+        (padding inside it), an empty row. Keras's masked LSTM carries its last output over the
+        padding after the run; the next layer never reads those steps (it runs the same spans),
+        and the last layer's output is its final state, so the carry changes nothing here."""
+        if not self.takes_spans:
+            return None
+        runs = rnn_kernels.padding_runs(ids != 0)
+        if runs is None or not bool(runs[1].all()):
+            return None
+        starts, lengths = runs
+        return starts.contiguous(), (starts + lengths).contiguous()
+
     @torch.no_grad()
     def __call__(self, model, ids: torch.Tensor, y: torch.Tensor) -> tuple[float, float] | None:  # noqa: ANN001
         """One step: (loss, accuracy) as the autograd step gives them, the optimizer stepped; None
-        (nothing done) for a batch it does not take: ids 0 under mask_zero (a padding mask), or
-        weights no longer float32."""
+        (nothing done) for a batch it does not take (see `_spans`), or weights no longer float32."""
         embedding = self.embedding
         if embedding.embeddings.dtype != torch.float32:  # converted since the plan was made
             return None
         ids = embedding.token_ids(ids)
+        spans = None
         if embedding.mask_zero and not bool(ids.all()):
-            return None
+            spans = self._spans(ids)
+            if spans is None:
+                return None
         training = model.training
         flat = ids.reshape(-1)
         table = embedding.embeddings
         x = table.index_select(0, flat).view(*ids.shape, table.shape[1])
         saved = []
         for block in self.blocks:
-            x, kept = _block_forward(block, x, training)
+            x, kept = _block_forward(block, x, training, spans)
             saved.append(kept)
 
         head = self.head
