@@ -226,6 +226,31 @@ def test_one_pass_optimizer_updates_match_the_foreach_path(name, monkeypatch):
         assert not torch.equal(a, torch.zeros_like(a))
 
 
+@pytest.mark.parametrize("name", ["rmsprop", "adam"])
+def test_a_tensor_the_one_pass_update_cannot_take_leaves_the_step_to_torch(name):
+    """A non-contiguous gradient: the C++ update declines before touching anything (all or nothing)
+    and torch's foreach ops take the whole step, with the same result as contiguous gradients."""
+    if not kernels.available():
+        pytest.skip("textrnn's compiled kernels are not built on this machine")
+    from textrnn import optimizers
+
+    results = []
+    for contiguous in (True, False):
+        gen = torch.Generator().manual_seed(0)
+        params = [torch.nn.Parameter(torch.randn(30, 7, generator=gen)) for _ in range(2)]
+        opt = optimizers.OptimizerSpec(name, 0.01).create(params)
+        for _ in range(3):
+            grads = [torch.randn(7, 30, generator=gen).t() for _ in params]  # (30, 7), strided
+            for p, g in zip(params, grads):
+                p.grad = g.contiguous() if contiguous else g
+            probe = [torch.zeros_like(p) for p in params]  # lr 0 below: a probe that changes nothing
+            assert kernels.rmsprop_step(params, [p.grad for p in params], probe, 0.0, 0.9, 1e-7) is contiguous
+            opt.step()
+        results.append([p.detach().clone() for p in params])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
 def test_vector_activations_are_accurate_over_the_whole_range():
     """The AVX-512 tanh and sigmoid (a degree-5 exp, see exp_neg_ps) against float64 on [-60, 60],
     the saturated tails included: within 1e-6 absolute, two orders below what the parity tests ask.
