@@ -248,7 +248,7 @@ def test_a_tensor_the_one_pass_update_cannot_take_leaves_the_step_to_torch(name)
             opt.step()
         results.append([p.detach().clone() for p in params])
     for a, b in zip(*results):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)  # float rounding, as above
 
 
 def test_vector_activations_are_accurate_over_the_whole_range():
