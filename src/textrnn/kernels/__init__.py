@@ -6,8 +6,8 @@ their own backward (any float dtype and size); `lstm_layer`, `simple_rnn_layer` 
 a whole layer from its inputs (float32, AVX-512, sizes multiples of 16: see `fast_layer`), input
 projection and dropout mask inside the time loop, and are the layers' training and inference paths
 where they apply; `token_layer` is their inference on token ids through a table of every word's
-input projection (RNN.token_table). `embedding_grad`, `rmsprop_step` and `adam_step`
-(train_ops.cpp) do in one pass what PyTorch does in several around them. The extension is
+input projection (RNN.token_table). `embedding_grad`, `rmsprop_step`, `adam_step` and
+`sigmoid_bce` (train_ops.cpp) do in one pass what PyTorch does in several around them. The extension is
 compiled once per machine by torch.utils.cpp_extension (g++ and ninja; a minute at most) into
 TEXTRNN_KERNEL_CACHE or ~/.cache/textrnn/kernels. When it cannot be built, or with TEXTRNN_KERNEL=0,
 `available()` is False and the layers use PyTorch's kernels instead: same results, slower.

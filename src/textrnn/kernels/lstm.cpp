@@ -1090,6 +1090,17 @@ void check_layer(const char* name, const at::Tensor& x, int64_t u, const at::Ten
               name, ": xmask must be empty or (batch, in) float32");
 }
 
+// What the three layer backwards start from (after check_layer): dx's array, dh0, the per-thread
+// weight-gradient sums over n = G u gate columns, and U^T, W^T contiguous for the matvecs.
+struct LayerBackwardArrays {
+  at::Tensor DX, dh0, UT, WT;
+  WeightGradSums sums;
+
+  LayerBackwardArrays(const at::Tensor& x, const at::Tensor& W, const at::Tensor& U, int64_t n)
+      : DX(at::empty_like(x)), dh0(at::empty({x.size(0), U.size(0)}, x.options())), UT(U.t().contiguous()),
+        WT(W.t().contiguous()), sums(x.size(2), U.size(0), n, x.size(0), x.options()) {}
+};
+
 // The projection b + (x * mask) @ W as one GEMM, for weights that outgrow L1; fills XM if kept.
 at::Tensor project(const at::Tensor& x, const at::Tensor& W, const at::Tensor& bias, const at::Tensor& xmask,
                    at::Tensor& XM) {
@@ -1165,30 +1176,26 @@ std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tens
                                             at::Tensor c0, at::Tensor H, at::Tensor C, at::Tensor G,
                                             at::Tensor dH, at::Tensor dhT, at::Tensor dcT, at::Tensor starts,
                                             at::Tensor ends, at::Tensor xmask) {
-  const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
+  const int64_t batch = x.size(0), steps = x.size(1), u = U.size(0);
   check_layer("lstm_layer_backward", x, u, xmask);
-  auto DX = at::empty_like(x);
-  auto dh0 = at::empty({batch, u}, x.options());
+  LayerBackwardArrays a(x, W, U, 4 * u);
   auto dc0 = at::empty({batch, u}, x.options());
-  WeightGradSums sums(in, u, 4 * u, batch, x.options());
 #if defined(__AVX512F__)
-  auto UT = U.t().contiguous();
-  auto WT = W.t().contiguous();
-  const LayerGrads out = layer_grads(x, WT, xmask, H, h0, DX);
-  const float *UTp = UT.data_ptr<float>(), *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>(),
+  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX);
+  const float *UTp = a.UT.data_ptr<float>(), *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>(),
               *Hp = H.data_ptr<float>(), *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>(),
               *dHp = dH.numel() ? dH.data_ptr<float>() : nullptr, *dhTp = dhT.data_ptr<float>(),
               *dcTp = dcT.data_ptr<float>();
-  float *dh0p = dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
+  float *dh0p = a.dh0.data_ptr<float>(), *dc0p = dc0.data_ptr<float>();
   const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
   const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
-  at::parallel_for(0, batch, sums.chunk_rows, [&](int64_t b0, int64_t b1) {
-    LstmLayerBackward{b0, b1 - b0, steps, u, out, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, sums.dW(b0),
-                      sums.dU(b0), sums.db_in(b0), dh0p, dc0p, sp, ep}.run();
+  at::parallel_for(0, batch, a.sums.chunk_rows, [&](int64_t b0, int64_t b1) {
+    LstmLayerBackward{b0, b1 - b0, steps, u, out, UTp, h0p, c0p, Hp, Cp, Gp, dHp, dhTp, dcTp, a.sums.dW(b0),
+                      a.sums.dU(b0), a.sums.db_in(b0), dh0p, dc0p, sp, ep}.run();
   });
 #endif
-  auto grads = sums.total();  // dW, dU, db (the LSTM has one bias: db_in)
-  return {DX, grads[0], grads[1], grads[2], dh0, dc0};
+  auto grads = a.sums.total();  // dW, dU, db (the LSTM has one bias: db_in)
+  return {a.DX, grads[0], grads[1], grads[2], a.dh0, dc0};
 }
 
 // Whether the float32 SimpleRNN / GRU sequence kernels take their vectorised path.
@@ -1372,16 +1379,12 @@ std::vector<at::Tensor> rnn_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 // (dx, dW, db, dU, dh0). x: the inputs as the projection saw them (the forward's XM with a mask).
 std::vector<at::Tensor> rnn_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
                                            at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
-  const int64_t batch = H.size(0), steps = H.size(1), in = x.size(2), u = U.size(0);
+  const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0);
   check_layer("rnn_layer_backward", x, u, xmask);
-  auto DX = at::empty_like(x);
-  auto dh0 = at::empty({batch, u}, H.options());
-  WeightGradSums sums(in, u, u, batch, H.options());
+  LayerBackwardArrays a(x, W, U, u);
 #if defined(__AVX512F__)
-  auto UT = U.t().contiguous();
-  auto WT = W.t().contiguous();
-  const LayerGrads out = layer_grads(x, WT, xmask, H, h0, DX);
-  at::parallel_for(0, batch, sums.chunk_rows, [&](int64_t b0, int64_t b1) {
+  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX);
+  at::parallel_for(0, batch, a.sums.chunk_rows, [&](int64_t b0, int64_t b1) {
     // per block of rows: the time loop into DP (the pre-activation gradients of the block's rows,
     // kept in L2), then dx and the weight gradients from it
     std::vector<float> storage;
@@ -1390,19 +1393,19 @@ std::vector<at::Tensor> rnn_layer_backward(at::Tensor x, at::Tensor W, at::Tenso
     std::copy(dhT.data_ptr<float>() + b0 * u, dhT.data_ptr<float>() + b1 * u, dh);
     for (int64_t first = b0; first < b1; first += kRowBlock) {
       const int64_t end = std::min(b1, first + kRowBlock);
-      RnnBackwardF32 k{first, steps, u, UT.data_ptr<float>(), out.H, dH.numel() ? dH.data_ptr<float>() : nullptr,
+      RnnBackwardF32 k{first, steps, u, a.UT.data_ptr<float>(), out.H, dH.numel() ? dH.data_ptr<float>() : nullptr,
                        DP, dh + (first - b0) * u, first};
       run_row_blocks(k, end - first, steps, true);
       for (int64_t b = first; b < end; ++b) {
         const float* D = DP + (b - first) * steps * u;
-        out.row(b, D, D, u, 0, steps, sums.dW(b0), sums.db_in(b0), sums.dU(b0));
+        out.row(b, D, D, u, 0, steps, a.sums.dW(b0), a.sums.db_in(b0), a.sums.dU(b0));
       }
     }
-    std::copy(dh, dh + (b1 - b0) * u, dh0.data_ptr<float>() + b0 * u);
+    std::copy(dh, dh + (b1 - b0) * u, a.dh0.data_ptr<float>() + b0 * u);
   });
 #endif
-  auto grads = sums.total();
-  return {DX, grads[0], grads[2], grads[1], dh0};
+  auto grads = a.sums.total();
+  return {a.DX, grads[0], grads[2], grads[1], a.dh0};
 }
 
 // (H, G, XM); G (B, T, 4u) only when keep (training).
@@ -1432,16 +1435,12 @@ std::vector<at::Tensor> gru_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 // (dx, dW, db_in, dU, db_rec, dh0). x: the inputs as the projection saw them (XM with a mask).
 std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
                                            at::Tensor G, at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
-  const int64_t batch = H.size(0), steps = H.size(1), in = x.size(2), u = U.size(0), n = 3 * u;
+  const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0), n = 3 * u;
   check_layer("gru_layer_backward", x, u, xmask);
-  auto DX = at::empty_like(x);
-  auto dh0 = at::empty({batch, u}, H.options());
-  WeightGradSums sums(in, u, n, batch, H.options());
+  LayerBackwardArrays a(x, W, U, n);
 #if defined(__AVX512F__)
-  auto UT = U.t().contiguous();
-  auto WT = W.t().contiguous();
-  const LayerGrads out = layer_grads(x, WT, xmask, H, h0, DX);
-  at::parallel_for(0, batch, sums.chunk_rows, [&](int64_t b0, int64_t b1) {
+  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX);
+  at::parallel_for(0, batch, a.sums.chunk_rows, [&](int64_t b0, int64_t b1) {
     // per block of rows, as in rnn_layer_backward: DXP and DREC (the gradients of the input and
     // recurrent projections) of the block's rows only
     std::vector<float> storage;
@@ -1453,23 +1452,23 @@ std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tenso
       std::copy(dhT.data_ptr<float>() + (b0 + i) * u, dhT.data_ptr<float>() + (b0 + i + 1) * u, buf + i * 2 * u);
     for (int64_t first = b0; first < b1; first += kRowBlock) {
       const int64_t end = std::min(b1, first + kRowBlock);
-      GruBackwardF32 k{first, steps, u, UT.data_ptr<float>(), out.h0, out.H, G.data_ptr<float>(),
+      GruBackwardF32 k{first, steps, u, a.UT.data_ptr<float>(), out.h0, out.H, G.data_ptr<float>(),
                        dH.numel() ? dH.data_ptr<float>() : nullptr, DXP, DREC, nullptr, buf + (first - b0) * 2 * u,
                        first};
       run_row_blocks(k, end - first, steps, true);
       for (int64_t b = first; b < end; ++b) {
         const float* DI = DXP + (b - first) * steps * n;
         const float* DR = DREC + (b - first) * steps * n;
-        out.row(b, DI, DR, n, 0, steps, sums.dW(b0), sums.db_in(b0), sums.dU(b0));
-        add_rows(sums.db_rec(b0), DR, n, n, steps);
+        out.row(b, DI, DR, n, 0, steps, a.sums.dW(b0), a.sums.db_in(b0), a.sums.dU(b0));
+        add_rows(a.sums.db_rec(b0), DR, n, n, steps);
       }
     }
     for (int64_t i = 0; i < b1 - b0; ++i)
-      std::copy(buf + i * 2 * u, buf + i * 2 * u + u, dh0.data_ptr<float>() + (b0 + i) * u);
+      std::copy(buf + i * 2 * u, buf + i * 2 * u + u, a.dh0.data_ptr<float>() + (b0 + i) * u);
   });
 #endif
-  auto grads = sums.total();
-  return {DX, grads[0], grads[2], grads[1], grads[3], dh0};
+  auto grads = a.sums.total();
+  return {a.DX, grads[0], grads[2], grads[1], grads[3], a.dh0};
 }
 
 // Inference from token ids. When a layer's inputs are an embedding's rows, the projection
