@@ -2,11 +2,12 @@
 nn.RNN, and the same with flush-denormal) and, when installed, Keras 3 on JAX and on
 TensorFlow (the last column: against the faster of the two in each round). Each contender runs in
 its own process (the denormal and malloc settings are per process), trains on real IMDB batches
-(batch 32 x 500 words, RMSprop): one warm-up pass of 3 batches, then one timed epoch over `--steps`
-batches (through `fit` for textrnn and Keras, a plain loop for PyTorch); the contenders alternate so
+(`--batch` 32 or 128 x 500 words, RMSprop): one warm-up pass of 3 batches, then one timed epoch over
+`--steps` batches (through `fit` for textrnn and Keras, a plain loop for PyTorch); the contenders alternate so
 drift hits all alike.
 
     TEXTRNN_DATA=... python benchmarks/train_speed.py [--models stacked-lstm gru ...] [--steps 30]
+        [--batch 128] [--contenders textrnn keras-jax keras-tf]
 
 Prints ms per training step, seconds per epoch (25,000 reviews) and each contender's time as a
 multiple of textrnn's.
@@ -22,12 +23,11 @@ from contenders import best_of, keras_contenders, ratios_per_round, run_rounds, 
 
 WORKER = textwrap.dedent('''
     import json, sys, time
-    contender, name, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    contender, name, steps, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     import numpy as np
     from textrnn.data.datasets import prepare
     data = prepare("imdb", quiet=True)
-    x, y = data.x_train[: 32 * (steps + 3)], data.y_train[: 32 * (steps + 3)].astype("float32")
-    batches = [(x[i * 32:(i + 1) * 32], y[i * 32:(i + 1) * 32]) for i in range(steps + 3)]
+    x, y = data.x_train[: batch * (steps + 3)], data.y_train[: batch * (steps + 3)].astype("float32")
     epoch = None
     if contender.startswith("textrnn"):
         from textrnn import zoo
@@ -40,7 +40,7 @@ WORKER = textwrap.dedent('''
         model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
     if contender.startswith(("keras-", "textrnn")):
         # whole epochs through fit: data feeding, shuffling and the optimizer included
-        epoch = lambda xs, ys: model.fit(xs, ys, batch_size=32, epochs=1, verbose=0, shuffle=True)
+        epoch = lambda xs, ys: model.fit(xs, ys, batch_size=batch, epochs=1, verbose=0, shuffle=True)
     else:
         import torch
         if contender == "pytorch-ftz":
@@ -67,10 +67,10 @@ WORKER = textwrap.dedent('''
             loss.backward()
             opt.step()
     if epoch is None:
-        epoch = lambda xs, ys: [step(xs[i:i + 32], ys[i:i + 32]) for i in range(0, len(xs), 32)]
-    epoch(x[:96], y[:96])  # warm-up (compilation, first allocations)
+        epoch = lambda xs, ys: [step(xs[i:i + batch], ys[i:i + batch]) for i in range(0, len(xs), batch)]
+    epoch(x[:3 * batch], y[:3 * batch])  # warm-up (compilation, first allocations)
     start = time.perf_counter()
-    epoch(x[96:], y[96:])
+    epoch(x[3 * batch:], y[3 * batch:])
     print(json.dumps({"ms": 1000 * (time.perf_counter() - start) / steps}))
 ''')
 
@@ -90,20 +90,27 @@ def main() -> None:
                         default=["stacked-lstm", "bi-lstm", "lstm", "simple-rnn", "gru"])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--contenders", nargs="+", choices=list(CONTENDERS), default=list(CONTENDERS),
+                        help="a subset (textrnn is always run: the ratios are to it)")
     args = parser.parse_args()
-    contenders = with_keras_if_installed(CONTENDERS)
+    picked = {"textrnn", *args.contenders}
+    contenders = with_keras_if_installed({k: v for k, v in CONTENDERS.items() if k in picked})
+    epoch_steps = -(-25000 // args.batch)
     print(f"date: {datetime.now(timezone.utc):%Y-%m-%d}, machine: {platform.machine()}, "
-          f"{os.cpu_count()} cores; batch 32 x 500 words, RMSprop, {args.steps} steps after warm-up, "
+          f"{os.cpu_count()} cores; batch {args.batch} x 500 words, RMSprop, {args.steps} steps after "
+          f"warm-up, "
           f"best of {args.rounds} alternating rounds")
     keras = keras_contenders(contenders)
     print("| model | " + " | ".join(contenders) +
           (" | fastest Keras / textrnn per round |" if keras else " |"))
     print("|---|" + "---|" * (len(contenders) + bool(keras)))
     for name in args.models:
-        results = run_rounds(WORKER, name, [str(args.steps)], contenders, args.rounds, "ms")
+        results = run_rounds(WORKER, name, [str(args.steps), str(args.batch)], contenders, args.rounds, "ms")
         best = best_of(results, min)
         base = best["textrnn"]
-        cells = [f"{ms:.1f} ms ({ms * 782 / 1000:.0f} s/epoch, {ms / base:.2f}x)" for ms in best.values()]
+        cells = [f"{ms:.1f} ms ({ms * epoch_steps / 1000:.0f} s/epoch, {ms / base:.2f}x)"
+                 for ms in best.values()]
         if keras:
             cells.append(ratios_per_round(results, keras, "textrnn"))
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)

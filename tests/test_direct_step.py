@@ -35,13 +35,24 @@ def _train(build, monkeypatch, direct: bool, optimizer="rmsprop", data=None, epo
 
 
 def _assert_same(build, monkeypatch, optimizer="rmsprop", data=None, expect_direct=True, shuffle=True):
+    """Bit for bit; where the first layers have no input dropout (token mode: their input side
+    summed per distinct token) to float rounding: tight under SGD (the weights move by lr times
+    the gradient), within the issue's 1e-5 under RMSprop / Adam, whose steps of ~lr per weight
+    whatever the gradient's size turn a rounding difference in a near-zero gradient into up to
+    ~1e-6 (a wrong gradient would move weights by ~lr = 1e-3)."""
     model, direct_weights, direct_history = _train(build, monkeypatch, True, optimizer, data, shuffle=shuffle)
-    assert (model._direct_step() is not None) == expect_direct
+    plan = model._direct_step()
+    assert (plan is not None) == expect_direct
+    exact = plan is None or not plan.token_mode(training=True)
     _, weights, history = _train(build, monkeypatch, False, optimizer, data, shuffle=shuffle)
     assert direct_history["acc"] == history["acc"]
     assert direct_history["loss"] == pytest.approx(history["loss"], rel=1e-6)  # only reported: log rounding
     for a, b in zip(direct_weights, weights):
-        assert torch.equal(a, b)
+        if exact:
+            assert torch.equal(a, b)
+        else:
+            tight = optimizer == "sgd"
+            torch.testing.assert_close(a, b, rtol=1e-5 if tight else 1e-4, atol=1e-7 if tight else 1e-5)
 
 
 def _small(*blocks, embedding=lambda: L.Embedding(60, 16)):
@@ -69,6 +80,29 @@ def test_other_shapes_train_as_through_autograd(build, monkeypatch):
     _assert_same(build, monkeypatch)
 
 
+@pytest.mark.parametrize("build", [
+    _small(lambda: L.Bidirectional(L.GRU(16))),
+    _small(lambda: L.LSTM(16, go_backwards=True, return_sequences=True), lambda: L.SimpleRNN(16)),
+    _small(lambda: L.Bidirectional(L.LSTM(16, use_bias=False), merge_mode="concat")),
+], ids=["bidirectional-gru", "backwards-lstm-stack", "bidirectional-lstm-no-bias"])
+@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop"])
+def test_token_mode_trains_as_through_autograd(build, optimizer, monkeypatch):
+    """First layers without input dropout take token mode (both directions of a Bidirectional
+    one reading the same distinct tokens, a backwards one in reverse)."""
+    model, *_ = _train(build, monkeypatch, True)
+    assert model._direct_step().token_mode(training=True)
+    _assert_same(build, monkeypatch, optimizer)
+
+
+def test_distinct_tokens_are_unique_in_order_of_appearance():
+    ids = torch.tensor([[5, 3, 5, 0], [3, 9, 9, 0]])
+    distinct, inv = kernels.distinct_tokens(ids, 10)
+    assert distinct.tolist() == [5, 3, 0, 9]
+    assert torch.equal(distinct[inv], ids)
+    with pytest.raises(RuntimeError, match="id 10 outside the table's 10 rows"):
+        kernels.distinct_tokens(torch.tensor([1, 10]), 10)
+
+
 def test_an_embedding_learning_rate_is_kept(monkeypatch):
     _assert_same(lambda: zoo.build("lstm"), monkeypatch, RMSprop(1e-3, embedding_learning_rate=1e-4),
                  _data(vocab=10_000))
@@ -91,12 +125,13 @@ def test_padded_batches_of_other_layers_take_the_autograd_step(monkeypatch):
 
 
 @pytest.mark.parametrize("padding", ["pre", "post", "inside", "empty-row"])
-def test_padded_batches_of_lstm_stacks_train_as_through_autograd(padding, monkeypatch):
+@pytest.mark.parametrize("dropout", [0.2, 0.0])  # 0: token mode
+def test_padded_batches_of_lstm_stacks_train_as_through_autograd(padding, dropout, monkeypatch):
     """Under mask_zero, stacked plain LSTMs take padded batches (each row on its span); padding
     inside a row or a row of padding only go through autograd."""
     steps = _count_direct_steps(monkeypatch)
-    build = _small(lambda: L.LSTM(16, return_sequences=True, dropout=0.2), lambda: L.LSTM(16, dropout=0.2),
-                   embedding=lambda: L.Embedding(60, 16, mask_zero=True))
+    build = _small(lambda: L.LSTM(16, return_sequences=True, dropout=dropout),
+                   lambda: L.LSTM(16, dropout=0.2), embedding=lambda: L.Embedding(60, 16, mask_zero=True))
     x, y = _data()
     lengths = np.random.default_rng(1).integers(1, 30, size=len(x))
     for row, n in enumerate(lengths):  # Keras's pre-padding (or post-)
@@ -108,7 +143,7 @@ def test_padded_batches_of_lstm_stacks_train_as_through_autograd(padding, monkey
         x[20, 28] = 0
     if padding == "empty-row":
         x[20] = 0
-    _assert_same(build, monkeypatch, data=(x, y), shuffle=False)
+    _assert_same(build, monkeypatch, "sgd" if dropout == 0 else "rmsprop", data=(x, y), shuffle=False)
     expected = {"pre": [True] * 3, "post": [True] * 3, "inside": [True, False, True],
                 "empty-row": [True, False, True]}[padding]
     assert [result is not None for result in steps] == expected * 2

@@ -36,10 +36,19 @@ _NO_SPANS = torch.empty(0, dtype=torch.long)
 
 
 @dataclass
+class _Tokens:
+    """A first layer's input in token mode: the batch's distinct tokens' embedding rows and where
+    each (row, step) reads."""
+
+    inv: torch.Tensor  # (B, T) int64: positions in `rows`
+    rows: torch.Tensor  # (distinct, in)
+
+
+@dataclass
 class _Saved:
     """What one recurrent layer's forward keeps for its backward."""
 
-    x: torch.Tensor  # the input as the projection saw it (masked by dropout if any)
+    x: torch.Tensor | _Tokens  # the input as the projection saw it (masked by dropout if any)
     h0: torch.Tensor
     H: torch.Tensor
     xmask: torch.Tensor
@@ -51,10 +60,33 @@ def _layer_fits(layer: RNN) -> bool:
             and layer._fits_layer_kernel() and layer.recurrent_dropout == 0 and not layer.return_state)
 
 
-def _forward(layer: RNN, x: torch.Tensor, training: bool, spans: tuple[torch.Tensor, torch.Tensor] | None,
-             ) -> tuple[torch.Tensor, torch.Tensor, _Saved]:
+def _token_forward(layer: RNN, tokens: _Tokens, spans: tuple[torch.Tensor, torch.Tensor] | None,
+                   ) -> tuple[torch.Tensor, torch.Tensor, _Saved]:
+    """_forward in token mode: the input projection x @ W + b made once per distinct token (a small
+    GEMM), the kernel reading each step's row of it by position (token_layer_forward)."""
+    inv = tokens.inv.flip(1).contiguous() if layer.go_backwards else tokens.inv
+    batch = inv.shape[0]
+    bias = layer.input_bias()
+    table = kernels._module.token_projection(tokens.rows, layer.kernel, _NONE if bias is None else bias)
+    h0 = table.new_zeros(batch, layer.units)
+    c0 = table.new_zeros(batch, layer.units) if isinstance(layer, LSTM) else _NONE
+    rec_bias = _NONE
+    if isinstance(layer, GRU):
+        rec_bias = layer.bias[1] if layer.use_bias else table.new_zeros(3 * layer.units)
+    starts, ends = spans or (_NO_SPANS, _NO_SPANS)
+    U = layer.recurrent_kernel
+    H, hT, _, C, G = kernels._module.token_layer_forward(layer.kernel_cell, inv, table, U, rec_bias, h0, c0,
+                                                        starts, ends, True)
+    extra = (c0, C, G, starts, ends) if isinstance(layer, LSTM) else (G,) if isinstance(layer, GRU) else ()
+    return H, hT, _Saved(_Tokens(inv, tokens.rows), h0, H, _NONE, extra)
+
+
+def _forward(layer: RNN, x: torch.Tensor | _Tokens, training: bool,
+             spans: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor, _Saved]:
     """(outputs (B, T, u) in processing order, final output, saved) of one layer on x (B, T, in);
     with `spans` (an LSTM under a padding mask) each row runs its steps [start, end) only."""
+    if isinstance(x, _Tokens):
+        return _token_forward(layer, x, spans)
     if layer.go_backwards:
         x = x.flip(1)
     x = x.contiguous()
@@ -85,26 +117,32 @@ def _forward(layer: RNN, x: torch.Tensor, training: bool, spans: tuple[torch.Ten
 def _backward(layer: RNN, saved: _Saved, dH: torch.Tensor, dhT: torch.Tensor,
               grads: dict[torch.nn.Parameter, torch.Tensor]) -> torch.Tensor:
     """The gradient into the layer's input x (B, T, in) given its outputs' (dH, or empty) and its
-    final output's (dhT); the weights' gradients go to `grads`."""
+    final output's (dhT); the weights' gradients go to `grads`. In token mode: the gradient into
+    the distinct tokens' rows (distinct, in)."""
     module = kernels._module
     x, h0, H, xmask = saved.x, saved.h0, saved.H, saved.xmask
+    tokens = x if isinstance(x, _Tokens) else None
+    if tokens:
+        x, inv = tokens.rows, tokens.inv
+    else:
+        inv = kernels.NO_TOKENS
     W, U = layer.kernel, layer.recurrent_kernel
     if isinstance(layer, LSTM):
         c0, C, G, starts, ends = saved.extra
         dcT = torch.zeros_like(c0)
         dx, dW, dU, db, _, _ = module.lstm_layer_backward(x, W, U, h0, c0, H, C, G, dH, dhT, dcT, starts,
-                                                          ends, xmask)
+                                                          ends, xmask, inv)
     elif isinstance(layer, GRU):
         (G,) = saved.extra
-        dx, dW, db_in, dU, db_rec, _ = module.gru_layer_backward(x, W, U, h0, H, G, dH, dhT, xmask)
+        dx, dW, db_in, dU, db_rec, _ = module.gru_layer_backward(x, W, U, h0, H, G, dH, dhT, xmask, inv)
         db = torch.stack([db_in, db_rec]) if layer.use_bias else None
     else:
-        dx, dW, db, dU, _ = module.rnn_layer_backward(x, W, U, h0, H, dH, dhT, xmask)
+        dx, dW, db, dU, _ = module.rnn_layer_backward(x, W, U, h0, H, dH, dhT, xmask, inv)
     grads[layer.kernel] = dW
     grads[layer.recurrent_kernel] = dU
     if layer.use_bias:
         grads[layer.bias] = db
-    return dx.flip(1) if layer.go_backwards else dx
+    return dx.flip(1) if layer.go_backwards and not tokens else dx
 
 
 def _layers(block: RNN | Bidirectional) -> list[RNN]:
@@ -169,6 +207,13 @@ class DirectStep:
                 return None
         return cls(embedding, list(blocks), head)
 
+    def token_mode(self, training: bool) -> bool:
+        """Whether the first block's layers run in token mode: when they have no input dropout,
+        their input side (projection, dW, the table's gradient) is computed once per distinct
+        token of the batch (a few thousand for 16,000 words) as small GEMMs, not per word; the
+        same math, summed in another order (float rounding)."""
+        return not training or all(layer.dropout == 0 for layer in _layers(self.blocks[0]))
+
     def _spans(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Each row's valid steps [start, end) under mask_zero, or None where the autograd step
         must take the batch: other layers than plain LSTMs, a row whose words are not one run
@@ -197,9 +242,14 @@ class DirectStep:
             if spans is None:
                 return None
         training = model.training
-        flat = ids.reshape(-1)
         table = embedding.embeddings
-        x = table.index_select(0, flat).view(*ids.shape, table.shape[1])
+        tokens = self.token_mode(training)
+        if tokens:
+            distinct, inv = kernels.distinct_tokens(ids, table.shape[0])
+            x = _Tokens(inv, table.index_select(0, distinct))
+        else:
+            flat = ids.reshape(-1)
+            x = table.index_select(0, flat).view(*ids.shape, table.shape[1])
         saved = []
         for block in self.blocks:
             x, kept = _block_forward(block, x, training, spans)
@@ -217,7 +267,9 @@ class DirectStep:
 
         for block, kept in zip(reversed(self.blocks), reversed(saved)):
             dout = _block_backward(block, kept, dout, grads)
-        if table.requires_grad:
+        if table.requires_grad and tokens:
+            grads[table] = kernels.embedding_grad(distinct, dout, table.shape[0])  # distinct: a copy
+        elif table.requires_grad:
             grads[table] = kernels.embedding_grad(flat, dout.reshape(-1, table.shape[1]), table.shape[0])
 
         for weight in model.weights:

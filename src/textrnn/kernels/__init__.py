@@ -55,6 +55,9 @@ def _load():
     return _module
 
 
+NO_TOKENS = torch.empty(0, dtype=torch.long)  # the layer backwards' inv argument outside token mode
+
+
 def _or_empty(t: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
     """`t` contiguous, or an empty tensor of `like`'s dtype: the extension's "none"."""
     return like.new_empty(0) if t is None else t.contiguous()
@@ -68,6 +71,12 @@ def embedding_grad(ids: torch.Tensor, grad: torch.Tensor, rows: int) -> torch.Te
     """The (rows, dim) gradient of a table looked up at `ids` (N,) int64 with output gradient
     `grad` (N, dim): the same sums as index_add_, in id order."""
     return _module.embedding_grad(ids, grad, rows)
+
+
+def distinct_tokens(ids: torch.Tensor, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the distinct ids of `ids` (int64, each in [0, rows)) in order of first appearance, each
+    id's position among them (ids' shape)): torch.unique's answer without its sort."""
+    return _module.distinct_tokens(ids, rows)
 
 
 def sigmoid_bce(p: torch.Tensor, y: torch.Tensor) -> tuple[float, float, torch.Tensor]:
@@ -160,7 +169,7 @@ class FusedLSTMLayer(torch.autograd.Function):
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
         dcT = torch.zeros_like(c0) if dcT is None else dcT.contiguous()
         dx, dW, dU, db, dh0, dc0 = _module.lstm_layer_backward(x, kernel, U, h0, c0, H, C, G, dH, dhT, dcT,
-                                                               starts, ends, xmask)
+                                                               starts, ends, xmask, NO_TOKENS)
         return dx, dW, db if ctx.has_bias else None, dU, dh0, dc0, None, None, None
 
 
@@ -246,7 +255,7 @@ class FusedRNNLayer(torch.autograd.Function):
         x, kernel, U, h0, H, xmask = ctx.saved_tensors
         dH = _or_empty(dH, H)
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
-        dx, dW, db, dU, dh0 = _module.rnn_layer_backward(x, kernel, U, h0, H, dH, dhT, xmask)
+        dx, dW, db, dU, dh0 = _module.rnn_layer_backward(x, kernel, U, h0, H, dH, dhT, xmask, NO_TOKENS)
         return dx, dW, db if ctx.has_bias else None, dU, dh0, None
 
 
@@ -270,7 +279,8 @@ class FusedGRULayer(torch.autograd.Function):
         x, kernel, U, h0, H, G, xmask = ctx.saved_tensors
         dH = _or_empty(dH, H)
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
-        dx, dW, db_in, dU, db_rec, dh0 = _module.gru_layer_backward(x, kernel, U, h0, H, G, dH, dhT, xmask)
+        dx, dW, db_in, dU, db_rec, dh0 = _module.gru_layer_backward(x, kernel, U, h0, H, G, dH, dhT, xmask,
+                                                                    NO_TOKENS)
         has_in, has_rec = ctx.has_bias
         return dx, dW, db_in if has_in else None, dU, db_rec if has_rec else None, dh0, None
 
@@ -312,7 +322,7 @@ def token_layer(cell: str, ids, table, U, brec, h0, c0=None, starts=None, ends=N
     `lstm_layer`. Returns (H, h_T, c_T); c_T is None but for the LSTM. Float32, units % 16."""
     ids = ids.to(torch.long).contiguous()
     spans = [None if t is None else t.to(torch.long) for t in (starts, ends)]
-    H, hT, cT = _module.token_layer_forward(cell, ids, table, U.contiguous(), _or_empty(brec, table),
-                                            h0.contiguous(), _or_empty(c0, table),
-                                            *(_or_empty(t, ids) for t in spans))
+    H, hT, cT, _, _ = _module.token_layer_forward(cell, ids, table, U.contiguous(), _or_empty(brec, table),
+                                                  h0.contiguous(), _or_empty(c0, table),
+                                                  *(_or_empty(t, ids) for t in spans), False)
     return H, hT, cT if cell == "lstm" else None

@@ -463,26 +463,50 @@ inline void input_grad_steps(float* out, int64_t in, const float* D, int64_t ldd
         _mm512_storeu_ps(out + s * in + j, _mm512_mul_ps(_mm512_loadu_ps(out + s * in + j), _mm512_loadu_ps(mask + j)));
 }
 
+// G[inv[s]] += D[s] (N floats each, N % 16 == 0) for steps s in [first, end): the gradients of a
+// row's input projections summed per distinct token (see LayerGrads' token mode).
+inline void scatter_steps(float* G, const int64_t* inv, const float* D, int64_t N, int64_t first, int64_t end) {
+  for (int64_t s = first; s < end; ++s) {
+    float* g = G + inv[s] * N;
+    const float* d = D + s * N;
+    for (int64_t j = 0; j < N; j += 16) _mm512_storeu_ps(g + j, _mm512_add_ps(_mm512_loadu_ps(g + j), _mm512_loadu_ps(d + j)));
+  }
+}
+
 // Where a layer's finished rows send their gradients: dx (DX, through the dropout mask if any)
-// and this thread's dW, db (input bias) and dU sums.
+// and this thread's dW, db (input bias) and dU sums. Token mode (inv set: the layer's inputs are
+// the rows of the batch's distinct tokens, inv (B, T) their positions): no dx and no dW here; the
+// gradients of the input projections go, summed per distinct token, where dW would (that
+// thread's (distinct tokens x N) buffer), and token_grads makes dx and dW from their total with
+// two small GEMMs.
 struct LayerGrads {
   int64_t steps, in, u;
   const float *X, *WT, *xmask, *H, *h0;  // X: the inputs as the projection saw them; xmask null: none
   float* DX;
+  const int64_t* inv = nullptr;
 
   // Row b from the gradients of its input projections DI and recurrent ones DR (the same array
   // for SimpleRNN and LSTM; ldd floats per step, from step 0), over its steps [first, end).
   void row(int64_t b, const float* DI, const float* DR, int64_t ldd, int64_t first, int64_t end, float* dW,
            float* db, float* dU) const {
-    input_grad_steps(DX + b * steps * in, in, DI, ldd, WT, xmask ? xmask + b * in : nullptr, steps);
-    add_input_weight_grads(dW, db, X + b * steps * in, in, DI, ldd, first, end);
+    if (inv) {
+      scatter_steps(dW, inv + b * steps, DI, ldd, first, end);
+      if (db && end > first) add_rows(db, DI + first * ldd, ldd, ldd, end - first);
+    } else {
+      input_grad_steps(DX + b * steps * in, in, DI, ldd, WT, xmask ? xmask + b * in : nullptr, steps);
+      add_input_weight_grads(dW, db, X + b * steps * in, in, DI, ldd, first, end);
+    }
     add_recurrent_weight_grads(dU, H + b * steps * u, h0 + b * u, u, DR, ldd, first, end);
   }
 };
 
-// x: the layer's inputs as the projection saw them; WT = W^T contiguous; xmask (B, in) or empty.
+// x: the layer's inputs as the projection saw them; WT = W^T contiguous; xmask (B, in) or empty;
+// inv (B, T) or empty: token mode (x, WT, xmask and DX unused).
 inline LayerGrads layer_grads(const at::Tensor& x, const at::Tensor& WT, const at::Tensor& xmask,
-                              const at::Tensor& H, const at::Tensor& h0, at::Tensor& DX) {
+                              const at::Tensor& H, const at::Tensor& h0, at::Tensor& DX, const at::Tensor& inv) {
+  if (inv.numel())
+    return {H.size(1), 0, H.size(2), nullptr, nullptr, nullptr, H.data_ptr<float>(), h0.data_ptr<float>(),
+            nullptr, inv.data_ptr<int64_t>()};
   return {x.size(1), x.size(2), H.size(2), x.data_ptr<float>(), WT.data_ptr<float>(),
           xmask.numel() ? xmask.data_ptr<float>() : nullptr, H.data_ptr<float>(), h0.data_ptr<float>(),
           DX.data_ptr<float>()};
@@ -1085,21 +1109,92 @@ bool project_in_loop(int64_t in, int64_t u, int64_t gates) {
 
 void check_layer(const char* name, const at::Tensor& x, int64_t u, const at::Tensor& xmask) {
   TORCH_CHECK(fast_layer(x.size(2), u) && x.scalar_type() == at::kFloat, name, ": float32, sizes % 16");
+  TORCH_CHECK(x.dim() == 3 && x.is_contiguous(), name, ": x must be contiguous (batch, steps, in)");
   TORCH_CHECK(xmask.numel() == 0 || (xmask.sizes() == at::IntArrayRef{x.size(0), x.size(2)} &&
                                      xmask.is_contiguous() && xmask.scalar_type() == at::kFloat),
               name, ": xmask must be empty or (batch, in) float32");
 }
 
-// What the three layer backwards start from (after check_layer): dx's array, dh0, the per-thread
-// weight-gradient sums over n = G u gate columns, and U^T, W^T contiguous for the matvecs.
+// What the three layer backwards start from (after check_backward): dx's array, dh0, the
+// per-thread weight-gradient sums over n = G u gate columns, and U^T, W^T contiguous for the
+// matvecs. Token mode (x: the distinct tokens' rows (distinct, in), inv (B, T) their positions):
+// no dx array; the sums' dW part is (distinct x n), each token's summed input-projection
+// gradients (see LayerGrads), which token_grads turns into dx and dW.
 struct LayerBackwardArrays {
   at::Tensor DX, dh0, UT, WT;
   WeightGradSums sums;
 
-  LayerBackwardArrays(const at::Tensor& x, const at::Tensor& W, const at::Tensor& U, int64_t n)
-      : DX(at::empty_like(x)), dh0(at::empty({x.size(0), U.size(0)}, x.options())), UT(U.t().contiguous()),
-        WT(W.t().contiguous()), sums(x.size(2), U.size(0), n, x.size(0), x.options()) {}
+  LayerBackwardArrays(const at::Tensor& x, const at::Tensor& W, const at::Tensor& U, const at::Tensor& H, int64_t n,
+                      bool tokens)
+      : DX(tokens ? at::empty({0}, H.options()) : at::empty_like(x)),
+        dh0(at::empty({H.size(0), U.size(0)}, H.options())), UT(U.t().contiguous()), WT(W.t().contiguous()),
+        sums(tokens ? x.size(0) : x.size(2), U.size(0), n, H.size(0), H.options()) {}
 };
+
+// The layer backwards' input checks: x as the forward saw it, or in token mode the distinct
+// tokens' rows (distinct, in) and inv (B, T) int64.
+void check_backward(const char* name, const at::Tensor& x, int64_t u, const at::Tensor& xmask, const at::Tensor& H,
+                    const at::Tensor& inv) {
+  if (!inv.numel()) return check_layer(name, x, u, xmask);
+  TORCH_CHECK(x.dim() == 2 && x.is_contiguous() && fast_layer(x.size(1), u) && x.scalar_type() == at::kFloat &&
+                  H.scalar_type() == at::kFloat,
+              name, ": token mode takes the distinct tokens' rows (distinct, in), float32, sizes % 16");
+  TORCH_CHECK(inv.scalar_type() == at::kLong && inv.is_contiguous() && inv.dim() == 2 &&
+                  inv.size(0) == H.size(0) && inv.size(1) == H.size(1) && xmask.numel() == 0,
+              name, ": token mode takes inv (batch, steps) contiguous int64 and no dropout mask");
+}
+
+#if defined(__AVX512F__)
+// A (M x K) @ B (K x N) (+ bias (N) when not empty), N % 16 == 0: eight rows of A per pass over B
+// (each load of B feeds eight FMAs), the rows split over the threads. For the few-thousand-row,
+// 32-column products of token mode, where a BLAS call took 40-60 us and this ~4x less.
+at::Tensor rows_matmul(const at::Tensor& A, const at::Tensor& B, const at::Tensor& bias) {
+  const int64_t M = A.size(0), K = A.size(1), N = B.size(1);
+  auto out = at::empty({M, N}, A.options());
+  const float *a = A.data_ptr<float>(), *b = B.data_ptr<float>(), *bp = bias.numel() ? bias.data_ptr<float>() : nullptr;
+  float* o = out.data_ptr<float>();
+  at::parallel_for(0, (M + 7) / 8, 16, [&](int64_t g0, int64_t g1) {
+    const float *x[8], *init[8];
+    float* y[8];
+    for (int64_t m0 = g0 * 8; m0 < std::min(M, g1 * 8); m0 += 8) {
+      const int64_t rows = std::min<int64_t>(8, M - m0);
+      for (int r = 0; r < 8; ++r) {
+        const int64_t m = m0 + std::min<int64_t>(r, rows - 1);  // a short last group repeats its last row
+        x[r] = a + m * K;
+        y[r] = o + m * N;
+        init[r] = bp;
+      }
+      if (N % 32 == 0) matvec_chunks<8, 2, 1>(init, x, b, K, N, y);
+      else matvec_chunks<8, 1, 2>(init, x, b, K, N, y);
+    }
+  });
+  return out;
+}
+
+// A^T @ D for A (M x K), D (M x N), K % 8 == 0, N % 16 == 0: per-thread sums of the rows' outer
+// products (add_outer_steps), then one sum over the threads.
+at::Tensor rows_outer(const at::Tensor& A, const at::Tensor& D) {
+  const int64_t M = A.size(0), K = A.size(1), N = D.size(1);
+  const int64_t chunk = std::max<int64_t>(64, grain(M));
+  auto partial = at::zeros({(M + chunk - 1) / chunk, K, N}, A.options());
+  const float *a = A.data_ptr<float>(), *d = D.data_ptr<float>();
+  at::parallel_for(0, M, chunk, [&](int64_t m0, int64_t m1) {
+    add_outer_steps(partial.data_ptr<float>() + (m0 / chunk) * K * N, a + m0 * K, K, K, d + m0 * N, N, N, m1 - m0);
+  });
+  return partial.sum(0);
+}
+
+#endif
+
+// Token mode's (dx, dW) from each distinct token's summed input-projection gradients Gc
+// (distinct, n): the gradient into the tokens' rows Gc @ W^T and dW = rows^T @ Gc.
+std::pair<at::Tensor, at::Tensor> token_grads(const at::Tensor& rows, const at::Tensor& WT, const at::Tensor& Gc) {
+#if defined(__AVX512F__)
+  return {rows_matmul(Gc, WT, at::Tensor()), rows_outer(rows, Gc)};
+#else
+  TORCH_CHECK(false, "token mode needs the AVX-512 layer kernels");
+#endif
+}
 
 // The projection b + (x * mask) @ W as one GEMM, for weights that outgrow L1; fills XM if kept.
 at::Tensor project(const at::Tensor& x, const at::Tensor& W, const at::Tensor& bias, const at::Tensor& xmask,
@@ -1171,17 +1266,19 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
 }
 
 // Its backward: (dx, dW, dU, db, dh0, dc0). x: the inputs as the projection saw them (the forward's
-// XM when there was a dropout mask); xmask: that mask, for dx.
+// XM when there was a dropout mask); xmask: that mask, for dx. Token mode (inv (B, T) int64: the
+// forward read row inv[b, t] of the distinct tokens' projections, token_layer_forward): x holds
+// the distinct tokens' rows (distinct, in), and dx is the gradient into them.
 std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0,
                                             at::Tensor c0, at::Tensor H, at::Tensor C, at::Tensor G,
                                             at::Tensor dH, at::Tensor dhT, at::Tensor dcT, at::Tensor starts,
-                                            at::Tensor ends, at::Tensor xmask) {
-  const int64_t batch = x.size(0), steps = x.size(1), u = U.size(0);
-  check_layer("lstm_layer_backward", x, u, xmask);
-  LayerBackwardArrays a(x, W, U, 4 * u);
-  auto dc0 = at::empty({batch, u}, x.options());
+                                            at::Tensor ends, at::Tensor xmask, at::Tensor inv) {
+  const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0);
+  check_backward("lstm_layer_backward", x, u, xmask, H, inv);
+  LayerBackwardArrays a(x, W, U, H, 4 * u, inv.numel() > 0);
+  auto dc0 = at::empty({batch, u}, H.options());
 #if defined(__AVX512F__)
-  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX);
+  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX, inv);
   const float *UTp = a.UT.data_ptr<float>(), *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>(),
               *Hp = H.data_ptr<float>(), *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>(),
               *dHp = dH.numel() ? dH.data_ptr<float>() : nullptr, *dhTp = dhT.data_ptr<float>(),
@@ -1195,6 +1292,7 @@ std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tens
   });
 #endif
   auto grads = a.sums.total();  // dW, dU, db (the LSTM has one bias: db_in)
+  if (inv.numel()) std::tie(a.DX, grads[0]) = token_grads(x, a.WT, grads[0]);
   return {a.DX, grads[0], grads[1], grads[2], a.dh0, dc0};
 }
 
@@ -1376,14 +1474,15 @@ std::vector<at::Tensor> rnn_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
   return {H, XM};
 }
 
-// (dx, dW, db, dU, dh0). x: the inputs as the projection saw them (the forward's XM with a mask).
+// (dx, dW, db, dU, dh0). x: the inputs as the projection saw them (the forward's XM with a mask);
+// token mode (x the distinct tokens' rows, inv) as in lstm_layer_backward.
 std::vector<at::Tensor> rnn_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
-                                           at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
+                                           at::Tensor dH, at::Tensor dhT, at::Tensor xmask, at::Tensor inv) {
   const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0);
-  check_layer("rnn_layer_backward", x, u, xmask);
-  LayerBackwardArrays a(x, W, U, u);
+  check_backward("rnn_layer_backward", x, u, xmask, H, inv);
+  LayerBackwardArrays a(x, W, U, H, u, inv.numel() > 0);
 #if defined(__AVX512F__)
-  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX);
+  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX, inv);
   at::parallel_for(0, batch, a.sums.chunk_rows, [&](int64_t b0, int64_t b1) {
     // per block of rows: the time loop into DP (the pre-activation gradients of the block's rows,
     // kept in L2), then dx and the weight gradients from it
@@ -1405,6 +1504,7 @@ std::vector<at::Tensor> rnn_layer_backward(at::Tensor x, at::Tensor W, at::Tenso
   });
 #endif
   auto grads = a.sums.total();
+  if (inv.numel()) std::tie(a.DX, grads[0]) = token_grads(x, a.WT, grads[0]);
   return {a.DX, grads[0], grads[2], grads[1], a.dh0};
 }
 
@@ -1432,14 +1532,16 @@ std::vector<at::Tensor> gru_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
   return {H, G, XM};
 }
 
-// (dx, dW, db_in, dU, db_rec, dh0). x: the inputs as the projection saw them (XM with a mask).
+// (dx, dW, db_in, dU, db_rec, dh0). x: the inputs as the projection saw them (XM with a mask);
+// token mode (x the distinct tokens' rows, inv) as in lstm_layer_backward.
 std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
-                                           at::Tensor G, at::Tensor dH, at::Tensor dhT, at::Tensor xmask) {
+                                           at::Tensor G, at::Tensor dH, at::Tensor dhT, at::Tensor xmask,
+                                           at::Tensor inv) {
   const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0), n = 3 * u;
-  check_layer("gru_layer_backward", x, u, xmask);
-  LayerBackwardArrays a(x, W, U, n);
+  check_backward("gru_layer_backward", x, u, xmask, H, inv);
+  LayerBackwardArrays a(x, W, U, H, n, inv.numel() > 0);
 #if defined(__AVX512F__)
-  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX);
+  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX, inv);
   at::parallel_for(0, batch, a.sums.chunk_rows, [&](int64_t b0, int64_t b1) {
     // per block of rows, as in rnn_layer_backward: DXP and DREC (the gradients of the input and
     // recurrent projections) of the block's rows only
@@ -1468,20 +1570,24 @@ std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tenso
   });
 #endif
   auto grads = a.sums.total();
+  if (inv.numel()) std::tie(a.DX, grads[0]) = token_grads(x, a.WT, grads[0]);
   return {a.DX, grads[0], grads[2], grads[1], grads[3], a.dh0};
 }
 
-// Inference from token ids. When a layer's inputs are an embedding's rows, the projection
+// A layer from token ids. When a layer's inputs are an embedding's rows, the projection
 // x_t @ W + b of every vocabulary entry can be made once (table = embeddings @ W + b, (V, G*u),
 // remade by the caller whenever a weight changes): each step then reads row ids[b, t] of the
 // table instead of multiplying, which takes away the layer's input matmul (half of a 32-unit
 // layer's forward arithmetic) and the embedding lookup. Dropout is off at inference, so the
 // outputs are the layer's on the looked-up inputs (to float rounding: the sums run in another
 // order). cell "lstm" (starts / ends as in lstm_layer_forward), "rnn_tanh" or "gru" (brec: its
-// recurrent bias); float32, sizes % 16. Returns (H, h_T, c_T); c_T is empty but for the LSTM.
+// recurrent bias); float32, sizes % 16. Returns (H, h_T, c_T, C, G); c_T is empty but for the
+// LSTM; C (LSTM) and G (LSTM, GRU) are what the layer backwards need, kept when `keep`: training
+// takes this path too when the first layer has no input dropout (direct_step.py; the table then
+// holds the projections of the batch's distinct tokens only, and ids are their positions).
 std::vector<at::Tensor> token_layer_forward(const std::string& cell, at::Tensor ids, at::Tensor table, at::Tensor U,
                                             at::Tensor brec, at::Tensor h0, at::Tensor c0, at::Tensor starts,
-                                            at::Tensor ends) {
+                                            at::Tensor ends, bool keep) {
   const int64_t gates = cell == "lstm" ? 4 : cell == "gru" ? 3 : 1, u = U.size(0);
   TORCH_CHECK(cell == "lstm" || cell == "gru" || cell == "rnn_tanh", "token_layer_forward: unknown cell ", cell);
   TORCH_CHECK(ids.dim() == 2 && ids.scalar_type() == at::kLong && ids.is_contiguous(),
@@ -1489,13 +1595,20 @@ std::vector<at::Tensor> token_layer_forward(const std::string& cell, at::Tensor 
   TORCH_CHECK(table.dim() == 2 && table.size(1) == gates * u && table.scalar_type() == at::kFloat &&
                   table.is_contiguous() && U.size(1) == gates * u && fast_layer(16, u),
               "token_layer_forward: table (vocabulary, gates * units) float32, units % 16");
-  TORCH_CHECK(ids.numel() == 0 || (ids.min().item<int64_t>() >= 0 && ids.max().item<int64_t>() < table.size(0)),
-              "token_layer_forward: ids outside the table");
+  if (ids.numel()) {
+    const auto [low, high] = at::aminmax(ids);
+    TORCH_CHECK(low.item<int64_t>() >= 0 && high.item<int64_t>() < table.size(0),
+                "token_layer_forward: ids outside the table");
+  }
   const int64_t batch = ids.size(0), steps = ids.size(1);
   auto options = table.options();
   auto H = at::empty({batch, steps, u}, options);
   auto hT = at::empty({batch, u}, options);
   auto cT = cell == "lstm" ? at::empty({batch, u}, options) : at::empty({0}, options);
+  auto C = keep && cell == "lstm" ? at::empty({batch, steps, u}, options) : at::empty({0}, options);
+  auto G = keep && cell != "rnn_tanh" ? at::empty({batch, steps, 4 * u}, options) : at::empty({0}, options);
+  float* Cp = C.numel() ? C.data_ptr<float>() : nullptr;
+  float* Gp = G.numel() ? G.data_ptr<float>() : nullptr;
 #if defined(__AVX512F__)
   const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
   const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
@@ -1505,11 +1618,11 @@ std::vector<at::Tensor> token_layer_forward(const std::string& cell, at::Tensor 
     if (cell == "lstm") {
       LstmLayerForward{b0, b1 - b0, steps, u, xin, nullptr, nullptr, U.data_ptr<float>(), h0.data_ptr<float>(),
                        c0.data_ptr<float>(), H.data_ptr<float>(), hT.data_ptr<float>(), cT.data_ptr<float>(),
-                       nullptr, nullptr, sp, ep}.run();
+                       Cp, Gp, sp, ep}.run();
     } else if (cell == "gru") {
       std::vector<float> storage;
       GruForwardF32 f{b0, steps, u, xin, nullptr, nullptr, U.data_ptr<float>(), brec.data_ptr<float>(),
-                      h0.data_ptr<float>(), H.data_ptr<float>(), nullptr, aligned_floats(storage, (b1 - b0) * 6 * u)};
+                      h0.data_ptr<float>(), H.data_ptr<float>(), Gp, aligned_floats(storage, (b1 - b0) * 6 * u)};
       run_row_blocks(f, b1 - b0, steps, false);
     } else {
       RnnForwardF32 f{b0, steps, u, xin, nullptr, nullptr, U.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>()};
@@ -1518,7 +1631,21 @@ std::vector<at::Tensor> token_layer_forward(const std::string& cell, at::Tensor 
   });
 #endif
   if (cell != "lstm") hT.copy_(steps ? H.select(1, steps - 1) : h0);
-  return {H, hT, cT};
+  return {H, hT, cT, C, G};
+}
+
+// rows @ W + bias (bias empty: none) for token mode's projections of the distinct tokens' rows
+// (distinct, in); float32, sizes % 16.
+at::Tensor token_projection(at::Tensor rows, at::Tensor W, at::Tensor bias) {
+  TORCH_CHECK(rows.dim() == 2 && W.dim() == 2 && rows.size(1) == W.size(0) && rows.scalar_type() == at::kFloat &&
+                  W.scalar_type() == at::kFloat && rows.size(1) % 16 == 0 && W.size(1) % 16 == 0 &&
+                  (bias.numel() == 0 || bias.numel() == W.size(1)),
+              "token_projection: rows (distinct, in) @ W (in, n) + bias (n), float32, sizes % 16");
+#if defined(__AVX512F__)
+  return rows_matmul(rows.contiguous(), W.contiguous(), bias.numel() ? bias.contiguous() : bias);
+#else
+  return bias.numel() ? at::addmm(bias, rows, W) : at::mm(rows, W);
+#endif
 }
 
 void register_train_ops(pybind11::module& m);  // train_ops.cpp
@@ -1538,5 +1665,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("rnn_layer_backward", &rnn_layer_backward, "its backward, weight gradients included");
   m.def("gru_layer_forward", &gru_layer_forward, "a whole GRU (reset_after) layer from its inputs (float32)");
   m.def("gru_layer_backward", &gru_layer_backward, "its backward, weight gradients included");
+  m.def("token_projection", &token_projection, "token mode's projections of the distinct tokens' rows");
   m.def("token_layer_forward", &token_layer_forward, "inference of a layer on token ids via a projection table");
 }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <tuple>
+#include <vector>
 
 namespace {
 
@@ -73,6 +74,34 @@ at::Tensor embedding_grad(at::Tensor ids, at::Tensor grad, int64_t rows) {
     });
   });
   return out;
+}
+
+// The distinct ids of `ids` (any shape, int64, each in [0, rows)) in order of first appearance,
+// and each id's position among them (inverse, ids' shape): one pass with a marker per table row,
+// for the direct step's token mode (a layer's input side computed once per distinct token).
+std::tuple<at::Tensor, at::Tensor> distinct_tokens(at::Tensor ids, int64_t rows) {
+  TORCH_CHECK(ids.scalar_type() == at::kLong && rows > 0 && rows < (int64_t{1} << 31),
+              "distinct_tokens: int64 ids and a table of 1 .. 2^31 - 1 rows");
+  ids = ids.contiguous();
+  const int64_t n = ids.numel();
+  const int64_t* id = ids.data_ptr<int64_t>();
+  auto inverse = at::empty_like(ids);
+  int64_t* inv = inverse.data_ptr<int64_t>();
+  std::vector<int32_t> position(rows, -1);
+  std::vector<int64_t> distinct;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t v = id[i];
+    TORCH_CHECK(v >= 0 && v < rows, "distinct_tokens: id ", v, " outside the table's ", rows, " rows");
+    int32_t& p = position[v];
+    if (p < 0) {
+      p = static_cast<int32_t>(distinct.size());
+      distinct.push_back(v);
+    }
+    inv[i] = p;
+  }
+  auto out = at::empty({static_cast<int64_t>(distinct.size())}, ids.options());
+  std::copy(distinct.begin(), distinct.end(), out.data_ptr<int64_t>());
+  return {out, inverse};
 }
 
 // Keras's RMSprop on elements [i0, i1), one pass (restrict: the three arrays never overlap, so
@@ -177,6 +206,7 @@ std::tuple<double, double, at::Tensor> sigmoid_bce(at::Tensor p, at::Tensor y) {
 
 void register_train_ops(pybind11::module& m) {
   m.def("sigmoid_bce", &sigmoid_bce, "binary cross-entropy, accuracy and dloss/dz of a sigmoid output");
+  m.def("distinct_tokens", &distinct_tokens, "the distinct ids in order of appearance, and each id's position");
   m.def("embedding_grad", &embedding_grad, "an embedding table's gradient, summed in id order");
   m.def("rmsprop_step", &rmsprop_step, "Keras's RMSprop update, one pass per tensor (false: not applied)");
   m.def("adam_step", &adam_step, "Keras's Adam update, one pass per tensor (false: not applied)");
