@@ -50,21 +50,35 @@ def layer_calls(module, inputs: int, units: int, batch: int = 32, steps: int = 5
     h0, c0 = torch.zeros(batch, units), torch.zeros(batch, units)
     spans, no_mask = torch.empty(0, dtype=torch.long), torch.empty(0)
     dH = torch.randn(batch, steps, units, generator=gen) * 0.01
+    forward_tail, backward_tail = token_args(module)
     mask_arg = [no_mask]
     try:  # trees before the input dropout mask take one argument less
-        module.lstm_layer_forward(x, W, b, U, h0, c0, True, spans, spans, no_mask)
+        module.lstm_layer_forward(x, W, b, U, h0, c0, True, spans, spans, no_mask, *forward_tail)
     except TypeError:
         mask_arg = []
-    H, hT, cT, C, G, *_ = module.lstm_layer_forward(x, W, b, U, h0, c0, True, spans, spans, *mask_arg)
+    H, hT, cT, C, G, *_ = module.lstm_layer_forward(x, W, b, U, h0, c0, True, spans, spans, *mask_arg,
+                                                    *forward_tail)
     zeros_h, zeros_c = torch.zeros_like(hT), torch.zeros_like(cT)
     return {
         "forward (training)": lambda: module.lstm_layer_forward(x, W, b, U, h0, c0, True, spans, spans,
-                                                                *mask_arg),
+                                                                *mask_arg, *forward_tail),
         "forward (inference)": lambda: module.lstm_layer_forward(x, W, b, U, h0, c0, False, spans, spans,
-                                                                 *mask_arg),
+                                                                 *mask_arg, *forward_tail),
         "backward": lambda: module.lstm_layer_backward(x, W, U, h0, c0, H, C, G, dH, zeros_h, zeros_c,
-                                                       spans, spans, *mask_arg),
+                                                       spans, spans, *mask_arg, *backward_tail),
     }
+
+
+def token_args(module) -> tuple[list, list]:
+    """The layer kernels' trailing arguments for their plain mode: (forward's, backward's); trees
+    before the token modes (session 16) take none."""
+    probe = torch.zeros(1, 1, 16)
+    try:
+        module.rnn_layer_forward(probe, torch.zeros(16, 16), torch.zeros(16), torch.zeros(16, 16),
+                                 torch.zeros(1, 16), False, torch.empty(0), [])
+    except TypeError:
+        return [], []
+    return [[]], [torch.empty(0, dtype=torch.long), []]
 
 
 def other_layer_calls(module, cell: str, inputs: int, units: int, batch: int = 32, steps: int = 500):
@@ -79,14 +93,15 @@ def other_layer_calls(module, cell: str, inputs: int, units: int, batch: int = 3
     h0, no_mask = torch.zeros(batch, units), torch.empty(0)
     mask = (torch.rand(batch, inputs, generator=gen) > 0.2).float() / 0.8
     dhT, dH = torch.randn(batch, units, generator=gen), torch.empty(0)
+    ft, bt = token_args(module)
     if cell == "gru":
-        forward = lambda keep, m: module.gru_layer_forward(x, W, b, U, b, h0, keep, m)  # noqa: E731
+        forward = lambda keep, m: module.gru_layer_forward(x, W, b, U, b, h0, keep, m, *ft)  # noqa: E731
         H, G, XM = forward(True, mask)
-        backward = lambda: module.gru_layer_backward(XM, W, U, h0, H, G, dH, dhT, mask)  # noqa: E731
+        backward = lambda: module.gru_layer_backward(XM, W, U, h0, H, G, dH, dhT, mask, *bt)  # noqa: E731
     else:
-        forward = lambda keep, m: module.rnn_layer_forward(x, W, b, U, h0, keep, m)  # noqa: E731
+        forward = lambda keep, m: module.rnn_layer_forward(x, W, b, U, h0, keep, m, *ft)  # noqa: E731
         H, XM = forward(True, mask)
-        backward = lambda: module.rnn_layer_backward(XM, W, U, h0, H, dH, dhT, mask)  # noqa: E731
+        backward = lambda: module.rnn_layer_backward(XM, W, U, h0, H, dH, dhT, mask, *bt)  # noqa: E731
     return {"forward (training)": lambda: forward(True, mask),
             "forward (inference)": lambda: forward(False, no_mask), "backward": backward}
 

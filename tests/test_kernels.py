@@ -262,7 +262,8 @@ def test_vector_activations_are_accurate_over_the_whole_range():
     x = torch.linspace(-60, 60, 16 * 4001, dtype=torch.float64).reshape(1, -1, 16).float()
     empty = torch.empty(0)
     eye, zeros = torch.eye(16), torch.zeros(16, 16)
-    H, _ = kernels._module.rnn_layer_forward(x, eye, torch.zeros(16), zeros, torch.zeros(1, 16), False, empty)
+    H, _ = kernels._module.rnn_layer_forward(x, eye, torch.zeros(16), zeros, torch.zeros(1, 16), False,
+                                             empty, [])
     assert (H.double() - torch.tanh(x.double())).abs().max() < 1e-6
     W = torch.zeros(16, 64)
     W[:, 48:] = torch.eye(16)  # x drives the output gate only
@@ -270,7 +271,7 @@ def test_vector_activations_are_accurate_over_the_whole_range():
     bias[:16], bias[32:48] = 50.0, 50.0  # i and c~ saturated at 1, f = sigmoid(0) = 1/2
     H, *_ = kernels._module.lstm_layer_forward(x, W, bias, torch.zeros(16, 64), torch.zeros(1, 16),
                                                torch.zeros(1, 16), False, torch.empty(0, dtype=torch.long),
-                                               torch.empty(0, dtype=torch.long), empty)
+                                               torch.empty(0, dtype=torch.long), empty, [])
     steps = x.shape[1]
     c = 2.0 - 2.0 * 0.5 ** torch.arange(1, steps + 1, dtype=torch.float64)  # c_t = c_(t-1) / 2 + 1
     expected = torch.sigmoid(x.double()) * torch.tanh(c)[None, :, None]

@@ -45,10 +45,24 @@ class _Tokens:
 
 
 @dataclass
+class _RowTokens:
+    """A first layer's input in row-token mode: the embedding table and each row's distinct tokens
+    (kernels' row_tokens); the kernels project a row's few distinct tokens, not its every word."""
+
+    table: torch.Tensor  # (V, in)
+    tok: torch.Tensor  # (B, T): row b's distinct ids in tok[b, :counts[b]]
+    pos: torch.Tensor  # (B, T): each step's position in its row's list (reversed for go_backwards)
+    counts: torch.Tensor  # (B,)
+
+    def arrays(self) -> list[torch.Tensor]:
+        return [self.tok, self.pos, self.counts]
+
+
+@dataclass
 class _Saved:
     """What one recurrent layer's forward keeps for its backward."""
 
-    x: torch.Tensor | _Tokens  # the input as the projection saw it (masked by dropout if any)
+    x: torch.Tensor | _Tokens | _RowTokens  # the input as the projection saw it (masked by dropout if any)
     h0: torch.Tensor
     H: torch.Tensor
     xmask: torch.Tensor
@@ -87,31 +101,34 @@ def _forward(layer: RNN, x: torch.Tensor | _Tokens, training: bool,
     with `spans` (an LSTM under a padding mask) each row runs its steps [start, end) only."""
     if isinstance(x, _Tokens):
         return _token_forward(layer, x, spans)
-    if layer.go_backwards:
-        x = x.flip(1)
-    x = x.contiguous()
-    batch = x.shape[0]
-    xmask = (_dropout_masks(batch, x.shape[2], layer.dropout, 1, x)[0]
+    if isinstance(x, _RowTokens):
+        if layer.go_backwards:
+            x = _RowTokens(x.table, x.tok, x.pos.flip(1).contiguous(), x.counts)
+        batch, width, like, tokens = x.tok.shape[0], x.table.shape[1], x.table, x.arrays()
+    else:
+        x = (x.flip(1) if layer.go_backwards else x).contiguous()
+        batch, width, like, tokens = x.shape[0], x.shape[2], x, []
+    xmask = (_dropout_masks(batch, width, layer.dropout, 1, like)[0]
              if training and layer.dropout > 0 else _NONE)
-    h0 = x.new_zeros(batch, layer.units)
+    x_in = x.table if tokens else x
+    h0 = like.new_zeros(batch, layer.units)
     bias = layer.input_bias()
     bias = _NONE if bias is None else bias.contiguous()
-    module = kernels._module
+    module, W, U = kernels._module, layer.kernel, layer.recurrent_kernel
     if isinstance(layer, LSTM):
-        c0 = x.new_zeros(batch, layer.units)
+        c0 = like.new_zeros(batch, layer.units)
         starts, ends = spans or (_NO_SPANS, _NO_SPANS)
-        H, hT, _, C, G, XM = module.lstm_layer_forward(x, layer.kernel, bias, layer.recurrent_kernel, h0, c0,
-                                                       True, starts, ends, xmask)
+        H, hT, _, C, G, XM = module.lstm_layer_forward(x_in, W, bias, U, h0, c0, True, starts, ends, xmask,
+                                                       tokens)
         extra = (c0, C, G, starts, ends)
     elif isinstance(layer, GRU):
-        rec_bias = layer.bias[1] if layer.use_bias else x.new_zeros(3 * layer.units)
-        H, G, XM = module.gru_layer_forward(x, layer.kernel, bias, layer.recurrent_kernel, rec_bias, h0, True,
-                                            xmask)
+        rec_bias = layer.bias[1] if layer.use_bias else like.new_zeros(3 * layer.units)
+        H, G, XM = module.gru_layer_forward(x_in, W, bias, U, rec_bias, h0, True, xmask, tokens)
         hT, extra = H[:, -1], (G,)
     else:
-        H, XM = module.rnn_layer_forward(x, layer.kernel, bias, layer.recurrent_kernel, h0, True, xmask)
+        H, XM = module.rnn_layer_forward(x_in, W, bias, U, h0, True, xmask, tokens)
         hT, extra = H[:, -1], ()
-    return H, hT, _Saved(XM if xmask.numel() else x, h0, H, xmask, extra)
+    return H, hT, _Saved(XM if xmask.numel() and not tokens else x, h0, H, xmask, extra)
 
 
 def _backward(layer: RNN, saved: _Saved, dH: torch.Tensor, dhT: torch.Tensor,
@@ -122,27 +139,27 @@ def _backward(layer: RNN, saved: _Saved, dH: torch.Tensor, dhT: torch.Tensor,
     module = kernels._module
     x, h0, H, xmask = saved.x, saved.h0, saved.H, saved.xmask
     tokens = x if isinstance(x, _Tokens) else None
-    if tokens:
-        x, inv = tokens.rows, tokens.inv
-    else:
-        inv = kernels.NO_TOKENS
+    row_tokens = x.arrays() if isinstance(x, _RowTokens) else []
+    inv = tokens.inv if tokens else kernels.NO_TOKENS
+    x = tokens.rows if tokens else x.table if row_tokens else x
     W, U = layer.kernel, layer.recurrent_kernel
     if isinstance(layer, LSTM):
         c0, C, G, starts, ends = saved.extra
         dcT = torch.zeros_like(c0)
         dx, dW, dU, db, _, _ = module.lstm_layer_backward(x, W, U, h0, c0, H, C, G, dH, dhT, dcT, starts,
-                                                          ends, xmask, inv)
+                                                          ends, xmask, inv, row_tokens)
     elif isinstance(layer, GRU):
         (G,) = saved.extra
-        dx, dW, db_in, dU, db_rec, _ = module.gru_layer_backward(x, W, U, h0, H, G, dH, dhT, xmask, inv)
+        dx, dW, db_in, dU, db_rec, _ = module.gru_layer_backward(x, W, U, h0, H, G, dH, dhT, xmask, inv,
+                                                                 row_tokens)
         db = torch.stack([db_in, db_rec]) if layer.use_bias else None
     else:
-        dx, dW, db, dU, _ = module.rnn_layer_backward(x, W, U, h0, H, dH, dhT, xmask, inv)
+        dx, dW, db, dU, _ = module.rnn_layer_backward(x, W, U, h0, H, dH, dhT, xmask, inv, row_tokens)
     grads[layer.kernel] = dW
     grads[layer.recurrent_kernel] = dU
     if layer.use_bias:
         grads[layer.bias] = db
-    return dx.flip(1) if layer.go_backwards and not tokens else dx
+    return dx.flip(1) if layer.go_backwards and not (tokens or row_tokens) else dx
 
 
 def _layers(block: RNN | Bidirectional) -> list[RNN]:
@@ -163,9 +180,20 @@ def _block_forward(block: RNN | Bidirectional, x: torch.Tensor, training: bool,
 
 
 def _block_backward(block: RNN | Bidirectional, kept: list[_Saved], dout: torch.Tensor,
-                    grads: dict[torch.nn.Parameter, torch.Tensor]) -> torch.Tensor:
+                    grads: dict[torch.nn.Parameter, torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
     """The gradient into a recurrent block's input given its output's, `dout` ((B, T, u) for a
-    block returning sequences, else (B, u)); its weights' gradients go to `grads`."""
+    block returning sequences, else (B, u)); its weights' gradients go to `grads`. In row-token
+    mode, each layer's (only the first counts[b] slots of a row hold gradients: not summed here)."""
+    if isinstance(kept[0].x, _RowTokens):
+        dxs = []
+        for k, (layer, saved) in enumerate(zip(_layers(block), kept)):
+            part = dout[..., k * layer.units:(k + 1) * layer.units]
+            if block.return_sequences:
+                part = (part.flip(1) if k == 1 else part).contiguous()
+                dxs.append(_backward(layer, saved, part, part.new_zeros(part.shape[0], layer.units), grads))
+            else:
+                dxs.append(_backward(layer, saved, part.new_empty(0), part.contiguous(), grads))
+        return dxs
     dx = None
     for k, (layer, saved) in enumerate(zip(_layers(block), kept)):
         part = dout[..., k * layer.units:(k + 1) * layer.units]
@@ -248,8 +276,8 @@ class DirectStep:
             distinct, inv = kernels.distinct_tokens(ids, table.shape[0])
             x = _Tokens(inv, table.index_select(0, distinct))
         else:
-            flat = ids.reshape(-1)
-            x = table.index_select(0, flat).view(*ids.shape, table.shape[1])
+            x = _RowTokens(table, *kernels._module.row_tokens(ids, table.shape[0]))
+        first = x
         saved = []
         for block in self.blocks:
             x, kept = _block_forward(block, x, training, spans)
@@ -270,7 +298,7 @@ class DirectStep:
         if table.requires_grad and tokens:
             grads[table] = kernels.embedding_grad(distinct, dout, table.shape[0])  # distinct: a copy
         elif table.requires_grad:
-            grads[table] = kernels.embedding_grad(flat, dout.reshape(-1, table.shape[1]), table.shape[0])
+            grads[table] = kernels._module.row_tokens_grad(first.tok, first.counts, dout, table.shape[0])
 
         for weight in model.weights:
             weight.grad = grads.get(weight) if weight.requires_grad else None

@@ -155,7 +155,8 @@ class FusedLSTMLayer(torch.autograd.Function):
     def forward(ctx, x, kernel, bias, U, h0, c0, starts, ends, xmask):
         x, kernel, U, h0, c0 = (t.contiguous() for t in (x, kernel, U, h0, c0))
         b = _or_empty(bias, x)
-        H, hT, cT, C, G, XM = _module.lstm_layer_forward(x, kernel, b, U, h0, c0, True, starts, ends, xmask)
+        H, hT, cT, C, G, XM = _module.lstm_layer_forward(x, kernel, b, U, h0, c0, True, starts, ends, xmask,
+                                                         [])
         # backward's dW needs the inputs as the projection saw them: masked ones if there is a mask
         ctx.save_for_backward(XM if xmask.numel() else x, kernel, U, h0, c0, H, C, G, starts, ends, xmask)
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not a tensor of zeros
@@ -169,7 +170,7 @@ class FusedLSTMLayer(torch.autograd.Function):
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
         dcT = torch.zeros_like(c0) if dcT is None else dcT.contiguous()
         dx, dW, dU, db, dh0, dc0 = _module.lstm_layer_backward(x, kernel, U, h0, c0, H, C, G, dH, dhT, dcT,
-                                                               starts, ends, xmask, NO_TOKENS)
+                                                               starts, ends, xmask, NO_TOKENS, [])
         return dx, dW, db if ctx.has_bias else None, dU, dh0, dc0, None, None, None
 
 
@@ -182,7 +183,8 @@ def lstm_layer(x, kernel, bias, U, h0, c0, starts=None, ends=None, xmask=None):
         return FusedLSTMLayer.apply(x, kernel, bias, U, h0, c0, starts, ends, xmask)
     b = _or_empty(bias, x)  # inference: keep nothing for backward
     H, hT, cT, *_ = _module.lstm_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(),
-                                                 h0.contiguous(), c0.contiguous(), False, starts, ends, xmask)
+                                                 h0.contiguous(), c0.contiguous(), False, starts, ends, xmask,
+                                                 [])
     return H, hT, cT
 
 
@@ -244,7 +246,7 @@ class FusedRNNLayer(torch.autograd.Function):
     def forward(ctx, x, kernel, bias, U, h0, xmask):
         x, kernel, U, h0 = (t.contiguous() for t in (x, kernel, U, h0))
         b = _or_empty(bias, x)
-        H, XM = _module.rnn_layer_forward(x, kernel, b, U, h0, True, xmask)
+        H, XM = _module.rnn_layer_forward(x, kernel, b, U, h0, True, xmask, [])
         ctx.save_for_backward(XM if xmask.numel() else x, kernel, U, h0, H, xmask)
         ctx.set_materialize_grads(False)
         ctx.has_bias = bias is not None
@@ -255,7 +257,7 @@ class FusedRNNLayer(torch.autograd.Function):
         x, kernel, U, h0, H, xmask = ctx.saved_tensors
         dH = _or_empty(dH, H)
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
-        dx, dW, db, dU, dh0 = _module.rnn_layer_backward(x, kernel, U, h0, H, dH, dhT, xmask, NO_TOKENS)
+        dx, dW, db, dU, dh0 = _module.rnn_layer_backward(x, kernel, U, h0, H, dH, dhT, xmask, NO_TOKENS, [])
         return dx, dW, db if ctx.has_bias else None, dU, dh0, None
 
 
@@ -268,7 +270,7 @@ class FusedGRULayer(torch.autograd.Function):
         x, kernel, U, h0 = (t.contiguous() for t in (x, kernel, U, h0))
         b = _or_empty(bias, x)
         r = x.new_zeros(U.shape[1]) if brec is None else brec.contiguous()
-        H, G, XM = _module.gru_layer_forward(x, kernel, b, U, r, h0, True, xmask)
+        H, G, XM = _module.gru_layer_forward(x, kernel, b, U, r, h0, True, xmask, [])
         ctx.save_for_backward(XM if xmask.numel() else x, kernel, U, h0, H, G, xmask)
         ctx.set_materialize_grads(False)
         ctx.has_bias = bias is not None, brec is not None
@@ -280,7 +282,7 @@ class FusedGRULayer(torch.autograd.Function):
         dH = _or_empty(dH, H)
         dhT = torch.zeros_like(h0) if dhT is None else dhT.contiguous()
         dx, dW, db_in, dU, db_rec, dh0 = _module.gru_layer_backward(x, kernel, U, h0, H, G, dH, dhT, xmask,
-                                                                    NO_TOKENS)
+                                                                    NO_TOKENS, [])
         has_in, has_rec = ctx.has_bias
         return dx, dW, db_in if has_in else None, dU, db_rec if has_rec else None, dh0, None
 
@@ -297,7 +299,7 @@ def simple_rnn_layer(x, kernel, bias, U, h0, xmask=None):
         return FusedRNNLayer.apply(x, kernel, bias, U, h0, xmask)
     b = _or_empty(bias, x)
     H, _ = _module.rnn_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(), h0.contiguous(),
-                                     False, xmask)
+                                     False, xmask, [])
     return H, H[:, -1]
 
 
@@ -310,7 +312,7 @@ def gru_layer(x, kernel, bias, U, brec, h0, xmask=None):
     b = _or_empty(bias, x)
     r = x.new_zeros(U.shape[1]) if brec is None else brec.contiguous()
     H, _, _ = _module.gru_layer_forward(x.contiguous(), kernel.contiguous(), b, U.contiguous(), r,
-                                        h0.contiguous(), False, xmask)
+                                        h0.contiguous(), False, xmask, [])
     return H, H[:, -1]
 
 

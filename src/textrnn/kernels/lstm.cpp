@@ -17,6 +17,29 @@
 
 namespace {
 
+// Row-token mode's arrays ({tok, pos, counts} from row_tokens; empty: off) and the layer's shape:
+// from x (B, T, in), or in row-token mode from tok (B, T) and the embedding table x (V, in).
+struct RowTokens {
+  const int64_t *tok = nullptr, *pos = nullptr, *counts = nullptr;
+  int64_t batch, steps, in;
+
+  RowTokens(const std::vector<at::Tensor>& t, const at::Tensor& x)
+      : batch(t.empty() ? x.size(0) : t[0].size(0)), steps(t.empty() ? x.size(1) : t[0].size(1)),
+        in(t.empty() ? x.size(2) : x.size(1)) {
+    if (t.empty()) return;
+    TORCH_CHECK(t.size() == 3 && t[0].dim() == 2 && t[1].sizes() == t[0].sizes() && t[2].dim() == 1 &&
+                    t[2].size(0) == batch,
+                "row tokens: (tok, pos) (batch, steps) and counts (batch,)");
+    for (const auto& a : t)
+      TORCH_CHECK(a.scalar_type() == at::kLong && a.is_contiguous(), "row tokens: contiguous int64");
+    TORCH_CHECK(x.dim() == 2 && x.is_contiguous(), "row tokens: x is the embedding table (rows, in)");
+    tok = t[0].data_ptr<int64_t>();
+    pos = t[1].data_ptr<int64_t>();
+    counts = t[2].data_ptr<int64_t>();
+  }
+  bool on() const { return tok != nullptr; }
+};
+
 constexpr int64_t kBlock = 64;  // forward: gate columns summed in registers at once (4 AVX-512 vectors)
 constexpr int64_t kSum = 16;    // backward: state dims summed in registers at once
 constexpr int64_t kSmall = 32;  // SimpleRNN forward: state dims summed in registers at once
@@ -473,6 +496,50 @@ inline void scatter_steps(float* G, const int64_t* inv, const float* D, int64_t 
   }
 }
 
+// out[j] = bias (or 0) + A[j] @ B for `count` rows of A (K floats, lda apart) into out (ldo apart),
+// B (K x N), N % 16 == 0: eight rows per pass over B, so that each of its loads feeds eight FMAs.
+inline void project_rows(float* out, int64_t ldo, const float* A, int64_t lda, int64_t count, int64_t K,
+                         const float* B, int64_t N, const float* bias) {
+  const float *x[8], *init[8];
+  float* y[8];
+  for (int r = 0; r < 8; ++r) init[r] = bias;
+  int64_t j = 0;
+  for (; j + 8 <= count; j += 8) {
+    for (int r = 0; r < 8; ++r) {
+      x[r] = A + (j + r) * lda;
+      y[r] = out + (j + r) * ldo;
+    }
+    if (N % 32 == 0) matvec_chunks<8, 2, 1>(init, x, B, K, N, y);
+    else matvec_chunks<8, 1, 2>(init, x, B, K, N, y);
+  }
+  for (; j < count; ++j) {
+    x[0] = A + j * lda;
+    y[0] = out + j * ldo;
+    matvec<1>(init, x, B, K, N, y);
+  }
+}
+
+// n floats from `storage`, 64-byte aligned, not initialised; storage only grows (per-thread
+// scratch reused across calls).
+inline float* scratch_floats(std::vector<float>& storage, int64_t n) {
+  if (static_cast<int64_t>(storage.size()) < n + 16) storage.resize(n + 16);
+  auto address = reinterpret_cast<std::uintptr_t>(storage.data());
+  return storage.data() + ((64 - address % 64) % 64) / sizeof(float);
+}
+
+// A row's distinct tokens' embedding rows (times its dropout mask, if any) into out (count x in):
+// tok lists them (row_tokens).
+inline void gather_rows(float* out, const float* table, const int64_t* tok, int64_t count, int64_t in,
+                        const float* mask) {
+  for (int64_t j = 0; j < count; ++j) {
+    const float* e = table + tok[j] * in;
+    for (int64_t c = 0; c < in; c += 16) {
+      const __m512 v = _mm512_loadu_ps(e + c);
+      _mm512_storeu_ps(out + j * in + c, mask ? _mm512_mul_ps(v, _mm512_loadu_ps(mask + c)) : v);
+    }
+  }
+}
+
 // Where a layer's finished rows send their gradients: dx (DX, through the dropout mask if any)
 // and this thread's dW, db (input bias) and dU sums. Token mode (inv set: the layer's inputs are
 // the rows of the batch's distinct tokens, inv (B, T) their positions): no dx and no dW here; the
@@ -484,6 +551,10 @@ struct LayerGrads {
   const float *X, *WT, *xmask, *H, *h0;  // X: the inputs as the projection saw them; xmask null: none
   float* DX;
   const int64_t* inv = nullptr;
+  // Row-token mode (tok set; X the embedding table): a row's gradients go per distinct token of
+  // that row: the input projections' gradients summed per token, then dW and the tokens' dx
+  // (DX[b, j] for its j-th distinct token, j < counts[b]) from those few rows.
+  const int64_t *tok = nullptr, *pos = nullptr, *counts = nullptr;
 
   // Row b from the gradients of its input projections DI and recurrent ones DR (the same array
   // for SimpleRNN and LSTM; ldd floats per step, from step 0), over its steps [first, end).
@@ -492,6 +563,17 @@ struct LayerGrads {
     if (inv) {
       scatter_steps(dW, inv + b * steps, DI, ldd, first, end);
       if (db && end > first) add_rows(db, DI + first * ldd, ldd, ldd, end - first);
+    } else if (tok) {
+      thread_local std::vector<float> storage;
+      const int64_t count = counts[b];
+      const float* mask = xmask ? xmask + b * in : nullptr;
+      float* sums = scratch_floats(storage, steps * (ldd + in));
+      float* rows = sums + steps * ldd;
+      std::fill_n(sums, count * ldd, 0.0f);
+      scatter_steps(sums, pos + b * steps, DI, ldd, first, end);
+      gather_rows(rows, X, tok + b * steps, count, in, mask);
+      input_grad_steps(DX + b * steps * in, in, sums, ldd, WT, mask, count);
+      add_input_weight_grads(dW, db, rows, in, sums, ldd, 0, count);
     } else {
       input_grad_steps(DX + b * steps * in, in, DI, ldd, WT, xmask ? xmask + b * in : nullptr, steps);
       add_input_weight_grads(dW, db, X + b * steps * in, in, DI, ldd, first, end);
@@ -503,13 +585,14 @@ struct LayerGrads {
 // x: the layer's inputs as the projection saw them; WT = W^T contiguous; xmask (B, in) or empty;
 // inv (B, T) or empty: token mode (x, WT, xmask and DX unused).
 inline LayerGrads layer_grads(const at::Tensor& x, const at::Tensor& WT, const at::Tensor& xmask,
-                              const at::Tensor& H, const at::Tensor& h0, at::Tensor& DX, const at::Tensor& inv) {
+                              const at::Tensor& H, const at::Tensor& h0, at::Tensor& DX, const at::Tensor& inv,
+                              const RowTokens& rt) {
   if (inv.numel())
     return {H.size(1), 0, H.size(2), nullptr, nullptr, nullptr, H.data_ptr<float>(), h0.data_ptr<float>(),
             nullptr, inv.data_ptr<int64_t>()};
-  return {x.size(1), x.size(2), H.size(2), x.data_ptr<float>(), WT.data_ptr<float>(),
+  return {rt.steps, rt.in, H.size(2), x.data_ptr<float>(), WT.data_ptr<float>(),
           xmask.numel() ? xmask.data_ptr<float>() : nullptr, H.data_ptr<float>(), h0.data_ptr<float>(),
-          DX.data_ptr<float>()};
+          DX.data_ptr<float>(), nullptr, rt.tok, rt.pos, rt.counts};
 }
 
 // A whole LSTM layer forward from its inputs for rows [b0, b1): per step g = bias + x_t @ W + h @ U
@@ -538,10 +621,29 @@ struct StepInputs {
   const float *X, *xmask = nullptr;  // xmask (B, in) or null
   float *XM = nullptr, *xs = nullptr;  // XM (B, T, in) or null; xs: one scratch row per local row
   const int64_t* ids = nullptr;      // (B, T) or null
+  // Row-token mode (tok set; X the embedding table): each row reads the projections of its own
+  // distinct tokens (row_tokens' tok, pos, counts), made for a block of rows at a time by
+  // begin_block (the row's dropout mask applied first: Keras draws one per row for all steps).
+  const int64_t *tok = nullptr, *pos = nullptr, *counts = nullptr;
+  const float *W = nullptr, *bias = nullptr;
+  int64_t n = 0;                      // the projections' width (G u)
+  float *P = nullptr, *rows = nullptr;  // the block's projections (kRowBlock x steps x n); scratch
+  int64_t block = 0;                  // the block's first local row
+
+  void begin_block(int64_t first, int64_t end) {
+    if (!tok) return;
+    block = first;
+    for (int64_t i = first; i < end; ++i) {
+      const int64_t b = b0 + i;
+      gather_rows(rows, X, tok + b * steps, counts[b], in, xmask ? xmask + b * in : nullptr);
+      project_rows(P + (i - first) * steps * n, n, rows, in, counts[b], in, W, n, bias);
+    }
+  }
 
   // row i (local) at step t
   const float* at(int64_t i, int64_t t) const {
     const int64_t row = (b0 + i) * steps + t;
+    if (tok) return P + ((i - block) * steps + pos[row]) * n;
     if (ids) return X + ids[row] * in;
     if (!xmask) return X + row * in;
     float* masked = XM ? XM + row * in : xs + i * in;
@@ -610,6 +712,7 @@ struct LstmLayerForward {
     int64_t idx[kRowBlock];
     for (int64_t first = 0; first < n; first += kRowBlock) {
       const int64_t end = std::min(n, first + kRowBlock);
+      xin.begin_block(first, end);
       for (int64_t t = 0; t < steps; ++t) {
         int64_t k = 0;
         for (int64_t i = first; i < end; ++i) {
@@ -718,10 +821,19 @@ struct LstmLayerBackward {
 // inside the loop (a rank-1 update of dU per step cost more than the rest of their backward): the
 // layer kernels sum them per finished block of rows (LayerGrads), the sequence kernels with one
 // GEMM after the loop (recurrent_weight_grad).
+// A forward kernel's inputs make a block's projections first (row-token mode); backwards have none.
+template <class Kernel>
+auto begin_rows(Kernel& k, int64_t first, int64_t end, int) -> decltype(k.xin.begin_block(first, end)) {
+  k.xin.begin_block(first, end);
+}
+template <class Kernel>
+void begin_rows(Kernel&, int64_t, int64_t, long) {}
+
 template <class Kernel>
 void run_row_blocks(Kernel& k, int64_t n, int64_t steps, bool reverse) {
   for (int64_t first = 0; first < n; first += kRowBlock) {
     const int64_t end = std::min(n, first + kRowBlock);
+    begin_rows(k, first, end, 0);
     for (int64_t s = 0; s < steps; ++s) {
       const int64_t t = reverse ? steps - 1 - s : s;
       int64_t i = first;
@@ -1115,6 +1227,15 @@ void check_layer(const char* name, const at::Tensor& x, int64_t u, const at::Ten
               name, ": xmask must be empty or (batch, in) float32");
 }
 
+// check_layer for either mode (row-token mode: x the table, checked by RowTokens).
+void check_inputs(const char* name, const at::Tensor& x, int64_t u, const at::Tensor& xmask, const RowTokens& rt) {
+  if (!rt.on()) return check_layer(name, x, u, xmask);
+  TORCH_CHECK(fast_layer(rt.in, u) && x.scalar_type() == at::kFloat, name, ": float32, sizes % 16");
+  TORCH_CHECK(xmask.numel() == 0 || (xmask.sizes() == at::IntArrayRef{rt.batch, rt.in} &&
+                                     xmask.is_contiguous() && xmask.scalar_type() == at::kFloat),
+              name, ": xmask must be empty or (batch, in) float32");
+}
+
 // What the three layer backwards start from (after check_backward): dx's array, dh0, the
 // per-thread weight-gradient sums over n = G u gate columns, and U^T, W^T contiguous for the
 // matvecs. Token mode (x: the distinct tokens' rows (distinct, in), inv (B, T) their positions):
@@ -1125,17 +1246,17 @@ struct LayerBackwardArrays {
   WeightGradSums sums;
 
   LayerBackwardArrays(const at::Tensor& x, const at::Tensor& W, const at::Tensor& U, const at::Tensor& H, int64_t n,
-                      bool tokens)
-      : DX(tokens ? at::empty({0}, H.options()) : at::empty_like(x)),
+                      bool tokens, const RowTokens& rt)
+      : DX(tokens ? at::empty({0}, H.options()) : at::empty({rt.batch, rt.steps, rt.in}, H.options())),
         dh0(at::empty({H.size(0), U.size(0)}, H.options())), UT(U.t().contiguous()), WT(W.t().contiguous()),
-        sums(tokens ? x.size(0) : x.size(2), U.size(0), n, H.size(0), H.options()) {}
+        sums(tokens ? x.size(0) : rt.in, U.size(0), n, H.size(0), H.options()) {}
 };
 
 // The layer backwards' input checks: x as the forward saw it, or in token mode the distinct
 // tokens' rows (distinct, in) and inv (B, T) int64.
 void check_backward(const char* name, const at::Tensor& x, int64_t u, const at::Tensor& xmask, const at::Tensor& H,
-                    const at::Tensor& inv) {
-  if (!inv.numel()) return check_layer(name, x, u, xmask);
+                    const at::Tensor& inv, const RowTokens& rt) {
+  if (!inv.numel()) return check_inputs(name, x, u, xmask, rt);
   TORCH_CHECK(x.dim() == 2 && x.is_contiguous() && fast_layer(x.size(1), u) && x.scalar_type() == at::kFloat &&
                   H.scalar_type() == at::kFloat,
               name, ": token mode takes the distinct tokens' rows (distinct, in), float32, sizes % 16");
@@ -1224,6 +1345,31 @@ StepInputs layer_inputs(bool in_loop, const at::Tensor& x, const at::Tensor& xma
   if (in_loop) return step_inputs(x, xmask, XM, b0, b1, storage);
   return {b0, x.size(1), proj.size(2), proj.data_ptr<float>()};
 }
+
+// The same in row-token mode: x is the embedding table; each block of rows gets its distinct
+// tokens' projections (n = G u wide) in `storage` first (StepInputs::begin_block).
+StepInputs row_inputs(const RowTokens& rt, const at::Tensor& x, const at::Tensor& xmask, const at::Tensor& W,
+                      const at::Tensor& bias, int64_t b0, int64_t b1, std::vector<float>& storage) {
+  StepInputs s{b0, rt.steps, rt.in, x.data_ptr<float>(), xmask.numel() ? xmask.data_ptr<float>() : nullptr};
+  s.tok = rt.tok;
+  s.pos = rt.pos;
+  s.counts = rt.counts;
+  s.W = W.data_ptr<float>();
+  s.bias = bias.numel() ? bias.data_ptr<float>() : nullptr;
+  s.n = W.size(1);
+  const int64_t block_floats = std::min(b1 - b0, kRowBlock) * rt.steps * s.n;
+  s.P = scratch_floats(storage, block_floats + rt.steps * rt.in);
+  s.rows = s.P + block_floats;
+  return s;
+}
+
+// A layer forward's inputs for rows [b0, b1) in any of the three modes.
+StepInputs any_inputs(const RowTokens& rt, bool in_loop, const at::Tensor& x, const at::Tensor& W,
+                      const at::Tensor& bias, const at::Tensor& xmask, const at::Tensor& XM, const at::Tensor& proj,
+                      int64_t b0, int64_t b1, std::vector<float>& storage) {
+  if (rt.on()) return row_inputs(rt, x, xmask, W, bias, b0, b1, storage);
+  return layer_inputs(in_loop, x, xmask, XM, proj, b0, b1, storage);
+}
 #endif
 
 }  // namespace
@@ -1234,11 +1380,15 @@ StepInputs layer_inputs(bool in_loop, const at::Tensor& x, const at::Tensor& xma
 // the initial state; H is zero outside them and h_T, c_T are the states after the row's last step.
 // xmask (B, in) or empty: Keras's input dropout mask (0 or 1 / (1 - rate)), applied to x_t inside
 // the time loop; training with it also returns XM, the masked inputs (else XM is empty).
+// tokens ({tok, pos, counts} from row_tokens, or empty): row-token mode, x is the embedding table
+// (V, in) and each row's steps read the projections of its own distinct tokens, made per block
+// of rows in the loop (no XM: the backward gathers those few rows again).
 std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tensor bias, at::Tensor U,
                                            at::Tensor h0, at::Tensor c0, bool keep, at::Tensor starts,
-                                           at::Tensor ends, at::Tensor xmask) {
-  const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
-  check_layer("lstm_layer_forward", x, u, xmask);
+                                           at::Tensor ends, at::Tensor xmask, std::vector<at::Tensor> tokens) {
+  const RowTokens rt(tokens, x);
+  const int64_t batch = rt.batch, steps = rt.steps, in = rt.in, u = U.size(0);
+  check_inputs("lstm_layer_forward", x, u, xmask, rt);
   auto H = at::empty({batch, steps, u}, x.options());
   auto hT = at::empty({batch, u}, x.options());
   auto cT = at::empty({batch, u}, x.options());
@@ -1246,16 +1396,16 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
   auto G = keep ? at::empty({batch, steps, 4 * u}, x.options()) : at::empty({0}, x.options());
   // Training with a dropout mask: the masked inputs, which backward needs for dW (written here as
   // the loop makes them, instead of a separate x * mask pass there).
-  auto XM = keep && xmask.numel() ? at::empty_like(x) : at::empty({0}, x.options());
-  const bool in_loop = project_in_loop(in, u, 4);
-  auto proj = in_loop ? at::Tensor() : project(x, W, bias, xmask, XM);
+  auto XM = keep && xmask.numel() && !rt.on() ? at::empty_like(x) : at::empty({0}, x.options());
+  const bool in_loop = !rt.on() && project_in_loop(in, u, 4);
+  auto proj = in_loop || rt.on() ? at::Tensor() : project(x, W, bias, xmask, XM);
 #if defined(__AVX512F__)
   const float* bp = bias.numel() ? bias.data_ptr<float>() : nullptr;
   const int64_t* sp = starts.numel() ? starts.data_ptr<int64_t>() : nullptr;
   const int64_t* ep = starts.numel() ? ends.data_ptr<int64_t>() : nullptr;
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
     std::vector<float> storage;
-    LstmLayerForward{b0, b1 - b0, steps, u, layer_inputs(in_loop, x, xmask, XM, proj, b0, b1, storage),
+    LstmLayerForward{b0, b1 - b0, steps, u, any_inputs(rt, in_loop, x, W, bias, xmask, XM, proj, b0, b1, storage),
                      in_loop ? W.data_ptr<float>() : nullptr, bp, U.data_ptr<float>(),
                      h0.data_ptr<float>(), c0.data_ptr<float>(), H.data_ptr<float>(), hT.data_ptr<float>(),
                      cT.data_ptr<float>(), keep ? C.data_ptr<float>() : nullptr, keep ? G.data_ptr<float>() : nullptr,
@@ -1268,17 +1418,21 @@ std::vector<at::Tensor> lstm_layer_forward(at::Tensor x, at::Tensor W, at::Tenso
 // Its backward: (dx, dW, dU, db, dh0, dc0). x: the inputs as the projection saw them (the forward's
 // XM when there was a dropout mask); xmask: that mask, for dx. Token mode (inv (B, T) int64: the
 // forward read row inv[b, t] of the distinct tokens' projections, token_layer_forward): x holds
-// the distinct tokens' rows (distinct, in), and dx is the gradient into them.
+// the distinct tokens' rows (distinct, in), and dx is the gradient into them. Row-token mode
+// (tokens as in the forward, x the table): dx[b, j] is the gradient into row b's j-th distinct
+// token (j < counts[b]; the rest unset), for row_tokens_grad.
 std::vector<at::Tensor> lstm_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0,
                                             at::Tensor c0, at::Tensor H, at::Tensor C, at::Tensor G,
                                             at::Tensor dH, at::Tensor dhT, at::Tensor dcT, at::Tensor starts,
-                                            at::Tensor ends, at::Tensor xmask, at::Tensor inv) {
+                                            at::Tensor ends, at::Tensor xmask, at::Tensor inv,
+                                            std::vector<at::Tensor> tokens) {
   const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0);
-  check_backward("lstm_layer_backward", x, u, xmask, H, inv);
-  LayerBackwardArrays a(x, W, U, H, 4 * u, inv.numel() > 0);
+  const RowTokens rt(tokens, inv.numel() ? H : x);
+  check_backward("lstm_layer_backward", x, u, xmask, H, inv, rt);
+  LayerBackwardArrays a(x, W, U, H, 4 * u, inv.numel() > 0, rt);
   auto dc0 = at::empty({batch, u}, H.options());
 #if defined(__AVX512F__)
-  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX, inv);
+  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX, inv, rt);
   const float *UTp = a.UT.data_ptr<float>(), *h0p = h0.data_ptr<float>(), *c0p = c0.data_ptr<float>(),
               *Hp = H.data_ptr<float>(), *Cp = C.data_ptr<float>(), *Gp = G.data_ptr<float>(),
               *dHp = dH.numel() ? dH.data_ptr<float>() : nullptr, *dhTp = dhT.data_ptr<float>(),
@@ -1454,17 +1608,18 @@ std::vector<at::Tensor> gru_backward(at::Tensor dH, at::Tensor dhT, at::Tensor U
 
 // (H, XM)
 std::vector<at::Tensor> rnn_layer_forward(at::Tensor x, at::Tensor W, at::Tensor bias, at::Tensor U, at::Tensor h0,
-                                          bool keep, at::Tensor xmask) {
-  const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
-  check_layer("rnn_layer_forward", x, u, xmask);
+                                          bool keep, at::Tensor xmask, std::vector<at::Tensor> tokens) {
+  const RowTokens rt(tokens, x);
+  const int64_t batch = rt.batch, steps = rt.steps, in = rt.in, u = U.size(0);
+  check_inputs("rnn_layer_forward", x, u, xmask, rt);
   auto H = at::empty({batch, steps, u}, x.options());
-  auto XM = keep && xmask.numel() ? at::empty_like(x) : at::empty({0}, x.options());
-  const bool in_loop = project_in_loop(in, u, 1);
-  auto proj = in_loop ? at::Tensor() : project(x, W, bias, xmask, XM);
+  auto XM = keep && xmask.numel() && !rt.on() ? at::empty_like(x) : at::empty({0}, x.options());
+  const bool in_loop = !rt.on() && project_in_loop(in, u, 1);
+  auto proj = in_loop || rt.on() ? at::Tensor() : project(x, W, bias, xmask, XM);
 #if defined(__AVX512F__)
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
     std::vector<float> storage;
-    RnnForwardF32 f{b0, steps, u, layer_inputs(in_loop, x, xmask, XM, proj, b0, b1, storage),
+    RnnForwardF32 f{b0, steps, u, any_inputs(rt, in_loop, x, W, bias, xmask, XM, proj, b0, b1, storage),
                     in_loop ? W.data_ptr<float>() : nullptr,
                     in_loop && bias.numel() ? bias.data_ptr<float>() : nullptr, U.data_ptr<float>(),
                     h0.data_ptr<float>(), H.data_ptr<float>()};
@@ -1477,12 +1632,14 @@ std::vector<at::Tensor> rnn_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 // (dx, dW, db, dU, dh0). x: the inputs as the projection saw them (the forward's XM with a mask);
 // token mode (x the distinct tokens' rows, inv) as in lstm_layer_backward.
 std::vector<at::Tensor> rnn_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
-                                           at::Tensor dH, at::Tensor dhT, at::Tensor xmask, at::Tensor inv) {
+                                           at::Tensor dH, at::Tensor dhT, at::Tensor xmask, at::Tensor inv,
+                                           std::vector<at::Tensor> tokens) {
   const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0);
-  check_backward("rnn_layer_backward", x, u, xmask, H, inv);
-  LayerBackwardArrays a(x, W, U, H, u, inv.numel() > 0);
+  const RowTokens rt(tokens, inv.numel() ? H : x);
+  check_backward("rnn_layer_backward", x, u, xmask, H, inv, rt);
+  LayerBackwardArrays a(x, W, U, H, u, inv.numel() > 0, rt);
 #if defined(__AVX512F__)
-  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX, inv);
+  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX, inv, rt);
   at::parallel_for(0, batch, a.sums.chunk_rows, [&](int64_t b0, int64_t b1) {
     // per block of rows: the time loop into DP (the pre-activation gradients of the block's rows,
     // kept in L2), then dx and the weight gradients from it
@@ -1510,18 +1667,19 @@ std::vector<at::Tensor> rnn_layer_backward(at::Tensor x, at::Tensor W, at::Tenso
 
 // (H, G, XM); G (B, T, 4u) only when keep (training).
 std::vector<at::Tensor> gru_layer_forward(at::Tensor x, at::Tensor W, at::Tensor bias, at::Tensor U, at::Tensor brec,
-                                          at::Tensor h0, bool keep, at::Tensor xmask) {
-  const int64_t batch = x.size(0), steps = x.size(1), in = x.size(2), u = U.size(0);
-  check_layer("gru_layer_forward", x, u, xmask);
+                                          at::Tensor h0, bool keep, at::Tensor xmask, std::vector<at::Tensor> tokens) {
+  const RowTokens rt(tokens, x);
+  const int64_t batch = rt.batch, steps = rt.steps, in = rt.in, u = U.size(0);
+  check_inputs("gru_layer_forward", x, u, xmask, rt);
   auto H = at::empty({batch, steps, u}, x.options());
   auto G = keep ? at::empty({batch, steps, 4 * u}, x.options()) : at::empty({0}, x.options());
-  auto XM = keep && xmask.numel() ? at::empty_like(x) : at::empty({0}, x.options());
-  const bool in_loop = project_in_loop(in, u, 3);
-  auto proj = in_loop ? at::Tensor() : project(x, W, bias, xmask, XM);
+  auto XM = keep && xmask.numel() && !rt.on() ? at::empty_like(x) : at::empty({0}, x.options());
+  const bool in_loop = !rt.on() && project_in_loop(in, u, 3);
+  auto proj = in_loop || rt.on() ? at::Tensor() : project(x, W, bias, xmask, XM);
 #if defined(__AVX512F__)
   at::parallel_for(0, batch, grain(batch), [&](int64_t b0, int64_t b1) {
     std::vector<float> storage, xstorage;
-    GruForwardF32 f{b0, steps, u, layer_inputs(in_loop, x, xmask, XM, proj, b0, b1, xstorage),
+    GruForwardF32 f{b0, steps, u, any_inputs(rt, in_loop, x, W, bias, xmask, XM, proj, b0, b1, xstorage),
                     in_loop ? W.data_ptr<float>() : nullptr,
                     in_loop && bias.numel() ? bias.data_ptr<float>() : nullptr, U.data_ptr<float>(),
                     brec.data_ptr<float>(), h0.data_ptr<float>(), H.data_ptr<float>(),
@@ -1536,12 +1694,13 @@ std::vector<at::Tensor> gru_layer_forward(at::Tensor x, at::Tensor W, at::Tensor
 // token mode (x the distinct tokens' rows, inv) as in lstm_layer_backward.
 std::vector<at::Tensor> gru_layer_backward(at::Tensor x, at::Tensor W, at::Tensor U, at::Tensor h0, at::Tensor H,
                                            at::Tensor G, at::Tensor dH, at::Tensor dhT, at::Tensor xmask,
-                                           at::Tensor inv) {
+                                           at::Tensor inv, std::vector<at::Tensor> tokens) {
   const int64_t batch = H.size(0), steps = H.size(1), u = U.size(0), n = 3 * u;
-  check_backward("gru_layer_backward", x, u, xmask, H, inv);
-  LayerBackwardArrays a(x, W, U, H, n, inv.numel() > 0);
+  const RowTokens rt(tokens, inv.numel() ? H : x);
+  check_backward("gru_layer_backward", x, u, xmask, H, inv, rt);
+  LayerBackwardArrays a(x, W, U, H, n, inv.numel() > 0, rt);
 #if defined(__AVX512F__)
-  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX, inv);
+  const LayerGrads out = layer_grads(x, a.WT, xmask, H, h0, a.DX, inv, rt);
   at::parallel_for(0, batch, a.sums.chunk_rows, [&](int64_t b0, int64_t b1) {
     // per block of rows, as in rnn_layer_backward: DXP and DREC (the gradients of the input and
     // recurrent projections) of the block's rows only

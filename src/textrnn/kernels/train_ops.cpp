@@ -104,6 +104,60 @@ std::tuple<at::Tensor, at::Tensor> distinct_tokens(at::Tensor ids, int64_t rows)
   return {out, inverse};
 }
 
+// Each row's distinct ids, for the layer kernels' row-token mode: (tok (B, T): row b's distinct
+// ids in order of first appearance in tok[b, :counts[b]], zeros after; pos (B, T): the position
+// of ids[b, t] in that list; counts (B,)). ids (B, T) int64, each in [0, rows).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> row_tokens(at::Tensor ids, int64_t rows) {
+  TORCH_CHECK(ids.scalar_type() == at::kLong && ids.dim() == 2 && rows > 0 && rows < (int64_t{1} << 31),
+              "row_tokens: int64 ids (batch, steps) and a table of 1 .. 2^31 - 1 rows");
+  ids = ids.contiguous();
+  const int64_t batch = ids.size(0), steps = ids.size(1);
+  auto tok = at::zeros_like(ids), pos = at::empty_like(ids), counts = at::empty({batch}, ids.options());
+  const int64_t* id = ids.data_ptr<int64_t>();
+  int64_t *tk = tok.data_ptr<int64_t>(), *ps = pos.data_ptr<int64_t>(), *ct = counts.data_ptr<int64_t>();
+  std::vector<int32_t> seen(rows, -1), position(rows);  // seen[v]: the last row that had v
+  for (int64_t b = 0; b < batch; ++b) {
+    int32_t count = 0;
+    for (int64_t t = 0; t < steps; ++t) {
+      const int64_t v = id[b * steps + t];
+      TORCH_CHECK(v >= 0 && v < rows, "row_tokens: id ", v, " outside the table's ", rows, " rows");
+      if (seen[v] != b) {
+        seen[v] = static_cast<int32_t>(b);
+        position[v] = count;
+        tk[b * steps + count++] = v;
+      }
+      ps[b * steps + t] = position[v];
+    }
+    ct[b] = count;
+  }
+  return {tok, pos, counts};
+}
+
+// The (rows, dim) gradient of the table from row-token mode's per-row gradients: grads[k][b, j]
+// (each (B, T, dim)) belongs to row b's j-th distinct id tok[b, j], j < counts[b]; summed in order
+// (row, position, k), one thread (see embedding_grad).
+at::Tensor row_tokens_grad(at::Tensor tok, at::Tensor counts, std::vector<at::Tensor> grads, int64_t rows) {
+  TORCH_CHECK(!grads.empty() && tok.dim() == 2 && tok.is_contiguous() && counts.is_contiguous(),
+              "row_tokens_grad: tok (batch, steps), counts (batch,) and (batch, steps, dim) gradients");
+  const int64_t batch = tok.size(0), steps = tok.size(1), dim = grads[0].size(2);
+  for (const auto& g : grads)
+    TORCH_CHECK(g.scalar_type() == at::kFloat && g.is_contiguous() && g.dim() == 3 && g.size(0) == batch &&
+                    g.size(1) == steps && g.size(2) == dim,
+                "row_tokens_grad: float32 (batch, steps, dim) gradients");
+  auto out = at::zeros({rows, dim}, grads[0].options());
+  float* o = out.data_ptr<float>();
+  const int64_t *tk = tok.data_ptr<int64_t>(), *ct = counts.data_ptr<int64_t>();
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t j = 0; j < ct[b]; ++j) {
+      float* __restrict dst = o + tk[b * steps + j] * dim;
+      for (const auto& g : grads) {
+        const float* __restrict src = g.data_ptr<float>() + (b * steps + j) * dim;
+        for (int64_t c = 0; c < dim; ++c) dst[c] += src[c];
+      }
+    }
+  return out;
+}
+
 // Keras's RMSprop on elements [i0, i1), one pass (restrict: the three arrays never overlap, so
 // the loop vectorises):  v = rho v + (1 - rho) g^2;  w -= lr g / sqrt(v + eps)
 template <typename T>
@@ -207,6 +261,8 @@ std::tuple<double, double, at::Tensor> sigmoid_bce(at::Tensor p, at::Tensor y) {
 void register_train_ops(pybind11::module& m) {
   m.def("sigmoid_bce", &sigmoid_bce, "binary cross-entropy, accuracy and dloss/dz of a sigmoid output");
   m.def("distinct_tokens", &distinct_tokens, "the distinct ids in order of appearance, and each id's position");
+  m.def("row_tokens", &row_tokens, "each row's distinct ids, their positions and counts");
+  m.def("row_tokens_grad", &row_tokens_grad, "the table's gradient from row-token mode's per-row gradients");
   m.def("embedding_grad", &embedding_grad, "an embedding table's gradient, summed in id order");
   m.def("rmsprop_step", &rmsprop_step, "Keras's RMSprop update, one pass per tensor (false: not applied)");
   m.def("adam_step", &adam_step, "Keras's Adam update, one pass per tensor (false: not applied)");
