@@ -4,13 +4,20 @@ For Embedding -> recurrent layers (LSTM, GRU, SimpleRNN, or Bidirectional of one
 -> Dense(1, sigmoid) compiled with binary_crossentropy, the forward and backward of a step are a
 fixed chain of the whole-layer kernels (kernels/lstm.cpp). Through autograd, ~1 ms of a 5 ms LSTM
 step went to building and walking its graph and ~100 small ops around those kernels; here the
-chain is called directly: the embedding lookup, the layers' forward kernels in order, the head's
-loss and gradient in one pass (kernels.sigmoid_bce), the layers' backward kernels in reverse, the
-embedding's gradient; then the model's own optimizer steps on the gradients put in `.grad`
-(benchmarks/step_ab.py: 9-12 % faster steps; docs/RESULTS.md, issue 6). Same dropout masks
-(drawn by the layers' function in the same order), same kernels, the head's gradient in torch's
-formulas: the weights and optimizer state are bit for bit the autograd step's
-(tests/test_direct_step.py). Anything else (recurrent dropout, other layers, float64, no AVX-512,
+chain is called directly: the layers' forward kernels in order, the head's loss and gradient in
+one pass (kernels.sigmoid_bce), the layers' backward kernels in reverse, the embedding's
+gradient; then the model's own optimizer steps on the gradients put in `.grad`
+(benchmarks/step_ab.py: 9-12 % faster steps; docs/RESULTS.md, issue 6).
+
+The first recurrent block never sees a (batch, steps, dim) array of looked-up words: a review of
+500 words has ~130 distinct ones (IMDB, mean; a batch of 32 ~1,800 of 16,000 words), and its
+input side is computed per distinct token. Without input dropout (token mode) the projection
+x @ W + b is made once per distinct token of the batch, and the backward sums each token's
+projection gradients before dW, dx and the table's gradient (small GEMMs). With input dropout
+(Keras draws one mask per row, so rows differ: row-token mode) the same per distinct token of
+each row, inside the kernels. Same dropout masks (drawn by the layers' function in the same
+order), same math summed in another order: the weights and optimizer state match the autograd
+step's to float rounding (tests/test_direct_step.py). Anything else (recurrent dropout, other layers, float64, no AVX-512,
 distributed training; padding masks but on stacks of plain LSTMs) takes the autograd step;
 TEXTRNN_DIRECT_STEP=0 forces it. Under mask_zero, stacks of plain LSTMs take padded batches too
 (each row run on its valid steps, as the autograd step's span kernel runs it).
