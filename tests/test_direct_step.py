@@ -94,6 +94,21 @@ def test_token_mode_trains_as_through_autograd(build, optimizer, monkeypatch):
     _assert_same(build, monkeypatch, optimizer)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("build", [
+    _small(lambda: L.SimpleRNN(16)),                               # token mode
+    _small(lambda: L.Bidirectional(L.LSTM(16, dropout=0.2))),       # row-token mode
+], ids=["token", "row-token"])
+def test_token_modes_under_one_and_two_threads(build, threads, monkeypatch):
+    """The per-thread sums (tokens' gradients, weight gradients) add up whatever the split."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _assert_same(build, monkeypatch, "sgd")
+    finally:
+        torch.set_num_threads(saved)
+
+
 def test_distinct_tokens_are_unique_in_order_of_appearance():
     ids = torch.tensor([[5, 3, 5, 0], [3, 9, 9, 0]])
     distinct, inv = kernels.distinct_tokens(ids, 10)
@@ -101,6 +116,21 @@ def test_distinct_tokens_are_unique_in_order_of_appearance():
     assert torch.equal(distinct[inv], ids)
     with pytest.raises(RuntimeError, match="id 10 outside the table's 10 rows"):
         kernels.distinct_tokens(torch.tensor([1, 10]), 10)
+
+
+def test_row_tokens_list_each_rows_distinct_ids():
+    ids = torch.tensor([[5, 3, 5, 0], [3, 9, 9, 9]])
+    tok, pos, counts = kernels._module.row_tokens(ids, 10)
+    assert counts.tolist() == [3, 2]
+    assert tok.tolist() == [[5, 3, 0, 0], [3, 9, 0, 0]]
+    assert torch.equal(tok.gather(1, pos), ids)
+    grads = torch.arange(2 * 4 * 16, dtype=torch.float32).view(2, 4, 16)
+    table_grad = kernels._module.row_tokens_grad(tok, counts, [grads, grads], 10)
+    expected = torch.zeros(10, 16)
+    for b in range(2):
+        for j in range(int(counts[b])):
+            expected[tok[b, j]] += 2 * grads[b, j]
+    assert torch.equal(table_grad, expected)
 
 
 def test_an_embedding_learning_rate_is_kept(monkeypatch):

@@ -17,10 +17,11 @@ projection gradients before dW, dx and the table's gradient (small GEMMs). With 
 (Keras draws one mask per row, so rows differ: row-token mode) the same per distinct token of
 each row, inside the kernels. Same dropout masks (drawn by the layers' function in the same
 order), same math summed in another order: the weights and optimizer state match the autograd
-step's to float rounding (tests/test_direct_step.py). Anything else (recurrent dropout, other layers, float64, no AVX-512,
-distributed training; padding masks but on stacks of plain LSTMs) takes the autograd step;
-TEXTRNN_DIRECT_STEP=0 forces it. Under mask_zero, stacks of plain LSTMs take padded batches too
-(each row run on its valid steps, as the autograd step's span kernel runs it).
+step's to float rounding (tests/test_direct_step.py). Anything else (recurrent dropout, other
+layers, float64, no AVX-512, distributed training; padding masks but on stacks of plain LSTMs)
+takes the autograd step; TEXTRNN_DIRECT_STEP=0 forces it. Under mask_zero, stacks of plain
+LSTMs take padded batches too (each row run on its valid steps, as the autograd step's span
+kernel runs it).
 """
 
 from __future__ import annotations
