@@ -458,44 +458,6 @@ inline void add_recurrent_weight_grads(float* dU, const float* H, const float* h
   add_outer_steps(dU, H + first * u, u, u, D + (first + 1) * ldd, ldd, ldd, end - first - 1);
 }
 
-// out[s] = (d_s @ W^T) * mask over `count` steps (mask (in) or null): the input gradient of one
-// row's steps from their pre-activation gradients D (ldd floats per step, W^T (ldd x in)), eight
-// steps per pass over W^T so that each of its loads feeds eight FMAs.
-inline void input_grad_steps(float* out, int64_t in, const float* D, int64_t ldd, const float* WT, const float* mask,
-                             int64_t count) {
-  const float* none[8] = {};
-  const float* d[8];
-  float* o[8];
-  int64_t s = 0;
-  for (; s + 8 <= count; s += 8) {
-    for (int r = 0; r < 8; ++r) {
-      d[r] = D + (s + r) * ldd;
-      o[r] = out + (s + r) * in;
-    }
-    if (in % 32 == 0) matvec_chunks<8, 2, 1>(none, d, WT, ldd, in, o);
-    else matvec_chunks<8, 1, 2>(none, d, WT, ldd, in, o);
-  }
-  for (; s < count; ++s) {
-    d[0] = D + s * ldd;
-    o[0] = out + s * in;
-    matvec<1>(none, d, WT, ldd, in, o);
-  }
-  if (mask)
-    for (s = 0; s < count; ++s)
-      for (int64_t j = 0; j < in; j += 16)
-        _mm512_storeu_ps(out + s * in + j, _mm512_mul_ps(_mm512_loadu_ps(out + s * in + j), _mm512_loadu_ps(mask + j)));
-}
-
-// G[inv[s]] += D[s] (N floats each, N % 16 == 0) for steps s in [first, end): the gradients of a
-// row's input projections summed per distinct token (see LayerGrads' token mode).
-inline void scatter_steps(float* G, const int64_t* inv, const float* D, int64_t N, int64_t first, int64_t end) {
-  for (int64_t s = first; s < end; ++s) {
-    float* g = G + inv[s] * N;
-    const float* d = D + s * N;
-    for (int64_t j = 0; j < N; j += 16) _mm512_storeu_ps(g + j, _mm512_add_ps(_mm512_loadu_ps(g + j), _mm512_loadu_ps(d + j)));
-  }
-}
-
 // out[j] = bias (or 0) + A[j] @ B for `count` rows of A (K floats, lda apart) into out (ldo apart),
 // B (K x N), N % 16 == 0: eight rows per pass over B, so that each of its loads feeds eight FMAs.
 inline void project_rows(float* out, int64_t ldo, const float* A, int64_t lda, int64_t count, int64_t K,
@@ -516,6 +478,29 @@ inline void project_rows(float* out, int64_t ldo, const float* A, int64_t lda, i
     x[0] = A + j * lda;
     y[0] = out + j * ldo;
     matvec<1>(init, x, B, K, N, y);
+  }
+}
+
+// out[s] = (d_s @ W^T) * mask over `count` steps (mask (in) or null): the input gradient of one
+// row's steps from their pre-activation gradients D (ldd floats per step, W^T (ldd x in)), eight
+// steps per pass over W^T so that each of its loads feeds eight FMAs.
+inline void input_grad_steps(float* out, int64_t in, const float* D, int64_t ldd, const float* WT, const float* mask,
+                             int64_t count) {
+  project_rows(out, in, D, ldd, count, ldd, WT, in, nullptr);
+  if (mask)
+    for (int64_t s = 0; s < count; ++s)
+      for (int64_t j = 0; j < in; j += 16)
+        _mm512_storeu_ps(out + s * in + j, _mm512_mul_ps(_mm512_loadu_ps(out + s * in + j), _mm512_loadu_ps(mask + j)));
+}
+
+// G[inv[s]] += D[s] (N floats each, N % 16 == 0) for steps s in [first, end): the gradients of a
+// row's input projections summed per distinct token (see LayerGrads' token mode).
+inline void scatter_steps(float* G, const int64_t* inv, const float* D, int64_t N, int64_t first, int64_t end) {
+  for (int64_t s = first; s < end; ++s) {
+    float* g = G + inv[s] * N;
+    const float* d = D + s * N;
+    for (int64_t j = 0; j < N; j += 16)
+      _mm512_storeu_ps(g + j, _mm512_add_ps(_mm512_loadu_ps(g + j), _mm512_loadu_ps(d + j)));
   }
 }
 
@@ -1274,20 +1259,8 @@ at::Tensor rows_matmul(const at::Tensor& A, const at::Tensor& B, const at::Tenso
   auto out = at::empty({M, N}, A.options());
   const float *a = A.data_ptr<float>(), *b = B.data_ptr<float>(), *bp = bias.numel() ? bias.data_ptr<float>() : nullptr;
   float* o = out.data_ptr<float>();
-  at::parallel_for(0, (M + 7) / 8, 16, [&](int64_t g0, int64_t g1) {
-    const float *x[8], *init[8];
-    float* y[8];
-    for (int64_t m0 = g0 * 8; m0 < std::min(M, g1 * 8); m0 += 8) {
-      const int64_t rows = std::min<int64_t>(8, M - m0);
-      for (int r = 0; r < 8; ++r) {
-        const int64_t m = m0 + std::min<int64_t>(r, rows - 1);  // a short last group repeats its last row
-        x[r] = a + m * K;
-        y[r] = o + m * N;
-        init[r] = bp;
-      }
-      if (N % 32 == 0) matvec_chunks<8, 2, 1>(init, x, b, K, N, y);
-      else matvec_chunks<8, 1, 2>(init, x, b, K, N, y);
-    }
+  at::parallel_for(0, M, 128, [&](int64_t m0, int64_t m1) {
+    project_rows(o + m0 * N, N, a + m0 * K, K, m1 - m0, K, b, N, bp);
   });
   return out;
 }
