@@ -192,26 +192,17 @@ def _block_backward(block: RNN | Bidirectional, kept: list[_Saved], dout: torch.
     """The gradient into a recurrent block's input given its output's, `dout` ((B, T, u) for a
     block returning sequences, else (B, u)); its weights' gradients go to `grads`. In row-token
     mode, each layer's (only the first counts[b] slots of a row hold gradients: not summed here)."""
-    if isinstance(kept[0].x, _RowTokens):
-        dxs = []
-        for k, (layer, saved) in enumerate(zip(_layers(block), kept)):
-            part = dout[..., k * layer.units:(k + 1) * layer.units]
-            if block.return_sequences:
-                part = (part.flip(1) if k == 1 else part).contiguous()
-                dxs.append(_backward(layer, saved, part, part.new_zeros(part.shape[0], layer.units), grads))
-            else:
-                dxs.append(_backward(layer, saved, part.new_empty(0), part.contiguous(), grads))
-        return dxs
-    dx = None
+    dxs = []
     for k, (layer, saved) in enumerate(zip(_layers(block), kept)):
         part = dout[..., k * layer.units:(k + 1) * layer.units]
         if block.return_sequences:
             part = (part.flip(1) if k == 1 else part).contiguous()
-            layer_dx = _backward(layer, saved, part, part.new_zeros(part.shape[0], layer.units), grads)
+            dxs.append(_backward(layer, saved, part, part.new_zeros(part.shape[0], layer.units), grads))
         else:
-            layer_dx = _backward(layer, saved, part.new_empty(0), part.contiguous(), grads)
-        dx = layer_dx if dx is None else dx + layer_dx
-    return dx
+            dxs.append(_backward(layer, saved, part.new_empty(0), part.contiguous(), grads))
+    if isinstance(kept[0].x, _RowTokens):
+        return dxs
+    return dxs[0] if len(dxs) == 1 else dxs[0] + dxs[1]
 
 
 class DirectStep:
