@@ -29,7 +29,9 @@ def test_input_dropout_mask_is_shared_by_all_time_steps():
     layer.train()
     layer.return_sequences = True
     seq = layer(torch.ones(16, 5, 64)).detach()
-    dropped = seq == 0
+    # tanh(0) of a dropped unit: exactly 0, or within float rounding where the kernel's exp is a
+    # vector approximation (the generic, non-AVX-512 build).
+    dropped = seq.abs() < 1e-6
     # One mask per (sample, feature), the same at every step.
     assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))
     # Different samples get different masks; the rate is about right; kept units are scaled.

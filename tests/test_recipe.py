@@ -165,4 +165,4 @@ def test_a_recipe_resumed_with_other_settings_stops_in_one_line(tmp_path, capsys
     assert "embedding_lr 0.001 -> 0.00025" in capsys.readouterr().err
     assert main([*args, "--embedding-lr", "0.001"]) == 0
     assert main([*args[:-2], "--embedding-lr", "-1", "--out", str(tmp_path / "other")]) != 0
-    assert "embedding learning rate must be positive, got -1.0" in capsys.readouterr().err
+    assert "embedding learning rate must be positive and finite, got -1.0" in capsys.readouterr().err

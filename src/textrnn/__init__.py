@@ -7,8 +7,18 @@ import torch
 # Backward passes through 500 steps push gradients into subnormal floats, which are very slow on
 # x86 CPUs (GUIDE section 8). Flush them to zero, as JAX does, before torch starts its thread pool.
 # Opt out with TEXTRNN_FLUSH_DENORMAL=0.
-if os.environ.get("TEXTRNN_FLUSH_DENORMAL", "1") != "0":
+FLUSH_DENORMAL = os.environ.get("TEXTRNN_FLUSH_DENORMAL", "1") != "0"
+if FLUSH_DENORMAL:
     torch.set_flush_denormal(True)
+
+
+def keep_denormals_flushed() -> None:
+    """Set the flush again on the calling thread: another library in the process may have cleared
+    it (an ONNX Runtime session does), and the kernels' generic exp then meets subnormals, which
+    made training diverge to NaN in a process that had run an ONNX session. fit / evaluate / predict
+    call this first."""
+    if FLUSH_DENORMAL:
+        torch.set_flush_denormal(True)
 
 
 def _keep_freed_memory() -> None:

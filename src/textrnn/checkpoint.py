@@ -9,7 +9,6 @@ Layout of a checkpoint folder (written atomically, so a crash leaves the previou
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from textrnn.errors import DataError
-from textrnn.io_utils import atomic_write_dir, atomic_write_json
+from textrnn.io_utils import atomic_write_dir, atomic_write_json, settle_dir
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -46,17 +45,27 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
 def load_checkpoint(path: Path, model: torch.nn.Module,
                     optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     """Restore model, optimizer and RNG from `path`; return the progress record."""
+    from safetensors import SafetensorError
+
+    from textrnn.models import load_weights_file, read_json
+
+    path = settle_dir(path)
     try:
-        meta = json.loads((path / "state.json").read_text(encoding="utf-8"))
-        model.load_state_dict(load_file(str(path / "weights.safetensors")))
+        meta = read_json(path / "state.json")
+        load_weights_file(model, path / "weights.safetensors")
         tensors = load_file(str(path / "optimizer.safetensors"))
         rng = load_file(str(path / "rng.safetensors"))["torch"]
+        state: dict[int, dict[str, Any]] = {}
+        for key, value in [*tensors.items(), *meta["optimizer_scalars"].items()]:
+            index, name = key.split(".", 1)
+            state.setdefault(int(index), {})[name] = value
+        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        torch.set_rng_state(rng)
+        progress = meta["progress"]
+        progress["epochs_done"], progress["history"]  # noqa: B018 - the keys resuming reads
     except FileNotFoundError as exc:
         raise DataError(f"{path}: incomplete checkpoint ({exc.filename} missing)") from None
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in [*tensors.items(), *meta["optimizer_scalars"].items()]:
-        index, name = key.split(".", 1)
-        state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    torch.set_rng_state(rng)
-    return meta["progress"]
+    except (SafetensorError, KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise DataError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc}); delete it to "
+                        "restart the run from its first epoch") from None
+    return progress

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -65,6 +64,12 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
                    help="with --embedding: train it further (the default)")
 
 
+def _options_given(args: argparse.Namespace, defaults: dict, keep: set[str]) -> list[str]:
+    """The options whose value differs from the command's default (those the user gave)."""
+    return sorted(k for k, v in vars(args).items()
+                  if k in defaults and k not in keep and v != defaults[k])
+
+
 def _settings(args: argparse.Namespace, model: str):
     from textrnn.runs import TrainSettings
 
@@ -115,6 +120,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     verbose = 0 if args.quiet else 1
     if args.resume:
+        given = _options_given(args, args.parser_defaults, keep={"resume", "quiet", "debug"})
+        if given or args.model:
+            flags = [f"--{g.replace('_', '-')}" for g in given]
+            named = ", ".join(([args.model] if args.model else []) + flags)
+            raise TextRNNError(f"--resume {args.resume} goes on with the settings the run started with; "
+                               f"drop {named} (or train a new run with --out)")
         train_run(None, args.resume, resume=True, verbose=verbose)  # type: ignore[arg-type]
         return 0
     if not args.model:
@@ -155,49 +166,47 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_texts(args: argparse.Namespace) -> list[str]:
-    from textrnn.data.tables import TEXT_COLUMNS
+def _read_texts(args: argparse.Namespace):
+    from textrnn.data.inputs import Texts, parse_texts, read_texts
+    from textrnn.data.tables import decode_bytes
 
     if args.texts:
-        return list(args.texts)
+        for number, text in enumerate(args.texts, start=1):
+            if not text.strip():
+                raise TextRNNError(f"text {number} is empty; give texts with words in them")
+        return Texts(list(args.texts), list(range(1, len(args.texts) + 1)))
     if args.file:
-        path = Path(args.file)
-        if not path.is_file():
-            raise TextRNNError(f"{path}: file not found")
-        content = path.read_text(encoding=args.encoding)
-        if path.suffix.lower() in (".csv", ".tsv"):
-            reader = csv.DictReader(content.splitlines(), delimiter="\t" if path.suffix == ".tsv" else ",")
-            column = args.text_column or next((c for c in TEXT_COLUMNS if c in (reader.fieldnames or [])),
-                                              None)
-            if column is None or column not in (reader.fieldnames or []):
-                raise TextRNNError(f"{path}: no text column (columns: {', '.join(reader.fieldnames or [])})")
-            return [row[column] for row in reader]
-        return [line for line in content.splitlines() if line.strip()]
-    if sys.stdin.isatty():
+        return read_texts(args.file, args.encoding, args.text_column)
+    if sys.stdin is None or sys.stdin.isatty():
         raise TextRNNError("give texts as arguments, --file PATH, or on standard input")
-    return [line for line in sys.stdin.read().splitlines() if line.strip()]
+    stream = getattr(sys.stdin, "buffer", None)  # bytes, decoded as --encoding says
+    content = (decode_bytes("standard input", stream.read(), args.encoding) if stream is not None
+               else sys.stdin.read())
+    return parse_texts(content, "txt", source="standard input")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     model = load_run_model(args.run_dir)
-    texts = _read_texts(args)
-    if not texts:
+    given = _read_texts(args)
+    if not given.texts:
         raise TextRNNError("no texts to predict")
-    probs = model.predict(model.text_encoder.encode(texts), batch_size=256)
+    probs = model.predict(model.text_encoder.encode(given.texts), batch_size=256)
     labels = model.text_encoder.labels
     rows = []
-    for text, p in zip(texts, probs):
+    for text, line, p in zip(given.texts, given.lines, probs):
         if len(p) == 1:
-            rows.append({"text": text, "probability": float(p[0]), "label": labels[int(p[0] > 0.5)]})
+            rows.append({"line": line, "text": text, "probability": float(p[0]),
+                         "label": labels[int(p[0] > 0.5)]})
         else:
-            rows.append({"text": text, "probabilities": [float(v) for v in p],
+            rows.append({"line": line, "text": text, "probabilities": [float(v) for v in p],
                          "label": labels[int(p.argmax())]})
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
         for row in rows:
             score = row.get("probability", max(row.get("probabilities", [0])))
-            snippet = row["text"] if len(row["text"]) <= 60 else row["text"][:57] + "..."
+            flat = " ".join(row["text"].split())
+            snippet = flat if len(flat) <= 60 else flat[:57] + "..."
             print(f"{score:.4f}  {row['label']:>8s}  {snippet}")
     return 0
 
@@ -210,11 +219,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     rows, curves = [], {}
     for name in args.models:
         zoo.build(name)  # fail fast on unknown names
+    from textrnn.io_utils import check_output_dir
+    from textrnn.runs import load_settings
+
+    check_output_dir(out, set(args.models) | {"compare.md", "val_accuracy.png"})
     for name in args.models:
-        run_dir = out / name
-        resume = (run_dir / "run.json").exists()
-        metrics = train_run(_settings(args, name), run_dir, resume=resume,
-                            verbose=0 if args.quiet else 1)
+        run_dir, settings = out / name, _settings(args, name)
+        resume = (run_dir / "run.json").exists() and (run_dir / "checkpoint").is_dir()
+        if resume and load_settings(run_dir) != settings:
+            raise TextRNNError(f"{run_dir}: holds a {name} run with other settings; rerun with the "
+                               "options it started with to resume, or give another --out")
+        metrics = train_run(settings, run_dir, resume=resume, verbose=0 if args.quiet else 1)
         history = json.loads((run_dir / "history.json").read_text())
         curves[name] = history.get("val_acc", [])
         rows.append([name, f"{metrics['params']:,}", metrics["epochs_run"], metrics["best_epoch"],
@@ -280,9 +295,13 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
 def cmd_import_keras(args: argparse.Namespace) -> int:
     from textrnn.data.text import TextEncoder
+    from textrnn.io_utils import check_output_dir
     from textrnn.keras_io import load_keras_model
     from textrnn.pretrain.sources import load_vocabulary
 
+    out = check_output_dir(args.out, {"model"})
+    if (out / "model").exists():
+        raise TextRNNError(f"--out {out}: already holds a model; give a new or empty folder")
     model = load_keras_model(args.path)
     if args.vocab:
         vocab = load_vocabulary(args.vocab, model.layers[0].get_config().get("input_dim", 10000))
@@ -295,6 +314,9 @@ def cmd_import_keras(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if Path(args.out).is_dir():
+        raise TextRNNError(f"--out {args.out}: is a folder; give the file to write "
+                           f"(e.g. {Path(args.out) / ('model.' + args.format)})")
     model = load_run_model(args.run_dir, need_text=False)
     if args.format == "keras":
         from textrnn.keras_io import save_keras_model
@@ -316,6 +338,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from textrnn.serve import serve
 
+    if not 0 <= args.port <= 65535:
+        raise TextRNNError(f"--port must be between 0 and 65535, got {args.port}")
+    if args.workers < 1:
+        raise TextRNNError(f"--workers must be at least 1, got {args.workers}")
     serve(args.run_dir, host=args.host, port=args.port, workers=args.workers)
     return 0
 
@@ -369,13 +395,12 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The README's main job: train a lecture model on the embedded sample, evaluate it, plot it."""
-    import shutil
+    from textrnn.io_utils import check_output_dir, remove_owned
+    from textrnn.runs import RUN_FILE, RUN_OUTPUTS, TrainSettings, train_run
 
-    from textrnn.runs import RUN_FILE, TrainSettings, train_run
-
-    out = Path(args.out)
-    if (out / RUN_FILE).is_file():  # a previous demo: start afresh
-        shutil.rmtree(out)
+    out = check_output_dir(args.out, RUN_OUTPUTS, marker=RUN_FILE)  # refuses anything else
+    if (out / RUN_FILE).is_file():  # a previous demo: its own files go, nothing else is there
+        remove_owned(out, RUN_OUTPUTS)
     settings = TrainSettings(model=args.model, data="sample", epochs=args.epochs, maxlen=args.maxlen,
                              seed=args.seed, patience=2)
     print(f"textrnn demo: {args.model} on the embedded IMDB sample (3,000 train reviews, the last 20 % "
@@ -391,10 +416,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="textrnn", description=__doc__)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
     # -q is also accepted after the command name
     quiet = argparse.ArgumentParser(add_help=False)
     quiet.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")
+    quiet.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
@@ -416,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(p)
     _add_model_options(p)
     p.set_defaults(func=cmd_train)
+    p.set_defaults(parser_defaults=vars(p.parse_args([])))  # --resume refuses options beside it
 
     p = command("evaluate", help="accuracy, loss, P/R/F1, ROC AUC, confusion matrix")
     p.add_argument("run_dir")
@@ -575,18 +605,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str | None:
+    """The one-line message of a failure the user can act on (bad input or options, a damaged
+    or unreadable file, too little memory), or None for an unexpected error: a bug."""
+    from safetensors import SafetensorError
+
+    if isinstance(exc, TextRNNError):
+        return str(exc)
+    if isinstance(exc, SafetensorError):
+        return f"damaged weights file ({exc}); retrain or restore the run"
+    if isinstance(exc, MemoryError):
+        return "out of memory (a file declares more data than fits; is it damaged?)"
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
+        return f"{exc.filename}: {exc.strerror.lower() if exc.strerror else exc}"
+    if isinstance(exc, OSError):
+        return f"{getattr(exc, 'filename', None) or 'file'}: {exc.strerror or exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"input is not valid {exc.encoding} (byte {exc.start}); pass --encoding"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except TextRNNError as exc:
-        print(f"textrnn: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("textrnn: interrupted; a training run continues with `textrnn train --resume RUN_DIR`",
               file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        message = _one_line(exc)
+        if message is None:
+            print(f"textrnn: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+                  "traceback, and please report it)", file=sys.stderr)
+            return 1
+        print(f"textrnn: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

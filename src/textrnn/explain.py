@@ -10,11 +10,12 @@ The class followed is the positive class (id 1) of a binary model, else the pred
 
 from __future__ import annotations
 
+import copy
 import html
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from torch import nn
 
 from textrnn.data.text import pad_sequences, tokenize
 from textrnn.errors import ConfigError
@@ -42,18 +43,19 @@ def is_unidirectional(model: Sequential) -> bool:
     return bool(rnns) and all(isinstance(r, RNN) and not r.go_backwards for r in rnns)
 
 
-@contextmanager
-def _every_step(model: Sequential, layer: RNN):
-    """Let the last recurrent layer return all its steps, so the head scores each of them: on the
-    padded row (no length buckets, which would cut the steps the trace indexes) and by the first
-    network alone (a linear head scores whole texts, not steps; an ensemble's other networks are not
-    traced)."""
-    saved = layer.return_sequences, model.length_buckets, model.linear_head, model.members
-    layer.return_sequences, model.length_buckets, model.linear_head, model.members = True, False, None, []
-    try:
-        yield
-    finally:
-        layer.return_sequences, model.length_buckets, model.linear_head, model.members = saved
+def every_step_view(model: Sequential, layer: RNN) -> Sequential:
+    """A view of `model` that shares its weights but whose `layer` returns all its steps, so the
+    head scores each of them: on the padded row (no length buckets, which would cut the steps the
+    trace indexes) and by the first network alone (a linear head scores whole texts, not steps; an
+    ensemble's other networks are not traced). `model` itself is never changed, so a server's
+    predictions running beside an explanation see it as it is."""
+    traced = copy.copy(layer)
+    traced.return_sequences = True
+    view = copy.copy(model)
+    view._modules = dict(model._modules)  # its own module table: the assignment below stays here
+    view._layers = nn.ModuleList([traced if each is layer else each for each in model.layers])
+    view.length_buckets, view.linear_head, view.members = False, None, []
+    return view
 
 
 def _class_prob(outputs: np.ndarray, cls: int | None) -> np.ndarray:
@@ -76,8 +78,7 @@ def explain(model: Sequential, text: str, method: str | None = None) -> Explanat
         if not is_unidirectional(model):
             raise ConfigError("the running trace needs a unidirectional model; use occlusion")
         last_rnn = [layer for layer in model.layers if isinstance(layer, RNN)][-1]
-        with _every_step(model, last_rnn):
-            per_step = model.predict(x)[0]  # one pass gives every step, the last is the prediction
+        per_step = every_step_view(model, last_rnn).predict(x)[0]  # every step; the last is the prediction
         full = per_step[-1]
     else:
         full = model.predict(x)[0]

@@ -15,13 +15,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from textrnn import distributed, losses
+from textrnn import distributed, keep_denormals_flushed, losses
 from textrnn import optimizers as optimizers_module
 from textrnn.callbacks import Callback, History
 from textrnn.data.buckets import batch_width, length_batches, row_lengths
 from textrnn.direct_step import DirectStep
 from textrnn.errors import ConfigError, DataError, NotBuiltError
-from textrnn.io_utils import atomic_write_dir, atomic_write_json
+from textrnn.io_utils import atomic_write_dir, atomic_write_json, settle_dir
 from textrnn.layers.base import Layer, Shape, WeightSplit, auto_name, layer_from_config, layer_to_config
 from textrnn.layers.core import Dropout
 from textrnn.layers.embedding import Embedding
@@ -292,6 +292,7 @@ class Sequential(WeightSplit, nn.Module):
         """Train for `epochs` epochs. As in Keras, validation_split takes the LAST rows of x, y
         before shuffling; loss and accuracy are averaged over the epoch's batches."""
         self._require_compiled()
+        keep_denormals_flushed()
         xt, yt = self._to_tensors(x, y)
         if not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be in [0, 1), got {validation_split}")
@@ -429,6 +430,7 @@ class Sequential(WeightSplit, nn.Module):
     def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 1,
                  return_dict: bool = False) -> list[float] | float | dict[str, float]:
         self._require_compiled()
+        keep_denormals_flushed()
         xt, yt = self._to_tensors(x, y)
         self._ensure_ready(xt)
         results = self._evaluate_tensors(xt, yt, batch_size)
@@ -443,6 +445,7 @@ class Sequential(WeightSplit, nn.Module):
 
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """Model outputs for x, in batches, with no autograd and dropout off."""
+        keep_denormals_flushed()
         xt, _ = self._to_tensors(x, None)
         if not self.built:
             self.build((None, *xt.shape[1:]))
@@ -512,23 +515,19 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
         from textrnn.keras_io import load_keras_model
 
         return load_keras_model(path)
-    folder = Path(path)
+    folder = settle_dir(path)
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
         raise DataError(f"{folder}: not a saved textrnn model (no {CONFIG_FILE})")
+    config = read_json(config_path, "malformed model config")
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
         model = Sequential.from_config(config["model"])
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise DataError(f"{config_path}: malformed model config ({exc})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(f"{config_path}: malformed model config ({type(exc).__name__}: {exc})") from None
     weights_path = folder / WEIGHTS_FILE
     if not weights_path.is_file():
         raise DataError(f"{folder}: missing {WEIGHTS_FILE}")
-    state = load_file(str(weights_path))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise DataError(f"{weights_path}: weights do not match the config "
-                        f"(missing {missing}, unexpected {unexpected})")
+    load_weights_file(model, weights_path)
     if compile and "compile" in config:
         c = config["compile"]
         model.compile(optimizers_module.OptimizerSpec(c["optimizer"]["name"],
@@ -546,7 +545,47 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
         model.attach_members([load_model(members / k, compile=False) for k in numbered])
     vocab_path = folder / VOCAB_FILE
     if vocab_path.is_file():
-        from textrnn.data.text import TextEncoder
-
-        model.text_encoder = TextEncoder.from_json(json.loads(vocab_path.read_text(encoding="utf-8")))
+        model.text_encoder = load_vocabulary_file(vocab_path)
     return model
+
+
+def load_vocabulary_file(path: Path) -> Any:
+    """The TextEncoder of a vocab.json; any malformed content is one DataError line."""
+    from textrnn.data.text import TextEncoder
+
+    try:
+        return TextEncoder.from_json(read_json(path))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise DataError(f"{path}: malformed vocabulary ({type(exc).__name__}: {exc})") from None
+
+
+def read_json(path: Path, what: str = "not valid JSON") -> Any:
+    """A JSON file's content; an empty, truncated or non-UTF-8 file is one DataError line."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: {what} ({exc})") from None
+
+
+def load_weights_file(model: nn.Module, path: Path, strict: bool = True) -> None:
+    """Load a safetensors file into `model`: a damaged file, a missing or extra tensor, a tensor of
+    the wrong shape, or a NaN / infinite weight is one DataError line naming the file."""
+    from safetensors import SafetensorError
+
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: damaged weights file ({exc})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if (missing or unexpected) and strict:
+        raise DataError(f"{path}: weights do not match the config "
+                        f"(missing {missing}, unexpected {unexpected})")
+    for name, tensor in state.items():
+        if name in expected and tuple(tensor.shape) != tuple(expected[name].shape):
+            raise DataError(f"{path}: tensor {name} has shape {tuple(tensor.shape)}, the model expects "
+                            f"{tuple(expected[name].shape)}")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise DataError(f"{path}: tensor {name} holds NaN or infinite values")
+    model.load_state_dict(state, strict=False)

@@ -14,6 +14,7 @@ RMSpropOptimizer and AdamOptimizer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -129,8 +130,8 @@ class OptimizerSpec:
             raise ConfigError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
         for label, rate in (("learning rate", learning_rate), ("embedding learning rate",
                                                                embedding_learning_rate)):
-            if rate is not None and not float(rate) > 0:
-                raise ConfigError(f"the {label} must be positive, got {rate}")
+            if rate is not None and not 0 < float(rate) < math.inf:
+                raise ConfigError(f"the {label} must be positive and finite, got {rate}")
         self.name = key
         self.learning_rate = DEFAULT_LR[key] if learning_rate is None else float(learning_rate)
         self.embedding_learning_rate = (None if embedding_learning_rate is None

@@ -35,14 +35,16 @@ import torch
 
 from textrnn.data.datasets import PreparedData, is_imdb_source
 from textrnn.errors import ConfigError
-from textrnn.io_utils import atomic_write_json
+from textrnn.io_utils import atomic_write_json, check_output_dir
 from textrnn.metrics import classification_report
 from textrnn.optimizers import OptimizerSpec
-from textrnn.runs import RUN_FILE, TrainSettings, prepare_data, train_run, validation_rows
+from textrnn.runs import RUN_FILE, RUN_OUTPUTS, TrainSettings, prepare_data, train_run, validation_rows
 
 RECIPE_FILE = "recipe.json"
 SETTINGS_FILE = "recipe-settings.json"  # what it started with, checked on resume
 NETWORKS_DIR = "networks"  # the ensemble's networks after the first
+# What a recipe folder holds beside the first network's run files (the output-folder policy).
+RECIPE_OUTPUTS = frozenset({RECIPE_FILE, SETTINGS_FILE, NETWORKS_DIR, "embedding"})
 
 
 @dataclass
@@ -168,9 +170,7 @@ def _network_settings(settings: TrainSettings, k: int) -> TrainSettings:
 
 def _train_network(settings: TrainSettings, run_dir: Path, verbose: int) -> dict:
     resume = (run_dir / RUN_FILE).is_file() and (run_dir / "checkpoint").is_dir()
-    if (run_dir / RUN_FILE).is_file() and not resume:  # started, no epoch finished: start over
-        (run_dir / RUN_FILE).unlink()
-    return train_run(settings, run_dir, resume=resume, verbose=verbose)
+    return train_run(settings, run_dir, resume=resume, verbose=verbose, other_outputs=RECIPE_OUTPUTS)
 
 
 def _assemble(s: RecipeSettings, run_dir: Path, settings: TrainSettings, verbose: int) -> dict:
@@ -254,6 +254,8 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
     if s.networks < 1:
         raise ConfigError(f"--networks must be at least 1, got {s.networks}")
     OptimizerSpec("adam", s.lr, s.embedding_lr)  # a bad --lr / --embedding-lr fails before word2vec
+    _training_settings(s, None).validate()
+    check_output_dir(run_dir, RUN_OUTPUTS | RECIPE_OUTPUTS, marker=SETTINGS_FILE)
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_settings(s, run_dir)
     start = time.perf_counter()

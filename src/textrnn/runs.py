@@ -19,13 +19,16 @@ from textrnn.callbacks import Callback, EarlyStopping
 from textrnn.checkpoint import load_checkpoint, save_checkpoint
 from textrnn.data.datasets import PreparedData, imdb_train_movies, is_imdb_source, prepare
 from textrnn.errors import ConfigError, DataError
-from textrnn.io_utils import atomic_write_json
+from textrnn.io_utils import atomic_write_json, check_output_dir, remove_owned, settle_dir
 from textrnn.metrics import classification_report
 from textrnn.models import Sequential, load_model
 from textrnn.optimizers import OptimizerSpec
 from textrnn.pretrain.vectors import PretrainedEmbedding
 
 RUN_FILE = "run.json"
+# Everything a training run writes into its folder: the output-folder policy refuses a folder that
+# holds anything else, and only these are ever replaced or removed.
+RUN_OUTPUTS = {RUN_FILE, "model", "checkpoint", "history.json", "metrics.json", "loss.png", "accuracy.png"}
 
 
 @dataclass
@@ -63,8 +66,37 @@ class TrainSettings:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrainSettings:
+        if not isinstance(data, dict) or "model" not in data:
+            raise DataError("run.json: expected a JSON object of training settings with a 'model'")
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def validate(self) -> None:
+        """Refuse values no run can use, before anything is read or written (one line each)."""
+        if self.model not in zoo.ZOO:
+            raise ConfigError(f"unknown model {self.model!r}; valid: {', '.join(zoo.ZOO)}")
+        whole = {"epochs": (self.epochs, 1), "batch-size": (self.batch_size, 1),
+                 "vocab-size": (self.vocab_size, 4), "embedding-dim": (self.embedding_dim, 1),
+                 "maxlen": (self.maxlen, 1), "units": (self.units, 1), "layers": (self.layers, 1),
+                 "patience": (self.patience, 0), "seed": (self.seed, 0)}
+        if self.train_size is not None:
+            whole["train-size"] = (self.train_size, 1)
+        if self.data_seed is not None:
+            whole["data-seed"] = (self.data_seed, 0)
+        for option, (value, least) in whole.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"--{option} must be an integer >= {least}, got {value!r}")
+        for option in ("seed", "data-seed"):
+            if whole.get(option, (0,))[0] >= 2 ** 32:
+                raise ConfigError(f"--{option} must be below 2**32, got {whole[option][0]}")
+        if not 0 <= self.val_split < 1:
+            raise ConfigError(f"--val-split must be in [0, 1), got {self.val_split}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
+        for option, rate in (("lr", self.lr), ("embedding-lr", self.embedding_lr)):
+            if rate is not None and not 0 < rate < float("inf"):
+                raise ConfigError(f"--{option} must be positive and finite, got {rate}")
+        OptimizerSpec(self.optimizer, self.lr, self.embedding_lr)  # the optimizer's name
 
 
 def _pretrained(s: TrainSettings) -> PretrainedEmbedding | None:
@@ -174,15 +206,21 @@ class _RunCheckpoint(Callback):
 
 
 def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False, verbose: int = 1,
-              callbacks: list[Callback] | None = None) -> dict[str, Any]:
+              callbacks: list[Callback] | None = None,
+              other_outputs: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Train (or resume) a run in `run_dir` and return its metrics. Each epoch ends with the
     checkpoint on disk, so an interrupted run resumes from its last finished epoch and ends exactly
-    where the uninterrupted run would have (same seed, machine and thread count)."""
+    where the uninterrupted run would have (same seed, machine and thread count). The folder may be
+    new, empty, or hold this run's own files (and `other_outputs`: names a caller such as the recipe
+    keeps beside them); anything else is refused. A run that never finished an epoch restarts."""
     run_dir = Path(run_dir)
     distributed.init_from_env()
     if resume:
         settings = load_settings(run_dir)
-    elif (run_dir / RUN_FILE).exists() and distributed.is_main():
+    settings.validate()
+    # A caller that keeps its own files beside the run (the recipe) has checked the folder itself.
+    started = _started(run_dir, resume, RUN_OUTPUTS | other_outputs, None if other_outputs else RUN_FILE)
+    if started and not resume:
         raise ConfigError(f"{run_dir}: already holds a run; use --resume {run_dir} or another --out")
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
@@ -196,11 +234,11 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
 
     progress: dict[str, Any] = {"epochs_done": 0, "history": {}, "best": None, "best_epoch": None,
                                 "train_time_s": 0.0, "stopped": False}
-    if resume:
-        if not (run_dir / "checkpoint").is_dir():
-            raise DataError(f"{run_dir}: no checkpoint to resume from (no epoch finished yet)")
+    if started:
         progress = load_checkpoint(run_dir / "checkpoint", model, model.optimizer)
     elif distributed.is_main():
+        # A folder whose run never finished an epoch holds nothing worth keeping: start it afresh.
+        remove_owned(run_dir, RUN_OUTPUTS)
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(run_dir / RUN_FILE, asdict(settings))
 
@@ -227,6 +265,17 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
     metrics = finish_run(run_dir, settings, data, progress, verbose)
     distributed.barrier()
     return metrics
+
+
+def _started(run_dir: Path, resume: bool, owned: set[str], marker: str | None) -> bool:
+    """Whether `run_dir` holds a run with at least one finished epoch (its checkpoint). Refuses an
+    output folder that holds anything but `owned` (and, given a `marker`, one without it)."""
+    check_output_dir(run_dir, owned, marker)
+    settle_dir(run_dir / "checkpoint")  # a crash between a save's two renames
+    started = (run_dir / RUN_FILE).is_file() and (run_dir / "checkpoint").is_dir()
+    if resume and not (run_dir / RUN_FILE).is_file():
+        raise DataError(f"{run_dir}: not a run folder (no {RUN_FILE})")
+    return started
 
 
 def finish_run(run_dir: Path, settings: TrainSettings, data: PreparedData, progress: dict[str, Any],
@@ -263,7 +312,14 @@ def load_settings(run_dir: Path) -> TrainSettings:
     path = Path(run_dir) / RUN_FILE
     if not path.is_file():
         raise DataError(f"{run_dir}: not a run folder (no {RUN_FILE})")
-    return TrainSettings.from_json(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        return TrainSettings.from_json(data)
+    except TypeError as exc:
+        raise DataError(f"{path}: malformed settings ({exc})") from None
 
 
 def load_run_model(run_dir: str | Path, need_text: bool = True) -> Sequential:

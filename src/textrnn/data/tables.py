@@ -30,7 +30,16 @@ class LabelledTexts:
     source: str
 
 
-def _decode(path: Path, data: bytes, encoding: str) -> str:
+# A review may be long; the csv module's default field limit (128 KB) is not a text's limit.
+MAX_FIELD_CHARS = 1 << 30
+
+
+def raise_csv_field_limit() -> None:
+    csv.field_size_limit(MAX_FIELD_CHARS)
+
+
+def decode_bytes(path: Path | str, data: bytes, encoding: str) -> str:
+    """`data` as text; a wrong encoding is one line naming the file, line and byte."""
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -44,7 +53,7 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
 def _read_text_file(path: Path, encoding: str) -> str:
     if not path.exists():
         raise DataError(f"{path}: file not found")
-    text = _decode(path, path.read_bytes(), encoding)
+    text = decode_bytes(path, path.read_bytes(), encoding)
     if not text.strip():
         raise DataError(f"{path}: file is empty")
     return text.lstrip("\ufeff")
@@ -82,6 +91,7 @@ def _records(path: Path, encoding: str) -> tuple[list[tuple[int, dict]], list[st
             rows.append((number, record))
         return rows, columns
     if suffix in (".csv", ".tsv", ".txt"):
+        raise_csv_field_limit()
         delimiter = "\t" if suffix == ".tsv" else ","
         reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
         columns = list(reader.fieldnames or [])
@@ -152,7 +162,7 @@ def read_folder(path: str | Path, encoding: str = "utf-8",
     texts, raw, where = [], [], []
     for folder in subfolders:
         for file in sorted(folder.glob("*.txt")):
-            text = _decode(file, file.read_bytes(), encoding)
+            text = decode_bytes(file, file.read_bytes(), encoding)
             if not text.strip():
                 raise DataError(f"{file}: file is empty")
             texts.append(text)
@@ -161,11 +171,39 @@ def read_folder(path: str | Path, encoding: str = "utf-8",
     return _finish(texts, raw, where, classes, str(path))
 
 
+def _integral_labels(raw: list[str], where: Sequence[str], source: str) -> list[str]:
+    """Numeric labels written as floats ("1.0") become integers ("1"); fractional ones ("0.7") are
+    scores, not classes, and are refused rather than read as one class per value."""
+    try:
+        values = [float(label) for label in raw]
+    except ValueError:
+        return raw
+    if all(v.is_integer() for v in values):
+        return [str(int(v)) for v in values]
+    first = next(i for i, v in enumerate(values) if not v.is_integer())
+    raise DataError(f"{where[first]}: label {raw[first]!r} is not a class: labels must be class names "
+                    "or integers (textrnn classifies; it does not regress scores)")
+
+
+def _check_mixed(raw: list[str], where: Sequence[str]) -> None:
+    """pos/neg names beside other names are a typo or a stray row, not a third class."""
+    lowered = [label.lower() for label in raw]
+    if not any(label in _BINARY_NAMES for label in lowered):
+        return
+    others = [i for i, label in enumerate(lowered) if label not in _BINARY_NAMES]
+    if others:
+        first = others[0]
+        raise DataError(f"{where[first]}: label {raw[first]!r} beside pos/neg labels ({len(others)} such "
+                        f"rows); expected one of {', '.join(sorted(_BINARY_NAMES))}")
+
+
 def _finish(texts, raw, where, classes, source) -> LabelledTexts:
+    raw = _integral_labels(raw, where, source)
     if classes is None:
         if len(set(raw)) < 2:
             raise DataError(f"{source}: only one class ({raw[0]!r}) found; a classifier needs "
                             "at least two")
+        _check_mixed(raw, where)
         classes = label_names(raw)
     return LabelledTexts(texts, encode_labels(raw, classes, where), list(classes), source)
 

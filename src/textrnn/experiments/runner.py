@@ -41,10 +41,6 @@ def run_grid(root: Path, runs: dict[str, TrainSettings], verbose: int = 1,
             print(f"[{finished}/{len(runs)} runs done{left}] {name}", flush=True)
         start = time.perf_counter()
         resume = (run_dir / "run.json").is_file() and (run_dir / "checkpoint").is_dir()
-        if (run_dir / "run.json").is_file() and not resume:  # started, no epoch finished: restart
-            import shutil
-
-            shutil.rmtree(run_dir)
         results[name] = train_run(settings, run_dir, resume=resume, verbose=0)
         spent.append(time.perf_counter() - start)
         reviews_done += size[name]
