@@ -26,10 +26,10 @@ from datetime import datetime, timezone
 import numpy as np
 import torch
 
-from textrnn import zoo
+from textrnn.app import zoo
 from textrnn.data.buckets import batch_width, length_batches, row_lengths
 from textrnn.data.datasets import prepare
-from textrnn.optimizers import OptimizerSpec
+from textrnn.training.optimizers import OptimizerSpec
 
 SHAPES = {"bi-lstm-pool": zoo.ZooConfig(vocab_size=30000, embedding_dim=64, maxlen=400, units=64)}
 

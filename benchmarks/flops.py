@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import torch
 
-from textrnn import zoo
+from textrnn.app import zoo
 from textrnn.layers import Bidirectional
 from textrnn.layers.recurrent import RNN
 

@@ -27,7 +27,7 @@ WORKER = textwrap.dedent('''
         from keras_reference import build
         model = build(name)
     else:
-        from textrnn import zoo
+        from textrnn.app import zoo
         model = zoo.build(name)
     model.predict(x[:256], batch_size=256, verbose=0)  # warm-up (compilation, first allocations)
     start = time.perf_counter()

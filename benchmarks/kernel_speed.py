@@ -122,7 +122,8 @@ def best_ms(call, repeats: int = 3) -> float:
 
 def op_calls():
     """(name, textrnn's one-pass op, the PyTorch ops it replaces) on the lecture's table."""
-    from textrnn import kernels, optimizers
+    from textrnn.backend import kernels
+    from textrnn.training import optimizers
 
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(0, 10000, (32 * 500,), generator=gen)
@@ -159,7 +160,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from textrnn import kernels
+    from textrnn.backend import kernels
 
     if not kernels.available():
         raise SystemExit("textrnn's kernels are not built on this machine")

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
+from textrnn.app.runs import load_settings, prepare_data
+from textrnn.interop.onnx_export import export_onnx
 from textrnn.models import load_model
-from textrnn.onnx_export import export_onnx
-from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.runs import load_settings, prepare_data
 
 
 def _rate(predict, x: np.ndarray, batch: int) -> float:

@@ -22,7 +22,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from textrnn import zoo
+    from textrnn.app import zoo
     from textrnn.data.datasets import prepare
 
     after_import = max_rss_mb()

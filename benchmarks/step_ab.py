@@ -19,7 +19,7 @@ from pathlib import Path
 
 WORKER = """
 import json, sys, time
-from textrnn import zoo
+from textrnn.app import zoo
 from textrnn.data.datasets import prepare
 name, steps = sys.argv[1], int(sys.argv[2])
 data = prepare("imdb", quiet=True)

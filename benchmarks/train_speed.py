@@ -30,7 +30,7 @@ WORKER = textwrap.dedent('''
     x, y = data.x_train[: batch * (steps + 3)], data.y_train[: batch * (steps + 3)].astype("float32")
     epoch = None
     if contender.startswith("textrnn"):
-        from textrnn import zoo
+        from textrnn.app import zoo
         model = zoo.build(name)
         model.compile("rmsprop", "binary_crossentropy", ["acc"])
     elif contender.startswith("keras-"):

@@ -22,15 +22,15 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from textrnn.models import load_model
-from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import (
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
+from textrnn.app.recipe import (
     _blend_weight,
     _network_dirs,
     _training_settings,
     fit_linear_head,
     settings_from_record,
 )
-from textrnn.runs import prepare_data, validation_rows
+from textrnn.app.runs import prepare_data, validation_rows
 
 EPS = 1e-6
 WEIGHTS = np.linspace(0, 1, 21)

@@ -24,9 +24,9 @@ from sklearn.linear_model import LogisticRegression
 from textrnn.data import imdb
 from textrnn.data.datasets import KERAS_SHUFFLE_SEED
 from textrnn.models import load_model
-from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import _acc, _blend_weight, _training_settings, fit_linear_head, settings_from_record
-from textrnn.runs import prepare_data, validation_rows
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
+from textrnn.app.recipe import _acc, _blend_weight, _training_settings, fit_linear_head, settings_from_record
+from textrnn.app.runs import prepare_data, validation_rows
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:

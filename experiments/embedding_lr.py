@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textrnn.runs import TrainSettings, train_run
+from textrnn.app.runs import TrainSettings, train_run
 
 
 def main() -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from textrnn.experiments.runner import run_grid
-from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.runs import TrainSettings
+from textrnn.app.experiments.runner import run_grid
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
+from textrnn.app.runs import TrainSettings
 
 GRID = Path("runs/pretraining")
 ROOT = Path("runs/scale-probe")

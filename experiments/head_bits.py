@@ -20,11 +20,11 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from textrnn.data.datasets import imdb_train_movies
-from textrnn.linear import NBLinear, ngram_features
+from textrnn.models.linear_head import NBLinear, ngram_features
 from textrnn.models import load_model
-from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import _acc, _blend_weight, _training_settings, fit_linear_head, settings_from_record
-from textrnn.runs import prepare_data, validation_rows
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
+from textrnn.app.recipe import _acc, _blend_weight, _training_settings, fit_linear_head, settings_from_record
+from textrnn.app.runs import prepare_data, validation_rows
 
 BITS = (22, 24)
 

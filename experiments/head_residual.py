@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from sklearn.model_selection import GroupKFold
 
-from textrnn import losses
+from textrnn.training import losses
 from textrnn.data.datasets import imdb_train_movies
-from textrnn.linear import NBLinear
-from textrnn.optimizers import OptimizerSpec
-from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import RecipeSettings, _training_settings, settings_from_record
-from textrnn.runs import build_model, prepare_data, validation_rows
+from textrnn.models.linear_head import NBLinear
+from textrnn.training.optimizers import OptimizerSpec
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
+from textrnn.app.recipe import RecipeSettings, _training_settings, settings_from_record
+from textrnn.app.runs import build_model, prepare_data, validation_rows
 
 
 def _logit(p: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ import numpy as np
 
 from textrnn.data import imdb
 from textrnn.data.datasets import imdb_train_movies, prepare
-from textrnn.runs import TrainSettings, validation_rows
+from textrnn.app.runs import TrainSettings, validation_rows
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from textrnn.io_utils import atomic_write_text
-from textrnn.recipe import RecipeSettings, run_recipe
+from textrnn.app.recipe import RecipeSettings, run_recipe
 
 ROOT = Path("runs/recipe-ablation")
 SHARED = "shared-embedding.txt"  # in a run folder: its word2vec vectors were copied from another run

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from textrnn.models import load_model
-from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import _blend_weight, _training_settings, fit_linear_head, settings_from_record
-from textrnn.runs import prepare_data, validation_rows
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
+from textrnn.app.recipe import _blend_weight, _training_settings, fit_linear_head, settings_from_record
+from textrnn.app.runs import prepare_data, validation_rows
 
 
 def main(runs: list[str], head_bits: int | None = None, prefixes: bool = False) -> None:

@@ -23,10 +23,10 @@ import torch
 
 from textrnn.data.text import pad_sequences
 from textrnn.models import load_model
-from textrnn.pretrain.sources import corpus_tokens
-from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import _acc, _blend_weight, _training_settings, fit_linear_head, settings_from_record
-from textrnn.runs import build_model, prepare_data, validation_rows
+from textrnn.app.pretrain.sources import corpus_tokens
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
+from textrnn.app.recipe import _acc, _blend_weight, _training_settings, fit_linear_head, settings_from_record
+from textrnn.app.runs import build_model, prepare_data, validation_rows
 
 
 def main(teacher_run: str, student_run: str, epochs: int = 3) -> None:

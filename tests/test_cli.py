@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from textrnn.callbacks import Callback
+from textrnn.app.runs import TrainSettings, train_run
 from textrnn.cli import main
 from textrnn.models import load_model
-from textrnn.runs import TrainSettings, train_run
+from textrnn.training.callbacks import Callback
 
 SMALL = ["--train-size", "240", "--maxlen", "40", "--vocab-size", "800", "--units", "8",
          "--batch-size", "32", "-q"]

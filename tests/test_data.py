@@ -240,9 +240,9 @@ def _archive_with_movies(tmp_path, with_urls=True):
 
 
 def test_movie_disjoint_validation_rows(tmp_path, monkeypatch):
+    from textrnn.app.runs import TrainSettings, validation_rows
     from textrnn.data import imdb
     from textrnn.data.datasets import imdb_train_movies
-    from textrnn.runs import TrainSettings, validation_rows
 
     monkeypatch.setenv("TEXTRNN_CACHE", str(tmp_path / "cache"))
     archive = _archive_with_movies(tmp_path)

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from textrnn import kernels, zoo
 from textrnn import layers as L
-from textrnn.direct_step import DirectStep
+from textrnn.app import zoo
+from textrnn.backend import kernels
 from textrnn.models import Sequential
-from textrnn.optimizers import RMSprop
+from textrnn.training.direct_step import DirectStep
+from textrnn.training.optimizers import RMSprop
 
 pytestmark = pytest.mark.skipif(not (kernels.available() and kernels.fast_layer(16, 16)),
                                 reason="the whole-layer kernels need the compiled extension and AVX-512")
@@ -216,7 +217,7 @@ def test_optimizer_step_hooks_still_run():
 def test_the_fused_head_gives_autograds_gradient():
     """kernels.sigmoid_bce against losses.binary_crossentropy / binary_accuracy and autograd through
     sigmoid, saturated outputs (the clip to [1e-7, 1 - 1e-7]) and p = 0.5 included."""
-    from textrnn import losses
+    from textrnn.training import losses
 
     z = torch.cat([torch.randn(200) * 4, torch.tensor([0.0, 30.0, -30.0, 16.0, -16.0, 17.0, -17.0])])[:, None]
     y = (torch.rand(len(z)) > 0.5).float()

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.models import load_model
-from textrnn.pretrain.vectors import PretrainedEmbedding
 
 ARGS = ["lstm", "--data", "sample", "--train-size", "256", "--maxlen", "40", "--vocab-size", "800",
         "--units", "8", "--dropout", "0", "--epochs", "3", "--patience", "0", "--seed", "1", "-q"]

@@ -9,10 +9,10 @@ import threading
 import numpy as np
 import pytest
 
+from textrnn.app.explain import explain
+from textrnn.app.runs import load_run_model
 from textrnn.cli import main
-from textrnn.explain import explain
 from textrnn.io_utils import atomic_write_dir, settle_dir
-from textrnn.runs import load_run_model
 
 SMALL = ["--train-size", "120", "--maxlen", "30", "--vocab-size", "500", "--units", "8",
          "--epochs", "1", "-q"]

@@ -8,11 +8,11 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from textrnn import zoo
+from textrnn.app import zoo
 from textrnn.cli import main
 from textrnn.data.datasets import prepare
 from textrnn.errors import ConfigError
-from textrnn.keras_io import load_keras_model, load_keras_weights, save_keras_model
+from textrnn.interop.keras_io import load_keras_model, load_keras_weights, save_keras_model
 from textrnn.models import load_model
 
 T = 30
@@ -125,7 +125,7 @@ def test_onnx_export_matches_on_real_reviews(tmp_path, reviews, name):
     model = zoo.build(name, zoo.ZooConfig(vocab_size=500, embedding_dim=16, units=8, maxlen=T))
     model.build((None, T))
     path = tmp_path / "m.onnx"
-    from textrnn.onnx_export import export_onnx
+    from textrnn.interop.onnx_export import export_onnx
 
     export_onnx(model, path)
     session = ort.InferenceSession(str(path))
@@ -191,7 +191,7 @@ def test_pooled_models_round_trip_both_ways(tmp_path, reviews, pool, cell):
 def test_onnx_export_of_a_masked_pooled_model_matches_keras(tmp_path, reviews, pool, cell):
     """The recipe's shape (mask_zero, Bi-LSTM or Bi-GRU over time, pooled), length-bucketed in
     textrnn: the ONNX graph, fed padded reviews of any width, gives Keras's predictions."""
-    from textrnn.onnx_export import export_onnx
+    from textrnn.interop.onnx_export import export_onnx
 
     km = _recipe_pair(pool, cell)
     km.save(tmp_path / "k.keras")

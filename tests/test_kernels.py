@@ -4,9 +4,8 @@ gradcheck, both thread counts, and the layer wired to it."""
 import pytest
 import torch
 
-from textrnn import kernels
 from textrnn import layers as L
-from textrnn.layers import rnn_kernels
+from textrnn.backend import kernels, sequence
 
 pytestmark = pytest.mark.skipif(not kernels.available(), reason="the C++ kernel could not be built here")
 
@@ -66,8 +65,8 @@ def test_layer_matches_the_step_loop(cell, threads, go_backwards, features, inpu
             if use_kernel:
                 out, final = layer.own_kernel()(xx, states, input_mask=mask)
             else:
-                xx = rnn_kernels.apply_input_mask(xx, mask)
-                out, final = rnn_kernels.step_loop(layer.step, layer.project_inputs(xx, None), states,
+                xx = sequence.apply_input_mask(xx, mask)
+                out, final = sequence.step_loop(layer.step, layer.project_inputs(xx, None), states,
                                                    None, None)
             loss = (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum() + final[-1].sum()
             return out.detach(), torch.autograd.grad(loss, weights)
@@ -110,7 +109,7 @@ def test_forward_only_lstm_kernel_matches_pytorch(go_backwards, batch):
         assert layer.own_kernel() is not None
         out, h, c = layer(x, initial_state=[h0, c0])
         xx = x.flip(1) if go_backwards else x
-        ref, (ref_h, ref_c) = rnn_kernels.fused_sequence("lstm", xx, [h0, c0], layer.torch_weights())
+        ref, (ref_h, ref_c) = sequence.fused_sequence("lstm", xx, [h0, c0], layer.torch_weights())
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(h, ref_h, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(c, ref_c, atol=1e-5, rtol=1e-4)
@@ -185,7 +184,7 @@ def test_whole_layer_kernels_match_the_step_loop(cell, sizes, use_bias):
             out, final = layer.own_kernel()(x, states, input_mask=mask)
         else:
             projected = layer.project_inputs(x * mask[:, None], None)
-            out, final = rnn_kernels.step_loop(layer.step, projected, states, None, None)
+            out, final = sequence.step_loop(layer.step, projected, states, None, None)
         loss = (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum() + final[0].sum()
         return out.detach(), torch.autograd.grad(loss, [x, *layer.weights])
 
@@ -196,7 +195,7 @@ def test_whole_layer_kernels_match_the_step_loop(cell, sizes, use_bias):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-3)
     with torch.no_grad():  # inference (no dropout): the forward-only mode of the same kernel
         states = [torch.zeros(5, units) for _ in range(layer.state_count)]
-        ref, _ = rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), states, None, None)
+        ref, _ = sequence.step_loop(layer.step, layer.project_inputs(x, None), states, None, None)
         torch.testing.assert_close(layer(x), ref, atol=1e-5, rtol=1e-4)
 
 
@@ -206,7 +205,7 @@ def test_one_pass_optimizer_updates_match_the_foreach_path(name, monkeypatch):
     float32, several steps (the Keras parity tests pin the rule itself)."""
     if not kernels.available():
         pytest.skip("textrnn's compiled kernels are not built on this machine")
-    from textrnn import optimizers
+    from textrnn.training import optimizers
 
     results = []
     for fused in (True, False):
@@ -232,7 +231,7 @@ def test_a_tensor_the_one_pass_update_cannot_take_leaves_the_step_to_torch(name)
     and torch's foreach ops take the whole step, with the same result as contiguous gradients."""
     if not kernels.available():
         pytest.skip("textrnn's compiled kernels are not built on this machine")
-    from textrnn import optimizers
+    from textrnn.training import optimizers
 
     results = []
     for contiguous in (True, False):

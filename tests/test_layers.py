@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from textrnn import kernels
 from textrnn import layers as L
+from textrnn.backend import kernels, sequence
 from textrnn.errors import ConfigError
-from textrnn.layers import rnn_kernels
 from textrnn.layers.base import layer_from_config, layer_to_config
 from textrnn.models import Sequential
 
@@ -77,17 +76,17 @@ def test_recurrent_dropout_draws_masks_per_gate_and_uses_the_step_loop():
     layer.build((None, 6, 4))
     layer.train()
     calls = []
-    original = rnn_kernels.step_loop
+    original = sequence.step_loop
 
     def spy(*args):
         calls.append(args[4])
         return original(*args)
 
-    rnn_kernels.step_loop = spy
+    sequence.step_loop = spy
     try:
         layer(torch.randn(3, 6, 4))
     finally:
-        rnn_kernels.step_loop = original
+        sequence.step_loop = original
     assert len(calls) == 1 and len(calls[0]) == 4  # four gate masks for h(t-1)
     assert not torch.equal(calls[0][0], calls[0][1])
 
@@ -109,7 +108,7 @@ def _fused_against_step_loop(layer, x, mask, own, need_states, input_dropout=Fal
     states = [x.new_zeros(batch, layer.units) for _ in range(layer.state_count)]
 
     def fused():
-        out, final = rnn_kernels.run_sequence(
+        out, final = sequence.run_sequence(
             own_kernel=layer.own_kernel() if own else None,
             span_kernel=layer.span_kernel() if own else None,
             fused_cell=layer.fused_cell, torch_weights=layer.torch_weights,
@@ -119,8 +118,8 @@ def _fused_against_step_loop(layer, x, mask, own, need_states, input_dropout=Fal
         return out, final if need_states else final[:1]
 
     def stepped():
-        xx = rnn_kernels.apply_input_mask(x, input_mask)
-        out, final = rnn_kernels.step_loop(layer.step, layer.project_inputs(xx, None), states, mask, None)
+        xx = sequence.apply_input_mask(x, input_mask)
+        out, final = sequence.step_loop(layer.step, layer.project_inputs(xx, None), states, mask, None)
         return out, final if need_states else final[:1]
 
     results = []
@@ -185,7 +184,7 @@ def test_whole_layer_lstm_kernel_runs_each_row_on_its_valid_steps(pad, grad, inp
     with torch.no_grad():
         fast = layer(x, mask=mask)
         states = [x.new_zeros(7, size)] * 2
-        slow, _ = rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), states, mask, None)
+        slow, _ = sequence.step_loop(layer.step, layer.project_inputs(x, None), states, mask, None)
     torch.testing.assert_close(fast, slow, atol=2e-5, rtol=1e-4)
 
 
@@ -213,7 +212,7 @@ def test_whole_layer_simple_rnn_and_gru_kernels_under_padding_masks(cell, pad, g
     with torch.no_grad():
         assert layer.own_kernel() == layer._run_layer_kernel  # the forward-only mode
         fast = layer(x, mask=mask)
-        slow, _ = rnn_kernels.step_loop(layer.step, layer.project_inputs(x, None), [x.new_zeros(7, size)],
+        slow, _ = sequence.step_loop(layer.step, layer.project_inputs(x, None), [x.new_zeros(7, size)],
                                         mask, None)
     torch.testing.assert_close(fast, slow, atol=2e-5, rtol=1e-4)
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from textrnn import layers as L
-from textrnn.callbacks import EarlyStopping, ModelCheckpoint
 from textrnn.errors import ConfigError, DataError
 from textrnn.models import Sequential, load_model
-from textrnn.optimizers import Adam, OptimizerSpec
+from textrnn.training.callbacks import EarlyStopping, ModelCheckpoint
+from textrnn.training.optimizers import Adam, OptimizerSpec
 
 
 def _toy(n=64, steps=10, seed=0):
@@ -278,8 +278,8 @@ def test_length_bucketed_fit_learns_is_seeded_and_is_saved(tmp_path):
 
 def test_explain_running_trace_of_a_length_bucketed_model():
     """The per-word trace runs on the padded row; its last step is the bucketed prediction."""
+    from textrnn.app.explain import explain
     from textrnn.data.text import TextEncoder, Vocabulary, pad_sequences
-    from textrnn.explain import explain
 
     words = [f"w{i}" for i in range(15)]
     torch.manual_seed(0)

@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
+from textrnn.app.pretrain import PretrainedEmbedding, align_vectors, read_word_vectors
+from textrnn.app.pretrain.run import pretrain
 from textrnn.cli import main
 from textrnn.data.text import Vocabulary
 from textrnn.errors import DataError
 from textrnn.models import load_model
-from textrnn.pretrain import PretrainedEmbedding, align_vectors, read_word_vectors
-from textrnn.pretrain.run import pretrain
 
 
 @pytest.fixture(scope="module")

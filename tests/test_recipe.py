@@ -6,12 +6,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
+from textrnn.app.recipe import RecipeSettings, _blend_weight, run_recipe
 from textrnn.cli import main
 from textrnn.data.datasets import prepare
-from textrnn.linear import NBLinear
 from textrnn.models import load_model
-from textrnn.pretrain.vectors import PretrainedEmbedding
-from textrnn.recipe import RecipeSettings, _blend_weight, run_recipe
+from textrnn.models.linear_head import NBLinear
 
 TINY = dict(data="sample", vocab_size=3000, maxlen=120, dim=16, units=16, epochs=2, w2v_epochs=1)
 

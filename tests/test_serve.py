@@ -14,8 +14,8 @@ import urllib.request
 
 import pytest
 
-from textrnn.explain import explain, render_html
-from textrnn.runs import TrainSettings, load_run_model, train_run
+from textrnn.app.explain import explain, render_html
+from textrnn.app.runs import TrainSettings, load_run_model, train_run
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from textrnn import kernels
 from textrnn import layers as L
+from textrnn.backend import kernels
 from textrnn.errors import DataError
 from textrnn.models import Sequential
 

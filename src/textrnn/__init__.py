@@ -42,3 +42,28 @@ def _keep_freed_memory() -> None:
 _keep_freed_memory()
 
 __version__ = "0.1.0"
+
+# `import textrnn as keras`: Keras's top-level names, loaded on first use (importing textrnn stays
+# cheap, and the packages below keep importing only downward).
+_KERAS_NAMES = {
+    "Sequential": ("textrnn.models", "Sequential"),
+    "layers": ("textrnn.layers", None),
+    "models": ("textrnn.models", None),
+    "datasets": ("textrnn.datasets", None),
+    "utils": ("textrnn.utils", None),
+    "preprocessing": ("textrnn.preprocessing", None),
+    "callbacks": ("textrnn.training.callbacks", None),
+    "optimizers": ("textrnn.training.optimizers", None),
+    "losses": ("textrnn.training.losses", None),
+    "metrics": ("textrnn.training.metrics", None),
+}
+
+
+def __getattr__(name: str):
+    if name not in _KERAS_NAMES:
+        raise AttributeError(f"module 'textrnn' has no attribute {name!r}")
+    import importlib
+
+    module, attribute = _KERAS_NAMES[name]
+    value = importlib.import_module(module)
+    return value if attribute is None else getattr(value, attribute)

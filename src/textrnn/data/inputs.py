@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from textrnn.data.tables import TEXT_COLUMNS, decode_bytes, raise_csv_field_limit
+from textrnn.data.tables import TEXT_COLUMNS, decode_bytes, pick_column, raise_csv_field_limit
 from textrnn.errors import DataError
 
 
@@ -35,18 +35,6 @@ def split_lines(content: str) -> list[tuple[int, str]]:
     return rows
 
 
-def _column(columns: list[str], wanted: str | None, source: str) -> str:
-    if wanted is not None:
-        if wanted not in columns:
-            raise DataError(f"{source}: no text column {wanted!r} (columns: {', '.join(columns)})")
-        return wanted
-    for name in TEXT_COLUMNS:
-        if name in columns:
-            return name
-    raise DataError(f"{source}: no text column (looked for {', '.join(TEXT_COLUMNS)}; columns: "
-                    f"{', '.join(columns)}); name it with --text-column")
-
-
 def _from_jsonl(content: str, text_column: str | None, source: str) -> Texts:
     texts, lines = [], []
     for number, line in split_lines(content):
@@ -55,7 +43,8 @@ def _from_jsonl(content: str, text_column: str | None, source: str) -> Texts:
         except json.JSONDecodeError as exc:
             raise DataError(f"{source}: line {number} is not valid JSON ({exc.msg})") from None
         if isinstance(record, dict):
-            record = record.get(_column(list(record), text_column, f"{source}: line {number}"))
+            where = f"{source}: line {number}"
+            record = record.get(pick_column(list(record), text_column, TEXT_COLUMNS, where, "text"))
         if not isinstance(record, str) or not record.strip():
             raise DataError(f"{source}: line {number}: expected a non-empty text (a JSON string or an "
                             "object with a text field)")
@@ -68,7 +57,7 @@ def _from_table(content: str, delimiter: str, text_column: str | None, source: s
     raise_csv_field_limit()
     reader = csv.DictReader(io.StringIO(content, newline=""), delimiter=delimiter)
     try:
-        column = _column(list(reader.fieldnames or []), text_column, source)
+        column = pick_column(list(reader.fieldnames or []), text_column, TEXT_COLUMNS, source, "text")
         texts, lines = [], []
         start = reader.line_num + 1
         for row in reader:

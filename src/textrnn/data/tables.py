@@ -59,7 +59,7 @@ def _read_text_file(path: Path, encoding: str) -> str:
     return text.lstrip("\ufeff")
 
 
-def _pick(columns: Sequence[str], wanted: str | None, defaults: Sequence[str], path: Path,
+def pick_column(columns: Sequence[str], wanted: str | None, defaults: Sequence[str], path: Path | str,
           what: str) -> str:
     if wanted is not None:
         if wanted not in columns:
@@ -134,8 +134,8 @@ def read_table(path: str | Path, text_column: str | None = None, label_column: s
     rows, columns = _records(path, encoding)
     if not rows:
         raise DataError(f"{path}: no records after the header")
-    text_col = _pick(columns, text_column, TEXT_COLUMNS, path, "text")
-    label_col = _pick(columns, label_column, LABEL_COLUMNS, path, "label")
+    text_col = pick_column(columns, text_column, TEXT_COLUMNS, path, "text")
+    label_col = pick_column(columns, label_column, LABEL_COLUMNS, path, "label")
     texts, raw, where = [], [], []
     for number, record in rows:
         text, label = record.get(text_col), record.get(label_col)

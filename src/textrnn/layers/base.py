@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from textrnn.errors import ConfigError, NotBuiltError
-from textrnn.initializers import initialize
+from textrnn.layers.initializers import initialize
 
 Shape = tuple[int | None, ...]
 
@@ -20,8 +20,8 @@ _name_counts: defaultdict[str, int] = defaultdict(int)
 
 def auto_name(class_name: str) -> str:
     """Keras's unique default names: lstm, lstm_1, lstm_2, ... per class, process-wide."""
-    base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", class_name).lower()
-    base = re.sub(r"([a-z])([A-Z])", r"\1_\2", base).lower()
+    base = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", class_name))  # keras to_snake_case
+    base = re.sub("([a-z])([A-Z])", r"\1_\2", base).lower()
     count = _name_counts[base]
     _name_counts[base] += 1
     return base if count == 0 else f"{base}_{count}"

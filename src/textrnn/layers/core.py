@@ -8,8 +8,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from textrnn import activations
 from textrnn.errors import ConfigError
+from textrnn.layers import activations
 from textrnn.layers.base import Layer, Shape
 
 

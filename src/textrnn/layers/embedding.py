@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from textrnn import kernels
+from textrnn.backend import kernels
 from textrnn.errors import DataError
 from textrnn.layers.base import Layer, Shape
 

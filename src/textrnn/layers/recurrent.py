@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from textrnn import activations, kernels
+from textrnn.backend import kernels, sequence
 from textrnn.errors import ConfigError
-from textrnn.layers import rnn_kernels
+from textrnn.layers import activations
 from textrnn.layers.base import Layer, Shape
 
 
@@ -180,7 +180,7 @@ class RNN(Layer):
         """The layer on token ids through `table` (ids in processing order), or None where the
         mask is not one run of valid steps per row. Under a padding mask the LSTM's token kernel
         runs each row on its run; the GRU's and SimpleRNN's run on ids moved to the front of
-        their rows, as their unmasked kernels do (rnn_kernels.aligned_masked_sequence)."""
+        their rows, as their unmasked kernels do (sequence.aligned_masked_sequence)."""
         def run(seq: torch.Tensor, first: list[torch.Tensor], starts=None, ends=None):
             outputs, h, c = kernels.token_layer(self.kernel_cell, seq, table, self.recurrent_kernel,
                                                 self.recurrent_bias(), *first, starts, ends)
@@ -188,15 +188,15 @@ class RNN(Layer):
 
         if mask is None:
             return run(ids, states)
-        runs = rnn_kernels.padding_runs(mask)
+        runs = sequence.padding_runs(mask)
         if runs is None:
             return None
         starts, lengths = runs
         if self.kernel_cell != "lstm":  # ids as (B, T, 1) steps to move
-            return rnn_kernels.aligned_masked_sequence(lambda seq, first: run(seq[..., 0], first),
+            return sequence.aligned_masked_sequence(lambda seq, first: run(seq[..., 0], first),
                                                        ids[..., None], states, starts, lengths)
         outputs, final = run(ids, states, starts, starts + lengths)
-        return rnn_kernels.carry_after_runs(outputs, final[0], starts, lengths), final
+        return sequence.carry_after_runs(outputs, final[0], starts, lengths), final
 
     def project_inputs(self, x: torch.Tensor, masks: Sequence[torch.Tensor] | None) -> torch.Tensor:
         """x @ kernel + input bias for the whole sequence; per-gate input masks if given."""
@@ -254,7 +254,7 @@ class RNN(Layer):
         ran = None if table is None else self._run_tokens(x, table, states, mask)
         if table is not None and ran is None:  # a mask the token kernel cannot take: look the words up
             x = embedding(x)
-        outputs, states = ran or rnn_kernels.run_sequence(
+        outputs, states = ran or sequence.run_sequence(
             own_kernel=self.own_kernel(),
             span_kernel=self.span_kernel() if mask is not None else None,
             fused_cell=self.fused_cell,
@@ -321,7 +321,7 @@ class SimpleRNN(RNN):
         return [self.kernel.t(), self.recurrent_kernel.t(), bias, self._zeros(n)]
 
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
-        x = rnn_kernels.apply_input_mask(x, input_mask)
+        x = sequence.apply_input_mask(x, input_mask)
         outputs, h = kernels.fused_simple_rnn(self.project_inputs(x, None), self.recurrent_kernel, states[0])
         return outputs, [h]
 
@@ -373,7 +373,7 @@ class LSTM(RNN):
         return [self.kernel.t(), self.recurrent_kernel.t(), bias, self._zeros(n)]
 
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
-        x = rnn_kernels.apply_input_mask(x, input_mask)
+        x = sequence.apply_input_mask(x, input_mask)
         outputs, h, c = kernels.fused_lstm(self.project_inputs(x, None), self.recurrent_kernel, *states)
         return outputs, [h, c]
 
@@ -437,7 +437,7 @@ class GRU(RNN):
         return self.bias[1] if self.use_bias else self._zeros(3 * self.units)
 
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
-        x = rnn_kernels.apply_input_mask(x, input_mask)
+        x = sequence.apply_input_mask(x, input_mask)
         b_rec = self.recurrent_bias()
         outputs, h = kernels.fused_gru(self.project_inputs(x, None), self.recurrent_kernel, b_rec, states[0])
         return outputs, [h]

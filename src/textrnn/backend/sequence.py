@@ -213,7 +213,7 @@ def run_sequence(
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Run a recurrent layer over `x` (processing order) and return (outputs, final states).
 
-    `own_kernel` is textrnn's compiled kernel for the layer (textrnn.kernels), used for unmasked
+    `own_kernel` is textrnn's compiled kernel for the layer (textrnn.backend.kernels), used for unmasked
     input; `fused_cell` names PyTorch's kernel when the layer's math matches it (None: it does not);
     `project` maps inputs to input projections for the step loop (dropout already applied to x).
     A fused path is taken unless there is recurrent dropout or a mask that is not plain padding.

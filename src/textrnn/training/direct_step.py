@@ -2,7 +2,7 @@
 
 For Embedding -> recurrent layers (LSTM, GRU, SimpleRNN, or Bidirectional of one, merge "concat")
 -> Dense(1, sigmoid) compiled with binary_crossentropy, the forward and backward of a step are a
-fixed chain of the whole-layer kernels (kernels/lstm.cpp). Through autograd, ~1 ms of a 5 ms LSTM
+fixed chain of the whole-layer kernels (backend/csrc/lstm.cpp). Through autograd, ~1 ms of a 5 ms LSTM
 step went to building and walking its graph and ~100 small ops around those kernels; here the
 chain is called directly: the layers' forward kernels in order, the head's loss and gradient in
 one pass (kernels.sigmoid_bce), the layers' backward kernels in reverse, the embedding's
@@ -31,13 +31,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from textrnn import kernels
-from textrnn.layers import rnn_kernels
+from textrnn.backend import kernels, sequence
 from textrnn.layers.core import Dense
 from textrnn.layers.embedding import Embedding
 from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN, _dropout_masks
 from textrnn.layers.wrappers import Bidirectional
-from textrnn.optimizers import step_optimizer
+from textrnn.training.optimizers import step_optimizer
 
 _NONE = torch.empty(0)
 _NO_SPANS = torch.empty(0, dtype=torch.long)
@@ -249,7 +248,7 @@ class DirectStep:
         and the last layer's output is its final state, so the carry changes nothing here."""
         if not self.takes_spans:
             return None
-        runs = rnn_kernels.padding_runs(ids != 0)
+        runs = sequence.padding_runs(ids != 0)
         if runs is None or not bool(runs[1].all()):
             return None
         starts, lengths = runs

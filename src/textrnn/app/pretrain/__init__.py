@@ -2,6 +2,6 @@
 embedding), plus standard word-vector files. Step 3 is `Embedding(weights=[m], trainable=False)` or
 `textrnn train MODEL --embedding EMB_DIR --freeze-embedding`."""
 
-from textrnn.pretrain.vectors import PretrainedEmbedding, align_vectors, read_word_vectors
+from textrnn.app.pretrain.vectors import PretrainedEmbedding, align_vectors, read_word_vectors
 
 __all__ = ["PretrainedEmbedding", "align_vectors", "read_word_vectors"]

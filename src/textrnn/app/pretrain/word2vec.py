@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
+from textrnn.app.pretrain.vectors import align_vectors
 from textrnn.data.text import Vocabulary
-from textrnn.pretrain.vectors import align_vectors
 
 
 def train_word2vec(docs: list[list[str]], vocabulary: Vocabulary, dim: int = 32, epochs: int = 5,

@@ -5,7 +5,7 @@ Keras Adam:    m += (g - m)(1 - β1);  v += (g² - v)(1 - β2);
                w -= lr sqrt(1 - β2^t) / (1 - β1^t) · m / (sqrt(v) + ε)      (ε 1e-7)
 SGD is torch.optim.SGD (the same rule as Keras's for a constant learning rate).
 With textrnn's kernels built, RMSprop and Adam update each CPU tensor in one pass
-(kernels/train_ops.cpp); otherwise, or on other devices, through torch's foreach ops.
+(backend/csrc/train_ops.cpp); otherwise, or on other devices, through torch's foreach ops.
 
 `compile` takes a name ("rmsprop", "adam", "sgd") or, as in Keras, an instance with a learning rate:
 `RMSprop(learning_rate=1e-4)`, `Adam(...)`, `SGD(...)`. The torch optimizers behind them are
@@ -20,7 +20,7 @@ from collections.abc import Iterable
 import torch
 import torch.optim.optimizer as torch_optimizer
 
-from textrnn import kernels
+from textrnn.backend import kernels
 from textrnn.errors import ConfigError
 
 

@@ -20,8 +20,8 @@ import torch
 from textrnn.errors import ConfigError
 from textrnn.io_utils import atomic_write_bytes
 from textrnn.layers import Embedding
-from textrnn.linear import NgramHeadGraph
 from textrnn.models import Sequential
+from textrnn.models.linear_head import NgramHeadGraph
 
 OPSET = 17
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -14,16 +15,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from textrnn import distributed, report, zoo
-from textrnn.callbacks import Callback, EarlyStopping
-from textrnn.checkpoint import load_checkpoint, save_checkpoint
+from textrnn.app import report, zoo
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.data.datasets import PreparedData, imdb_train_movies, is_imdb_source, prepare
 from textrnn.errors import ConfigError, DataError
 from textrnn.io_utils import atomic_write_json, check_output_dir, remove_owned, settle_dir
-from textrnn.metrics import classification_report
 from textrnn.models import Sequential, load_model
-from textrnn.optimizers import OptimizerSpec
-from textrnn.pretrain.vectors import PretrainedEmbedding
+from textrnn.training import distributed
+from textrnn.training.callbacks import Callback, EarlyStopping
+from textrnn.training.checkpoint import load_checkpoint, save_checkpoint
+from textrnn.training.metrics import classification_report, probabilities_to_labels
+from textrnn.training.optimizers import OptimizerSpec
 
 RUN_FILE = "run.json"
 # Everything a training run writes into its folder: the output-folder policy refuses a folder that
@@ -299,13 +301,43 @@ def finish_run(run_dir: Path, settings: TrainSettings, data: PreparedData, progr
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
     }
+    warnings = run_warnings(settings, data, probs, progress)
+    if warnings:
+        metrics["warnings"] = warnings
     atomic_write_json(run_dir / "history.json", history)
     atomic_write_json(run_dir / "metrics.json", metrics)
+    for warning in warnings:
+        print(f"textrnn: warning: {warning}", file=sys.stderr)
     report.learning_curves(history, run_dir, f"{settings.model} on {settings.data}")
     if verbose:
         print(f"test accuracy {test['accuracy']:.4f} (loss {test['loss']:.4f}, best epoch "
               f"{progress['best_epoch']}, {progress['train_time_s']:.0f}s training) -> {run_dir}")
     return metrics
+
+
+SMALL_VALIDATION = 200  # rows: below this, validation accuracy's standard error exceeds 3.5 points
+
+
+def run_warnings(settings: TrainSettings, data: PreparedData, probs: np.ndarray,
+                 progress: dict[str, Any]) -> list[str]:
+    """What a user should know about a finished run that its figures do not say: a model that
+    predicts one class for every test text learned nothing that separates them, and a validation
+    set too small to choose the best epoch by."""
+    warnings = []
+    predicted = probabilities_to_labels(probs)
+    if len(predicted) > 1 and len(np.unique(predicted)) == 1:
+        label = data.classes[int(predicted[0])]
+        warnings.append(
+            f"the model predicts {label!r} for all {len(predicted):,} test texts: it learned nothing that "
+            f"separates the classes ({len(data.x_train):,} training rows, {progress['epochs_done']} "
+            "epochs); try more --epochs and --patience, a higher --lr, or `textrnn recipe`")
+    n_val = int(len(data.x_train) * settings.val_split) if not settings.val_by_movie else None
+    if n_val is not None and 0 < n_val < SMALL_VALIDATION:
+        error = 100 * (0.25 / n_val) ** 0.5
+        warnings.append(
+            f"validation holds only {n_val} rows: its accuracy has a standard error of about "
+            f"{error:.1f} points, so early stopping and the best epoch rest on noise")
+    return warnings
 
 
 def load_settings(run_dir: Path) -> TrainSettings:

@@ -13,11 +13,11 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textrnn import report
+from textrnn.app import report
+from textrnn.app.experiments.runner import run_grid
+from textrnn.app.runs import TrainSettings
 from textrnn.errors import ConfigError
-from textrnn.experiments.runner import run_grid
 from textrnn.io_utils import atomic_write_text
-from textrnn.runs import TrainSettings
 
 
 @dataclass
@@ -77,7 +77,7 @@ def run(setup: PretrainingSetup, root: Path, report_path: Path, verbose: int = 1
         report_only: bool = False) -> str:
     """Pretrain the embeddings, train the grid, write the report. report_only: write it from the
     runs finished so far, training nothing."""
-    from textrnn.pretrain.run import pretrain
+    from textrnn.app.pretrain.run import pretrain
 
     root.mkdir(parents=True, exist_ok=True)
     embeddings = {}

@@ -7,9 +7,10 @@ a whole layer from its inputs (float32, AVX-512, sizes multiples of 16: see `fas
 projection and dropout mask inside the time loop, and are the layers' training and inference paths
 where they apply; `token_layer` is their inference on token ids through a table of every word's
 input projection (RNN.token_table). `embedding_grad`, `rmsprop_step`, `adam_step` and
-`sigmoid_bce` (train_ops.cpp) do in one pass what PyTorch does in several around them. The extension is
-compiled once per machine by torch.utils.cpp_extension (g++ and ninja; a minute at most) into
-TEXTRNN_KERNEL_CACHE or ~/.cache/textrnn/kernels. When it cannot be built, or with TEXTRNN_KERNEL=0,
+`sigmoid_bce` (csrc/train_ops.cpp) do in one pass what PyTorch does in several around them. The extension is
+compiled once per machine by torch.utils.cpp_extension (g++ and ninja; a minute at most) into a
+folder of TEXTRNN_KERNEL_CACHE or ~/.cache/textrnn/kernels keyed by what the build depends on
+(`_build_dir`). When it cannot be built, or with TEXTRNN_KERNEL=0,
 `available()` is False and the layers use PyTorch's kernels instead: same results, slower.
 """
 
@@ -23,7 +24,8 @@ from pathlib import Path
 import torch
 from torch.autograd.graph import increment_version
 
-_SOURCES = [Path(__file__).with_name(name) for name in ("lstm.cpp", "train_ops.cpp")]
+_SOURCES = [Path(__file__).parent / "csrc" / name for name in ("lstm.cpp", "train_ops.cpp")]
+_CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp"]
 _module = None
 _failed = False
 
@@ -38,21 +40,48 @@ def _load():
     try:
         from torch.utils.cpp_extension import load
 
-        build = Path(os.environ.get("TEXTRNN_KERNEL_CACHE")
-                     or Path.home() / ".cache" / "textrnn" / "kernels")
+        build = _build_dir()
         build.mkdir(parents=True, exist_ok=True)
         lock = build / "lock"  # left behind by a build that was killed: would make every load wait
         if lock.exists() and time.time() - lock.stat().st_mtime > 600:
             lock.unlink(missing_ok=True)
         _module = load(name="textrnn_lstm", sources=[str(path) for path in _SOURCES],
                        build_directory=str(build),
-                       extra_cflags=["-O3", "-march=native", "-ffast-math", "-fopenmp"],
+                       extra_cflags=_CFLAGS,
                        extra_ldflags=["-fopenmp"], verbose=False)
     except Exception as exc:  # no compiler, no ninja, ...: fall back, say so once
         _failed = True
         warnings.warn(f"textrnn: fused LSTM kernel unavailable ({exc}); using PyTorch's kernels",
                       stacklevel=3)
     return _module
+
+
+def _cpu_features() -> str:
+    """The CPU's model and feature flags: a -march=native build runs only where they match."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        wanted = ("model name", "flags", "Features", "CPU part")
+        return "\n".join(sorted({line for line in info.splitlines() if line.split(":")[0].strip() in wanted}))
+    except OSError:
+        import platform
+
+        return platform.processor() or platform.machine()
+
+
+def _build_dir() -> Path:
+    """One build folder per (Python, torch version and ABI, compiler flags, CPU, sources): two
+    virtualenvs used in turn no longer rebuild each other's extension, and a home folder shared by
+    the nodes of a cluster never hands one CPU a build made for another."""
+    import hashlib
+    import sys
+
+    base = Path(os.environ.get("TEXTRNN_KERNEL_CACHE") or Path.home() / ".cache" / "textrnn" / "kernels")
+    key = hashlib.sha256()
+    for part in (sys.version, torch.__version__, str(torch._C._GLIBCXX_USE_CXX11_ABI), " ".join(_CFLAGS),
+                 _cpu_features(), *(path.read_text() for path in _SOURCES)):
+        key.update(part.encode() + b"\0")
+    tag = f"py{sys.version_info[0]}{sys.version_info[1]}-torch{torch.__version__.split('+')[0]}"
+    return base / f"{tag}-{key.hexdigest()[:16]}"
 
 
 NO_TOKENS = torch.empty(0, dtype=torch.long)  # the layer backwards' inv argument outside token mode

@@ -15,10 +15,10 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textrnn import report
-from textrnn.experiments.runner import compare, run_grid, summary, verdict
+from textrnn.app import report
+from textrnn.app.experiments.runner import compare, run_grid, summary, verdict
+from textrnn.app.runs import TrainSettings
 from textrnn.io_utils import atomic_write_text
-from textrnn.runs import TrainSettings
 
 
 @dataclass
@@ -62,7 +62,7 @@ def plan(setup: LectureSetup, embedding: str) -> dict[str, TrainSettings]:
 
 
 def run(setup: LectureSetup, root: Path, report_path: Path, verbose: int = 1) -> str:
-    from textrnn.pretrain.run import pretrain
+    from textrnn.app.pretrain.run import pretrain
 
     root.mkdir(parents=True, exist_ok=True)
     emb = root / "emb-word2vec"

@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from textrnn import zoo
+from textrnn.app import zoo
+from textrnn.app.runs import load_run_model
 from textrnn.errors import TextRNNError
-from textrnn.runs import load_run_model
 
 
 def _add_data_options(p: argparse.ArgumentParser, default: str | None = "sample") -> None:
@@ -71,7 +71,7 @@ def _options_given(args: argparse.Namespace, defaults: dict, keep: set[str]) -> 
 
 
 def _settings(args: argparse.Namespace, model: str):
-    from textrnn.runs import TrainSettings
+    from textrnn.app.runs import TrainSettings
 
     return TrainSettings(
         model=model, data=args.data, test_data=args.test_data, text_column=args.text_column,
@@ -94,7 +94,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     target = Path(args.model)
     if (target / "model").is_dir() or (target / "config.json").is_file():
-        from textrnn.runs import load_run_model
+        from textrnn.app.runs import load_run_model
 
         model = load_run_model(target, need_text=False)
     else:
@@ -116,7 +116,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from textrnn.runs import train_run
+    from textrnn.app.runs import train_run
 
     verbose = 0 if args.quiet else 1
     if args.resume:
@@ -137,8 +137,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _evaluation_data(args: argparse.Namespace, model):
     """Test arrays encoded with the model's vocabulary: by default the run's own test set."""
+    from textrnn.app.runs import load_settings
     from textrnn.data.datasets import test_split
-    from textrnn.runs import load_settings
 
     if args.data is None:
         s = load_settings(Path(args.run_dir))
@@ -149,7 +149,7 @@ def _evaluation_data(args: argparse.Namespace, model):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from textrnn.metrics import classification_report
+    from textrnn.training.metrics import classification_report
 
     model = load_run_model(args.run_dir)
     x, y = _evaluation_data(args, model)
@@ -212,15 +212,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from textrnn import report
-    from textrnn.runs import train_run
+    from textrnn.app import report
+    from textrnn.app.runs import train_run
 
     out = Path(args.out or f"runs/compare-{time.strftime('%Y%m%d-%H%M%S')}")
     rows, curves = [], {}
     for name in args.models:
         zoo.build(name)  # fail fast on unknown names
+    from textrnn.app.runs import load_settings
     from textrnn.io_utils import check_output_dir
-    from textrnn.runs import load_settings
 
     check_output_dir(out, set(args.models) | {"compare.md", "val_accuracy.png"})
     for name in args.models:
@@ -251,7 +251,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_recipe(args: argparse.Namespace) -> int:
     from dataclasses import fields
 
-    from textrnn.recipe import RecipeSettings, run_recipe
+    from textrnn.app.recipe import RecipeSettings, run_recipe
 
     given = {f.name: getattr(args, f.name) for f in fields(RecipeSettings)
              if getattr(args, f.name, None) is not None}
@@ -261,7 +261,7 @@ def cmd_recipe(args: argparse.Namespace) -> int:
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    from textrnn.pretrain.run import pretrain
+    from textrnn.app.pretrain.run import pretrain
 
     emb = pretrain(args.method, args.corpus, args.out, vocab=args.vocab, vocab_size=args.vocab_size,
                    dim=args.dim, epochs=args.epochs, seed=args.seed, units=args.units,
@@ -273,7 +273,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def cmd_import_vectors(args: argparse.Namespace) -> int:
-    from textrnn.pretrain.run import import_vectors
+    from textrnn.app.pretrain.run import import_vectors
 
     emb = import_vectors(args.file, args.out, vocab=args.vocab, vocab_size=args.vocab_size,
                          fmt=args.format, seed=args.seed)
@@ -284,7 +284,7 @@ def cmd_import_vectors(args: argparse.Namespace) -> int:
 
 
 def cmd_neighbors(args: argparse.Namespace) -> int:
-    from textrnn.pretrain.vectors import PretrainedEmbedding
+    from textrnn.app.pretrain.vectors import PretrainedEmbedding
 
     emb = PretrainedEmbedding.load(args.emb_dir)
     for word in args.words:
@@ -294,10 +294,10 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
 
 def cmd_import_keras(args: argparse.Namespace) -> int:
+    from textrnn.app.pretrain.sources import load_vocabulary
     from textrnn.data.text import TextEncoder
+    from textrnn.interop.keras_io import load_keras_model
     from textrnn.io_utils import check_output_dir
-    from textrnn.keras_io import load_keras_model
-    from textrnn.pretrain.sources import load_vocabulary
 
     out = check_output_dir(args.out, {"model"})
     if (out / "model").exists():
@@ -319,11 +319,11 @@ def cmd_export(args: argparse.Namespace) -> int:
                            f"(e.g. {Path(args.out) / ('model.' + args.format)})")
     model = load_run_model(args.run_dir, need_text=False)
     if args.format == "keras":
-        from textrnn.keras_io import save_keras_model
+        from textrnn.interop.keras_io import save_keras_model
 
         save_keras_model(model, args.out)
     else:
-        from textrnn.onnx_export import export_onnx
+        from textrnn.interop.onnx_export import export_onnx
 
         export_onnx(model, args.out, fixed_length=args.fixed_length)
     print(f"-> {args.out}")
@@ -336,7 +336,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from textrnn.serve import serve
+    from textrnn.app.serve import serve
 
     if not 0 <= args.port <= 65535:
         raise TextRNNError(f"--port must be between 0 and 65535, got {args.port}")
@@ -347,7 +347,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from textrnn.explain import explain, render_html, render_terminal
+    from textrnn.app.explain import explain, render_html, render_terminal
     from textrnn.io_utils import atomic_write_text
 
     model = load_run_model(args.run_dir)
@@ -366,7 +366,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_experiment(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from textrnn.experiments import lecture, pretraining
+    from textrnn.app.experiments import lecture, pretraining
 
     module, setup_cls = {"lecture": (lecture, lecture.LectureSetup),
                          "pretraining": (pretraining, pretraining.PretrainingSetup)}[args.name]
@@ -395,8 +395,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The README's main job: train a lecture model on the embedded sample, evaluate it, plot it."""
+    from textrnn.app.runs import RUN_FILE, RUN_OUTPUTS, TrainSettings, train_run
     from textrnn.io_utils import check_output_dir, remove_owned
-    from textrnn.runs import RUN_FILE, RUN_OUTPUTS, TrainSettings, train_run
 
     out = check_output_dir(args.out, RUN_OUTPUTS, marker=RUN_FILE)  # refuses anything else
     if (out / RUN_FILE).is_file():  # a previous demo: its own files go, nothing else is there
@@ -470,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     p.set_defaults(func=cmd_compare)
 
-    from textrnn.recipe import RecipeSettings
+    from textrnn.app.recipe import RecipeSettings
 
     defaults = RecipeSettings()
     p = command("recipe", help="the recommended classifier: word2vec + pooled Bi-GRU + NB linear head",

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from textrnn.runs import TrainSettings, train_run
+from textrnn.app.runs import TrainSettings, train_run
 
 
 def run_grid(root: Path, runs: dict[str, TrainSettings], verbose: int = 1,

@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from textrnn import distributed
+from textrnn.app.pretrain.sources import corpus_tokens, load_vocabulary
+from textrnn.app.pretrain.vectors import PretrainedEmbedding, align_vectors, read_word_vectors
 from textrnn.errors import ConfigError
-from textrnn.pretrain.sources import corpus_tokens, load_vocabulary
-from textrnn.pretrain.vectors import PretrainedEmbedding, align_vectors, read_word_vectors
+from textrnn.training import distributed
 
 METHODS = ("word2vec", "lm", "classifier")
 
@@ -29,7 +29,7 @@ def pretrain(method: str, corpus: str, out: str | Path, vocab: str = "imdb", voc
     if method == "classifier":
         # The corpus is a labelled dataset here; the vocabulary must exist before training.
         vocabulary = load_vocabulary(vocab, vocab_size, quiet=not verbose)
-        from textrnn.pretrain.classifier import train_classifier_embedding
+        from textrnn.app.pretrain.classifier import train_classifier_embedding
 
         matrix, extra = train_classifier_embedding(corpus, vocabulary, dim, model, epochs=epochs or 5,
                                                    seed=seed, verbose=verbose)
@@ -38,11 +38,11 @@ def pretrain(method: str, corpus: str, out: str | Path, vocab: str = "imdb", voc
         vocabulary = load_vocabulary(vocab, vocab_size, corpus=docs, quiet=not verbose)
         card.update(documents=len(docs), tokens=sum(len(d) for d in docs))
         if method == "word2vec":
-            from textrnn.pretrain.word2vec import train_word2vec
+            from textrnn.app.pretrain.word2vec import train_word2vec
 
             matrix, extra = train_word2vec(docs, vocabulary, dim, epochs=epochs or 5, seed=seed)
         else:
-            from textrnn.pretrain.language_model import train_language_model
+            from textrnn.app.pretrain.language_model import train_language_model
 
             matrix, extra = train_language_model(docs, vocabulary, dim, units=units, seq_len=seq_len,
                                                  epochs=epochs or 1, max_minutes=max_minutes,

@@ -13,7 +13,7 @@ Three steps, each kept in the run folder so an interrupted recipe resumes where 
    networks, each its own run in RUN_DIR/networks/K with seed SEED + 1000 K on the same data
    split, on the same vectors or (--own-word2vec) on its own word2vec of that seed in
    RUN_DIR/networks/K/embedding; the model averages their probabilities (Sequential.members).
-3. An NBSVM-style linear model on the same ids (textrnn.linear), blended into the model's
+3. An NBSVM-style linear model on the same ids (textrnn.models.linear_head), blended into the model's
    probabilities with the weight that minimises the validation log loss; saved inside the model,
    so evaluate / predict / serve use the blend.
 The settings a folder started with are kept in recipe-settings.json; resuming with others stops.
@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from textrnn.app.runs import RUN_FILE, RUN_OUTPUTS, TrainSettings, prepare_data, train_run, validation_rows
 from textrnn.data.datasets import PreparedData, is_imdb_source
 from textrnn.errors import ConfigError
 from textrnn.io_utils import atomic_write_json, check_output_dir
-from textrnn.metrics import classification_report
-from textrnn.optimizers import OptimizerSpec
-from textrnn.runs import RUN_FILE, RUN_OUTPUTS, TrainSettings, prepare_data, train_run, validation_rows
+from textrnn.training.metrics import classification_report
+from textrnn.training.optimizers import OptimizerSpec
 
 RECIPE_FILE = "recipe.json"
 SETTINGS_FILE = "recipe-settings.json"  # what it started with, checked on resume
@@ -106,15 +106,15 @@ def _training_settings(s: RecipeSettings, embedding: str | None) -> TrainSetting
 
 def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose: int) -> None:
     """Vectors for the run's own vocabulary, from its training rows (plus IMDB's unlabelled reviews)."""
-    from textrnn.pretrain.vectors import PretrainedEmbedding
-    from textrnn.pretrain.word2vec import train_word2vec
+    from textrnn.app.pretrain.vectors import PretrainedEmbedding
+    from textrnn.app.pretrain.word2vec import train_word2vec
 
     start = time.perf_counter()
     vocab = data.encoder.vocabulary
     first = vocab.index_from + 1  # ids below are padding, start and out-of-vocabulary marks
     docs = [[vocab.words[i - first] for i in row if i >= first] for row in data.x_train]
     if data.name == "imdb":
-        from textrnn.pretrain.sources import corpus_tokens
+        from textrnn.app.pretrain.sources import corpus_tokens
 
         docs += corpus_tokens("imdb-unsup", quiet=True)
     if verbose:
@@ -143,7 +143,7 @@ def fit_linear_head(s: RecipeSettings, x: np.ndarray, y: np.ndarray, train_rows:
     """The recipe's NB head, fitted first on the network's training rows to give P(positive) on its
     validation rows (for `_blend_weight`), then on all labelled rows. `features`: `head.features(x)`
     made before. Returns (the head fitted on all rows, the validation probabilities)."""
-    from textrnn.linear import NBLinear
+    from textrnn.models.linear_head import NBLinear
 
     head = NBLinear(ngrams=s.ngrams, bits=s.head_bits, C=s.head_C)
     features = head.features(x) if features is None else features  # once: both fits take their rows
@@ -176,8 +176,8 @@ def _train_network(settings: TrainSettings, run_dir: Path, verbose: int) -> dict
 def _assemble(s: RecipeSettings, run_dir: Path, settings: TrainSettings, verbose: int) -> dict:
     """The recipe's model: the first network, the others as its members (predictions averaged), the
     NB head blended in; saved over RUN_DIR/model. Returns the record's figures for it."""
+    from textrnn.app.pretrain.vectors import PretrainedEmbedding
     from textrnn.models import load_model
-    from textrnn.pretrain.vectors import PretrainedEmbedding
 
     pretrained = PretrainedEmbedding.load(settings.embedding) if settings.embedding else None
     data = prepare_data(settings, pretrained, quiet=True)
@@ -248,7 +248,7 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
     if s.pretrain not in ("word2vec", "none"):
         raise ConfigError(f"--pretrain must be word2vec or none, got {s.pretrain!r}")
     if s.linear_head:
-        from textrnn.linear import NBLinear
+        from textrnn.models.linear_head import NBLinear
 
         NBLinear(s.ngrams, s.head_bits, s.head_C)  # a bad --head-bits fails here, not after training
     if s.networks < 1:

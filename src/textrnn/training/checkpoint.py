@@ -47,7 +47,7 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
     """Restore model, optimizer and RNG from `path`; return the progress record."""
     from safetensors import SafetensorError
 
-    from textrnn.models import load_weights_file, read_json
+    from textrnn.serialization import load_weights_file, read_json
 
     path = settle_dir(path)
     try:

@@ -1,7 +1,7 @@
 """HTTP inference: `textrnn serve RUN_DIR`. FastAPI on uvicorn, loopback by default.
 
 POST /predict {"texts": [...]}   probability and label per text, in order (one batch per request)
-POST /explain {"text": "..."}    the per-word trace (textrnn.explain)
+POST /explain {"text": "..."}    the per-word trace (textrnn.app.explain)
 GET  /health, GET /model         liveness; name, summary, vocabulary, training metrics, version
 GET  /                           a page: text box, button, probability, shaded words
 GET  /docs, /openapi.json        the OpenAPI schema
@@ -25,9 +25,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AfterValidator, BaseModel, Field
 
 import textrnn
-from textrnn.explain import explain, render_html
-from textrnn.runs import load_run_model
-from textrnn.summary import render_summary
+from textrnn.app.explain import explain, render_html
+from textrnn.app.runs import load_run_model
+from textrnn.models.summary import render_summary
 
 MAX_BODY_BYTES = 1_000_000
 DRAIN_FACTOR = 16  # an oversized body is read and dropped up to 16 MB before the 413, then cut off
@@ -170,7 +170,7 @@ def create_app(run_dir: str | Path | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
-        return resources.files("textrnn").joinpath("web", "index.html").read_text(encoding="utf-8")
+        return resources.files("textrnn.app").joinpath("web", "index.html").read_text(encoding="utf-8")
 
     app.add_middleware(_BodyLimit, limit=MAX_BODY_BYTES)
 
@@ -191,5 +191,5 @@ def serve(run_dir: str, host: str = "127.0.0.1", port: int = 8000, workers: int 
 
     load_run_model(run_dir)  # fail here, in one line, rather than in every worker
     os.environ[RUN_ENV] = str(run_dir)
-    uvicorn.run("textrnn.serve:app_from_env", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("textrnn.app.serve:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="info")

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from textrnn import distributed
 from textrnn.data.text import Vocabulary
 from textrnn.layers import LSTM, Embedding
 from textrnn.models import Sequential
-from textrnn.optimizers import AdamOptimizer
+from textrnn.training import distributed
+from textrnn.training.optimizers import AdamOptimizer
 
 
 def _windows(docs: list[list[str]], vocabulary: Vocabulary, seq_len: int) -> torch.Tensor:

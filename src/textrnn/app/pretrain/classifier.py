@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from textrnn import zoo
-from textrnn.callbacks import EarlyStopping
+from textrnn.app import zoo
 from textrnn.data.datasets import prepare
 from textrnn.data.text import Vocabulary
+from textrnn.training.callbacks import EarlyStopping
 
 
 def train_classifier_embedding(source: str, vocabulary: Vocabulary, dim: int = 32, model_name: str = "lstm",

@@ -1,0 +1,206 @@
+"""Keras 3 files in and out: `.keras` archives (config.json + model.weights.h5 + metadata.json) and
+`.weights.h5` files, for Sequential models of Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense,
+Dropout and global pooling layers. textrnn's own additions (length buckets, a linear head) are not
+part of a Keras file.
+
+Reading never executes code from the file: the config is read as data, only the layer types above
+are accepted, and anything else (another layer, a custom or lambda object, a functional model) is
+refused with one line that names it. Weights follow Keras's h5 layout: `layers/<class name in
+snake case, made unique in order>/vars/<i>`, RNN weights under `.../cell/vars`, a Bidirectional's
+under `forward_layer/cell` and `backward_layer/cell`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from textrnn import layers as L
+from textrnn.errors import ConfigError, DataError
+from textrnn.io_utils import atomic_write_bytes
+from textrnn.models import Sequential
+
+SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Dropout",
+             "GlobalMaxPooling1D", "GlobalAveragePooling1D")
+_RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
+               "return_sequences", "return_state", "go_backwards", "zero_output_for_mask")
+_FIELDS = {
+    "Embedding": ("input_dim", "output_dim", "mask_zero"),
+    "Dense": ("units", "activation", "use_bias"),
+    "Dropout": ("rate", "noise_shape"),
+    "GlobalMaxPooling1D": ("keepdims",),
+    "GlobalAveragePooling1D": ("keepdims",),
+    "SimpleRNN": tuple(f for f in _RNN_FIELDS if f != "recurrent_activation"),
+    "LSTM": (*_RNN_FIELDS, "unit_forget_bias"),
+    "GRU": (*_RNN_FIELDS, "reset_after"),
+}
+KERAS_VERSION = "3.6.0"  # the oldest Keras 3 whose files we write; newer versions read them
+
+
+def _snake(name: str) -> str:
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _unique_names(model: Sequential) -> list[str]:
+    """Keras's h5 group names: the snake-case class name, made unique in order (lstm, lstm_1)."""
+    used: dict[str, int] = {}
+    names = []
+    for layer in model.layers:
+        base = _snake(type(layer).__name__)
+        if base in used:
+            used[base] += 1
+            names.append(f"{base}_{used[base]}")
+        else:
+            used[base] = 0
+            names.append(base)
+    return names
+
+
+# --- reading -------------------------------------------------------------------------------------
+def _layer_from_keras(spec: dict[str, Any], source: str) -> L.Layer:
+    class_name = spec.get("class_name")
+    if spec.get("registered_name") not in (None, class_name) or class_name not in SUPPORTED:
+        raise ConfigError(f"{source}: unsupported layer {class_name!r} "
+                          f"(textrnn reads {', '.join(SUPPORTED)})")
+    config = spec.get("config", {})
+    if config.get("stateful"):
+        raise ConfigError(f"{source}: stateful RNN layer {config.get('name')!r} is not supported")
+    if class_name == "Bidirectional":
+        inner = _layer_from_keras(config["layer"], source)
+        return L.Bidirectional(inner, merge_mode=config.get("merge_mode", "concat"),
+                               name=config.get("name"), trainable=config.get("trainable", True))
+    kwargs = {k: config[k] for k in _FIELDS[class_name] if k in config}
+    return getattr(L, class_name)(**kwargs, name=config.get("name"), trainable=config.get("trainable", True))
+
+
+def model_from_keras_config(config: dict[str, Any], source: str = "config") -> Sequential:
+    if config.get("class_name") != "Sequential":
+        raise ConfigError(f"{source}: only Sequential models are supported, got "
+                          f"{config.get('class_name')!r}")
+    specs = config.get("config", {}).get("layers", [])
+    input_shape = None
+    layers = []
+    for spec in specs:
+        if spec.get("class_name") == "InputLayer":
+            c = spec.get("config", {})
+            input_shape = c.get("batch_shape") or c.get("batch_input_shape")
+            continue
+        layers.append(_layer_from_keras(spec, source))
+        if input_shape is None and "build_config" in spec:
+            input_shape = spec["build_config"].get("input_shape")
+    model = Sequential(layers, name=config.get("config", {}).get("name"))
+    if input_shape is None:
+        raise ConfigError(f"{source}: the model has no input shape (it was never built)")
+    model.build(tuple(input_shape))
+    return model
+
+
+def _weight_groups(layer: L.Layer, group: str) -> list[tuple[str, list[np.ndarray]]]:
+    """(h5 group, arrays in Keras order) for one layer."""
+    if isinstance(layer, L.Bidirectional):
+        return [(f"{group}/forward_layer/cell/vars", layer.forward_layer.get_weights()),
+                (f"{group}/backward_layer/cell/vars", layer.backward_layer.get_weights())]
+    if isinstance(layer, L.RNN):
+        return [(f"{group}/cell/vars", layer.get_weights())]
+    return [(f"{group}/vars", layer.get_weights())]
+
+
+def _read_weights(model: Sequential, h5: h5py.File, source: str) -> None:
+    for layer, name in zip(model.layers, _unique_names(model)):
+        arrays = []
+        for group, expected in _weight_groups(layer, f"layers/{name}"):
+            if not expected:
+                continue
+            if group not in h5:
+                raise DataError(f"{source}: no weights for layer {layer.name!r} (missing {group})")
+            arrays += [np.asarray(h5[group][str(i)]) for i in range(len(expected))]
+        try:
+            layer.set_weights(arrays)
+        except ConfigError as exc:
+            raise DataError(f"{source}: {exc}") from None
+
+
+def load_keras_weights(model: Sequential, path: str | Path) -> Sequential:
+    """Load a Keras `.weights.h5` file into a textrnn model of the same architecture."""
+    if not model.built:
+        raise ConfigError("build the model before loading weights into it")
+    try:
+        with h5py.File(path, "r") as h5:
+            _read_weights(model, h5, str(path))
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable .weights.h5 file ({exc})") from None
+    return model
+
+
+def load_keras_model(path: str | Path) -> Sequential:
+    """A `.keras` file saved by Keras 3 as an equivalent textrnn Sequential."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+            weights = archive.read("model.weights.h5")
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a Keras 3 .keras archive ({exc})") from None
+    model = model_from_keras_config(config, str(path))
+    with h5py.File(io.BytesIO(weights), "r") as h5:
+        _read_weights(model, h5, str(path))
+    return model
+
+
+# --- writing -------------------------------------------------------------------------------------
+def _keras_layer_config(layer: L.Layer, input_shape) -> dict[str, Any]:
+    ours = layer.get_config()
+    if isinstance(layer, L.Bidirectional):
+        inner = layer._layer_spec
+        config = {"name": layer.name, "trainable": layer.trainable, "merge_mode": layer.merge_mode,
+                  "layer": {"module": "keras.layers", "class_name": inner["class_name"],
+                            "config": {k: v for k, v in inner["config"].items()
+                                       if k in _FIELDS[inner["class_name"]] or k == "name"},
+                            "registered_name": None}}
+    else:
+        config = {k: ours[k] for k in _FIELDS[type(layer).__name__] if k in ours}
+        config.update(name=layer.name, trainable=layer.trainable)
+    return {"module": "keras.layers", "class_name": type(layer).__name__, "config": config,
+            "registered_name": None, "build_config": {"input_shape": list(input_shape)}}
+
+
+def save_keras_model(model: Sequential, path: str | Path) -> None:
+    """Write a `.keras` archive that `keras.saving.load_model` opens and that predicts the same."""
+    if not model.built:
+        raise ConfigError("cannot export a model that has no weights yet")
+    shape = model.build_input_shape
+    layers = [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+               "config": {"batch_shape": list(shape), "dtype": "int32", "name": "input_layer"}}]
+    for layer in model.layers:
+        layers.append(_keras_layer_config(layer, shape))
+        shape = layer.output_shape
+    config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
+              "config": {"name": model.name, "trainable": True, "layers": layers},
+              "build_config": {"input_shape": list(model.build_input_shape)}}
+    h5_buffer = io.BytesIO()
+    with h5py.File(h5_buffer, "w") as h5:
+        for layer, name in zip(model.layers, _unique_names(model)):
+            h5.create_group(f"layers/{name}/vars")
+            for group, arrays in _weight_groups(layer, f"layers/{name}"):
+                g = h5.require_group(group)
+                for i, array in enumerate(arrays):
+                    g.create_dataset(str(i), data=array)
+        h5.create_group("vars")
+    metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    zip_buffer = io.BytesIO()
+    with zipfile.ZipFile(zip_buffer, "w") as archive:
+        archive.writestr("metadata.json", json.dumps(metadata))
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("model.weights.h5", h5_buffer.getvalue())
+    atomic_write_bytes(path, zip_buffer.getvalue())

@@ -1,0 +1,16 @@
+"""The model: Sequential (structure, config, saving, summary) and load_model. `textrnn.models` is
+the public path, as `keras.models` is."""
+
+from textrnn.models.sequential import (
+    CONFIG_FILE,
+    MEMBERS_DIR,
+    VOCAB_FILE,
+    WEIGHTS_FILE,
+    Sequential,
+    load_model,
+    load_vocabulary_file,
+)
+from textrnn.serialization import load_weights_file, read_json
+
+__all__ = ["CONFIG_FILE", "MEMBERS_DIR", "VOCAB_FILE", "WEIGHTS_FILE", "Sequential", "load_model",
+           "load_vocabulary_file", "load_weights_file", "read_json"]

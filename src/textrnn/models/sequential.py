@@ -1,0 +1,287 @@
+"""Sequential: Keras's model API on torch. This module holds the structure (add, build, forward,
+weights, summary), the config and saving; compile / fit / evaluate / predict come from the trainer
+(textrnn.training.trainer), as Keras's Model inherits its Trainer. textrnn's additions: length
+buckets, ensemble members and a linear head, all saved with the model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from textrnn.errors import ConfigError, DataError, NotBuiltError
+from textrnn.io_utils import atomic_write_dir, atomic_write_json, settle_dir
+from textrnn.layers.base import Layer, Shape, WeightSplit, auto_name, layer_from_config, layer_to_config
+from textrnn.layers.core import Dropout
+from textrnn.layers.embedding import Embedding
+from textrnn.layers.recurrent import RNN
+from textrnn.layers.wrappers import Bidirectional
+from textrnn.models.linear_head import NBLinear
+from textrnn.models.summary import print_summary
+from textrnn.serialization import load_weights_file, read_json
+from textrnn.training import optimizers as optimizers_module
+from textrnn.training.trainer import Trainer
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.safetensors"
+VOCAB_FILE = "vocab.json"
+MEMBERS_DIR = "members"  # the ensemble's other networks, one folder each
+# The .keras format lives in the interop layer above this one: named here and imported when first
+# used, so that models never imports upward.
+KERAS_FILES = "textrnn.interop.keras_io"
+
+
+def _plugin(module: str, name: str) -> Any:
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+class Sequential(Trainer, WeightSplit, nn.Module):
+    """A linear stack of layers, used exactly like keras.Sequential."""
+
+    def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
+        super().__init__()
+        self.name = name or auto_name("Sequential")
+        self._layers = nn.ModuleList()
+        self.built = False
+        self.build_input_shape: Shape | None = None
+        self._init_trainer()
+        self.text_encoder: Any = None  # textrnn.data.TextEncoder, saved as vocab.json
+        # textrnn's addition to Keras's Sequential: fit, evaluate and predict in batches of rows of one
+        # length, padding cut off (textrnn.data.buckets). Saved with the model.
+        self.length_buckets = False
+        # Also textrnn's: a linear model beside the network (textrnn.models.linear_head.NBLinear, the recipe's
+        # ensemble); predict and evaluate blend the two probabilities, `blend` being the linear share.
+        self.linear_head: Any = None
+        self.linear_blend = 0.0
+        # Also textrnn's: more networks of the same inputs and output, trained from other seeds (the
+        # recipe's --networks); predict averages their probabilities with this one's before the blend.
+        # Saved in members/K; fit trains this network only.
+        self.members: list[Sequential] = []
+        for layer in layers or []:
+            self.add(layer)
+
+    # --- structure ------------------------------------------------------------------------------
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise ConfigError(f"Sequential.add expects a textrnn layer, got {type(layer).__name__}")
+        self._layers.append(layer)
+        first_shape = self._layers[0].batch_input_shape
+        if first_shape is not None:
+            self.build(first_shape)
+
+    def build(self, input_shape: Shape | None = None) -> None:
+        """Create every layer's weights for inputs of `input_shape` (batch dimension included)."""
+        shape = input_shape or self.build_input_shape
+        if shape is None:
+            raise NotBuiltError(
+                "the model's input shape is unknown: give Embedding(input_length=...), call "
+                "build((None, maxlen)), or fit/predict on data first")
+        self.build_input_shape = tuple(shape)
+        for layer in self._layers:
+            if not layer.built:
+                layer.build(shape)
+            shape = layer.output_shape
+        self.built = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = None
+        looked_up = None  # at inference: an Embedding whose ids x still holds (see below)
+        for layer in self._layers:
+            if looked_up is not None:
+                if isinstance(layer, (RNN, Bidirectional)):
+                    next_mask = layer.compute_mask(x, mask)
+                    x, mask, looked_up = layer(x, mask=mask, embedding=looked_up), next_mask, None
+                    continue
+                if isinstance(layer, Dropout):  # the identity at inference
+                    continue
+                x, looked_up = looked_up(x), None
+            next_mask = layer.compute_mask(x, mask)
+            if isinstance(layer, Embedding) and not self.training and not torch.is_grad_enabled():
+                # The lookup waits: a recurrent layer right after it reads the ids itself, through
+                # the input projection of every word (RNN.token_table), saving its input matmul.
+                looked_up = layer
+            else:
+                x = layer(x, mask=mask)
+            mask = next_mask
+        return x if looked_up is None else looked_up(x)
+
+    def __call__(self, x: Any) -> torch.Tensor:  # accept numpy like Keras does
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(np.asarray(x))
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+        return super().__call__(x)
+
+    # --- weights --------------------------------------------------------------------------------
+    @property
+    def weights(self) -> list[nn.Parameter]:
+        return [w for layer in self._layers for w in layer.weights]
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w for layer in self._layers for w in layer.get_weights()]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        weights = list(weights)
+        for layer in self._layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[:n])
+            weights = weights[n:]
+        if weights:
+            raise ConfigError(f"set_weights got {len(weights)} more arrays than the model has")
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise NotBuiltError("the model is not built yet")
+        return sum(w.numel() for w in self.weights)
+
+    def summary(self, line_length: int | None = None,
+                print_fn: Callable[[str], object] | None = None) -> None:
+        print_summary(self, line_length=line_length, print_fn=print_fn)
+
+    def attach_linear_head(self, head: Any, blend: float) -> None:
+        """Blend `head.predict_proba(x)` into this model's predictions with weight `blend` (0-1).
+        Only for a single sigmoid output: the head gives P(positive)."""
+        last = self._layers[-1] if self._layers else None
+        if not (isinstance(last, Layer) and getattr(last, "units", None) == 1
+                and getattr(last, "activation", None) == "sigmoid"):
+            raise ConfigError("a linear head needs a model ending in Dense(1, activation='sigmoid')")
+        if not 0.0 <= blend <= 1.0:
+            raise ConfigError(f"blend must be in [0, 1], got {blend}")
+        self.linear_head, self.linear_blend = head, float(blend)
+
+    @property
+    def is_ensemble(self) -> bool:  # noqa: D102 - overrides the trainer's
+        """More than this network makes its predictions: members averaged in or a linear head blended in."""
+        return self.linear_head is not None or bool(self.members)
+
+    def attach_members(self, members: Sequence[Sequential]) -> None:
+        """Average these networks' predictions with this one's (each predicts without its own head
+        or members). They must take the same input and give the same output shape."""
+        for member in members:
+            if not isinstance(member, Sequential) or member.members or member.linear_head is not None:
+                raise ConfigError("an ensemble member must be a single Sequential network, without "
+                                  "members or a linear head of its own")
+            if member._layers[-1].output_shape[1:] != self._layers[-1].output_shape[1:]:
+                raise ConfigError(f"ensemble member {member.name} gives outputs of shape "
+                                  f"{member._layers[-1].output_shape[1:]}, this model "
+                                  f"{self._layers[-1].output_shape[1:]}")
+        self.members = list(members)
+
+    def _average_members(self, probs: torch.Tensor, xt: torch.Tensor, batch_size: int) -> torch.Tensor:
+        if not self.members or len(xt) == 0:
+            return probs
+        total = probs.clone()
+        for member in self.members:
+            total += torch.from_numpy(member.predict(xt, batch_size)).reshape(probs.shape)
+        return total / (1 + len(self.members))
+
+    def _blend(self, probs: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
+        if self.linear_head is None or len(xt) == 0:
+            return probs
+        linear = torch.from_numpy(self.linear_head.predict_proba(xt.numpy()).astype(np.float32))
+        return (1 - self.linear_blend) * probs + self.linear_blend * linear.reshape(probs.shape)
+
+    def _combine(self, probs: torch.Tensor, xt: torch.Tensor, batch_size: int) -> torch.Tensor:
+        return self._blend(self._average_members(probs, xt, batch_size), xt)
+
+    # --- config and saving ----------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "layers": [layer_to_config(layer) for layer in self._layers],
+            "build_input_shape": list(self.build_input_shape) if self.build_input_shape else None,
+            **({"length_buckets": True} if self.length_buckets else {}),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        model = cls([layer_from_config(spec) for spec in config["layers"]], name=config.get("name"))
+        model.length_buckets = bool(config.get("length_buckets", False))
+        if config.get("build_input_shape") and not model.built:
+            model.build(tuple(config["build_input_shape"]))
+        return model
+
+    def save(self, path: str | Path) -> None:
+        """Write a folder: config.json (architecture + compile settings), weights.safetensors and,
+        if the model carries a text encoder, vocab.json. The folder appears atomically.
+        A path ending in .keras writes a Keras 3 archive instead (textrnn.interop.keras_io)."""
+        if not self.built:
+            raise NotBuiltError("cannot save a model that has no weights yet")
+        if str(path).endswith(".keras"):
+            _plugin(KERAS_FILES, "save_keras_model")(self, path)
+            return
+        config = {"format": "textrnn-sequential-v1", "model": self.get_config()}
+        if self.compiled:
+            config["compile"] = {"optimizer": self._optimizer_spec.get_config(), "loss": self.loss,
+                                 "metrics": self.metric_names}
+
+        def fill(folder: Path) -> None:
+            atomic_write_json(folder / CONFIG_FILE, config)
+            tensors = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
+            save_file(tensors, str(folder / WEIGHTS_FILE))
+            if self.text_encoder is not None:
+                atomic_write_json(folder / VOCAB_FILE, self.text_encoder.to_json())
+            if self.linear_head is not None:
+                self.linear_head.save_into(folder, {"blend": self.linear_blend})
+            for k, member in enumerate(self.members):  # inside this folder, so it appears at once
+                member.save(folder / MEMBERS_DIR / str(k))
+
+        atomic_write_dir(path, fill)
+
+
+def load_model(path: str | Path, compile: bool = True) -> Sequential:
+    """Load a folder written by `Sequential.save` (no pickle: JSON + safetensors), or a Keras 3
+    `.keras` file."""
+    if str(path).endswith(".keras"):
+        return _plugin(KERAS_FILES, "load_keras_model")(path)
+    folder = settle_dir(path)
+    config_path = folder / CONFIG_FILE
+    if not config_path.is_file():
+        raise DataError(f"{folder}: not a saved textrnn model (no {CONFIG_FILE})")
+    config = read_json(config_path, "malformed model config")
+    try:
+        model = Sequential.from_config(config["model"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(f"{config_path}: malformed model config ({type(exc).__name__}: {exc})") from None
+    weights_path = folder / WEIGHTS_FILE
+    if not weights_path.is_file():
+        raise DataError(f"{folder}: missing {WEIGHTS_FILE}")
+    load_weights_file(model, weights_path)
+    if compile and "compile" in config:
+        c = config["compile"]
+        model.compile(optimizers_module.OptimizerSpec(c["optimizer"]["name"],
+                                                      c["optimizer"]["learning_rate"],
+                                                      c["optimizer"].get("embedding_learning_rate")),
+                      loss=c["loss"], metrics=c["metrics"])
+    head = NBLinear.load_from(folder)
+    if head is not None:
+        model.attach_linear_head(head[0], head[1]["blend"])
+    members = folder / MEMBERS_DIR
+    if members.is_dir():
+        numbered = sorted((p.name for p in members.iterdir() if p.name.isdigit()), key=int)
+        model.attach_members([load_model(members / k, compile=False) for k in numbered])
+    vocab_path = folder / VOCAB_FILE
+    if vocab_path.is_file():
+        model.text_encoder = load_vocabulary_file(vocab_path)
+    return model
+
+
+def load_vocabulary_file(path: Path) -> Any:
+    """The TextEncoder of a vocab.json; any malformed content is one DataError line."""
+    from textrnn.data.text import TextEncoder
+
+    try:
+        return TextEncoder.from_json(read_json(path))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise DataError(f"{path}: malformed vocabulary ({type(exc).__name__}: {exc})") from None

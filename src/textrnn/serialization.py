@@ -1,0 +1,46 @@
+"""Reading saved files with one-line errors: JSON documents and safetensors weights. A damaged,
+empty or mismatched file is one DataError naming it, never a traceback from a parser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from textrnn.errors import DataError
+
+
+def read_json(path: Path, what: str = "not valid JSON") -> Any:
+    """A JSON file's content; an empty, truncated or non-UTF-8 file is one DataError line."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: {what} ({exc})") from None
+
+
+def load_weights_file(model: nn.Module, path: Path, strict: bool = True) -> None:
+    """Load a safetensors file into `model`: a damaged file, a missing or extra tensor, a tensor of
+    the wrong shape, or a NaN / infinite weight is one DataError line naming the file."""
+    from safetensors import SafetensorError
+
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: damaged weights file ({exc})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if (missing or unexpected) and strict:
+        raise DataError(f"{path}: weights do not match the config "
+                        f"(missing {missing}, unexpected {unexpected})")
+    for name, tensor in state.items():
+        if name in expected and tuple(tensor.shape) != tuple(expected[name].shape):
+            raise DataError(f"{path}: tensor {name} has shape {tuple(tensor.shape)}, the model expects "
+                            f"{tuple(expected[name].shape)}")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise DataError(f"{path}: tensor {name} holds NaN or infinite values")
+    model.load_state_dict(state, strict=False)

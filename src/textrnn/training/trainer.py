@@ -1,0 +1,318 @@
+"""The trainer: Keras's compile / fit / evaluate / predict and the batch methods, as a mixin of
+the model (Keras's Model inherits its Trainer the same way). It knows the model only through
+`self(x)`, `self.layers` / `self._layers`, `self.weights` and `self.built`; an ensemble model adds
+other networks' outputs through `_combine`."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from textrnn import keep_denormals_flushed
+from textrnn.data.buckets import batch_width, length_batches, row_lengths
+from textrnn.errors import ConfigError, DataError
+from textrnn.layers.embedding import Embedding
+from textrnn.training import distributed, losses
+from textrnn.training import optimizers as optimizers_module
+from textrnn.training.callbacks import Callback, History
+from textrnn.training.direct_step import DirectStep
+
+
+def _as_array(data: Any, field: str) -> np.ndarray:
+    try:
+        return np.asarray(data)
+    except Exception as exc:  # ragged lists and the like
+        raise DataError(f"{field}: expected a rectangular array ({exc})") from None
+
+
+
+class Trainer:
+    """compile, fit, evaluate, predict, train_on_batch, test_on_batch, predict_on_batch."""
+
+    def _init_trainer(self) -> None:
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._optimizer_spec: optimizers_module.OptimizerSpec | None = None
+        self.loss: str | None = None
+        self.metric_names: list[str] = []
+        self.compiled = False
+        self.stop_training = False
+        self.history: History | None = None
+
+    @property
+    def is_ensemble(self) -> bool:
+        """More than this network makes its predictions (see Sequential): evaluate and the batch
+        methods then go through predict."""
+        return False
+
+    def _combine(self, probs: torch.Tensor, xt: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """This network's outputs `probs` for `xt` -> the model's (an ensemble adds its others')."""
+        return probs
+
+    # --- training setup -------------------------------------------------------------------------
+    def compile(self, optimizer: str | optimizers_module.OptimizerSpec = "rmsprop",
+                loss: str = "binary_crossentropy", metrics: Sequence[str] | None = None) -> None:
+        self._optimizer_spec = optimizers_module.get(optimizer)
+        self._loss_fn, self._accuracy_fn = losses.get(loss)
+        self.loss = loss
+        for m in metrics or []:
+            if m not in losses.ACCURACY_NAMES:
+                raise ConfigError(f"unknown metric {m!r}; valid: {', '.join(losses.ACCURACY_NAMES)}")
+        self.metric_names = list(metrics or [])
+        self.optimizer = None  # created once the weights exist
+        self.compiled = True
+
+    def _require_compiled(self) -> None:
+        if not self.compiled:
+            raise ConfigError("call model.compile(optimizer, loss, metrics) before training or evaluating")
+
+    def _ensure_ready(self, x: torch.Tensor) -> None:
+        if not self.built:
+            self.build((None, *x.shape[1:]))
+        self.create_optimizer()
+
+    def create_optimizer(self) -> torch.optim.Optimizer:
+        """The compiled optimizer over this (built) model's weights, created once."""
+        self._require_compiled()
+        if self.optimizer is None:
+            # All weights go to the optimizer; frozen ones get no gradient and are left alone.
+            embedding = [w for layer in self._layers if isinstance(layer, Embedding)
+                         for w in layer.weights]
+            self.optimizer = self._optimizer_spec.create(self.weights, embedding)
+        return self.optimizer
+
+    # --- batches --------------------------------------------------------------------------------
+    @staticmethod
+    def _to_tensors(x: Any, y: Any | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        xa = _as_array(x, "x")
+        if xa.ndim != 2 or not np.issubdtype(xa.dtype, np.integer):
+            raise DataError(f"x: expected a 2-D integer array (samples, timesteps), got shape "
+                            f"{xa.shape} of {xa.dtype}")
+        xt = torch.from_numpy(np.ascontiguousarray(xa, dtype=np.int64))
+        if y is None:
+            return xt, None
+        ya = _as_array(y, "y")
+        if len(ya) != len(xa):
+            raise DataError(f"x has {len(xa)} samples but y has {len(ya)}")
+        return xt, torch.from_numpy(np.ascontiguousarray(ya, dtype=np.float32))
+
+    def _batch_metrics(self, xb: torch.Tensor, yb: torch.Tensor,
+                       forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        pred = (forward or self)(xb)
+        return self._loss_fn(yb, pred), self._accuracy_fn(yb, pred)
+
+    def train_on_batch(self, x: Any, y: Any) -> list[float]:
+        self._require_compiled()
+        xb, yb = self._to_tensors(x, y)
+        self._ensure_ready(xb)
+        loss, acc = self._train_step(xb, yb)
+        return self._results(loss, acc)
+
+    def _train_step(self, xb: torch.Tensor, yb: torch.Tensor,
+                    forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[float, float]:
+        """One optimizer step; `forward` is the DistributedDataParallel wrapper when distributed.
+        Models of the lecture's shapes take the direct step (direct_step.py): the same update
+        through textrnn's kernels without autograd's graph."""
+        self.train()
+        direct = self._direct_step() if forward is None or forward is self else None
+        result = direct(self, xb, yb) if direct is not None else None
+        if result is not None:
+            return float(result[0]), float(result[1])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, acc = self._batch_metrics(xb, yb, forward)
+        loss.backward()
+        optimizers_module.step_optimizer(self.optimizer)
+        return float(loss.detach()), float(acc)
+
+    def _direct_step(self) -> DirectStep | None:
+        """The direct step's plan for this model as it is now (layers and loss), or None."""
+        key = (tuple(id(layer) for layer in self._layers), self.loss)
+        if getattr(self, "_direct_plan", (None,))[0] != key:
+            self._direct_plan = (key, DirectStep.plan(self))
+        return self._direct_plan[1]
+
+    def test_on_batch(self, x: Any, y: Any) -> list[float]:
+        self._require_compiled()
+        xb, yb = self._to_tensors(x, y)
+        self._ensure_ready(xb)
+        if self.is_ensemble:  # the whole model, as evaluate gives it
+            results = self._evaluate_tensors(xb, yb, max(len(xb), 1))
+            return self._results(results["loss"], results["acc"])
+        self.eval()
+        with torch.inference_mode():
+            loss, acc = self._batch_metrics(xb, yb)
+        return self._results(float(loss), float(acc))
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        xb, _ = self._to_tensors(x, None)
+        if self.is_ensemble:  # the whole model, as predict gives it
+            return self.predict(xb, batch_size=max(len(xb), 1))
+        self.eval()
+        with torch.inference_mode():
+            return self(xb).numpy()
+
+    def _results(self, loss: float, acc: float) -> list[float] | float:
+        return [loss, acc] if self.metric_names else loss
+
+    def _batches(self, xt: torch.Tensor, batch_size: int,
+                 shuffle: bool = False) -> list[tuple[torch.Tensor, int]]:
+        """(row indices, columns to keep from the right) per batch: slices of all columns, or with
+        length buckets rows of near-equal length with most of their padding cut off. Shuffles draw
+        from torch's generator, so torch.manual_seed and a resumed run's restored RNG state cover
+        them."""
+        if not self.length_buckets:
+            order = torch.randperm(len(xt)) if shuffle else torch.arange(len(xt))
+            return [(order[i:i + batch_size], xt.shape[1]) for i in range(0, len(xt), batch_size)]
+        lengths = row_lengths(xt.numpy())
+        rng = np.random.default_rng(int(torch.randint(2 ** 62, (1,)))) if shuffle else None
+        return [(torch.from_numpy(rows), batch_width(lengths[rows], xt.shape[1]))
+                for rows in length_batches(lengths, batch_size, rng)]
+
+    # --- fit / evaluate / predict ---------------------------------------------------------------
+    def fit(
+        self,
+        x: Any,
+        y: Any,
+        batch_size: int = 32,
+        epochs: int = 1,
+        verbose: int = 1,
+        callbacks: Sequence[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple[Any, Any] | None = None,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+    ) -> History:
+        """Train for `epochs` epochs. As in Keras, validation_split takes the LAST rows of x, y
+        before shuffling; loss and accuracy are averaged over the epoch's batches."""
+        self._require_compiled()
+        keep_denormals_flushed()
+        xt, yt = self._to_tensors(x, y)
+        if not 0.0 <= validation_split < 1.0:
+            raise ConfigError(f"validation_split must be in [0, 1), got {validation_split}")
+        val = None
+        if validation_data is not None:
+            val = self._to_tensors(*validation_data)
+        elif validation_split > 0:
+            split = int(len(xt) * (1 - validation_split))
+            xt, yt, val = xt[:split], yt[:split], (xt[split:], yt[split:])
+        if len(xt) == 0:
+            raise DataError("fit got no training samples")
+        self._ensure_ready(xt)
+
+        history = History()
+        callbacks = [history, *(callbacks or [])]
+        for cb in callbacks:
+            cb.set_model(self)
+        self.stop_training = False
+        for cb in callbacks:
+            cb.on_train_begin()
+        steps = math.ceil(len(xt) / batch_size)
+        acc_name = self.metric_names[0] if self.metric_names else None
+        forward = distributed.wrap(self)  # DistributedDataParallel under torchrun, else self
+        if distributed.active() and batch_size % distributed.world_size():
+            raise ConfigError(f"batch_size {batch_size} must be divisible by the "
+                              f"{distributed.world_size()} processes")
+        verbose = verbose if distributed.is_main() else 0
+        if 0 < len(xt) % batch_size < distributed.world_size():
+            steps -= 1  # a last batch too small to give every process a row is dropped
+        if self.length_buckets and distributed.active():
+            raise ConfigError("length buckets are not supported in distributed training")
+        for epoch in range(initial_epoch, epochs):
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch)
+            batches = self._batches(xt, batch_size, shuffle)
+            steps = len(batches) if self.length_buckets else steps  # buckets: more, smaller batches
+            start = time.perf_counter()
+            total_loss = total_acc = 0.0
+            bar = tqdm(range(steps), desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
+                       disable=verbose != 1, leave=True, dynamic_ncols=True)
+            for i in bar:
+                rows, width = batches[i]
+                idx = distributed.local_rows(rows)
+                # one gather of the rows' last `width` columns (xt[idx, -width:] copies twice)
+                loss, acc = self._train_step(xt[:, -width:].index_select(0, idx), yt[idx], forward)
+                total_loss += loss
+                total_acc += acc
+                if i % 10 == 0 or i == steps - 1:
+                    postfix = {"loss": f"{total_loss / (i + 1):.4f}"}
+                    if acc_name:
+                        postfix[acc_name] = f"{total_acc / (i + 1):.4f}"
+                    bar.set_postfix(postfix, refresh=False)
+            logs: dict[str, float] = {}
+            mean_loss, mean_acc = distributed.mean_over_ranks(total_loss / steps, total_acc / steps)
+            if acc_name:
+                logs[acc_name] = mean_acc
+            logs["loss"] = mean_loss
+            if val is not None:
+                val_results = self._evaluate_tensors(*val, batch_size=batch_size)
+                if acc_name:
+                    logs[f"val_{acc_name}"] = val_results["acc"]
+                logs["val_loss"] = val_results["loss"]
+            if verbose:
+                elapsed = time.perf_counter() - start
+                line = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+                prefix = "" if verbose == 1 else f"Epoch {epoch + 1}/{epochs}\n"
+                tqdm.write(f"{prefix}{steps}/{steps} - {elapsed:.0f}s - "
+                           f"{1000 * elapsed / steps:.0f}ms/step - {line}")
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in callbacks:
+            cb.on_train_end()
+        self.history = history
+        return history
+
+    def _evaluate_tensors(self, xt: torch.Tensor, yt: torch.Tensor, batch_size: int) -> dict[str, float]:
+        if self.is_ensemble:  # the ensemble's predictions, as predict gives
+            pred = torch.from_numpy(self.predict(xt, batch_size))
+            return {"loss": float(self._loss_fn(yt, pred)), "acc": float(self._accuracy_fn(yt, pred))}
+        self.eval()
+        loss_sum = acc_sum = 0.0
+        with torch.inference_mode():
+            for rows, width in self._batches(xt, batch_size):
+                pred = self(xt[rows, -width:])
+                n = len(pred)
+                loss_sum += float(self._loss_fn(yt[rows], pred)) * n
+                acc_sum += float(self._accuracy_fn(yt[rows], pred)) * n
+        return {"loss": loss_sum / len(xt), "acc": acc_sum / len(xt)}
+
+    def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 1,
+                 return_dict: bool = False) -> list[float] | float | dict[str, float]:
+        self._require_compiled()
+        keep_denormals_flushed()
+        xt, yt = self._to_tensors(x, y)
+        self._ensure_ready(xt)
+        results = self._evaluate_tensors(xt, yt, batch_size)
+        named = {"loss": results["loss"]}
+        if self.metric_names:
+            named[self.metric_names[0]] = results["acc"]
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in named.items()))
+        if return_dict:
+            return named
+        return self._results(results["loss"], results["acc"])
+
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """Model outputs for x, in batches, with no autograd and dropout off."""
+        keep_denormals_flushed()
+        xt, _ = self._to_tensors(x, None)
+        if not self.built:
+            self.build((None, *xt.shape[1:]))
+        self.eval()
+        out = None
+        with torch.inference_mode():
+            for rows, width in tqdm(self._batches(xt, batch_size), disable=not verbose, desc="predict"):
+                pred = self(xt[rows, -width:])
+                if out is None:
+                    out = pred.new_empty((len(xt), *pred.shape[1:]))
+                out[rows] = pred
+        if out is None:
+            return np.zeros((0, *self._layers[-1].output_shape[1:]), dtype=np.float32)
+        return self._combine(out, xt, batch_size).numpy()
