@@ -272,6 +272,29 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pretrain_encoder(args: argparse.Namespace) -> int:
+    from textrnn.app.transfer import pretrain_encoder
+
+    card = pretrain_encoder(args.corpus, args.out, vocab=args.vocab, vocab_size=args.vocab_size,
+                            dim=args.dim, units=args.units, seq_len=args.seq_len, epochs=args.epochs,
+                            max_minutes=args.max_minutes, seed=args.seed, verbose=0 if args.quiet else 1)
+    print(json.dumps(card, indent=2))
+    print(f"-> {args.out}")
+    return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from textrnn.app.transfer import FinetuneSettings, finetune
+
+    settings = FinetuneSettings(
+        encoder=args.encoder, data=args.data, test_data=args.test_data, text_column=args.text_column,
+        label_column=args.label_column, encoding=args.encoding, train_size=args.train_size,
+        maxlen=args.maxlen, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+    out = args.out or f"runs/finetune-{time.strftime('%Y%m%d-%H%M%S')}"
+    finetune(settings, out, verbose=0 if args.quiet else 1)
+    return 0
+
+
 def cmd_import_vectors(args: argparse.Namespace) -> int:
     from textrnn.app.pretrain.run import import_vectors
 
@@ -529,6 +552,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="EMB_DIR to write")
     p.set_defaults(func=cmd_pretrain)
+
+    p = command("pretrain-encoder", help="pretrain an LSTM language model; keep its embedding and LSTM "
+                                         "(ENC_DIR) for `textrnn finetune`")
+    p.add_argument("--corpus", default="imdb-unlabelled",
+                   help="imdb-unlabelled (the 50,000 unlabelled and 25,000 training reviews, no labels), "
+                        "imdb-unsup, sample, or a path (.txt one document per line, CSV/JSONL, folder)")
+    p.add_argument("--vocab", default="imdb", help="imdb, sample, corpus, or a vocab.json / run path")
+    p.add_argument("--vocab-size", type=int, default=10000)
+    p.add_argument("--dim", type=int, default=64, help="embedding size (default 64)")
+    p.add_argument("--units", type=int, default=128, help="LSTM state size (default 128)")
+    p.add_argument("--seq-len", type=int, default=64, help="words per training window (default 64)")
+    p.add_argument("--epochs", type=int, default=1, help="passes over the corpus (default 1)")
+    p.add_argument("--max-minutes", type=float, default=25.0, help="stop after this long (default 25)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="ENC_DIR to write")
+    p.set_defaults(func=cmd_pretrain_encoder)
+
+    p = command("finetune", help="fit a classifier on a pretrained encoder with few labelled texts")
+    p.add_argument("encoder", help="ENC_DIR from `textrnn pretrain-encoder`")
+    p.add_argument("--out", help="run folder (default runs/finetune-TIMESTAMP)")
+    _add_data_options(p, default="imdb")
+    p.add_argument("--train-size", type=int, help="use the first N labelled training texts")
+    p.add_argument("--maxlen", type=int, default=400, help="words per text (default 400)")
+    p.add_argument("--epochs", type=int, default=0,
+                   help="whole-network fine-tuning epochs after the head's fit (default 0: head only)")
+    p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning rate of the head (default 1e-3)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_finetune)
 
     p = command("import-vectors", help="align a word2vec / GloVe file to a vocabulary")
     p.add_argument("file")

@@ -62,8 +62,9 @@ def _out_of_time(deadline: float | None) -> bool:
 def train_language_model(docs: list[list[str]], vocabulary: Vocabulary, dim: int = 32, units: int = 128,
                          seq_len: int = 64, batch_size: int = 64, epochs: int = 1, lr: float = 2e-3,
                          max_minutes: float | None = None, seed: int = 0,
-                         verbose: int = 1) -> tuple[np.ndarray, dict]:
-    """Train the LM; return (its embedding matrix, {"perplexity": held-out perplexity, "steps": n})."""
+                         verbose: int = 1, keep_encoder: bool = False):
+    """Train the LM; return (its embedding matrix, {"perplexity": held-out perplexity, "steps": n}),
+    and with keep_encoder its encoder too (Embedding -> LSTM(return_sequences=True), a Sequential)."""
     torch.manual_seed(seed)
     windows = _windows(docs, vocabulary, seq_len)
     held_out = max(1, len(windows) // 50)
@@ -102,6 +103,7 @@ def train_language_model(docs: list[list[str]], vocabulary: Vocabulary, dim: int
     with torch.inference_mode():
         losses = [model(b) for b in valid.split(batch_size)]
     perplexity = math.exp(float(torch.stack(losses).mean()))
-    return model.encoder.layers[0].get_weights()[0], {"perplexity": perplexity, "steps": steps,
-                                              "windows": len(windows), "units": units,
-                                              "seq_len": seq_len}
+    info = {"perplexity": perplexity, "steps": steps, "windows": len(windows), "units": units,
+            "seq_len": seq_len}
+    matrix = model.encoder.layers[0].get_weights()[0]
+    return (matrix, info, model.encoder) if keep_encoder else (matrix, info)

@@ -1,6 +1,7 @@
 """Where pretraining text and vocabularies come from.
 
-Corpora: "imdb-unsup" (the 50,000 unlabelled IMDB reviews, never test text), "sample" (the embedded
+Corpora: "imdb-unsup" (the 50,000 unlabelled IMDB reviews, never test text), "imdb-unlabelled" (those
+and the 25,000 training reviews without their labels: ULMFiT's target-text step), "sample" (the embedded
 sample's training reviews), or a path: a .txt file (one document per line), a CSV / JSONL table or a
 folder of labelled texts (their texts are used).
 Vocabularies: "imdb" (ranked on the IMDB training reviews), "sample", "corpus" (fit on the
@@ -21,15 +22,18 @@ from textrnn.errors import DataError
 
 def corpus_tokens(source: str, quiet: bool = False) -> list[list[str]]:
     """The corpus as token lists, one per document."""
-    if source == "imdb-unsup":
+    if source in ("imdb-unsup", "imdb-unlabelled"):
         corpus = imdb.IMDBCorpus.load(quiet=quiet)
         words = corpus.words
-        return [[words[r - 1] for r in seq if r > 0] for seq in corpus.splits["unsup"].sequences()]
+        splits = ["unsup"] if source == "imdb-unsup" else ["unsup", "train"]
+        return [[words[r - 1] for r in seq if r > 0] for split in splits
+                for seq in corpus.splits[split].sequences()]
     if source == "sample":
         return [tokenize(t) for t in load_sample()[0].texts]
     path = Path(source)
     if not path.exists():
-        raise DataError(f"{path}: corpus not found (give imdb-unsup, sample, or a file or folder)")
+        raise DataError(f"{path}: corpus not found (give imdb-unsup, imdb-unlabelled, sample, or a file "
+                        "or folder)")
     if path.is_file() and path.suffix.lower() == ".txt":
         lines = path.read_text(encoding="utf-8").split("\n")
         docs = [tokenize(line) for line in lines if line.strip()]
