@@ -287,3 +287,17 @@ def test_explain_never_changes_the_shared_model(trained):
     rnn = [layer for layer in model.layers if hasattr(layer, "return_sequences")][-1]
     assert rnn.return_sequences is False
     np.testing.assert_allclose(model.predict(x), expected, atol=1e-6)
+
+
+# --- the kernel cache ----------------------------------------------------------------------------
+def test_the_kernel_build_folder_is_keyed_by_what_the_build_depends_on(monkeypatch, tmp_path):
+    from textrnn.backend import kernels
+
+    monkeypatch.setenv("TEXTRNN_KERNEL_CACHE", str(tmp_path))
+    here = kernels._build_dir()
+    assert here.parent == tmp_path and kernels._build_dir() == here  # stable
+    monkeypatch.setattr(kernels, "_cpu_features", lambda: "flags: sse2")
+    other_cpu = kernels._build_dir()
+    monkeypatch.setattr(kernels.torch, "__file__", "/elsewhere/venv/torch/__init__.py")
+    other_env = kernels._build_dir()
+    assert len({here, other_cpu, other_env}) == 3

@@ -69,7 +69,7 @@ def _cpu_features() -> str:
 
 
 def _build_dir() -> Path:
-    """One build folder per (Python, torch version and ABI, compiler flags, CPU, sources): two
+    """One build folder per (Python, torch install, version and ABI, compiler flags, CPU, sources): two
     virtualenvs used in turn no longer rebuild each other's extension, and a home folder shared by
     the nodes of a cluster never hands one CPU a build made for another."""
     import hashlib
@@ -77,7 +77,10 @@ def _build_dir() -> Path:
 
     base = Path(os.environ.get("TEXTRNN_KERNEL_CACHE") or Path.home() / ".cache" / "textrnn" / "kernels")
     key = hashlib.sha256()
-    for part in (sys.version, torch.__version__, str(torch._C._GLIBCXX_USE_CXX11_ABI), " ".join(_CFLAGS),
+    # torch's location too: the build's include paths point into one environment, and ninja rebuilds
+    # when another environment's build.ninja differs
+    for part in (sys.version, torch.__version__, torch.__file__, str(torch._C._GLIBCXX_USE_CXX11_ABI),
+                 " ".join(_CFLAGS),
                  _cpu_features(), *(path.read_text() for path in _SOURCES)):
         key.update(part.encode() + b"\0")
     tag = f"py{sys.version_info[0]}{sys.version_info[1]}-torch{torch.__version__.split('+')[0]}"
