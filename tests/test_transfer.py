@@ -83,3 +83,27 @@ def test_features_are_the_heads_inputs(encoder_dir):
     kernel, bias = model.layers[3].get_weights()
     np.testing.assert_allclose(model.predict(x)[:, 0], 1 / (1 + np.exp(-(features @ kernel[:, 0] + bias[0]))),
                                atol=1e-5)
+
+
+def test_balanced_draws_and_the_study_report(tmp_path):
+    from textrnn.app.experiments.small_data import SmallDataSetup, balanced_draw, plot, render
+
+    labels = np.array([0] * 60 + [1] * 40)
+    rows = balanced_draw(labels, 20, seed=1)
+    assert len(set(rows)) == 20 and np.bincount(labels[rows]).tolist() == [10, 10]
+    assert not np.array_equal(rows, balanced_draw(labels, 20, seed=2))
+    assert len(balanced_draw(labels, 100, seed=0)) == 100
+    enc = tmp_path / "enc"
+    enc.mkdir()
+    (enc / "card.json").write_text(json.dumps({
+        "units": 8, "corpus": "sample", "documents": 10, "tokens": 100, "dim": 4, "steps": 3, "seq_len": 16,
+        "time_s": 60, "perplexity": 300.0, "date": "2026-12-06 17:00 UTC", "machine": "x86_64"}))
+    setup = SmallDataSetup(encoder=str(enc), sizes=[100, 25000], seeds=2)
+    results = {f"{n}/{s}": {"tfidf": 0.7 + s / 100, "probe": 0.75, "probe+tfidf": 0.8,
+                            "seconds": {"tfidf": 9.0, "probe": 0.5}}
+               for n, s in ((100, 0), (100, 1), (25000, 0))}
+    text = render(setup, results)
+    assert "| 100 | 70.50 ± 0.71 | 75.00 ± 0.00 | 80.00 ± 0.00 | >= 80.0 |" in text
+    assert "| 25,000 | 70.00 | 75.00 | 80.00 |  |" in text
+    plot(setup, results, tmp_path / "accuracy.png")
+    assert (tmp_path / "accuracy.png").stat().st_size > 5000

@@ -389,13 +389,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_experiment(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from textrnn.app.experiments import lecture, pretraining
+    from textrnn.app.experiments import lecture, pretraining, small_data
 
     module, setup_cls = {"lecture": (lecture, lecture.LectureSetup),
-                         "pretraining": (pretraining, pretraining.PretrainingSetup)}[args.name]
+                         "pretraining": (pretraining, pretraining.PretrainingSetup),
+                         "small-data": (small_data, small_data.SmallDataSetup)}[args.name]
     setup = setup_cls.quick() if args.quick else setup_cls()
     names = ("seeds", "sizes", "full", "epochs", "maxlen", "units", "vocab_size", "models", "methods",
-             "lm_minutes")
+             "lm_minutes", "encoder")
     overrides = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     if args.data is not None:  # pretraining uses the same source's unlabelled (or training) text
         overrides.update(data=args.data, corpus="imdb-unsup" if args.data == "imdb" else "sample",
@@ -405,7 +406,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         raise TextRNNError(f"experiment {args.name} has no option {', '.join(sorted(unknown))}")
     setup = replace(setup, **overrides)
     out = Path(args.out or f"runs/{args.name}" + ("-quick" if args.quick else ""))
-    report = Path(args.report or f"docs/{args.name.upper()}.md")
+    report = Path(args.report or f"docs/{args.name.upper().replace('-', '_')}.md")
     if args.report_only:
         if args.name != "pretraining":
             raise TextRNNError("--report-only: only the pretraining study writes a partial report")
@@ -627,8 +628,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
 
-    p = command("experiment", help="the lecture's four claims, or the pretraining study; writes a report")
-    p.add_argument("name", choices=["lecture", "pretraining"])
+    p = command("experiment", help="the lecture's four claims, the pretraining study, or the few-labels "
+                                   "study; writes a report")
+    p.add_argument("name", choices=["lecture", "pretraining", "small-data"])
+    p.add_argument("--encoder", metavar="ENC_DIR",
+                   help="small-data: the pretrained encoder (default runs/encoder-imdb)")
     p.add_argument("--quick", action="store_true", help="the same pipeline on the embedded sample")
     p.add_argument("--data", choices=["imdb", "sample"], help="default imdb; sample with --quick")
     p.add_argument("--seeds", type=int, help="seeds per setting (default 3)")

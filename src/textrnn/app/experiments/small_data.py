@@ -1,0 +1,195 @@
+"""`textrnn experiment small-data`: test accuracy against the number n of labelled reviews.
+
+For each n and seed, a balanced draw of n training reviews (n/2 per class) is the only labelled
+data; every choice (the L2 strength of each logistic regression) is made by stratified
+cross-validation on those n rows; the score is on all 25,000 test reviews. Rows:
+- TF-IDF(1,2) + LR: word and bigram TF-IDF fitted on the n texts, logistic regression;
+- encoder probe: the pretrained encoder's max-pooled states (textrnn.app.transfer) + LR;
+- probe + TF-IDF: the mean of the two probabilities.
+The encoder's features of every review are computed once and cached under the run folder, so each
+row costs a logistic regression, and the pretraining is paid once (its card gives the time).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textrnn.app.transfer import classifier_from_encoder, fit_probe, load_encoder, pooled_features
+from textrnn.data import imdb
+from textrnn.data.text import TextEncoder, tokenize
+from textrnn.io_utils import atomic_write_json, atomic_write_text
+
+METHODS = ("tfidf", "probe", "probe+tfidf")
+LABELS = {"tfidf": "TF-IDF(1,2) + LR", "probe": "encoder probe", "probe+tfidf": "probe + TF-IDF"}
+TARGETS = {100: 80.0, 250: 83.0, 1000: 87.0, 5000: 89.5}  # the few-labels goals, test accuracy %
+
+
+@dataclass
+class SmallDataSetup:
+    encoder: str = "runs/encoder-imdb"
+    data: str | None = None  # the aclImdb archive (default: found as textrnn.data.imdb describes)
+    sizes: list[int] = field(default_factory=lambda: [100, 250, 500, 1000, 2500, 5000, 25000])
+    seeds: int = 3
+    maxlen: int = 400
+
+    @classmethod
+    def quick(cls) -> SmallDataSetup:
+        return cls(sizes=[100, 1000], seeds=2)
+
+
+def balanced_draw(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """n row indices, n // 2 of each of two classes (all rows when n is their number)."""
+    if n >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    parts = [rng.choice(np.flatnonzero(labels == c), n // 2, replace=False) for c in (0, 1)]
+    return np.sort(np.concatenate(parts))
+
+
+def tfidf_probabilities(train_texts: list[str], y: np.ndarray, test_texts: list[str],
+                        seed: int) -> np.ndarray:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    vectorizer = TfidfVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False,
+                                 ngram_range=(1, 2), sublinear_tf=True)
+    train = vectorizer.fit_transform(train_texts)
+    split = StratifiedKFold(int(min(5, np.bincount(y).min())), shuffle=True, random_state=seed)
+    scores = {c: cross_val_score(LogisticRegression(C=c, max_iter=2000), train, y, cv=split,
+                                 scoring="neg_log_loss").mean() for c in np.logspace(-1, 3, 9)}
+    best = max(scores, key=scores.get)
+    model = LogisticRegression(C=best, max_iter=2000).fit(train, y)
+    return model.predict_proba(vectorizer.transform(test_texts))[:, 1]
+
+
+def encoder_features(setup: SmallDataSetup, root: Path, texts: dict[str, list[str]],
+                     verbose: int) -> dict[str, np.ndarray]:
+    """Max-pooled encoder states of every train and test review, cached in root."""
+    cache = root / f"features-maxlen{setup.maxlen}.npz"
+    if cache.is_file():
+        with np.load(cache) as stored:
+            return {k: stored[k] for k in stored.files}
+    encoder, _ = load_encoder(setup.encoder)
+    model = classifier_from_encoder(encoder, 2, setup.maxlen)
+    text_encoder = TextEncoder(encoder.text_encoder.vocabulary, setup.maxlen)
+    features = {}
+    for split, split_texts in texts.items():
+        start = time.perf_counter()
+        features[split] = pooled_features(model, text_encoder.encode(split_texts))
+        if verbose:
+            print(f"encoder features of {len(split_texts):,} {split} reviews: "
+                  f"{time.perf_counter() - start:.0f} s", flush=True)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.name + ".tmp.npz")
+    np.savez(tmp, **features)
+    tmp.replace(cache)
+    return features
+
+
+def run(setup: SmallDataSetup, root: Path, report_path: Path, verbose: int = 1) -> str:
+    texts, labels = {}, {}
+    for split in ("train", "test"):
+        texts[split], labels[split] = imdb.load_texts(split, setup.data)
+    features = encoder_features(setup, root, texts, verbose)
+    results_path = root / "results.json"
+    results: dict[str, Any] = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    for n in setup.sizes:
+        for seed in range(setup.seeds if n < len(labels["train"]) else 1):
+            key = f"{n}/{seed}"
+            if key in results:
+                continue
+            rows = balanced_draw(labels["train"], n, seed)
+            y = labels["train"][rows]
+            start = time.perf_counter()
+            tfidf = tfidf_probabilities([texts["train"][i] for i in rows], y, texts["test"], seed)
+            tfidf_s = time.perf_counter() - start
+            kernel, bias, _ = fit_probe(features["train"][rows], y, seed)
+            probe = 1 / (1 + np.exp(-(features["test"] @ kernel[:, 0] + bias[0])))
+            probe_s = time.perf_counter() - start - tfidf_s
+            truth = labels["test"]
+            results[key] = {
+                "tfidf": float(np.mean((tfidf > 0.5) == truth)),
+                "probe": float(np.mean((probe > 0.5) == truth)),
+                "probe+tfidf": float(np.mean(((tfidf + probe) / 2 > 0.5) == truth)),
+                "seconds": {"tfidf": round(tfidf_s, 1), "probe": round(probe_s, 1)}}
+            atomic_write_json(results_path, results)
+            if verbose:
+                print(f"n={n} seed={seed}: " + ", ".join(f"{m} {100 * results[key][m]:.2f}"
+                                                         for m in METHODS), flush=True)
+    text = render(setup, results)
+    atomic_write_text(report_path, text)
+    plot(setup, results, report_path.parent / "small_data" / "accuracy.png")
+    return text
+
+
+def _summary(results: dict[str, Any], n: int, method: str) -> tuple[float, float, int]:
+    values = [100 * r[method] for key, r in results.items() if int(key.split("/")[0]) == n]
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values)
+
+
+def render(setup: SmallDataSetup, results: dict[str, Any]) -> str:
+    card = json.loads((Path(setup.encoder) / "card.json").read_text())
+    lines = ["# Few labels: test accuracy against n", "",
+             f"All 25,000 IMDB test reviews; mean ± sd over {setup.seeds} balanced draws of n training "
+             "reviews (one draw at n = 25,000); each regression's L2 strength chosen by stratified "
+             "cross-validation on the n rows alone.", "",
+             f"Encoder: an LSTM({card['units']}) language model on {card['corpus']} "
+             f"({card['documents']:,} reviews, {card['tokens']:,} tokens; no test text), embedding "
+             f"{card['dim']}, {card['steps']:,} steps of 64 x {card['seq_len']} words in "
+             f"{card['time_s'] / 60:.0f} min, held-out perplexity {card['perplexity']:.0f}; "
+             f"{card['date']}, {card['machine']}.", "",
+             "| n | " + " | ".join(LABELS[m] for m in METHODS) + " | goal |",
+             "|---|" + "---|" * (len(METHODS) + 1)]
+    for n in setup.sizes:
+        if not any(int(k.split("/")[0]) == n for k in results):
+            continue
+        cells = []
+        for method in METHODS:
+            mean, sd, count = _summary(results, n, method)
+            cells.append(f"{mean:.2f} ± {sd:.2f}" if count > 1 else f"{mean:.2f}")
+        goal = f">= {TARGETS[n]}" if n in TARGETS else ""
+        lines.append(f"| {n:,} | " + " | ".join(cells) + f" | {goal} |")
+    seconds = [r["seconds"] for r in results.values()]
+    lines += ["", f"Time per row (fit and score 25,000 test reviews): TF-IDF + LR "
+              f"{max(s['tfidf'] for s in seconds):.0f} s at most, the probe "
+              f"{max(s['probe'] for s in seconds):.1f} s at most, once the encoder's features "
+              "are computed.", "", "![accuracy against n](small_data/accuracy.png)", "",
+              "## Reproduce", "", "```bash",
+              f"textrnn pretrain-encoder --corpus {card['corpus']} --units {card['units']} "
+              f"--dim {card['dim']} --max-minutes 27 --out {setup.encoder}",
+              f"textrnn experiment small-data --encoder {setup.encoder} --seeds {setup.seeds} "
+              f"--sizes {' '.join(str(n) for n in setup.sizes)}", "```", ""]
+    return "\n".join(lines)
+
+
+def plot(setup: SmallDataSetup, results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [n for n in setup.sizes if any(int(k.split("/")[0]) == n for k in results)]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method in METHODS:
+        means = [_summary(results, n, method)[0] for n in sizes]
+        sds = [_summary(results, n, method)[1] for n in sizes]
+        ax.errorbar(sizes, means, yerr=sds, marker="o", capsize=3, label=LABELS[method])
+    goals = sorted(n for n in TARGETS if n in sizes)
+    ax.plot(goals, [TARGETS[n] for n in goals], "k--", marker="x", label="goal")
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training reviews n")
+    ax.set_ylabel("test accuracy %")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
