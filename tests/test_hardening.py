@@ -301,3 +301,62 @@ def test_the_kernel_build_folder_is_keyed_by_what_the_build_depends_on(monkeypat
     monkeypatch.setattr(kernels.torch, "__file__", "/elsewhere/venv/torch/__init__.py")
     other_env = kernels._build_dir()
     assert len({here, other_cpu, other_env}) == 3
+
+
+# --- resource bombs and malformed .keras files ---------------------------------------------------
+def _keras_file(tmp_path, members):
+    import zipfile
+
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.fixture
+def keras_members(tmp_path):
+    import zipfile
+
+    import textrnn.layers as L
+    from textrnn.interop.keras_io import save_keras_model
+    from textrnn.models import Sequential
+
+    model = Sequential([L.Embedding(50, 4), L.LSTM(4), L.Dense(1, activation="sigmoid")])
+    model.build((None, 10))
+    save_keras_model(model, tmp_path / "good.keras")
+    with zipfile.ZipFile(tmp_path / "good.keras") as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_a_config_that_inflates_to_gigabytes_is_refused_before_it_is_read(capsys, tmp_path, keras_members):
+    import resource
+
+    bomb = _keras_file(tmp_path, {**keras_members, "config.json": b" " * (64 << 20)})
+    assert bomb.stat().st_size < 1 << 20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    code, _, err = _cli(capsys, "import-keras", str(bomb), "--out", str(tmp_path / "run"))
+    _one_line_error(code, err, "inflates")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KB: under 100 MB more
+
+
+def test_an_h5_that_declares_a_huge_dataset_is_refused_by_its_shape(capsys, tmp_path, keras_members):
+    import io
+
+    import h5py
+
+    buffer = io.BytesIO(keras_members["model.weights.h5"])
+    with h5py.File(buffer, "r+") as h5:
+        group = h5["layers/embedding/vars"]
+        del group["0"]
+        group.create_dataset("0", shape=(1 << 20, 1 << 10), dtype="float32")  # 4 GB declared, none stored
+    bomb = _keras_file(tmp_path, {**keras_members, "model.weights.h5": buffer.getvalue()})
+    code, _, err = _cli(capsys, "import-keras", str(bomb), "--out", str(tmp_path / "run"))
+    _one_line_error(code, err, "shape (50, 4)")
+
+
+@pytest.mark.parametrize("config", [b"[]", b"{\"class_name\": 3}", b"[" * 100_000, b"\xff\xfe"])
+def test_malformed_keras_configs_are_one_line(capsys, tmp_path, keras_members, config):
+    path = _keras_file(tmp_path, {**keras_members, "config.json": config})
+    code, _, err = _cli(capsys, "import-keras", str(path), "--out", str(tmp_path / "run"))
+    _one_line_error(code, err)

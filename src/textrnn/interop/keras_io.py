@@ -122,7 +122,13 @@ def _read_weights(model: Sequential, h5: h5py.File, source: str) -> None:
                 continue
             if group not in h5:
                 raise DataError(f"{source}: no weights for layer {layer.name!r} (missing {group})")
-            arrays += [np.asarray(h5[group][str(i)]) for i in range(len(expected))]
+            for i, want in enumerate(expected):
+                dataset = h5[group].get(str(i))
+                if not isinstance(dataset, h5py.Dataset) or tuple(dataset.shape) != want.shape:
+                    found = getattr(dataset, "shape", "nothing")
+                    raise DataError(f"{source}: weight {group}/{i} of layer {layer.name!r} should have "
+                                    f"shape {want.shape}, the file holds {found}")
+                arrays.append(np.asarray(dataset))  # read only once its shape is the config's
         try:
             layer.set_weights(arrays)
         except ConfigError as exc:
@@ -148,14 +154,35 @@ def load_keras_model(path: str | Path) -> Sequential:
         raise DataError(f"{path}: file not found")
     try:
         with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-            weights = archive.read("model.weights.h5")
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not a Keras 3 .keras archive ({exc})") from None
-    model = model_from_keras_config(config, str(path))
-    with h5py.File(io.BytesIO(weights), "r") as h5:
-        _read_weights(model, h5, str(path))
+            config = json.loads(_read_member(archive, "config.json", MAX_CONFIG_BYTES, path))
+            if not isinstance(config, dict):
+                raise DataError(f"{path}: config.json should hold a JSON object")
+            model = model_from_keras_config(config, str(path))
+            # the weights can be no larger than the config's parameters, plus HDF5's bookkeeping
+            limit = 4 * model.count_params() * 2 + (1 << 20)
+            weights = _read_member(archive, "model.weights.h5", limit, path)
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, RecursionError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a Keras 3 .keras archive ({type(exc).__name__}: {exc})") from None
+    except (TypeError, AttributeError, ValueError) as exc:
+        raise DataError(f"{path}: malformed Keras config ({type(exc).__name__}: {exc})") from None
+    try:
+        with h5py.File(io.BytesIO(weights), "r") as h5:
+            _read_weights(model, h5, str(path))
+    except OSError as exc:
+        raise DataError(f"{path}: model.weights.h5 is not a readable HDF5 file ({exc})") from None
     return model
+
+
+MAX_CONFIG_BYTES = 16 << 20  # a text model's config is a few KB; a zip bomb's is gigabytes
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, limit: int, path: Path) -> bytes:
+    """A member's bytes, refused as soon as more than `limit` come out (whatever its header says)."""
+    with archive.open(name) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise DataError(f"{path}: {name} inflates to more than {limit:,} bytes; refused")
+    return data
 
 
 # --- writing -------------------------------------------------------------------------------------
