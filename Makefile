@@ -20,4 +20,4 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks experiments scripts

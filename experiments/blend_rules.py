@@ -21,16 +21,16 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from textrnn.models import load_model
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.app.recipe import (
-    _blend_weight,
     _network_dirs,
-    _training_settings,
+    blend_weight,
     fit_linear_head,
     settings_from_record,
+    training_settings,
 )
 from textrnn.app.runs import prepare_data, validation_rows
+from textrnn.models import load_model
 
 EPS = 1e-6
 WEIGHTS = np.linspace(0, 1, 21)
@@ -51,7 +51,7 @@ def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def _mix(y: np.ndarray, val: tuple, test: tuple, combine) -> np.ndarray:
-    """Test predictions of combine(a, b, w), w chosen by validation log loss as `_blend_weight`
+    """Test predictions of combine(a, b, w), w chosen by validation log loss as `blend_weight`
     chooses it for the recipe's mix."""
     w = min(WEIGHTS, key=lambda w: _log_loss(y, combine(*val, w)))
     return combine(*test, w)
@@ -60,7 +60,7 @@ def _mix(y: np.ndarray, val: tuple, test: tuple, combine) -> np.ndarray:
 def predictions(run: Path) -> dict[str, np.ndarray]:
     """Each network's and the head's probabilities on the run's validation and test rows."""
     s = settings_from_record(json.loads((run / "recipe.json").read_text())["settings"])
-    settings = _training_settings(s, str(run / "embedding"))
+    settings = training_settings(s, str(run / "embedding"))
     data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
     train_rows, val_rows = validation_rows(settings, data)
     val, test = [], []
@@ -82,8 +82,8 @@ def rules(d: dict[str, np.ndarray]) -> dict[str, float]:
     prob = lambda a, b, w: (1 - w) * a + w * b  # noqa: E731
     logit = lambda a, b, w: _sigmoid((1 - w) * _logit(a) + w * _logit(b))  # noqa: E731
     acc = lambda p: 100 * float(np.mean((p > 0.5) == yt))  # noqa: E731
-    w = _blend_weight(y, nv, hv)  # the recipe's own choice
-    w1 = _blend_weight(y, d["val"][0], hv)
+    w = blend_weight(y, nv, hv)  # the recipe's own choice
+    w1 = blend_weight(y, d["val"][0], hv)
     stack = LogisticRegression().fit(np.c_[_logit(nv), _logit(hv)], y)
     lv, lt = _logit(d["val"]).mean(0), _logit(d["test"]).mean(0)
     return {

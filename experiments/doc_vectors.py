@@ -21,12 +21,18 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
+from textrnn.app.recipe import (
+    accuracy,
+    blend_weight,
+    fit_linear_head,
+    settings_from_record,
+    training_settings,
+)
+from textrnn.app.runs import prepare_data, validation_rows
 from textrnn.data import imdb
 from textrnn.data.datasets import KERAS_SHUFFLE_SEED
 from textrnn.models import load_model
-from textrnn.app.pretrain.vectors import PretrainedEmbedding
-from textrnn.app.recipe import _acc, _blend_weight, _training_settings, fit_linear_head, settings_from_record
-from textrnn.app.runs import prepare_data, validation_rows
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
@@ -74,7 +80,7 @@ def main(runs: list[str], dim: int, epochs: int, seed: int) -> None:
     nets_val, nets_test = [], []
     for run in runs:
         s = settings_from_record(json.loads((Path(run) / "recipe.json").read_text())["settings"])
-        settings = _training_settings(s, f"{run}/embedding")
+        settings = training_settings(s, f"{run}/embedding")
         data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
         train_rows, val_rows = validation_rows(settings, data)
         y_val, y_test = data.y_train[val_rows], data.y_test
@@ -87,8 +93,8 @@ def main(runs: list[str], dim: int, epochs: int, seed: int) -> None:
             pv_val = fits[C].predict_proba(x_pv[val_rows])[:, 1]
             final = LogisticRegression(C=C, max_iter=2000).fit(x_pv, data.y_train)
             pv_test = final.predict_proba(x_pv_test)[:, 1]
-            print(f"PV + LR (C {C}): val {_acc(y_val, pv_val):.4f}, test {_acc(y_test, pv_test):.4f}; "
-                  f"NB head: test {_acc(y_test, linear_test):.4f}")
+            print(f"PV + LR (C {C}): val {accuracy(y_val, pv_val):.4f}, "
+                  f"test {accuracy(y_test, pv_test):.4f}; NB head: test {accuracy(y_test, linear_test):.4f}")
             print("| networks | network test acc % | network + head (recipe) | + PV, three-way | "
                   "weights: head, PV |")
             print("|---|---|---|---|---|")
@@ -100,14 +106,14 @@ def main(runs: list[str], dim: int, epochs: int, seed: int) -> None:
         if len(runs) > 1 and run == runs[-1]:
             rows.append((f"{len(runs)} averaged", np.mean(nets_val, 0), np.mean(nets_test, 0)))
         for name, net_val, net_test in rows:
-            w = _blend_weight(y_val, net_val, linear_val)
+            w = blend_weight(y_val, net_val, linear_val)
             two = (1 - w) * net_test + w * linear_test
             grid = [(a, b) for a in np.linspace(0, 1, 21) for b in np.linspace(0, 1, 21) if a + b <= 1 + 1e-9]
             a, b = min(grid, key=lambda ab: _log_loss(y_val, (1 - sum(ab)) * net_val + ab[0] * linear_val
                                                       + ab[1] * pv_val))
             three = (1 - a - b) * net_test + a * linear_test + b * pv_test
-            print(f"| {name} | {100 * _acc(y_test, net_test):.2f} | {100 * _acc(y_test, two):.2f} | "
-                  f"{100 * _acc(y_test, three):.2f} | {a:.2f}, {b:.2f} |", flush=True)
+            print(f"| {name} | {100 * accuracy(y_test, net_test):.2f} | {100 * accuracy(y_test, two):.2f} | "
+                  f"{100 * accuracy(y_test, three):.2f} | {a:.2f}, {b:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

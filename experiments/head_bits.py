@@ -19,12 +19,18 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from textrnn.data.datasets import imdb_train_movies
-from textrnn.models.linear_head import NBLinear, ngram_features
-from textrnn.models import load_model
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
-from textrnn.app.recipe import _acc, _blend_weight, _training_settings, fit_linear_head, settings_from_record
+from textrnn.app.recipe import (
+    accuracy,
+    blend_weight,
+    fit_linear_head,
+    settings_from_record,
+    training_settings,
+)
 from textrnn.app.runs import prepare_data, validation_rows
+from textrnn.data.datasets import imdb_train_movies
+from textrnn.models import load_model
+from textrnn.models.linear_head import NBLinear, ngram_features
 
 BITS = (22, 24)
 
@@ -36,7 +42,7 @@ def main(runs: list[str]) -> None:
     cv_done: dict[tuple, float] = {}
     for run in runs:
         s = settings_from_record(json.loads((Path(run) / "recipe.json").read_text())["settings"])
-        settings = _training_settings(s, f"{run}/embedding")
+        settings = training_settings(s, f"{run}/embedding")
         data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
         train_rows, val_rows = validation_rows(settings, data)
         model = load_model(Path(run) / "model")
@@ -53,7 +59,7 @@ def main(runs: list[str]) -> None:
                                                train_rows, val_rows, features=feats)
             seconds = time.perf_counter() - start
             linear_test = 1 / (1 + np.exp(-head.decision_function(features=test_feats)))
-            blend = _blend_weight(y_val, net_val, linear_val)
+            blend = blend_weight(y_val, net_val, linear_val)
             key = (s.maxlen, s.vocab_size, s.ngrams, bits, s.head_C)  # the head's CV depends only on these
             if key not in cv_done:
                 accs = []
@@ -66,8 +72,8 @@ def main(runs: list[str]) -> None:
             used = len(np.unique(feats.indices))  # distinct columns the training reviews' n-grams hit
             blended = (1 - blend) * net_test + blend * linear_test
             print(f"| {run} | {bits} | {used:,} | {100 * cv_done[key]:.2f} | "
-                  f"{100 * _acc(y_test, linear_test):.2f} | {blend:.2f} | "
-                  f"{100 * _acc(y_test, blended):.2f} | {seconds:.0f} |", flush=True)
+                  f"{100 * accuracy(y_test, linear_test):.2f} | {blend:.2f} | "
+                  f"{100 * accuracy(y_test, blended):.2f} | {seconds:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from sklearn.model_selection import GroupKFold
 
-from textrnn.training import losses
+from textrnn.app.pretrain.vectors import PretrainedEmbedding
+from textrnn.app.recipe import RecipeSettings, settings_from_record, training_settings
+from textrnn.app.runs import build_model, prepare_data, validation_rows
 from textrnn.data.datasets import imdb_train_movies
 from textrnn.models.linear_head import NBLinear
+from textrnn.training import losses
 from textrnn.training.optimizers import OptimizerSpec
-from textrnn.app.pretrain.vectors import PretrainedEmbedding
-from textrnn.app.recipe import RecipeSettings, _training_settings, settings_from_record
-from textrnn.app.runs import build_model, prepare_data, validation_rows
 
 
 def _logit(p: torch.Tensor) -> torch.Tensor:
@@ -66,7 +66,7 @@ def _head_offsets(s: RecipeSettings, x, y, x_test, train_rows, val_rows):
 def main(run: str, epochs: int, scale: float) -> None:
     record = json.loads((Path(run) / "recipe.json").read_text())
     s = settings_from_record(record["settings"])
-    settings = _training_settings(s, f"{run}/embedding")
+    settings = training_settings(s, f"{run}/embedding")
     torch.manual_seed(s.seed)
     np.random.seed(s.seed)
     pretrained = PretrainedEmbedding.load(settings.embedding)

@@ -9,9 +9,9 @@ import argparse
 
 import numpy as np
 
+from textrnn.app.runs import TrainSettings, validation_rows
 from textrnn.data import imdb
 from textrnn.data.datasets import imdb_train_movies, prepare
-from textrnn.app.runs import TrainSettings, validation_rows
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from textrnn.io_utils import atomic_write_text
 from textrnn.app.recipe import RecipeSettings, run_recipe
+from textrnn.io_utils import atomic_write_text
 
 ROOT = Path("runs/recipe-ablation")
 SHARED = "shared-embedding.txt"  # in a run folder: its word2vec vectors were copied from another run
@@ -49,7 +49,7 @@ VARIANTS = {
 }
 
 
-def _fmt(values: list[float]) -> str:
+def fmt_accuracy(values: list[float]) -> str:
     if not values:
         return "—"
     if len(values) == 1:
@@ -69,10 +69,10 @@ def table() -> str:
         rows.append(
             f"| {name}: {what} | {len(records)} | "
             f"{', '.join(sorted({str(r['settings']['patience']) for r in records}))} | "
-            f"{_fmt([r['network_test_accuracy'] for r in records])} | "
-            f"{_fmt([r['test_accuracy'] for r in records])} | "
+            f"{fmt_accuracy([r['network_test_accuracy'] for r in records])} | "
+            f"{fmt_accuracy([r['test_accuracy'] for r in records])} | "
             f"{', '.join(format(r['linear_head']['blend'], '.2f') for r in records)} | "
-            f"{_fmt([r['best_val_accuracy'] for r in records])} | "
+            f"{fmt_accuracy([r['best_val_accuracy'] for r in records])} | "
             f"{', '.join(str(r['epochs_run']) for r in records)} | "
             + ", ".join(_wall(run, r) for run, r in zip(runs, records)) + " |")
     return "\n".join(rows)

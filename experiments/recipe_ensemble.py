@@ -18,17 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from textrnn.models import load_model
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
-from textrnn.app.recipe import _blend_weight, _training_settings, fit_linear_head, settings_from_record
+from textrnn.app.recipe import blend_weight, fit_linear_head, settings_from_record, training_settings
 from textrnn.app.runs import prepare_data, validation_rows
+from textrnn.models import load_model
 
 
 def main(runs: list[str], head_bits: int | None = None, prefixes: bool = False) -> None:
     first = json.loads((Path(runs[0]) / "recipe.json").read_text())
     s = settings_from_record(first["settings"])
     s.head_bits = head_bits or s.head_bits
-    settings = _training_settings(s, f"{runs[0]}/embedding")
+    settings = training_settings(s, f"{runs[0]}/embedding")
     data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
     train_rows, val_rows = validation_rows(settings, data)  # the rows the network validated on
     x_val, y_val, y_test = data.x_train[val_rows], data.y_train[val_rows], data.y_test
@@ -52,7 +52,7 @@ def main(runs: list[str], head_bits: int | None = None, prefixes: bool = False) 
     linear_test = head.predict_proba(data.x_test)
     for n in range(1 if prefixes else len(runs), len(runs) + 1):  # the first n networks
         val_avg, test_avg = np.mean(val[:n], axis=0), np.mean(test[:n], axis=0)
-        blend = _blend_weight(y_val, val_avg, linear_val)
+        blend = blend_weight(y_val, val_avg, linear_val)
         probs = (1 - blend) * test_avg + blend * linear_test
         print(f"first {n} networks: averaged test {np.mean((test_avg > .5) == y_test):.4f}, "
               f"+ NB head (blend {blend:.2f}) test {np.mean((probs > .5) == y_test):.4f}")

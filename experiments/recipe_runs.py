@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from recipe_ablation import _fmt  # experiments/ is on sys.path when this script runs
+from recipe_ablation import fmt_accuracy  # experiments/ is on sys.path when this script runs
 
 
 def _pretrain_seconds(run: Path, dirs: list[Path], record: dict) -> float:
@@ -44,8 +44,8 @@ def main(runs: list[str]) -> None:
               f"| {pretrain:,.0f} + {s['network']:,.0f} + {s['assemble']:,.0f} = "
               f"{pretrain + s['network'] + s['assemble']:,.0f} |")
 
-    print(f"| **mean ± sd** | **{_fmt(accs)}** | {_fmt(averaged)} | "
-          f"{_fmt(singles)} ({len(singles)} networks) | | | |")
+    print(f"| **mean ± sd** | **{fmt_accuracy(accs)}** | {fmt_accuracy(averaged)} | "
+          f"{fmt_accuracy(singles)} ({len(singles)} networks) | | | |")
 
 
 if __name__ == "__main__":

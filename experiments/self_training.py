@@ -21,17 +21,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textrnn.data.text import pad_sequences
-from textrnn.models import load_model
 from textrnn.app.pretrain.sources import corpus_tokens
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
-from textrnn.app.recipe import _acc, _blend_weight, _training_settings, fit_linear_head, settings_from_record
+from textrnn.app.recipe import (
+    accuracy,
+    blend_weight,
+    fit_linear_head,
+    settings_from_record,
+    training_settings,
+)
 from textrnn.app.runs import build_model, prepare_data, validation_rows
+from textrnn.data.text import pad_sequences
+from textrnn.models import load_model
 
 
 def main(teacher_run: str, student_run: str, epochs: int = 3) -> None:
     s = settings_from_record(json.loads((Path(student_run) / "recipe.json").read_text())["settings"])
-    settings = _training_settings(s, f"{student_run}/embedding")
+    settings = training_settings(s, f"{student_run}/embedding")
     torch.manual_seed(s.seed)
     pretrained = PretrainedEmbedding.load(settings.embedding)
     data = prepare_data(settings, pretrained, quiet=True)
@@ -65,15 +71,15 @@ def main(teacher_run: str, student_run: str, epochs: int = 3) -> None:
     linear_test = head.predict_proba(data.x_test)
     baseline = load_model(Path(student_run) / "model")
     baseline.linear_head = None
-    print(f"NB head (2**{head.bits} columns): test {100 * _acc(y_test, linear_test):.2f} %")
+    print(f"NB head (2**{head.bits} columns): test {100 * accuracy(y_test, linear_test):.2f} %")
     for name, model in (("the run's own network", baseline), ("student", student)):
         net_val = model.predict(x_val, batch_size=256).ravel()
         net_test = model.predict(data.x_test, batch_size=256).ravel()
-        blend = _blend_weight(y_val, net_val, linear_val)
+        blend = blend_weight(y_val, net_val, linear_val)
         blended = (1 - blend) * net_test + blend * linear_test
-        print(f"{name}: network val {100 * _acc(y_val, net_val):.2f} %, "
-              f"test {100 * _acc(y_test, net_test):.2f} %; "
-              f"+ NB head (blend {blend:.2f}) test {100 * _acc(y_test, blended):.2f} %", flush=True)
+        print(f"{name}: network val {100 * accuracy(y_val, net_val):.2f} %, "
+              f"test {100 * accuracy(y_test, net_test):.2f} %; "
+              f"+ NB head (blend {blend:.2f}) test {100 * accuracy(y_test, blended):.2f} %", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
-from textrnn.app.recipe import RecipeSettings, _blend_weight, run_recipe
+from textrnn.app.recipe import RecipeSettings, blend_weight, run_recipe
 from textrnn.cli import main
 from textrnn.data.datasets import prepare
 from textrnn.models import load_model
@@ -57,8 +57,8 @@ def test_blend_weight_prefers_the_better_model():
     y = np.array([0, 1] * 50)
     good = np.where(y == 1, 0.9, 0.1)
     noise = np.full(100, 0.5)
-    assert _blend_weight(y, noise, good) == 1.0
-    assert _blend_weight(y, good, noise) == 0.0
+    assert blend_weight(y, noise, good) == 1.0
+    assert blend_weight(y, good, noise) == 0.0
 
 
 def test_recipe_rejects_multiclass_data_with_the_linear_head(tmp_path):

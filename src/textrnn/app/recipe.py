@@ -91,7 +91,7 @@ def settings_from_record(settings: dict[str, Any]) -> RecipeSettings:
     return RecipeSettings(**{**LEGACY_SETTINGS, **settings})
 
 
-def _training_settings(s: RecipeSettings, embedding: str | None) -> TrainSettings:
+def training_settings(s: RecipeSettings, embedding: str | None) -> TrainSettings:
     return TrainSettings(model=s.model, data=s.data, test_data=s.test_data,
                          text_column=s.text_column, label_column=s.label_column, encoding=s.encoding,
                          epochs=s.epochs, batch_size=s.batch_size, optimizer="adam", lr=s.lr,
@@ -126,7 +126,7 @@ def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose
     PretrainedEmbedding(matrix, vocab, card).save(out)
 
 
-def _blend_weight(y: np.ndarray, rnn: np.ndarray, linear: np.ndarray) -> float:
+def blend_weight(y: np.ndarray, rnn: np.ndarray, linear: np.ndarray) -> float:
     """The linear model's share (0, 0.05, ..., 1) with the lowest log loss on these rows."""
     eps = 1e-7
     best, best_loss = 0.0, float("inf")
@@ -141,7 +141,7 @@ def _blend_weight(y: np.ndarray, rnn: np.ndarray, linear: np.ndarray) -> float:
 def fit_linear_head(s: RecipeSettings, x: np.ndarray, y: np.ndarray, train_rows: np.ndarray,
                     val_rows: np.ndarray, features: Any = None) -> tuple[Any, np.ndarray]:
     """The recipe's NB head, fitted first on the network's training rows to give P(positive) on its
-    validation rows (for `_blend_weight`), then on all labelled rows. `features`: `head.features(x)`
+    validation rows (for `blend_weight`), then on all labelled rows. `features`: `head.features(x)`
     made before. Returns (the head fitted on all rows, the validation probabilities)."""
     from textrnn.models.linear_head import NBLinear
 
@@ -190,20 +190,20 @@ def _assemble(s: RecipeSettings, run_dir: Path, settings: TrainSettings, verbose
     test = [m.predict(data.x_test, batch_size=256).ravel() for m in networks]
     rnn_val, probs = np.mean(val, axis=0), np.mean(test, axis=0)
     model.attach_members(networks[1:])
-    part: dict[str, Any] = {"network_test_accuracy": _acc(y_test, probs),
-                            "network_val_accuracy": _acc(y_val, rnn_val)}
+    part: dict[str, Any] = {"network_test_accuracy": accuracy(y_test, probs),
+                            "network_val_accuracy": accuracy(y_val, rnn_val)}
     if s.networks > 1:
-        part["networks"] = [{"seed": _network_seed(settings.seed, k), "test_accuracy": _acc(y_test, t),
-                             "val_accuracy": _acc(y_val, v)} for k, (v, t) in enumerate(zip(val, test))]
+        part["networks"] = [{"seed": _network_seed(settings.seed, k), "test_accuracy": accuracy(y_test, t),
+                             "val_accuracy": accuracy(y_val, v)} for k, (v, t) in enumerate(zip(val, test))]
     if s.linear_head:
         head, linear_val = fit_linear_head(s, data.x_train, data.y_train, train_rows, val_rows)
-        blend = _blend_weight(y_val, rnn_val, linear_val)
+        blend = blend_weight(y_val, rnn_val, linear_val)
         model.attach_linear_head(head, blend)
         linear_probs = head.predict_proba(data.x_test)
         # what the model's predict gives (tests/test_recipe.py checks the two agree), without rerunning it
         probs = (1 - blend) * probs + blend * linear_probs
-        part["linear_head"] = {"blend": blend, "linear_val_accuracy": _acc(y_val, linear_val),
-                               "linear_test_accuracy": _acc(y_test, linear_probs)}
+        part["linear_head"] = {"blend": blend, "linear_val_accuracy": accuracy(y_val, linear_val),
+                               "linear_test_accuracy": accuracy(y_test, linear_probs)}
     model.save(run_dir / "model")
     part["test"] = classification_report(y_test, probs[:, None], data.classes)
     if verbose:
@@ -233,7 +233,7 @@ def _check_settings(s: RecipeSettings, run_dir: Path) -> None:
                           "options to resume it, or another --out")
 
 
-def _acc(y: np.ndarray, probs: np.ndarray) -> float:
+def accuracy(y: np.ndarray, probs: np.ndarray) -> float:
     return float(np.mean((probs.ravel() > 0.5) == y))
 
 
@@ -254,7 +254,7 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
     if s.networks < 1:
         raise ConfigError(f"--networks must be at least 1, got {s.networks}")
     OptimizerSpec("adam", s.lr, s.embedding_lr)  # a bad --lr / --embedding-lr fails before word2vec
-    _training_settings(s, None).validate()
+    training_settings(s, None).validate()
     check_output_dir(run_dir, RUN_OUTPUTS | RECIPE_OUTPUTS, marker=SETTINGS_FILE)
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_settings(s, run_dir)
@@ -264,7 +264,7 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
     emb_dirs = [(d if s.own_word2vec else run_dir) / "embedding" for d in dirs]
     data = None
     if s.linear_head and not (run_dir / RUN_FILE).is_file():
-        data = prepare_data(_training_settings(s, None), None, quiet=not verbose)
+        data = prepare_data(training_settings(s, None), None, quiet=not verbose)
         if len(data.classes) != 2:  # say so before any training
             raise ConfigError(f"the linear head is for two classes, this data has {len(data.classes)}: "
                               "give --no-linear-head")
@@ -274,17 +274,17 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
         step = time.perf_counter()
         if s.pretrain == "word2vec" and not (emb_dir / "card.json").is_file():
             if data is None:
-                data = prepare_data(_training_settings(s, None), None, quiet=not verbose)
+                data = prepare_data(training_settings(s, None), None, quiet=not verbose)
             _pretrain_word2vec(replace(s, seed=_network_seed(s.seed, k)), data, emb_dir, verbose)
         trained = time.perf_counter()
         seconds["pretrain"] += trained - step
         if verbose and s.networks > 1:
             print(f"network {k + 1} of {s.networks} -> {network_dir}", flush=True)
-        settings = _training_settings(s, str(emb_dir) if s.pretrain == "word2vec" else None)
+        settings = training_settings(s, str(emb_dir) if s.pretrain == "word2vec" else None)
         metrics = _train_network(_network_settings(settings, k) if k else settings, network_dir, verbose)
         first = first or metrics
         seconds["network"] += time.perf_counter() - trained
-    settings = _training_settings(s, str(emb_dirs[0]) if s.pretrain == "word2vec" else None)
+    settings = training_settings(s, str(emb_dirs[0]) if s.pretrain == "word2vec" else None)
     network_done = time.perf_counter()
     record: dict[str, Any] = {"settings": asdict(s), "network_test_accuracy": first["test"]["accuracy"]}
     if s.linear_head or s.networks > 1:
