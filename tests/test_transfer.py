@@ -99,11 +99,13 @@ def test_balanced_draws_and_the_study_report(tmp_path):
         "units": 8, "corpus": "sample", "documents": 10, "tokens": 100, "dim": 4, "steps": 3, "seq_len": 16,
         "time_s": 60, "perplexity": 300.0, "date": "2026-12-06 17:00 UTC", "machine": "x86_64"}))
     setup = SmallDataSetup(encoder=str(enc), sizes=[100, 25000], seeds=2)
-    results = {f"{n}/{s}": {"tfidf": 0.7 + s / 100, "probe": 0.75, "probe+tfidf": 0.8,
+    results = {f"{n}/{s}": {"tfidf": 0.7 + s / 100, "probe": 0.75, "probe+tfidf": 0.8, "self": 0.76,
+                            "self+tfidf": 0.81,
                             "seconds": {"tfidf": 9.0, "probe": 0.5}}
                for n, s in ((100, 0), (100, 1), (25000, 0))}
     text = render(setup, results)
-    assert "| 100 | 70.50 ± 0.71 | 75.00 ± 0.00 | 80.00 ± 0.00 | >= 80.0 |" in text
-    assert "| 25,000 | 70.00 | 75.00 | 80.00 |  |" in text
+    assert ("| 100 | 70.50 ± 0.71 | 75.00 ± 0.00 | 80.00 ± 0.00 | 76.00 ± 0.00 | 81.00 ± 0.00 "
+            "| >= 80.0 |") in text
+    assert "| 25,000 | 70.00 | 75.00 | 80.00 | 76.00 | 81.00 |  |" in text
     plot(setup, results, tmp_path / "accuracy.png")
     assert (tmp_path / "accuracy.png").stat().st_size > 5000

@@ -146,25 +146,64 @@ def pooled_features(model: Sequential, x: np.ndarray, batch_size: int = 256) -> 
     return body.predict(x, batch_size=batch_size)
 
 
-def fit_probe(features: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Logistic regression on the standardised pooled features, its L2 strength chosen by stratified
-    k-fold cross-validation (log loss) on these rows only, then folded back into a Dense layer's
-    kernel and bias for the raw features. Returns (kernel (d, units), bias (units,), C)."""
+def fit_probe(features: np.ndarray, y: np.ndarray, seed: int,
+              c: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Logistic regression on the standardised pooled features, its L2 strength `c` chosen (unless
+    given) by stratified k-fold cross-validation (log loss) on these rows only, then folded back into
+    a Dense layer's kernel and bias for the raw features. Returns (kernel (d, units), bias (units,), C)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    folds = int(min(5, np.bincount(y).min()))
-    if folds < 2:
-        raise DataError("each class needs at least 2 labelled rows to choose the probe by cross-validation")
     mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
     z = (features - mean) / std
-    split = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    scores = {c: cross_val_score(LogisticRegression(C=c, max_iter=2000), z, y, cv=split,
-                                 scoring="neg_log_loss").mean() for c in np.logspace(-4, 1, 11)}
-    c = max(scores, key=scores.get)
+    if c is None:
+        folds = int(min(5, np.bincount(y).min()))
+        if folds < 2:
+            raise DataError("each class needs at least 2 labelled rows to choose the probe by "
+                            "cross-validation")
+        split = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        scores = {c: cross_val_score(LogisticRegression(C=c, max_iter=2000), z, y, cv=split,
+                                     scoring="neg_log_loss").mean() for c in np.logspace(-4, 1, 11)}
+        c = max(scores, key=scores.get)
     probe = LogisticRegression(C=c, max_iter=2000).fit(z, y)
     coef = probe.coef_.T / std[:, None]  # w.(x - mean)/std + b  =  (w/std).x + (b - (w/std).mean)
     return coef.astype(np.float32), (probe.intercept_ - mean @ coef).astype(np.float32), float(c)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def self_train(features: np.ndarray, y: np.ndarray, unlabelled: np.ndarray, seed: int,
+               rounds: int = 3, per_class: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """A binary probe refitted on pseudo-labels: each round labels the unlabelled rows with the
+    current probe and adds the `per_class` * round most confident of each class (balanced, so the
+    probe's bias does not feed itself). Returns (kernel (d, 1), bias (1,))."""
+    kernel, bias, c = fit_probe(features, y, seed)
+    for round_ in range(1, rounds + 1):
+        p = _sigmoid(unlabelled @ kernel[:, 0] + bias[0])
+        take = min(per_class * round_, len(p) // 2)
+        order = np.argsort(p)
+        pseudo = np.concatenate([order[:take], order[-take:]])
+        x = np.concatenate([features, unlabelled[pseudo]])
+        labels = np.concatenate([y, np.repeat([0, 1], take)])
+        kernel, bias, _ = fit_probe(x, labels, seed, c)  # the strength chosen on the labelled rows
+    return kernel, bias
+
+
+def self_training_pays(features: np.ndarray, y: np.ndarray, unlabelled: np.ndarray, seed: int) -> bool:
+    """Whether self-training beats the plain probe on the labelled rows' own cross-validation
+    folds (held-out accuracy; ties keep the plain probe)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = int(min(5, np.bincount(y).min()))
+    plain = selfed = 0
+    for train, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, y):
+        k, b, _ = fit_probe(features[train], y[train], seed)
+        plain += int(((_sigmoid(features[held] @ k[:, 0] + b[0]) > 0.5) == y[held]).sum())
+        k, b = self_train(features[train], y[train], unlabelled, seed)
+        selfed += int(((_sigmoid(features[held] @ k[:, 0] + b[0]) > 0.5) == y[held]).sum())
+    return selfed > plain
 
 
 def _finetune_network(model: Sequential, x: np.ndarray, y: np.ndarray, s: FinetuneSettings,
