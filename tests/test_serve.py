@@ -197,3 +197,30 @@ def test_page_in_a_real_browser(server, tmp_path):
         assert browser.save_screenshot(os.path.join(shot, "explain_page.png"))
     finally:
         browser.quit()
+
+
+def test_overlapping_explain_and_predict_calls_all_succeed(server, run_dirs):
+    """16 clients, a third of them on /explain (which once switched the shared model to every-step
+    output, leaving later /predict calls at HTTP 500): every answer is 200 and every prediction is
+    the library's."""
+    texts = ["A wonderful, moving film.", "Dull, long and badly acted."]
+    model = load_run_model(run_dirs / "lstm")
+    expected = [float(p) for p in model.predict(model.text_encoder.encode(texts))[:, 0]]
+
+    def client(k):
+        results = []
+        for i in range(12):
+            if (k + i) % 3 == 0:
+                status, body = _post(server + "/explain", {"text": texts[i % 2] + " " * i})
+                results.append(status == 200 and len(body["scores"]) == len(body["tokens"]))
+            else:
+                status, body = _post(server + "/predict", {"texts": texts})
+                got = [p["probability"] for p in body.get("predictions", [])]
+                results.append(status == 200 and got == pytest.approx(expected, abs=1e-6))
+        return results
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        outcomes = [ok for results in pool.map(client, range(16)) for ok in results]
+    assert len(outcomes) == 192 and all(outcomes)
+    status, _ = _post(server + "/predict", {"texts": texts})
+    assert status == 200
