@@ -98,7 +98,8 @@ def main() -> None:
         for endpoint, entry in results.items():
             lat = sorted(entry["latencies"])
             q = statistics.quantiles(lat, n=100) if len(lat) > 1 else lat * 99
-            print(f"| {endpoint} | {len(lat)} | {entry['errors']} | {1000 * q[49]:.0f} | {1000 * q[98]:.0f} |")
+            print(f"| {endpoint} | {len(lat)} | {entry['errors']} | {1000 * q[49]:.0f} | "
+                  f"{1000 * q[98]:.0f} |")
         print(f"server RSS after warm-up {rss_start:.0f} MB, at the end {rss_end:.0f} MB")
     finally:
         server.terminate()
