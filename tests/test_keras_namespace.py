@@ -42,3 +42,33 @@ def test_default_layer_names_are_keras_names():
     assert ours == ["simple_rnn", "global_max_pooling1d", "simple_rnn_1"]
     assert keras.layers.SimpleRNN(4).name.startswith("simple_rnn")
     assert keras.layers.GlobalMaxPooling1D().name.startswith("global_max_pooling1d")
+
+
+def test_activation_and_spatial_dropout_match_keras():
+    import torch
+
+    x = np.random.default_rng(0).normal(size=(4, 6, 8)).astype("float32")
+    for name in ("relu", "tanh", "sigmoid", "softmax"):
+        ours = textrnn.layers.Activation(name)(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(ours, keras.ops.convert_to_numpy(keras.layers.Activation(name)(x)),
+                                   atol=1e-6)
+    layer = textrnn.layers.SpatialDropout1D(0.5)
+    layer.build((None, 6, 8))
+    layer.train()
+    dropped = layer(torch.ones(64, 6, 8)) == 0
+    assert torch.equal(dropped, dropped[:, :1].expand_as(dropped))  # whole channels, every step
+    assert 0.35 < dropped.float().mean() < 0.65
+    assert layer.get_config()["rate"] == 0.5 and "noise_shape" not in layer.get_config()
+    model = textrnn.Sequential([textrnn.layers.Embedding(20, 4), textrnn.layers.SpatialDropout1D(0.2),
+                                textrnn.layers.LSTM(3), textrnn.layers.Activation("tanh")])
+    model.build((None, 5))
+    again = textrnn.models.Sequential.from_config(model.get_config())
+    assert [type(layer).__name__ for layer in again.layers] == ["Embedding", "SpatialDropout1D", "LSTM",
+                                                                  "Activation"]
+
+
+def test_clear_session_restarts_names():
+    textrnn.backend.clear_session()
+    assert textrnn.layers.Dense(1).name == "dense"
+    textrnn.backend.clear_session()
+    assert textrnn.layers.Dense(1).name == "dense"

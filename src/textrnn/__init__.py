@@ -56,6 +56,7 @@ _KERAS_NAMES = {
     "optimizers": ("textrnn.training.optimizers", None),
     "losses": ("textrnn.training.losses", None),
     "metrics": ("textrnn.training.metrics", None),
+    "backend": ("textrnn.backend", None),
 }
 
 

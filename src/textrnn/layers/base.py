@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -12,25 +10,9 @@ from torch import nn
 
 from textrnn.errors import ConfigError, NotBuiltError
 from textrnn.layers.initializers import initialize
+from textrnn.naming import auto_name, reset_names  # noqa: F401 - re-exported
 
 Shape = tuple[int | None, ...]
-
-_name_counts: defaultdict[str, int] = defaultdict(int)
-
-
-def auto_name(class_name: str) -> str:
-    """Keras's unique default names: lstm, lstm_1, lstm_2, ... per class, process-wide."""
-    base = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", class_name))  # keras to_snake_case
-    base = re.sub("([a-z])([A-Z])", r"\1_\2", base).lower()
-    count = _name_counts[base]
-    _name_counts[base] += 1
-    return base if count == 0 else f"{base}_{count}"
-
-
-def reset_names() -> None:
-    """Restart default layer names (Keras's `keras.backend.clear_session()` does the same)."""
-    _name_counts.clear()
-
 
 LAYER_REGISTRY: dict[str, type[Layer]] = {}
 

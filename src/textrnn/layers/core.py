@@ -1,4 +1,4 @@
-"""Dense and Dropout, as in keras.layers."""
+"""Dense, Dropout, Activation and SpatialDropout1D, as in keras.layers."""
 
 from __future__ import annotations
 
@@ -94,3 +94,33 @@ class Dropout(Layer):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate,
                 "noise_shape": None if self.noise_shape is None else list(self.noise_shape)}
+
+
+class Activation(Layer):
+    """`output = activation(x)`, as keras.layers.Activation; it passes a mask through."""
+
+    def __init__(self, activation: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.activation = activation
+        self._activation_fn = activations.get(activation)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.ensure_built(x)
+        return self._activation_fn(x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "activation": self.activation}
+
+
+class SpatialDropout1D(Dropout):
+    """Dropout of whole feature channels of a (batch, steps, features) input, as
+    keras.layers.SpatialDropout1D: Dropout with noise_shape (batch, 1, features)."""
+
+    def __init__(self, rate: float, **kwargs: Any) -> None:
+        kwargs.pop("noise_shape", None)
+        super().__init__(rate, noise_shape=(None, 1, None), **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.pop("noise_shape")
+        return config
