@@ -48,7 +48,7 @@ class SmallDataSetup:
     sizes: list[int] = field(default_factory=lambda: [100, 250, 500, 1000, 2500, 5000, 25000])
     seeds: int = 3
     maxlen: int = 400
-    unlabelled: int = 20000  # unlabelled reviews (of the 50,000) that self-training may pseudo-label
+    unlabelled: int = 10000  # unlabelled reviews (of the 50,000) that self-training may pseudo-label
 
     @classmethod
     def quick(cls) -> SmallDataSetup:
