@@ -360,3 +360,48 @@ def test_malformed_keras_configs_are_one_line(capsys, tmp_path, keras_members, c
     path = _keras_file(tmp_path, {**keras_members, "config.json": config})
     code, _, err = _cli(capsys, "import-keras", str(path), "--out", str(tmp_path / "run"))
     _one_line_error(code, err)
+
+
+# --- kill -9 at random points --------------------------------------------------------------------
+def test_kill_9_at_random_points_then_resume_equals_the_uninterrupted_run(tmp_path):
+    """A training process killed with SIGKILL at random moments (inside an epoch, a save, the final
+    evaluation), then resumed until it finishes, ends with the weights and history of a run that was
+    never interrupted."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from textrnn.models import load_model
+
+    argv = ["train", "lstm", "--data", "sample", "--train-size", "300", "--maxlen", "40", "--vocab-size",
+            "600", "--units", "8", "--epochs", "4", "--patience", "0", "--seed", "5", "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "textrnn"]
+    subprocess.run([*command, *argv, "--out", str(tmp_path / "straight")], env=env, check=True)
+    rng = random.Random(7)
+    killed = tmp_path / "killed"
+    kills = 0
+    proc = subprocess.Popen([*command, *argv, "--out", str(killed)], env=env)
+    for _ in range(12):
+        try:
+            proc.wait(timeout=rng.uniform(0.5, 4.0))
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            kills += 1
+        if (killed / "metrics.json").is_file():
+            break
+        time.sleep(0.05)
+        resume = [*command, "train", "--resume", str(killed), "-q"] if (killed / "run.json").is_file() \
+            else [*command, *argv, "--out", str(killed)]
+        proc = subprocess.Popen(resume, env=env)
+    proc.wait()
+    assert (killed / "metrics.json").is_file() and kills >= 1
+    a, b = load_model(tmp_path / "straight" / "model"), load_model(killed / "model")
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert json.loads((tmp_path / "straight" / "history.json").read_text()) == \
+        json.loads((killed / "history.json").read_text())
