@@ -13,13 +13,19 @@ from torch import nn
 
 from textrnn.errors import DataError
 
+MAX_JSON_BYTES = 256 << 20  # a vocabulary of a million words is ~20 MB; past this it is not ours
+
 
 def read_json(path: Path, what: str = "not valid JSON") -> Any:
-    """A JSON file's content; an empty, truncated or non-UTF-8 file is one DataError line."""
+    """A JSON file's content; an empty, truncated, non-UTF-8, oversized or absurdly nested file is
+    one DataError line (its size is checked before it is read)."""
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise DataError(f"{path}: {size:,} bytes, more than a textrnn JSON file holds ({MAX_JSON_BYTES:,})")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: {what} ({exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise DataError(f"{path}: {what} ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def load_weights_file(model: nn.Module, path: Path, strict: bool = True) -> None:

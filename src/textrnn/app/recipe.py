@@ -22,7 +22,6 @@ Each choice and its default come from the ablation in docs/RESULTS.md (experimen
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from dataclasses import asdict, dataclass, replace
@@ -37,6 +36,7 @@ from textrnn.app.runs import RUN_FILE, RUN_OUTPUTS, TrainSettings, prepare_data,
 from textrnn.data.datasets import PreparedData, is_imdb_source
 from textrnn.errors import ConfigError
 from textrnn.io_utils import atomic_write_json, check_output_dir
+from textrnn.serialization import read_json
 from textrnn.training.metrics import classification_report
 from textrnn.training.optimizers import OptimizerSpec
 
@@ -222,7 +222,7 @@ def _check_settings(s: RecipeSettings, run_dir: Path) -> None:
     if not path.is_file():
         atomic_write_json(path, asdict(s))
         return
-    started = asdict(settings_from_record(json.loads(path.read_text(encoding="utf-8"))))
+    started = asdict(settings_from_record(read_json(path)))
     now = asdict(s)
     for settings in (started, now):  # no embedding rate of its own is the network's rate
         if settings.get("embedding_lr") is None:
@@ -241,7 +241,7 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
     """Run (or resume) the recipe into the run folder `out`; returns the recipe record."""
     run_dir = Path(out)
     if (run_dir / RECIPE_FILE).is_file():
-        record = json.loads((run_dir / RECIPE_FILE).read_text(encoding="utf-8"))
+        record = read_json(run_dir / RECIPE_FILE)
         if verbose:
             print(f"{run_dir}: the recipe already finished (test accuracy {record['test_accuracy']:.4f})")
         return record

@@ -3,7 +3,6 @@ run folder (model/, checkpoint/, run.json, history.json, metrics.json, plots).""
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 import time
@@ -21,6 +20,7 @@ from textrnn.data.datasets import PreparedData, imdb_train_movies, is_imdb_sourc
 from textrnn.errors import ConfigError, DataError
 from textrnn.io_utils import atomic_write_json, check_output_dir, remove_owned, settle_dir
 from textrnn.models import Sequential, load_model
+from textrnn.serialization import read_json
 from textrnn.training import distributed
 from textrnn.training.callbacks import Callback, EarlyStopping
 from textrnn.training.checkpoint import load_checkpoint, save_checkpoint
@@ -344,10 +344,7 @@ def load_settings(run_dir: Path) -> TrainSettings:
     path = Path(run_dir) / RUN_FILE
     if not path.is_file():
         raise DataError(f"{run_dir}: not a run folder (no {RUN_FILE})")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from None
+    data = read_json(path)
     try:
         return TrainSettings.from_json(data)
     except TypeError as exc:

@@ -28,6 +28,7 @@ import textrnn
 from textrnn.app.explain import explain, render_html
 from textrnn.app.runs import load_run_model
 from textrnn.models.summary import render_summary
+from textrnn.serialization import read_json
 
 MAX_BODY_BYTES = 1_000_000
 DRAIN_FACTOR = 16  # an oversized body is read and dropped up to 16 MB before the 413, then cut off
@@ -126,7 +127,7 @@ def create_app(run_dir: str | Path | None = None) -> FastAPI:
     model.eval()
     encoder = model.text_encoder
     metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
+    metrics = read_json(metrics_path) if metrics_path.is_file() else None
     app = FastAPI(title="textrnn", version=textrnn.__version__,
                   description=f"Sentiment model {model.name} from {run_dir}")
 

@@ -12,7 +12,6 @@ words each) fill 2.9 M of 2**22 = 4.2 M columns, but 4.2 M of 2**24, and the mer
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from textrnn.errors import ConfigError, DataError
 from textrnn.io_utils import atomic_write_json
+from textrnn.serialization import read_json
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -121,7 +121,7 @@ class NBLinear:
         """(model, its saved config) from a folder, or None if the folder holds none."""
         if not (folder / CONFIG_FILE).is_file():
             return None
-        config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+        config = read_json(folder / CONFIG_FILE)
         model = cls(config["ngrams"], config["bits"], config["C"], config["alpha"])
         model.weights = load_file(str(folder / WEIGHTS_FILE))["weights"].numpy()
         if model.weights.shape != (2 ** model.bits,):

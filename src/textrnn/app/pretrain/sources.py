@@ -10,7 +10,6 @@ pretraining corpus itself), or a path to a vocab.json, a saved model, a run fold
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from textrnn.data import imdb
@@ -18,6 +17,7 @@ from textrnn.data.sample import load_sample
 from textrnn.data.tables import read_labelled
 from textrnn.data.text import TextEncoder, Vocabulary, tokenize
 from textrnn.errors import DataError
+from textrnn.serialization import read_json
 
 
 def corpus_tokens(source: str, quiet: bool = False) -> list[list[str]]:
@@ -56,7 +56,7 @@ def load_vocabulary(source: str, num_words: int = 10000,
     path = Path(source)
     for candidate in (path, path / "vocab.json", path / "model" / "vocab.json"):
         if candidate.is_file():
-            data = json.loads(candidate.read_text(encoding="utf-8"))
+            data = read_json(candidate)
             if "vocabulary" in data:  # a model's TextEncoder
                 return TextEncoder.from_json(data).vocabulary
             return Vocabulary.from_json(data)

@@ -8,7 +8,6 @@ EMB_DIR layout (written atomically):
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from textrnn.data.text import Vocabulary
 from textrnn.errors import DataError
 from textrnn.io_utils import atomic_write_dir, atomic_write_json
+from textrnn.serialization import read_json
 
 MATRIX_FILE = "embedding.safetensors"
 VOCAB_FILE = "vocab.json"
@@ -59,9 +59,9 @@ class PretrainedEmbedding:
             raise DataError(f"{folder}: not an embedding folder (no {MATRIX_FILE}); make one with "
                             "`textrnn pretrain`")
         matrix = load_file(str(folder / MATRIX_FILE))["embedding"].numpy()
-        vocab = Vocabulary.from_json(json.loads((folder / VOCAB_FILE).read_text(encoding="utf-8")))
+        vocab = Vocabulary.from_json(read_json(folder / VOCAB_FILE))
         card_path = folder / CARD_FILE
-        card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
+        card = read_json(card_path) if card_path.is_file() else {}
         return cls(matrix, vocab, card)
 
     def vector_of(self, word: str) -> np.ndarray:
