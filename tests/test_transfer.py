@@ -81,7 +81,7 @@ def test_features_are_the_heads_inputs(encoder_dir):
     x = np.random.default_rng(0).integers(1, 500, size=(4, 20))
     x[0, :12] = 0  # padding: the features must not depend on it (nor on the row's batch-mates)
     features = pooled_features(model, x)
-    kernel, bias = model.layers[4].get_weights()
+    kernel, bias = model.layers[3].get_weights()
     np.testing.assert_allclose(model.predict(x)[:, 0], 1 / (1 + np.exp(-(features @ kernel[:, 0] + bias[0]))),
                                atol=1e-5)
 

@@ -4,7 +4,7 @@ For each n and seed, a balanced draw of n training reviews (n/2 per class) is th
 data; every choice (the L2 strength of each logistic regression) is made by stratified
 cross-validation on those n rows; the score is on all 25,000 test reviews. Rows:
 - TF-IDF(1,2) + LR: word and bigram TF-IDF fitted on the n texts, logistic regression;
-- encoder probe: the pretrained encoder's max-pooled states (textrnn.app.transfer) + LR;
+- encoder probe: the pretrained encoder's mean-pooled states (textrnn.app.transfer) + LR;
 - probe + TF-IDF: the mean of the two probabilities;
 - self-trained: the probe refitted on pseudo-labelled unlabelled reviews, where that beats the plain
   probe on the n rows' own cross-validation folds (else the plain probe), alone and with TF-IDF.
@@ -89,8 +89,8 @@ def tfidf_probabilities(train_docs: list[list[str]], y: np.ndarray, test_docs: l
 
 def encoder_features(setup: SmallDataSetup, root: Path, texts: dict[str, list[str]],
                      verbose: int) -> dict[str, np.ndarray]:
-    """Max-pooled encoder states of every train and test review, cached in root."""
-    cache = root / f"features-maxlen{setup.maxlen}-unlabelled{setup.unlabelled}.npz"
+    """Mean-pooled encoder states of every train and test review, cached in root."""
+    cache = root / f"features-mean-maxlen{setup.maxlen}-unlabelled{setup.unlabelled}.npz"
     if cache.is_file():
         with np.load(cache) as stored:
             return {k: stored[k] for k in stored.files}
