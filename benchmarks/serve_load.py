@@ -68,23 +68,29 @@ def run_setting(port: int, texts: list[str], clients: int, seconds: float) -> di
             "p50_ms": 1000 * q[49], "p99_ms": 1000 * q[98], "errors": len(errors)}
 
 
+def start_server(run_dir: str, workers: int = 1) -> tuple[subprocess.Popen, int]:
+    """`textrnn serve run_dir` on a free loopback port, once /health answers (at most 60 s)."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "textrnn", "serve", run_dir, "--port", str(port),
+                               "--workers", str(workers)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    return server, port
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("run_dir")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "textrnn", "serve", args.run_dir, "--port", str(port),
-                               "--workers", str(args.workers)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, port = start_server(args.run_dir, args.workers)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         print(f"date: {datetime.now(timezone.utc):%Y-%m-%d}, machine: {platform.machine()}, "
               f"{os.cpu_count()} cores, server workers: {args.workers}, {args.seconds:.0f} s per setting")
         print("| payload | clients | requests/s | reviews/s | p50 ms | p99 ms | errors |")

@@ -13,14 +13,11 @@ import os
 import platform
 import random
 import statistics
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from datetime import datetime, timezone
 
-from serve_load import REVIEW, SHORT, _free_port
+from serve_load import REVIEW, SHORT, start_server
 
 
 def _rss_mb(pid: int) -> float:
@@ -61,16 +58,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--explain-share", type=float, default=0.1)
     args = parser.parse_args()
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "textrnn", "serve", args.run_dir, "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, port = start_server(args.run_dir)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         results = {e: {"latencies": [], "errors": 0} for e in ("/predict", "/explain")}
         lock = threading.Lock()
         warm = time.perf_counter() + 5

@@ -212,7 +212,8 @@ def register(command) -> None:
     p = command("predict", help="probability and label per text")
     p.add_argument("run_dir")
     p.add_argument("texts", nargs="*", help="texts to classify (else --file or standard input)")
-    p.add_argument("--file", help="a .txt (one text per line) or .csv/.tsv file")
+    p.add_argument("--file", help="a .txt (one text per line), .jsonl (one record per line) or "
+                                   ".csv/.tsv file")
     p.add_argument("--text-column")
     p.add_argument("--encoding", default="utf-8")
     p.add_argument("--json", action="store_true")
