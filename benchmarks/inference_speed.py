@@ -23,8 +23,7 @@ WORKER = textwrap.dedent('''
     from textrnn.data.datasets import prepare
     x = prepare("imdb", quiet=True).x_test[:reviews]
     if contender.startswith("keras-"):
-        sys.path.insert(0, "benchmarks")
-        from keras_reference import build
+        from benchmarks.keras_reference import build  # run from the repository root
         model = build(name)
     else:
         from textrnn.app import zoo

@@ -34,8 +34,7 @@ WORKER = textwrap.dedent('''
         model = zoo.build(name)
         model.compile("rmsprop", "binary_crossentropy", ["acc"])
     elif contender.startswith("keras-"):
-        sys.path.insert(0, "benchmarks")
-        from keras_reference import build
+        from benchmarks.keras_reference import build  # run from the repository root
         model = build(name)
         model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["acc"])
     if contender.startswith(("keras-", "textrnn")):
