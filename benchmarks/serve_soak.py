@@ -72,6 +72,15 @@ def main() -> None:
         rss_start = _rss_mb(server.pid)
         results = {e: {"latencies": [], "errors": 0} for e in ("/predict", "/explain")}
         stop = time.perf_counter() + 60 * args.minutes
+        samples: list[float] = []
+
+        def sample_rss() -> None:  # once a minute, to tell a plateau from a leak
+            while time.perf_counter() < stop - 1:
+                time.sleep(min(60.0, max(0.0, stop - 1 - time.perf_counter())))
+                samples.append(_rss_mb(server.pid))
+
+        sampler = threading.Thread(target=sample_rss, daemon=True)
+        sampler.start()
         threads = [threading.Thread(target=_client, args=(port, k, args.explain_share, stop, results, lock))
                    for k in range(args.clients)]
         for t in threads:
@@ -89,7 +98,8 @@ def main() -> None:
             q = statistics.quantiles(lat, n=100) if len(lat) > 1 else lat * 99
             print(f"| {endpoint} | {len(lat)} | {entry['errors']} | {1000 * q[49]:.0f} | "
                   f"{1000 * q[98]:.0f} |")
-        print(f"server RSS after warm-up {rss_start:.0f} MB, at the end {rss_end:.0f} MB")
+        print(f"server RSS after warm-up {rss_start:.0f} MB, at the end {rss_end:.0f} MB; each minute: "
+              + ", ".join(f"{v:.0f}" for v in samples))
     finally:
         server.terminate()
         server.wait(10)
