@@ -1,4 +1,4 @@
-"""The linear baselines an RNN has to beat on IMDB (issue 10), on the split the RNN runs use:
+"""The linear baselines an RNN has to beat on IMDB, on the split the RNN runs use:
 hyper-parameters chosen on the last 20 % of the Keras-shuffled training reviews, then refitted on all
 25,000 training reviews and scored once on all 25,000 test reviews.
 

@@ -1,4 +1,4 @@
-"""Probe for issue 10: is the recipe's blend rule the right one? For each finished `textrnn recipe
+"""Probe: is the recipe's blend rule the right one? For each finished `textrnn recipe
 --networks N` run, the networks' and the NB head's probabilities on the run's validation and test
 rows, combined by several rules, each fitted on the validation rows only:
 

@@ -1,4 +1,4 @@
-"""A third member for the recipe's blend (issue 10): paragraph vectors, PV-DBOW (gensim's Doc2Vec,
+"""A third member for the recipe's blend: paragraph vectors, PV-DBOW (gensim's Doc2Vec,
 dm=0) whose documents predict their words and their bigrams (Li et al. 2015, "document embeddings
 by predicting n-grams"), then logistic regression on the vectors. Blended with finished recipe runs'
 networks and NB heads; the question is whether a model of another kind adds what the head and the

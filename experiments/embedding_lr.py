@@ -1,4 +1,4 @@
-"""Probe for issue 10: does a pretrained embedding fine-tuned at a lower learning rate than the
+"""Probe: does a pretrained embedding fine-tuned at a lower learning rate than the
 network (discriminative fine-tuning, ULMFiT) give a better recipe network?
 
     TEXTRNN_DATA=... python experiments/embedding_lr.py --embedding-lr 0.00025 --out DIR RUN...

@@ -1,4 +1,4 @@
-"""Probe for issue 5: do the pretrained embeddings lose to a random one because of their scale?
+"""Probe: do the pretrained embeddings lose to a random one because of their scale?
 
 The pretraining grid's word2vec and LM vectors have a standard deviation of 0.36 and 0.27; Keras's
 Embedding starts at uniform(-0.05, 0.05), std 0.029. With RMSprop's fixed step size a large-scale

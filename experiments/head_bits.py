@@ -1,5 +1,5 @@
 """The recipe's NB linear head with 2**22 and 2**24 hashed n-gram columns, refitted on finished recipe
-runs (issue 10): each run's network is kept; the head is fitted again as the recipe fits it (on the
+runs: each run's network is kept; the head is fitted again as the recipe fits it (on the
 network's training rows to choose the blend weight by validation log loss, then on all training
 rows for the test), so the rows compare the head alone and the blend on the same networks.
 Hash collisions merge n-grams; the table counts the columns the training reviews' n-grams use.

@@ -1,4 +1,4 @@
-"""The network learns what the NB head misses, instead of being blended with it afterwards (issue 10).
+"""The network learns what the NB head misses, instead of being blended with it afterwards.
 The head's log-odds enter the network's output as a fixed offset, P(positive) = sigmoid(z + offset),
 so training pushes the network towards the head's mistakes (stacking by boosting). On the training
 rows the offset is out of fold (5 folds by movie: the head never scores a review it was fitted on,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The lecture's models on the real IMDB data, 3 seeds (issue 4). Each seed is one `textrnn compare`
+# The lecture's models on the real IMDB data, 3 seeds. Each seed is one `textrnn compare`
 # (same data and seed for every model); finished runs are reused, interrupted ones resumed.
 #   TEXTRNN_DATA=/path/to/aclImdb_v1.tar.gz experiments/imdb_zoo.sh [MODELS...]
 # Then: python experiments/summarize_zoo.py runs/imdb-zoo > table.md

@@ -1,4 +1,4 @@
-"""The recipe's ablation on IMDB (issue 10): the recipe as `textrnn recipe` runs it, and variants that
+"""The recipe's ablation on IMDB: the recipe as `textrnn recipe` runs it, and variants that
 each change one choice. Every run is a recipe run folder under runs/recipe-ablation/VARIANT/seed-S
 (finished ones are reused, interrupted ones resume); the table goes to stdout and
 docs/recipe/ablation.md.
@@ -23,7 +23,7 @@ SHARED = "shared-embedding.txt"  # in a run folder: its word2vec vectors were co
 # The variants up to word-dropout change one thing against the recipe of 2026-11-28, whose network
 # was the Bi-LSTM (bi-lstm-pool); they keep it, so rerunning them repeats their rows. Since bi-gru's
 # rows the recipe's default network is the Bi-GRU (bi-gru-pool): "recipe" here stays the Bi-LSTM one.
-# All variants predate --embedding-lr (session 13) and pin the embedding at the network's rate, so
+# All variants predate --embedding-lr (an earlier run) and pin the embedding at the network's rate, so
 # rerunning them still repeats their rows.
 LSTM = {"model": "bi-lstm-pool", "embedding_lr": None}
 VARIANTS = {

@@ -1,4 +1,4 @@
-"""Learning curves of finished recipe runs (issue 10): every network's training and validation loss
+"""Learning curves of finished recipe runs: every network's training and validation loss
 and validation accuracy per epoch, from each run's history.json (the first network in RUN, the
 others in RUN/networks/K), drawn into one PNG and printed as a markdown table.
 

@@ -1,4 +1,4 @@
-"""Probe for issue 10's 1-hour target: average the networks of several finished recipe runs (one per
+"""Probe for the 1-hour target: average the networks of several finished recipe runs (one per
 seed), then blend in the NB linear head the same way the recipe does (weight chosen by validation log
 loss, head fitted on the training part for that choice and on all training rows for the test).
 Prints each network's and the average's validation / test accuracy and the blend's test accuracy.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run `textrnn recipe` on the word2vec vectors of finished runs, so a run differs from its source only
-# in the options given (issue 10's paired comparisons). The vectors (the run's and each network's)
+# in the options given (the goal's paired comparisons). The vectors (the run's and each network's)
 # are copied in, the recipe skips pretraining when vectors exist, and shared-embedding.txt names the
 # copied folders, as experiments/recipe_ablation.py does (recipe_runs.py then adds the time_s of
 # each copied card.json to the run's wall time).

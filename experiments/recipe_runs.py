@@ -1,4 +1,4 @@
-"""One table of finished recipe runs (issue 10): test accuracy, the networks averaged and each alone
+"""One table of finished recipe runs: test accuracy, the networks averaged and each alone
 (with its best epoch), the NB head, the blend weight and the wall time, then mean +- sd.
 
     python experiments/recipe_runs.py RUN...

@@ -1,4 +1,4 @@
-"""Self-training probe for issue 10: does labelling IMDB's 50,000 unlabelled reviews with a finished
+"""Self-training probe for the goal: does labelling IMDB's 50,000 unlabelled reviews with a finished
 recipe model (network + NB head, blended) and training a new network on the training rows plus those
 soft labels give a better recipe?
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 ORDER = ["simple-rnn", "lstm", "stacked-lstm", "bi-lstm", "gru", "bi-gru"]
 KERAS_JAX = {"simple-rnn": (86.6, 87.0), "lstm": (87.3, 88.2), "bi-lstm": (87.4, 88.8),
-             "stacked-lstm": (88.1, 88.6)}  # issue 4's reference: (test, val) accuracy, one seed
+             "stacked-lstm": (88.1, 88.6)}  # the goal's reference: (test, val) accuracy, one seed
 
 
 def _fmt(values: list[float]) -> str:

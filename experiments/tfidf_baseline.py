@@ -1,6 +1,6 @@
 """TF-IDF (1-2 grams) + logistic regression on the same IMDB split as the RNN runs: trained on the
 first 20,000 of the Keras-shuffled training reviews, validated on the last 5,000, tested on all
-25,000 test reviews. What many users would try first (issue 4).
+25,000 test reviews. What many users would try first.
 
     TEXTRNN_DATA=/path/to/aclImdb_v1.tar.gz python experiments/tfidf_baseline.py
 """

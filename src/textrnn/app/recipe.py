@@ -1,4 +1,4 @@
-"""`textrnn recipe`: the best binary text classifier textrnn offers on a CPU (issue 10).
+"""`textrnn recipe`: the best binary text classifier textrnn offers on a CPU.
 
 Three steps, each kept in the run folder so an interrupted recipe resumes where it stopped:
 1. word2vec (skip-gram, gensim) on the unlabelled text: IMDB's 50,000 unlabelled reviews plus the
