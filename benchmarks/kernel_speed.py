@@ -71,7 +71,7 @@ def layer_calls(module, inputs: int, units: int, batch: int = 32, steps: int = 5
 
 def token_args(module) -> tuple[list, list]:
     """The layer kernels' trailing arguments for their plain mode: (forward's, backward's); trees
-    before the token modes (an earlier run) take none."""
+    before the token modes take none."""
     probe = torch.zeros(1, 1, 16)
     try:
         module.rnn_layer_forward(probe, torch.zeros(16, 16), torch.zeros(16), torch.zeros(16, 16),

@@ -159,16 +159,12 @@ def fit_probe(features: np.ndarray, y: np.ndarray, seed: int,
     given) by stratified k-fold cross-validation (log loss) on these rows only, then folded back into
     a Dense layer's kernel and bias for the raw features. Returns (kernel (d, units), bias (units,), C)."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import cross_val_score
 
     mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
     z = (features - mean) / std
     if c is None:
-        folds = int(min(5, np.bincount(y).min()))
-        if folds < 2:
-            raise DataError("each class needs at least 2 labelled rows to choose the probe by "
-                            "cross-validation")
-        split = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        split = stratified_folds(y, seed)
         scores = {c: cross_val_score(LogisticRegression(C=c, max_iter=2000), z, y, cv=split,
                                      scoring="neg_log_loss").mean() for c in np.logspace(-4, 1, 11)}
         c = max(scores, key=scores.get)
@@ -177,8 +173,19 @@ def fit_probe(features: np.ndarray, y: np.ndarray, seed: int,
     return coef.astype(np.float32), (probe.intercept_ - mean @ coef).astype(np.float32), float(c)
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-z))
+def stratified_folds(y: np.ndarray, seed: int):
+    """Up to 5 stratified folds of the labelled rows: every choice made on them, never on test."""
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = int(min(5, np.bincount(y).min()))
+    if folds < 2:
+        raise DataError("each class needs at least 2 labelled rows to choose by cross-validation")
+    return StratifiedKFold(folds, shuffle=True, random_state=seed)
+
+
+def probe_probabilities(features: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """P(positive) of a binary probe (kernel (d, 1), bias (1,)) for rows of pooled features."""
+    return 1 / (1 + np.exp(-np.clip(features @ kernel[:, 0] + bias[0], -60, 60)))
 
 
 def self_train(features: np.ndarray, y: np.ndarray, unlabelled: np.ndarray, seed: int,
@@ -188,7 +195,7 @@ def self_train(features: np.ndarray, y: np.ndarray, unlabelled: np.ndarray, seed
     probe's bias does not feed itself). Returns (kernel (d, 1), bias (1,))."""
     kernel, bias, c = fit_probe(features, y, seed)
     for round_ in range(1, rounds + 1):
-        p = _sigmoid(unlabelled @ kernel[:, 0] + bias[0])
+        p = probe_probabilities(unlabelled, kernel, bias)
         take = min(per_class * round_, len(p) // 2)
         order = np.argsort(p)
         pseudo = np.concatenate([order[:take], order[-take:]])
@@ -201,15 +208,12 @@ def self_train(features: np.ndarray, y: np.ndarray, unlabelled: np.ndarray, seed
 def self_training_pays(features: np.ndarray, y: np.ndarray, unlabelled: np.ndarray, seed: int) -> bool:
     """Whether self-training beats the plain probe on the labelled rows' own cross-validation
     folds (held-out accuracy; ties keep the plain probe)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    folds = int(min(5, np.bincount(y).min()))
     plain = selfed = 0
-    for train, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, y):
+    for train, held in stratified_folds(y, seed).split(features, y):
         k, b, _ = fit_probe(features[train], y[train], seed)
-        plain += int(((_sigmoid(features[held] @ k[:, 0] + b[0]) > 0.5) == y[held]).sum())
+        plain += int(((probe_probabilities(features[held], k, b) > 0.5) == y[held]).sum())
         k, b = self_train(features[train], y[train], unlabelled, seed)
-        selfed += int(((_sigmoid(features[held] @ k[:, 0] + b[0]) > 0.5) == y[held]).sum())
+        selfed += int(((probe_probabilities(features[held], k, b) > 0.5) == y[held]).sum())
     return selfed > plain
 
 

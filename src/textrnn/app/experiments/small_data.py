@@ -28,8 +28,10 @@ from textrnn.app.transfer import (
     fit_probe,
     load_encoder,
     pooled_features,
+    probe_probabilities,
     self_train,
     self_training_pays,
+    stratified_folds,
 )
 from textrnn.data import imdb
 from textrnn.data.text import TextEncoder, tokenize
@@ -76,11 +78,11 @@ def tfidf_probabilities(train_docs: list[list[str]], y: np.ndarray, test_docs: l
     logistic regression, its strength chosen by CV on the n rows; P(positive) of each test review."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import cross_val_score
 
     vectorizer = TfidfVectorizer(analyzer=word_ngrams, sublinear_tf=True)
     train = vectorizer.fit_transform(train_docs)
-    split = StratifiedKFold(int(min(5, np.bincount(y).min())), shuffle=True, random_state=seed)
+    split = stratified_folds(y, seed)
     scores = {c: cross_val_score(LogisticRegression(C=c, max_iter=2000), train, y, cv=split,
                                  scoring="neg_log_loss").mean() for c in np.logspace(-1, 3, 9)}
     best = max(scores, key=scores.get)
@@ -132,14 +134,14 @@ def run(setup: SmallDataSetup, root: Path, report_path: Path, verbose: int = 1) 
             tfidf = tfidf_probabilities([docs["train"][i] for i in rows], y, docs["test"], seed)
             tfidf_s = time.perf_counter() - start
             kernel, bias, _ = fit_probe(features["train"][rows], y, seed)
-            probe = 1 / (1 + np.exp(-(features["test"] @ kernel[:, 0] + bias[0])))
+            probe = probe_probabilities(features["test"], kernel, bias)
             probe_s = time.perf_counter() - start - tfidf_s
             pays = n < len(labels["train"]) and self_training_pays(features["train"][rows], y,
                                                                    features["unsup"], seed)
             selfed = probe
             if pays:
                 k, b = self_train(features["train"][rows], y, features["unsup"], seed)
-                selfed = 1 / (1 + np.exp(-(features["test"] @ k[:, 0] + b[0])))
+                selfed = probe_probabilities(features["test"], k, b)
             self_s = time.perf_counter() - start - tfidf_s - probe_s
             acc = lambda p, truth=labels["test"]: float(np.mean((p > 0.5) == truth))  # noqa: E731
             results[key] = {
