@@ -19,7 +19,10 @@ from pathlib import Path
 
 WORKER = """
 import json, sys, time
-from textrnn.app import zoo
+try:
+    from textrnn.app import zoo
+except ImportError:  # a tree from before the layered packages
+    from textrnn import zoo
 from textrnn.data.datasets import prepare
 name, steps = sys.argv[1], int(sys.argv[2])
 data = prepare("imdb", quiet=True)

@@ -2,7 +2,7 @@
 and validation accuracy per epoch, from each run's history.json (the first network in RUN, the
 others in RUN/networks/K), drawn into one PNG and printed as a markdown table.
 
-    python experiments/recipe_curves.py --png docs/recipe/curves.png runs/recipe-ens3/seed-{0,1,2}
+    python experiments/recipe_curves.py --png docs/recipe/curves-embedding-lr.png runs/recipe-elr/seed-{0,1,2}
 """
 
 import argparse

@@ -17,7 +17,7 @@ Three steps, each kept in the run folder so an interrupted recipe resumes where 
    probabilities with the weight that minimises the validation log loss; saved inside the model,
    so evaluate / predict / serve use the blend.
 The settings a folder started with are kept in recipe-settings.json; resuming with others stops.
-Each choice and its default come from the ablation in docs/RESULTS.md (experiments/recipe_ablation.py).
+Each choice and its default come from the ablation in docs/benchmarks.md (experiments/recipe_ablation.py).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class RecipeSettings:
     epochs: int = 4
     batch_size: int = 32
     lr: float = 0.001               # Adam
-    embedding_lr: float | None = 0.00025  # the word2vec table's own Adam rate (None: lr); RESULTS.md
+    embedding_lr: float | None = 0.00025  # the word2vec table's own Adam rate (None: lr); docs/benchmarks.md
     val_split: float = 0.1
     val_by_movie: bool = True       # IMDB only: validation rows are whole movies, as test rows are
     patience: int = 2               # 1 stopped runs at epoch 1-2 on the noisy movie validation

@@ -111,7 +111,7 @@ def _pretrained(s: TrainSettings) -> PretrainedEmbedding | None:
         if not s.embedding_scale > 0:
             raise ConfigError(f"--embedding-scale must be positive, got {s.embedding_scale}")
         # Pretrained vectors are ~10x Keras's init; with a fixed step size that decides how far
-        # fine-tuning moves them (docs/RESULTS.md, the scale probe). Reserved ids keep their init.
+        # fine-tuning moves them (docs/guide/pretraining.md, the scale probe). Reserved ids keep their init.
         rows = embedding.matrix[embedding.vocabulary.index_from + 1:]
         rows *= s.embedding_scale / max(float(rows.std()), 1e-12)
     return embedding
@@ -132,7 +132,7 @@ def validation_rows(s: TrainSettings, data: PreparedData) -> tuple[np.ndarray, n
     come from other movies than its training reviews, while the last rows share movies with the
     rest; with val_by_movie whole movies are taken, from the end of the shuffled set, while they fit
     in val_split of each class's rows, so validation measures what the test set does
-    (docs/RESULTS.md)."""
+    (docs/benchmarks.md)."""
     if not s.val_by_movie:
         split = int(len(data.x_train) * (1 - s.val_split))
         return np.arange(split), np.arange(split, len(data.x_train))

@@ -48,7 +48,7 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
                    help="start the embedding from `textrnn pretrain` output (its vocabulary is used)")
     p.add_argument("--embedding-scale", type=float, metavar="STD",
                    help="with --embedding: rescale the word vectors to this standard deviation first "
-                        "(0.029 is Keras's init; helps fine-tuning, hurts freezing: docs/RESULTS.md)")
+                        "(0.029 is Keras's init; helps fine-tuning, hurts freezing: docs/guide/pretraining.md)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--freeze-embedding", action="store_true",
                    help="with --embedding: keep it fixed (the lecture's step 3)")

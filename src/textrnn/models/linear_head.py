@@ -7,7 +7,7 @@ sits beside an RNN in one model: `Sequential.linear_head`. N-grams are hashed in
 n-gram vocabulary to store): the model is one weight vector and a bias. The default 2**24 columns (64
 MB of weights) merge fewer n-grams than 2**22: the 1-3 grams of IMDB's training reviews (up to 800
 words each) fill 2.9 M of 2**22 = 4.2 M columns, but 4.2 M of 2**24, and the merging cost accuracy
-(experiments/head_bits.py, docs/RESULTS.md).
+(experiments/head_bits.py, docs/benchmarks.md).
 """
 
 from __future__ import annotations

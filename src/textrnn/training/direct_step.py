@@ -7,7 +7,7 @@ step went to building and walking its graph and ~100 small ops around those kern
 chain is called directly: the layers' forward kernels in order, the head's loss and gradient in
 one pass (kernels.sigmoid_bce), the layers' backward kernels in reverse, the embedding's
 gradient; then the model's own optimizer steps on the gradients put in `.grad`
-(benchmarks/step_ab.py: 9-12 % faster steps; docs/RESULTS.md, the goal).
+(benchmarks/step_ab.py: 9-12 % faster steps; docs/benchmarks.md, the goal).
 
 The first recurrent block never sees a (batch, steps, dim) array of looked-up words: a review of
 500 words has ~130 distinct ones (IMDB, mean; a batch of 32 ~1,800 of 16,000 words), and its
