@@ -16,6 +16,11 @@ Three steps, each kept in the run folder so an interrupted recipe resumes where 
 3. An NBSVM-style linear model on the same ids (textrnn.models.linear_head), blended into the model's
    probabilities with the weight that minimises the validation log loss; saved inside the model,
    so evaluate / predict / serve use the blend.
+With fewer labelled training rows than --few-labels-below, step 2 trains no network: the model is
+the word2vec vectors averaged per text with a logistic regression on them, blended with the NB
+head, every choice made by cross-validation on the labelled rows (textrnn.app.few_labels).
+--unlabelled PATH adds the user's own unlabelled text (lines of a .txt, a CSV / JSONL text column,
+or a folder of .txt files) to word2vec's corpus, on either path.
 The settings a folder started with are kept in recipe-settings.json; resuming with others stops.
 Each choice and its default come from the ablation in docs/benchmarks.md (experiments/recipe_ablation.py).
 """
@@ -78,6 +83,9 @@ class RecipeSettings:
     networks: int = 1               # networks of seeds seed, seed+1000, ..., averaged
     own_word2vec: bool = False      # each network its own word2vec (seed+1000k): more diverse networks
     seed: int = 0
+    train_size: int | None = None   # use only the first n training rows (studies of few labels)
+    unlabelled: str | None = None   # more text for word2vec: a .txt (a text per line), CSV / JSONL, folder
+    few_labels_below: int = 2000    # fewer labelled training rows: the few-labels model, no network
 
 
 # What a recipe ran with before each of these settings existed: a saved record without one gets
@@ -98,6 +106,7 @@ def training_settings(s: RecipeSettings, embedding: str | None) -> TrainSettings
                          embedding_lr=s.embedding_lr,
                          val_split=s.val_split, val_by_movie=s.val_by_movie and is_imdb_source(s.data),
                          seed=s.seed, patience=s.patience, vocab_size=s.vocab_size,
+                         train_size=s.train_size,
                          embedding_dim=s.dim, maxlen=s.maxlen, units=s.units, dropout=s.dropout,
                          word_dropout=s.word_dropout,
                          embedding=embedding,
@@ -113,15 +122,20 @@ def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose
     vocab = data.encoder.vocabulary
     first = vocab.index_from + 1  # ids below are padding, start and out-of-vocabulary marks
     docs = [[vocab.words[i - first] for i in row if i >= first] for row in data.x_train]
-    if data.name == "imdb":
-        from textrnn.app.pretrain.sources import corpus_tokens
+    from textrnn.app.pretrain.sources import corpus_tokens
 
+    corpus = [f"{s.data} training rows"]
+    if data.name == "imdb":
         docs += corpus_tokens("imdb-unsup", quiet=True)
+        corpus.append("imdb-unsup")
+    if s.unlabelled:
+        docs += corpus_tokens(s.unlabelled, quiet=True)
+        corpus.append(s.unlabelled)
     if verbose:
         print(f"word2vec on {len(docs):,} documents (training + unlabelled text, no test text)", flush=True)
     matrix, coverage = train_word2vec(docs, vocab, s.dim, epochs=s.w2v_epochs, seed=s.seed)
-    card = {"method": "word2vec", "corpus": f"{s.data} training rows" + (" + imdb-unsup" if data.name ==
-            "imdb" else ""), "documents": len(docs), "tokens": sum(map(len, docs)), "dim": s.dim,
+    card = {"method": "word2vec", "corpus": " + ".join(corpus), "documents": len(docs),
+            "tokens": sum(map(len, docs)), "dim": s.dim,
             "coverage": coverage, "time_s": round(time.perf_counter() - start, 1)}
     PretrainedEmbedding(matrix, vocab, card).save(out)
 
@@ -237,6 +251,49 @@ def accuracy(y: np.ndarray, probs: np.ndarray) -> float:
     return float(np.mean((probs.ravel() > 0.5) == y))
 
 
+def _run_few_labels(s: RecipeSettings, run_dir: Path, data: PreparedData, start: float,
+                    verbose: int) -> dict[str, Any]:
+    """Few labelled rows: word2vec (step 1), then the few-labels model (textrnn.app.few_labels)
+    instead of a network; written as a run folder that evaluate / predict / serve take."""
+    from textrnn.app.few_labels import fit_few_labels
+    from textrnn.app.pretrain.vectors import PretrainedEmbedding
+
+    emb_dir = run_dir / "embedding"
+    if not (emb_dir / "card.json").is_file():
+        _pretrain_word2vec(s, data, emb_dir, verbose)
+    fitted = time.perf_counter()
+    if verbose:
+        print(f"{len(data.x_train):,} labelled training rows (fewer than --few-labels-below "
+              f"{s.few_labels_below:,}): word2vec mean + NB head, chosen by cross-validation", flush=True)
+    matrix = PretrainedEmbedding.load(emb_dir).matrix
+    model, chosen = fit_few_labels(data.x_train, data.y_train, matrix, s.maxlen, s.seed, s.ngrams,
+                                   s.head_bits)
+    model.text_encoder = data.encoder
+    model.compile("adam", "binary_crossentropy", ["acc"])
+    model.save(run_dir / "model")
+    atomic_write_json(run_dir / RUN_FILE, asdict(training_settings(s, str(emb_dir))))
+    test = classification_report(data.y_test, model.predict(data.x_test, batch_size=512), data.classes)
+    done = time.perf_counter()
+    metrics = {"model": "few-labels", "data": s.data, "params": model.count_params(),
+               "train_size": int(len(data.x_train)), "few_labels": chosen, "test": test}
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    record = {"settings": asdict(s), "path": "few-labels", "few_labels": chosen,
+              "test_accuracy": test["accuracy"], "test": test,
+              "seconds": {"pretrain": round(fitted - start, 1), "fit": round(done - fitted, 1),
+                          "total": round(done - start, 1)},
+              "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, "
+                         f"torch {torch.__version__}"}
+    atomic_write_json(run_dir / RECIPE_FILE, record)
+    if verbose:
+        cv = chosen["cv_accuracy"]
+        print(f"cross-validated accuracy: vectors {cv['vectors']:.4f}, NB head {cv['head']:.4f}, blend "
+              f"({chosen['blend']:.2f}) {cv['blend']:.4f}")
+        print(f"recipe test accuracy {test['accuracy']:.4f} in {record['seconds']['total']:.0f} s "
+              f"-> {run_dir}")
+    return record
+
+
 def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str, Any]:
     """Run (or resume) the recipe into the run folder `out`; returns the recipe record."""
     run_dir = Path(out)
@@ -263,11 +320,13 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
     dirs = _network_dirs(s, run_dir)
     emb_dirs = [(d if s.own_word2vec else run_dir) / "embedding" for d in dirs]
     data = None
-    if s.linear_head and not (run_dir / RUN_FILE).is_file():
+    if (s.linear_head and not (run_dir / RUN_FILE).is_file()) or s.few_labels_below > 0:
         data = prepare_data(training_settings(s, None), None, quiet=not verbose)
-        if len(data.classes) != 2:  # say so before any training
+        if s.linear_head and len(data.classes) != 2:  # say so before any training
             raise ConfigError(f"the linear head is for two classes, this data has {len(data.classes)}: "
                               "give --no-linear-head")
+        if s.linear_head and len(data.x_train) < s.few_labels_below:
+            return _run_few_labels(s, run_dir, data, start, verbose)
     seconds = {"pretrain": 0.0, "network": 0.0}
     first: dict[str, Any] = {}
     for k, (network_dir, emb_dir) in enumerate(zip(dirs, emb_dirs)):

@@ -43,12 +43,17 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-size", type=int, help="train on the first N training reviews only")
     p.add_argument("--patience", type=int, default=2,
                    help="early stopping: epochs without val_loss improvement (0: off; default 2)")
+    p.add_argument("--min-epoch-steps", type=int, default=50, metavar="STEPS",
+                   help="with few training rows, an epoch repeats them until it holds this many "
+                        "optimizer steps, so --epochs and --patience mean as much training at n = 200 "
+                        "as at 20,000 (0: one pass, as Keras; default 50)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--embedding", metavar="EMB_DIR",
                    help="start the embedding from `textrnn pretrain` output (its vocabulary is used)")
     p.add_argument("--embedding-scale", type=float, metavar="STD",
                    help="with --embedding: rescale the word vectors to this standard deviation first "
-                        "(0.029 is Keras's init; helps fine-tuning, hurts freezing: docs/guide/pretraining.md)")
+                        "(0.029 is Keras's init; helps fine-tuning, hurts freezing: "
+                        "docs/guide/pretraining.md)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--freeze-embedding", action="store_true",
                    help="with --embedding: keep it fixed (the lecture's step 3)")
@@ -71,6 +76,7 @@ def train_settings(args: argparse.Namespace, model: str):
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
         embedding_lr=args.embedding_lr, val_split=args.val_split,
         val_by_movie=args.val_by_movie, train_size=args.train_size, seed=args.seed, patience=args.patience,
+        min_epoch_steps=args.min_epoch_steps,
         vocab_size=args.vocab_size, embedding_dim=args.embedding_dim, maxlen=args.maxlen,
         units=args.units, layers=args.layers, dropout=args.dropout, embedding=args.embedding,
         freeze_embedding=args.freeze_embedding, embedding_scale=args.embedding_scale)

@@ -149,9 +149,15 @@ def register(command) -> None:
             ("head-C", float, "linear head: inverse regularisation"),
             ("head-bits", int, "linear head: 2**bits hashed n-gram columns"),
             ("networks", int, "networks of seeds SEED, SEED+1000, ... averaged"),
+            ("train-size", int, "use only the first N labelled training rows"),
+            ("few-labels-below", int, "with fewer labelled training rows, no network: word2vec mean + NB "
+                                      "head, chosen by cross-validation (0: always the network)"),
             ("seed", int, "seed (word2vec's threads still vary its vectors between reruns)")]:
         dest = name.replace("-", "_")
         p.add_argument(f"--{name}", dest=dest, type=kind, help=f"{text} (default {getattr(defaults, dest)})")
+    p.add_argument("--unlabelled", metavar="PATH",
+                   help="more text for word2vec, no labels needed: a .txt (one text per line), a CSV / "
+                        "JSONL with a text column, or a folder of .txt files")
     p.add_argument("--model", choices=["bi-gru-pool", "bi-lstm-pool"],
                    help=f"the network: pooled Bi-GRU or Bi-LSTM (default {defaults.model})")
     p.add_argument("--pretrain", choices=["word2vec", "none"], help="embedding start (default word2vec)")

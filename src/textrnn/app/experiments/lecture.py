@@ -46,7 +46,8 @@ def _settings(setup: LectureSetup, model: str, n: int, seed: int, embedding: str
     return TrainSettings(model=model, data=setup.data, epochs=setup.epochs, maxlen=setup.maxlen,
                          vocab_size=setup.vocab_size, units=setup.units, seed=seed,
                          train_size=None if n >= setup.full else n, embedding=embedding,
-                         freeze_embedding=embedding is not None)
+                         freeze_embedding=embedding is not None,
+                         min_epoch_steps=0)  # the lecture's Keras training: one pass an epoch
 
 
 def plan(setup: LectureSetup, embedding: str) -> dict[str, TrainSettings]:

@@ -69,7 +69,8 @@ def plan(setup: PretrainingSetup, embeddings: dict[str, str]) -> dict[str, Train
                     model=model, data=setup.data, epochs=setup.epochs, maxlen=setup.maxlen,
                     vocab_size=setup.vocab_size, units=setup.units, seed=seed,
                     train_size=None if n >= setup.full else n,
-                    embedding=embeddings.get(method) if method else None, freeze_embedding=freeze)
+                    embedding=embeddings.get(method) if method else None, freeze_embedding=freeze,
+                    min_epoch_steps=0)  # the grid as it ran: Keras's epochs
     return runs
 
 

@@ -7,7 +7,10 @@ cross-validation on those n rows; the score is on all 25,000 test reviews. Rows:
 - encoder probe: the pretrained encoder's mean-pooled states (textrnn.app.transfer) + LR;
 - probe + TF-IDF: the mean of the two probabilities;
 - self-trained: the probe refitted on pseudo-labelled unlabelled reviews, where that beats the plain
-  probe on the n rows' own cross-validation folds (else the plain probe), alone and with TF-IDF.
+  probe on the n rows' own cross-validation folds (else the plain probe), alone and with TF-IDF;
+- recipe, few labels: what `textrnn recipe` fits when labelled rows are few (textrnn.app.few_labels:
+  word2vec on the unlabelled and training texts, averaged per review, + the NB n-gram head), with
+  the recipe's default vocabulary, length and vector size.
 The encoder's features of every review are computed once and cached under the run folder, so each
 row costs a logistic regression, and the pretraining is paid once (its card gives the time).
 """
@@ -37,9 +40,10 @@ from textrnn.data import imdb
 from textrnn.data.text import TextEncoder, tokenize
 from textrnn.io_utils import atomic_write_json, atomic_write_text
 
-METHODS = ("tfidf", "probe", "probe+tfidf", "self", "self+tfidf")
+METHODS = ("tfidf", "probe", "probe+tfidf", "self", "self+tfidf", "few-labels")
 LABELS = {"tfidf": "TF-IDF(1,2) + LR", "probe": "encoder probe", "probe+tfidf": "probe + TF-IDF",
-          "self": "probe, self-trained where CV says so", "self+tfidf": "that + TF-IDF"}
+          "self": "probe, self-trained where CV says so", "self+tfidf": "that + TF-IDF",
+          "few-labels": "recipe, few labels (word2vec mean + NB head)"}
 TARGETS = {100: 80.0, 250: 83.0, 1000: 87.0, 5000: 89.5}  # the few-labels goals, test accuracy %
 FULL = 25000  # every training review: one draw
 
@@ -114,6 +118,37 @@ def encoder_features(setup: SmallDataSetup, root: Path, texts: dict[str, list[st
     return features
 
 
+def recipe_word_vectors(root: Path, verbose: int) -> tuple[TextEncoder, np.ndarray, dict[str, Any]]:
+    """The recipe's word2vec on IMDB's unlabelled and training texts (no test text), with its default
+    vocabulary, length and size; trained once and kept in root/word2vec (an EMB_DIR)."""
+    from textrnn.app.pretrain.sources import corpus_tokens, load_vocabulary
+    from textrnn.app.pretrain.vectors import PretrainedEmbedding
+    from textrnn.app.pretrain.word2vec import train_word2vec
+    from textrnn.app.recipe import RecipeSettings
+
+    s, folder = RecipeSettings(), root / "word2vec"
+    if not (folder / "card.json").is_file():
+        start = time.perf_counter()
+        vocabulary = load_vocabulary("imdb", s.vocab_size, quiet=True)
+        docs = corpus_tokens("imdb-unlabelled", quiet=True)
+        if verbose:
+            print(f"word2vec ({s.dim}-d) on {len(docs):,} unlabelled and training reviews", flush=True)
+        matrix, coverage = train_word2vec(docs, vocabulary, s.dim, epochs=s.w2v_epochs, seed=0)
+        card = {"method": "word2vec", "corpus": "imdb-unlabelled", "documents": len(docs), "dim": s.dim,
+                "coverage": coverage, "time_s": round(time.perf_counter() - start, 1)}
+        PretrainedEmbedding(matrix, vocabulary, card).save(folder)
+    embedding = PretrainedEmbedding.load(folder)
+    return TextEncoder(embedding.vocabulary, s.maxlen), embedding.matrix, embedding.card
+
+
+def few_labels_probabilities(ids: dict[str, np.ndarray], rows: np.ndarray, y: np.ndarray,
+                             matrix: np.ndarray, seed: int) -> np.ndarray:
+    from textrnn.app.few_labels import fit_few_labels
+
+    model, _ = fit_few_labels(ids["train"][rows], y, matrix, ids["train"].shape[1], seed)
+    return model.predict(ids["test"], batch_size=512).ravel()
+
+
 def run(setup: SmallDataSetup, root: Path, report_path: Path, verbose: int = 1) -> str:
     texts, labels = {}, {}
     for split in ("train", "test", "unsup"):
@@ -121,15 +156,25 @@ def run(setup: SmallDataSetup, root: Path, report_path: Path, verbose: int = 1) 
     texts["unsup"] = texts["unsup"][:: max(1, len(texts["unsup"]) // setup.unlabelled)][:setup.unlabelled]
     features = encoder_features(setup, root, texts, verbose)
     docs = {split: [tokenize(t) for t in texts[split]] for split in ("train", "test")}
+    text_encoder, matrix, _ = recipe_word_vectors(root, verbose)
+    ids = {split: text_encoder.encode(texts[split]) for split in ("train", "test")}
     results_path = root / "results.json"
     results: dict[str, Any] = json.loads(results_path.read_text()) if results_path.is_file() else {}
     for n in setup.sizes:
         for seed in range(setup.seeds if n < len(labels["train"]) else 1):
             key = f"{n}/{seed}"
-            if key in results:
-                continue
             rows = balanced_draw(labels["train"], n, seed)
             y = labels["train"][rows]
+            acc = lambda p, truth=labels["test"]: float(np.mean((p > 0.5) == truth))  # noqa: E731
+            if key in results and "few-labels" not in results[key]:  # a draw measured before the row
+                start = time.perf_counter()
+                results[key]["few-labels"] = acc(few_labels_probabilities(ids, rows, y, matrix, seed))
+                results[key]["seconds"]["few-labels"] = round(time.perf_counter() - start, 1)
+                atomic_write_json(results_path, results)
+                if verbose:
+                    print(f"n={n} seed={seed}: few-labels {100 * results[key]['few-labels']:.2f}", flush=True)
+            if key in results:
+                continue
             start = time.perf_counter()
             tfidf = tfidf_probabilities([docs["train"][i] for i in rows], y, docs["test"], seed)
             tfidf_s = time.perf_counter() - start
@@ -143,11 +188,13 @@ def run(setup: SmallDataSetup, root: Path, report_path: Path, verbose: int = 1) 
                 k, b = self_train(features["train"][rows], y, features["unsup"], seed)
                 selfed = probe_probabilities(features["test"], k, b)
             self_s = time.perf_counter() - start - tfidf_s - probe_s
-            acc = lambda p, truth=labels["test"]: float(np.mean((p > 0.5) == truth))  # noqa: E731
-            results[key] = {
+            few = few_labels_probabilities(ids, rows, y, matrix, seed)
+            few_s = time.perf_counter() - start - tfidf_s - probe_s - self_s
+            results[key] = {"few-labels": acc(few),
                 "tfidf": acc(tfidf), "probe": acc(probe), "probe+tfidf": acc((tfidf + probe) / 2),
                 "self": acc(selfed), "self+tfidf": acc((tfidf + selfed) / 2), "self_training_chosen": pays,
-                "seconds": {"tfidf": round(tfidf_s, 1), "probe": round(probe_s, 1), "self": round(self_s, 1)}}
+                "seconds": {"tfidf": round(tfidf_s, 1), "probe": round(probe_s, 1), "self": round(self_s, 1),
+                            "few-labels": round(few_s, 1)}}
             atomic_write_json(results_path, results)
             if verbose:
                 print(f"n={n} seed={seed}: " + ", ".join(f"{m} {100 * results[key][m]:.2f}"

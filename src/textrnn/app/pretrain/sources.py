@@ -2,8 +2,9 @@
 
 Corpora: "imdb-unsup" (the 50,000 unlabelled IMDB reviews, never test text), "imdb-unlabelled" (those
 and the 25,000 training reviews without their labels: ULMFiT's target-text step), "sample" (the embedded
-sample's training reviews), or a path: a .txt file (one document per line), a CSV / JSONL table or a
-folder of labelled texts (their texts are used).
+sample's training reviews), or a path: a .txt file (one document per line), a CSV / TSV / JSONL
+table (its text column; labels, if any, are ignored), or a folder whose .txt files, at any depth, are
+one document each (an unlabelled folder, or one folder per class: labels are not read).
 Vocabularies: "imdb" (ranked on the IMDB training reviews), "sample", "corpus" (fit on the
 pretraining corpus itself), or a path to a vocab.json, a saved model, a run folder or an EMB_DIR.
 """
@@ -13,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from textrnn.data import imdb
+from textrnn.data.inputs import read_texts
 from textrnn.data.sample import load_sample
-from textrnn.data.tables import read_labelled
 from textrnn.data.text import TextEncoder, Vocabulary, tokenize
 from textrnn.errors import DataError
 from textrnn.serialization import read_json
@@ -34,13 +35,24 @@ def corpus_tokens(source: str, quiet: bool = False) -> list[list[str]]:
     if not path.exists():
         raise DataError(f"{path}: corpus not found (give imdb-unsup, imdb-unlabelled, sample, or a file "
                         "or folder)")
-    if path.is_file() and path.suffix.lower() == ".txt":
-        lines = path.read_text(encoding="utf-8").split("\n")
-        docs = [tokenize(line) for line in lines if line.strip()]
+    if path.is_dir():
+        files = sorted(path.rglob("*.txt"))
+        docs = [tokenize(_read_document(f)) for f in files]
+        docs = [d for d in docs if d]
         if not docs:
-            raise DataError(f"{path}: file is empty")
+            raise DataError(f"{path}: no .txt file with words in this folder")
         return docs
-    return [tokenize(t) for t in read_labelled(path).texts]
+    docs = [tokenize(t) for t in read_texts(path).texts]
+    if not any(docs):
+        raise DataError(f"{path}: no text in this file")
+    return [d for d in docs if d]
+
+
+def _read_document(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
 def load_vocabulary(source: str, num_words: int = 10000,
