@@ -9,7 +9,7 @@ import torch
 from textrnn import layers as L
 from textrnn.errors import ConfigError, DataError
 from textrnn.models import Sequential, load_model
-from textrnn.training.callbacks import EarlyStopping, ModelCheckpoint
+from textrnn.training.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from textrnn.training.optimizers import Adam, OptimizerSpec
 
 
@@ -99,6 +99,25 @@ def test_early_stopping_stops_and_restores_best():
     hist = model.fit(x, y, epochs=10, verbose=0, callbacks=[stopper])
     # mode=max on a falling loss: the second epoch is "worse", so training stops there.
     assert len(hist.history["loss"]) == 2
+
+
+def test_early_stopping_restores_the_best_epoch_when_training_runs_out_as_keras_3():
+    # Keras 3 puts the best weights back in on_train_end, stopped early or not (early_stopping.py).
+    x, y = _toy(64)
+    model = _model()
+    epoch_weights = []
+
+    class Keep(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            epoch_weights.append([w.copy() for w in model.get_weights()])
+
+    # mode=max on a falling loss: epoch 1 stays the best, and patience 5 never stops the 3 epochs.
+    stopper = EarlyStopping(monitor="loss", patience=5, mode="max", restore_best_weights=True)
+    hist = model.fit(x, y, epochs=3, verbose=0, callbacks=[Keep(), stopper])
+    assert len(hist.history["loss"]) == 3 and stopper.stopped_epoch == 0
+    for now, first, last in zip(model.get_weights(), epoch_weights[0], epoch_weights[-1]):
+        np.testing.assert_array_equal(now, first)
+    assert any(not np.array_equal(a, b) for a, b in zip(epoch_weights[0], epoch_weights[-1]))
 
 
 def test_model_checkpoint_best_only(tmp_path):

@@ -64,8 +64,8 @@ class _Monitor(Callback):
 
 
 class EarlyStopping(_Monitor):
-    """Stop when `monitor` has not improved for `patience` epochs; optionally restore the best
-    weights seen."""
+    """Stop when `monitor` has not improved for `patience` epochs. With restore_best_weights the
+    best epoch's weights are put back when training ends, stopped early or not (as Keras 3 does)."""
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = False) -> None:
@@ -97,8 +97,10 @@ class EarlyStopping(_Monitor):
         if self.wait >= self.patience and epoch > 0:  # Keras's rule
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.restore_best_weights and self.best_weights is not None:
-                self.model.load_state_dict(self.best_weights)
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
 
     def state(self) -> dict[str, Any]:
         return {"best": self.best, "wait": self.wait}

@@ -8,6 +8,10 @@ cross-validation on those n rows; the score is on all 25,000 test reviews. Rows:
 - probe + TF-IDF: the mean of the two probabilities;
 - self-trained: the probe refitted on pseudo-labelled unlabelled reviews, where that beats the plain
   probe on the n rows' own cross-validation folds (else the plain probe), alone and with TF-IDF;
+- the lecture's Bi-LSTM from a random embedding, and the lecture's exact step 3 (a word2vec
+  embedding, 32-d, pretrained on the 50,000 unlabelled reviews, frozen), trained on the n rows as
+  `textrnn train` trains them (the last 20 % of the shuffled draw for validation, epochs of at
+  least --min-epoch-steps steps, early stopping, the best epoch kept);
 - recipe, few labels: what `textrnn recipe` fits when labelled rows are few (textrnn.app.few_labels:
   word2vec on the unlabelled and training texts, averaged per review, + the NB n-gram head), with
   the recipe's default vocabulary, length and vector size.
@@ -40,10 +44,13 @@ from textrnn.data import imdb
 from textrnn.data.text import TextEncoder, tokenize
 from textrnn.io_utils import atomic_write_json, atomic_write_text
 
-METHODS = ("tfidf", "probe", "probe+tfidf", "self", "self+tfidf", "few-labels")
+METHODS = ("tfidf", "lecture", "lecture-step3", "probe", "probe+tfidf", "self", "self+tfidf", "few-labels")
 LABELS = {"tfidf": "TF-IDF(1,2) + LR", "probe": "encoder probe", "probe+tfidf": "probe + TF-IDF",
           "self": "probe, self-trained where CV says so", "self+tfidf": "that + TF-IDF",
-          "few-labels": "recipe, few labels (word2vec mean + NB head)"}
+          "few-labels": "recipe, few labels (word2vec mean + NB head)",
+          "lecture": "the lecture's Bi-LSTM, random embedding",
+          "lecture-step3": "the lecture's step 3: pretrained embedding, frozen"}
+LECTURE_MODEL = "bi-lstm"  # the lecture's advice: Bi-RNN whenever possible
 TARGETS = {100: 80.0, 250: 83.0, 1000: 87.0, 5000: 89.5}  # the few-labels goals, test accuracy %
 FULL = 25000  # every training review: one draw
 
@@ -141,6 +148,44 @@ def recipe_word_vectors(root: Path, verbose: int) -> tuple[TextEncoder, np.ndarr
     return TextEncoder(embedding.vocabulary, s.maxlen), embedding.matrix, embedding.card
 
 
+def lecture_embedding(root: Path, verbose: int):
+    """The lecture's steps 1-2: word2vec (32-d) on the 50,000 unlabelled reviews, for the lecture's
+    vocabulary of 10,000 words; trained once and kept in root/lecture-word2vec."""
+    from textrnn.app.pretrain.run import pretrain
+    from textrnn.app.pretrain.vectors import PretrainedEmbedding
+
+    folder = root / "lecture-word2vec"
+    if not (folder / "card.json").is_file():
+        pretrain("word2vec", "imdb-unsup", folder, vocab="imdb", vocab_size=10000, dim=32, verbose=verbose)
+    return PretrainedEmbedding.load(folder)
+
+
+def lecture_probabilities(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, seed: int, vocab_size: int,
+                          matrix: np.ndarray | None = None) -> np.ndarray:
+    """The lecture's Bi-LSTM trained on the rows x, y as `textrnn train` trains it by default; with
+    `matrix`, its embedding starts there and stays frozen (the lecture's step 3)."""
+    import torch
+
+    from textrnn.app import zoo
+    from textrnn.app.runs import TrainSettings, repeated_rows
+    from textrnn.training.callbacks import EarlyStopping
+
+    s = TrainSettings(model=LECTURE_MODEL, seed=seed)
+    order = np.random.default_rng(seed).permutation(len(y))  # the draw is sorted by class
+    x, y = x[order], y[order].astype(np.float32)
+    split = int(len(y) * (1 - s.val_split))
+    torch.manual_seed(seed)
+    config = zoo.ZooConfig(vocab_size=vocab_size, maxlen=x.shape[1], embedding_weights=matrix,
+                           freeze_embedding=matrix is not None)
+    model = zoo.build(LECTURE_MODEL, config)
+    model.compile(s.optimizer, "binary_crossentropy", ["acc"])
+    train_x, train_y = repeated_rows(x[:split], y[:split], s, verbose=0)
+    stopper = EarlyStopping("val_loss", patience=s.patience, restore_best_weights=True)
+    model.fit(train_x, train_y, batch_size=s.batch_size, epochs=s.epochs, verbose=0,
+              validation_data=(x[split:], y[split:]), callbacks=[stopper])
+    return model.predict(x_test, batch_size=256).ravel()
+
+
 def few_labels_probabilities(ids: dict[str, np.ndarray], rows: np.ndarray, y: np.ndarray,
                              matrix: np.ndarray, seed: int) -> np.ndarray:
     from textrnn.app.few_labels import fit_few_labels
@@ -158,6 +203,16 @@ def run(setup: SmallDataSetup, root: Path, report_path: Path, verbose: int = 1) 
     docs = {split: [tokenize(t) for t in texts[split]] for split in ("train", "test")}
     text_encoder, matrix, _ = recipe_word_vectors(root, verbose)
     ids = {split: text_encoder.encode(texts[split]) for split in ("train", "test")}
+    lecture = lecture_embedding(root, verbose)
+    lecture_encoder = TextEncoder(lecture.vocabulary, 500)  # the lecture's 10,000 words, 500 per review
+    lecture_ids = {split: lecture_encoder.encode(texts[split]) for split in ("train", "test")}
+    vocab_size = len(lecture.matrix)
+    later_rows = {  # method -> P(positive) of every test review, from the draw's rows
+        "few-labels": lambda rows, y, seed: few_labels_probabilities(ids, rows, y, matrix, seed),
+        "lecture": lambda rows, y, seed: lecture_probabilities(
+            lecture_ids["train"][rows], y, lecture_ids["test"], seed, vocab_size),
+        "lecture-step3": lambda rows, y, seed: lecture_probabilities(
+            lecture_ids["train"][rows], y, lecture_ids["test"], seed, vocab_size, lecture.matrix)}
     results_path = root / "results.json"
     results: dict[str, Any] = json.loads(results_path.read_text()) if results_path.is_file() else {}
     for n in setup.sizes:
@@ -166,14 +221,15 @@ def run(setup: SmallDataSetup, root: Path, report_path: Path, verbose: int = 1) 
             rows = balanced_draw(labels["train"], n, seed)
             y = labels["train"][rows]
             acc = lambda p, truth=labels["test"]: float(np.mean((p > 0.5) == truth))  # noqa: E731
-            if key in results and "few-labels" not in results[key]:  # a draw measured before the row
-                start = time.perf_counter()
-                results[key]["few-labels"] = acc(few_labels_probabilities(ids, rows, y, matrix, seed))
-                results[key]["seconds"]["few-labels"] = round(time.perf_counter() - start, 1)
-                atomic_write_json(results_path, results)
-                if verbose:
-                    print(f"n={n} seed={seed}: few-labels {100 * results[key]['few-labels']:.2f}", flush=True)
-            if key in results:
+            if key in results:  # a draw measured before some rows existed: add them
+                for method, probabilities in later_rows.items():
+                    if method not in results[key]:
+                        start = time.perf_counter()
+                        results[key][method] = acc(probabilities(rows, y, seed))
+                        results[key]["seconds"][method] = round(time.perf_counter() - start, 1)
+                        atomic_write_json(results_path, results)
+                        if verbose:
+                            print(f"n={n} seed={seed}: {method} {100 * results[key][method]:.2f}", flush=True)
                 continue
             start = time.perf_counter()
             tfidf = tfidf_probabilities([docs["train"][i] for i in rows], y, docs["test"], seed)
@@ -188,65 +244,125 @@ def run(setup: SmallDataSetup, root: Path, report_path: Path, verbose: int = 1) 
                 k, b = self_train(features["train"][rows], y, features["unsup"], seed)
                 selfed = probe_probabilities(features["test"], k, b)
             self_s = time.perf_counter() - start - tfidf_s - probe_s
-            few = few_labels_probabilities(ids, rows, y, matrix, seed)
-            few_s = time.perf_counter() - start - tfidf_s - probe_s - self_s
-            results[key] = {"few-labels": acc(few),
+            results[key] = {
                 "tfidf": acc(tfidf), "probe": acc(probe), "probe+tfidf": acc((tfidf + probe) / 2),
                 "self": acc(selfed), "self+tfidf": acc((tfidf + selfed) / 2), "self_training_chosen": pays,
-                "seconds": {"tfidf": round(tfidf_s, 1), "probe": round(probe_s, 1), "self": round(self_s, 1),
-                            "few-labels": round(few_s, 1)}}
+                "seconds": {"tfidf": round(tfidf_s, 1), "probe": round(probe_s, 1), "self": round(self_s, 1)}}
+            for method, probabilities in later_rows.items():
+                start = time.perf_counter()
+                results[key][method] = acc(probabilities(rows, y, seed))
+                results[key]["seconds"][method] = round(time.perf_counter() - start, 1)
             atomic_write_json(results_path, results)
             if verbose:
                 print(f"n={n} seed={seed}: " + ", ".join(f"{m} {100 * results[key][m]:.2f}"
                                                          for m in METHODS), flush=True)
-    text = render(setup, results)
+    text = render(setup, results, root)
     atomic_write_text(report_path, text)
     plot(setup, results, report_path.parent / "small_data" / "accuracy.png")
     return text
 
 
+def _values(results: dict[str, Any], n: int, method: str) -> list[float]:
+    return [r[method] for key, r in sorted(results.items()) if int(key.split("/")[0]) == n and method in r]
+
+
 def _summary(results: dict[str, Any], n: int, method: str) -> tuple[float, float, int]:
-    values = [100 * r[method] for key, r in results.items() if int(key.split("/")[0]) == n]
+    values = [100 * v for v in _values(results, n, method)]
+    if not values:
+        return float("nan"), 0.0, 0
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values)
 
 
-def render(setup: SmallDataSetup, results: dict[str, Any]) -> str:
-    card = json.loads((Path(setup.encoder) / "card.json").read_text())
-    lines = ["# Few labels: test accuracy against n", "",
-             f"All 25,000 IMDB test reviews; mean ± sd over {setup.seeds} balanced draws of n training "
-             "reviews (one draw at n = 25,000); each regression's L2 strength chosen by stratified "
-             "cross-validation on the n rows alone.", "",
-             f"Encoder: an LSTM({card['units']}) language model on {card['corpus']} "
-             f"({card['documents']:,} reviews, {card['tokens']:,} tokens; no test text), embedding "
-             f"{card['dim']}, {card['steps']:,} steps of 64 x {card['seq_len']} words in "
-             f"{card['time_s'] / 60:.0f} min, held-out perplexity {card['perplexity']:.0f}; "
-             f"{card['date']}, {card['machine']}.", "",
-             "| n | " + " | ".join(LABELS[m] for m in METHODS) + " | goal |",
-             "|---|" + "---|" * (len(METHODS) + 1)]
-    for n in setup.sizes:
-        if not any(int(k.split("/")[0]) == n for k in results):
-            continue
+MAIN = ("tfidf", "lecture", "lecture-step3", "probe", "few-labels")  # the page's first table
+ALSO = ("probe+tfidf", "self", "self+tfidf")  # measured, and no help: the second table
+
+
+def _table(setup: SmallDataSetup, results: dict[str, Any], methods: tuple[str, ...], goal: bool) -> list[str]:
+    lines = ["| n | " + " | ".join(LABELS[m] for m in methods) + (" | goal |" if goal else " |"),
+             "|---|" + "---|" * (len(methods) + goal)]
+    for n in _sizes(setup, results):
         cells = []
-        for method in METHODS:
+        for method in methods:
             mean, sd, count = _summary(results, n, method)
             draws = setup.seeds if n < FULL else 1
-            cell = f"{mean:.2f} ± {sd:.2f}" if count > 1 else f"{mean:.2f}"
-            cells.append(cell if count == draws else f"{cell} ({count} draws)")
-        goal = f">= {TARGETS[n]}" if n in TARGETS else ""
-        lines.append(f"| {n:,} | " + " | ".join(cells) + f" | {goal} |")
-    seconds = [r["seconds"] for r in results.values()]
+            cell = "-" if not count else f"{mean:.2f} ± {sd:.2f}" if count > 1 else f"{mean:.2f}"
+            cells.append(cell if count in (0, draws) else f"{cell} ({count} draws)")
+        end = f" | >= {TARGETS[n]} |" if goal and n in TARGETS else " | |" if goal else " |"
+        lines.append(f"| {n:,} | " + " | ".join(cells) + end)
+    return lines
+
+
+def _sizes(setup: SmallDataSetup, results: dict[str, Any]) -> list[int]:
+    return [n for n in setup.sizes if any(int(k.split("/")[0]) == n for k in results)]
+
+
+def _claim4(setup: SmallDataSetup, results: dict[str, Any]) -> list[str]:
+    """The lecture's fourth claim in its own form and in the form that works, by n."""
+    from textrnn.app.experiments.runner import compare, verdict
+
+    rows = []
+    for n in _sizes(setup, results):
+        cells = [f"{n:,}"]
+        pairs = (("lecture", "lecture-step3", "step 3"), ("tfidf", "few-labels", "recipe"))
+        for worse, better, name in pairs:
+            a, b = _values(results, n, worse), _values(results, n, better)
+            cells.append(verdict(*compare(a, b), name, "no pretraining") if a and b else "-")
+        rows.append("| " + " | ".join(cells) + " |")
+    return ["## The lecture's fourth claim: \"pretrain the embedding when n is small\"", "",
+            "Two forms, each against the same model without pretraining, on the same draws (a claim holds "
+            "when the difference is at least twice its standard error across draws, Welch's t >= 2):",
+            "- the lecture's: its step 3 (word2vec embedding, frozen) against the same Bi-LSTM from a "
+            "random embedding;",
+            "- the form that works here: word vectors pretrained on the unlabelled text, averaged, beside "
+            "the NB n-gram head (the recipe's few-labels model), against TF-IDF + logistic regression "
+            "on the labels alone.", "",
+            "| n | the lecture's step 3 vs its Bi-LSTM from random "
+            "| word2vec mean + NB head vs TF-IDF + LR |",
+            "|---|---|---|", *rows, ""]
+
+
+def _card(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def render(setup: SmallDataSetup, results: dict[str, Any], root: Path | None = None) -> str:
+    card = json.loads((Path(setup.encoder) / "card.json").read_text())
+    recipe_card = _card(root / "word2vec" / "card.json") if root else {}
+    lecture_card = _card(root / "lecture-word2vec" / "card.json") if root else {}
+    lines = ["# Few labels: test accuracy against n", "",
+             f"All 25,000 IMDB test reviews; mean ± sd over {setup.seeds} balanced draws of n training "
+             "reviews (one draw at n = 25,000). The n rows are the only labels: every choice (each "
+             "regression's strength, the blend, the network's best epoch) is made by stratified "
+             "cross-validation or validation on them, never on test; no test text is in any pretraining.",
+             "", "Pretraining, once for every row (no labels):",
+             f"- encoder: an LSTM({card['units']}) language model on {card['corpus']} "
+             f"({card['documents']:,} reviews, {card['tokens']:,} tokens), embedding {card['dim']}, "
+             f"{card['steps']:,} steps of 64 x {card['seq_len']} words in {card['time_s'] / 60:.0f} min, "
+             f"held-out perplexity {card['perplexity']:.0f}; {card['date']}, {card['machine']};"]
+    if recipe_card:
+        lines.append(f"- the recipe's word2vec ({recipe_card['dim']}-d, vocabulary "
+                     f"{recipe_card['coverage']['total']:,} words) on {recipe_card['corpus']} "
+                     f"({recipe_card['documents']:,} reviews) in {recipe_card['time_s'] / 60:.1f} min;")
+    if lecture_card:
+        lines.append(f"- the lecture's word2vec ({lecture_card['dim']}-d, 10,000 words) on "
+                     f"{lecture_card['corpus']} in {lecture_card['time_s'] / 60:.1f} min.")
+    lines += ["", *_table(setup, results, MAIN, goal=True), "",
+              "![accuracy against n](small_data/accuracy.png)", "",
+              "Also measured on the same draws, and no help:", "", *_table(setup, results, ALSO, goal=False)]
     chosen = sum(bool(r.get("self_training_chosen")) for r in results.values())
-    lines += ["", f"Self-training was chosen by cross-validation in {chosen} of {len(results)} draws.",
-              "", f"Time per row (fit and score 25,000 test reviews): TF-IDF + LR "
-              f"{max(s['tfidf'] for s in seconds):.0f} s at most, the probe "
-              f"{max(s['probe'] for s in seconds):.1f} s, self-training and its choice "
-              f"{max(s.get('self', 0) for s in seconds):.0f} s at most, once the encoder's features "
-              "are computed.", "", "![accuracy against n](small_data/accuracy.png)", "",
+    seconds = [r["seconds"] for r in results.values()]
+    timing = ", ".join(f"{LABELS[m]} {max(s.get(m, 0) for s in seconds):.0f} s"
+                       for m in (*MAIN, "self") if any(m in s for s in seconds))
+    lines += ["", f"Self-training was chosen by cross-validation in {chosen} of {len(results)} draws.", "",
+              f"Time per row at most (fit on the n rows and score 25,000 test reviews, after pretraining): "
+              f"{timing}.", "", *_claim4(setup, results),
               "## Reproduce", "", "```bash",
               f"textrnn pretrain-encoder --corpus {card['corpus']} --units {card['units']} "
               f"--dim {card['dim']} --max-minutes 27 --out {setup.encoder}",
               f"textrnn experiment small-data --encoder {setup.encoder} --seeds {setup.seeds} "
-              f"--sizes {' '.join(str(n) for n in setup.sizes)}", "```", ""]
+              f"--sizes {' '.join(str(n) for n in setup.sizes)}", "```", "",
+              "The study trains both word2vec tables itself and keeps every draw's result in its run "
+              "folder (results.json), so a rerun adds only what is missing.", ""]
     return "\n".join(lines)
 
 
@@ -256,9 +372,9 @@ def plot(setup: SmallDataSetup, results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = [n for n in setup.sizes if any(int(k.split("/")[0]) == n for k in results)]
+    sizes = _sizes(setup, results)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method in METHODS:
+    for method in MAIN:
         means = [_summary(results, n, method)[0] for n in sizes]
         sds = [_summary(results, n, method)[1] for n in sizes]
         ax.errorbar(sizes, means, yerr=sds, marker="o", capsize=3, label=LABELS[method])
