@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from textrnn.app.few_labels import fit_few_labels, mean_vectors
+from textrnn.app.few_labels import SIF_A, fit_few_labels, frequency_weighted, mean_vectors
 from textrnn.app.pretrain.sources import corpus_tokens
+from textrnn.app.pretrain.vectors import PretrainedEmbedding, corpus_counts
 from textrnn.app.runs import TrainSettings, repeated_rows
 from textrnn.cli import main
 from textrnn.data.datasets import prepare
@@ -75,6 +76,36 @@ def test_the_few_labels_model_learns_from_200_rows_and_is_one_saved_model(sample
     np.testing.assert_allclose(probs, expected, atol=1e-5)
     model.save(tmp_path / "model")
     np.testing.assert_allclose(load_model(tmp_path / "model").predict(data.x_test).ravel(), probs, atol=1e-6)
+
+
+def test_frequency_weighting_is_tried_and_chosen_by_cross_validation(sample_vectors):
+    data, matrix = sample_vectors
+    vocab = data.encoder.vocabulary
+    first = vocab.index_from + 1
+    docs = [[vocab.words[i - first] for i in row if i >= first] for row in data.x_train]
+    counts = corpus_counts(docs, vocab)
+    assert counts[vocab.encode_tokens(["the"])[-1]] == sum(d.count("the") for d in docs)
+    weighted = frequency_weighted(matrix, counts)
+    the = vocab.encode_tokens(["the"])[-1]
+    p = counts[the] / counts.sum()
+    np.testing.assert_allclose(weighted[the], matrix[the] * SIF_A / (SIF_A + p), rtol=1e-6)
+    rare = first + int(np.argmin(counts[first:]))
+    assert np.abs(weighted[rare]).sum() > 0.95 * np.abs(matrix[rare]).sum()  # rare words keep their vector
+    rows = np.concatenate([np.flatnonzero(data.y_train == c)[:60] for c in (0, 1)])
+    model, chosen = fit_few_labels(data.x_train[rows], data.y_train[rows], matrix, 150, seed=0, counts=counts)
+    assert chosen["weighting"] in ("plain", "frequency-weighted")
+    expected = weighted if chosen["weighting"] == "frequency-weighted" else matrix
+    np.testing.assert_allclose(model.layers[0].get_weights()[0], expected, rtol=1e-6)
+
+
+def test_an_embedding_folder_keeps_its_counts(tmp_path, sample_vectors):
+    data, matrix = sample_vectors
+    counts = np.arange(len(matrix), dtype=np.int64)
+    PretrainedEmbedding(matrix, data.encoder.vocabulary, {"method": "test"}, counts).save(tmp_path / "emb")
+    loaded = PretrainedEmbedding.load(tmp_path / "emb")
+    np.testing.assert_array_equal(loaded.counts, counts)
+    PretrainedEmbedding(matrix, data.encoder.vocabulary, {}).save(tmp_path / "plain")
+    assert PretrainedEmbedding.load(tmp_path / "plain").counts is None
 
 
 def test_the_mean_leaves_padding_out(sample_vectors):

@@ -115,7 +115,7 @@ def test_early_stopping_restores_the_best_epoch_when_training_runs_out_as_keras_
     stopper = EarlyStopping(monitor="loss", patience=5, mode="max", restore_best_weights=True)
     hist = model.fit(x, y, epochs=3, verbose=0, callbacks=[Keep(), stopper])
     assert len(hist.history["loss"]) == 3 and stopper.stopped_epoch == 0
-    for now, first, last in zip(model.get_weights(), epoch_weights[0], epoch_weights[-1]):
+    for now, first in zip(model.get_weights(), epoch_weights[0]):
         np.testing.assert_array_equal(now, first)
     assert any(not np.array_equal(a, b) for a, b in zip(epoch_weights[0], epoch_weights[-1]))
 

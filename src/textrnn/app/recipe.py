@@ -115,7 +115,7 @@ def training_settings(s: RecipeSettings, embedding: str | None) -> TrainSettings
 
 def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose: int) -> None:
     """Vectors for the run's own vocabulary, from its training rows (plus IMDB's unlabelled reviews)."""
-    from textrnn.app.pretrain.vectors import PretrainedEmbedding
+    from textrnn.app.pretrain.vectors import PretrainedEmbedding, corpus_counts
     from textrnn.app.pretrain.word2vec import train_word2vec
 
     start = time.perf_counter()
@@ -137,7 +137,7 @@ def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose
     card = {"method": "word2vec", "corpus": " + ".join(corpus), "documents": len(docs),
             "tokens": sum(map(len, docs)), "dim": s.dim,
             "coverage": coverage, "time_s": round(time.perf_counter() - start, 1)}
-    PretrainedEmbedding(matrix, vocab, card).save(out)
+    PretrainedEmbedding(matrix, vocab, card, corpus_counts(docs, vocab)).save(out)
 
 
 def blend_weight(y: np.ndarray, rnn: np.ndarray, linear: np.ndarray) -> float:
@@ -265,9 +265,9 @@ def _run_few_labels(s: RecipeSettings, run_dir: Path, data: PreparedData, start:
     if verbose:
         print(f"{len(data.x_train):,} labelled training rows (fewer than --few-labels-below "
               f"{s.few_labels_below:,}): word2vec mean + NB head, chosen by cross-validation", flush=True)
-    matrix = PretrainedEmbedding.load(emb_dir).matrix
-    model, chosen = fit_few_labels(data.x_train, data.y_train, matrix, s.maxlen, s.seed, s.ngrams,
-                                   s.head_bits)
+    vectors = PretrainedEmbedding.load(emb_dir)
+    model, chosen = fit_few_labels(data.x_train, data.y_train, vectors.matrix, s.maxlen, s.seed, s.ngrams,
+                                   s.head_bits, vectors.counts)
     model.text_encoder = data.encoder
     model.compile("adam", "binary_crossentropy", ["acc"])
     model.save(run_dir / "model")

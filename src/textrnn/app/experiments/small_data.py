@@ -125,11 +125,12 @@ def encoder_features(setup: SmallDataSetup, root: Path, texts: dict[str, list[st
     return features
 
 
-def recipe_word_vectors(root: Path, verbose: int) -> tuple[TextEncoder, np.ndarray, dict[str, Any]]:
+def recipe_word_vectors(root: Path,
+                        verbose: int) -> tuple[TextEncoder, np.ndarray, np.ndarray, dict[str, Any]]:
     """The recipe's word2vec on IMDB's unlabelled and training texts (no test text), with its default
     vocabulary, length and size; trained once and kept in root/word2vec (an EMB_DIR)."""
     from textrnn.app.pretrain.sources import corpus_tokens, load_vocabulary
-    from textrnn.app.pretrain.vectors import PretrainedEmbedding
+    from textrnn.app.pretrain.vectors import PretrainedEmbedding, corpus_counts
     from textrnn.app.pretrain.word2vec import train_word2vec
     from textrnn.app.recipe import RecipeSettings
 
@@ -143,9 +144,13 @@ def recipe_word_vectors(root: Path, verbose: int) -> tuple[TextEncoder, np.ndarr
         matrix, coverage = train_word2vec(docs, vocabulary, s.dim, epochs=s.w2v_epochs, seed=0)
         card = {"method": "word2vec", "corpus": "imdb-unlabelled", "documents": len(docs), "dim": s.dim,
                 "coverage": coverage, "time_s": round(time.perf_counter() - start, 1)}
-        PretrainedEmbedding(matrix, vocabulary, card).save(folder)
+        PretrainedEmbedding(matrix, vocabulary, card, corpus_counts(docs, vocabulary)).save(folder)
     embedding = PretrainedEmbedding.load(folder)
-    return TextEncoder(embedding.vocabulary, s.maxlen), embedding.matrix, embedding.card
+    if embedding.counts is None:  # vectors kept from before the counts were saved with them
+        docs = corpus_tokens("imdb-unlabelled", quiet=True)
+        embedding.counts = corpus_counts(docs, embedding.vocabulary)
+        embedding.save(folder)
+    return TextEncoder(embedding.vocabulary, s.maxlen), embedding.matrix, embedding.counts, embedding.card
 
 
 def lecture_embedding(root: Path, verbose: int):
@@ -187,10 +192,10 @@ def lecture_probabilities(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, seed
 
 
 def few_labels_probabilities(ids: dict[str, np.ndarray], rows: np.ndarray, y: np.ndarray,
-                             matrix: np.ndarray, seed: int) -> np.ndarray:
+                             matrix: np.ndarray, counts: np.ndarray, seed: int) -> np.ndarray:
     from textrnn.app.few_labels import fit_few_labels
 
-    model, _ = fit_few_labels(ids["train"][rows], y, matrix, ids["train"].shape[1], seed)
+    model, _ = fit_few_labels(ids["train"][rows], y, matrix, ids["train"].shape[1], seed, counts=counts)
     return model.predict(ids["test"], batch_size=512).ravel()
 
 
@@ -201,14 +206,14 @@ def run(setup: SmallDataSetup, root: Path, report_path: Path, verbose: int = 1) 
     texts["unsup"] = texts["unsup"][:: max(1, len(texts["unsup"]) // setup.unlabelled)][:setup.unlabelled]
     features = encoder_features(setup, root, texts, verbose)
     docs = {split: [tokenize(t) for t in texts[split]] for split in ("train", "test")}
-    text_encoder, matrix, _ = recipe_word_vectors(root, verbose)
+    text_encoder, matrix, counts, _ = recipe_word_vectors(root, verbose)
     ids = {split: text_encoder.encode(texts[split]) for split in ("train", "test")}
     lecture = lecture_embedding(root, verbose)
     lecture_encoder = TextEncoder(lecture.vocabulary, 500)  # the lecture's 10,000 words, 500 per review
     lecture_ids = {split: lecture_encoder.encode(texts[split]) for split in ("train", "test")}
     vocab_size = len(lecture.matrix)
     later_rows = {  # method -> P(positive) of every test review, from the draw's rows
-        "few-labels": lambda rows, y, seed: few_labels_probabilities(ids, rows, y, matrix, seed),
+        "few-labels": lambda rows, y, seed: few_labels_probabilities(ids, rows, y, matrix, counts, seed),
         "lecture": lambda rows, y, seed: lecture_probabilities(
             lecture_ids["train"][rows], y, lecture_ids["test"], seed, vocab_size),
         "lecture-step3": lambda rows, y, seed: lecture_probabilities(

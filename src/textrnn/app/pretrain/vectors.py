@@ -1,7 +1,9 @@
 """Embedding matrices aligned to a Vocabulary: the EMB_DIR format, word-vector files, neighbours.
 
 EMB_DIR layout (written atomically):
-    embedding.safetensors  "embedding": float32 (vocabulary.size, dim); row i is the vector of id i
+    embedding.safetensors  "embedding": float32 (vocabulary.size, dim); row i is the vector of id i;
+                           optionally "counts": int64 (vocabulary.size,), each id's occurrences in
+                           the corpus the vectors were trained on (for frequency weighting)
     vocab.json             the Vocabulary (the ids the rows belong to)
     card.json              how it was made: method, corpus, sizes, time, coverage
 """
@@ -31,14 +33,28 @@ def keras_uniform_rows(rows: int, dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-0.05, 0.05, size=(rows, dim)).astype(np.float32)
 
 
+def corpus_counts(docs: list[list[str]], vocabulary: Vocabulary) -> np.ndarray:
+    """How often each id of the vocabulary occurs in the token lists (unknown words count as its
+    out-of-vocabulary id, a document's start mark once per document)."""
+    counts = np.zeros(vocabulary.size, dtype=np.int64)
+    for first in range(0, len(docs), 5000):  # one bincount per block of documents
+        ids = [i for doc in docs[first:first + 5000] for i in vocabulary.encode_tokens(doc)]
+        counts += np.bincount(np.asarray(ids, dtype=np.int64), minlength=vocabulary.size)
+    return counts
+
+
 class PretrainedEmbedding:
-    def __init__(self, matrix: np.ndarray, vocabulary: Vocabulary, card: dict[str, Any]) -> None:
+    def __init__(self, matrix: np.ndarray, vocabulary: Vocabulary, card: dict[str, Any],
+                 counts: np.ndarray | None = None) -> None:
         if matrix.shape[0] != vocabulary.size:
             raise DataError(f"embedding has {matrix.shape[0]} rows but the vocabulary has "
                             f"{vocabulary.size} ids")
+        if counts is not None and counts.shape != (vocabulary.size,):
+            raise DataError(f"embedding counts have shape {counts.shape}, expected ({vocabulary.size},)")
         self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         self.vocabulary = vocabulary
         self.card = card
+        self.counts = counts  # each id's occurrences in the pretraining corpus, where known
 
     @property
     def dim(self) -> int:
@@ -46,7 +62,10 @@ class PretrainedEmbedding:
 
     def save(self, path: str | Path) -> None:
         def fill(folder: Path) -> None:
-            save_file({"embedding": torch.from_numpy(self.matrix)}, str(folder / MATRIX_FILE))
+            tensors = {"embedding": torch.from_numpy(self.matrix)}
+            if self.counts is not None:
+                tensors["counts"] = torch.from_numpy(np.asarray(self.counts, dtype=np.int64))
+            save_file(tensors, str(folder / MATRIX_FILE))
             atomic_write_json(folder / VOCAB_FILE, self.vocabulary.to_json())
             atomic_write_json(folder / CARD_FILE, self.card)
 
@@ -58,11 +77,12 @@ class PretrainedEmbedding:
         if not (folder / MATRIX_FILE).is_file():
             raise DataError(f"{folder}: not an embedding folder (no {MATRIX_FILE}); make one with "
                             "`textrnn pretrain`")
-        matrix = load_file(str(folder / MATRIX_FILE))["embedding"].numpy()
+        tensors = load_file(str(folder / MATRIX_FILE))
         vocab = Vocabulary.from_json(read_json(folder / VOCAB_FILE))
         card_path = folder / CARD_FILE
         card = read_json(card_path) if card_path.is_file() else {}
-        return cls(matrix, vocab, card)
+        counts = tensors["counts"].numpy() if "counts" in tensors else None
+        return cls(tensors["embedding"].numpy(), vocab, card, counts)
 
     def vector_of(self, word: str) -> np.ndarray:
         ids = self.vocabulary.encode_tokens([word.lower()])
