@@ -1,9 +1,13 @@
-"""Training callbacks with Keras's names and behaviour: History, EarlyStopping, ModelCheckpoint."""
+"""Training callbacks with Keras's names and behaviour: History, EarlyStopping, ModelCheckpoint,
+ReduceLROnPlateau, LearningRateScheduler, CSVLogger."""
 
 from __future__ import annotations
 
 import copy
+import csv
 import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textrnn.errors import ConfigError
@@ -128,3 +132,107 @@ class ModelCheckpoint(_Monitor):
         if value is not None and self._improved(value):
             self.best = value
             self.model.save(path)
+
+
+def get_learning_rate(model: Sequential) -> float:
+    """The optimizer's learning rate (the first parameter group's: the layers', not an Embedding's
+    own rate)."""
+    return float(model.create_optimizer().param_groups[0]["lr"])
+
+
+def set_learning_rate(model: Sequential, rate: float) -> None:
+    """Set the learning rate; an Embedding's own rate (embedding_learning_rate) keeps its ratio."""
+    groups = model.create_optimizer().param_groups
+    old = float(groups[0]["lr"])
+    for group in groups:
+        group["lr"] = float(rate) if old == 0 else group["lr"] * float(rate) / old
+
+
+class ReduceLROnPlateau(_Monitor):
+    """Multiply the learning rate by `factor` when `monitor` has not improved for `patience` epochs,
+    then wait `cooldown` epochs; never below `min_lr`. Logs `learning_rate` each epoch (Keras 3)."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, verbose: int = 0,
+                 mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0,
+                 **kwargs: Any) -> None:
+        if factor >= 1.0:
+            raise ConfigError(f"ReduceLROnPlateau does not support a factor >= 1.0, got {factor}")
+        super().__init__(monitor, mode, min_delta)
+        self.factor, self.patience, self.verbose = factor, patience, verbose
+        self.cooldown, self.min_lr = cooldown, min_lr
+        self.cooldown_counter = self.wait = 0
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.cooldown_counter = self.wait = 0
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs if logs is not None else {}
+        logs["learning_rate"] = get_learning_rate(self.model)
+        current = self._current(logs)
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current):
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            old = get_learning_rate(self.model)
+            if self.wait >= self.patience and old > self.min_lr:
+                new = max(old * self.factor, self.min_lr)
+                set_learning_rate(self.model, new)
+                if self.verbose:
+                    print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+                self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at each epoch's start to `schedule(epoch, lr)` (or `schedule(epoch)`)."""
+
+    def __init__(self, schedule: Callable[..., float], verbose: int = 0) -> None:
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        try:
+            rate = self.schedule(epoch, get_learning_rate(self.model))
+        except TypeError:  # Keras's old one-argument schedule
+            rate = self.schedule(epoch)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate):
+            raise ConfigError(f"the schedule must return a finite float, got {rate!r}")
+        set_learning_rate(self.model, float(rate))
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {rate}.")
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if logs is not None:
+            logs["learning_rate"] = get_learning_rate(self.model)
+
+
+class CSVLogger(Callback):
+    """One row per epoch, `epoch` then the logs' keys in sorted order (Keras's columns and format)."""
+
+    def __init__(self, filename: str | Path, separator: str = ",", append: bool = False) -> None:
+        self.filename, self.sep, self.append = Path(filename), separator, append
+        self.keys: list[str] | None = None
+        self.header = True
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.header = not (self.append and self.filename.is_file() and self.filename.stat().st_size > 0)
+        if not self.append:
+            self.filename.write_text("")
+        self.keys = None
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if self.keys and not any(k.startswith("val_") for k in self.keys):
+                self.keys += [f"val_{k}" for k in self.keys]  # as Keras: the columns a later run fills
+        with self.filename.open("a", newline="") as f:
+            writer = csv.DictWriter(f, ["epoch", *self.keys], delimiter=self.sep)
+            if self.header:
+                writer.writeheader()
+                self.header = False
+            writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})

@@ -206,7 +206,7 @@ class Trainer:
         self._ensure_ready(xt)
 
         history = History()
-        callbacks = [history, *(callbacks or [])]
+        callbacks = [*(callbacks or []), history]  # last, as Keras: it records what the others log
         for cb in callbacks:
             cb.set_model(self)
         self.stop_training = False

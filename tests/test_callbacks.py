@@ -1,0 +1,95 @@
+"""Keras's learning-rate and logging callbacks, driven with the same epochs' logs as real Keras's."""
+
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pytest
+
+from textrnn import layers as L
+from textrnn.errors import ConfigError
+from textrnn.models import Sequential
+from textrnn.training.callbacks import (
+    CSVLogger,
+    LearningRateScheduler,
+    ReduceLROnPlateau,
+    get_learning_rate,
+)
+from textrnn.training.optimizers import Adam
+
+VAL_LOSS = [1.0, 0.9, 0.95, 0.96, 0.97, 0.5, 0.6, 0.7, 0.8, 0.85, 0.4, 0.41]
+
+
+def _model(optimizer="rmsprop"):
+    model = Sequential([L.Embedding(20, 4), L.LSTM(3), L.Dense(1, activation="sigmoid")])
+    model.build((None, 6))
+    model.compile(optimizer, "binary_crossentropy", ["acc"])
+    return model
+
+
+def _keras_stub(rate):
+    """What Keras's callbacks read and write of a model: optimizer.learning_rate."""
+    return SimpleNamespace(optimizer=SimpleNamespace(learning_rate=rate))
+
+
+def _drive(callback, model, epochs_logs):
+    """Epoch begin / end with the given logs; the rate after each epoch."""
+    callback.set_model(model)
+    callback.on_train_begin()
+    rates = []
+    for epoch, logs in enumerate(epochs_logs):
+        callback.on_epoch_begin(epoch)
+        callback.on_epoch_end(epoch, logs)
+        rates.append(logs.get("learning_rate"))
+    return rates
+
+
+@pytest.mark.parametrize("kwargs", [dict(patience=2, factor=0.5),
+                                    dict(patience=1, factor=0.2, cooldown=2, min_lr=2e-4),
+                                    dict(patience=2, factor=0.5, min_delta=0.1, mode="min")])
+def test_reduce_lr_on_plateau_follows_keras(kwargs):
+    ours = _drive(ReduceLROnPlateau(**kwargs), _model(), [{"val_loss": v} for v in VAL_LOSS])
+    theirs = _drive(keras.callbacks.ReduceLROnPlateau(**kwargs), _keras_stub(0.001),
+                    [{"val_loss": v} for v in VAL_LOSS])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    assert min(ours) < 0.001  # the plateau did lower it
+
+
+def test_reduce_lr_keeps_an_embeddings_own_rate_in_proportion():
+    model = _model(Adam(learning_rate=0.01, embedding_learning_rate=0.0025))
+    _drive(ReduceLROnPlateau(patience=1, factor=0.5), model, [{"val_loss": 1.0}, {"val_loss": 2.0}])
+    assert [g["lr"] for g in model.optimizer.param_groups] == pytest.approx([0.005, 0.00125])
+    with pytest.raises(ConfigError, match="factor"):
+        ReduceLROnPlateau(factor=1.0)
+
+
+def test_learning_rate_scheduler_follows_keras_in_fit():
+    def schedule(epoch, lr):
+        return lr if epoch < 2 else lr * 0.5
+
+    x = np.random.default_rng(0).integers(1, 20, size=(16, 6))
+    y = np.arange(16) % 2
+    history = _model().fit(x, y, epochs=4, verbose=0, callbacks=[LearningRateScheduler(schedule)])
+    theirs = _drive(keras.callbacks.LearningRateScheduler(schedule), _keras_stub(0.001),
+                    [{"loss": 1.0} for _ in range(4)])  # Keras writes into non-empty logs only
+    np.testing.assert_allclose(history.history["learning_rate"], theirs, rtol=1e-6)
+    assert theirs[-1] == pytest.approx(0.00025)
+    model = _model()
+    _drive(LearningRateScheduler(lambda epoch: 0.1 / (epoch + 1)), model, [{} for _ in range(3)])  # old form
+    assert get_learning_rate(model) == pytest.approx(0.1 / 3)
+    with pytest.raises(ConfigError, match="finite float"):
+        _drive(LearningRateScheduler(lambda epoch, lr: "fast"), _model(), [{}])
+
+
+@pytest.mark.parametrize("logs", [[{"loss": 0.5, "acc": 0.75}, {"loss": 0.25, "acc": 0.875}],
+                                  [{"loss": 0.5, "val_loss": 0.6}, {"loss": 0.4, "val_loss": 0.55}]])
+def test_csv_logger_writes_kerass_file(tmp_path, logs):
+    _drive(CSVLogger(tmp_path / "ours.csv"), _model(), [dict(x) for x in logs])
+    theirs = keras.callbacks.CSVLogger(str(tmp_path / "theirs.csv"))
+    _drive(theirs, _keras_stub(0.001), [dict(x) for x in logs])
+    theirs.on_train_end()
+    assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "theirs.csv").read_bytes()
+    # append=True continues the file without a second header
+    again = CSVLogger(tmp_path / "ours.csv", append=True)
+    _drive(again, _model(), [dict(logs[0])])
+    assert (tmp_path / "ours.csv").read_text().count("epoch") == 1
