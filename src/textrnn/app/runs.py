@@ -18,7 +18,7 @@ import torch
 from textrnn.app import report, zoo
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.data.datasets import PreparedData, imdb_train_movies, is_imdb_source, prepare
-from textrnn.errors import ConfigError, DataError
+from textrnn.errors import ConfigError, DataError, require_rate, require_whole
 from textrnn.io_utils import atomic_write_json, check_output_dir, remove_owned, settle_dir
 from textrnn.models import Sequential, load_model
 from textrnn.serialization import read_json
@@ -89,9 +89,7 @@ class TrainSettings:
             whole["train-size"] = (self.train_size, 1)
         if self.data_seed is not None:
             whole["data-seed"] = (self.data_seed, 0)
-        for option, (value, least) in whole.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"--{option} must be an integer >= {least}, got {value!r}")
+        require_whole(whole)
         for option in ("seed", "data-seed"):
             if whole.get(option, (0,))[0] >= 2 ** 32:
                 raise ConfigError(f"--{option} must be below 2**32, got {whole[option][0]}")
@@ -99,9 +97,8 @@ class TrainSettings:
             raise ConfigError(f"--val-split must be in [0, 1), got {self.val_split}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
-        for option, rate in (("lr", self.lr), ("embedding-lr", self.embedding_lr)):
-            if rate is not None and not 0 < rate < float("inf"):
-                raise ConfigError(f"--{option} must be positive and finite, got {rate}")
+        require_rate("lr", self.lr)
+        require_rate("embedding-lr", self.embedding_lr)
         OptimizerSpec(self.optimizer, self.lr, self.embedding_lr)  # the optimizer's name
 
 

@@ -33,7 +33,7 @@ from textrnn.app import report
 from textrnn.app.pretrain.sources import corpus_tokens, load_vocabulary
 from textrnn.data.datasets import prepare
 from textrnn.data.text import TextEncoder
-from textrnn.errors import ConfigError, DataError
+from textrnn.errors import ConfigError, DataError, require_rate, require_whole
 from textrnn.io_utils import atomic_write_dir, atomic_write_json, check_output_dir
 from textrnn.layers import LSTM, Dense, Embedding, GlobalAveragePooling1D
 from textrnn.models import Sequential, load_model
@@ -117,12 +117,9 @@ class FinetuneSettings:
     seed: int = 0
 
     def validate(self) -> None:
-        for option, value, least in (("maxlen", self.maxlen, 1), ("epochs", self.epochs, 0),
-                                     ("batch-size", self.batch_size, 1), ("seed", self.seed, 0)):
-            if not isinstance(value, int) or value < least:
-                raise ConfigError(f"--{option} must be an integer >= {least}, got {value!r}")
-        if not 0 < self.lr < float("inf"):
-            raise ConfigError(f"--lr must be positive and finite, got {self.lr}")
+        require_whole({"maxlen": (self.maxlen, 1), "epochs": (self.epochs, 0),
+                       "batch-size": (self.batch_size, 1), "seed": (self.seed, 0)})
+        require_rate("lr", self.lr)
         if not 0 < self.val_split < 1:
             raise ConfigError(f"--val-split must be in (0, 1), got {self.val_split}")
 
