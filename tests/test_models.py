@@ -310,3 +310,26 @@ def test_explain_running_trace_of_a_length_bucketed_model():
     assert len(exp.running) == 4 and model.length_buckets
     x = pad_sequences([model.text_encoder.vocabulary.encode("w1 w2 w3 w4")], maxlen=12)
     assert exp.running[-1] == pytest.approx(float(model.predict(x)[0, 0]), abs=1e-6)
+
+
+def test_a_loaded_model_trains_on_where_it_stopped(tmp_path):
+    # Keras's saved models keep their optimizer's variables; without them RMSprop's averages would
+    # restart and the third epoch would differ.
+    x, y = _toy(64)
+    torch.manual_seed(0)
+    whole = _model()
+    torch.manual_seed(0)
+    split = _model()
+    whole.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    split.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    split.save(tmp_path / "m")
+    assert (tmp_path / "m" / "optimizer.safetensors").is_file()
+    loaded = load_model(tmp_path / "m")
+    loaded.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(whole.get_weights(), loaded.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    fresh = load_model(tmp_path / "m", compile=False)
+    assert fresh.optimizer is None
+    (tmp_path / "m" / "optimizer.safetensors").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="damaged optimizer state"):
+        load_model(tmp_path / "m")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from textrnn.errors import ConfigError, DataError, NotBuiltError
@@ -25,10 +25,12 @@ from textrnn.models.linear_head import NBLinear
 from textrnn.models.summary import print_summary
 from textrnn.serialization import load_weights_file, read_json
 from textrnn.training import optimizers as optimizers_module
+from textrnn.training.checkpoint import optimizer_parts, restore_optimizer
 from textrnn.training.trainer import Trainer
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
+OPTIMIZER_FILE = "optimizer.safetensors"  # a trained model's optimizer state, beside its weights
 VOCAB_FILE = "vocab.json"
 MEMBERS_DIR = "members"  # the ensemble's other networks, one folder each
 # The .keras format lives in the interop layer above this one: named here and imported when first
@@ -222,14 +224,19 @@ class Sequential(Trainer, WeightSplit, nn.Module):
             _plugin(KERAS_FILES, "save_keras_model")(self, path)
             return
         config = {"format": "textrnn-sequential-v1", "model": self.get_config()}
+        optimizer_tensors = None
         if self.compiled:
             config["compile"] = {"optimizer": self._optimizer_spec.get_config(), "loss": self.loss,
                                  "metrics": self.metric_names}
+            if self.optimizer is not None:  # trained: its state goes along, so training goes on
+                optimizer_tensors, config["optimizer_state"] = optimizer_parts(self.optimizer)
 
         def fill(folder: Path) -> None:
             atomic_write_json(folder / CONFIG_FILE, config)
             tensors = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
             save_file(tensors, str(folder / WEIGHTS_FILE))
+            if optimizer_tensors is not None:
+                save_file(optimizer_tensors, str(folder / OPTIMIZER_FILE))
             if self.text_encoder is not None:
                 atomic_write_json(folder / VOCAB_FILE, self.text_encoder.to_json())
             if self.linear_head is not None:
@@ -264,6 +271,8 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
                                                       c["optimizer"]["learning_rate"],
                                                       c["optimizer"].get("embedding_learning_rate")),
                       loss=c["loss"], metrics=c["metrics"])
+        if "optimizer_state" in config:
+            _restore_optimizer_state(model, folder, config["optimizer_state"])
     head = NBLinear.load_from(folder)
     if head is not None:
         model.attach_linear_head(head[0], head[1]["blend"])
@@ -275,6 +284,20 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
     if vocab_path.is_file():
         model.text_encoder = load_vocabulary_file(vocab_path)
     return model
+
+
+def _restore_optimizer_state(model: Sequential, folder: Path, record: dict[str, Any]) -> None:
+    """The optimizer's saved state (Adam's moments, RMSprop's averages, step counts), so a loaded
+    model trains on where it stopped, as a Keras model loaded from a .keras file does."""
+    from safetensors import SafetensorError
+
+    path = folder / OPTIMIZER_FILE
+    try:
+        restore_optimizer(model.create_optimizer(), load_file(str(path)), record)
+    except FileNotFoundError:
+        raise DataError(f"{folder}: missing {OPTIMIZER_FILE} (config.json has an optimizer state)") from None
+    except (SafetensorError, KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise DataError(f"{path}: damaged optimizer state ({type(exc).__name__}: {exc})") from None
 
 
 def load_vocabulary_file(path: Path) -> Any:

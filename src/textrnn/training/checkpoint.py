@@ -19,8 +19,9 @@ from textrnn.errors import DataError
 from textrnn.io_utils import atomic_write_dir, atomic_write_json, settle_dir
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    progress: dict[str, Any]) -> None:
+def optimizer_parts(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """An optimizer's state as (tensors keyed "<param index>.<name>", a JSON-able record of its
+    scalars and parameter groups): what optimizer.safetensors and a JSON file hold."""
     opt_state = optimizer.state_dict()
     tensors, scalars = {}, {}
     for index, entries in opt_state["state"].items():
@@ -29,15 +30,29 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
                 tensors[f"{index}.{name}"] = value.contiguous()
             else:
                 scalars[f"{index}.{name}"] = value
+    return tensors, {"optimizer_scalars": scalars, "param_groups": opt_state["param_groups"]}
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                      record: dict[str, Any]) -> None:
+    """Put back what optimizer_parts took out (raises KeyError / ValueError on a mismatch)."""
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in [*tensors.items(), *record["optimizer_scalars"].items()]:
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": record["param_groups"]})
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    progress: dict[str, Any]) -> None:
+    tensors, record = optimizer_parts(optimizer)
 
     def fill(folder: Path) -> None:
         save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
                   str(folder / "weights.safetensors"))
         save_file(tensors, str(folder / "optimizer.safetensors"))
         save_file({"torch": torch.get_rng_state()}, str(folder / "rng.safetensors"))
-        atomic_write_json(folder / "state.json", {
-            "optimizer_scalars": scalars, "param_groups": opt_state["param_groups"],
-            "progress": progress})
+        atomic_write_json(folder / "state.json", {**record, "progress": progress})
 
     atomic_write_dir(path, fill)
 
@@ -55,11 +70,7 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
         load_weights_file(model, path / "weights.safetensors")
         tensors = load_file(str(path / "optimizer.safetensors"))
         rng = load_file(str(path / "rng.safetensors"))["torch"]
-        state: dict[int, dict[str, Any]] = {}
-        for key, value in [*tensors.items(), *meta["optimizer_scalars"].items()]:
-            index, name = key.split(".", 1)
-            state.setdefault(int(index), {})[name] = value
-        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        restore_optimizer(optimizer, tensors, meta)
         torch.set_rng_state(rng)
         progress = meta["progress"]
         progress["epochs_done"], progress["history"]  # noqa: B018 - the keys resuming reads
