@@ -5,10 +5,15 @@ pretraining, experiments). Errors become one line and exit code 2 (1 for an unex
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from textrnn.backend.device import ENV, resolve
 from textrnn.cli import experiments, pretraining, runs, use
 from textrnn.errors import TextRNNError
+
+DEVICE_HELP = ("where models train and predict: cpu, cuda, cuda:N or auto (default: $TEXTRNN_DEVICE, "
+               "else auto: CUDA when there is one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,12 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error instead of one line")
-    # -q is also accepted after the command name
+    parser.add_argument("--device", help=DEVICE_HELP)
+    # -q, --debug and --device are also accepted after the command name
     quiet = argparse.ArgumentParser(add_help=False)
     quiet.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")
     quiet.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show the full traceback of an error instead of one line")
+    quiet.add_argument("--device", default=argparse.SUPPRESS, help=DEVICE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
@@ -56,7 +63,10 @@ def _one_line(exc: BaseException) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = os.environ.get(ENV)
     try:
+        if args.device is not None:  # checked now, then read wherever a model is placed
+            os.environ[ENV] = str(resolve(args.device))
         return args.func(args)
     except KeyboardInterrupt:
         print("textrnn: interrupted; a training run continues with `textrnn train --resume RUN_DIR`",
@@ -72,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"textrnn: error: {message}", file=sys.stderr)
         return 2
+    finally:  # main() may run again in this process (tests, notebooks): leave the environment as it was
+        if previous is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = previous
 
 
 if __name__ == "__main__":

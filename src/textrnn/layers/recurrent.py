@@ -20,12 +20,11 @@ from textrnn.layers.base import Layer, Shape
 
 def _dropout_masks(batch: int, dim: int, rate: float, count: int, like: torch.Tensor):
     """Keras's dropout masks for RNNs: drawn once per batch, shared by all time steps,
-    values 0 or 1 / (1 - rate)."""
+    values 0 or 1 / (1 - rate). Drawn from the CPU's generator whatever the device (they are
+    small), so a seed gives the same masks, and the same model, on the CPU and on a GPU."""
     keep = 1.0 - rate
-    return [
-        torch.bernoulli(torch.full((batch, dim), keep, dtype=like.dtype, device=like.device)) / keep
-        for _ in range(count)
-    ]
+    masks = [torch.bernoulli(torch.full((batch, dim), keep, dtype=like.dtype)) / keep for _ in range(count)]
+    return masks if like.device.type == "cpu" else [m.to(like.device) for m in masks]
 
 
 def _per_gate(h: torch.Tensor, weight: torch.Tensor, masks: Sequence[torch.Tensor] | None,
@@ -130,7 +129,8 @@ class RNN(Layer):
         whole-layer kernel where it fits, else the sequence kernel. With gradients off, the
         whole-layer kernel's forward-only mode (it stores nothing for backward), or None, for
         PyTorch's oneDNN forward, which beats the sequence kernel there."""
-        if torch.jit.is_tracing() or not kernels.available() or self.fused_cell != self.kernel_cell:
+        if (torch.jit.is_tracing() or not kernels.available() or self.fused_cell != self.kernel_cell
+                or self.kernel.device.type != "cpu"):  # elsewhere PyTorch's fused kernels (cuDNN) run
             return None
         layer = self._run_layer_kernel if self._run_layer_kernel and self._fits_layer_kernel() else None
         if not torch.is_grad_enabled():

@@ -233,7 +233,7 @@ class Sequential(Trainer, WeightSplit, nn.Module):
 
         def fill(folder: Path) -> None:
             atomic_write_json(folder / CONFIG_FILE, config)
-            tensors = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
+            tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
             save_file(tensors, str(folder / WEIGHTS_FILE))
             if optimizer_tensors is not None:
                 save_file(optimizer_tensors, str(folder / OPTIMIZER_FILE))

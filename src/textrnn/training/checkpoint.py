@@ -27,7 +27,7 @@ def optimizer_parts(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.T
     for index, entries in opt_state["state"].items():
         for name, value in entries.items():
             if isinstance(value, torch.Tensor):
-                tensors[f"{index}.{name}"] = value.contiguous()
+                tensors[f"{index}.{name}"] = value.detach().cpu().contiguous()
             else:
                 scalars[f"{index}.{name}"] = value
     return tensors, {"optimizer_scalars": scalars, "param_groups": opt_state["param_groups"]}
@@ -48,7 +48,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     tensors, record = optimizer_parts(optimizer)
 
     def fill(folder: Path) -> None:
-        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
                   str(folder / "weights.safetensors"))
         save_file(tensors, str(folder / "optimizer.safetensors"))
         save_file({"torch": torch.get_rng_state()}, str(folder / "rng.safetensors"))

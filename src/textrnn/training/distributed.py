@@ -24,8 +24,14 @@ def init_from_env() -> bool:
         return True
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend=backend)
+    from textrnn.backend.device import resolve
+
+    device = resolve(None)
+    if device.type == "cuda":  # one GPU per process: torchrun's LOCAL_RANK picks it
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+        os.environ["TEXTRNN_DEVICE"] = str(device)  # where this process's model is placed
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return True
 
 

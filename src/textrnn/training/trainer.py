@@ -15,6 +15,8 @@ import torch
 from tqdm.auto import tqdm
 
 from textrnn import keep_denormals_flushed
+from textrnn.backend.device import move_optimizer_state
+from textrnn.backend.device import resolve as resolve_device
 from textrnn.data.buckets import batch_width, length_batches, row_lengths
 from textrnn.errors import ConfigError, DataError
 from textrnn.layers.embedding import Embedding
@@ -74,7 +76,41 @@ class Trainer:
     def _ensure_ready(self, x: torch.Tensor) -> None:
         if not self.built:
             self.build((None, *x.shape[1:]))
+        self._place()
         self.create_optimizer()
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are (the CPU before it is built)."""
+        weight = next(iter(self.parameters()), None)
+        return weight.device if weight is not None else torch.device("cpu")
+
+    def to_device(self, device: str | torch.device | None = None) -> Trainer:
+        """Move the model (its ensemble members and optimizer state too) to `device` (see
+        textrnn.backend.device.resolve: None is TEXTRNN_DEVICE or auto)."""
+        target = resolve_device(device)
+        self._placed = True
+        if target == self.device:
+            return self
+        self.to(target)
+        for member in getattr(self, "members", []):
+            member.to(target)
+        if self.optimizer is not None:
+            move_optimizer_state(self.optimizer, target)
+        return self
+
+    def _place(self) -> None:
+        """The first time it computes, a model goes to the default device, as Keras picks the GPU;
+        one the user moved (model.to / to_device) stays where it is."""
+        if not getattr(self, "_placed", False):
+            self._placed = True
+            if self.device.type == "cpu":
+                self.to_device(None)
+
+    def _on_device(self, t: torch.Tensor) -> torch.Tensor:
+        """A batch where the weights are (a no-op on the CPU)."""
+        device = self.device
+        return t if t.device == device else t.to(device, non_blocking=True)
 
     def create_optimizer(self) -> torch.optim.Optimizer:
         """The compiled optimizer over this (built) model's weights, created once."""
@@ -121,6 +157,7 @@ class Trainer:
         through textrnn's kernels without autograd's graph."""
         self.train()
         direct = self._direct_step() if forward is None or forward is self else None
+        xb, yb = self._on_device(xb), self._on_device(yb)
         result = direct(self, xb, yb) if direct is not None else None
         if result is not None:
             return float(result[0]), float(result[1])
@@ -146,16 +183,17 @@ class Trainer:
             return self._results(results["loss"], results["acc"])
         self.eval()
         with torch.inference_mode():
-            loss, acc = self._batch_metrics(xb, yb)
+            loss, acc = self._batch_metrics(self._on_device(xb), self._on_device(yb))
         return self._results(float(loss), float(acc))
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         xb, _ = self._to_tensors(x, None)
         if self.is_ensemble:  # the whole model, as predict gives it
             return self.predict(xb, batch_size=max(len(xb), 1))
+        self._place()
         self.eval()
         with torch.inference_mode():
-            return self(xb).numpy()
+            return self(self._on_device(xb)).cpu().numpy()
 
     def _results(self, loss: float, acc: float) -> list[float] | float:
         return [loss, acc] if self.metric_names else loss
@@ -277,10 +315,11 @@ class Trainer:
         loss_sum = acc_sum = 0.0
         with torch.inference_mode():
             for rows, width in self._batches(xt, batch_size):
-                pred = self(xt[rows, -width:])
+                pred = self(self._on_device(xt[rows, -width:]))
                 n = len(pred)
-                loss_sum += float(self._loss_fn(yt[rows], pred)) * n
-                acc_sum += float(self._accuracy_fn(yt[rows], pred)) * n
+                truth = self._on_device(yt[rows])
+                loss_sum += float(self._loss_fn(truth, pred)) * n
+                acc_sum += float(self._accuracy_fn(truth, pred)) * n
         return {"loss": loss_sum / len(xt), "acc": acc_sum / len(xt)}
 
     def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 1,
@@ -305,11 +344,12 @@ class Trainer:
         xt, _ = self._to_tensors(x, None)
         if not self.built:
             self.build((None, *xt.shape[1:]))
+        self._place()
         self.eval()
         out = None
         with torch.inference_mode():
             for rows, width in tqdm(self._batches(xt, batch_size), disable=not verbose, desc="predict"):
-                pred = self(xt[rows, -width:])
+                pred = self(self._on_device(xt[rows, -width:])).cpu()
                 if out is None:
                     out = pred.new_empty((len(xt), *pred.shape[1:]))
                 out[rows] = pred

@@ -1,0 +1,97 @@
+"""Device selection: one resolution rule, models placed on first use, batches following the weights,
+the CPU kernels declining elsewhere. CUDA cases run where a GPU is present (skipped here with a reason)."""
+
+import numpy as np
+import pytest
+import torch
+
+from textrnn import layers as L
+from textrnn.backend.device import ENV, resolve
+from textrnn.cli import main
+from textrnn.errors import ConfigError
+from textrnn.models import Sequential, load_model
+
+CUDA = torch.cuda.is_available()
+needs_cuda = pytest.mark.skipif(not CUDA, reason="no CUDA device on this machine")
+
+
+def _model():
+    torch.manual_seed(0)
+    m = Sequential([L.Embedding(30, 8), L.Bidirectional(L.LSTM(8, return_sequences=True)), L.LSTM(8),
+                    L.Dense(1, activation="sigmoid")])
+    m.build((None, 12))  # the weights drawn now, from this seed
+    m.compile("rmsprop", "binary_crossentropy", ["acc"])
+    return m
+
+
+def _data(n=48):
+    rng = np.random.default_rng(0)
+    return rng.integers(1, 30, size=(n, 12)), rng.integers(0, 2, size=n)
+
+
+def test_resolve_reads_the_spec_then_the_environment(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    assert resolve("cpu") == torch.device("cpu")
+    assert resolve("auto") == torch.device("cuda" if CUDA else "cpu")
+    assert resolve(None) == resolve("auto")
+    monkeypatch.setenv(ENV, "cpu")
+    assert resolve(None) == torch.device("cpu")
+    for bad, message in (("tpu", "unknown device"), ("mps", "cpu or cuda"), ("cuda:99", "CUDA device")):
+        with pytest.raises(ConfigError, match=message):
+            resolve(bad)
+
+
+@pytest.mark.skipif(CUDA, reason="checks the message of a machine without CUDA")
+def test_asking_for_cuda_without_one_is_one_line(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        resolve("cuda")
+    assert main(["train", "lstm", "--device", "cuda", "--out", str(tmp_path / "r")]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # refused before anything was written
+
+
+def test_an_explicit_cpu_device_takes_the_same_path(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    x, y = _data()
+    default, explicit = _model(), _model().to_device("cpu")
+    assert explicit.device == torch.device("cpu")
+    for model in (default, explicit):
+        model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(default.get_weights(), explicit.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(default.predict(x), explicit.predict(x))
+
+
+def test_the_cli_device_option_holds_for_one_command(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    out = tmp_path / "run"
+    assert main(["train", "lstm", "--data", "sample", "--train-size", "200", "--maxlen", "20", "--epochs",
+                 "1", "--vocab-size", "500", "--device", "cpu", "--out", str(out), "-q"]) == 0
+    import os
+
+    assert ENV not in os.environ  # put back as it was
+    assert load_model(out / "model").device == torch.device("cpu")
+
+
+def test_textrnns_cpu_kernels_decline_on_other_devices():
+    layer = L.LSTM(16)
+    layer.build((None, 5, 16))
+    if layer.own_kernel() is None:
+        pytest.skip("textrnn's kernels are not built here")
+    layer.to("meta")  # any device but the CPU: PyTorch's fused kernels (cuDNN on CUDA) run instead
+    assert layer.own_kernel() is None
+
+
+@needs_cuda
+def test_cuda_training_matches_the_cpu_and_saves_device_free(tmp_path):
+    x, y = _data()
+    cpu, gpu = _model().to_device("cpu"), _model().to_device("cuda")
+    for model in (cpu, gpu):
+        model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(cpu.get_weights(), gpu.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    np.testing.assert_allclose(cpu.predict(x), gpu.predict(x), atol=1e-4)
+    gpu.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert next(loaded.parameters()).device.type == "cpu"
+    loaded.to_device("cuda").fit(x, y, epochs=1, verbose=0)  # optimizer state follows the weights
