@@ -13,7 +13,8 @@ from textrnn.data.datasets import prepare
 from textrnn.models import load_model
 from textrnn.models.linear_head import NBLinear
 
-TINY = dict(data="sample", vocab_size=3000, maxlen=120, dim=16, units=16, epochs=2, w2v_epochs=1)
+TINY = dict(data="sample", vocab_size=3000, maxlen=120, dim=16, units=16, epochs=2, w2v_epochs=1,
+            few_labels_below=0)  # the sample's 3,000 rows would take the few-labels path
 
 
 @pytest.fixture(scope="module")

@@ -22,13 +22,17 @@ row costs a logistic regression, and the pretraining is paid once (its card give
 from __future__ import annotations
 
 import json
+import os
+import platform
 import statistics
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from textrnn.app.transfer import (
     classifier_from_encoder,
@@ -338,7 +342,9 @@ def render(setup: SmallDataSetup, results: dict[str, Any], root: Path | None = N
              f"All 25,000 IMDB test reviews; mean ± sd over {setup.seeds} balanced draws of n training "
              "reviews (one draw at n = 25,000). The n rows are the only labels: every choice (each "
              "regression's strength, the blend, the network's best epoch) is made by stratified "
-             "cross-validation or validation on them, never on test; no test text is in any pretraining.",
+             "cross-validation or validation on them, never on test; no test text is in any pretraining. "
+             f"Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+             f"{os.cpu_count()} cores, torch {torch.__version__}, where every draw ran.",
              "", "Pretraining, once for every row (no labels):",
              f"- encoder: an LSTM({card['units']}) language model on {card['corpus']} "
              f"({card['documents']:,} reviews, {card['tokens']:,} tokens), embedding {card['dim']}, "
