@@ -138,7 +138,8 @@ def test_save_and_load_round_trip(tmp_path):
     model.compile("rmsprop", "binary_crossentropy", ["accuracy"])
     model.fit(x, y, epochs=1, verbose=0)
     model.save(tmp_path / "m")
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "weights.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "optimizer.safetensors",
+                                                                  "weights.safetensors"]
     again = load_model(tmp_path / "m")
     np.testing.assert_allclose(again.predict(x), model.predict(x), atol=1e-6)
     assert again.layers[0].trainable is False
