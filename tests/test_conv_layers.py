@@ -81,3 +81,56 @@ def test_a_text_cnn_lstm_has_kerass_summary_and_trains(tmp_path):
     ours.fit(x, np.array([0, 1, 0, 1]), epochs=1, verbose=0)
     ours.save(tmp_path / "m")
     np.testing.assert_allclose(load_model(tmp_path / "m").predict(x), ours.predict(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(epsilon=1e-5), dict(center=False), dict(scale=False)])
+def test_layer_normalization_matches_keras(kwargs):
+    x = np.random.default_rng(4).normal(2.0, 3.0, size=(3, 5, 6)).astype("float32")
+    theirs = keras.layers.LayerNormalization(**kwargs)
+    theirs.build(x.shape)
+    rng = np.random.default_rng(5)
+    theirs.set_weights([rng.normal(size=w.shape).astype("float32") for w in theirs.get_weights()])
+    _compare(L.LayerNormalization(**kwargs), theirs, x)
+
+
+def test_time_distributed_dense_matches_keras_in_a_sequence_model(tmp_path):
+    def build(k):
+        return k.Sequential([k.layers.Embedding(50, 8), k.layers.LSTM(6, return_sequences=True),
+                             k.layers.TimeDistributed(k.layers.Dense(3, activation="softmax")),
+                             k.layers.Flatten(), k.layers.Dense(1, activation="sigmoid")])
+
+    ours, theirs = build(textrnn), build(keras)
+    ours.build((None, 7))
+    theirs.build((None, 7))
+    assert ours.count_params() == theirs.count_params()
+    assert ours.layers[2].name.startswith("time_distributed")
+    assert tuple(ours.layers[2].output_shape) == (None, 7, 3)
+    ours.set_weights(theirs.get_weights())
+    x = np.random.default_rng(6).integers(1, 50, size=(4, 7))
+    np.testing.assert_allclose(ours.predict(x), keras.ops.convert_to_numpy(theirs(x)), atol=1e-5)
+    ours.compile("rmsprop", "binary_crossentropy", ["acc"])
+    ours.fit(x, np.array([0, 1, 1, 0]), epochs=1, verbose=0)
+    ours.save(tmp_path / "m")
+    np.testing.assert_allclose(load_model(tmp_path / "m").predict(x), ours.predict(x), atol=1e-6)
+    with pytest.raises(ConfigError, match="non-recurrent"):
+        L.TimeDistributed(L.LSTM(3))
+
+
+def test_the_new_layers_give_kerass_summary_table():
+    def build(k):
+        return k.Sequential([k.layers.Embedding(50, 8), k.layers.Conv1D(4, 3), k.layers.MaxPooling1D(2),
+                             k.layers.LSTM(6, return_sequences=True), k.layers.LayerNormalization(),
+                             k.layers.TimeDistributed(k.layers.Dense(3, activation="softmax")),
+                             k.layers.Flatten(), k.layers.Dense(1, activation="sigmoid")])
+
+    from textrnn.layers.base import reset_names
+
+    reset_names()
+    keras.backend.clear_session()
+    ours, theirs = build(textrnn), build(keras)
+    ours.build((None, 20))
+    theirs.build((None, 20))
+    lines_ours, lines_theirs = [], []
+    ours.summary(print_fn=lines_ours.append)
+    theirs.summary(print_fn=lambda line, **kwargs: lines_theirs.append(line))
+    assert "\n".join(lines_ours) == "\n".join(lines_theirs)

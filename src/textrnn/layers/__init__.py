@@ -4,11 +4,13 @@ from textrnn.layers.base import Layer
 from textrnn.layers.convolutional import AveragePooling1D, Conv1D, MaxPooling1D
 from textrnn.layers.core import Activation, Dense, Dropout, SpatialDropout1D
 from textrnn.layers.embedding import Embedding
+from textrnn.layers.normalization import LayerNormalization
 from textrnn.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from textrnn.layers.reshaping import Flatten, RepeatVector
-from textrnn.layers.wrappers import Bidirectional
+from textrnn.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["GRU", "LSTM", "RNN", "Activation", "AveragePooling1D", "Bidirectional", "Conv1D", "Dense",
            "Dropout", "Embedding", "Flatten", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Layer",
-           "MaxPooling1D", "RepeatVector", "SimpleRNN", "SpatialDropout1D"]
+           "LayerNormalization", "MaxPooling1D", "RepeatVector", "SimpleRNN", "SpatialDropout1D",
+           "TimeDistributed"]

@@ -1,4 +1,4 @@
-"""Bidirectional, as keras.layers.Bidirectional."""
+"""Bidirectional and TimeDistributed, as in keras.layers."""
 
 from __future__ import annotations
 
@@ -100,3 +100,47 @@ class Bidirectional(Layer):
         config = dict(config)
         layer = layer_from_config(config.pop("layer"))
         return cls(layer, **config)
+
+
+class TimeDistributed(Layer):
+    """Applies `layer` to every time step of a (batch, steps, ...) input: the steps are folded into
+    the batch, so the layer (its weights shared by all steps) sees (batch * steps, ...). The mask
+    passes through, as in Keras."""
+
+    def __init__(self, layer: Layer, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(layer, Layer) or isinstance(layer, RNN):
+            raise ConfigError(f"TimeDistributed wraps a non-recurrent layer, got {type(layer).__name__}")
+        self.layer = layer
+
+    @property
+    def weights(self) -> list[torch.nn.Parameter]:
+        return self.layer.weights
+
+    def _apply_trainable(self) -> None:
+        self.layer.trainable = self._trainable
+
+    def build(self, input_shape: Shape) -> None:
+        if len(input_shape) < 3:
+            raise ConfigError(f"{self.name}: TimeDistributed needs (batch, steps, ...), "
+                              f"got {tuple(input_shape)}")
+        self.layer.build((None, *input_shape[2:]))
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        inner = self.layer.compute_output_shape((None, *input_shape[2:]))
+        return (input_shape[0], input_shape[1], *inner[1:])
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.ensure_built(x)
+        batch, steps = x.shape[:2]
+        y = self.layer(x.reshape(batch * steps, *x.shape[2:]))
+        return y.reshape(batch, steps, *y.shape[1:])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "layer": layer_to_config(self.layer)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TimeDistributed:
+        config = dict(config)
+        return cls(layer_from_config(config.pop("layer")), **config)
