@@ -58,7 +58,7 @@ def main(runs: list[str]) -> None:
             head, linear_val = fit_linear_head(replace(s, head_bits=bits), data.x_train, data.y_train,
                                                train_rows, val_rows, features=feats)
             seconds = time.perf_counter() - start
-            linear_test = 1 / (1 + np.exp(-head.decision_function(features=test_feats)))
+            linear_test = head.predict_proba(features=test_feats)
             blend = blend_weight(y_val, net_val, linear_val)
             key = (s.maxlen, s.vocab_size, s.ngrams, bits, s.head_C)  # the head's CV depends only on these
             if key not in cv_done:

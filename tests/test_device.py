@@ -55,6 +55,10 @@ def test_an_explicit_cpu_device_takes_the_same_path(monkeypatch):
     x, y = _data()
     default, explicit = _model(), _model().to_device("cpu")
     assert explicit.device == torch.device("cpu")
+    moved = _model()
+    assert moved.device.type == "cpu"
+    moved.to("meta")  # PyTorch's own move: the model's device (read for every batch) follows it
+    assert moved.device.type == "meta"
     for model in (default, explicit):
         model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
     for a, b in zip(default.get_weights(), explicit.get_weights()):

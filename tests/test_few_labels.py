@@ -6,10 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from textrnn.app.few_labels import SIF_A, fit_few_labels, frequency_weighted, mean_vectors
+from textrnn.app.few_labels import SIF_A, fit_few_labels, frequency_weighted
 from textrnn.app.pretrain.sources import corpus_tokens
 from textrnn.app.pretrain.vectors import PretrainedEmbedding, corpus_counts
 from textrnn.app.runs import TrainSettings, repeated_rows
+from textrnn.app.transfer import pooled_features
 from textrnn.cli import main
 from textrnn.data.datasets import prepare
 from textrnn.errors import DataError
@@ -69,7 +70,7 @@ def test_the_few_labels_model_learns_from_200_rows_and_is_one_saved_model(sample
     accuracy = float(np.mean((probs > 0.5) == data.y_test))
     assert accuracy > 0.6, accuracy  # 1,000 test reviews: chance is 0.5
     # The saved model is the blend of its two parts: the vectors' regression and the NB head.
-    vectors = mean_vectors(model, data.x_test)
+    vectors = pooled_features(model, data.x_test)
     kernel, bias = model.layers[-1].get_weights()
     linear = 1 / (1 + np.exp(-(vectors @ kernel[:, 0] + bias[0])))
     expected = (1 - chosen["blend"]) * linear + chosen["blend"] * model.linear_head.predict_proba(data.x_test)
@@ -113,7 +114,7 @@ def test_the_mean_leaves_padding_out(sample_vectors):
     model, _ = fit_few_labels(data.x_train[:40], data.y_train[:40], matrix, 150, seed=0)
     row = data.x_train[:1]
     words = row[row != 0]
-    np.testing.assert_allclose(mean_vectors(model, row)[0], matrix[words].mean(axis=0), atol=1e-5)
+    np.testing.assert_allclose(pooled_features(model, row)[0], matrix[words].mean(axis=0), atol=1e-5)
 
 
 def test_the_recipe_takes_the_few_labels_path_with_the_users_unlabelled_text(tmp_path, capsys):

@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from textrnn.app.recipe import blend_weight  # the recipe's rule: the share with the lowest log loss
-from textrnn.app.transfer import fit_probe, probe_probabilities, stratified_folds
+from textrnn.app.transfer import fit_probe, pooled_features, probe_probabilities, stratified_folds
 from textrnn.layers import Dense, Embedding, GlobalAveragePooling1D
 from textrnn.models import Sequential
 from textrnn.models.linear_head import NBLinear
+from textrnn.training.metrics import log_loss
 
 HEAD_CS = (0.03, 0.1, 0.3, 1.0, 3.0)  # the NB head's strengths tried by cross-validation
 SIF_A = 1e-3  # smooth inverse frequency's a: Arora et al.'s default, not tuned here
@@ -47,23 +48,11 @@ def mean_vector_model(matrix: np.ndarray, maxlen: int) -> Sequential:
     return model
 
 
-def mean_vectors(model: Sequential, x: np.ndarray) -> np.ndarray:
-    """The averaged word vectors (the Dense layer's inputs) of the rows of x."""
-    body = Sequential(model.layers[:2])
-    body.length_buckets = True  # padding skipped; the masked mean never sees it anyway
-    return body.predict(x, batch_size=512)
-
-
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
 def _head_probabilities(features: Any, y: np.ndarray, train: np.ndarray, held: np.ndarray,
                         ngrams: int, bits: int, c: float) -> np.ndarray:
     head = NBLinear(ngrams=ngrams, bits=bits, C=c)
     head.fit(None, y[train], features=features[train])
-    return 1 / (1 + np.exp(-head.decision_function(features=features[held])))
+    return head.predict_proba(features=features[held])
 
 
 def _vector_candidate(matrix: np.ndarray, x: np.ndarray, y: np.ndarray, folds: list, seed: int,
@@ -71,7 +60,7 @@ def _vector_candidate(matrix: np.ndarray, x: np.ndarray, y: np.ndarray, folds: l
     """The mean-vector model on `matrix`: its regression fitted on all rows, and its out-of-fold
     probabilities on the rows' folds."""
     model = mean_vector_model(matrix, maxlen)
-    vectors = mean_vectors(model, x)
+    vectors = pooled_features(model, x, batch_size=512)  # the averaged word vectors
     kernel, bias, c = fit_probe(vectors, y, seed)
     oof = np.zeros(len(y))
     for train, held in folds:
@@ -92,7 +81,7 @@ def fit_few_labels(x: np.ndarray, y: np.ndarray, matrix: np.ndarray, maxlen: int
     if counts is not None:
         candidates["frequency-weighted"] = _vector_candidate(frequency_weighted(matrix, counts), x, y,
                                                              folds, seed, maxlen)
-    weighting = min(candidates, key=lambda name: _log_loss(y, candidates[name]["oof"]))
+    weighting = min(candidates, key=lambda name: log_loss(y, candidates[name]["oof"]))
     best = candidates[weighting]
     model, kernel, bias, vector_c, vector_oof = (best[k] for k in ("model", "kernel", "bias", "C", "oof"))
     grams = NBLinear(ngrams=ngrams, bits=bits).features(x)
@@ -100,9 +89,7 @@ def fit_few_labels(x: np.ndarray, y: np.ndarray, matrix: np.ndarray, maxlen: int
     for train, held in folds:
         for c in HEAD_CS:
             out_of_fold[c][held] = _head_probabilities(grams, y, train, held, ngrams, bits, c)
-    head_c = min(HEAD_CS, key=lambda c: _log_loss(y, out_of_fold[c]))
-
-
+    head_c = min(HEAD_CS, key=lambda c: log_loss(y, out_of_fold[c]))
     blend = blend_weight(y, vector_oof, out_of_fold[head_c])
     model.layers[-1].set_weights([kernel, bias])
     head = NBLinear(ngrams=ngrams, bits=bits, C=head_c)

@@ -42,7 +42,7 @@ from textrnn.data.datasets import PreparedData, is_imdb_source
 from textrnn.errors import ConfigError
 from textrnn.io_utils import atomic_write_json, check_output_dir
 from textrnn.serialization import read_json
-from textrnn.training.metrics import classification_report
+from textrnn.training.metrics import classification_report, log_loss
 from textrnn.training.optimizers import OptimizerSpec
 
 RECIPE_FILE = "recipe.json"
@@ -145,11 +145,9 @@ def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose
 
 def blend_weight(y: np.ndarray, rnn: np.ndarray, linear: np.ndarray) -> float:
     """The linear model's share (0, 0.05, ..., 1) with the lowest log loss on these rows."""
-    eps = 1e-7
     best, best_loss = 0.0, float("inf")
     for w in np.linspace(0, 1, 21):
-        p = np.clip((1 - w) * rnn + w * linear, eps, 1 - eps)
-        loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+        loss = log_loss(y, (1 - w) * rnn + w * linear)
         if loss < best_loss - 1e-9:
             best, best_loss = float(w), float(loss)
     return best
@@ -165,7 +163,7 @@ def fit_linear_head(s: RecipeSettings, x: np.ndarray, y: np.ndarray, train_rows:
     head = NBLinear(ngrams=s.ngrams, bits=s.head_bits, C=s.head_C)
     features = head.features(x) if features is None else features  # once: both fits take their rows
     head.fit(None, y[train_rows], features=features[train_rows])
-    linear_val = 1.0 / (1.0 + np.exp(-head.decision_function(features=features[val_rows])))
+    linear_val = head.predict_proba(features=features[val_rows])
     head.fit(None, y, features=features)
     return head, linear_val
 

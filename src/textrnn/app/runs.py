@@ -304,7 +304,7 @@ def _started(run_dir: Path, resume: bool, owned: set[str], marker: str | None) -
 def finish_run(run_dir: Path, settings: TrainSettings, data: PreparedData, progress: dict[str, Any],
                verbose: int) -> dict[str, Any]:
     """Evaluate the best model on the test set; write history.json, metrics.json and plots."""
-    best = load_model(run_dir / "model")
+    best = load_model(run_dir / "model", compile=False)  # scored only
     probs = best.predict(data.x_test, batch_size=256)
     test = classification_report(data.y_test, probs, data.classes)
     history = progress["history"]
@@ -373,9 +373,11 @@ def load_settings(run_dir: Path) -> TrainSettings:
 
 
 def load_run_model(run_dir: str | Path, need_text: bool = True) -> Sequential:
-    """The model of a run folder (or a saved model folder), ready to read raw text."""
+    """The model of a run folder (or a saved model folder), ready to read raw text. Uncompiled:
+    what reads it (predict, evaluate, explain, serve, export) never trains, so a saved optimizer
+    state is not loaded into memory."""
     path = Path(run_dir)
-    model = load_model(path / "model" if (path / "model").is_dir() else path)
+    model = load_model(path / "model" if (path / "model").is_dir() else path, compile=False)
     if need_text and model.text_encoder is None:
         raise DataError(f"{run_dir}: the model has no vocabulary (vocab.json), so it cannot read text")
     return model

@@ -143,9 +143,10 @@ def classifier_from_encoder(encoder: Sequential, num_classes: int, maxlen: int) 
 
 
 def pooled_features(model: Sequential, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """The frozen encoder's pooled states (the Dense head's inputs) for the rows of x, in length
-    buckets (padding skipped: the masked mean does not see it anyway)."""
-    body = Sequential(model.layers[:3])
+    """The inputs of a pooled model's Dense head (every layer but the last: the encoder's mean
+    states, or averaged word vectors) for the rows of x, in length buckets (padding skipped: the
+    masked mean does not see it anyway)."""
+    body = Sequential(model.layers[:-1])
     body.length_buckets = True
     return body.predict(x, batch_size=batch_size)
 

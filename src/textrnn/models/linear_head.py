@@ -104,9 +104,10 @@ class NBLinear:
         feats = self.features(x) if features is None else features
         return np.asarray(feats @ self.weights).ravel() + self.bias
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """P(positive) per row."""
-        return 1.0 / (1.0 + np.exp(-self.decision_function(x)))
+    def predict_proba(self, x: np.ndarray | None = None,
+                      features: sp.csr_matrix | None = None) -> np.ndarray:
+        """P(positive) per row of ids x, or of `features(x)` made before."""
+        return 1.0 / (1.0 + np.exp(-self.decision_function(x, features)))
 
     def get_config(self) -> dict[str, Any]:
         return {"ngrams": self.ngrams, "bits": self.bits, "C": self.C, "alpha": self.alpha, "bias": self.bias}

@@ -39,3 +39,9 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray, classes: list[s
         "confusion_matrix": skm.confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         "classes": classes,
     }
+
+
+def log_loss(y: np.ndarray, p: np.ndarray, eps: float = 1e-7) -> float:
+    """Binary log loss of P(positive) `p` for labels 0 / 1, the probabilities clipped to [eps, 1 - eps]."""
+    p = np.clip(p, eps, 1 - eps)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))

@@ -81,9 +81,19 @@ class Trainer:
 
     @property
     def device(self) -> torch.device:
-        """Where the model's weights are (the CPU before it is built)."""
-        weight = next(iter(self.parameters()), None)
-        return weight.device if weight is not None else torch.device("cpu")
+        """Where the model's weights are (the CPU before it is built). Read for every batch, so it
+        is kept, and forgotten whenever the module is moved or cast (`_apply`)."""
+        device = self.__dict__.get("_device")
+        if device is None:
+            weight = next(iter(self.parameters()), None)
+            device = weight.device if weight is not None else torch.device("cpu")
+            if weight is not None:
+                self.__dict__["_device"] = device
+        return device
+
+    def _apply(self, fn, recurse=True):  # noqa: ANN001 - nn.Module's: .to / .cuda / .cpu / .float
+        self.__dict__.pop("_device", None)
+        return super()._apply(fn, recurse)
 
     def to_device(self, device: str | torch.device | None = None) -> Trainer:
         """Move the model (its ensemble members and optimizer state too) to `device` (see

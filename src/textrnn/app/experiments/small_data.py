@@ -129,32 +129,23 @@ def encoder_features(setup: SmallDataSetup, root: Path, texts: dict[str, list[st
     return features
 
 
-def recipe_word_vectors(root: Path,
-                        verbose: int) -> tuple[TextEncoder, np.ndarray, np.ndarray, dict[str, Any]]:
-    """The recipe's word2vec on IMDB's unlabelled and training texts (no test text), with its default
-    vocabulary, length and size; trained once and kept in root/word2vec (an EMB_DIR)."""
-    from textrnn.app.pretrain.sources import corpus_tokens, load_vocabulary
+def recipe_word_vectors(root: Path, verbose: int):
+    """The recipe's word2vec (its default vocabulary, size and passes) on IMDB's unlabelled and
+    training texts (no test text), with the corpus's word counts; trained once, kept in root/word2vec."""
+    from textrnn.app.pretrain.run import pretrain
+    from textrnn.app.pretrain.sources import corpus_tokens
     from textrnn.app.pretrain.vectors import PretrainedEmbedding, corpus_counts
-    from textrnn.app.pretrain.word2vec import train_word2vec
     from textrnn.app.recipe import RecipeSettings
 
     s, folder = RecipeSettings(), root / "word2vec"
     if not (folder / "card.json").is_file():
-        start = time.perf_counter()
-        vocabulary = load_vocabulary("imdb", s.vocab_size, quiet=True)
-        docs = corpus_tokens("imdb-unlabelled", quiet=True)
-        if verbose:
-            print(f"word2vec ({s.dim}-d) on {len(docs):,} unlabelled and training reviews", flush=True)
-        matrix, coverage = train_word2vec(docs, vocabulary, s.dim, epochs=s.w2v_epochs, seed=0)
-        card = {"method": "word2vec", "corpus": "imdb-unlabelled", "documents": len(docs), "dim": s.dim,
-                "coverage": coverage, "time_s": round(time.perf_counter() - start, 1)}
-        PretrainedEmbedding(matrix, vocabulary, card, corpus_counts(docs, vocabulary)).save(folder)
+        pretrain("word2vec", "imdb-unlabelled", folder, vocab="imdb", vocab_size=s.vocab_size, dim=s.dim,
+                 epochs=s.w2v_epochs, verbose=verbose)
     embedding = PretrainedEmbedding.load(folder)
     if embedding.counts is None:  # vectors kept from before the counts were saved with them
-        docs = corpus_tokens("imdb-unlabelled", quiet=True)
-        embedding.counts = corpus_counts(docs, embedding.vocabulary)
+        embedding.counts = corpus_counts(corpus_tokens("imdb-unlabelled", quiet=True), embedding.vocabulary)
         embedding.save(folder)
-    return TextEncoder(embedding.vocabulary, s.maxlen), embedding.matrix, embedding.counts, embedding.card
+    return embedding
 
 
 def lecture_embedding(root: Path, verbose: int):
@@ -173,8 +164,6 @@ def lecture_probabilities(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, seed
                           matrix: np.ndarray | None = None) -> np.ndarray:
     """The lecture's Bi-LSTM trained on the rows x, y as `textrnn train` trains it by default; with
     `matrix`, its embedding starts there and stays frozen (the lecture's step 3)."""
-    import torch
-
     from textrnn.app import zoo
     from textrnn.app.runs import TrainSettings, repeated_rows
     from textrnn.training.callbacks import EarlyStopping
@@ -210,14 +199,18 @@ def run(setup: SmallDataSetup, root: Path, report_path: Path, verbose: int = 1) 
     texts["unsup"] = texts["unsup"][:: max(1, len(texts["unsup"]) // setup.unlabelled)][:setup.unlabelled]
     features = encoder_features(setup, root, texts, verbose)
     docs = {split: [tokenize(t) for t in texts[split]] for split in ("train", "test")}
-    text_encoder, matrix, counts, _ = recipe_word_vectors(root, verbose)
+    from textrnn.app.recipe import RecipeSettings
+
+    vectors = recipe_word_vectors(root, verbose)
+    text_encoder = TextEncoder(vectors.vocabulary, RecipeSettings().maxlen)
     ids = {split: text_encoder.encode(texts[split]) for split in ("train", "test")}
     lecture = lecture_embedding(root, verbose)
     lecture_encoder = TextEncoder(lecture.vocabulary, 500)  # the lecture's 10,000 words, 500 per review
     lecture_ids = {split: lecture_encoder.encode(texts[split]) for split in ("train", "test")}
     vocab_size = len(lecture.matrix)
     later_rows = {  # method -> P(positive) of every test review, from the draw's rows
-        "few-labels": lambda rows, y, seed: few_labels_probabilities(ids, rows, y, matrix, counts, seed),
+        "few-labels": lambda rows, y, seed: few_labels_probabilities(ids, rows, y, vectors.matrix,
+                                                                     vectors.counts, seed),
         "lecture": lambda rows, y, seed: lecture_probabilities(
             lecture_ids["train"][rows], y, lecture_ids["test"], seed, vocab_size),
         "lecture-step3": lambda rows, y, seed: lecture_probabilities(
@@ -230,38 +223,33 @@ def run(setup: SmallDataSetup, root: Path, report_path: Path, verbose: int = 1) 
             rows = balanced_draw(labels["train"], n, seed)
             y = labels["train"][rows]
             acc = lambda p, truth=labels["test"]: float(np.mean((p > 0.5) == truth))  # noqa: E731
-            if key in results:  # a draw measured before some rows existed: add them
-                for method, probabilities in later_rows.items():
-                    if method not in results[key]:
-                        start = time.perf_counter()
-                        results[key][method] = acc(probabilities(rows, y, seed))
-                        results[key]["seconds"][method] = round(time.perf_counter() - start, 1)
-                        atomic_write_json(results_path, results)
-                        if verbose:
-                            print(f"n={n} seed={seed}: {method} {100 * results[key][method]:.2f}", flush=True)
-                continue
-            start = time.perf_counter()
-            tfidf = tfidf_probabilities([docs["train"][i] for i in rows], y, docs["test"], seed)
-            tfidf_s = time.perf_counter() - start
-            kernel, bias, _ = fit_probe(features["train"][rows], y, seed)
-            probe = probe_probabilities(features["test"], kernel, bias)
-            probe_s = time.perf_counter() - start - tfidf_s
-            pays = n < len(labels["train"]) and self_training_pays(features["train"][rows], y,
-                                                                   features["unsup"], seed)
-            selfed = probe
-            if pays:
-                k, b = self_train(features["train"][rows], y, features["unsup"], seed)
-                selfed = probe_probabilities(features["test"], k, b)
-            self_s = time.perf_counter() - start - tfidf_s - probe_s
-            results[key] = {
-                "tfidf": acc(tfidf), "probe": acc(probe), "probe+tfidf": acc((tfidf + probe) / 2),
-                "self": acc(selfed), "self+tfidf": acc((tfidf + selfed) / 2), "self_training_chosen": pays,
-                "seconds": {"tfidf": round(tfidf_s, 1), "probe": round(probe_s, 1), "self": round(self_s, 1)}}
-            for method, probabilities in later_rows.items():
+            if key not in results:
                 start = time.perf_counter()
-                results[key][method] = acc(probabilities(rows, y, seed))
-                results[key]["seconds"][method] = round(time.perf_counter() - start, 1)
-            atomic_write_json(results_path, results)
+                tfidf = tfidf_probabilities([docs["train"][i] for i in rows], y, docs["test"], seed)
+                tfidf_s = time.perf_counter() - start
+                kernel, bias, _ = fit_probe(features["train"][rows], y, seed)
+                probe = probe_probabilities(features["test"], kernel, bias)
+                probe_s = time.perf_counter() - start - tfidf_s
+                pays = n < len(labels["train"]) and self_training_pays(features["train"][rows], y,
+                                                                       features["unsup"], seed)
+                selfed = probe
+                if pays:
+                    k, b = self_train(features["train"][rows], y, features["unsup"], seed)
+                    selfed = probe_probabilities(features["test"], k, b)
+                self_s = time.perf_counter() - start - tfidf_s - probe_s
+                results[key] = {
+                    "tfidf": acc(tfidf), "probe": acc(probe), "probe+tfidf": acc((tfidf + probe) / 2),
+                    "self": acc(selfed), "self+tfidf": acc((tfidf + selfed) / 2),
+                    "self_training_chosen": pays,
+                    "seconds": {"tfidf": round(tfidf_s, 1), "probe": round(probe_s, 1),
+                                "self": round(self_s, 1)}}
+                atomic_write_json(results_path, results)
+            for method, probabilities in later_rows.items():  # rows a draw measured before may lack
+                if method not in results[key]:
+                    start = time.perf_counter()
+                    results[key][method] = acc(probabilities(rows, y, seed))
+                    results[key]["seconds"][method] = round(time.perf_counter() - start, 1)
+                    atomic_write_json(results_path, results)
             if verbose:
                 print(f"n={n} seed={seed}: " + ", ".join(f"{m} {100 * results[key][m]:.2f}"
                                                          for m in METHODS), flush=True)
@@ -350,13 +338,11 @@ def render(setup: SmallDataSetup, results: dict[str, Any], root: Path | None = N
              f"({card['documents']:,} reviews, {card['tokens']:,} tokens), embedding {card['dim']}, "
              f"{card['steps']:,} steps of 64 x {card['seq_len']} words in {card['time_s'] / 60:.0f} min, "
              f"held-out perplexity {card['perplexity']:.0f}; {card['date']}, {card['machine']};"]
-    if recipe_card:
-        lines.append(f"- the recipe's word2vec ({recipe_card['dim']}-d, vocabulary "
-                     f"{recipe_card['coverage']['total']:,} words) on {recipe_card['corpus']} "
-                     f"({recipe_card['documents']:,} reviews) in {recipe_card['time_s'] / 60:.1f} min;")
-    if lecture_card:
-        lines.append(f"- the lecture's word2vec ({lecture_card['dim']}-d, 10,000 words) on "
-                     f"{lecture_card['corpus']} in {lecture_card['time_s'] / 60:.1f} min.")
+    for what, card_ in (("the recipe's word2vec (its 30,000-word vocabulary)", recipe_card),
+                        ("the lecture's word2vec (10,000 words)", lecture_card)):
+        if card_:
+            lines.append(f"- {what}, {card_['dim']}-d, on {card_['corpus']} ({card_['documents']:,} "
+                         f"reviews) in {card_['time_s'] / 60:.1f} min;")
     lines += ["", *_table(setup, results, MAIN, goal=True), "",
               "![accuracy against n](small_data/accuracy.png)", "",
               "Also measured on the same draws, and no help:", "", *_table(setup, results, ALSO, goal=False)]

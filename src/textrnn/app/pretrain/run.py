@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from textrnn.app.pretrain.sources import corpus_tokens, load_vocabulary
-from textrnn.app.pretrain.vectors import PretrainedEmbedding, align_vectors, read_word_vectors
+from textrnn.app.pretrain.vectors import PretrainedEmbedding, align_vectors, corpus_counts, read_word_vectors
 from textrnn.errors import ConfigError
 from textrnn.training import distributed
 
@@ -26,6 +26,7 @@ def pretrain(method: str, corpus: str, out: str | Path, vocab: str = "imdb", voc
     distributed.init_from_env()  # under torchrun (lm only: the other methods run on rank 0's terms)
     start = time.perf_counter()
     card: dict[str, Any] = {"method": method, "corpus": corpus, "dim": dim, "seed": seed}
+    counts = None  # the corpus's word counts, kept for frequency weighting (textrnn.app.few_labels)
     if method == "classifier":
         # The corpus is a labelled dataset here; the vocabulary must exist before training.
         vocabulary = load_vocabulary(vocab, vocab_size, quiet=not verbose)
@@ -37,6 +38,7 @@ def pretrain(method: str, corpus: str, out: str | Path, vocab: str = "imdb", voc
         docs = corpus_tokens(corpus, quiet=not verbose)
         vocabulary = load_vocabulary(vocab, vocab_size, corpus=docs, quiet=not verbose)
         card.update(documents=len(docs), tokens=sum(len(d) for d in docs))
+        counts = corpus_counts(docs, vocabulary)
         if method == "word2vec":
             from textrnn.app.pretrain.word2vec import train_word2vec
 
@@ -51,7 +53,7 @@ def pretrain(method: str, corpus: str, out: str | Path, vocab: str = "imdb", voc
     card.update(vocabulary=vocab, vocab_size=vocabulary.size, time_s=round(time.perf_counter() - start, 1),
                 date=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
                 machine=f"{platform.machine()}, {os.cpu_count()} cores")
-    embedding = PretrainedEmbedding(matrix, vocabulary, card)
+    embedding = PretrainedEmbedding(matrix, vocabulary, card, counts)
     if distributed.is_main():
         embedding.save(out)
     distributed.barrier()
