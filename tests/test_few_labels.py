@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from textrnn.app import few_labels
 from textrnn.app.few_labels import SIF_A, fit_few_labels, frequency_weighted
 from textrnn.app.pretrain.sources import corpus_tokens
 from textrnn.app.pretrain.vectors import PretrainedEmbedding, corpus_counts
@@ -99,6 +100,47 @@ def test_frequency_weighting_is_tried_and_chosen_by_cross_validation(sample_vect
     np.testing.assert_allclose(model.layers[0].get_weights()[0], expected, rtol=1e-6)
 
 
+def test_self_training_labels_the_surest_texts_of_each_class_and_is_kept_only_where_cv_gains(
+        sample_vectors, monkeypatch):
+    data, matrix = sample_vectors
+    rows = np.concatenate([np.flatnonzero(data.y_train == c)[:50] for c in (0, 1)])
+    pool = np.delete(data.x_train, rows, axis=0)[:400]
+    fits = []
+    real_fit = few_labels.fit_parts
+    monkeypatch.setattr(few_labels, "fit_parts",
+                        lambda texts, y, *a: fits.append(y) or real_fit(texts, y, *a))
+    monkeypatch.setattr(few_labels, "PSEUDO_PER_CLASS", 30)
+    x, y = data.x_train[rows], data.y_train[rows]
+    _, chosen = fit_few_labels(x, y, matrix, 150, seed=0, unlabelled=pool)
+    st = chosen["self_training"]
+    assert st["unlabelled"] == 400
+    assert st["kept"] == (st["cv_accuracy"]["with"] > st["cv_accuracy"]["without"])
+    students = [y for y in fits if len(y) in (80 + 60, 100 + 60)]  # a fold's 80 rows or all 100, + 60
+    assert students and all(np.bincount(y[-60:]).tolist() == [30, 30] for y in students)  # 30 of each class
+    final = fits[-1]
+    assert len(final) == (len(rows) + 60 if st["kept"] else len(rows))
+    # Fewer than 5 unlabelled texts: nothing to learn from, so no self-training.
+    _, small = fit_few_labels(x, y, matrix, 150, seed=0, unlabelled=pool[:4])
+    assert "self_training" not in small
+
+
+def test_self_training_on_texts_the_teacher_is_sure_of_changes_the_model(sample_vectors):
+    data, matrix = sample_vectors
+    rows = np.concatenate([np.flatnonzero(data.y_train == c)[:50] for c in (0, 1)])
+    model = few_labels.mean_vector_model(matrix, 150)
+    texts = few_labels.Texts(pooled_features(model, data.x_train[rows]),
+                             few_labels.NBLinear().features(data.x_train[rows]))
+    pool_ids = np.delete(data.x_train, rows, axis=0)[:500]
+    pool = few_labels.Texts(pooled_features(model, pool_ids), few_labels.NBLinear().features(pool_ids))
+    choice = few_labels.Choice(vector_c=1.0, head_c=1.0, blend=0.5, ngrams=3, bits=24)
+    teacher = few_labels.fit_parts(texts, data.y_train[rows], choice, seed=0)
+    student = few_labels.self_trained(texts, data.y_train[rows], pool, choice, seed=0)
+    assert not np.allclose(teacher.kernel, student.kernel)
+    # The student agrees with its teacher on the texts it was taught with.
+    surest = np.argsort(teacher.predict(pool))[[0, -1]]
+    assert (student.predict(pool.take(surest)) > 0.5).tolist() == [False, True]
+
+
 def test_an_embedding_folder_keeps_its_counts(tmp_path, sample_vectors):
     data, matrix = sample_vectors
     counts = np.arange(len(matrix), dtype=np.int64)
@@ -126,6 +168,8 @@ def test_the_recipe_takes_the_few_labels_path_with_the_users_unlabelled_text(tmp
                  "--out", str(out), "-q"]) == 0
     record = json.loads((out / "recipe.json").read_text())
     assert record["path"] == "few-labels" and record["test_accuracy"] > 0.55
+    assert record["few_labels"]["self_training"]["unlabelled"] == 100  # the .txt's lines
+    assert json.loads((out / "model" / "vocab.json").read_text())["maxlen"] == 1200  # --few-labels-maxlen
     card = json.loads((out / "embedding" / "card.json").read_text())
     assert str(unlabelled) in card["corpus"] and card["documents"] == 300 + 100
     capsys.readouterr()
