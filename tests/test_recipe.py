@@ -62,6 +62,30 @@ def test_blend_weight_prefers_the_better_model():
     assert blend_weight(y, good, noise) == 0.0
 
 
+def test_every_recipe_setting_is_a_flag_made_from_its_field():
+    from dataclasses import fields
+
+    from textrnn.cli.main import build_parser
+    from textrnn.cli.options import settings_given
+
+    parser = build_parser()
+    assert settings_given(parser.parse_args(["recipe"]), RecipeSettings) == {}
+    other = {"model": "bi-lstm-pool", "pretrain": "none", "unlabelled": "more.txt"}
+    argv, expected = ["recipe"], {}
+    for f in fields(RecipeSettings):
+        if "help" not in f.metadata:
+            continue  # the data options, shared with train
+        if isinstance(f.default, bool):
+            argv.append(f.metadata.get("flag", f"--{f.name.replace('_', '-')}"))
+            expected[f.name] = not f.default
+        else:
+            value = other.get(f.name, 7 if "int" in str(f.type) else 0.5)
+            argv += [f"--{f.name.replace('_', '-')}", str(value)]
+            expected[f.name] = value
+    given = settings_given(parser.parse_args(argv), RecipeSettings)
+    assert {k: given[k] for k in expected} == expected
+
+
 def test_recipe_rejects_multiclass_data_with_the_linear_head(tmp_path):
     rows = [f"{t},{c}" for c in ("a", "b", "c") for t in ("one two three", "four five six") * 10]
     (tmp_path / "three.csv").write_text("text,label\n" + "\n".join(rows))

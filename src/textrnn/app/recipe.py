@@ -39,15 +39,18 @@ import torch
 
 from textrnn.app.runs import RUN_FILE, RUN_OUTPUTS, TrainSettings, prepare_data, train_run, validation_rows
 from textrnn.data.datasets import PreparedData, is_imdb_source
+from textrnn.data.text import pad_sequences
 from textrnn.errors import ConfigError
 from textrnn.io_utils import atomic_write_json, check_output_dir
 from textrnn.serialization import read_json
+from textrnn.setting import setting
 from textrnn.training.metrics import classification_report, log_loss
 from textrnn.training.optimizers import OptimizerSpec
 
 RECIPE_FILE = "recipe.json"
 SETTINGS_FILE = "recipe-settings.json"  # what it started with, checked on resume
 NETWORKS_DIR = "networks"  # the ensemble's networks after the first
+POOL_SIZE = 25000  # unlabelled texts the few-labels model's self-training may label
 # What a recipe folder holds beside the first network's run files (the output-folder policy).
 RECIPE_OUTPUTS = frozenset({RECIPE_FILE, SETTINGS_FILE, NETWORKS_DIR, "embedding"})
 
@@ -59,42 +62,55 @@ class RecipeSettings:
     text_column: str | None = None
     label_column: str | None = None
     encoding: str = "utf-8"
-    model: str = "bi-gru-pool"      # or bi-lstm-pool: 0.8 point less alone, 0.2 less blended (ablation)
-    vocab_size: int = 30000
-    maxlen: int = 400
-    dim: int = 64                   # word2vec / embedding size
-    units: int = 64                 # recurrent state per direction
-    dropout: float = 0.3
-    word_dropout: bool = False      # the embedding's dropout drops whole words (ablation: word-dropout)
-    epochs: int = 4
-    batch_size: int = 32
-    lr: float = 0.001               # Adam
-    embedding_lr: float | None = 0.00025  # the word2vec table's own Adam rate (None: lr); docs/benchmarks.md
-    val_split: float = 0.1
-    val_by_movie: bool = True       # IMDB only: validation rows are whole movies, as test rows are
-    patience: int = 2               # 1 stopped runs at epoch 1-2 on the noisy movie validation
-    pretrain: str = "word2vec"      # or "none": a random embedding
-    freeze_embedding: bool = False  # keep the word2vec vectors fixed (the lecture's step 3)
-    w2v_epochs: int = 5
-    linear_head: bool = True
-    ngrams: int = 3
-    head_C: float = 1.0
-    head_bits: int = 24             # 2**bits hashed n-gram columns; 22 merged many (experiments/head_bits.py)
-    networks: int = 1               # networks of seeds seed, seed+1000, ..., averaged
-    own_word2vec: bool = False      # each network its own word2vec (seed+1000k): more diverse networks
-    seed: int = 0
-    train_size: int | None = None   # use only the first n training rows (studies of few labels)
-    unlabelled: str | None = None   # more text for word2vec: a .txt (a text per line), CSV / JSONL, folder
-    # Fewer labelled training rows: the few-labels model, no network. On IMDB the network path gave
-    # 87.35 % at 2,500 rows and 89.53 % at 5,000, the few-labels model about 88 % and 89.45 % in
-    # minutes instead of 11-12 (docs/guide/recipe.md).
-    few_labels_below: int = 5000
+    model: str = setting("bi-gru-pool", "the network: pooled Bi-GRU or Bi-LSTM (bi-lstm-pool: 0.8 point "
+                         "less alone, 0.2 less blended in the ablation)",
+                         choices=("bi-gru-pool", "bi-lstm-pool"))
+    vocab_size: int = setting(30000, "words kept")
+    maxlen: int = setting(400, "words per review")
+    dim: int = setting(64, "embedding / word2vec size")
+    units: int = setting(64, "recurrent state per direction")
+    dropout: float = setting(0.3, "dropout on the embedding and the pooled features")
+    word_dropout: bool = setting(False, "the embedding's dropout drops whole words instead of single values")
+    epochs: int = setting(4, "at most this many epochs (early stopping on val loss)")
+    batch_size: int = setting(32, "rows per step")
+    lr: float = setting(0.001, "Adam learning rate")
+    embedding_lr: float | None = setting(0.00025, "the embedding's own Adam learning rate "
+                                         "(docs/benchmarks.md)")
+    val_split: float = setting(0.1, "fraction of the training rows for validation")
+    val_by_movie: bool = setting(True, "IMDB: validate on the last rows, which share movies with training "
+                                 "(default: on whole movies, none of them in training, as the test rows)",
+                                 flag="--val-last-rows")
+    patience: int = setting(2, "epochs without val-loss gain before stopping (1 stopped runs at epoch 1-2 "
+                            "on the noisy movie validation)")
+    pretrain: str = setting("word2vec", "embedding start", choices=("word2vec", "none"))
+    freeze_embedding: bool = setting(False, "keep the word2vec vectors fixed (the lecture's step 3)")
+    w2v_epochs: int = setting(5, "word2vec passes")
+    linear_head: bool = setting(True, "the network alone, without the NB linear model",
+                                flag="--no-linear-head")
+    ngrams: int = setting(3, "linear head: n-gram size")
+    head_C: float = setting(1.0, "linear head: inverse regularisation")
+    head_bits: int = setting(24, "linear head: 2**bits hashed n-gram columns (22 merged many: "
+                             "experiments/head_bits.py)")
+    networks: int = setting(1, "networks of seeds SEED, SEED+1000, ... averaged")
+    own_word2vec: bool = setting(False, "with --networks: each network pretrains its own word2vec "
+                                 "(default: one for all)")
+    seed: int = setting(0, "seed (word2vec's threads still vary its vectors between reruns)")
+    train_size: int | None = setting(None, "use only the first N labelled training rows")
+    unlabelled: str | None = setting(None, "more text, no labels needed: a .txt (one text per line), a CSV "
+                                     "/ JSONL with a text column, or a folder of .txt files", metavar="PATH")
+    # On IMDB the network path gave 87.35 % at 2,500 rows and 89.53 % at 5,000, the few-labels model
+    # about 88.5 % and 89.7 % in minutes instead of 11-12 (docs/guide/recipe.md).
+    few_labels_below: int = setting(5000, "with fewer labelled training rows, no network: word2vec mean + "
+                                    "NB head, chosen by cross-validation (0: always the network)")
+    # A mean costs no more per word, and 1,200 words hold nearly every IMDB review whole (+0.2
+    # points at 250-5,000 labels over 400 words, docs/SMALL_DATA.md).
+    few_labels_maxlen: int | None = setting(1200, "words of each text the few-labels model reads")
 
 
 # What a recipe ran with before each of these settings existed: a saved record without one gets
 # this value, not today's default (2^22 hashed columns, the last rows for validation, the
 # embedding at the network's learning rate).
-LEGACY_SETTINGS = {"val_by_movie": False, "head_bits": 22, "embedding_lr": None}
+LEGACY_SETTINGS = {"val_by_movie": False, "head_bits": 22, "embedding_lr": None, "few_labels_maxlen": None}
 
 
 def settings_from_record(settings: dict[str, Any]) -> RecipeSettings:
@@ -116,6 +132,22 @@ def training_settings(s: RecipeSettings, embedding: str | None) -> TrainSettings
                          freeze_embedding=s.freeze_embedding and embedding is not None)
 
 
+def _unlabelled_docs(s: RecipeSettings, data: PreparedData) -> tuple[list[list[str]], list[str]]:
+    """The unlabelled text beside the labelled rows, as token lists (IMDB's 50,000 unlabelled reviews
+    for IMDB, and --unlabelled), and the names of its sources."""
+    from textrnn.app.pretrain.sources import corpus_tokens
+
+    docs: list[list[str]] = []
+    sources = []
+    if data.name == "imdb":
+        docs += corpus_tokens("imdb-unsup", quiet=True)
+        sources.append("imdb-unsup")
+    if s.unlabelled:
+        docs += corpus_tokens(s.unlabelled, quiet=True)
+        sources.append(s.unlabelled)
+    return docs, sources
+
+
 def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose: int) -> None:
     """Vectors for the run's own vocabulary, from its training rows (plus IMDB's unlabelled reviews)."""
     from textrnn.app.pretrain.vectors import PretrainedEmbedding, corpus_counts
@@ -125,15 +157,9 @@ def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose
     vocab = data.encoder.vocabulary
     first = vocab.index_from + 1  # ids below are padding, start and out-of-vocabulary marks
     docs = [[vocab.words[i - first] for i in row if i >= first] for row in data.x_train]
-    from textrnn.app.pretrain.sources import corpus_tokens
-
-    corpus = [f"{s.data} training rows"]
-    if data.name == "imdb":
-        docs += corpus_tokens("imdb-unsup", quiet=True)
-        corpus.append("imdb-unsup")
-    if s.unlabelled:
-        docs += corpus_tokens(s.unlabelled, quiet=True)
-        corpus.append(s.unlabelled)
+    unlabelled, sources = _unlabelled_docs(s, data)
+    docs += unlabelled
+    corpus = [f"{s.data} training rows", *sources]
     if verbose:
         print(f"word2vec on {len(docs):,} documents (training + unlabelled text, no test text)", flush=True)
     matrix, coverage = train_word2vec(docs, vocab, s.dim, epochs=s.w2v_epochs, seed=s.seed)
@@ -141,6 +167,18 @@ def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose
             "tokens": sum(map(len, docs)), "dim": s.dim,
             "coverage": coverage, "time_s": round(time.perf_counter() - start, 1)}
     PretrainedEmbedding(matrix, vocab, card, corpus_counts(docs, vocab)).save(out)
+
+
+def _pseudo_label_pool(s: RecipeSettings, data: PreparedData) -> np.ndarray | None:
+    """Up to POOL_SIZE of the unlabelled texts (a seeded sample), as padded ids self-training may
+    label; None without unlabelled text."""
+    docs, _ = _unlabelled_docs(s, data)
+    if not docs:
+        return None
+    rng = np.random.default_rng(s.seed)
+    picked = np.sort(rng.choice(len(docs), min(POOL_SIZE, len(docs)), replace=False))
+    vocab = data.encoder.vocabulary
+    return pad_sequences([vocab.encode_tokens(docs[i]) for i in picked], maxlen=data.encoder.maxlen)
 
 
 def blend_weight(y: np.ndarray, rnn: np.ndarray, linear: np.ndarray) -> float:
@@ -267,8 +305,11 @@ def _run_few_labels(s: RecipeSettings, run_dir: Path, data: PreparedData, start:
         print(f"{len(data.x_train):,} labelled training rows (fewer than --few-labels-below "
               f"{s.few_labels_below:,}): word2vec mean + NB head, chosen by cross-validation", flush=True)
     vectors = PretrainedEmbedding.load(emb_dir)
-    model, chosen = fit_few_labels(data.x_train, data.y_train, vectors.matrix, s.maxlen, s.seed, s.ngrams,
-                                   s.head_bits, vectors.counts)
+    if s.few_labels_maxlen and s.few_labels_maxlen != s.maxlen:  # the same rows, more of each text
+        longer = training_settings(replace(s, maxlen=s.few_labels_maxlen), None)
+        data = prepare_data(longer, vectors, quiet=True)
+    model, chosen = fit_few_labels(data.x_train, data.y_train, vectors.matrix, data.encoder.maxlen, s.seed,
+                                   s.ngrams, s.head_bits, vectors.counts, _pseudo_label_pool(s, data))
     model.text_encoder = data.encoder
     model.compile("adam", "binary_crossentropy", ["acc"])
     model.save(run_dir / "model")
@@ -290,6 +331,11 @@ def _run_few_labels(s: RecipeSettings, run_dir: Path, data: PreparedData, start:
         cv = chosen["cv_accuracy"]
         print(f"cross-validated accuracy: vectors {cv['vectors']:.4f}, NB head {cv['head']:.4f}, blend "
               f"({chosen['blend']:.2f}) {cv['blend']:.4f}")
+        if "self_training" in chosen:
+            st = chosen["self_training"]
+            print(f"self-training on {st['unlabelled']:,} unlabelled texts: cross-validated accuracy "
+                  f"{st['cv_accuracy']['without']:.4f} -> {st['cv_accuracy']['with']:.4f}, "
+                  f"{'kept' if st['kept'] else 'left out'}")
         print(f"recipe test accuracy {test['accuracy']:.4f} in {record['seconds']['total']:.0f} s "
               f"-> {run_dir}")
     return record

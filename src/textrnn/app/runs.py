@@ -22,6 +22,7 @@ from textrnn.errors import ConfigError, DataError, require_rate, require_whole
 from textrnn.io_utils import atomic_write_json, check_output_dir, remove_owned, settle_dir
 from textrnn.models import Sequential, load_model
 from textrnn.serialization import read_json
+from textrnn.setting import setting
 from textrnn.training import distributed
 from textrnn.training.callbacks import Callback, EarlyStopping
 from textrnn.training.checkpoint import load_checkpoint, save_checkpoint
@@ -44,28 +45,39 @@ class TrainSettings:
     text_column: str | None = None
     label_column: str | None = None
     encoding: str = "utf-8"
-    epochs: int = 10
-    batch_size: int = 32
-    optimizer: str = "rmsprop"
-    lr: float | None = None         # None: the optimizer's Keras default
-    embedding_lr: float | None = None  # the Embedding's own learning rate; None: lr
-    val_split: float = 0.2          # the LAST rows of the (shuffled) training set, as Keras
-    val_by_movie: bool = False      # IMDB: validation rows are whole movies (see validation_rows)
-    train_size: int | None = None   # use only the first n training reviews
-    seed: int = 0
+    epochs: int = setting(10, "most epochs")
+    batch_size: int = setting(32, "rows per step")
+    optimizer: str = setting("rmsprop", "the optimizer", choices=("rmsprop", "adam", "sgd"))
+    lr: float | None = setting(None, "learning rate", default_help="Keras's, 0.001 for rmsprop")
+    embedding_lr: float | None = setting(None, "the embedding's own learning rate, e.g. lower to fine-tune "
+                                         "pretrained vectors gently", metavar="LR", default_help="--lr")
+    val_split: float = setting(0.2, "fraction of training rows (the last ones, as Keras) for validation")
+    val_by_movie: bool = setting(False, "IMDB: validate on whole movies (about --val-split of the rows), "
+                                 "none of which is in training, as none of the test movies is")
+    train_size: int | None = setting(None, "train on the first N training reviews only",
+                                     default_help="all")
+    seed: int = setting(0, "seed of the weights, the data split and the batches")
     data_seed: int | None = None    # the train/test split's seed if not `seed` (an ensemble keeps one split)
-    patience: int = 2               # early stopping on val_loss; 0 disables it
-    min_epoch_steps: int = 50       # an epoch repeats few training rows until it holds this many steps
-    vocab_size: int = 10000
-    embedding_dim: int = 32
-    maxlen: int = 500
-    units: int = 32
-    layers: int = 3
-    dropout: float | None = None
+    patience: int = setting(2, "early stopping: epochs without val_loss improvement (0: off)")
+    min_epoch_steps: int = setting(50, "with few training rows, an epoch repeats them until it holds this "
+                                   "many optimizer steps, so --epochs and --patience mean as much "
+                                   "training at n = 200 as at 20,000 (0: one pass, as Keras)",
+                                   metavar="STEPS")
+    vocab_size: int = setting(10000, "words kept", group="model")
+    embedding_dim: int = setting(32, "embedding size", group="model")
+    maxlen: int = setting(500, "words per review", group="model")
+    units: int = setting(32, "state dim", group="model")
+    layers: int = setting(3, "depth of stacked-lstm", group="model")
+    dropout: float | None = setting(None, "input dropout of the recurrent layers", group="model",
+                                    default_help="0.2, 0 for simple-rnn")
     word_dropout: bool = False      # bi-lstm-pool, bi-gru-pool: drop whole words from the embedding's output
-    embedding: str | None = None    # EMB_DIR from `textrnn pretrain`: start the embedding from it
-    freeze_embedding: bool = False  # with `embedding`: the lecture's step 3 (non-trainable)
-    embedding_scale: float | None = None  # with `embedding`: rescale its word vectors to this std
+    embedding: str | None = setting(None, "start the embedding from `textrnn pretrain` output (its "
+                                    "vocabulary is used)", metavar="EMB_DIR")
+    freeze_embedding: bool = setting(False, "with --embedding: keep it fixed (the lecture's step 3)")
+    embedding_scale: float | None = setting(None, "with --embedding: rescale the word vectors to this "
+                                            "standard deviation first (0.029 is Keras's init; helps "
+                                            "fine-tuning, hurts freezing: docs/guide/pretraining.md)",
+                                            metavar="STD")
     extra: dict[str, Any] = field(default_factory=dict)  # room for later options
 
     @classmethod

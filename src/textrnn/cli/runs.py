@@ -11,8 +11,11 @@ from textrnn.app import zoo
 from textrnn.cli.options import (
     add_data_options,
     add_model_options,
+    add_settings_options,
     add_train_options,
+    data_options,
     options_given,
+    settings_given,
     train_settings,
 )
 from textrnn.errors import TextRNNError
@@ -76,12 +79,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_recipe(args: argparse.Namespace) -> int:
-    from dataclasses import fields
-
     from textrnn.app.recipe import RecipeSettings, run_recipe
 
-    given = {f.name: getattr(args, f.name) for f in fields(RecipeSettings)
-             if getattr(args, f.name, None) is not None}
+    given = {**data_options(args), **settings_given(args, RecipeSettings)}
     out = args.out or f"runs/recipe-{time.strftime('%Y%m%d-%H%M%S')}"
     run_recipe(RecipeSettings(**given), out, verbose=0 if args.quiet else 1)
     return 0
@@ -128,7 +128,6 @@ def register(command) -> None:
 
     from textrnn.app.recipe import RecipeSettings
 
-    defaults = RecipeSettings()
     p = command("recipe", help="the recommended classifier: word2vec + pooled Bi-GRU + NB linear head",
                 description="word2vec on unlabelled + training text, a fine-tuned Bi-GRU pooled over "
                             "time trained in length buckets, blended with an NBSVM-style linear model; "
@@ -136,42 +135,7 @@ def register(command) -> None:
                             "Rerunning with the same --out resumes.")
     p.add_argument("--out", help="run folder (default runs/recipe-TIMESTAMP); an unfinished one resumes")
     add_data_options(p, default="imdb")
-    for name, kind, text in [
-            ("vocab-size", int, "words kept"), ("maxlen", int, "words per review"),
-            ("dim", int, "embedding / word2vec size"), ("units", int, "recurrent state per direction"),
-            ("dropout", float, "dropout on the embedding and the pooled features"),
-            ("epochs", int, "at most this many epochs (early stopping on val loss)"),
-            ("batch-size", int, "rows per step"), ("lr", float, "Adam learning rate"),
-            ("embedding-lr", float, "the embedding's own Adam learning rate"),
-            ("val-split", float, "fraction of the training rows for validation"),
-            ("patience", int, "epochs without val-loss gain before stopping"),
-            ("w2v-epochs", int, "word2vec passes"), ("ngrams", int, "linear head: n-gram size"),
-            ("head-C", float, "linear head: inverse regularisation"),
-            ("head-bits", int, "linear head: 2**bits hashed n-gram columns"),
-            ("networks", int, "networks of seeds SEED, SEED+1000, ... averaged"),
-            ("train-size", int, "use only the first N labelled training rows"),
-            ("few-labels-below", int, "with fewer labelled training rows, no network: word2vec mean + NB "
-                                      "head, chosen by cross-validation (0: always the network)"),
-            ("seed", int, "seed (word2vec's threads still vary its vectors between reruns)")]:
-        dest = name.replace("-", "_")
-        p.add_argument(f"--{name}", dest=dest, type=kind, help=f"{text} (default {getattr(defaults, dest)})")
-    p.add_argument("--unlabelled", metavar="PATH",
-                   help="more text for word2vec, no labels needed: a .txt (one text per line), a CSV / "
-                        "JSONL with a text column, or a folder of .txt files")
-    p.add_argument("--model", choices=["bi-gru-pool", "bi-lstm-pool"],
-                   help=f"the network: pooled Bi-GRU or Bi-LSTM (default {defaults.model})")
-    p.add_argument("--pretrain", choices=["word2vec", "none"], help="embedding start (default word2vec)")
-    p.add_argument("--freeze-embedding", action="store_true", default=None,
-                   help="keep the word2vec vectors fixed (default: fine-tune them)")
-    p.add_argument("--word-dropout", action="store_true", default=None,
-                   help="the embedding's dropout drops whole words instead of single values")
-    p.add_argument("--own-word2vec", action="store_true", default=None,
-                   help="with --networks: each network pretrains its own word2vec (default: one for all)")
-    p.add_argument("--val-last-rows", dest="val_by_movie", action="store_false", default=None,
-                   help="IMDB: validate on the last rows (sharing movies with training) instead of "
-                        "on whole movies")
-    p.add_argument("--no-linear-head", dest="linear_head", action="store_false", default=None,
-                   help="the network alone, without the NB linear model")
+    add_settings_options(p, RecipeSettings)
     p.set_defaults(func=cmd_recipe)
 
     p = command("demo", help="train a lecture model on the embedded sample (about 2 minutes)")

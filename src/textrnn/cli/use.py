@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 from textrnn.app import zoo
-from textrnn.app.runs import load_run_model
+from textrnn.app.runs import TrainSettings, load_run_model
 from textrnn.cli.options import (
     add_data_options,
     add_model_options,
+    settings_given,
 )
 from textrnn.errors import TextRNNError
 
@@ -30,9 +31,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
         model = load_run_model(target, need_text=False)
     else:
-        config = zoo.ZooConfig(vocab_size=args.vocab_size, embedding_dim=args.embedding_dim,
-                               maxlen=args.maxlen, units=args.units, layers=args.layers,
-                               dropout=args.dropout)
+        shape = TrainSettings(model=args.model, **settings_given(args, TrainSettings))
+        config = zoo.ZooConfig(vocab_size=shape.vocab_size, embedding_dim=shape.embedding_dim,
+                               maxlen=shape.maxlen, units=shape.units, layers=shape.layers,
+                               dropout=shape.dropout)
         model = zoo.build(args.model, config)
     model.summary()
     if model.length_buckets:
