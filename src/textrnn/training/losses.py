@@ -17,11 +17,30 @@ def binary_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Ten
     return F.binary_cross_entropy(p, y_true)
 
 
-def sparse_categorical_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+def _class_probabilities(y_pred: torch.Tensor) -> torch.Tensor:
     # Keras (from_logits=False) renormalises the probabilities and clips them before the log.
-    p = y_pred / y_pred.sum(dim=-1, keepdim=True)
-    p = p.clamp(EPSILON, 1 - EPSILON)
+    return (y_pred / y_pred.sum(dim=-1, keepdim=True)).clamp(EPSILON, 1 - EPSILON)
+
+
+def sparse_categorical_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """Class ids y_true (..., ) against probabilities (..., classes): one per row, or per time step
+    of a sequence output."""
+    p = _class_probabilities(y_pred).reshape(-1, y_pred.shape[-1])
     return F.nll_loss(torch.log(p), y_true.reshape(-1).long())
+
+
+def categorical_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """One-hot (or soft) targets against probabilities, summed over the classes, averaged over the
+    rest (rows and time steps)."""
+    return -(y_true.reshape(y_pred.shape) * torch.log(_class_probabilities(y_pred))).sum(-1).mean()
+
+
+def mean_squared_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    return (y_pred - y_true.reshape(y_pred.shape)).square().mean()
+
+
+def mean_absolute_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    return (y_pred - y_true.reshape(y_pred.shape)).abs().mean()
 
 
 def binary_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
@@ -30,18 +49,37 @@ def binary_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
 
 
 def sparse_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    return (y_pred.argmax(dim=-1) == y_true.reshape(-1).long()).float().mean()
+    return (y_pred.argmax(dim=-1).reshape(-1) == y_true.reshape(-1).long()).float().mean()
+
+
+def categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    return (y_pred.argmax(dim=-1) == y_true.reshape(y_pred.shape).argmax(dim=-1)).float().mean()
+
+
+def accuracy_by_shape(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """"accuracy" beside a loss that names no kind of label (Keras's rule): one output is a binary
+    probability, targets of the output's shape are one-hot, others are class ids."""
+    if y_pred.shape[-1] == 1:
+        return binary_accuracy(y_true, y_pred)
+    if y_true.numel() == y_pred.numel():
+        return categorical_accuracy(y_true, y_pred)
+    return sparse_categorical_accuracy(y_true, y_pred)
 
 
 LOSSES = {
     "binary_crossentropy": (binary_crossentropy, binary_accuracy),
     "sparse_categorical_crossentropy": (sparse_categorical_crossentropy, sparse_categorical_accuracy),
+    "categorical_crossentropy": (categorical_crossentropy, categorical_accuracy),
+    "mean_squared_error": (mean_squared_error, accuracy_by_shape),
+    "mean_absolute_error": (mean_absolute_error, accuracy_by_shape),
 }
+ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 ACCURACY_NAMES = ("acc", "accuracy")
 
 
 def get(loss: str):
     """(loss function, matching accuracy metric) for a Keras loss name."""
-    if loss not in LOSSES:
-        raise ConfigError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
-    return LOSSES[loss]
+    name = ALIASES.get(loss, loss)
+    if name not in LOSSES:
+        raise ConfigError(f"unknown loss {loss!r}; valid: {', '.join([*LOSSES, *ALIASES])}")
+    return LOSSES[name]

@@ -136,10 +136,13 @@ class Trainer:
     @staticmethod
     def _to_tensors(x: Any, y: Any | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         xa = _as_array(x, "x")
-        if xa.ndim != 2 or not np.issubdtype(xa.dtype, np.integer):
-            raise DataError(f"x: expected a 2-D integer array (samples, timesteps), got shape "
-                            f"{xa.shape} of {xa.dtype}")
-        xt = torch.from_numpy(np.ascontiguousarray(xa, dtype=np.int64))
+        if xa.ndim == 2 and np.issubdtype(xa.dtype, np.integer):  # token ids
+            xt = torch.from_numpy(np.ascontiguousarray(xa, dtype=np.int64))
+        elif xa.ndim in (2, 3) and np.issubdtype(xa.dtype, np.number):  # numbers per step (one-hot, ...)
+            xt = torch.from_numpy(np.ascontiguousarray(xa, dtype=np.float32))
+        else:
+            raise DataError(f"x: expected token ids (samples, timesteps) or numbers (samples, timesteps"
+                            f"[, features]), got shape {xa.shape} of {xa.dtype}")
         if y is None:
             return xt, None
         ya = _as_array(y, "y")
