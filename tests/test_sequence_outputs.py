@@ -82,3 +82,24 @@ def test_inputs_that_are_neither_ids_nor_numbers_are_refused_in_one_line():
     model.compile("adam", "categorical_crossentropy")
     with pytest.raises(textrnn.errors.DataError, match="token ids .* or numbers"):
         model.fit(np.array([["a", "b"]]), np.zeros((1, 4, 5)), verbose=0)
+
+
+@pytest.mark.parametrize("recurrent", [
+    lambda lib: lib.layers.LSTM(6),
+    lambda lib: lib.layers.GRU(6, return_sequences=True),
+    lambda lib: lib.layers.Bidirectional(lib.layers.LSTM(4)),
+])
+def test_masking_skips_padded_steps_as_keras_does(recurrent, tmp_path):
+    x = RNG.normal(size=(5, 8, 3)).astype("float32")
+    for row, length in enumerate([8, 5, 3, 6, 1]):
+        x[row, length:] = 0.0  # padded after the sequence, as TextVectorization pads
+    x[1, 1] = 0.0  # a step of zeros inside a sequence is masked too (Keras's rule)
+    theirs = keras.Sequential([keras.layers.Masking(0.0, input_shape=(8, 3)), recurrent(keras)])
+    ours = textrnn.Sequential([textrnn.layers.Masking(0.0, input_shape=(8, 3)), recurrent(textrnn)])
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+    mask = textrnn.layers.Masking().compute_mask(torch.from_numpy(x), None).numpy()
+    np.testing.assert_array_equal(mask, np.any(x != 0, axis=-1))
+    ours.save(tmp_path / "model")
+    np.testing.assert_allclose(textrnn.models.load_model(tmp_path / "model").predict(x, verbose=0),
+                               theirs.predict(x, verbose=0), atol=1e-5)

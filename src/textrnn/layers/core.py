@@ -1,4 +1,4 @@
-"""Dense, Dropout, Activation and SpatialDropout1D, as in keras.layers."""
+"""Dense, Dropout, Activation, SpatialDropout1D and Masking, as in keras.layers."""
 
 from __future__ import annotations
 
@@ -124,3 +124,23 @@ class SpatialDropout1D(Dropout):
         config = super().get_config()
         config.pop("noise_shape")
         return config
+
+
+class Masking(Layer):
+    """Marks the time steps whose every feature equals `mask_value` as padding, for the layers after
+    it (keras.layers.Masking: what mask_zero does for token ids, for numeric sequences); those
+    steps' values are zeroed."""
+
+    def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+
+    def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return (x != self.mask_value).any(dim=-1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.ensure_built(x)
+        return x * self.compute_mask(x, mask).unsqueeze(-1).to(x.dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mask_value": self.mask_value}
