@@ -103,3 +103,36 @@ def test_masking_skips_padded_steps_as_keras_does(recurrent, tmp_path):
     ours.save(tmp_path / "model")
     np.testing.assert_allclose(textrnn.models.load_model(tmp_path / "model").predict(x, verbose=0),
                                theirs.predict(x, verbose=0), atol=1e-5)
+
+
+def _batch_norm_model(lib):
+    L = lib.layers
+    return lib.Sequential([L.Embedding(50, 6, input_length=9), L.Conv1D(8, 3, activation="relu"),
+                           L.BatchNormalization(momentum=0.9), L.GlobalMaxPooling1D(), L.Dense(4),
+                           L.BatchNormalization(), L.Dense(1, activation="sigmoid")])
+
+
+def test_batch_normalization_trains_and_predicts_as_keras_does(tmp_path, capsys):
+    x = RNG.integers(1, 50, (16, 9))
+    y = RNG.integers(0, 2, 16).astype("float32")
+    theirs = _batch_norm_model(keras)
+    theirs.build((None, 9))
+    ours = _batch_norm_model(textrnn)
+    ours.set_weights(theirs.get_weights())
+    assert (ours.count_params(), len(ours.non_trainable_weights)) == (theirs.count_params(), 4)
+    ours.summary()
+    table = capsys.readouterr().out
+    theirs.summary()
+    assert table.split("Total params")[1] == capsys.readouterr().out.split("Total params")[1]
+    theirs.compile(keras.optimizers.SGD(0.1), "binary_crossentropy", metrics=["accuracy"])
+    ours.compile(textrnn.optimizers.SGD(0.1), "binary_crossentropy", metrics=["accuracy"])
+    for _ in range(2):  # batch statistics in training, and the moving averages they update
+        theirs.train_on_batch(x, y)
+        ours.train_on_batch(x, y)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+    ours.save(tmp_path / "model")
+    again = textrnn.models.load_model(tmp_path / "model")
+    assert len(again.non_trainable_weights) == 4
+    np.testing.assert_allclose(again.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)

@@ -4,13 +4,13 @@ from textrnn.layers.base import Layer
 from textrnn.layers.convolutional import AveragePooling1D, Conv1D, MaxPooling1D
 from textrnn.layers.core import Activation, Dense, Dropout, Masking, SpatialDropout1D
 from textrnn.layers.embedding import Embedding
-from textrnn.layers.normalization import LayerNormalization
+from textrnn.layers.normalization import BatchNormalization, LayerNormalization
 from textrnn.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from textrnn.layers.reshaping import Flatten, RepeatVector
 from textrnn.layers.wrappers import Bidirectional, TimeDistributed
 
-__all__ = ["GRU", "LSTM", "RNN", "Activation", "AveragePooling1D", "Bidirectional", "Conv1D", "Dense",
-           "Dropout", "Embedding", "Flatten", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Layer",
-           "LayerNormalization", "Masking", "MaxPooling1D", "RepeatVector", "SimpleRNN", "SpatialDropout1D",
-           "TimeDistributed"]
+__all__ = ["GRU", "LSTM", "RNN", "Activation", "AveragePooling1D", "BatchNormalization", "Bidirectional",
+           "Conv1D", "Dense", "Dropout", "Embedding", "Flatten", "GlobalAveragePooling1D",
+           "GlobalMaxPooling1D", "Layer", "LayerNormalization", "Masking", "MaxPooling1D", "RepeatVector",
+           "SimpleRNN", "SpatialDropout1D", "TimeDistributed"]

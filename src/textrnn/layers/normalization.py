@@ -1,4 +1,4 @@
-"""LayerNormalization, as keras.layers.LayerNormalization over the last axis (it passes a mask on)."""
+"""LayerNormalization and BatchNormalization over the last axis, as in keras.layers (both pass a mask on)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,61 @@ class LayerNormalization(Layer):
         return {**super().get_config(), "axis": -1, "epsilon": self.epsilon, "center": self.center,
                 "scale": self.scale, "beta_initializer": self.beta_initializer,
                 "gamma_initializer": self.gamma_initializer}
+
+
+class BatchNormalization(Layer):
+    """keras.layers.BatchNormalization over the last axis: in training, each feature normalised by
+    the batch's mean and (biased) variance, padded steps of a masked sequence left out, and the
+    moving averages updated (moving = moving * momentum + batch * (1 - momentum)); at inference,
+    normalised by the moving averages. Weights gamma, beta (trainable), moving_mean,
+    moving_variance (never trained by the optimizer)."""
+
+    def __init__(self, axis: int | list[int] = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer: str = "zeros",
+                 gamma_initializer: str = "ones", moving_mean_initializer: str = "zeros",
+                 moving_variance_initializer: str = "ones", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if axis not in (-1, [-1]):
+            raise ConfigError(f"BatchNormalization: only axis=-1 (the features) is supported, got {axis!r}")
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.initializers = {"beta": beta_initializer, "gamma": gamma_initializer,
+                             "moving_mean": moving_mean_initializer,
+                             "moving_variance": moving_variance_initializer}
+
+    def build(self, input_shape: Shape) -> None:
+        features = (int(input_shape[-1]),)
+        for name in ("gamma", "beta", "moving_mean", "moving_variance"):
+            if (name != "gamma" or self.scale) and (name != "beta" or self.center):
+                self.add_weight(name, features, self.initializers[name])
+        super().build(input_shape)
+
+    def _apply_trainable(self) -> None:
+        super()._apply_trainable()
+        for name in ("moving_mean", "moving_variance"):
+            if name in self._weight_names:
+                getattr(self, name).requires_grad_(False)  # statistics, not parameters to train
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        self.ensure_built(x)
+        if self.training and self.trainable:
+            rows = x.reshape(-1, x.shape[-1])
+            if mask is not None and x.dim() == 3:
+                rows = rows[mask.reshape(-1)]
+            var, mean = torch.var_mean(rows, dim=0, correction=0)
+            with torch.no_grad():
+                self.moving_mean.mul_(self.momentum).add_(mean.detach(), alpha=1 - self.momentum)
+                self.moving_variance.mul_(self.momentum).add_(var.detach(), alpha=1 - self.momentum)
+        else:
+            mean, var = self.moving_mean, self.moving_variance
+        y = (x - mean) * torch.rsqrt(var + self.epsilon)
+        if self.scale:
+            y = y * self.gamma
+        if self.center:
+            y = y + self.beta
+        return y
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": -1, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                **{f"{name}_initializer": init for name, init in self.initializers.items()}}
