@@ -136,3 +136,17 @@ def test_batch_normalization_trains_and_predicts_as_keras_does(tmp_path, capsys)
     again = textrnn.models.load_model(tmp_path / "model")
     assert len(again.non_trainable_weights) == 4
     np.testing.assert_allclose(again.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adam"])
+def test_the_summary_counts_the_optimizers_variables_once_it_has_trained(optimizer, capsys):
+    x, y = RNG.integers(1, 50, (8, 9)), RNG.integers(0, 2, 8).astype("float32")
+    tables = []
+    for lib in (keras, textrnn):
+        model = _batch_norm_model(lib)
+        model.build((None, 9))
+        model.compile(optimizer, "binary_crossentropy")
+        model.train_on_batch(x, y)
+        model.summary()
+        tables.append(capsys.readouterr().out.split("Total params")[1])
+    assert "Optimizer params" in tables[1] and tables[0] == tables[1]

@@ -49,16 +49,22 @@ def render_summary(model: Sequential, line_length: int | None = None) -> str:
     n_train = sum(w.numel() for w in trainable)
     n_frozen = sum(w.numel() for w in frozen)
     size = 4  # bytes per float32 weight
+    spec = getattr(model, "_optimizer_spec", None)
+    # Keras adds the optimizer's variables once it is built (the first training step, or loaded).
+    n_optimizer = (spec.keras_variable_count(n_train)
+                   if spec is not None and getattr(model, "optimizer", None) is not None else None)
+    n_total = n_train + n_frozen + (n_optimizer or 0)
 
     # Same console settings as Keras's print_fn path, so wrapping behaves identically too.
     console = rich.console.Console(highlight=False, force_terminal=False, color_system=None)
     console.begin_capture()
     console.print(f'Model: "{rich.markup.escape(model.name)}"')
     console.print(table)
-    console.print(f" Total params: {n_train + n_frozen:,} "
-                  f"({readable_memory_size((n_train + n_frozen) * size)})")
+    console.print(f" Total params: {n_total:,} ({readable_memory_size(n_total * size)})")
     console.print(f" Trainable params: {n_train:,} ({readable_memory_size(n_train * size)})")
     console.print(f" Non-trainable params: {n_frozen:,} ({readable_memory_size(n_frozen * size)})")
+    if n_optimizer is not None:
+        console.print(f" Optimizer params: {n_optimizer:,} ({readable_memory_size(n_optimizer * size)})")
     return console.end_capture()
 
 

@@ -114,6 +114,9 @@ class AdamOptimizer(_KerasRule):
 
 OPTIMIZERS = {"rmsprop": RMSpropOptimizer, "adam": AdamOptimizer, "sgd": torch.optim.SGD}
 DEFAULT_LR = {"rmsprop": 0.001, "adam": 0.001, "sgd": 0.01}
+# Keras's optimizer variables: the step count and the learning rate, then these per trained weight
+# (RMSprop's velocities; Adam's momentums and velocities; plain SGD keeps none).
+KERAS_SLOTS = {"rmsprop": 1, "adam": 2, "sgd": 0}
 
 
 class OptimizerSpec:
@@ -136,6 +139,11 @@ class OptimizerSpec:
         self.learning_rate = DEFAULT_LR[key] if learning_rate is None else float(learning_rate)
         self.embedding_learning_rate = (None if embedding_learning_rate is None
                                         else float(embedding_learning_rate))
+
+    def keras_variable_count(self, trainable_params: int) -> int:
+        """How many numbers Keras's optimizer of this kind holds for this many trained weights (the
+        summary's "Optimizer params")."""
+        return 2 + KERAS_SLOTS[self.name] * trainable_params
 
     def create(self, params: list[torch.nn.Parameter],
                embedding_params: list[torch.nn.Parameter] = ()) -> torch.optim.Optimizer:
