@@ -18,9 +18,10 @@ Three steps, each kept in the run folder so an interrupted recipe resumes where 
    so evaluate / predict / serve use the blend.
 With fewer labelled training rows than --few-labels-below, step 2 trains no network: the model is
 the word2vec vectors averaged per text with a logistic regression on them, blended with the NB
-head, every choice made by cross-validation on the labelled rows (textrnn.app.few_labels).
+head, then self-trained on up to POOL_SIZE unlabelled texts, every choice made by cross-validation
+on the labelled rows (textrnn.app.few_labels); it reads --few-labels-maxlen words of each text.
 --unlabelled PATH adds the user's own unlabelled text (lines of a .txt, a CSV / JSONL text column,
-or a folder of .txt files) to word2vec's corpus, on either path.
+or a folder of .txt files) to word2vec's corpus on either path, and to self-training's texts.
 The settings a folder started with are kept in recipe-settings.json; resuming with others stops.
 Each choice and its default come from the ablation in docs/benchmarks.md (experiments/recipe_ablation.py).
 """
