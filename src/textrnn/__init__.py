@@ -47,6 +47,8 @@ __version__ = "0.1.0"
 # cheap, and the packages below keep importing only downward).
 _KERAS_NAMES = {
     "Sequential": ("textrnn.models", "Sequential"),
+    "Model": ("textrnn.models", "Model"),
+    "Input": ("textrnn.layers", "Input"),
     "layers": ("textrnn.layers", None),
     "models": ("textrnn.models", None),
     "datasets": ("textrnn.datasets", None),

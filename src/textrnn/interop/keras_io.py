@@ -204,6 +204,11 @@ def _keras_layer_config(layer: L.Layer, input_shape) -> dict[str, Any]:
 
 def save_keras_model(model: Sequential, path: str | Path) -> None:
     """Write a `.keras` archive that `keras.saving.load_model` opens and that predicts the same."""
+    from textrnn.models import Model
+
+    if isinstance(model, Model):
+        raise ConfigError("a functional Model cannot be written as .keras yet; save it to a folder "
+                          "(model.save('folder')) or export it to ONNX")
     if not model.built:
         raise ConfigError("cannot export a model that has no weights yet")
     shape = model.build_input_shape

@@ -4,13 +4,16 @@ from textrnn.layers.base import Layer
 from textrnn.layers.convolutional import AveragePooling1D, Conv1D, MaxPooling1D
 from textrnn.layers.core import Activation, Dense, Dropout, Masking, SpatialDropout1D
 from textrnn.layers.embedding import Embedding
+from textrnn.layers.input_layer import Input, InputLayer
+from textrnn.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from textrnn.layers.normalization import BatchNormalization, LayerNormalization
 from textrnn.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from textrnn.layers.reshaping import Flatten, RepeatVector
 from textrnn.layers.wrappers import Bidirectional, TimeDistributed
 
-__all__ = ["GRU", "LSTM", "RNN", "Activation", "AveragePooling1D", "BatchNormalization", "Bidirectional",
-           "Conv1D", "Dense", "Dropout", "Embedding", "Flatten", "GlobalAveragePooling1D",
-           "GlobalMaxPooling1D", "Layer", "LayerNormalization", "Masking", "MaxPooling1D", "RepeatVector",
-           "SimpleRNN", "SpatialDropout1D", "TimeDistributed"]
+__all__ = ["GRU", "LSTM", "RNN", "Activation", "Add", "Average", "AveragePooling1D", "BatchNormalization",
+           "Bidirectional", "Concatenate", "Conv1D", "Dense", "Dropout", "Embedding", "Flatten",
+           "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Input", "InputLayer", "Layer",
+           "LayerNormalization", "Masking", "MaxPooling1D", "Maximum", "Minimum", "Multiply", "RepeatVector",
+           "SimpleRNN", "SpatialDropout1D", "Subtract", "TimeDistributed"]

@@ -1,4 +1,6 @@
-"""The Layer base class: a torch.nn.Module with Keras's naming, build, weights and config."""
+"""The Layer base class: a torch.nn.Module with Keras's naming, build, weights and config; and the
+functional API's KerasTensor (a shape and the layer call that made it, no values), which a layer
+called on one returns."""
 
 from __future__ import annotations
 
@@ -29,6 +31,24 @@ class WeightSplit:
     @property
     def non_trainable_weights(self) -> list[nn.Parameter]:
         return [w for w in self.weights if not w.requires_grad]
+
+
+class KerasTensor:
+    """A symbolic tensor: its shape (batch dimension first, None), dtype, and the layer call that
+    made it (`layer`, `inputs`), or none for a model's input."""
+
+    def __init__(self, shape: Shape, dtype: str = "float32", layer: Layer | None = None,
+                 inputs: list[KerasTensor] | None = None) -> None:
+        self.shape, self.dtype = tuple(shape), dtype
+        self.layer, self.inputs = layer, list(inputs or [])
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}>"
+
 
 
 class Layer(WeightSplit, nn.Module):
@@ -78,6 +98,12 @@ class Layer(WeightSplit, nn.Module):
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
         """The mask passed on to the next layer (Keras: layers keep the mask by default)."""
         return mask
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """On tensors, the forward pass; on the functional API's KerasTensors, a recorded call."""
+        if args and is_symbolic(args[0]):
+            return call_symbolic(self, args[0])
+        return super().__call__(*args, **kwargs)
 
     def ensure_built(self, x: torch.Tensor) -> None:
         if not self.built:
@@ -152,3 +178,23 @@ def layer_from_config(spec: dict[str, Any]) -> Layer:
 
 def layer_to_config(layer: Layer) -> dict[str, Any]:
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def is_symbolic(value: Any) -> bool:
+    """Whether a layer is called on KerasTensors (the functional API), not on values."""
+    return isinstance(value, KerasTensor) or (
+        isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, KerasTensor) for v in value))
+
+
+def call_symbolic(layer: Layer, inputs: KerasTensor | list[KerasTensor]) -> KerasTensor:
+    """`layer(inputs)` on KerasTensors: build it for their shapes, and remember the call."""
+    if getattr(layer, "_called_symbolically", False):
+        raise ConfigError(f"layer {layer.name!r} is already called in a model graph; calling one layer "
+                          "twice (shared layers) is not supported yet")
+    many = isinstance(inputs, (list, tuple))
+    shapes = [t.shape for t in inputs] if many else inputs.shape
+    if not layer.built:
+        layer.build(shapes)
+    layer._called_symbolically = True
+    tensors = list(inputs) if many else [inputs]
+    return KerasTensor(layer.output_shape, "float32", layer, tensors)

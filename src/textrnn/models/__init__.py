@@ -1,6 +1,7 @@
-"""The model: Sequential (structure, config, saving, summary) and load_model. `textrnn.models` is
-the public path, as `keras.models` is."""
+"""The models: Sequential (structure, config, saving, summary), the functional Model, and
+load_model. `textrnn.models` is the public path, as `keras.models` is."""
 
+from textrnn.models.functional import Model
 from textrnn.models.sequential import (
     CONFIG_FILE,
     MEMBERS_DIR,
@@ -12,5 +13,5 @@ from textrnn.models.sequential import (
 )
 from textrnn.serialization import load_weights_file, read_json
 
-__all__ = ["CONFIG_FILE", "MEMBERS_DIR", "VOCAB_FILE", "WEIGHTS_FILE", "Sequential", "load_model",
+__all__ = ["CONFIG_FILE", "MEMBERS_DIR", "VOCAB_FILE", "WEIGHTS_FILE", "Model", "Sequential", "load_model",
            "load_vocabulary_file", "load_weights_file", "read_json"]

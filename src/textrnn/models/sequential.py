@@ -258,7 +258,12 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
         raise DataError(f"{folder}: not a saved textrnn model (no {CONFIG_FILE})")
     config = read_json(config_path, "malformed model config")
     try:
-        model = Sequential.from_config(config["model"])
+        if config["model"].get("class") == "Functional":
+            from textrnn.models.functional import Model  # the graph model, built on this module
+
+            model: Sequential = Model.from_config(config["model"])
+        else:
+            model = Sequential.from_config(config["model"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DataError(f"{config_path}: malformed model config ({type(exc).__name__}: {exc})") from None
     weights_path = folder / WEIGHTS_FILE

@@ -28,21 +28,25 @@ def _shape_text(shape) -> str:
 
 def render_summary(model: Sequential, line_length: int | None = None) -> str:
     """The summary as plain text (no colour), identical in layout to Keras's."""
-    line_length = line_length or min(88, shutil.get_terminal_size().columns - 4)
+    # A functional model with branches or joins gets Keras's wider table with a "Connected to" column.
+    linked = not getattr(model, "sequential_like", True)
+    positions = (0.3, 0.56, 0.74, 1.0) if linked else (0.45, 0.80, 1.0)
+    line_length = line_length or min(108 if linked else 88, shutil.get_terminal_size().columns - 4)
     widths, current = [], 0
-    for pos in (0.45, 0.80, 1.0):
+    for pos in positions:
         widths.append(int(pos * line_length) - current)
         current += widths[-1]
-    table = rich.table.Table(
-        rich.table.Column("Layer (type)", justify="left", width=widths[0]),
-        rich.table.Column("Output Shape", justify="left", width=widths[1]),
-        rich.table.Column("Param #", justify="right", width=widths[2]),
-        width=line_length, show_lines=True,
-    )
+    columns = [rich.table.Column("Layer (type)", justify="left", width=widths[0]),
+               rich.table.Column("Output Shape", justify="left", width=widths[1]),
+               rich.table.Column("Param #", justify="right", width=widths[2])]
+    if linked:
+        columns.append(rich.table.Column("Connected to", justify="left", width=widths[3]))
+    table = rich.table.Table(*columns, width=line_length, show_lines=True)
     for layer in model.layers:
         name = f"{rich.markup.escape(layer.name)} ({type(layer).__name__})"
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-        table.add_row(name, _shape_text(layer.output_shape if layer.built else None), params)
+        row = [name, _shape_text(layer.output_shape if layer.built else None), params]
+        table.add_row(*row, *([model.connections(layer)] if linked else []))
 
     trainable = model.trainable_weights
     frozen = model.non_trainable_weights
