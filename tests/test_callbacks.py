@@ -13,6 +13,7 @@ from textrnn.training.callbacks import (
     CSVLogger,
     LearningRateScheduler,
     ReduceLROnPlateau,
+    TensorBoard,
     get_learning_rate,
 )
 from textrnn.training.optimizers import Adam
@@ -93,3 +94,28 @@ def test_csv_logger_writes_kerass_file(tmp_path, logs):
     again = CSVLogger(tmp_path / "ours.csv", append=True)
     _drive(again, _model(), [dict(logs[0])])
     assert (tmp_path / "ours.csv").read_text().count("epoch") == 1
+
+
+def _events(folder):
+    """{tag: [(step, value), ...]} of the event files in a folder, read with tensorboard's reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_tensorboard_writes_keras_s_tags_that_tensorboard_reads(tmp_path):
+    model = _model("adam")
+    x = np.random.default_rng(0).integers(1, 20, (40, 6))
+    y = (x[:, 0] > 10).astype("float32")
+    history = model.fit(x, y, epochs=3, batch_size=8, validation_split=0.25, verbose=0,
+                        callbacks=[TensorBoard(tmp_path / "logs")])
+    train, validation = _events(tmp_path / "logs" / "train"), _events(tmp_path / "logs" / "validation")
+    assert set(train) == {"epoch_loss", "epoch_acc", "epoch_learning_rate"}
+    assert set(validation) == {"epoch_loss", "epoch_acc"}
+    for name, tags in (("loss", train), ("val_loss", validation)):
+        steps, values = zip(*tags["epoch_loss"])
+        assert steps == (0, 1, 2)
+        np.testing.assert_allclose(values, history.history[name], rtol=1e-6)
+    assert [v for _, v in train["epoch_learning_rate"]] == pytest.approx([0.001] * 3)

@@ -44,6 +44,8 @@ def test_train_evaluate_predict_on_the_sample(capsys, tmp_path):
     assert metrics["test"]["n"] == 1000 and metrics["train_size"] == 240
     history = json.loads((run / "history.json").read_text())
     assert set(history) == {"acc", "loss", "val_acc", "val_loss"} and len(history["loss"]) == 2
+    for curves in ("train", "validation"):  # for `tensorboard --logdir RUN_DIR/logs`
+        assert list((run / "logs" / curves).glob("events.out.tfevents.*")), curves
 
     code, out, _ = _cli(capsys, "evaluate", str(run), "--json")
     report = json.loads(out)

@@ -24,7 +24,7 @@ from textrnn.models import Sequential, load_model
 from textrnn.serialization import read_json
 from textrnn.setting import setting
 from textrnn.training import distributed
-from textrnn.training.callbacks import Callback, EarlyStopping
+from textrnn.training.callbacks import Callback, EarlyStopping, TensorBoard
 from textrnn.training.checkpoint import load_checkpoint, save_checkpoint
 from textrnn.training.metrics import classification_report, probabilities_to_labels
 from textrnn.training.optimizers import OptimizerSpec
@@ -32,7 +32,9 @@ from textrnn.training.optimizers import OptimizerSpec
 RUN_FILE = "run.json"
 # Everything a training run writes into its folder: the output-folder policy refuses a folder that
 # holds anything else, and only these are ever replaced or removed.
-RUN_OUTPUTS = {RUN_FILE, "model", "checkpoint", "history.json", "metrics.json", "loss.png", "accuracy.png"}
+TENSORBOARD_DIR = "logs"  # the run's curves for `tensorboard --logdir RUN_DIR/logs`
+RUN_OUTPUTS = {RUN_FILE, "model", "checkpoint", "history.json", "metrics.json", "loss.png", "accuracy.png",
+               TENSORBOARD_DIR}
 
 
 @dataclass
@@ -264,6 +266,8 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
     cbs: list[Callback] = [stopper] if stopper else []
     checkpoint = _RunCheckpoint(run_dir, monitor, stopper, progress)
     cbs.append(checkpoint)
+    if distributed.is_main():
+        cbs.append(TensorBoard(run_dir / TENSORBOARD_DIR))
     cbs += callbacks or []
 
     if progress["epochs_done"] < settings.epochs and not progress.get("stopped"):

@@ -1,5 +1,5 @@
 """Training callbacks with Keras's names and behaviour: History, EarlyStopping, ModelCheckpoint,
-ReduceLROnPlateau, LearningRateScheduler, CSVLogger."""
+ReduceLROnPlateau, LearningRateScheduler, CSVLogger, TensorBoard."""
 
 from __future__ import annotations
 
@@ -236,3 +236,44 @@ class CSVLogger(Callback):
                 writer.writeheader()
                 self.header = False
             writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
+
+
+class TensorBoard(Callback):
+    """Keras's TensorBoard callback, for the curves: event files that `tensorboard --logdir LOG_DIR`
+    shows, written with tensorboard's own writer. As Keras writes them: LOG_DIR/train and
+    LOG_DIR/validation, a scalar `epoch_NAME` per log entry at step EPOCH (validation entries
+    without their val_ prefix), and the learning rate as `epoch_learning_rate`."""
+
+    def __init__(self, log_dir: str | Path = "logs", **ignored: Any) -> None:
+        self.log_dir = Path(log_dir)
+        self.writers: dict[str, Any] = {}
+
+    def _writer(self, name: str) -> Any:
+        if name not in self.writers:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is a dependency; a trimmed install may lack it
+                raise ConfigError("the TensorBoard callback needs the tensorboard package: "
+                                  "pip install tensorboard") from None
+            self.writers[name] = SummaryWriter(str(self.log_dir / name))
+        return self.writers[name]
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self._writer("train")  # a missing package fails here, before any epoch is spent
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = dict(logs or {})
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        train.setdefault("learning_rate", get_learning_rate(self.model))
+        for name, value in train.items():
+            self._writer("train").add_scalar(f"epoch_{name}", float(value), epoch)
+        for name, value in logs.items():
+            if name.startswith("val_"):
+                self._writer("validation").add_scalar(f"epoch_{name[4:]}", float(value), epoch)
+        for writer in self.writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        self.writers = {}
