@@ -204,3 +204,40 @@ def test_onnx_export_of_a_masked_pooled_model_matches_keras(tmp_path, reviews, p
         expected = km.predict(ids, verbose=0)
         np.testing.assert_allclose(session.run(None, {"ids": ids})[0], expected, atol=1e-5)
         np.testing.assert_allclose(model.predict(ids), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
+def test_a_keras_file_keeps_training_where_it_stopped_both_ways(tmp_path, reviews, optimizer):
+    """compile_config and the optimizer's variables cross in both directions: the next training
+    step from the loaded model is the step the saving model would have taken."""
+    x, y, _ = reviews
+    rates = {"adam": 0.01, "rmsprop": 0.002, "sgd": 0.1}
+    km = _keras_lecture_model("bi-gru")  # no dropout: the two libraries would draw other masks
+    km.compile(optimizer=keras.optimizers.get({"class_name": optimizer,
+                                               "config": {"learning_rate": rates[optimizer]}}),
+               loss="binary_crossentropy", metrics=["accuracy"])
+    km.fit(x, y, epochs=1, batch_size=32, verbose=0)  # two steps: the optimizer holds state
+    km.save(tmp_path / "k.keras")
+    ours = load_keras_model(tmp_path / "k.keras")
+    assert ours.compiled and ours.loss == "binary_crossentropy" and ours.metric_names == ["accuracy"]
+    assert ours._optimizer_spec.name == optimizer and ours.optimizer.param_groups[0]["lr"] == pytest.approx(
+        rates[optimizer])
+    km.train_on_batch(x[:32], y[:32])
+    ours.train_on_batch(x[:32], y[:32])
+    for a, b in zip(ours.get_weights(), km.get_weights()):
+        np.testing.assert_allclose(a, b, atol=2e-5)
+
+    ours.save(tmp_path / "back.keras")  # and back: Keras's model is compiled, its optimizer restored
+    again = keras.saving.load_model(tmp_path / "back.keras")
+    assert again.compiled and type(again.optimizer).__name__.lower() == optimizer
+    again.train_on_batch(x[32:], y[32:])
+    ours.train_on_batch(x[32:], y[32:])
+    for a, b in zip(ours.get_weights(), again.get_weights()):
+        np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+def test_a_keras_file_compiled_with_what_textrnn_lacks_loads_uncompiled(tmp_path):
+    km = _keras_lecture_model("lstm")
+    km.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="binary_crossentropy")
+    km.save(tmp_path / "k.keras")
+    assert not load_keras_model(tmp_path / "k.keras").compiled

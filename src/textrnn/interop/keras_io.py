@@ -7,7 +7,8 @@ Reading never executes code from the file: the config is read as data, only the 
 are accepted, and anything else (another layer, a custom or lambda object, a functional model) is
 refused with one line that names it. Weights follow Keras's h5 layout: `layers/<class name in
 snake case, made unique in order>/vars/<i>`, RNN weights under `.../cell/vars`, a Bidirectional's
-under `forward_layer/cell` and `backward_layer/cell`.
+under `forward_layer/cell` and `backward_layer/cell`. A compiled model's compile_config and its
+optimizer's variables cross too (textrnn.interop.keras_compile).
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ import numpy as np
 
 from textrnn import layers as L
 from textrnn.errors import ConfigError, DataError
+from textrnn.interop.keras_compile import (
+    compile_config,
+    compile_from_config,
+    optimizer_arrays,
+    restore_optimizer_arrays,
+)
 from textrnn.io_utils import atomic_write_bytes
 from textrnn.models import Sequential
 
@@ -168,6 +175,11 @@ def load_keras_model(path: str | Path) -> Sequential:
     try:
         with h5py.File(io.BytesIO(weights), "r") as h5:
             _read_weights(model, h5, str(path))
+            # Compiled as Keras saved it, and its optimizer where it stopped: training goes on.
+            if compile_from_config(model, config.get("compile_config")) and "optimizer/vars" in h5:
+                group = h5["optimizer/vars"]
+                arrays = [np.asarray(group[str(i)]) for i in range(len(group))]
+                restore_optimizer_arrays(model, arrays, str(path))
     except OSError as exc:
         raise DataError(f"{path}: model.weights.h5 is not a readable HDF5 file ({exc})") from None
     return model
@@ -220,6 +232,8 @@ def save_keras_model(model: Sequential, path: str | Path) -> None:
     config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
               "config": {"name": model.name, "trainable": True, "layers": layers},
               "build_config": {"input_shape": list(model.build_input_shape)}}
+    if model.compiled:
+        config["compile_config"] = compile_config(model)
     h5_buffer = io.BytesIO()
     with h5py.File(h5_buffer, "w") as h5:
         for layer, name in zip(model.layers, _unique_names(model)):
@@ -229,6 +243,10 @@ def save_keras_model(model: Sequential, path: str | Path) -> None:
                 for i, array in enumerate(arrays):
                     g.create_dataset(str(i), data=array)
         h5.create_group("vars")
+        arrays = optimizer_arrays(model) if model.compiled else None
+        if arrays is not None:
+            for i, array in enumerate(arrays):
+                h5.create_dataset(f"optimizer/vars/{i}", data=array)
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     zip_buffer = io.BytesIO()
     with zipfile.ZipFile(zip_buffer, "w") as archive:

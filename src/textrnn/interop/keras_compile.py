@@ -1,0 +1,108 @@
+"""What a `.keras` file says about training, both ways: `compile_config` (optimizer, learning rate,
+loss, metrics) and the optimizer's variables in model.weights.h5 (`optimizer/vars/<i>`), so a model
+saved mid-training by either library trains on where it stopped in the other.
+
+Keras's variables: the step count, the learning rate, then per trained weight (in the model's weight
+order) Adam's momentum and velocity, interleaved; RMSprop's velocity; plain SGD none. Settings
+textrnn has no rule for (momentum, a centred RMSprop, AMSGrad, another optimizer or loss) leave the
+model uncompiled rather than compiled differently."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import torch
+
+from textrnn.errors import DataError
+from textrnn.models import Sequential
+from textrnn.training import losses
+from textrnn.training.optimizers import KERAS_SLOTS, OptimizerSpec
+
+CLASS_NAMES = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}
+_UNSUPPORTED = {"momentum": 0.0, "centered": False, "amsgrad": False, "nesterov": False,
+                "weight_decay": None, "use_ema": False}
+_SLOT_KEYS = {"adam": ("m", "v"), "rmsprop": ("velocity",), "sgd": ()}
+
+
+def compile_config(model: Sequential) -> dict[str, Any] | None:
+    """Keras's compile_config for a compiled model, else None."""
+    if not model.compiled:
+        return None
+    spec = model._optimizer_spec
+    return {"optimizer": {"module": "keras.optimizers", "class_name": CLASS_NAMES[spec.name],
+                          "config": {"name": spec.name, "learning_rate": spec.learning_rate},
+                          "registered_name": None},
+            "loss": model.loss, "loss_weights": None, "metrics": list(model.metric_names),
+            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+
+
+def optimizer_arrays(model: Sequential) -> list[np.ndarray] | None:
+    """Keras's optimizer variables for a model that has trained, else None."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None
+    spec = model._optimizer_spec
+    keys = _SLOT_KEYS[spec.name]
+    steps, slots = 0, []
+    for weight in model.trainable_weights:
+        state = optimizer.state.get(weight, {})
+        steps = max(steps, int(state.get("step", 0)))
+        slots += [state[k].detach().cpu().numpy() if k in state else np.zeros(tuple(weight.shape), np.float32)
+                  for k in keys]
+    rate = optimizer.param_groups[0]["lr"]
+    return [np.asarray(steps, np.int64), np.asarray(rate, np.float32), *slots]
+
+
+def _name(value: Any) -> str | None:
+    """A loss or metric given by name or as a serialised object, in snake case."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("class_name"), str):
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", value["class_name"]).lower()
+    return None
+
+
+def compile_from_config(model: Sequential, config: Any) -> bool:
+    """Compile the model as a .keras file's compile_config says, where textrnn has every rule it
+    names; returns whether it did."""
+    if not isinstance(config, dict) or not isinstance(config.get("optimizer"), dict):
+        return False
+    optimizer = config["optimizer"]
+    name = str(optimizer.get("class_name", "")).lower()
+    settings = optimizer.get("config") or {}
+    rate = settings.get("learning_rate")
+    loss = _name(config.get("loss"))
+    known_loss = loss in losses.LOSSES or loss in losses.ALIASES
+    if (name not in CLASS_NAMES or not isinstance(rate, (int, float)) or not known_loss
+            or any(settings.get(k, v) not in (v, None) for k, v in _UNSUPPORTED.items())):
+        return False
+    metrics = [m for m in (_name(m) for m in config.get("metrics") or []) if m in losses.ACCURACY_NAMES]
+    model.compile(OptimizerSpec(name, float(rate)), loss=loss, metrics=metrics)
+    return True
+
+
+def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source: str) -> None:
+    """Put Keras's optimizer variables into the compiled model's optimizer."""
+    spec = model._optimizer_spec
+    keys = _SLOT_KEYS[spec.name]
+    weights = model.trainable_weights
+    if len(arrays) != 2 + KERAS_SLOTS[spec.name] * len(weights):
+        raise DataError(f"{source}: the optimizer holds {len(arrays)} variables, a {CLASS_NAMES[spec.name]} "
+                        f"of this model {2 + KERAS_SLOTS[spec.name] * len(weights)}")
+    optimizer = model.create_optimizer()
+    steps, rate, slots = int(arrays[0]), float(arrays[1]), arrays[2:]
+    for group in optimizer.param_groups:
+        group["lr"] = rate
+    for k, weight in enumerate(weights):
+        values = slots[k * len(keys):(k + 1) * len(keys)]
+        if any(tuple(v.shape) != tuple(weight.shape) for v in values):
+            raise DataError(f"{source}: optimizer variables of weight {k} have shapes "
+                            f"{[tuple(v.shape) for v in values]}, the weight {tuple(weight.shape)}")
+        state = {key: torch.as_tensor(np.asarray(v, np.float32)).to(weight.device)
+                 for key, v in zip(keys, values)}
+        if spec.name == "adam":
+            state["step"] = steps
+        if state:
+            optimizer.state[weight] = state
