@@ -196,3 +196,29 @@ def test_unlabelled_corpora_from_a_folder_and_a_table(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no .txt file"):
         corpus_tokens(str(tmp_path / "empty"))
+
+
+def test_a_users_csv_of_400_labels_and_a_file_of_unlabelled_texts_take_the_few_labels_path(tmp_path, capsys):
+    import csv
+
+    from textrnn.data.sample import load_sample
+
+    train, _ = load_sample()
+    labels = np.asarray(train.labels)
+    labelled = np.concatenate([np.flatnonzero(labels == c)[:250] for c in (0, 1)])  # 500: 400 train, 100 test
+    with (tmp_path / "labels.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["review", "sentiment"])
+        for row in labelled:
+            writer.writerow([train.texts[row], ["negative", "positive"][labels[row]]])
+    unlabelled = np.setdiff1d(np.arange(len(labels)), labelled)[:1000]
+    (tmp_path / "more.txt").write_text("\n".join(train.texts[i].replace("\n", " ") for i in unlabelled))
+    out = tmp_path / "run"
+    assert main(["recipe", "--data", str(tmp_path / "labels.csv"), "--unlabelled", str(tmp_path / "more.txt"),
+                 "--vocab-size", "5000", "--dim", "16", "--w2v-epochs", "2", "--out", str(out), "-q"]) == 0
+    record = json.loads((out / "recipe.json").read_text())
+    assert record["path"] == "few-labels" and record["test_accuracy"] > 0.6
+    assert record["few_labels"]["self_training"]["unlabelled"] == 1000  # the text file's lines
+    capsys.readouterr()
+    assert main(["predict", str(out), "A wonderful, moving film.", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["label"] in ("negative", "positive")
