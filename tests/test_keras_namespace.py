@@ -3,10 +3,16 @@ Keras where they compute something."""
 
 import keras
 import numpy as np
+import pytest
 
 import textrnn
 from textrnn.preprocessing.sequence import pad_sequences
 from textrnn.utils import to_categorical
+
+
+def test_keras_2_paths_load_their_submodules():
+    assert textrnn.preprocessing.sequence.pad_sequences is pad_sequences
+    assert textrnn.preprocessing.text.Tokenizer().word_index == {}
 
 
 def test_keras_style_code_runs_with_only_the_import_changed():
@@ -72,3 +78,28 @@ def test_clear_session_restarts_names():
     assert textrnn.layers.Dense(1).name == "dense"
     textrnn.backend.clear_session()
     assert textrnn.layers.Dense(1).name == "dense"
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"num_words": 300}, {"num_words": 300, "oov_token": "<OOV>"},
+                                    {"lower": False, "filters": ".,!"},
+                                    {"char_level": True, "num_words": 40}])
+def test_the_keras_2_tokenizer_matches_keras_preprocessing(kwargs):
+    """Keras 2's Tokenizer (keras-preprocessing 1.1.2, what Keras 2 imported) is the oracle."""
+    from keras_preprocessing.text import Tokenizer as Keras2Tokenizer
+    from keras_preprocessing.text import text_to_word_sequence as keras2_words
+
+    from textrnn.data.sample import load_sample
+
+    train, test = load_sample()
+    ours, theirs = textrnn.preprocessing.text.Tokenizer(**kwargs), Keras2Tokenizer(**kwargs)
+    ours.fit_on_texts(train.texts[:200])
+    theirs.fit_on_texts(train.texts[:200])
+    assert ours.word_index == theirs.word_index and ours.document_count == theirs.document_count
+    texts = test.texts[:50] + ["", "Unseen words only: zyzzyva qwxz!"]
+    assert ours.texts_to_sequences(texts) == theirs.texts_to_sequences(texts)
+    sequences = theirs.texts_to_sequences(texts)
+    assert ours.sequences_to_texts(sequences) == theirs.sequences_to_texts(sequences)
+    if not kwargs.get("char_level"):
+        for mode in ("binary", "count", "freq", "tfidf"):
+            np.testing.assert_allclose(ours.texts_to_matrix(texts, mode), theirs.texts_to_matrix(texts, mode))
+        assert textrnn.preprocessing.text.text_to_word_sequence(texts[0]) == keras2_words(texts[0])

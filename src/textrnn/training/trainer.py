@@ -138,7 +138,7 @@ class Trainer:
         xa = _as_array(x, "x")
         if xa.ndim == 2 and np.issubdtype(xa.dtype, np.integer):  # token ids
             xt = torch.from_numpy(np.ascontiguousarray(xa, dtype=np.int64))
-        elif xa.ndim in (2, 3) and np.issubdtype(xa.dtype, np.number):  # numbers per step (one-hot, ...)
+        elif xa.ndim in (2, 3) and (np.issubdtype(xa.dtype, np.number) or xa.dtype == bool):  # one-hot, ...
             xt = torch.from_numpy(np.ascontiguousarray(xa, dtype=np.float32))
         else:
             raise DataError(f"x: expected token ids (samples, timesteps) or numbers (samples, timesteps"
