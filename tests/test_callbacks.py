@@ -11,12 +11,14 @@ from textrnn.errors import ConfigError
 from textrnn.models import Sequential
 from textrnn.training.callbacks import (
     CSVLogger,
+    LambdaCallback,
     LearningRateScheduler,
     ReduceLROnPlateau,
     TensorBoard,
+    TerminateOnNaN,
     get_learning_rate,
 )
-from textrnn.training.optimizers import Adam
+from textrnn.training.optimizers import SGD, Adam
 
 VAL_LOSS = [1.0, 0.9, 0.95, 0.96, 0.97, 0.5, 0.6, 0.7, 0.8, 0.85, 0.4, 0.41]
 
@@ -119,3 +121,54 @@ def test_tensorboard_writes_keras_s_tags_that_tensorboard_reads(tmp_path):
         assert steps == (0, 1, 2)
         np.testing.assert_allclose(values, history.history[name], rtol=1e-6)
     assert [v for _, v in train["epoch_learning_rate"]] == pytest.approx([0.001] * 3)
+
+
+def test_lambda_callback_hooks_run_where_keras_runs_them_with_the_same_logs():
+    """The same small model (Keras's weights copied in), the same rows in order: every hook in the
+    same order, with the same logs (the batch logs are the epoch's running means)."""
+    import textrnn
+
+    x = np.random.default_rng(1).integers(1, 20, (24, 6))
+    y = (x[:, 0] > 10).astype("float32")
+    events = {}
+    for lib in (keras, textrnn):
+        L = lib.layers
+        model = lib.Sequential([L.Embedding(20, 4), L.GRU(3), L.Dense(1, activation="sigmoid")])
+        model.build((None, 6))
+        if lib is keras:
+            weights = model.get_weights()
+        else:
+            model.set_weights(weights)
+        model.compile(lib.optimizers.SGD(0.1), "binary_crossentropy", metrics=["accuracy"])
+        seen = events[lib.__name__] = []
+
+        def note(name, seen=seen):  # logs come in place or by keyword (batch hooks), as Keras passes them
+            def hook(*args, logs=None):
+                logs = logs if logs is not None else next((a for a in args if isinstance(a, dict)), {})
+                seen.append((name, *[a for a in args if not isinstance(a, dict)],
+                             {k: round(float(v), 4) for k, v in logs.items()}))
+            return hook
+
+        hooks = {name: note(name) for name in ("on_train_begin", "on_epoch_begin", "on_train_batch_begin",
+                                               "on_train_batch_end", "on_epoch_end", "on_train_end")}
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, validation_data=(x, y), verbose=0,
+                  callbacks=[lib.callbacks.LambdaCallback(**hooks)])
+    ours, theirs = events["textrnn"], events["keras"]
+    assert [e[:2] for e in ours] == [e[:2] for e in theirs]
+    for a, b in zip(ours, theirs):
+        logs_a, logs_b = a[-1], b[-1]
+        assert logs_a.keys() == logs_b.keys(), (a, b)
+        for key in logs_a:
+            assert logs_a[key] == pytest.approx(logs_b[key], abs=2e-4), (a, b)
+
+
+def test_terminate_on_nan_stops_inside_the_epoch():
+    model = _model("sgd")
+    model.compile(SGD(1e20), "mse")  # a rate that blows the weights up to inf, then NaN
+    x = np.random.default_rng(0).integers(1, 20, (64, 6))
+    steps = []
+    record = LambdaCallback(on_train_batch_end=lambda batch, logs: steps.append(batch))
+    model.fit(x, np.full(64, 1e20), epochs=3, batch_size=8, verbose=0, callbacks=[TerminateOnNaN(), record])
+    assert model.stop_training and len(steps) < 3 * 8
+    with pytest.raises(ConfigError, match="unknown hook"):
+        LambdaCallback(on_step=print)

@@ -1,5 +1,5 @@
 """Training callbacks with Keras's names and behaviour: History, EarlyStopping, ModelCheckpoint,
-ReduceLROnPlateau, LearningRateScheduler, CSVLogger, TensorBoard."""
+ReduceLROnPlateau, LearningRateScheduler, CSVLogger, TensorBoard, LambdaCallback, TerminateOnNaN."""
 
 from __future__ import annotations
 
@@ -28,6 +28,17 @@ class Callback:
     def on_train_end(self, logs: Logs | None = None) -> None: ...
     def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None: ...
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
+
+    # Each training step; as in Keras, the Keras 2 names on_batch_begin / on_batch_end are what the
+    # default on_train_batch_* call, so callbacks written either way run.
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
 
 
 class History(Callback):
@@ -277,3 +288,29 @@ class TensorBoard(Callback):
         for writer in self.writers.values():
             writer.close()
         self.writers = {}
+
+
+class LambdaCallback(Callback):
+    """Keras's LambdaCallback: the given functions run at those points of training."""
+
+    HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+             "on_train_batch_end", "on_batch_begin", "on_batch_end")
+
+    def __init__(self, **hooks: Callable[..., Any] | None) -> None:
+        unknown = set(hooks) - set(self.HOOKS)
+        if unknown:
+            raise ConfigError(f"LambdaCallback: unknown hook(s) {', '.join(sorted(unknown))}; valid: "
+                              f"{', '.join(self.HOOKS)}")
+        for name, function in hooks.items():
+            if function is not None:
+                setattr(self, name, function)
+
+
+class TerminateOnNaN(Callback):
+    """Stops training at the first step whose loss is NaN or infinite, as Keras's does."""
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True

@@ -262,7 +262,7 @@ class Trainer:
             cb.set_model(self)
         self.stop_training = False
         for cb in callbacks:
-            cb.on_train_begin()
+            cb.on_train_begin({})
         steps = math.ceil(len(xt) / batch_size)
         acc_name = self.metric_names[0] if self.metric_names else None
         forward = distributed.wrap(self)  # DistributedDataParallel under torchrun, else self
@@ -276,7 +276,7 @@ class Trainer:
             raise ConfigError("length buckets are not supported in distributed training")
         for epoch in range(initial_epoch, epochs):
             for cb in callbacks:
-                cb.on_epoch_begin(epoch)
+                cb.on_epoch_begin(epoch, {})
             batches = self._batches(xt, batch_size, shuffle)
             steps = len(batches) if self.length_buckets else steps  # buckets: more, smaller batches
             start = time.perf_counter()
@@ -284,17 +284,27 @@ class Trainer:
             bar = tqdm(range(steps), desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
                        disable=verbose != 1, leave=True, dynamic_ncols=True)
             for i in bar:
+                for cb in callbacks:
+                    cb.on_train_batch_begin(i, logs={})
                 rows, width = batches[i]
                 idx = distributed.local_rows(rows)
                 # one gather of the rows' last `width` columns (xt[idx, -width:] copies twice)
                 loss, acc = self._train_step(xt[:, -width:].index_select(0, idx), yt[idx], forward)
                 total_loss += loss
                 total_acc += acc
+                step_logs = {"loss": total_loss / (i + 1)}  # Keras's: the epoch's running means
+                if acc_name:
+                    step_logs[acc_name] = total_acc / (i + 1)
+                for cb in callbacks:
+                    cb.on_train_batch_end(i, logs=step_logs)
                 if i % 10 == 0 or i == steps - 1:
                     postfix = {"loss": f"{total_loss / (i + 1):.4f}"}
                     if acc_name:
                         postfix[acc_name] = f"{total_acc / (i + 1):.4f}"
                     bar.set_postfix(postfix, refresh=False)
+                if self.stop_training:  # a callback stopped it inside the epoch (TerminateOnNaN)
+                    steps = i + 1
+                    break
             logs: dict[str, float] = {}
             mean_loss, mean_acc = distributed.mean_over_ranks(total_loss / steps, total_acc / steps)
             if acc_name:
@@ -315,8 +325,9 @@ class Trainer:
                 cb.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        for cb in callbacks:
-            cb.on_train_end()
+        last = {k: v[-1] for k, v in history.history.items()}
+        for cb in callbacks:  # Keras's calls: batch hooks get logs= by keyword, the others in place
+            cb.on_train_end(last)
         self.history = history
         return history
 
