@@ -206,16 +206,18 @@ def test_onnx_export_of_a_masked_pooled_model_matches_keras(tmp_path, reviews, p
         np.testing.assert_allclose(model.predict(ids), expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd", "sgd-momentum"])
 def test_a_keras_file_keeps_training_where_it_stopped_both_ways(tmp_path, reviews, optimizer):
     """compile_config and the optimizer's variables cross in both directions: the next training
     step from the loaded model is the step the saving model would have taken."""
     x, y, _ = reviews
-    rates = {"adam": 0.01, "rmsprop": 0.002, "sgd": 0.1}
+    rates = {"adam": 0.01, "rmsprop": 0.002, "sgd": 0.1, "sgd-momentum": 0.1}
+    settings = {"sgd-momentum": {"momentum": 0.9, "nesterov": True}}.get(optimizer, {})
     km = _keras_lecture_model("bi-gru")  # no dropout: the two libraries would draw other masks
-    km.compile(optimizer=keras.optimizers.get({"class_name": optimizer,
-                                               "config": {"learning_rate": rates[optimizer]}}),
+    km.compile(optimizer=keras.optimizers.get({"class_name": optimizer.split("-")[0], "config": {
+                   "learning_rate": rates[optimizer], **settings}}),
                loss="binary_crossentropy", metrics=["accuracy"])
+    optimizer = optimizer.split("-")[0]
     km.fit(x, y, epochs=1, batch_size=32, verbose=0)  # two steps: the optimizer holds state
     km.save(tmp_path / "k.keras")
     ours = load_keras_model(tmp_path / "k.keras")
@@ -238,6 +240,6 @@ def test_a_keras_file_keeps_training_where_it_stopped_both_ways(tmp_path, review
 
 def test_a_keras_file_compiled_with_what_textrnn_lacks_loads_uncompiled(tmp_path):
     km = _keras_lecture_model("lstm")
-    km.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="binary_crossentropy")
+    km.compile(optimizer=keras.optimizers.RMSprop(0.1, centered=True), loss="binary_crossentropy")
     km.save(tmp_path / "k.keras")
     assert not load_keras_model(tmp_path / "k.keras").compiled

@@ -103,3 +103,41 @@ def test_the_keras_2_tokenizer_matches_keras_preprocessing(kwargs):
         for mode in ("binary", "count", "freq", "tfidf"):
             np.testing.assert_allclose(ours.texts_to_matrix(texts, mode), theirs.texts_to_matrix(texts, mode))
         assert textrnn.preprocessing.text.text_to_word_sequence(texts[0]) == keras2_words(texts[0])
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda k: k.optimizers.Adam(lr=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-6),  # Keras 2's lr
+     lambda k: k.optimizers.Adam(learning_rate=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-6)),
+    (lambda k: k.optimizers.RMSprop(lr=0.01, rho=0.8), lambda k: k.optimizers.RMSprop(0.01, rho=0.8)),
+    (lambda k: k.optimizers.SGD(lr=0.1, momentum=0.9), lambda k: k.optimizers.SGD(0.1, momentum=0.9)),
+    (lambda k: k.optimizers.SGD(0.1, momentum=0.5, nesterov=True),
+     lambda k: k.optimizers.SGD(0.1, momentum=0.5, nesterov=True)),
+])
+def test_keras_optimizer_arguments_take_keras_s_steps(ours, theirs, tmp_path):
+    x = np.random.default_rng(0).integers(1, 50, (16, 8))
+    y = (x[:, 0] > 25).astype("float32")
+    models = []
+    for lib, optimizer in ((keras, theirs), (textrnn, ours)):
+        L = lib.layers
+        model = lib.Sequential([L.Embedding(50, 4), L.GRU(3), L.Dense(1, activation="sigmoid")])
+        model.build((None, 8))
+        if models:
+            model.set_weights(models[0].get_weights())
+        model.compile(optimizer(lib), "binary_crossentropy")
+        models.append(model)
+    for _ in range(3):
+        for model in models:
+            model.train_on_batch(x, y)
+    for a, b in zip(models[1].get_weights(), models[0].get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    models[1].save(tmp_path / "model")  # the settings travel with the model
+    again = textrnn.models.load_model(tmp_path / "model")
+    assert again._optimizer_spec.get_config() == models[1]._optimizer_spec.get_config()
+
+
+def test_keras_optimizer_arguments_textrnn_has_no_rule_for_are_refused_in_one_line():
+    with pytest.raises(textrnn.errors.ConfigError, match="centered=True is not supported"):
+        textrnn.optimizers.RMSprop(centered=True)
+    with pytest.raises(textrnn.errors.ConfigError, match="not both"):
+        textrnn.optimizers.Adam(0.1, lr=0.1)
+    textrnn.optimizers.Adam(clipnorm=None, name="adam")  # neutral values are fine

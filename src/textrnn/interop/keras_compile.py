@@ -3,9 +3,10 @@ loss, metrics) and the optimizer's variables in model.weights.h5 (`optimizer/var
 saved mid-training by either library trains on where it stopped in the other.
 
 Keras's variables: the step count, the learning rate, then per trained weight (in the model's weight
-order) Adam's momentum and velocity, interleaved; RMSprop's velocity; plain SGD none. Settings
-textrnn has no rule for (momentum, a centred RMSprop, AMSGrad, another optimizer or loss) leave the
-model uncompiled rather than compiled differently."""
+order) Adam's momentum and velocity, interleaved; RMSprop's velocity; SGD's momentum (Keras keeps
+-rate x torch's momentum buffer), or none without momentum. Settings textrnn has no rule for (a
+centred RMSprop or one with momentum, AMSGrad, another optimizer or loss) leave the model
+uncompiled rather than compiled differently."""
 
 from __future__ import annotations
 
@@ -18,12 +19,16 @@ import torch
 from textrnn.errors import DataError
 from textrnn.models import Sequential
 from textrnn.training import losses
-from textrnn.training.optimizers import KERAS_SLOTS, OptimizerSpec
+from textrnn.training.optimizers import NEUTRAL, OPTIONS, OptimizerSpec
 
 CLASS_NAMES = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}
-_UNSUPPORTED = {"momentum": 0.0, "centered": False, "amsgrad": False, "nesterov": False,
-                "weight_decay": None, "use_ema": False}
-_SLOT_KEYS = {"adam": ("m", "v"), "rmsprop": ("velocity",), "sgd": ()}
+
+
+def _slot_keys(spec: OptimizerSpec) -> tuple[str, ...]:
+    """The optimizer state entries that are Keras's per-weight variables, in Keras's order."""
+    if spec.name == "sgd":
+        return ("momentum_buffer",) if spec.options["momentum"] else ()
+    return {"adam": ("m", "v"), "rmsprop": ("velocity",)}[spec.name]
 
 
 def compile_config(model: Sequential) -> dict[str, Any] | None:
@@ -32,7 +37,8 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
         return None
     spec = model._optimizer_spec
     return {"optimizer": {"module": "keras.optimizers", "class_name": CLASS_NAMES[spec.name],
-                          "config": {"name": spec.name, "learning_rate": spec.learning_rate},
+                          "config": {"name": spec.name, "learning_rate": spec.learning_rate,
+                                     **spec.options},
                           "registered_name": None},
             "loss": model.loss, "loss_weights": None, "metrics": list(model.metric_names),
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
@@ -44,14 +50,15 @@ def optimizer_arrays(model: Sequential) -> list[np.ndarray] | None:
     if optimizer is None:
         return None
     spec = model._optimizer_spec
-    keys = _SLOT_KEYS[spec.name]
+    keys = _slot_keys(spec)
+    rate = optimizer.param_groups[0]["lr"]
+    scale = -rate if spec.name == "sgd" else 1.0  # Keras's SGD momentum is -rate x torch's buffer
     steps, slots = 0, []
     for weight in model.trainable_weights:
         state = optimizer.state.get(weight, {})
         steps = max(steps, int(state.get("step", 0)))
-        slots += [state[k].detach().cpu().numpy() if k in state else np.zeros(tuple(weight.shape), np.float32)
-                  for k in keys]
-    rate = optimizer.param_groups[0]["lr"]
+        slots += [scale * state[k].detach().cpu().numpy() if k in state
+                  else np.zeros(tuple(weight.shape), np.float32) for k in keys]
     return [np.asarray(steps, np.int64), np.asarray(rate, np.float32), *slots]
 
 
@@ -75,24 +82,28 @@ def compile_from_config(model: Sequential, config: Any) -> bool:
     rate = settings.get("learning_rate")
     loss = _name(config.get("loss"))
     known_loss = loss in losses.LOSSES or loss in losses.ALIASES
-    if (name not in CLASS_NAMES or not isinstance(rate, (int, float)) or not known_loss
-            or any(settings.get(k, v) not in (v, None) for k, v in _UNSUPPORTED.items())):
+    if name not in CLASS_NAMES or not isinstance(rate, (int, float)) or not known_loss:
+        return False
+    own = {k: settings[k] for k in OPTIONS[name] if settings.get(k) is not None}
+    if any(k not in own and settings.get(k, v) not in (v, None) for k, v in NEUTRAL.items() if k != "name"):
         return False
     metrics = [m for m in (_name(m) for m in config.get("metrics") or []) if m in losses.ACCURACY_NAMES]
-    model.compile(OptimizerSpec(name, float(rate)), loss=loss, metrics=metrics)
+    model.compile(OptimizerSpec(name, float(rate), options=own), loss=loss, metrics=metrics)
     return True
 
 
 def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source: str) -> None:
     """Put Keras's optimizer variables into the compiled model's optimizer."""
     spec = model._optimizer_spec
-    keys = _SLOT_KEYS[spec.name]
+    keys = _slot_keys(spec)
     weights = model.trainable_weights
-    if len(arrays) != 2 + KERAS_SLOTS[spec.name] * len(weights):
+    if len(arrays) != 2 + len(keys) * len(weights):
         raise DataError(f"{source}: the optimizer holds {len(arrays)} variables, a {CLASS_NAMES[spec.name]} "
-                        f"of this model {2 + KERAS_SLOTS[spec.name] * len(weights)}")
+                        f"of this model {2 + len(keys) * len(weights)}")
     optimizer = model.create_optimizer()
     steps, rate, slots = int(arrays[0]), float(arrays[1]), arrays[2:]
+    if spec.name == "sgd":
+        slots = [np.asarray(v) / -rate for v in slots]  # torch's momentum buffer from Keras's momentum
     for group in optimizer.param_groups:
         group["lr"] = rate
     for k, weight in enumerate(weights):

@@ -272,10 +272,8 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
     load_weights_file(model, weights_path)
     if compile and "compile" in config:
         c = config["compile"]
-        model.compile(optimizers_module.OptimizerSpec(c["optimizer"]["name"],
-                                                      c["optimizer"]["learning_rate"],
-                                                      c["optimizer"].get("embedding_learning_rate")),
-                      loss=c["loss"], metrics=c["metrics"])
+        model.compile(optimizers_module.OptimizerSpec.from_config(c["optimizer"]), loss=c["loss"],
+                      metrics=c["metrics"])
         if "optimizer_state" in config:
             _restore_optimizer_state(model, folder, config["optimizer_state"])
     head = NBLinear.load_from(folder)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 import torch.optim.optimizer as torch_optimizer
@@ -119,15 +120,28 @@ DEFAULT_LR = {"rmsprop": 0.001, "adam": 0.001, "sgd": 0.01}
 KERAS_SLOTS = {"rmsprop": 1, "adam": 2, "sgd": 0}
 
 
+# Each rule's own settings with Keras's defaults (RMSprop without momentum and not centred: the
+# rule textrnn's kernel runs; SGD's momentum is torch's, the same steps as Keras's at a fixed rate).
+OPTIONS = {"rmsprop": {"rho": 0.9, "epsilon": 1e-7},
+           "adam": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+           "sgd": {"momentum": 0.0, "nesterov": False}}
+# Keras arguments that change nothing at these values; textrnn has no rule for any other value.
+NEUTRAL = {"name": None, "weight_decay": None, "clipnorm": None, "clipvalue": None, "global_clipnorm": None,
+           "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None, "loss_scale_factor": None,
+           "gradient_accumulation_steps": None, "decay": 0.0, "momentum": 0.0, "centered": False,
+           "amsgrad": False}
+
+
 class OptimizerSpec:
     """An optimizer named before the model's parameters exist: `OptimizerSpec("adam", lr=3e-4)`.
 
+    `options`: the rule's own settings (OPTIONS), Keras's defaults where not given.
     `embedding_learning_rate` (a textrnn extension, not in Keras): the Embedding layers' weights
     take this rate instead, e.g. a pretrained embedding fine-tuned more gently than the layers
     trained from scratch (ULMFiT's discriminative fine-tuning)."""
 
     def __init__(self, name: str, learning_rate: float | None = None,
-                 embedding_learning_rate: float | None = None) -> None:
+                 embedding_learning_rate: float | None = None, options: dict | None = None) -> None:
         key = name.lower()
         if key not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
@@ -135,32 +149,65 @@ class OptimizerSpec:
                                                                embedding_learning_rate)):
             if rate is not None and not 0 < float(rate) < math.inf:
                 raise ConfigError(f"the {label} must be positive and finite, got {rate}")
+        unknown = set(options or {}) - set(OPTIONS[key])
+        if unknown:
+            raise ConfigError(f"{key}: unknown setting(s) {', '.join(sorted(unknown))}; valid: "
+                              f"{', '.join(OPTIONS[key])}")
         self.name = key
         self.learning_rate = DEFAULT_LR[key] if learning_rate is None else float(learning_rate)
         self.embedding_learning_rate = (None if embedding_learning_rate is None
                                         else float(embedding_learning_rate))
+        self.options = {**OPTIONS[key], **(options or {})}
+
+    @property
+    def keras_slots(self) -> int:
+        """Keras's optimizer variables per trained weight (SGD keeps momentums only with momentum)."""
+        return 1 if self.name == "sgd" and self.options["momentum"] else KERAS_SLOTS[self.name]
 
     def keras_variable_count(self, trainable_params: int) -> int:
         """How many numbers Keras's optimizer of this kind holds for this many trained weights (the
         summary's "Optimizer params")."""
-        return 2 + KERAS_SLOTS[self.name] * trainable_params
+        return 2 + self.keras_slots * trainable_params
 
     def create(self, params: list[torch.nn.Parameter],
                embedding_params: list[torch.nn.Parameter] = ()) -> torch.optim.Optimizer:
         """Over `params`; with an embedding learning rate, `embedding_params` (a subset of
         `params`) form a second parameter group at that rate."""
         if self.embedding_learning_rate is None or not embedding_params:
-            return OPTIMIZERS[self.name](params, lr=self.learning_rate)
+            return OPTIMIZERS[self.name](params, lr=self.learning_rate, **self.options)
         separate = {id(p) for p in embedding_params}
         groups = [{"params": [p for p in params if id(p) not in separate]},
                   {"params": list(embedding_params), "lr": self.embedding_learning_rate}]
-        return OPTIMIZERS[self.name](groups, lr=self.learning_rate)
+        return OPTIMIZERS[self.name](groups, lr=self.learning_rate, **self.options)
 
     def get_config(self) -> dict:
         config = {"name": self.name, "learning_rate": self.learning_rate}
         if self.embedding_learning_rate is not None:
             config["embedding_learning_rate"] = self.embedding_learning_rate
+        if self.options != OPTIONS[self.name]:
+            config["options"] = dict(self.options)
         return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> OptimizerSpec:
+        return cls(config["name"], config["learning_rate"], config.get("embedding_learning_rate"),
+                   config.get("options"))
+
+
+def keras_arguments(name: str, learning_rate: float | None, lr: float | None,
+                    extra: dict[str, Any]) -> float | None:
+    """The learning rate from a Keras optimizer's arguments (Keras 2's `lr` taken as
+    `learning_rate`); any other argument is refused in one line unless at its neutral value."""
+    if lr is not None:
+        if learning_rate is not None:
+            raise ConfigError(f"{name}: give learning_rate or Keras 2's lr, not both")
+        learning_rate = lr
+    for key, value in extra.items():
+        if key not in NEUTRAL:
+            raise ConfigError(f"{name}: unknown argument {key!r}")
+        if key != "name" and value != NEUTRAL[key]:
+            raise ConfigError(f"{name}: {key}={value!r} is not supported (textrnn has no rule for it)")
+    return learning_rate
 
 
 def get(optimizer: str | OptimizerSpec) -> OptimizerSpec:
@@ -170,19 +217,31 @@ def get(optimizer: str | OptimizerSpec) -> OptimizerSpec:
 class RMSprop(OptimizerSpec):
     """As keras.optimizers.RMSprop: `model.compile(optimizer=RMSprop(learning_rate=1e-4))`."""
 
-    def __init__(self, learning_rate: float = 0.001, embedding_learning_rate: float | None = None) -> None:
-        super().__init__("rmsprop", learning_rate, embedding_learning_rate)
+    def __init__(self, learning_rate: float | None = None, rho: float = 0.9, epsilon: float = 1e-7,
+                 embedding_learning_rate: float | None = None, lr: float | None = None,
+                 **kwargs: Any) -> None:
+        rate = keras_arguments("RMSprop", learning_rate, lr, kwargs)
+        super().__init__("rmsprop", rate, embedding_learning_rate, {"rho": rho, "epsilon": epsilon})
 
 
 class Adam(OptimizerSpec):
     """As keras.optimizers.Adam."""
 
-    def __init__(self, learning_rate: float = 0.001, embedding_learning_rate: float | None = None) -> None:
-        super().__init__("adam", learning_rate, embedding_learning_rate)
+    def __init__(self, learning_rate: float | None = None, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, embedding_learning_rate: float | None = None,
+                 lr: float | None = None, **kwargs: Any) -> None:
+        rate = keras_arguments("Adam", learning_rate, lr, kwargs)
+        super().__init__("adam", rate, embedding_learning_rate,
+                         {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon})
 
 
 class SGD(OptimizerSpec):
-    """As keras.optimizers.SGD (no momentum)."""
+    """As keras.optimizers.SGD, momentum and Nesterov momentum included (torch's SGD takes Keras's
+    steps at a fixed learning rate)."""
 
-    def __init__(self, learning_rate: float = 0.01, embedding_learning_rate: float | None = None) -> None:
-        super().__init__("sgd", learning_rate, embedding_learning_rate)
+    def __init__(self, learning_rate: float | None = None, momentum: float = 0.0, nesterov: bool = False,
+                 embedding_learning_rate: float | None = None, lr: float | None = None,
+                 **kwargs: Any) -> None:
+        rate = keras_arguments("SGD", learning_rate, lr, kwargs)
+        super().__init__("sgd", rate, embedding_learning_rate,
+                         {"momentum": float(momentum), "nesterov": bool(nesterov)})
