@@ -113,11 +113,29 @@ def test_unsupported_content_is_refused_in_one_line(tmp_path):
     _rewrite_config(tmp_path / "m.keras", tmp_path / "custom.keras", custom)
     with pytest.raises(ConfigError, match="unsupported layer"):
         load_keras_model(tmp_path / "custom.keras")
-    inputs = keras.Input((T,), dtype="int32")
-    functional = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Embedding(50, 4)(inputs)))
-    functional.save(tmp_path / "f.keras")
-    with pytest.raises(ConfigError, match="only Sequential"):
+    inputs, other = keras.Input((T,), dtype="int32"), keras.Input((T,), dtype="int32")
+    shared = keras.layers.Embedding(50, 4)
+    two_inputs = keras.layers.Concatenate()([keras.layers.GlobalAveragePooling1D()(shared(inputs)),
+                                             keras.layers.GlobalAveragePooling1D()(shared(other))])
+    keras.Model([inputs, other], keras.layers.Dense(1)(two_inputs)).save(tmp_path / "f.keras")
+    with pytest.raises(ConfigError, match="shared layers"):
         load_keras_model(tmp_path / "f.keras")
+
+
+def test_a_keras_functional_model_is_read_with_its_branches(tmp_path, reviews):
+    x, y, x_test = reviews
+    kl = keras.layers
+    inputs = keras.Input((T,), dtype="int32")
+    embedded = kl.Embedding(500, 16, mask_zero=True)(inputs)
+    joined = kl.Concatenate()([kl.LSTM(8)(embedded), kl.Bidirectional(kl.GRU(4))(embedded)])
+    km = keras.Model(inputs, kl.Dense(1, activation="sigmoid")(kl.Dropout(0.2)(joined)))
+    km.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    km.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    km.save(tmp_path / "f.keras")
+    ours = load_keras_model(tmp_path / "f.keras")
+    np.testing.assert_allclose(ours.predict(x_test), km.predict(x_test, verbose=0), atol=1e-5)
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in km.layers]
+    assert ours.compiled and ours.count_params() == km.count_params()
 
 
 @pytest.mark.parametrize("name", ["lstm", "stacked-lstm", "bi-lstm", "bi-gru", "simple-rnn"])

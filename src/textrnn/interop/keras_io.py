@@ -4,11 +4,13 @@ Dropout and global pooling layers. textrnn's own additions (length buckets, a li
 part of a Keras file.
 
 Reading never executes code from the file: the config is read as data, only the layer types above
-are accepted, and anything else (another layer, a custom or lambda object, a functional model) is
-refused with one line that names it. Weights follow Keras's h5 layout: `layers/<class name in
-snake case, made unique in order>/vars/<i>`, RNN weights under `.../cell/vars`, a Bidirectional's
-under `forward_layer/cell` and `backward_layer/cell`. A compiled model's compile_config and its
-optimizer's variables cross too (textrnn.interop.keras_compile).
+are accepted (in a Sequential, or a Functional model of one input and one output whose layers are
+each called once, joined by the merge layers), and anything else (another layer, a custom or lambda
+object, shared layers, several inputs) is refused with one line that names it. Weights follow
+Keras's h5 layout: `layers/<class name in snake case, made unique in order>/vars/<i>`, RNN
+weights under `.../cell/vars`, a Bidirectional's under `forward_layer/cell` and
+`backward_layer/cell`. A compiled model's compile_config and its optimizer's variables cross too
+(textrnn.interop.keras_compile).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from textrnn.io_utils import atomic_write_bytes
 from textrnn.models import Sequential
 
 SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Dropout",
-             "GlobalMaxPooling1D", "GlobalAveragePooling1D")
+             "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Concatenate", "Add", "Subtract", "Multiply",
+             "Average", "Maximum", "Minimum")
 _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
                "return_sequences", "return_state", "go_backwards", "zero_output_for_mask")
 _FIELDS = {
@@ -48,6 +51,8 @@ _FIELDS = {
     "SimpleRNN": tuple(f for f in _RNN_FIELDS if f != "recurrent_activation"),
     "LSTM": (*_RNN_FIELDS, "unit_forget_bias"),
     "GRU": (*_RNN_FIELDS, "reset_after"),
+    "Concatenate": ("axis",),
+    **{merge: () for merge in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")},
 }
 KERAS_VERSION = "3.6.0"  # the oldest Keras 3 whose files we write; newer versions read them
 
@@ -73,6 +78,50 @@ def _unique_names(model: Sequential) -> list[str]:
 
 
 # --- reading -------------------------------------------------------------------------------------
+def _single_endpoint(value: Any, what: str, source: str) -> str:
+    """The layer name of a functional config's one input or output ([name, 0, 0] or [[name, 0, 0]])."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+        value = value[0]
+    if not (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)):
+        raise ConfigError(f"{source}: a functional model with one input and one output is supported; "
+                          f"its {what} are {value!r}")
+    return value[0]
+
+
+def _functional_from_keras(config: dict[str, Any], source: str) -> Sequential:
+    """A Keras 3 Functional config as a textrnn.Model: its layers called in the file's order on
+    the tensors their one inbound node names."""
+    from textrnn.models import Model
+
+    body = config.get("config", {})
+    tensors: dict[str, Any] = {}
+    for spec in body.get("layers", []):
+        c = spec.get("config", {})
+        name = c.get("name") or spec.get("name")
+        if spec.get("class_name") == "InputLayer":
+            shape = c.get("batch_shape") or c.get("batch_input_shape")
+            tensors[name] = L.InputLayer(batch_shape=tuple(shape), dtype=c.get("dtype"), name=name).output
+            continue
+        if spec.get("class_name") == "NotEqual":  # Keras's graph of mask_zero's mask: textrnn's layers
+            continue                               # pass that mask on themselves
+        layer = _layer_from_keras(spec, source)
+        nodes = spec.get("inbound_nodes") or []
+        if len(nodes) != 1:
+            raise ConfigError(f"{source}: layer {name!r} is called {len(nodes)} times; shared layers are "
+                              "not supported")
+        args = nodes[0].get("args", [None])[0]
+        parents = args if isinstance(args, list) else [args]
+        try:
+            inputs = [tensors[p["config"]["keras_history"][0]] for p in parents]
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"{source}: layer {name!r} takes an input the file does not define "
+                              f"({exc})") from None
+        tensors[name] = layer(inputs if isinstance(args, list) else inputs[0])
+    first = _single_endpoint(body.get("input_layers"), "inputs", source)
+    last = _single_endpoint(body.get("output_layers"), "outputs", source)
+    return Model(tensors[first], tensors[last], name=body.get("name"))
+
+
 def _layer_from_keras(spec: dict[str, Any], source: str) -> L.Layer:
     class_name = spec.get("class_name")
     if spec.get("registered_name") not in (None, class_name) or class_name not in SUPPORTED:
@@ -90,8 +139,10 @@ def _layer_from_keras(spec: dict[str, Any], source: str) -> L.Layer:
 
 
 def model_from_keras_config(config: dict[str, Any], source: str = "config") -> Sequential:
+    if config.get("class_name") == "Functional":
+        return _functional_from_keras(config, source)
     if config.get("class_name") != "Sequential":
-        raise ConfigError(f"{source}: only Sequential models are supported, got "
+        raise ConfigError(f"{source}: only Sequential and Functional models are supported, got "
                           f"{config.get('class_name')!r}")
     specs = config.get("config", {}).get("layers", [])
     input_shape = None
