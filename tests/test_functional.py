@@ -79,7 +79,7 @@ def test_what_the_functional_api_does_not_support_is_refused_in_one_line():
         L.Concatenate()([L.Embedding(100, 2)(inputs), L.Embedding(100, 3, input_length=12)(other)][:1])
 
 
-def test_a_functional_model_exports_to_onnx_and_refuses_keras_files_in_one_line(tmp_path):
+def test_a_functional_model_exports_to_onnx_and_to_keras_files(tmp_path):
     import onnxruntime as ort
 
     from textrnn.interop.onnx_export import export_onnx
@@ -91,5 +91,6 @@ def test_a_functional_model_exports_to_onnx_and_refuses_keras_files_in_one_line(
     session = ort.InferenceSession(str(tmp_path / "model.onnx"))
     got = session.run(None, {"ids": ids.astype(np.int64)})[0]
     np.testing.assert_allclose(got, model.predict(ids, verbose=0), atol=1e-5)
-    with pytest.raises(ConfigError, match="cannot be written as .keras"):
-        model.save(tmp_path / "model.keras")
+    model.save(tmp_path / "model.keras")
+    theirs = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(theirs.predict(ids, verbose=0), model.predict(ids, verbose=0), atol=1e-5)

@@ -136,6 +136,10 @@ def test_a_keras_functional_model_is_read_with_its_branches(tmp_path, reviews):
     np.testing.assert_allclose(ours.predict(x_test), km.predict(x_test, verbose=0), atol=1e-5)
     assert [layer.name for layer in ours.layers] == [layer.name for layer in km.layers]
     assert ours.compiled and ours.count_params() == km.count_params()
+    ours.save(tmp_path / "back.keras")  # and written back: Keras reads the graph, compiled
+    again = keras.saving.load_model(tmp_path / "back.keras")
+    np.testing.assert_allclose(again.predict(x_test, verbose=0), km.predict(x_test, verbose=0), atol=1e-5)
+    assert [layer.name for layer in again.layers] == [layer.name for layer in km.layers] and again.compiled
 
 
 @pytest.mark.parametrize("name", ["lstm", "stacked-lstm", "bi-lstm", "bi-gru", "simple-rnn"])

@@ -35,6 +35,7 @@ from textrnn.interop.keras_compile import (
     restore_optimizer_arrays,
 )
 from textrnn.io_utils import atomic_write_bytes
+from textrnn.layers.merging import Merge
 from textrnn.models import Sequential
 
 SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Dropout",
@@ -265,24 +266,52 @@ def _keras_layer_config(layer: L.Layer, input_shape) -> dict[str, Any]:
             "registered_name": None, "build_config": {"input_shape": list(input_shape)}}
 
 
+def _functional_config(model: Any) -> dict[str, Any]:
+    """Keras 3's Functional config of a textrnn.Model: each layer with the one call (inbound node)
+    that feeds it, named by the layers whose outputs it takes."""
+    layers = []
+    for tensor in model._tensors:
+        layer = tensor.layer
+        if isinstance(layer, L.InputLayer):
+            layers.append({"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+                           "name": layer.name, "inbound_nodes": [],
+                           "config": {"batch_shape": list(layer.batch_shape), "dtype": layer.dtype,
+                                      "name": layer.name}})
+            continue
+        merge = isinstance(layer, Merge)
+        shapes = [list(parent.shape) for parent in tensor.inputs]
+        spec = _keras_layer_config(layer, shapes if merge else shapes[0])
+        parents = [{"class_name": "__keras_tensor__",
+                    "config": {"shape": list(parent.shape), "dtype": parent.dtype,
+                               "keras_history": [parent.layer.name, 0, 0]}} for parent in tensor.inputs]
+        spec.update(name=layer.name,
+                    inbound_nodes=[{"args": [parents if merge else parents[0]], "kwargs": {}}])
+        layers.append(spec)
+    ends = model._tensors[0].layer.name, model._tensors[-1].layer.name
+    return {"module": "keras.src.models.functional", "class_name": "Functional",  # as Keras writes it
+            "registered_name": "Functional",
+            "config": {"name": model.name, "trainable": True, "layers": layers,
+                       "input_layers": [ends[0], 0, 0], "output_layers": [ends[1], 0, 0]}}
+
+
 def save_keras_model(model: Sequential, path: str | Path) -> None:
     """Write a `.keras` archive that `keras.saving.load_model` opens and that predicts the same."""
     from textrnn.models import Model
 
-    if isinstance(model, Model):
-        raise ConfigError("a functional Model cannot be written as .keras yet; save it to a folder "
-                          "(model.save('folder')) or export it to ONNX")
     if not model.built:
         raise ConfigError("cannot export a model that has no weights yet")
-    shape = model.build_input_shape
-    layers = [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-               "config": {"batch_shape": list(shape), "dtype": "int32", "name": "input_layer"}}]
-    for layer in model.layers:
-        layers.append(_keras_layer_config(layer, shape))
-        shape = layer.output_shape
-    config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
-              "config": {"name": model.name, "trainable": True, "layers": layers},
-              "build_config": {"input_shape": list(model.build_input_shape)}}
+    if isinstance(model, Model):
+        config = _functional_config(model)
+    else:
+        shape = model.build_input_shape
+        layers = [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+                   "config": {"batch_shape": list(shape), "dtype": "int32", "name": "input_layer"}}]
+        for layer in model.layers:
+            layers.append(_keras_layer_config(layer, shape))
+            shape = layer.output_shape
+        config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
+                  "config": {"name": model.name, "trainable": True, "layers": layers},
+                  "build_config": {"input_shape": list(model.build_input_shape)}}
     if model.compiled:
         config["compile_config"] = compile_config(model)
     h5_buffer = io.BytesIO()
