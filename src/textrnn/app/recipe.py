@@ -133,9 +133,13 @@ def training_settings(s: RecipeSettings, embedding: str | None) -> TrainSettings
                          freeze_embedding=s.freeze_embedding and embedding is not None)
 
 
-def _unlabelled_docs(s: RecipeSettings, data: PreparedData) -> tuple[list[list[str]], list[str]]:
+Unlabelled = tuple[list[list[str]], list[str]]  # token lists, and the names of their sources
+
+
+def _unlabelled_docs(s: RecipeSettings, data: PreparedData) -> Unlabelled:
     """The unlabelled text beside the labelled rows, as token lists (IMDB's 50,000 unlabelled reviews
-    for IMDB, and --unlabelled), and the names of its sources."""
+    for IMDB, and --unlabelled), and the names of its sources. Read once a run: word2vec and
+    self-training both take it."""
     from textrnn.app.pretrain.sources import corpus_tokens
 
     docs: list[list[str]] = []
@@ -149,8 +153,9 @@ def _unlabelled_docs(s: RecipeSettings, data: PreparedData) -> tuple[list[list[s
     return docs, sources
 
 
-def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose: int) -> None:
-    """Vectors for the run's own vocabulary, from its training rows (plus IMDB's unlabelled reviews)."""
+def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, unlabelled: Unlabelled, out: Path,
+                       verbose: int) -> None:
+    """Vectors for the run's own vocabulary, from its training rows and the unlabelled text."""
     from textrnn.app.pretrain.vectors import PretrainedEmbedding, corpus_counts
     from textrnn.app.pretrain.word2vec import train_word2vec
 
@@ -158,9 +163,8 @@ def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose
     vocab = data.encoder.vocabulary
     first = vocab.index_from + 1  # ids below are padding, start and out-of-vocabulary marks
     docs = [[vocab.words[i - first] for i in row if i >= first] for row in data.x_train]
-    unlabelled, sources = _unlabelled_docs(s, data)
-    docs += unlabelled
-    corpus = [f"{s.data} training rows", *sources]
+    docs += unlabelled[0]
+    corpus = [f"{s.data} training rows", *unlabelled[1]]
     if verbose:
         print(f"word2vec on {len(docs):,} documents (training + unlabelled text, no test text)", flush=True)
     matrix, coverage = train_word2vec(docs, vocab, s.dim, epochs=s.w2v_epochs, seed=s.seed)
@@ -170,10 +174,9 @@ def _pretrain_word2vec(s: RecipeSettings, data: PreparedData, out: Path, verbose
     PretrainedEmbedding(matrix, vocab, card, corpus_counts(docs, vocab)).save(out)
 
 
-def _pseudo_label_pool(s: RecipeSettings, data: PreparedData) -> np.ndarray | None:
+def _pseudo_label_pool(s: RecipeSettings, data: PreparedData, docs: list[list[str]]) -> np.ndarray | None:
     """Up to POOL_SIZE of the unlabelled texts (a seeded sample), as padded ids self-training may
     label; None without unlabelled text."""
-    docs, _ = _unlabelled_docs(s, data)
     if not docs:
         return None
     rng = np.random.default_rng(s.seed)
@@ -299,8 +302,9 @@ def _run_few_labels(s: RecipeSettings, run_dir: Path, data: PreparedData, start:
     from textrnn.app.pretrain.vectors import PretrainedEmbedding
 
     emb_dir = run_dir / "embedding"
+    unlabelled = _unlabelled_docs(s, data)
     if not (emb_dir / "card.json").is_file():
-        _pretrain_word2vec(s, data, emb_dir, verbose)
+        _pretrain_word2vec(s, data, unlabelled, emb_dir, verbose)
     fitted = time.perf_counter()
     if verbose:
         print(f"{len(data.x_train):,} labelled training rows (fewer than --few-labels-below "
@@ -310,7 +314,8 @@ def _run_few_labels(s: RecipeSettings, run_dir: Path, data: PreparedData, start:
         longer = training_settings(replace(s, maxlen=s.few_labels_maxlen), None)
         data = prepare_data(longer, vectors, quiet=True)
     model, chosen = fit_few_labels(data.x_train, data.y_train, vectors.matrix, data.encoder.maxlen, s.seed,
-                                   s.ngrams, s.head_bits, vectors.counts, _pseudo_label_pool(s, data))
+                                   s.ngrams, s.head_bits, vectors.counts,
+                                   _pseudo_label_pool(s, data, unlabelled[0]))
     model.text_encoder = data.encoder
     model.compile("adam", "binary_crossentropy", ["acc"])
     model.save(run_dir / "model")
@@ -377,12 +382,14 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
             return _run_few_labels(s, run_dir, data, start, verbose)
     seconds = {"pretrain": 0.0, "network": 0.0}
     first: dict[str, Any] = {}
+    unlabelled: Unlabelled | None = None  # read when the first word2vec needs it
     for k, (network_dir, emb_dir) in enumerate(zip(dirs, emb_dirs)):
         step = time.perf_counter()
         if s.pretrain == "word2vec" and not (emb_dir / "card.json").is_file():
             if data is None:
                 data = prepare_data(training_settings(s, None), None, quiet=not verbose)
-            _pretrain_word2vec(replace(s, seed=_network_seed(s.seed, k)), data, emb_dir, verbose)
+            unlabelled = unlabelled or _unlabelled_docs(s, data)
+            _pretrain_word2vec(replace(s, seed=_network_seed(s.seed, k)), data, unlabelled, emb_dir, verbose)
         trained = time.perf_counter()
         seconds["pretrain"] += trained - step
         if verbose and s.networks > 1:

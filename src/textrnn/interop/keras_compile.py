@@ -10,7 +10,6 @@ uncompiled rather than compiled differently."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -18,17 +17,11 @@ import torch
 
 from textrnn.errors import DataError
 from textrnn.models import Sequential
+from textrnn.naming import snake_case
 from textrnn.training import losses
 from textrnn.training.optimizers import NEUTRAL, OPTIONS, OptimizerSpec
 
 CLASS_NAMES = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}
-
-
-def _slot_keys(spec: OptimizerSpec) -> tuple[str, ...]:
-    """The optimizer state entries that are Keras's per-weight variables, in Keras's order."""
-    if spec.name == "sgd":
-        return ("momentum_buffer",) if spec.options["momentum"] else ()
-    return {"adam": ("m", "v"), "rmsprop": ("velocity",)}[spec.name]
 
 
 def compile_config(model: Sequential) -> dict[str, Any] | None:
@@ -50,7 +43,7 @@ def optimizer_arrays(model: Sequential) -> list[np.ndarray] | None:
     if optimizer is None:
         return None
     spec = model._optimizer_spec
-    keys = _slot_keys(spec)
+    keys = spec.keras_slots
     rate = optimizer.param_groups[0]["lr"]
     scale = -rate if spec.name == "sgd" else 1.0  # Keras's SGD momentum is -rate x torch's buffer
     steps, slots = 0, []
@@ -67,7 +60,7 @@ def _name(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and isinstance(value.get("class_name"), str):
-        return re.sub(r"(?<!^)(?=[A-Z])", "_", value["class_name"]).lower()
+        return snake_case(value["class_name"])
     return None
 
 
@@ -95,7 +88,7 @@ def compile_from_config(model: Sequential, config: Any) -> bool:
 def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source: str) -> None:
     """Put Keras's optimizer variables into the compiled model's optimizer."""
     spec = model._optimizer_spec
-    keys = _slot_keys(spec)
+    keys = spec.keras_slots
     weights = model.trainable_weights
     if len(arrays) != 2 + len(keys) * len(weights):
         raise DataError(f"{source}: the optimizer holds {len(arrays)} variables, a {CLASS_NAMES[spec.name]} "

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ from textrnn.interop.keras_compile import (
 from textrnn.io_utils import atomic_write_bytes
 from textrnn.layers.merging import Merge
 from textrnn.models import Sequential
+from textrnn.naming import snake_case
 
 SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Dropout",
              "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Concatenate", "Add", "Subtract", "Multiply",
@@ -58,17 +58,12 @@ _FIELDS = {
 KERAS_VERSION = "3.6.0"  # the oldest Keras 3 whose files we write; newer versions read them
 
 
-def _snake(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def _unique_names(model: Sequential) -> list[str]:
     """Keras's h5 group names: the snake-case class name, made unique in order (lstm, lstm_1)."""
     used: dict[str, int] = {}
     names = []
     for layer in model.layers:
-        base = _snake(type(layer).__name__)
+        base = snake_case(type(layer).__name__)
         if base in used:
             used[base] += 1
             names.append(f"{base}_{used[base]}")

@@ -32,15 +32,12 @@ class Merge(Layer):
 
     def compute_mask(self, x: Any, mask: Any) -> torch.Tensor | None:
         masks = [m for m in (mask or []) if m is not None]
-        if not masks:
-            return None
-        joined = masks[0]
-        for m in masks[1:]:
-            joined = joined & m
-        return joined
+        return torch.stack(masks).all(0) if masks else None
+
+    reduction = ""  # the torch reduction over the stacked inputs (Tensor.sum, .mean, ...)
 
     def merge(self, inputs: list[torch.Tensor]) -> torch.Tensor:
-        raise NotImplementedError
+        return getattr(torch.stack(inputs), self.reduction)(0)
 
     def forward(self, inputs: list[torch.Tensor], mask: Any = None) -> torch.Tensor:
         return self.merge(list(inputs))
@@ -75,8 +72,7 @@ class Concatenate(Merge):
 
 
 class Add(Merge):
-    def merge(self, inputs: list[torch.Tensor]) -> torch.Tensor:
-        return torch.stack(inputs).sum(0)
+    reduction = "sum"
 
 
 class Subtract(Merge):
@@ -90,20 +86,16 @@ class Subtract(Merge):
 
 
 class Multiply(Merge):
-    def merge(self, inputs: list[torch.Tensor]) -> torch.Tensor:
-        return torch.stack(inputs).prod(0)
+    reduction = "prod"
 
 
 class Average(Merge):
-    def merge(self, inputs: list[torch.Tensor]) -> torch.Tensor:
-        return torch.stack(inputs).mean(0)
+    reduction = "mean"
 
 
 class Maximum(Merge):
-    def merge(self, inputs: list[torch.Tensor]) -> torch.Tensor:
-        return torch.stack(inputs).amax(0)
+    reduction = "amax"
 
 
 class Minimum(Merge):
-    def merge(self, inputs: list[torch.Tensor]) -> torch.Tensor:
-        return torch.stack(inputs).amin(0)
+    reduction = "amin"

@@ -1,4 +1,5 @@
-"""LayerNormalization and BatchNormalization over the last axis, as in keras.layers (both pass a mask on)."""
+"""LayerNormalization and BatchNormalization over the last axis, as in keras.layers (both pass a
+mask on)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,34 @@ from textrnn.errors import ConfigError
 from textrnn.layers.base import Layer, Shape
 
 
-class LayerNormalization(Layer):
-    """(x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis; weights gamma, beta."""
+class _FeatureNormalization(Layer):
+    """(x - mean) / sqrt(var + epsilon) * gamma + beta over the features (the last axis); the
+    subclasses say which mean and variance."""
+
+    def __init__(self, axis: int | list[int], epsilon: float, center: bool, scale: bool,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if axis not in (-1, [-1]):
+            raise ConfigError(f"{type(self).__name__}: only axis=-1 (the features) is supported, "
+                              f"got {axis!r}")
+        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+
+    def normalized(self, x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+        y = (x - mean) * torch.rsqrt(var + self.epsilon)
+        if self.scale:
+            y = y * self.gamma
+        if self.center:
+            y = y + self.beta
+        return y
+
+
+class LayerNormalization(_FeatureNormalization):
+    """Each row normalised over its own features; weights gamma, beta."""
 
     def __init__(self, axis: int | list[int] = -1, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer: str = "zeros", gamma_initializer: str = "ones",
                  **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if axis not in (-1, [-1]):
-            raise ConfigError(f"LayerNormalization: only axis=-1 (the features) is supported, got {axis!r}")
-        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        super().__init__(axis, epsilon, center, scale, **kwargs)
         self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
 
     def build(self, input_shape: Shape) -> None:
@@ -32,12 +51,7 @@ class LayerNormalization(Layer):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         self.ensure_built(x)
         var, mean = torch.var_mean(x, dim=-1, keepdim=True, correction=0)
-        y = (x - mean) * torch.rsqrt(var + self.epsilon)
-        if self.scale:
-            y = y * self.gamma
-        if self.center:
-            y = y + self.beta
-        return y
+        return self.normalized(x, mean, var)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": -1, "epsilon": self.epsilon, "center": self.center,
@@ -45,7 +59,7 @@ class LayerNormalization(Layer):
                 "gamma_initializer": self.gamma_initializer}
 
 
-class BatchNormalization(Layer):
+class BatchNormalization(_FeatureNormalization):
     """keras.layers.BatchNormalization over the last axis: in training, each feature normalised by
     the batch's mean and (biased) variance, padded steps of a masked sequence left out, and the
     moving averages updated (moving = moving * momentum + batch * (1 - momentum)); at inference,
@@ -56,11 +70,8 @@ class BatchNormalization(Layer):
                  center: bool = True, scale: bool = True, beta_initializer: str = "zeros",
                  gamma_initializer: str = "ones", moving_mean_initializer: str = "zeros",
                  moving_variance_initializer: str = "ones", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if axis not in (-1, [-1]):
-            raise ConfigError(f"BatchNormalization: only axis=-1 (the features) is supported, got {axis!r}")
-        self.momentum, self.epsilon = float(momentum), float(epsilon)
-        self.center, self.scale = bool(center), bool(scale)
+        super().__init__(axis, epsilon, center, scale, **kwargs)
+        self.momentum = float(momentum)
         self.initializers = {"beta": beta_initializer, "gamma": gamma_initializer,
                              "moving_mean": moving_mean_initializer,
                              "moving_variance": moving_variance_initializer}
@@ -90,12 +101,7 @@ class BatchNormalization(Layer):
                 self.moving_variance.mul_(self.momentum).add_(var.detach(), alpha=1 - self.momentum)
         else:
             mean, var = self.moving_mean, self.moving_variance
-        y = (x - mean) * torch.rsqrt(var + self.epsilon)
-        if self.scale:
-            y = y * self.gamma
-        if self.center:
-            y = y + self.beta
-        return y
+        return self.normalized(x, mean, var)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": -1, "momentum": self.momentum, "epsilon": self.epsilon,

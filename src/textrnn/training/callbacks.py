@@ -41,6 +41,16 @@ class Callback:
     def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
 
 
+BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+
+
+def uses_batch_hooks(callback: Callback) -> bool:
+    """Whether a callback does anything at each step (its class or the instance sets a batch hook),
+    so that fit calls into the others only once an epoch."""
+    return any(name in vars(callback) or getattr(type(callback), name) is not getattr(Callback, name)
+               for name in BATCH_HOOKS)
+
+
 class History(Callback):
     """`history.history[name]` is the list of per-epoch values; `history.epoch` the epoch indices."""
 

@@ -115,9 +115,6 @@ class AdamOptimizer(_KerasRule):
 
 OPTIMIZERS = {"rmsprop": RMSpropOptimizer, "adam": AdamOptimizer, "sgd": torch.optim.SGD}
 DEFAULT_LR = {"rmsprop": 0.001, "adam": 0.001, "sgd": 0.01}
-# Keras's optimizer variables: the step count and the learning rate, then these per trained weight
-# (RMSprop's velocities; Adam's momentums and velocities; plain SGD keeps none).
-KERAS_SLOTS = {"rmsprop": 1, "adam": 2, "sgd": 0}
 
 
 # Each rule's own settings with Keras's defaults (RMSprop without momentum and not centred: the
@@ -160,14 +157,18 @@ class OptimizerSpec:
         self.options = {**OPTIONS[key], **(options or {})}
 
     @property
-    def keras_slots(self) -> int:
-        """Keras's optimizer variables per trained weight (SGD keeps momentums only with momentum)."""
-        return 1 if self.name == "sgd" and self.options["momentum"] else KERAS_SLOTS[self.name]
+    def keras_slots(self) -> tuple[str, ...]:
+        """The optimizer state entries that Keras keeps as variables per trained weight, in Keras's
+        order (after the step count and the learning rate): Adam's momentum and velocity, RMSprop's
+        velocity, SGD's momentum (only with momentum)."""
+        if self.name == "sgd":
+            return ("momentum_buffer",) if self.options["momentum"] else ()
+        return {"adam": ("m", "v"), "rmsprop": ("velocity",)}[self.name]
 
     def keras_variable_count(self, trainable_params: int) -> int:
         """How many numbers Keras's optimizer of this kind holds for this many trained weights (the
         summary's "Optimizer params")."""
-        return 2 + self.keras_slots * trainable_params
+        return 2 + len(self.keras_slots) * trainable_params
 
     def create(self, params: list[torch.nn.Parameter],
                embedding_params: list[torch.nn.Parameter] = ()) -> torch.optim.Optimizer:

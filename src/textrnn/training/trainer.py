@@ -22,7 +22,7 @@ from textrnn.errors import ConfigError, DataError
 from textrnn.layers.embedding import Embedding
 from textrnn.training import distributed, losses
 from textrnn.training import optimizers as optimizers_module
-from textrnn.training.callbacks import Callback, History
+from textrnn.training.callbacks import Callback, History, uses_batch_hooks
 from textrnn.training.direct_step import DirectStep
 
 
@@ -263,6 +263,7 @@ class Trainer:
         self.stop_training = False
         for cb in callbacks:
             cb.on_train_begin({})
+        stepwise = [cb for cb in callbacks if uses_batch_hooks(cb)]  # the rest are not called per step
         steps = math.ceil(len(xt) / batch_size)
         acc_name = self.metric_names[0] if self.metric_names else None
         forward = distributed.wrap(self)  # DistributedDataParallel under torchrun, else self
@@ -284,7 +285,7 @@ class Trainer:
             bar = tqdm(range(steps), desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
                        disable=verbose != 1, leave=True, dynamic_ncols=True)
             for i in bar:
-                for cb in callbacks:
+                for cb in stepwise:
                     cb.on_train_batch_begin(i, logs={})
                 rows, width = batches[i]
                 idx = distributed.local_rows(rows)
@@ -292,11 +293,12 @@ class Trainer:
                 loss, acc = self._train_step(xt[:, -width:].index_select(0, idx), yt[idx], forward)
                 total_loss += loss
                 total_acc += acc
-                step_logs = {"loss": total_loss / (i + 1)}  # Keras's: the epoch's running means
-                if acc_name:
-                    step_logs[acc_name] = total_acc / (i + 1)
-                for cb in callbacks:
-                    cb.on_train_batch_end(i, logs=step_logs)
+                if stepwise:
+                    step_logs = {"loss": total_loss / (i + 1)}  # Keras's: the epoch's running means
+                    if acc_name:
+                        step_logs[acc_name] = total_acc / (i + 1)
+                    for cb in stepwise:
+                        cb.on_train_batch_end(i, logs=step_logs)
                 if i % 10 == 0 or i == steps - 1:
                     postfix = {"loss": f"{total_loss / (i + 1):.4f}"}
                     if acc_name:
