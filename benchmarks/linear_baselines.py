@@ -6,7 +6,7 @@ hyper-parameters chosen on the last 20 % of the Keras-shuffled training reviews,
 
 - TF-IDF (1-2 grams, sublinear tf) + logistic regression, default C and C tuned;
 - NBSVM-style: binary hashed n-grams scaled by naive-Bayes log-count ratios + logistic regression
-  (textrnn.models.linear_head.NBLinear), 1-2 and 1-3 grams, C tuned, on textrnn's token ids with the whole
+  (textrnn.app.linear_head.NBLinear), 1-2 and 1-3 grams, C tuned, on textrnn's token ids with the whole
   vocabulary and whole reviews.
 Times are the final fit on 25,000 reviews plus scoring the test set.
 """
@@ -20,10 +20,10 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from textrnn.app.linear_head import DEFAULT_BITS, NBLinear
 from textrnn.data import imdb
 from textrnn.data.datasets import KERAS_SHUFFLE_SEED
 from textrnn.data.text import tokenize
-from textrnn.models.linear_head import DEFAULT_BITS, NBLinear
 
 
 def imdb_split():

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from textrnn.app.ensemble import network_alone
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.app.recipe import (
     _network_dirs,
@@ -65,8 +66,7 @@ def predictions(run: Path) -> dict[str, np.ndarray]:
     train_rows, val_rows = validation_rows(settings, data)
     val, test = [], []
     for network_dir in _network_dirs(s, run):
-        model = load_model(network_dir / "model")
-        model.linear_head, model.members = None, []
+        model = network_alone(load_model(network_dir / "model"))  # the network alone
         val.append(model.predict(data.x_train[val_rows], batch_size=256).ravel())
         test.append(model.predict(data.x_test, batch_size=256).ravel())
     head, head_val = fit_linear_head(s, data.x_train, data.y_train, train_rows, val_rows)

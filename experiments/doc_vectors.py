@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from textrnn.app.ensemble import network_alone
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.app.recipe import (
     accuracy,
@@ -98,8 +99,7 @@ def main(runs: list[str], dim: int, epochs: int, seed: int) -> None:
             print("| networks | network test acc % | network + head (recipe) | + PV, three-way | "
                   "weights: head, PV |")
             print("|---|---|---|---|---|")
-        model = load_model(Path(run) / "model")
-        model.linear_head = None  # the network alone
+        model = network_alone(load_model(Path(run) / "model"))  # the network alone
         nets_val.append(model.predict(data.x_train[val_rows], batch_size=256).ravel())
         nets_test.append(model.predict(data.x_test, batch_size=256).ravel())
         rows = [(run, nets_val[-1], nets_test[-1])]

@@ -31,12 +31,12 @@ import scipy.sparse as sp
 
 from textrnn.app import few_labels
 from textrnn.app.experiments.small_data import balanced_draw
+from textrnn.app.linear_head import NBLinear
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.app.recipe import blend_weight
 from textrnn.app.transfer import fit_probe, probe_probabilities, stratified_folds
 from textrnn.data import imdb
 from textrnn.data.text import TextEncoder, tokenize
-from textrnn.models.linear_head import NBLinear
 from textrnn.training.metrics import log_loss
 
 PSEUDO_TRIALS = ((100, 1), (500, 1), (1000, 1), (2500, 1), (5000, 1), (5000, 2))  # (per class, rounds)

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
+from textrnn.app.ensemble import network_alone
+from textrnn.app.linear_head import NBLinear, ngram_features
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.app.recipe import (
     accuracy,
@@ -30,7 +32,6 @@ from textrnn.app.recipe import (
 from textrnn.app.runs import prepare_data, validation_rows
 from textrnn.data.datasets import imdb_train_movies
 from textrnn.models import load_model
-from textrnn.models.linear_head import NBLinear, ngram_features
 
 BITS = (22, 24)
 
@@ -45,8 +46,7 @@ def main(runs: list[str]) -> None:
         settings = training_settings(s, f"{run}/embedding")
         data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
         train_rows, val_rows = validation_rows(settings, data)
-        model = load_model(Path(run) / "model")
-        model.linear_head = None  # the network alone
+        model = network_alone(load_model(Path(run) / "model"))  # the network alone
         y_val, y_test = data.y_train[val_rows], data.y_test
         net_val = model.predict(data.x_train[val_rows], batch_size=256).ravel()
         net_test = model.predict(data.x_test, batch_size=256).ravel()

@@ -24,11 +24,11 @@ import torch
 import torch.nn.functional as F
 from sklearn.model_selection import GroupKFold
 
+from textrnn.app.linear_head import NBLinear
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.app.recipe import RecipeSettings, settings_from_record, training_settings
 from textrnn.app.runs import build_model, prepare_data, validation_rows
 from textrnn.data.datasets import imdb_train_movies
-from textrnn.models.linear_head import NBLinear
 from textrnn.training import losses
 from textrnn.training.optimizers import OptimizerSpec
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from textrnn.app.ensemble import network_alone
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.app.recipe import blend_weight, fit_linear_head, settings_from_record, training_settings
 from textrnn.app.runs import prepare_data, validation_rows
@@ -34,8 +35,7 @@ def main(runs: list[str], head_bits: int | None = None, prefixes: bool = False) 
     x_val, y_val, y_test = data.x_train[val_rows], data.y_train[val_rows], data.y_test
     val, test, seconds = [], [], []
     for run in runs:
-        model = load_model(Path(run) / "model")
-        model.linear_head, model.members = None, []  # the network alone
+        model = network_alone(load_model(Path(run) / "model"))  # the network alone
         val.append(model.predict(x_val, batch_size=256).ravel())
         test.append(model.predict(data.x_test, batch_size=256).ravel())
         record = Path(run) / "recipe.json"

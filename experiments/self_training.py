@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from textrnn.app.ensemble import network_alone
 from textrnn.app.pretrain.sources import corpus_tokens
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.app.recipe import (
@@ -69,8 +70,7 @@ def main(teacher_run: str, student_run: str, epochs: int = 3) -> None:
 
     head, linear_val = fit_linear_head(s, data.x_train, data.y_train, train_rows, val_rows)
     linear_test = head.predict_proba(data.x_test)
-    baseline = load_model(Path(student_run) / "model")
-    baseline.linear_head = None
+    baseline = network_alone(load_model(Path(student_run) / "model"))  # the network alone
     print(f"NB head (2**{head.bits} columns): test {100 * accuracy(y_test, linear_test):.2f} %")
     for name, model in (("the run's own network", baseline), ("student", student)):
         net_val = model.predict(x_val, batch_size=256).ravel()

@@ -1,11 +1,11 @@
-"""The NB linear model on token ids (textrnn.models.linear_head): features, fit, saving."""
+"""The NB linear model on token ids (textrnn.app.linear_head): features, fit, saving."""
 
 import numpy as np
 import pytest
 import torch
 
+from textrnn.app.linear_head import NBLinear, NgramHeadGraph, ngram_features
 from textrnn.errors import ConfigError, DataError
-from textrnn.models.linear_head import NBLinear, NgramHeadGraph, ngram_features
 
 
 def test_ngram_features_count_distinct_ngrams_within_each_row_only():

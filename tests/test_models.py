@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from textrnn import layers as L
+from textrnn.app.ensemble import Ensemble
 from textrnn.errors import ConfigError, DataError
 from textrnn.models import Sequential, load_model
 from textrnn.training.callbacks import Callback, EarlyStopping, ModelCheckpoint
@@ -160,6 +161,7 @@ def test_members_average_with_the_network_and_round_trip(tmp_path):
 
     first, second, third = network(3), network(4), network(5)
     alone = [m.predict(x) for m in (first, second, third)]
+    first = Ensemble.around(first)
     first.attach_members([second, third])
     np.testing.assert_allclose(first.predict(x), np.mean(alone, axis=0), atol=1e-6)
     np.testing.assert_allclose(first.predict_on_batch(x), np.mean(alone, axis=0), atol=1e-6)
@@ -175,12 +177,16 @@ def test_members_average_with_the_network_and_round_trip(tmp_path):
     again = load_model(tmp_path / "m")
     assert [m.layers[1].units for m in again.members] == [4, 5]
     np.testing.assert_allclose(again.predict(x), np.mean(alone, axis=0), atol=1e-6)
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["model"].pop("class") == "Ensemble"  # a folder of textrnn 0.1 did not name it
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    assert isinstance(load_model(tmp_path / "m"), Ensemble)
     wider = Sequential([L.Embedding(20, 6, input_length=10), L.GRU(3), L.Dense(2, activation="softmax")])
     wider.build((None, 10))
     with pytest.raises(ConfigError, match="outputs of shape"):
         first.attach_members([wider])
     with pytest.raises(ConfigError, match="single Sequential network"):
-        second.attach_members([again])
+        Ensemble.around(second).attach_members([again])
 
 
 def test_load_model_errors_are_one_line(tmp_path):

@@ -6,12 +6,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from textrnn.app.ensemble import network_alone
+from textrnn.app.linear_head import NBLinear
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.app.recipe import RecipeSettings, blend_weight, run_recipe
 from textrnn.cli import main
 from textrnn.data.datasets import prepare
-from textrnn.models import load_model
-from textrnn.models.linear_head import NBLinear
+from textrnn.models import Sequential, load_model
 
 TINY = dict(data="sample", vocab_size=3000, maxlen=120, dim=16, units=16, epochs=2, w2v_epochs=1,
             few_labels_below=0)  # the sample's 3,000 rows would take the few-labels path
@@ -33,8 +34,7 @@ def test_recipe_writes_a_run_whose_model_blends_the_linear_head(recipe_run):
     assert model.length_buckets and isinstance(model.linear_head, NBLinear)
     data = prepare("sample", num_words=3000, maxlen=120, quiet=True)
     blend = record["linear_head"]["blend"]
-    network = load_model(out / "model")
-    network.linear_head = None
+    network = network_alone(load_model(out / "model"))
     expected = (1 - blend) * network.predict(data.x_test).ravel() + blend * model.linear_head.predict_proba(
         data.x_test)
     np.testing.assert_allclose(model.predict(data.x_test).ravel(), expected, atol=1e-6)
@@ -124,9 +124,8 @@ def test_networks_are_averaged_on_one_split_and_kept_in_the_model(two_networks, 
     second = json.loads((out / "networks" / "1" / "run.json").read_text())
     assert (second["seed"], second["data_seed"], second["embedding"]) == (1000, 0, str(out / "embedding"))
     model = load_model(out / "model")
-    assert len(model.members) == 1 and model.members[0].linear_head is None
-    first, other = load_model(out / "model"), load_model(out / "networks" / "1" / "model")
-    first.linear_head, first.members = None, []
+    assert len(model.members) == 1 and type(model.members[0]) is Sequential
+    first, other = network_alone(load_model(out / "model")), load_model(out / "networks" / "1" / "model")
     data = prepare("sample", num_words=3000, maxlen=120, quiet=True)
     averaged = (first.predict(data.x_test).ravel() + other.predict(data.x_test).ravel()) / 2
     assert not np.allclose(first.predict(data.x_test).ravel(), averaged, atol=1e-4)  # two networks

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from torch import nn
 
+from textrnn.app.ensemble import network_alone
 from textrnn.data.text import pad_sequences, tokenize
 from textrnn.errors import ConfigError
 from textrnn.layers import RNN, Bidirectional
@@ -51,10 +52,10 @@ def every_step_view(model: Sequential, layer: RNN) -> Sequential:
     predictions running beside an explanation see it as it is."""
     traced = copy.copy(layer)
     traced.return_sequences = True
-    view = copy.copy(model)
+    view = copy.copy(network_alone(model))
     view._modules = dict(model._modules)  # its own module table: the assignment below stays here
     view._layers = nn.ModuleList([traced if each is layer else each for each in model.layers])
-    view.length_buckets, view.linear_head, view.members = False, None, []
+    view.length_buckets = False
     return view
 
 

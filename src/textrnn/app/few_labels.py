@@ -10,7 +10,7 @@ vectors and what the labels say about single words and phrases:
   word counts are known, the vectors are also tried weighted by a / (a + p(word)) (Arora et al.
   2017's smooth inverse frequency: frequent words, which say little about a text, count less), and
   the weighting with the lower cross-validated log loss is kept;
-- the NB head on 1..ngrams-grams (models.linear_head.NBLinear), its C chosen the same way;
+- the NB head on 1..ngrams-grams (app.linear_head.NBLinear), its C chosen the same way;
 - the blend weight that minimises the out-of-fold log loss of the two;
 - self-training, given unlabelled texts: the blend labels them, and both parts are fitted again on
   the labelled rows plus the `PSEUDO_PER_CLASS` texts of each class it is surest of. It is kept only
@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from textrnn.app.ensemble import Ensemble
+from textrnn.app.linear_head import NBLinear
 from textrnn.app.recipe import blend_weight  # the recipe's rule: the share with the lowest log loss
 from textrnn.app.transfer import fit_probe, pooled_features, probe_probabilities, stratified_folds
 from textrnn.layers import Dense, Embedding, GlobalAveragePooling1D
 from textrnn.models import Sequential
-from textrnn.models.linear_head import NBLinear
 from textrnn.training.metrics import log_loss
 
 HEAD_CS = (0.03, 0.1, 0.3, 1.0, 3.0)  # the NB head's strengths tried by cross-validation
@@ -193,7 +194,7 @@ def fit_few_labels(x: np.ndarray, y: np.ndarray, matrix: np.ndarray, maxlen: int
         fitted = self_trained(texts, y, pool, choice, seed)
     else:
         fitted = fit_parts(texts, y, choice, seed)
-    model = best["model"]
+    model = Ensemble.around(best["model"])
     model.layers[-1].set_weights([fitted.kernel, fitted.bias])
     model.attach_linear_head(fitted.head, fitted.blend)
     return model, chosen

@@ -12,8 +12,8 @@ Three steps, each kept in the run folder so an interrupted recipe resumes where 
    Bi-LSTM, was the network until the ablation's bi-gru rows.) With --networks N, N-1 more
    networks, each its own run in RUN_DIR/networks/K with seed SEED + 1000 K on the same data
    split, on the same vectors or (--own-word2vec) on its own word2vec of that seed in
-   RUN_DIR/networks/K/embedding; the model averages their probabilities (Sequential.members).
-3. An NBSVM-style linear model on the same ids (textrnn.models.linear_head), blended into the model's
+   RUN_DIR/networks/K/embedding; the model averages their probabilities (app.ensemble.Ensemble).
+3. An NBSVM-style linear model on the same ids (textrnn.app.linear_head), blended into the model's
    probabilities with the weight that minimises the validation log loss; saved inside the model,
    so evaluate / predict / serve use the blend.
 With fewer labelled training rows than --few-labels-below, step 2 trains no network: the model is
@@ -200,7 +200,7 @@ def fit_linear_head(s: RecipeSettings, x: np.ndarray, y: np.ndarray, train_rows:
     """The recipe's NB head, fitted first on the network's training rows to give P(positive) on its
     validation rows (for `blend_weight`), then on all labelled rows. `features`: `head.features(x)`
     made before. Returns (the head fitted on all rows, the validation probabilities)."""
-    from textrnn.models.linear_head import NBLinear
+    from textrnn.app.linear_head import NBLinear
 
     head = NBLinear(ngrams=s.ngrams, bits=s.head_bits, C=s.head_C)
     features = head.features(x) if features is None else features  # once: both fits take their rows
@@ -233,6 +233,7 @@ def _train_network(settings: TrainSettings, run_dir: Path, verbose: int) -> dict
 def _assemble(s: RecipeSettings, run_dir: Path, settings: TrainSettings, verbose: int) -> dict:
     """The recipe's model: the first network, the others as its members (predictions averaged), the
     NB head blended in; saved over RUN_DIR/model. Returns the record's figures for it."""
+    from textrnn.app.ensemble import Ensemble, network_alone
     from textrnn.app.pretrain.vectors import PretrainedEmbedding
     from textrnn.models import load_model
 
@@ -240,9 +241,10 @@ def _assemble(s: RecipeSettings, run_dir: Path, settings: TrainSettings, verbose
     data = prepare_data(settings, pretrained, quiet=True)
     train_rows, val_rows = validation_rows(settings, data)  # the rows every network validated on
     x_val, y_val, y_test = data.x_train[val_rows], data.y_train[val_rows], data.y_test
-    networks = [load_model(d / "model", compile=i == 0) for i, d in enumerate(_network_dirs(s, run_dir))]
-    model = networks[0]
-    model.linear_head, model.members = None, []  # a rerun of this step starts from the networks alone
+    # a rerun of this step starts from the networks alone
+    networks = [network_alone(load_model(d / "model", compile=i == 0))
+                for i, d in enumerate(_network_dirs(s, run_dir))]
+    model = Ensemble.around(networks[0])
     val = [m.predict(x_val, batch_size=256).ravel() for m in networks]
     test = [m.predict(data.x_test, batch_size=256).ravel() for m in networks]
     rnn_val, probs = np.mean(val, axis=0), np.mean(test, axis=0)
@@ -358,7 +360,7 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
     if s.pretrain not in ("word2vec", "none"):
         raise ConfigError(f"--pretrain must be word2vec or none, got {s.pretrain!r}")
     if s.linear_head:
-        from textrnn.models.linear_head import NBLinear
+        from textrnn.app.linear_head import NBLinear
 
         NBLinear(s.ngrams, s.head_bits, s.head_C)  # a bad --head-bits fails here, not after training
     if s.networks < 1:

@@ -147,7 +147,8 @@ def create_app(run_dir: str | Path | None = None) -> FastAPI:
         return {"name": model.name, "run": str(run_dir), "version": textrnn.__version__,
                 "labels": encoder.labels, "vocabulary_size": encoder.vocabulary.size,
                 "maxlen": encoder.maxlen, "params": model.count_params(),
-                "networks": 1 + len(model.members), "linear_head": model.linear_head is not None,
+                "networks": 1 + len(getattr(model, "members", [])),
+                "linear_head": getattr(model, "linear_head", None) is not None,
                 "summary": render_summary(model, line_length=88),
                 "test_metrics": metrics.get("test") if metrics else None}
 

@@ -39,10 +39,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     model.summary()
     if model.length_buckets:
         print(" Runs in length buckets: batches of near-equal review lengths, padding skipped")
-    if model.members:
-        print(f" Ensemble: the average of {1 + len(model.members)} networks of this architecture "
-              f"(this table is the first; {sum(m.count_params() for m in model.members):,} more params)")
-    head = model.linear_head
+    members, head = getattr(model, "members", []), getattr(model, "linear_head", None)
+    if members:
+        print(f" Ensemble: the average of {1 + len(members)} networks of this architecture "
+              f"(this table is the first; {sum(m.count_params() for m in members):,} more params)")
     if head is not None:
         print(f" Linear head: NB log-count-ratio logistic regression on 1-{head.ngrams} grams "
               f"({2 ** head.bits:,} hashed weights), blended with weight {model.linear_blend:.2f}")
@@ -167,8 +167,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         export_onnx(model, args.out, fixed_length=args.fixed_length)
     print(f"-> {args.out}")
-    left_out = [f"{len(model.members)} other networks"] if model.members else []
-    left_out += ["NB linear head"] if model.linear_head is not None else []
+    members = getattr(model, "members", [])
+    left_out = [f"{len(members)} other networks"] if members else []
+    left_out += ["NB linear head"] if getattr(model, "linear_head", None) is not None else []
     if left_out and args.format == "keras":  # an ONNX graph holds the whole model
         print(f"note: left out of the exported file: the model's {' and '.join(left_out)}; its "
               "predictions are the first network's alone")

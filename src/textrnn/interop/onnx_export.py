@@ -6,8 +6,8 @@ run from its ids and skips the padding exactly as textrnn does (zeros as padding
 the words; a zero between words would be read as padding).
 
 A model with ensemble members and an NB linear head (`textrnn recipe`) is exported whole: the graph
-runs every network, averages their probabilities and blends in the head's (`NgramHeadGraph`), as
-`predict` does."""
+runs every network, averages their probabilities and blends in the head's, as `predict` does: the
+graph is traced from the model's `inference_module()` (textrnn.app.ensemble.WholeModel)."""
 
 from __future__ import annotations
 
@@ -21,29 +21,8 @@ from textrnn.errors import ConfigError
 from textrnn.io_utils import atomic_write_bytes
 from textrnn.layers import Embedding
 from textrnn.models import Sequential
-from textrnn.models.linear_head import NgramHeadGraph
 
 OPSET = 17
-
-
-class WholeModel(torch.nn.Module):
-    """What `Sequential.predict` computes, as one traceable module: the networks' average, the head
-    blended in."""
-
-    def __init__(self, model: Sequential) -> None:
-        super().__init__()
-        self.networks = torch.nn.ModuleList([model, *model.members])
-        self.head = NgramHeadGraph(model.linear_head) if model.linear_head is not None else None
-        self.blend = model.linear_blend
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        probs = self.networks[0](ids)
-        for network in self.networks[1:]:
-            probs = probs + network(ids)
-        probs = probs / len(self.networks)
-        if self.head is None:
-            return probs
-        return (1 - self.blend) * probs + self.blend * torch.sigmoid(self.head(ids)).reshape(probs.shape)
 
 
 def export_onnx(model: Sequential, path: str | Path, fixed_length: bool = False) -> None:
@@ -58,7 +37,7 @@ def export_onnx(model: Sequential, path: str | Path, fixed_length: bool = False)
     if not fixed_length:
         axes["ids"][1] = "time"
     buffer = io.BytesIO()
-    whole = WholeModel(model) if model.is_ensemble else model
+    whole = model.inference_module()
     whole.eval()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's deprecation and RNN batch-size notes

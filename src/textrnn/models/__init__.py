@@ -4,7 +4,6 @@ load_model. `textrnn.models` is the public path, as `keras.models` is."""
 from textrnn.models.functional import Model
 from textrnn.models.sequential import (
     CONFIG_FILE,
-    MEMBERS_DIR,
     VOCAB_FILE,
     WEIGHTS_FILE,
     Sequential,
@@ -13,5 +12,5 @@ from textrnn.models.sequential import (
 )
 from textrnn.serialization import load_weights_file, read_json
 
-__all__ = ["CONFIG_FILE", "MEMBERS_DIR", "VOCAB_FILE", "WEIGHTS_FILE", "Model", "Sequential", "load_model",
+__all__ = ["CONFIG_FILE", "VOCAB_FILE", "WEIGHTS_FILE", "Model", "Sequential", "load_model",
            "load_vocabulary_file", "load_weights_file", "read_json"]

@@ -1,7 +1,8 @@
 """Sequential: Keras's model API on torch. This module holds the structure (add, build, forward,
 weights, summary), the config and saving; compile / fit / evaluate / predict come from the trainer
-(textrnn.training.trainer), as Keras's Model inherits its Trainer. textrnn's additions: length
-buckets, ensemble members and a linear head, all saved with the model."""
+(textrnn.training.trainer), as Keras's Model inherits its Trainer. textrnn's addition: length
+buckets, saved with the model. Models of other classes (the functional Model, the recipe's
+Ensemble) save through the same folder format and are loaded by the class their config names."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from textrnn.layers.core import Dropout
 from textrnn.layers.embedding import Embedding
 from textrnn.layers.recurrent import RNN
 from textrnn.layers.wrappers import Bidirectional
-from textrnn.models.linear_head import NBLinear
 from textrnn.models.summary import print_summary
 from textrnn.serialization import load_weights_file, read_json
 from textrnn.training import optimizers as optimizers_module
@@ -32,10 +32,15 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"  # a trained model's optimizer state, beside its weights
 VOCAB_FILE = "vocab.json"
-MEMBERS_DIR = "members"  # the ensemble's other networks, one folder each
 # The .keras format lives in the interop layer above this one: named here and imported when first
 # used, so that models never imports upward.
 KERAS_FILES = "textrnn.interop.keras_io"
+# Saved models of other classes, by the "class" their config names: (module, class), imported when
+# first needed. Each is a Sequential whose _save_extras / _load_extras write and read its own files.
+MODEL_CLASSES = {"Functional": ("textrnn.models.functional", "Model"),
+                 "Ensemble": ("textrnn.app.ensemble", "Ensemble")}
+# Folders written by textrnn 0.1 hold an ensemble without naming its class: these files tell.
+_UNNAMED_ENSEMBLE_FILES = ("members", "linear_head.json")
 
 
 def _plugin(module: str, name: str) -> Any:
@@ -58,14 +63,6 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         # textrnn's addition to Keras's Sequential: fit, evaluate and predict in batches of rows of one
         # length, padding cut off (textrnn.data.buckets). Saved with the model.
         self.length_buckets = False
-        # Also textrnn's: a linear model beside the network (textrnn.models.linear_head.NBLinear, the recipe's
-        # ensemble); predict and evaluate blend the two probabilities, `blend` being the linear share.
-        self.linear_head: Any = None
-        self.linear_blend = 0.0
-        # Also textrnn's: more networks of the same inputs and output, trained from other seeds (the
-        # recipe's --networks); predict averages their probabilities with this one's before the blend.
-        # Saved in members/K; fit trains this network only.
-        self.members: list[Sequential] = []
         for layer in layers or []:
             self.add(layer)
 
@@ -151,51 +148,10 @@ class Sequential(Trainer, WeightSplit, nn.Module):
                 print_fn: Callable[[str], object] | None = None) -> None:
         print_summary(self, line_length=line_length, print_fn=print_fn)
 
-    def attach_linear_head(self, head: Any, blend: float) -> None:
-        """Blend `head.predict_proba(x)` into this model's predictions with weight `blend` (0-1).
-        Only for a single sigmoid output: the head gives P(positive)."""
-        last = self._layers[-1] if self._layers else None
-        if not (isinstance(last, Layer) and getattr(last, "units", None) == 1
-                and getattr(last, "activation", None) == "sigmoid"):
-            raise ConfigError("a linear head needs a model ending in Dense(1, activation='sigmoid')")
-        if not 0.0 <= blend <= 1.0:
-            raise ConfigError(f"blend must be in [0, 1], got {blend}")
-        self.linear_head, self.linear_blend = head, float(blend)
-
-    @property
-    def is_ensemble(self) -> bool:  # noqa: D102 - overrides the trainer's
-        """More than this network makes its predictions: members averaged in or a linear head blended in."""
-        return self.linear_head is not None or bool(self.members)
-
-    def attach_members(self, members: Sequence[Sequential]) -> None:
-        """Average these networks' predictions with this one's (each predicts without its own head
-        or members). They must take the same input and give the same output shape."""
-        for member in members:
-            if not isinstance(member, Sequential) or member.members or member.linear_head is not None:
-                raise ConfigError("an ensemble member must be a single Sequential network, without "
-                                  "members or a linear head of its own")
-            if member._layers[-1].output_shape[1:] != self._layers[-1].output_shape[1:]:
-                raise ConfigError(f"ensemble member {member.name} gives outputs of shape "
-                                  f"{member._layers[-1].output_shape[1:]}, this model "
-                                  f"{self._layers[-1].output_shape[1:]}")
-        self.members = list(members)
-
-    def _average_members(self, probs: torch.Tensor, xt: torch.Tensor, batch_size: int) -> torch.Tensor:
-        if not self.members or len(xt) == 0:
-            return probs
-        total = probs.clone()
-        for member in self.members:
-            total += torch.from_numpy(member.predict(xt, batch_size)).reshape(probs.shape)
-        return total / (1 + len(self.members))
-
-    def _blend(self, probs: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
-        if self.linear_head is None or len(xt) == 0:
-            return probs
-        linear = torch.from_numpy(self.linear_head.predict_proba(xt.numpy()).astype(np.float32))
-        return (1 - self.linear_blend) * probs + self.linear_blend * linear.reshape(probs.shape)
-
-    def _combine(self, probs: torch.Tensor, xt: torch.Tensor, batch_size: int) -> torch.Tensor:
-        return self._blend(self._average_members(probs, xt, batch_size), xt)
+    def inference_module(self) -> nn.Module:
+        """The module whose forward computes what predict gives (for graph export): the network
+        itself; a model that adds more to its predictions (textrnn.app.ensemble) returns its own."""
+        return self
 
     # --- config and saving ----------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -239,12 +195,15 @@ class Sequential(Trainer, WeightSplit, nn.Module):
                 save_file(optimizer_tensors, str(folder / OPTIMIZER_FILE))
             if self.text_encoder is not None:
                 atomic_write_json(folder / VOCAB_FILE, self.text_encoder.to_json())
-            if self.linear_head is not None:
-                self.linear_head.save_into(folder, {"blend": self.linear_blend})
-            for k, member in enumerate(self.members):  # inside this folder, so it appears at once
-                member.save(folder / MEMBERS_DIR / str(k))
+            self._save_extras(folder)
 
         atomic_write_dir(path, fill)
+
+    def _save_extras(self, folder: Path) -> None:
+        """A subclass's own files, written into the model's folder before it appears."""
+
+    def _load_extras(self, folder: Path) -> None:
+        """A subclass's own files, read back after the weights."""
 
 
 def load_model(path: str | Path, compile: bool = True) -> Sequential:
@@ -258,12 +217,7 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
         raise DataError(f"{folder}: not a saved textrnn model (no {CONFIG_FILE})")
     config = read_json(config_path, "malformed model config")
     try:
-        if config["model"].get("class") == "Functional":
-            from textrnn.models.functional import Model  # the graph model, built on this module
-
-            model: Sequential = Model.from_config(config["model"])
-        else:
-            model = Sequential.from_config(config["model"])
+        model = _model_class(config["model"], folder).from_config(config["model"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DataError(f"{config_path}: malformed model config ({type(exc).__name__}: {exc})") from None
     weights_path = folder / WEIGHTS_FILE
@@ -276,17 +230,22 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
                       metrics=c["metrics"])
         if "optimizer_state" in config:
             _restore_optimizer_state(model, folder, config["optimizer_state"])
-    head = NBLinear.load_from(folder)
-    if head is not None:
-        model.attach_linear_head(head[0], head[1]["blend"])
-    members = folder / MEMBERS_DIR
-    if members.is_dir():
-        numbered = sorted((p.name for p in members.iterdir() if p.name.isdigit()), key=int)
-        model.attach_members([load_model(members / k, compile=False) for k in numbered])
+    model._load_extras(folder)
     vocab_path = folder / VOCAB_FILE
     if vocab_path.is_file():
         model.text_encoder = load_vocabulary_file(vocab_path)
     return model
+
+
+def _model_class(config: dict[str, Any], folder: Path) -> type[Sequential]:
+    name = config.get("class") or ("Ensemble" if any((folder / f).exists() for f in _UNNAMED_ENSEMBLE_FILES)
+                                   else "Sequential")
+    if name == "Sequential":
+        return Sequential
+    if name not in MODEL_CLASSES:
+        raise DataError(f"{folder / CONFIG_FILE}: unknown model class {name!r}; "
+                        f"known: Sequential, {', '.join(MODEL_CLASSES)}")
+    return _plugin(*MODEL_CLASSES[name])
 
 
 def _restore_optimizer_state(model: Sequential, folder: Path, record: dict[str, Any]) -> None:

@@ -96,15 +96,13 @@ class Trainer:
         return super()._apply(fn, recurse)
 
     def to_device(self, device: str | torch.device | None = None) -> Trainer:
-        """Move the model (its ensemble members and optimizer state too) to `device` (see
+        """Move the model (and its optimizer state) to `device` (see
         textrnn.backend.device.resolve: None is TEXTRNN_DEVICE or auto)."""
         target = resolve_device(device)
         self._placed = True
         if target == self.device:
             return self
         self.to(target)
-        for member in getattr(self, "members", []):
-            member.to(target)
         if self.optimizer is not None:
             move_optimizer_state(self.optimizer, target)
         return self

@@ -3,7 +3,7 @@ their naive-Bayes log-count ratios (Wang & Manning 2012). The strongest linear b
 the linear half of the recipe's ensemble.
 
 It reads the same padded id arrays as the RNNs (id 0 is padding and never part of an n-gram), so it
-sits beside an RNN in one model: `Sequential.linear_head`. N-grams are hashed into 2**bits columns (no
+sits beside an RNN in one model: `textrnn.app.ensemble.Ensemble`. N-grams are hashed into 2**bits columns (no
 n-gram vocabulary to store): the model is one weight vector and a bias. The default 2**24 columns (64
 MB of weights) merge fewer n-grams than 2**22: the 1-3 grams of IMDB's training reviews (up to 800
 words each) fill 2.9 M of 2**22 = 4.2 M columns, but 4.2 M of 2**24, and the merging cost accuracy
