@@ -133,3 +133,46 @@ def test_embedding_scale_rescales_the_word_vectors_only(w2v_sample, tmp_path, ca
     assert main(["-q", "train", "bi-lstm", "--embedding", str(w2v_sample), "--embedding-scale", "0",
                  "--epochs", "1", "--out", str(tmp_path / "bad")]) == 2
     assert "--embedding-scale must be positive" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, settings, function", [
+    ("pretrain", "textrnn.app.pretrain.run:PretrainSettings", "textrnn.app.pretrain.run:pretrain"),
+    ("pretrain-encoder", "textrnn.app.transfer:EncoderSettings", "textrnn.app.transfer:pretrain_encoder"),
+])
+def test_pretraining_flags_are_the_functions_arguments(command, settings, function):
+    """Each flag comes from a settings field, and the fields are the function's arguments with the
+    same defaults (but out and verbose), so the command and the Python call cannot drift apart."""
+    import importlib
+    import inspect
+    from dataclasses import fields
+
+    from textrnn.cli.main import build_parser
+    from textrnn.cli.options import settings_given
+
+    def named(spec):
+        module, name = spec.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    settings, function = named(settings), named(function)
+    parameters = inspect.signature(function).parameters
+    assert {f.name for f in fields(settings)} == set(parameters) - {"out", "verbose"}
+    for f in fields(settings):
+        if parameters[f.name].default is not inspect.Parameter.empty:
+            assert f.default == parameters[f.name].default, f.name
+    required = ["--method", "lm"] if command == "pretrain" else []
+    args = build_parser().parse_args([command, "--out", "x", *required, "--dim", "12",
+                                      "--max-minutes", "1.5"])
+    expected = {"dim": 12, "max_minutes": 1.5, **({"method": "lm"} if required else {})}
+    assert settings_given(args, settings) == expected
+
+
+def test_finetune_flags_make_its_settings():
+    from textrnn.app.transfer import FinetuneSettings
+    from textrnn.cli.main import build_parser
+    from textrnn.cli.options import data_options, settings_given
+
+    args = build_parser().parse_args(["finetune", "enc", "--train-size", "100", "--lr", "0.01",
+                                      "--data", "sample"])
+    settings = FinetuneSettings(encoder=args.encoder, **data_options(args),
+                                **settings_given(args, FinetuneSettings))
+    assert (settings.train_size, settings.lr, settings.data, settings.maxlen) == (100, 0.01, "sample", 400)

@@ -38,6 +38,7 @@ from textrnn.io_utils import atomic_write_dir, atomic_write_json, check_output_d
 from textrnn.layers import LSTM, Dense, Embedding, GlobalAveragePooling1D
 from textrnn.models import Sequential, load_model
 from textrnn.serialization import read_json
+from textrnn.setting import setting
 from textrnn.training.metrics import classification_report
 from textrnn.training.optimizers import AdamOptimizer
 
@@ -48,6 +49,24 @@ LAYER_DECAY = 2.6  # ULMFiT's discriminative fine-tuning: each layer down learns
 
 
 # --- pretraining ---------------------------------------------------------------------------------
+@dataclass
+class EncoderSettings:
+    """`textrnn pretrain-encoder`'s options, one flag each: `pretrain_encoder`'s arguments but `out`
+    and `verbose` (tests/test_cli.py holds the two to the same names and defaults)."""
+
+    corpus: str = setting("imdb-unlabelled", "imdb-unlabelled (the 50,000 unlabelled and 25,000 training "
+                          "reviews, no labels), imdb-unsup, sample, or a path (.txt one document per line, "
+                          "CSV/JSONL, folder)")
+    vocab: str = setting("imdb", "imdb, sample, corpus, or a vocab.json / run path")
+    vocab_size: int = setting(10000, "words in the vocabulary")
+    dim: int = setting(64, "embedding size")
+    units: int = setting(128, "LSTM state size")
+    seq_len: int = setting(64, "words per training window")
+    epochs: int = setting(1, "passes over the corpus")
+    max_minutes: float | None = setting(25.0, "stop after this long")
+    seed: int = setting(0, "random seed")
+
+
 def pretrain_encoder(corpus: str, out: str | Path, vocab: str = "imdb", vocab_size: int = 10000,
                      dim: int = 64, units: int = 128, seq_len: int = 64, epochs: int = 1,
                      max_minutes: float | None = 25.0, seed: int = 0, verbose: int = 1) -> dict[str, Any]:
@@ -108,13 +127,17 @@ class FinetuneSettings:
     text_column: str | None = None
     label_column: str | None = None
     encoding: str = "utf-8"
-    train_size: int | None = None   # the n labelled rows (the first n of the shuffled training set)
-    maxlen: int = 400               # words per text (the last ones, as pad_sequences keeps)
-    epochs: int = 0                 # whole-network fine-tuning epochs after the probe (0: probe only)
-    lr: float = 1e-3                # the head's rate; the LSTM gets lr / 2.6, the embedding lr / 2.6**2
-    batch_size: int = 32
+    # the n labelled rows (the first n of the shuffled training set)
+    train_size: int | None = setting(None, "use the first N labelled training texts", metavar="N",
+                                     default_help="all")
+    # the last words of a text, as pad_sequences keeps
+    maxlen: int = setting(400, "words per text")
+    epochs: int = setting(0, "whole-network fine-tuning epochs after the head's fit (0: the head only)")
+    # the LSTM learns at lr / 2.6, the embedding at lr / 2.6**2
+    lr: float = setting(1e-3, "fine-tuning rate of the head")
+    batch_size: int = setting(32, "rows per batch")
     val_split: float = 0.2          # with epochs > 0: the rows that choose the best epoch
-    seed: int = 0
+    seed: int = setting(0, "random seed")
 
     def validate(self) -> None:
         require_whole({"maxlen": (self.maxlen, 1), "epochs": (self.epochs, 0),

@@ -70,7 +70,8 @@ def add_settings_options(p: Any, settings: type, group: str | None | bool = Fals
             continue
         shown = meta.get("default_help", "none" if default is None or default is MISSING else default)
         p.add_argument(flag, dest=f.name, type=_TYPES[kind], choices=meta.get("choices"),
-                       metavar=meta.get("metavar"), help=f"{meta['help']} (default {shown})")
+                       metavar=meta.get("metavar"), required=meta.get("required", False),
+                       help=meta["help"] if meta.get("required") else f"{meta['help']} (default {shown})")
 
 
 def settings_given(args: argparse.Namespace, settings: type) -> dict[str, Any]:

@@ -6,30 +6,26 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 
-from textrnn.cli.options import (
-    add_data_options,
-)
+from textrnn.cli.options import add_data_options, add_settings_options, data_options, settings_given
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    from textrnn.app.pretrain.run import pretrain
+    from textrnn.app.pretrain.run import PretrainSettings, pretrain
 
-    emb = pretrain(args.method, args.corpus, args.out, vocab=args.vocab, vocab_size=args.vocab_size,
-                   dim=args.dim, epochs=args.epochs, seed=args.seed, units=args.units,
-                   seq_len=args.seq_len, max_minutes=args.max_minutes, model=args.model,
-                   verbose=0 if args.quiet else 1)
+    settings = PretrainSettings(**settings_given(args, PretrainSettings))
+    emb = pretrain(out=args.out, verbose=0 if args.quiet else 1, **asdict(settings))
     print(json.dumps(emb.card, indent=2))
     print(f"-> {args.out}")
     return 0
 
 
 def cmd_pretrain_encoder(args: argparse.Namespace) -> int:
-    from textrnn.app.transfer import pretrain_encoder
+    from textrnn.app.transfer import EncoderSettings, pretrain_encoder
 
-    card = pretrain_encoder(args.corpus, args.out, vocab=args.vocab, vocab_size=args.vocab_size,
-                            dim=args.dim, units=args.units, seq_len=args.seq_len, epochs=args.epochs,
-                            max_minutes=args.max_minutes, seed=args.seed, verbose=0 if args.quiet else 1)
+    settings = EncoderSettings(**settings_given(args, EncoderSettings))
+    card = pretrain_encoder(out=args.out, verbose=0 if args.quiet else 1, **asdict(settings))
     print(json.dumps(card, indent=2))
     print(f"-> {args.out}")
     return 0
@@ -38,10 +34,8 @@ def cmd_pretrain_encoder(args: argparse.Namespace) -> int:
 def cmd_finetune(args: argparse.Namespace) -> int:
     from textrnn.app.transfer import FinetuneSettings, finetune
 
-    settings = FinetuneSettings(
-        encoder=args.encoder, data=args.data, test_data=args.test_data, text_column=args.text_column,
-        label_column=args.label_column, encoding=args.encoding, train_size=args.train_size,
-        maxlen=args.maxlen, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+    settings = FinetuneSettings(encoder=args.encoder, **data_options(args),
+                                **settings_given(args, FinetuneSettings))
     out = args.out or f"runs/finetune-{time.strftime('%Y%m%d-%H%M%S')}"
     finetune(settings, out, verbose=0 if args.quiet else 1)
     return 0
@@ -70,37 +64,17 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
 def register(command) -> None:
     """Add this module's commands to the parser (`command(name, help=...)` makes one)."""
+    from textrnn.app.pretrain.run import PretrainSettings
+    from textrnn.app.transfer import EncoderSettings, FinetuneSettings
+
     p = command("pretrain", help="pretrain an embedding (lecture steps 1-2); writes EMB_DIR")
-    p.add_argument("--method", required=True, choices=["word2vec", "lm", "classifier"])
-    p.add_argument("--corpus", default="imdb-unsup",
-                   help="imdb-unsup (50,000 unlabelled reviews), sample, or a path (.txt one document "
-                        "per line, CSV/JSONL, folder); for classifier: a labelled data source")
-    p.add_argument("--vocab", default="imdb",
-                   help="imdb, sample, corpus, or a vocab.json / model / run / EMB_DIR path")
-    p.add_argument("--vocab-size", type=int, default=10000)
-    p.add_argument("--dim", type=int, default=32)
-    p.add_argument("--epochs", type=int, help="passes over the corpus (word2vec 5, lm 1, classifier 5)")
-    p.add_argument("--units", type=int, default=128, help="lm: LSTM state dim (default 128)")
-    p.add_argument("--seq-len", type=int, default=64, help="lm: words per training window")
-    p.add_argument("--max-minutes", type=float, help="lm: stop training after this long")
-    p.add_argument("--model", default="lstm", help="classifier: the zoo model to train")
-    p.add_argument("--seed", type=int, default=0)
+    add_settings_options(p, PretrainSettings)
     p.add_argument("--out", required=True, help="EMB_DIR to write")
     p.set_defaults(func=cmd_pretrain)
 
     p = command("pretrain-encoder", help="pretrain an LSTM language model; keep its embedding and LSTM "
                                          "(ENC_DIR) for `textrnn finetune`")
-    p.add_argument("--corpus", default="imdb-unlabelled",
-                   help="imdb-unlabelled (the 50,000 unlabelled and 25,000 training reviews, no labels), "
-                        "imdb-unsup, sample, or a path (.txt one document per line, CSV/JSONL, folder)")
-    p.add_argument("--vocab", default="imdb", help="imdb, sample, corpus, or a vocab.json / run path")
-    p.add_argument("--vocab-size", type=int, default=10000)
-    p.add_argument("--dim", type=int, default=64, help="embedding size (default 64)")
-    p.add_argument("--units", type=int, default=128, help="LSTM state size (default 128)")
-    p.add_argument("--seq-len", type=int, default=64, help="words per training window (default 64)")
-    p.add_argument("--epochs", type=int, default=1, help="passes over the corpus (default 1)")
-    p.add_argument("--max-minutes", type=float, default=25.0, help="stop after this long (default 25)")
-    p.add_argument("--seed", type=int, default=0)
+    add_settings_options(p, EncoderSettings)
     p.add_argument("--out", required=True, help="ENC_DIR to write")
     p.set_defaults(func=cmd_pretrain_encoder)
 
@@ -108,13 +82,7 @@ def register(command) -> None:
     p.add_argument("encoder", help="ENC_DIR from `textrnn pretrain-encoder`")
     p.add_argument("--out", help="run folder (default runs/finetune-TIMESTAMP)")
     add_data_options(p, default="imdb")
-    p.add_argument("--train-size", type=int, help="use the first N labelled training texts")
-    p.add_argument("--maxlen", type=int, default=400, help="words per text (default 400)")
-    p.add_argument("--epochs", type=int, default=0,
-                   help="whole-network fine-tuning epochs after the head's fit (default 0: head only)")
-    p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning rate of the head (default 1e-3)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+    add_settings_options(p, FinetuneSettings)
     p.set_defaults(func=cmd_finetune)
 
     p = command("import-vectors", help="align a word2vec / GloVe file to a vocabulary")

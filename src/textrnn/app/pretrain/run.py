@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,32 @@ from typing import Any
 from textrnn.app.pretrain.sources import corpus_tokens, load_vocabulary
 from textrnn.app.pretrain.vectors import PretrainedEmbedding, align_vectors, corpus_counts, read_word_vectors
 from textrnn.errors import ConfigError
+from textrnn.setting import setting
 from textrnn.training import distributed
 
 METHODS = ("word2vec", "lm", "classifier")
+
+
+@dataclass
+class PretrainSettings:
+    """`textrnn pretrain`'s options, one flag each: `pretrain`'s arguments but `out` and `verbose`
+    (tests/test_cli.py holds the two to the same names and defaults)."""
+
+    method: str = setting(None, "how the embedding learns: word2vec (skip-gram), lm (a next-word LSTM) or "
+                          "classifier (a zoo model trained on labelled data)", choices=list(METHODS),
+                          required=True)
+    corpus: str = setting("imdb-unsup", "imdb-unsup (50,000 unlabelled reviews), sample, or a path (.txt one "
+                          "document per line, CSV/JSONL, folder); for classifier: a labelled data source")
+    vocab: str = setting("imdb", "imdb, sample, corpus, or a vocab.json / model / run / EMB_DIR path")
+    vocab_size: int = setting(10000, "words in the vocabulary")
+    dim: int = setting(32, "embedding size")
+    epochs: int | None = setting(None, "passes over the corpus",
+                                 default_help="word2vec 5, lm 1, classifier 5")
+    seed: int = setting(0, "random seed")
+    units: int = setting(128, "lm: LSTM state size")
+    seq_len: int = setting(64, "lm: words per training window")
+    max_minutes: float | None = setting(None, "lm: stop training after this long")
+    model: str = setting("lstm", "classifier: the zoo model to train")
 
 
 def pretrain(method: str, corpus: str, out: str | Path, vocab: str = "imdb", vocab_size: int = 10000,
