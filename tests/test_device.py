@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from textrnn import layers as L
+from textrnn.backend import kernels
 from textrnn.backend.device import ENV, resolve
 from textrnn.cli import main
 from textrnn.errors import ConfigError
@@ -99,3 +100,15 @@ def test_cuda_training_matches_the_cpu_and_saves_device_free(tmp_path):
     loaded = load_model(tmp_path / "m")
     assert next(loaded.parameters()).device.type == "cpu"
     loaded.to_device("cuda").fit(x, y, epochs=1, verbose=0)  # optimizer state follows the weights
+
+
+def test_own_kernels_run_only_on_cpu_tensors_outside_a_trace():
+    """kernels.runs_on is the one rule the layers, the embedding's gradient and the direct step
+    ask: off the CPU (here a meta tensor stands for a GPU one) PyTorch's kernels must run."""
+    cpu, elsewhere = torch.zeros(2), torch.zeros(2, device="meta")
+    assert kernels.runs_on(cpu) == kernels.available()
+    assert not kernels.runs_on(cpu, elsewhere) and not kernels.runs_on(elsewhere)
+    layer = L.LSTM(4)
+    layer.build((None, 3, 2))
+    layer.to("meta")
+    assert layer.own_kernel() is None

@@ -99,6 +99,20 @@ def available() -> bool:
     return _load() is not None
 
 
+def runs_on(*tensors: torch.Tensor) -> bool:
+    """Whether textrnn's own kernels may run for these tensors: the extension is built, every
+    tensor is on the CPU and no trace is being recorded (a traced graph must hold PyTorch's ops).
+    The one rule that every caller asks (the recurrent layers, the embedding's gradient, the direct
+    step); where it says no, PyTorch's kernels run (cuDNN on a GPU)."""
+    return not torch.jit.is_tracing() and available() and all(t.device.type == "cpu" for t in tensors)
+
+
+def ops():
+    """The loaded extension's functions (after `available()` or `runs_on(...)` said yes), for the
+    callers that chain them by hand (training.direct_step)."""
+    return _load()
+
+
 def embedding_grad(ids: torch.Tensor, grad: torch.Tensor, rows: int) -> torch.Tensor:
     """The (rows, dim) gradient of a table looked up at `ids` (N,) int64 with output gradient
     `grad` (N, dim): the same sums as index_add_, in id order."""

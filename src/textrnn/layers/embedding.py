@@ -29,7 +29,7 @@ class _Lookup(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (flat,) = ctx.saved_tensors
         rows = grad.reshape(-1, ctx.table_shape[1])
-        if rows.dtype in (torch.float32, torch.float64) and kernels.available():
+        if rows.dtype in (torch.float32, torch.float64) and kernels.runs_on(rows, flat):
             return kernels.embedding_grad(flat, rows, ctx.table_shape[0]), None
         return grad.new_zeros(ctx.table_shape).index_add_(0, flat, rows), None
 

@@ -18,7 +18,7 @@ from textrnn.layers import activations
 from textrnn.layers.base import Layer, Shape
 
 
-def _dropout_masks(batch: int, dim: int, rate: float, count: int, like: torch.Tensor):
+def dropout_masks(batch: int, dim: int, rate: float, count: int, like: torch.Tensor):
     """Keras's dropout masks for RNNs: drawn once per batch, shared by all time steps,
     values 0 or 1 / (1 - rate). Drawn from the CPU's generator whatever the device (they are
     small), so a seed gives the same masks, and the same model, on the CPU and on a GPU."""
@@ -129,8 +129,7 @@ class RNN(Layer):
         whole-layer kernel where it fits, else the sequence kernel. With gradients off, the
         whole-layer kernel's forward-only mode (it stores nothing for backward), or None, for
         PyTorch's oneDNN forward, which beats the sequence kernel there."""
-        if (torch.jit.is_tracing() or not kernels.available() or self.fused_cell != self.kernel_cell
-                or self.kernel.device.type != "cpu"):  # elsewhere PyTorch's fused kernels (cuDNN) run
+        if self.fused_cell != self.kernel_cell or not kernels.runs_on(self.kernel):
             return None
         layer = self._run_layer_kernel if self._run_layer_kernel and self._fits_layer_kernel() else None
         if not torch.is_grad_enabled():
@@ -245,11 +244,11 @@ class RNN(Layer):
         gate_input_masks = rec_masks = input_mask = None
         if self.training and self.recurrent_dropout > 0:
             count = 1 if self.gates == 1 else self.gates
-            rec_masks = _dropout_masks(batch, self.units, self.recurrent_dropout, count, x)
+            rec_masks = dropout_masks(batch, self.units, self.recurrent_dropout, count, x)
             if self.dropout > 0:
-                gate_input_masks = _dropout_masks(batch, x.shape[2], self.dropout, count, x)
+                gate_input_masks = dropout_masks(batch, x.shape[2], self.dropout, count, x)
         elif self.training and self.dropout > 0:
-            input_mask = _dropout_masks(batch, x.shape[2], self.dropout, 1, x)[0]  # x * mask, in run_sequence
+            input_mask = dropout_masks(batch, x.shape[2], self.dropout, 1, x)[0]  # x * mask, in run_sequence
 
         ran = None if table is None else self._run_tokens(x, table, states, mask)
         if table is not None and ran is None:  # a mask the token kernel cannot take: look the words up

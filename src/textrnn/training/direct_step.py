@@ -34,7 +34,7 @@ import torch
 from textrnn.backend import kernels, sequence
 from textrnn.layers.core import Dense
 from textrnn.layers.embedding import Embedding
-from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN, _dropout_masks
+from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN, dropout_masks
 from textrnn.layers.wrappers import Bidirectional
 from textrnn.training.optimizers import step_optimizer
 
@@ -88,7 +88,7 @@ def _token_forward(layer: RNN, tokens: _Tokens, spans: tuple[torch.Tensor, torch
     inv = tokens.inv.flip(1).contiguous() if layer.go_backwards else tokens.inv
     batch = inv.shape[0]
     bias = layer.input_bias()
-    table = kernels._module.token_projection(tokens.rows, layer.kernel, _NONE if bias is None else bias)
+    table = kernels.ops().token_projection(tokens.rows, layer.kernel, _NONE if bias is None else bias)
     h0 = table.new_zeros(batch, layer.units)
     c0 = table.new_zeros(batch, layer.units) if isinstance(layer, LSTM) else _NONE
     rec_bias = _NONE
@@ -96,7 +96,7 @@ def _token_forward(layer: RNN, tokens: _Tokens, spans: tuple[torch.Tensor, torch
         rec_bias = layer.bias[1] if layer.use_bias else table.new_zeros(3 * layer.units)
     starts, ends = spans or (_NO_SPANS, _NO_SPANS)
     U = layer.recurrent_kernel
-    H, hT, _, C, G = kernels._module.token_layer_forward(layer.kernel_cell, inv, table, U, rec_bias, h0, c0,
+    H, hT, _, C, G = kernels.ops().token_layer_forward(layer.kernel_cell, inv, table, U, rec_bias, h0, c0,
                                                         starts, ends, True)
     extra = (c0, C, G, starts, ends) if isinstance(layer, LSTM) else (G,) if isinstance(layer, GRU) else ()
     return H, hT, _Saved(_Tokens(inv, tokens.rows), h0, H, _NONE, extra)
@@ -115,13 +115,13 @@ def _forward(layer: RNN, x: torch.Tensor | _Tokens, training: bool,
     else:
         x = (x.flip(1) if layer.go_backwards else x).contiguous()
         batch, width, like, tokens = x.shape[0], x.shape[2], x, []
-    xmask = (_dropout_masks(batch, width, layer.dropout, 1, like)[0]
+    xmask = (dropout_masks(batch, width, layer.dropout, 1, like)[0]
              if training and layer.dropout > 0 else _NONE)
     x_in = x.table if tokens else x
     h0 = like.new_zeros(batch, layer.units)
     bias = layer.input_bias()
     bias = _NONE if bias is None else bias.contiguous()
-    module, W, U = kernels._module, layer.kernel, layer.recurrent_kernel
+    module, W, U = kernels.ops(), layer.kernel, layer.recurrent_kernel
     if isinstance(layer, LSTM):
         c0 = like.new_zeros(batch, layer.units)
         starts, ends = spans or (_NO_SPANS, _NO_SPANS)
@@ -143,7 +143,7 @@ def _backward(layer: RNN, saved: _Saved, dH: torch.Tensor, dhT: torch.Tensor,
     """The gradient into the layer's input x (B, T, in) given its outputs' (dH, or empty) and its
     final output's (dhT); the weights' gradients go to `grads`. In token mode: the gradient into
     the distinct tokens' rows (distinct, in)."""
-    module = kernels._module
+    module = kernels.ops()
     x, h0, H, xmask = saved.x, saved.h0, saved.H, saved.xmask
     tokens = x if isinstance(x, _Tokens) else None
     row_tokens = x.arrays() if isinstance(x, _RowTokens) else []
@@ -214,14 +214,14 @@ class DirectStep:
 
     @classmethod
     def plan(cls, model) -> DirectStep | None:  # noqa: ANN001 - a Sequential (import cycle)
-        if os.environ.get("TEXTRNN_DIRECT_STEP", "1") == "0" or not kernels.available():
+        if os.environ.get("TEXTRNN_DIRECT_STEP", "1") == "0":
             return None
         layers = model.layers
         if (len(layers) < 3 or getattr(model, "loss", None) != "binary_crossentropy"
                 or type(layers[0]) is not Embedding or type(layers[-1]) is not Dense):
             return None
         embedding, blocks, head = layers[0], layers[1:-1], layers[-1]
-        if (embedding.embeddings.dtype != torch.float32 or embedding.embeddings.device.type != "cpu"
+        if (embedding.embeddings.dtype != torch.float32 or not kernels.runs_on(embedding.embeddings)
                 or head.units != 1 or head.activation != "sigmoid"):
             return None
         for k, block in enumerate(blocks):
@@ -274,7 +274,7 @@ class DirectStep:
             distinct, inv = kernels.distinct_tokens(ids, table.shape[0])
             x = _Tokens(inv, table.index_select(0, distinct))
         else:
-            x = _RowTokens(table, *kernels._module.row_tokens(ids, table.shape[0]))
+            x = _RowTokens(table, *kernels.ops().row_tokens(ids, table.shape[0]))
         first = x
         saved = []
         for block in self.blocks:
@@ -296,7 +296,7 @@ class DirectStep:
         if table.requires_grad and tokens:
             grads[table] = kernels.embedding_grad(distinct, dout, table.shape[0])  # distinct: a copy
         elif table.requires_grad:
-            grads[table] = kernels._module.row_tokens_grad(first.tok, first.counts, dout, table.shape[0])
+            grads[table] = kernels.ops().row_tokens_grad(first.tok, first.counts, dout, table.shape[0])
 
         for weight in model.weights:
             weight.grad = grads.get(weight) if weight.requires_grad else None
