@@ -24,7 +24,12 @@ from pathlib import Path
 import torch
 from torch.autograd.graph import increment_version
 
-_SOURCES = [Path(__file__).parent / "csrc" / name for name in ("lstm.cpp", "train_ops.cpp")]
+_CSRC = Path(__file__).parent / "csrc"
+# One file per cell and for token mode, the optimizers' and loss's one-pass ops, and the bindings;
+# the headers (shared code, SIMD, each cell's kernels) are part of what a build depends on.
+_SOURCES = [_CSRC / name for name in ("bindings.cpp", "lstm.cpp", "simple_rnn.cpp", "gru.cpp", "token.cpp",
+                                      "train_ops.cpp")]
+_HEADERS = sorted(_CSRC.glob("*.h"))
 _CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp"]
 _module = None
 _failed = False
@@ -81,7 +86,7 @@ def _build_dir() -> Path:
     # when another environment's build.ninja differs
     for part in (sys.version, torch.__version__, torch.__file__, str(torch._C._GLIBCXX_USE_CXX11_ABI),
                  " ".join(_CFLAGS),
-                 _cpu_features(), *(path.read_text() for path in _SOURCES)):
+                 _cpu_features(), *(path.read_text() for path in _SOURCES + _HEADERS)):
         key.update(part.encode() + b"\0")
     tag = f"py{sys.version_info[0]}{sys.version_info[1]}-torch{torch.__version__.split('+')[0]}"
     return base / f"{tag}-{key.hexdigest()[:16]}"

@@ -1,13 +1,13 @@
 """A training step of the lecture's model shapes straight through textrnn's kernels, no autograd.
 
-For Embedding -> recurrent layers (LSTM, GRU, SimpleRNN, or Bidirectional of one, merge "concat")
--> Dense(1, sigmoid) compiled with binary_crossentropy, the forward and backward of a step are a
-fixed chain of the whole-layer kernels (backend/csrc/lstm.cpp). Through autograd, ~1 ms of a 5 ms LSTM
-step went to building and walking its graph and ~100 small ops around those kernels; here the
-chain is called directly: the layers' forward kernels in order, the head's loss and gradient in
-one pass (kernels.sigmoid_bce), the layers' backward kernels in reverse, the embedding's
-gradient; then the model's own optimizer steps on the gradients put in `.grad`
-(benchmarks/step_ab.py: 9-12 % faster steps; docs/benchmarks.md, the goal).
+For Embedding -> recurrent layers (LSTM, GRU, SimpleRNN, or Bidirectional of one, merge "concat") ->
+Dense(1, sigmoid) compiled with binary_crossentropy, the forward and backward of a step are a fixed
+chain of the whole-layer kernels (backend/csrc/: lstm.cpp, gru.cpp, simple_rnn.cpp, token.cpp).
+Through autograd, ~1 ms of a 5 ms LSTM step went to building and walking its graph and ~100 small
+ops around those kernels; here the chain is called directly: the layers' forward kernels in order,
+the head's loss and gradient in one pass (kernels.sigmoid_bce), the layers' backward kernels in
+reverse, the embedding's gradient; then the model's own optimizer steps on the gradients put in
+`.grad` (benchmarks/step_ab.py: 9-12 % faster steps; docs/benchmarks.md, the goal).
 
 The first recurrent block never sees a (batch, steps, dim) array of looked-up words: a review of
 500 words has ~130 distinct ones (IMDB, mean; a batch of 32 ~1,800 of 16,000 words), and its
