@@ -24,9 +24,9 @@ from sklearn.linear_model import LogisticRegression
 from textrnn.app.ensemble import network_alone
 from textrnn.app.pretrain.vectors import PretrainedEmbedding
 from textrnn.app.recipe import (
-    _network_dirs,
     blend_weight,
     fit_linear_head,
+    network_dirs,
     settings_from_record,
     training_settings,
 )
@@ -65,7 +65,7 @@ def predictions(run: Path) -> dict[str, np.ndarray]:
     data = prepare_data(settings, PretrainedEmbedding.load(settings.embedding), quiet=True)
     train_rows, val_rows = validation_rows(settings, data)
     val, test = [], []
-    for network_dir in _network_dirs(s, run):
+    for network_dir in network_dirs(s, run):
         model = network_alone(load_model(network_dir / "model"))  # the network alone
         val.append(model.predict(data.x_train[val_rows], batch_size=256).ravel())
         test.append(model.predict(data.x_test, batch_size=256).ravel())

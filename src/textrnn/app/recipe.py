@@ -210,7 +210,7 @@ def fit_linear_head(s: RecipeSettings, x: np.ndarray, y: np.ndarray, train_rows:
     return head, linear_val
 
 
-def _network_dirs(s: RecipeSettings, run_dir: Path) -> list[Path]:
+def network_dirs(s: RecipeSettings, run_dir: Path) -> list[Path]:
     """The first network is the run folder itself; the others are runs in RUN_DIR/networks/K."""
     return [run_dir] + [run_dir / NETWORKS_DIR / str(k) for k in range(1, s.networks)]
 
@@ -243,7 +243,7 @@ def _assemble(s: RecipeSettings, run_dir: Path, settings: TrainSettings, verbose
     x_val, y_val, y_test = data.x_train[val_rows], data.y_train[val_rows], data.y_test
     # a rerun of this step starts from the networks alone
     networks = [network_alone(load_model(d / "model", compile=i == 0))
-                for i, d in enumerate(_network_dirs(s, run_dir))]
+                for i, d in enumerate(network_dirs(s, run_dir))]
     model = Ensemble.around(networks[0])
     val = [m.predict(x_val, batch_size=256).ravel() for m in networks]
     test = [m.predict(data.x_test, batch_size=256).ravel() for m in networks]
@@ -372,7 +372,7 @@ def run_recipe(s: RecipeSettings, out: str | Path, verbose: int = 1) -> dict[str
     _check_settings(s, run_dir)
     start = time.perf_counter()
     torch.manual_seed(s.seed)
-    dirs = _network_dirs(s, run_dir)
+    dirs = network_dirs(s, run_dir)
     emb_dirs = [(d if s.own_word2vec else run_dir) / "embedding" for d in dirs]
     data = None
     if (s.linear_head and not (run_dir / RUN_FILE).is_file()) or s.few_labels_below > 0:

@@ -34,7 +34,6 @@ from textrnn.interop.keras_compile import (
     restore_optimizer_arrays,
 )
 from textrnn.io_utils import atomic_write_bytes
-from textrnn.layers.merging import Merge
 from textrnn.models import Sequential
 from textrnn.naming import snake_case
 
@@ -273,7 +272,7 @@ def _functional_config(model: Any) -> dict[str, Any]:
                            "config": {"batch_shape": list(layer.batch_shape), "dtype": layer.dtype,
                                       "name": layer.name}})
             continue
-        merge = isinstance(layer, Merge)
+        merge = layer.takes_list
         shapes = [list(parent.shape) for parent in tensor.inputs]
         spec = _keras_layer_config(layer, shapes if merge else shapes[0])
         parents = [{"class_name": "__keras_tensor__",

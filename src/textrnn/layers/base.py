@@ -58,6 +58,9 @@ class Layer(WeightSplit, nn.Module):
     registered as torch parameters in Keras's order), and `forward(x, mask)` computes.
     """
 
+    # Whether the layer takes a list of tensors (the merge layers), where others take one.
+    takes_list = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         LAYER_REGISTRY[cls.__name__] = cls

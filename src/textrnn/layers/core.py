@@ -144,3 +144,6 @@ class Masking(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mask_value": self.mask_value}
+
+# Keras 2's keras.layers.core also held Flatten and RepeatVector.
+from textrnn.layers.reshaping import Flatten, RepeatVector  # noqa: E402, F401

@@ -16,6 +16,8 @@ from textrnn.layers.base import Layer, Shape
 class Merge(Layer):
     """The inputs are a list; build takes the list of their shapes."""
 
+    takes_list = True
+
     def _check(self, shapes: Sequence[Shape]) -> None:
         if not isinstance(shapes, (list, tuple)) or len(shapes) < 2 or not isinstance(shapes[0], tuple):
             raise ConfigError(f"{type(self).__name__} joins a list of at least 2 inputs")

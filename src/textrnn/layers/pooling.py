@@ -42,3 +42,8 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
             return x.mean(dim=1, keepdim=self.keepdims)
         weights = mask.to(x.dtype)[..., None]
         return (x * weights).sum(dim=1, keepdim=self.keepdims) / weights.sum(dim=1, keepdim=self.keepdims)
+
+# Keras 2's keras.layers.pooling also held the windowed 1-D poolings.
+from textrnn.layers.convolutional import AveragePooling1D, MaxPooling1D  # noqa: E402
+
+__all__ = ["AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPooling1D"]

@@ -13,7 +13,6 @@ import torch
 from textrnn.errors import ConfigError
 from textrnn.layers.base import KerasTensor, Layer, auto_name, layer_from_config, layer_to_config
 from textrnn.layers.input_layer import InputLayer
-from textrnn.layers.merging import Merge
 from textrnn.models.sequential import Sequential
 
 
@@ -81,7 +80,7 @@ class Model(Sequential):
                 values[id(tensor)] = (x, None)
                 continue
             got = [values[id(parent)] for parent in tensor.inputs]
-            if len(got) == 1 and not isinstance(tensor.layer, Merge):
+            if len(got) == 1 and not tensor.layer.takes_list:
                 value, mask = got[0]
             else:
                 value, mask = [v for v, _ in got], [m for _, m in got]
@@ -103,7 +102,7 @@ class Model(Sequential):
                 tensors.append(layer.output)
                 continue
             inbound = [tensors[k] for k in spec["inbound"]]
-            tensors.append(layer(inbound if isinstance(layer, Merge) else inbound[0]))
+            tensors.append(layer(inbound if layer.takes_list else inbound[0]))
         return cls(tensors[0], tensors[-1], name=config.get("name"))
 
 
