@@ -17,7 +17,8 @@ LAYERS = [
     ["textrnn.layers"],
     ["textrnn.training"],
     ["textrnn.models"],
-    ["textrnn.interop", "textrnn.keras_io", "textrnn.datasets", "textrnn.utils", "textrnn.preprocessing"],
+    ["textrnn.interop", "textrnn.keras_io", "textrnn.datasets", "textrnn.utils", "textrnn.preprocessing",
+     "textrnn.optimizers", "textrnn.callbacks", "textrnn.losses", "textrnn.metrics"],
     ["textrnn.app"],
     ["textrnn.cli", "textrnn.__main__"],
 ]

@@ -77,6 +77,32 @@ def test_what_the_functional_api_does_not_support_is_refused_in_one_line():
         textrnn.Model(other, L.Dense(1)(L.Flatten()(L.Embedding(100, 2)(inputs))))
     with pytest.raises(ConfigError, match="Concatenate"):
         L.Concatenate()([L.Embedding(100, 2)(inputs), L.Embedding(100, 3, input_length=12)(other)][:1])
+    with pytest.raises(ConfigError, match="return_state=True"):
+        L.LSTM(4, return_state=True)(textrnn.Input(shape=(None, 3)))
+    with pytest.raises(ConfigError, match="initial_state="):
+        L.LSTM(4)(textrnn.Input(shape=(None, 3)), initial_state=[other, other])
+
+
+def test_an_input_first_in_a_sequential_gives_its_shape_as_in_keras():
+    """keras.Input / layers.Input as a Sequential's first entry (keras.io's examples do this)."""
+    x = np.random.default_rng(0).random((6, 7, 12)).astype("float32")
+    models = []
+    keras.backend.clear_session()
+    textrnn.backend.clear_session()  # the default names count from here in both
+    for lib in (keras, textrnn):
+        L = lib.layers
+        model = lib.Sequential([lib.Input(shape=(7, 12)), L.LSTM(8), L.RepeatVector(3)])
+        model.add(L.LSTM(5, return_sequences=True))
+        model.add(L.Dense(12, activation="softmax"))
+        if models:
+            model.set_weights(models[0].get_weights())
+        models.append(model)
+    theirs, ours = models
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]
+    assert ours.count_params() == theirs.count_params()
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+    with pytest.raises(ConfigError, match="Input must come first"):
+        textrnn.Sequential([textrnn.layers.Dense(2), textrnn.Input(shape=(3,))])
 
 
 def test_a_functional_model_exports_to_onnx_and_to_keras_files(tmp_path):

@@ -30,6 +30,22 @@ def test_keras_style_code_runs_with_only_the_import_changed():
     assert k.datasets.imdb.load_data is not None
 
 
+def test_keras_module_paths_import_as_in_keras_2_and_3():
+    from textrnn.callbacks import EarlyStopping
+    from textrnn.layers.convolutional import Conv1D, MaxPooling1D
+    from textrnn.layers.core import Flatten
+    from textrnn.layers.embeddings import Embedding
+    from textrnn.layers.merge import Concatenate
+    from textrnn.layers.pooling import GlobalMaxPooling1D
+    from textrnn.optimizers import RMSprop
+
+    assert textrnn.optimizers.RMSprop is RMSprop and textrnn.callbacks.EarlyStopping is EarlyStopping
+    layers = textrnn.layers
+    assert (Embedding, Flatten, Conv1D, MaxPooling1D, Concatenate, GlobalMaxPooling1D) == (
+        layers.Embedding, layers.Flatten, layers.Conv1D, layers.MaxPooling1D, layers.Concatenate,
+        layers.GlobalMaxPooling1D)
+
+
 def test_pad_sequences_and_to_categorical_match_keras():
     seqs = [[1, 2, 3, 4, 5], [6], [], [7, 8]]
     for kwargs in ({"maxlen": 3}, {"maxlen": 3, "padding": "post", "truncating": "post"}, {}):

@@ -54,10 +54,10 @@ _KERAS_NAMES = {
     "datasets": ("textrnn.datasets", None),
     "utils": ("textrnn.utils", None),
     "preprocessing": ("textrnn.preprocessing", None),
-    "callbacks": ("textrnn.training.callbacks", None),
-    "optimizers": ("textrnn.training.optimizers", None),
-    "losses": ("textrnn.training.losses", None),
-    "metrics": ("textrnn.training.metrics", None),
+    "callbacks": ("textrnn.callbacks", None),
+    "optimizers": ("textrnn.optimizers", None),
+    "losses": ("textrnn.losses", None),
+    "metrics": ("textrnn.metrics", None),
     "backend": ("textrnn.backend", None),
 }
 

@@ -105,6 +105,10 @@ class Layer(WeightSplit, nn.Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """On tensors, the forward pass; on the functional API's KerasTensors, a recorded call."""
         if args and is_symbolic(args[0]):
+            if len(args) > 1 or kwargs:
+                given = ", ".join(f"{k}=" for k in kwargs) or "a second argument"
+                raise ConfigError(f"{type(self).__name__} called in a model graph with {given}: textrnn's "
+                                  "functional API passes one input (or one list of inputs) per call")
             return call_symbolic(self, args[0])
         return super().__call__(*args, **kwargs)
 
@@ -194,6 +198,9 @@ def call_symbolic(layer: Layer, inputs: KerasTensor | list[KerasTensor]) -> Kera
     if getattr(layer, "_called_symbolically", False):
         raise ConfigError(f"layer {layer.name!r} is already called in a model graph; calling one layer "
                           "twice (shared layers) is not supported yet")
+    if getattr(layer, "return_state", False):
+        raise ConfigError(f"{type(layer).__name__}(return_state=True) in a model graph: a layer with several "
+                          "outputs is not supported yet (textrnn's functional API: one output per layer)")
     many = isinstance(inputs, (list, tuple))
     shapes = [t.shape for t in inputs] if many else inputs.shape
     if not layer.built:

@@ -17,9 +17,18 @@ from torch import nn
 
 from textrnn.errors import ConfigError, DataError, NotBuiltError
 from textrnn.io_utils import atomic_write_dir, atomic_write_json, settle_dir
-from textrnn.layers.base import Layer, Shape, WeightSplit, auto_name, layer_from_config, layer_to_config
+from textrnn.layers.base import (
+    KerasTensor,
+    Layer,
+    Shape,
+    WeightSplit,
+    auto_name,
+    layer_from_config,
+    layer_to_config,
+)
 from textrnn.layers.core import Dropout
 from textrnn.layers.embedding import Embedding
+from textrnn.layers.input_layer import InputLayer
 from textrnn.layers.recurrent import RNN
 from textrnn.layers.wrappers import Bidirectional
 from textrnn.models.summary import print_summary
@@ -58,6 +67,7 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         self._layers = nn.ModuleList()
         self.built = False
         self.build_input_shape: Shape | None = None
+        self._input_shape: Shape | None = None  # from an Input added first, as Keras allows
         self._init_trainer()
         self.text_encoder: Any = None  # textrnn.data.TextEncoder, saved as vocab.json
         # textrnn's addition to Keras's Sequential: fit, evaluate and predict in batches of rows of one
@@ -71,11 +81,18 @@ class Sequential(Trainer, WeightSplit, nn.Module):
     def layers(self) -> list[Layer]:
         return list(self._layers)
 
-    def add(self, layer: Layer) -> None:
+    def add(self, layer: Layer | KerasTensor) -> None:
+        if isinstance(layer, KerasTensor) and isinstance(layer.layer, InputLayer):
+            layer = layer.layer  # keras.Input(...) in a Sequential: its InputLayer
+        if isinstance(layer, InputLayer):  # Keras's way to give the input shape: no layer of its own
+            if self._layers:
+                raise ConfigError("an Input must come first in a Sequential model")
+            self._input_shape = layer.batch_shape
+            return
         if not isinstance(layer, Layer):
             raise ConfigError(f"Sequential.add expects a textrnn layer, got {type(layer).__name__}")
         self._layers.append(layer)
-        first_shape = self._layers[0].batch_input_shape
+        first_shape = self._layers[0].batch_input_shape or self._input_shape
         if first_shape is not None:
             self.build(first_shape)
 

@@ -1,0 +1,82 @@
+"""What the corpus scripts use in place of their data lines, the same for the Keras run and the
+textrnn run: small slices of the real IMDB data, a review text for the character models, the
+seed the runner asks for, and the one line that reports a script's figure to the runner.
+
+Nothing here imports keras or textrnn: the script under test brings one of them."""
+
+import json
+import os
+import random
+import sys
+
+import numpy as np
+
+RESULT = "CORPUS-RESULT"
+TRAIN_ROWS = int(os.environ.get("CORPUS_TRAIN_ROWS", "2000"))
+TEST_ROWS = int(os.environ.get("CORPUS_TEST_ROWS", "1000"))
+
+
+def seed() -> int:
+    """The runner's seed (CORPUS_SEED) for Python, NumPy and torch, and Keras's own generator when
+    the script runs on Keras. Called where the published script seeds (or would)."""
+    import torch
+
+    value = int(os.environ.get("CORPUS_SEED", "0"))
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "utils") and hasattr(keras.utils, "set_random_seed"):
+        keras.utils.set_random_seed(value)
+    return value
+
+
+def imdb_load_data(num_words=None, maxlen=None, **kwargs):
+    """keras.datasets.imdb.load_data's ((x_train, y_train), (x_test, y_test)), reviews shuffled as
+    Keras does, cut to the first TRAIN_ROWS / TEST_ROWS of each split (real IMDB, read by
+    textrnn's reader of the archive in TEXTRNN_DATA: Keras would download it)."""
+    from textrnn.data import imdb
+
+    seed()
+    (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=num_words, maxlen=maxlen, **kwargs)
+    return (x_train[:TRAIN_ROWS], y_train[:TRAIN_ROWS]), (x_test[:TEST_ROWS], y_test[:TEST_ROWS])
+
+
+def review_text(chars: int = 40000) -> str:
+    """The first `chars` characters of IMDB training reviews, lower-cased, one after another: the
+    corpus of the character-level text models (Nietzsche's text in the published one)."""
+    from textrnn.data import imdb
+
+    texts, _ = imdb.load_texts("train")
+    return " ".join(texts)[:chars].lower().replace("<br />", " ")
+
+
+def monthly_series(path: str = "airline-passengers.csv", months: int = 144) -> str:
+    """A CSV of a monthly count with trend and yearly season (the shape of the airline-passengers
+    series, 1949-1960), written where the script reads it."""
+    t = np.arange(months)
+    rng = np.random.default_rng(7)
+    values = (110 + 2.5 * t) * (1 + 0.2 * np.sin(2 * np.pi * t / 12)) + rng.normal(0, 6, months)
+    with open(path, "w") as f:
+        f.write('"Month","Passengers"\n')
+        for k, v in enumerate(values):
+            f.write(f'"{1949 + k // 12}-{k % 12 + 1:02d}",{int(round(v))}\n')
+    return path
+
+
+def sentence_pairs(path: str = "fra.txt", rows: int = 1000) -> str:
+    """A tab-separated file of sentence pairs in the layout of manythings.org's fra.txt (source,
+    target, attribution): the first words of IMDB reviews and the same words in reverse order."""
+    from textrnn.data import imdb
+
+    texts, _ = imdb.load_texts("train")
+    with open(path, "w", encoding="utf-8") as f:
+        for text in texts[:rows]:
+            words = text.lower().replace("<br />", " ").split()[:4]
+            f.write(f"{' '.join(words)}\t{' '.join(reversed(words))}\tCC-BY\n")
+    return path
+
+
+def report(**figures: float) -> None:
+    """The script's figures for the runner (one line, JSON)."""
+    print(RESULT, json.dumps({k: float(v) for k, v in figures.items()}), flush=True)
