@@ -10,10 +10,11 @@ from textrnn.layers.normalization import BatchNormalization, LayerNormalization
 from textrnn.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from textrnn.layers.reshaping import Flatten, RepeatVector
+from textrnn.layers.text_vectorization import TextVectorization
 from textrnn.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["GRU", "LSTM", "RNN", "Activation", "Add", "Average", "AveragePooling1D", "BatchNormalization",
            "Bidirectional", "Concatenate", "Conv1D", "Dense", "Dropout", "Embedding", "Flatten",
            "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Input", "InputLayer", "Layer",
            "LayerNormalization", "Masking", "MaxPooling1D", "Maximum", "Minimum", "Multiply", "RepeatVector",
-           "SimpleRNN", "SpatialDropout1D", "Subtract", "TimeDistributed"]
+           "SimpleRNN", "SpatialDropout1D", "Subtract", "TextVectorization", "TimeDistributed"]
