@@ -1,4 +1,5 @@
-"""`keras.utils` as text-RNN code uses it: pad_sequences, to_categorical, set_random_seed."""
+"""`keras.utils` as text-RNN code uses it: pad_sequences, to_categorical, set_random_seed,
+text_dataset_from_directory."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import numpy as np
 import torch
 
 from textrnn.data.text import pad_sequences
+from textrnn.data.text_dataset import text_dataset_from_directory
 from textrnn.errors import ConfigError
 
-__all__ = ["pad_sequences", "set_random_seed", "to_categorical"]
+__all__ = ["pad_sequences", "set_random_seed", "text_dataset_from_directory", "to_categorical"]
 
 
 def to_categorical(y, num_classes: int | None = None, dtype: str = "float32") -> np.ndarray:

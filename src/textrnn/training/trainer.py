@@ -18,12 +18,23 @@ from textrnn import keep_denormals_flushed
 from textrnn.backend.device import move_optimizer_state
 from textrnn.backend.device import resolve as resolve_device
 from textrnn.data.buckets import batch_width, length_batches, row_lengths
+from textrnn.data.text_dataset import TextDataset
 from textrnn.errors import ConfigError, DataError
 from textrnn.layers.embedding import Embedding
 from textrnn.training import distributed, losses
 from textrnn.training import optimizers as optimizers_module
 from textrnn.training.callbacks import Callback, History, uses_batch_hooks
 from textrnn.training.direct_step import DirectStep
+
+
+def _from_dataset(x: Any, y: Any, batch_size: int, what: str) -> tuple[Any, Any, int]:
+    """A TextDataset's batches as arrays and its batch size (Keras iterates the dataset); other
+    inputs as they are."""
+    if not isinstance(x, TextDataset):
+        return x, y, batch_size
+    if y is not None:
+        raise ConfigError(f"{what}: with a dataset, the labels come from it; give the dataset alone")
+    return (*x.as_arrays(), x.batch_size)
 
 
 def _as_array(data: Any, field: str) -> np.ndarray:
@@ -227,7 +238,7 @@ class Trainer:
     def fit(
         self,
         x: Any,
-        y: Any,
+        y: Any = None,
         batch_size: int = 32,
         epochs: int = 1,
         verbose: int = 1,
@@ -241,6 +252,11 @@ class Trainer:
         before shuffling; loss and accuracy are averaged over the epoch's batches."""
         self._require_compiled()
         keep_denormals_flushed()
+        x, y, batch_size = _from_dataset(x, y, batch_size, "fit")
+        if isinstance(validation_data, TextDataset):
+            validation_data = validation_data.as_arrays()
+        if y is None:
+            raise ConfigError("fit needs y (the labels), or a dataset of (inputs, labels) batches")
         xt, yt = self._to_tensors(x, y)
         if not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be in [0, 1), got {validation_split}")
@@ -346,10 +362,13 @@ class Trainer:
                 acc_sum += float(self._accuracy_fn(truth, pred)) * n
         return {"loss": loss_sum / len(xt), "acc": acc_sum / len(xt)}
 
-    def evaluate(self, x: Any, y: Any, batch_size: int = 32, verbose: int = 1,
+    def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 1,
                  return_dict: bool = False) -> list[float] | float | dict[str, float]:
         self._require_compiled()
         keep_denormals_flushed()
+        x, y, batch_size = _from_dataset(x, y, batch_size, "evaluate")
+        if y is None:
+            raise ConfigError("evaluate needs y (the labels), or a dataset of (inputs, labels) batches")
         xt, yt = self._to_tensors(x, y)
         self._ensure_ready(xt)
         results = self._evaluate_tensors(xt, yt, batch_size)
@@ -365,6 +384,8 @@ class Trainer:
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """Model outputs for x, in batches, with no autograd and dropout off."""
         keep_denormals_flushed()
+        if isinstance(x, TextDataset):
+            x = x.as_arrays()[0]
         xt, _ = self._to_tensors(x, None)
         if not self.built:
             self.build((None, *xt.shape[1:]))
