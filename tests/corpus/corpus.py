@@ -19,12 +19,14 @@ TEST_ROWS = int(os.environ.get("CORPUS_TEST_ROWS", "1000"))
 def seed() -> int:
     """The runner's seed (CORPUS_SEED) for Python, NumPy and torch, and Keras's own generator when
     the script runs on Keras. Called where the published script seeds (or would)."""
-    import torch
-
     value = int(os.environ.get("CORPUS_SEED", "0"))
     random.seed(value)
     np.random.seed(value)
-    torch.manual_seed(value)
+    torch = sys.modules.get("torch")  # the Keras run on TensorFlow (run.py --tensorflow-python) has none
+    if torch is not None or os.environ.get("KERAS_BACKEND", "torch") == "torch":
+        import torch
+
+        torch.manual_seed(value)
     keras = sys.modules.get("keras")
     if keras is not None and hasattr(keras, "utils") and hasattr(keras.utils, "set_random_seed"):
         keras.utils.set_random_seed(value)
@@ -75,6 +77,29 @@ def sentence_pairs(path: str = "fra.txt", rows: int = 1000) -> str:
             words = text.lower().replace("<br />", " ").split()[:4]
             f.write(f"{' '.join(words)}\t{' '.join(reversed(words))}\tCC-BY\n")
     return path
+
+
+def imdb_folders(root: str = "aclImdb", train: int = 1000, test: int = 500) -> str:
+    """aclImdb's layout (train/pos, train/neg, test/pos, test/neg, one review per .txt file) with
+    the first `train` / `test` reviews of each split of the real archive (as many of each class
+    as it gives), written where the script reads it."""
+    import shutil
+    from pathlib import Path
+
+    made = os.environ.get("CORPUS_IMDB_FOLDERS")  # made beforehand, for an environment without textrnn
+    if made:
+        shutil.copytree(Path(made) / "aclImdb", root)
+        return root
+    from textrnn.data import imdb
+
+    for split, rows in (("train", train), ("test", test)):
+        texts, labels = imdb.load_texts(split)
+        order = np.random.RandomState(113).permutation(len(texts))[:rows]
+        for k in order:
+            folder = Path(root) / split / ("pos" if labels[k] else "neg")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{k}.txt").write_text(texts[k], encoding="utf-8")
+    return root
 
 
 def report(**figures: float) -> None:
