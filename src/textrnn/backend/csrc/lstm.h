@@ -8,8 +8,10 @@ namespace textrnn {
 namespace {  // internal to each file that includes it, as helpers of one file are
 
 // Forward for rows [b0, b1). gates_out stores the activated gates (i, f, g, o), needed by backward.
+// Inlined into its caller, as it was when every kernel was one file (the generic path's stacked
+// LSTM step was 1-2 % slower without: benchmarks/step_ab.py, 2026-12-07).
 template <typename T>
-void forward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* xproj, const T* U,
+[[gnu::always_inline]] inline void forward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* xproj, const T* U,
                   const T* h0, const T* c0, T* H, T* C, T* G) {
   const int64_t g4 = 4 * u;
   for (int64_t b = b0; b < b1; ++b) {
@@ -40,7 +42,7 @@ void forward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* xpr
 
 // Backward for rows [b0, b1): gradients of the gate pre-activations (DG), and of h0, c0.
 template <typename T>
-void backward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* dH, const T* dhT,
+[[gnu::always_inline]] inline void backward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* dH, const T* dhT,
                    const T* dcT, const T* UT, const T* c0, const T* C, const T* G, T* DG, T* dh0,
                    T* dc0) {
   const int64_t g4 = 4 * u;
