@@ -25,7 +25,7 @@ def test_only_the_import_lines_change():
 
 
 @pytest.fixture(scope="module")
-def corpus_result():
+def corpus_result(imdb_archive):  # the scripts read the real IMDB data
     return corpus_run.run_corpus(list(corpus_run.CORPUS), seeds=2, jobs=2)
 
 
