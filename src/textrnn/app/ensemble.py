@@ -22,8 +22,20 @@ from textrnn.backend.device import resolve as resolve_device
 from textrnn.errors import ConfigError
 from textrnn.layers.base import Layer
 from textrnn.models.sequential import Sequential, load_model
+from textrnn.training.metrics import log_loss
 
 MEMBERS_DIR = "members"  # the ensemble's other networks, one folder each
+
+
+def blend_weight(y: np.ndarray, rnn: np.ndarray, linear: np.ndarray) -> float:
+    """The linear model's share (0, 0.05, ..., 1) with the lowest log loss on these rows: how the
+    recipe and the few-labels model blend a network's (or a probe's) probabilities with the head's."""
+    best, best_loss = 0.0, float("inf")
+    for w in np.linspace(0, 1, 21):
+        loss = log_loss(y, (1 - w) * rnn + w * linear)
+        if loss < best_loss - 1e-9:
+            best, best_loss = float(w), float(loss)
+    return best
 
 
 def network_alone(model: Sequential) -> Sequential:

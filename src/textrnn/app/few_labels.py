@@ -28,9 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from textrnn.app.ensemble import Ensemble
+from textrnn.app.ensemble import Ensemble, blend_weight  # the recipe's rule: the lowest log loss
 from textrnn.app.linear_head import NBLinear
-from textrnn.app.recipe import blend_weight  # the recipe's rule: the share with the lowest log loss
 from textrnn.app.transfer import fit_probe, pooled_features, probe_probabilities, stratified_folds
 from textrnn.layers import Dense, Embedding, GlobalAveragePooling1D
 from textrnn.models import Sequential

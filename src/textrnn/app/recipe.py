@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from textrnn.app.ensemble import blend_weight
 from textrnn.app.runs import RUN_FILE, RUN_OUTPUTS, TrainSettings, prepare_data, train_run, validation_rows
 from textrnn.data.datasets import PreparedData, is_imdb_source
 from textrnn.data.text import pad_sequences
@@ -45,7 +46,7 @@ from textrnn.errors import ConfigError
 from textrnn.io_utils import atomic_write_json, check_output_dir
 from textrnn.serialization import read_json
 from textrnn.setting import setting
-from textrnn.training.metrics import classification_report, log_loss
+from textrnn.training.metrics import classification_report
 from textrnn.training.optimizers import OptimizerSpec
 
 RECIPE_FILE = "recipe.json"
@@ -183,16 +184,6 @@ def _pseudo_label_pool(s: RecipeSettings, data: PreparedData, docs: list[list[st
     picked = np.sort(rng.choice(len(docs), min(POOL_SIZE, len(docs)), replace=False))
     vocab = data.encoder.vocabulary
     return pad_sequences([vocab.encode_tokens(docs[i]) for i in picked], maxlen=data.encoder.maxlen)
-
-
-def blend_weight(y: np.ndarray, rnn: np.ndarray, linear: np.ndarray) -> float:
-    """The linear model's share (0, 0.05, ..., 1) with the lowest log loss on these rows."""
-    best, best_loss = 0.0, float("inf")
-    for w in np.linspace(0, 1, 21):
-        loss = log_loss(y, (1 - w) * rnn + w * linear)
-        if loss < best_loss - 1e-9:
-            best, best_loss = float(w), float(loss)
-    return best
 
 
 def fit_linear_head(s: RecipeSettings, x: np.ndarray, y: np.ndarray, train_rows: np.ndarray,
