@@ -22,10 +22,11 @@ def seed() -> int:
     value = int(os.environ.get("CORPUS_SEED", "0"))
     random.seed(value)
     np.random.seed(value)
-    torch = sys.modules.get("torch")  # the Keras run on TensorFlow (run.py --tensorflow-python) has none
-    if torch is not None or os.environ.get("KERAS_BACKEND", "torch") == "torch":
+    try:
         import torch
-
+    except ImportError:  # the Keras run on TensorFlow (run.py --tensorflow-python) has no torch
+        pass
+    else:
         torch.manual_seed(value)
     keras = sys.modules.get("keras")
     if keras is not None and hasattr(keras, "utils") and hasattr(keras.utils, "set_random_seed"):

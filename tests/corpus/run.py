@@ -15,6 +15,7 @@ tests/test_corpus.py runs it in CI; docs/guide/keras.md has its table (command, 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -140,11 +141,12 @@ def run_script(name: str, library: str, seed: int, threads: int = 1, timeout: in
         if not tensorflow_python:
             return Run(True, RECORDED[name][seed], 0.0)
         python, backend = tensorflow_python, "tensorflow"
-        os.environ.setdefault("CORPUS_IMDB_FOLDERS", _imdb_folders())
     env = {**os.environ, "KERAS_BACKEND": backend, "CORPUS_SEED": str(seed), "MPLBACKEND": "Agg",
            "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
            "KERAS_HOME": tempfile.gettempdir()}
+    if backend == "tensorflow":  # a Python without textrnn: the IMDB folders made here, once
+        env["CORPUS_IMDB_FOLDERS"] = _imdb_folders()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{name}.py"
         path.write_text(text)
@@ -162,6 +164,7 @@ def run_script(name: str, library: str, seed: int, threads: int = 1, timeout: in
     return Run(True, figures[-1][script.metric], seconds)
 
 
+@functools.cache
 def _imdb_folders() -> str:
     """aclImdb folders made here once (textrnn reads the archive) for a Python without textrnn."""
     sys.path.insert(0, str(HERE))

@@ -8,7 +8,6 @@ and members/K, one folder per other network (textrnn.models.sequential.MODEL_CLA
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,16 +37,22 @@ def blend_weight(y: np.ndarray, rnn: np.ndarray, linear: np.ndarray) -> float:
     return best
 
 
+def _view(model: Sequential, cls: type[Sequential]) -> Sequential:
+    """`model` as class `cls`: the same layers, weights and settings, its own module table."""
+    view = cls.__new__(cls)
+    view.__dict__.update(model.__dict__)
+    view._modules = dict(model._modules)
+    return view
+
+
 def network_alone(model: Sequential) -> Sequential:
     """The first network of `model` as a plain Sequential sharing its weights (the model itself
     when it is not an ensemble): what the network alone predicts, beside the ensemble."""
     if not isinstance(model, Ensemble):
         return model
-    alone = Sequential.__new__(Sequential)
-    alone.__dict__.update(copy.copy(model.__dict__))
-    alone._modules = dict(model._modules)
+    alone = _view(model, Sequential)
     for name in ("linear_head", "linear_blend", "members"):
-        alone.__dict__.pop(name, None)
+        del alone.__dict__[name]
     return alone
 
 
@@ -68,9 +73,7 @@ class Ensemble(Sequential):
         if type(network) not in (Sequential, cls):
             raise ConfigError("an ensemble is built around a Sequential network, "
                               f"got {type(network).__name__}")
-        ensemble = cls.__new__(cls)
-        ensemble.__dict__.update(copy.copy(network_alone(network).__dict__))
-        ensemble._modules = dict(network._modules)
+        ensemble = _view(network, cls)
         ensemble.linear_head, ensemble.linear_blend, ensemble.members = None, 0.0, []
         return ensemble
 
@@ -117,9 +120,10 @@ class Ensemble(Sequential):
         return (1 - self.linear_blend) * probs + self.linear_blend * linear.reshape(probs.shape)
 
     def to_device(self, device: str | torch.device | None = None) -> Ensemble:
-        super().to_device(device)
+        target = resolve_device(device)
+        super().to_device(target)
         for member in self.members:
-            member.to(resolve_device(device))
+            member.to(target)
         return self
 
     def inference_module(self) -> nn.Module:

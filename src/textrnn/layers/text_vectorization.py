@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from textrnn.errors import ConfigError, DataError
-from textrnn.layers.base import Layer
+from textrnn.layers.base import Layer, is_symbolic
 
 PADDING, OOV = "", "[UNK]"
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
@@ -140,7 +140,7 @@ class TextVectorization(Layer):
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
         if args or kwargs:
             raise ConfigError("TextVectorization takes the texts alone")
-        if isinstance(inputs, torch.Tensor) or _is_symbolic(inputs):
+        if isinstance(inputs, torch.Tensor) or is_symbolic(inputs):
             raise ConfigError("TextVectorization inside a model: torch has no string tensors; call it on "
                               "the texts first (ids = layer(texts)) and give the model the ids")
         texts = _texts(inputs, None)
@@ -168,12 +168,6 @@ class TextVectorization(Layer):
                 "ngrams": list(self.ngrams) if self.ngrams else None, "output_mode": self.output_mode,
                 "output_sequence_length": self.output_sequence_length,
                 "pad_to_max_tokens": self.pad_to_max_tokens, "vocabulary": self.get_vocabulary()}
-
-
-def _is_symbolic(value: Any) -> bool:
-    from textrnn.layers.base import is_symbolic
-
-    return is_symbolic(value)
 
 
 def _texts(data: Any, steps: int | None) -> list[str]:

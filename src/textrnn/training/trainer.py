@@ -27,14 +27,16 @@ from textrnn.training.callbacks import Callback, History, uses_batch_hooks
 from textrnn.training.direct_step import DirectStep
 
 
-def _from_dataset(x: Any, y: Any, batch_size: int, what: str) -> tuple[Any, Any, int]:
+def _from_dataset(x: Any, y: Any, batch_size: int, what: str, labels: bool = True) -> tuple[Any, Any, int]:
     """A TextDataset's batches as arrays and its batch size (Keras iterates the dataset); other
-    inputs as they are."""
-    if not isinstance(x, TextDataset):
-        return x, y, batch_size
-    if y is not None:
-        raise ConfigError(f"{what}: with a dataset, the labels come from it; give the dataset alone")
-    return (*x.as_arrays(), x.batch_size)
+    inputs as they are. `labels`: `what` needs y, from the caller or from the dataset."""
+    if isinstance(x, TextDataset):
+        if y is not None:
+            raise ConfigError(f"{what}: with a dataset, the labels come from it; give the dataset alone")
+        x, y, batch_size = (*x.as_arrays(), x.batch_size)
+    if labels and y is None:
+        raise ConfigError(f"{what} needs y (the labels), or a dataset of (inputs, labels) batches")
+    return x, y, batch_size
 
 
 def _as_array(data: Any, field: str) -> np.ndarray:
@@ -255,8 +257,6 @@ class Trainer:
         x, y, batch_size = _from_dataset(x, y, batch_size, "fit")
         if isinstance(validation_data, TextDataset):
             validation_data = validation_data.as_arrays()
-        if y is None:
-            raise ConfigError("fit needs y (the labels), or a dataset of (inputs, labels) batches")
         xt, yt = self._to_tensors(x, y)
         if not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be in [0, 1), got {validation_split}")
@@ -367,8 +367,6 @@ class Trainer:
         self._require_compiled()
         keep_denormals_flushed()
         x, y, batch_size = _from_dataset(x, y, batch_size, "evaluate")
-        if y is None:
-            raise ConfigError("evaluate needs y (the labels), or a dataset of (inputs, labels) batches")
         xt, yt = self._to_tensors(x, y)
         self._ensure_ready(xt)
         results = self._evaluate_tensors(xt, yt, batch_size)
@@ -384,8 +382,7 @@ class Trainer:
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """Model outputs for x, in batches, with no autograd and dropout off."""
         keep_denormals_flushed()
-        if isinstance(x, TextDataset):
-            x = x.as_arrays()[0]
+        x, _, batch_size = _from_dataset(x, None, batch_size, "predict", labels=False)
         xt, _ = self._to_tensors(x, None)
         if not self.built:
             self.build((None, *xt.shape[1:]))
