@@ -112,3 +112,39 @@ def test_own_kernels_run_only_on_cpu_tensors_outside_a_trace():
     layer.build((None, 3, 2))
     layer.to("meta")
     assert layer.own_kernel() is None
+
+
+@needs_cuda
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_cuda_mixed_precision_stays_close_to_the_cpus_float32(policy):
+    from textrnn.training import precision
+
+    x, y = _data()
+    cpu, gpu = _model().to_device("cpu"), _model().to_device("cuda")
+    gpu.dtype_policy = policy
+    for model in (cpu, gpu):
+        model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    assert all(w.dtype == torch.float32 for w in gpu.weights)
+    np.testing.assert_allclose(cpu.predict(x), gpu.predict(x), atol=2e-2)
+    assert precision.global_policy().name == "float32"
+
+
+def test_torchrun_on_gpus_joins_nccl_with_gloo_for_the_cpu_tensors(monkeypatch):
+    """Epoch means and rank 0's decisions are CPU tensors, which nccl cannot carry."""
+    from torch import distributed as dist
+
+    from textrnn.training import distributed
+
+    joined = {}
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv(ENV, "cpu")
+    monkeypatch.setattr("textrnn.backend.device.resolve", lambda spec: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: joined.setdefault("device", device))
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda backend: joined.setdefault("backend", backend))
+    assert distributed.init_from_env()
+    assert joined == {"device": torch.device("cuda", 1), "backend": "cpu:gloo,cuda:nccl"}
+    import os
+
+    assert os.environ[ENV] == "cuda:1"

@@ -106,10 +106,12 @@ def available() -> bool:
 
 def runs_on(*tensors: torch.Tensor) -> bool:
     """Whether textrnn's own kernels may run for these tensors: the extension is built, every
-    tensor is on the CPU and no trace is being recorded (a traced graph must hold PyTorch's ops).
+    tensor is on the CPU, no trace is being recorded (a traced graph must hold PyTorch's ops) and
+    no autocast is on (they compute float32; a mixed precision policy asks for less).
     The one rule that every caller asks (the recurrent layers, the embedding's gradient, the direct
     step); where it says no, PyTorch's kernels run (cuDNN on a GPU)."""
-    return not torch.jit.is_tracing() and available() and all(t.device.type == "cpu" for t in tensors)
+    return (not torch.jit.is_tracing() and not torch.is_autocast_enabled("cpu") and available()
+            and all(t.device.type == "cpu" for t in tensors))
 
 
 def ops():

@@ -11,6 +11,7 @@ states and repeats the previous output (zeros before the first valid step).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 
 import torch
@@ -51,6 +52,28 @@ def step_loop(
     return torch.stack(outputs, dim=1), states
 
 
+def _cpu_autocast_without_onednn(data: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Under CPU autocast, oneDNN's RNN is asked for bfloat16 / float16, which it has only on
+    CPUs with those instructions (AVX512-BF16, AMX); elsewhere PyTorch's own RNN runs instead."""
+    if data.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
+        return contextlib.nullcontext()
+    dtype = torch.get_autocast_dtype("cpu")
+    supported = (torch.ops.mkldnn._is_mkldnn_bf16_supported() if dtype == torch.bfloat16
+                 else torch.ops.mkldnn._is_mkldnn_fp16_supported())
+    return contextlib.nullcontext() if supported else _without_onednn()
+
+
+@contextlib.contextmanager
+def _without_onednn():
+    # torch.backends.mkldnn.flags() would do, but warns about Intel GPUs on every call
+    was = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = was
+
+
 def _call_kernel(
     cell: str, data: torch.Tensor, batch_sizes: torch.Tensor | None,
     states: list[torch.Tensor], weights: list[torch.Tensor],
@@ -59,10 +82,11 @@ def _call_kernel(
     hx_arg = tuple(hx) if cell == "lstm" else hx[0]
     train = torch.is_grad_enabled()
     kernel = _VF_KERNELS[cell]
-    if batch_sizes is None:
-        result = kernel(data, hx_arg, weights, True, 1, 0.0, train, False, True)
-    else:
-        result = kernel(data, batch_sizes, hx_arg, weights, True, 1, 0.0, train, False)
+    with _cpu_autocast_without_onednn(data):
+        if batch_sizes is None:
+            result = kernel(data, hx_arg, weights, True, 1, 0.0, train, False, True)
+        else:
+            result = kernel(data, batch_sizes, hx_arg, weights, True, 1, 0.0, train, False)
     output, *final = result
     return output, [f.squeeze(0) for f in final]
 

@@ -11,9 +11,13 @@ import sys
 from textrnn.backend.device import ENV, resolve
 from textrnn.cli import experiments, pretraining, runs, use
 from textrnn.errors import TextRNNError
+from textrnn.training import precision
 
 DEVICE_HELP = ("where models train and predict: cpu, cuda, cuda:N or auto (default: $TEXTRNN_DEVICE, "
                "else auto: CUDA when there is one)")
+PRECISION_HELP = ("mixed precision of the models made or loaded: bf16 or fp16 compute with float32 weights "
+                  "(Keras's mixed_bfloat16 / mixed_float16, fp16 with loss scaling); pays on a GPU "
+                  "(default: fp32)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,13 +26,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error instead of one line")
     parser.add_argument("--device", help=DEVICE_HELP)
-    # -q, --debug and --device are also accepted after the command name
+    parser.add_argument("--precision", choices=tuple(precision.SHORT_NAMES), help=PRECISION_HELP)
+    # -q, --debug, --device and --precision are also accepted after the command name
     quiet = argparse.ArgumentParser(add_help=False)
     quiet.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars")
     quiet.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show the full traceback of an error instead of one line")
     quiet.add_argument("--device", default=argparse.SUPPRESS, help=DEVICE_HELP)
+    quiet.add_argument("--precision", choices=tuple(precision.SHORT_NAMES), default=argparse.SUPPRESS,
+                       help=PRECISION_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
@@ -63,10 +70,12 @@ def _one_line(exc: BaseException) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    previous = os.environ.get(ENV)
+    previous, previous_policy = os.environ.get(ENV), precision.global_policy()
     try:
         if args.device is not None:  # checked now, then read wherever a model is placed
             os.environ[ENV] = str(resolve(args.device))
+        if args.precision is not None:  # the policy of every model this command makes or loads
+            precision.set_global_policy(args.precision)
         return args.func(args)
     except KeyboardInterrupt:
         print("textrnn: interrupted; a training run continues with `textrnn train --resume RUN_DIR`",
@@ -83,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"textrnn: error: {message}", file=sys.stderr)
         return 2
     finally:  # main() may run again in this process (tests, notebooks): leave the environment as it was
+        precision.set_global_policy(previous_policy)
         if previous is None:
             os.environ.pop(ENV, None)
         else:

@@ -1,7 +1,8 @@
 """Multi-process training with PyTorch's own engine: `torchrun ... -m textrnn train ...`.
 
 torchrun sets RANK / WORLD_SIZE / MASTER_ADDR; `init_from_env` then joins the process group (gloo on
-CPU, nccl on GPU). Rules, chosen so N processes compute what one process would:
+CPU; on GPUs nccl, and gloo for the few CPU tensors). Rules, chosen so N processes compute what one
+process would:
 - the global batch is --batch-size; each step every rank takes every N-th row of the same shuffled
   global batch (all ranks share the seed, hence the shuffle), so the learning rate needs no change;
 - DistributedDataParallel averages the gradients; epoch loss / accuracy are averaged over ranks;
@@ -17,6 +18,8 @@ import os
 import torch
 import torch.distributed as dist
 
+BACKENDS = {"cpu": "gloo", "cuda": "cpu:gloo,cuda:nccl"}
+
 
 def init_from_env() -> bool:
     """Join the process group if launched by torchrun with more than one process."""
@@ -31,7 +34,8 @@ def init_from_env() -> bool:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
         os.environ["TEXTRNN_DEVICE"] = str(device)  # where this process's model is placed
-    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    # nccl carries CUDA tensors only: the few CPU ones (epoch means, rank 0's decisions) go by gloo
+    dist.init_process_group(backend=BACKENDS[device.type])
     return True
 
 

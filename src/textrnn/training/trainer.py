@@ -21,7 +21,7 @@ from textrnn.data.buckets import batch_width, length_batches, row_lengths
 from textrnn.data.text_dataset import TextDataset
 from textrnn.errors import ConfigError, DataError
 from textrnn.layers.embedding import Embedding
-from textrnn.training import distributed, losses
+from textrnn.training import distributed, losses, precision
 from textrnn.training import optimizers as optimizers_module
 from textrnn.training.callbacks import Callback, History, uses_batch_hooks
 from textrnn.training.direct_step import DirectStep
@@ -58,6 +58,17 @@ class Trainer:
         self.compiled = False
         self.stop_training = False
         self.history: History | None = None
+        self._policy = precision.global_policy().name  # as Keras: the policy in force at creation
+        self._loss_scale: tuple[tuple[str, torch.device], torch.amp.GradScaler | None] | None = None
+
+    @property
+    def dtype_policy(self) -> precision.DTypePolicy:
+        """Keras's mixed precision policy of this model (textrnn.training.precision)."""
+        return precision.DTypePolicy(self._policy)
+
+    @dtype_policy.setter
+    def dtype_policy(self, policy: str | precision.DTypePolicy) -> None:
+        self._policy = precision.policy_name(policy)
 
     @property
     def is_ensemble(self) -> bool:
@@ -129,9 +140,15 @@ class Trainer:
                 self.to_device(None)
 
     def _on_device(self, t: torch.Tensor) -> torch.Tensor:
-        """A batch where the weights are (a no-op on the CPU)."""
+        """A batch where the weights are (a no-op on the CPU). To a GPU it goes through pinned
+        memory, so the copy runs beside the computation (torch's pinned-memory cache recycles the
+        buffers once their copies are done)."""
         device = self.device
-        return t if t.device == device else t.to(device, non_blocking=True)
+        if t.device == device:
+            return t
+        if device.type == "cuda" and t.device.type == "cpu":
+            t = t.pin_memory()
+        return t.to(device, non_blocking=True)
 
     def create_optimizer(self) -> torch.optim.Optimizer:
         """The compiled optimizer over this (built) model's weights, created once."""
@@ -161,10 +178,18 @@ class Trainer:
             raise DataError(f"x has {len(xa)} samples but y has {len(ya)}")
         return xt, torch.from_numpy(np.ascontiguousarray(ya, dtype=np.float32))
 
+    def _outputs(self, xb: torch.Tensor,
+                 forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """The model's outputs for a batch, as float32: under a mixed policy they are computed in
+        its compute dtype (autocast), and the loss, metrics and predictions read them in float32."""
+        with precision.autocast(self.device, self._policy):
+            pred = (forward or self)(xb)
+        return pred.float()
+
     def _batch_metrics(self, xb: torch.Tensor, yb: torch.Tensor,
                        forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
                        ) -> tuple[torch.Tensor, torch.Tensor]:
-        pred = (forward or self)(xb)
+        pred = self._outputs(xb, forward)
         return self._loss_fn(yb, pred), self._accuracy_fn(yb, pred)
 
     def train_on_batch(self, x: Any, y: Any) -> list[float]:
@@ -172,24 +197,40 @@ class Trainer:
         xb, yb = self._to_tensors(x, y)
         self._ensure_ready(xb)
         loss, acc = self._train_step(xb, yb)
-        return self._results(loss, acc)
+        return self._results(float(loss), float(acc))
 
     def _train_step(self, xb: torch.Tensor, yb: torch.Tensor,
-                    forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[float, float]:
-        """One optimizer step; `forward` is the DistributedDataParallel wrapper when distributed.
-        Models of the lecture's shapes take the direct step (direct_step.py): the same update
-        through textrnn's kernels without autograd's graph."""
+                    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                    ) -> tuple[torch.Tensor | float, torch.Tensor | float]:
+        """One optimizer step -> (loss, accuracy), left on the device (reading them would wait for
+        the GPU every step); `forward` is the DistributedDataParallel wrapper when distributed.
+        Float32 models of the lecture's shapes take the direct step (direct_step.py): the same
+        update through textrnn's kernels without autograd's graph."""
         self.train()
-        direct = self._direct_step() if forward is None or forward is self else None
+        plain = (forward is None or forward is self) and self._policy == "float32"
+        direct = self._direct_step() if plain else None
         xb, yb = self._on_device(xb), self._on_device(yb)
         result = direct(self, xb, yb) if direct is not None else None
         if result is not None:
-            return float(result[0]), float(result[1])
+            return result[0], result[1]
         self.optimizer.zero_grad(set_to_none=True)
         loss, acc = self._batch_metrics(xb, yb, forward)
-        loss.backward()
-        optimizers_module.step_optimizer(self.optimizer)
-        return float(loss.detach()), float(acc)
+        scaler = self._loss_scaler()
+        if scaler is None:
+            loss.backward()
+            optimizers_module.step_optimizer(self.optimizer)
+        else:  # float16: scaled loss; the step is skipped when a gradient overflowed
+            scaler.scale(loss).backward()
+            scaler.step(self.optimizer)
+            scaler.update()
+        return loss.detach(), acc
+
+    def _loss_scaler(self) -> torch.amp.GradScaler | None:
+        """The loss scaling of this model's policy on its device (mixed_float16 only), kept."""
+        key = (self._policy, self.device)
+        if self._loss_scale is None or self._loss_scale[0] != key:
+            self._loss_scale = (key, precision.grad_scaler(self.device, self._policy))
+        return self._loss_scale[1]
 
     def _direct_step(self) -> DirectStep | None:
         """The direct step's plan for this model as it is now (layers and loss), or None."""
@@ -217,7 +258,7 @@ class Trainer:
         self._place()
         self.eval()
         with torch.inference_mode():
-            return self(self._on_device(xb)).cpu().numpy()
+            return self._outputs(self._on_device(xb)).cpu().numpy()
 
     def _results(self, loss: float, acc: float) -> list[float] | float:
         return [loss, acc] if self.metric_names else loss
@@ -295,7 +336,7 @@ class Trainer:
             batches = self._batches(xt, batch_size, shuffle)
             steps = len(batches) if self.length_buckets else steps  # buckets: more, smaller batches
             start = time.perf_counter()
-            total_loss = total_acc = 0.0
+            total_loss = total_acc = 0.0  # become tensors on the model's device: read when shown
             bar = tqdm(range(steps), desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
                        disable=verbose != 1, leave=True, dynamic_ncols=True)
             for i in bar:
@@ -308,21 +349,22 @@ class Trainer:
                 total_loss += loss
                 total_acc += acc
                 if stepwise:
-                    step_logs = {"loss": total_loss / (i + 1)}  # Keras's: the epoch's running means
+                    step_logs = {"loss": float(total_loss) / (i + 1)}  # Keras's: the running means
                     if acc_name:
-                        step_logs[acc_name] = total_acc / (i + 1)
+                        step_logs[acc_name] = float(total_acc) / (i + 1)
                     for cb in stepwise:
                         cb.on_train_batch_end(i, logs=step_logs)
                 if i % 10 == 0 or i == steps - 1:
-                    postfix = {"loss": f"{total_loss / (i + 1):.4f}"}
+                    postfix = {"loss": f"{float(total_loss) / (i + 1):.4f}"}
                     if acc_name:
-                        postfix[acc_name] = f"{total_acc / (i + 1):.4f}"
+                        postfix[acc_name] = f"{float(total_acc) / (i + 1):.4f}"
                     bar.set_postfix(postfix, refresh=False)
                 if self.stop_training:  # a callback stopped it inside the epoch (TerminateOnNaN)
                     steps = i + 1
                     break
             logs: dict[str, float] = {}
-            mean_loss, mean_acc = distributed.mean_over_ranks(total_loss / steps, total_acc / steps)
+            mean_loss, mean_acc = distributed.mean_over_ranks(float(total_loss) / steps,
+                                                              float(total_acc) / steps)
             if acc_name:
                 logs[acc_name] = mean_acc
             logs["loss"] = mean_loss
@@ -355,12 +397,12 @@ class Trainer:
         loss_sum = acc_sum = 0.0
         with torch.inference_mode():
             for rows, width in self._batches(xt, batch_size):
-                pred = self(self._on_device(xt[rows, -width:]))
+                pred = self._outputs(self._on_device(xt[rows, -width:]))
                 n = len(pred)
                 truth = self._on_device(yt[rows])
-                loss_sum += float(self._loss_fn(truth, pred)) * n
-                acc_sum += float(self._accuracy_fn(truth, pred)) * n
-        return {"loss": loss_sum / len(xt), "acc": acc_sum / len(xt)}
+                loss_sum += self._loss_fn(truth, pred).double() * n  # read once, at the end
+                acc_sum += self._accuracy_fn(truth, pred).double() * n
+        return {"loss": float(loss_sum) / len(xt), "acc": float(acc_sum) / len(xt)}
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 1,
                  return_dict: bool = False) -> list[float] | float | dict[str, float]:
@@ -391,7 +433,7 @@ class Trainer:
         out = None
         with torch.inference_mode():
             for rows, width in tqdm(self._batches(xt, batch_size), disable=not verbose, desc="predict"):
-                pred = self(self._on_device(xt[rows, -width:])).cpu()
+                pred = self._outputs(self._on_device(xt[rows, -width:])).cpu()
                 if out is None:
                     out = pred.new_empty((len(xt), *pred.shape[1:]))
                 out[rows] = pred

@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from textrnn.backend.device import resolve as resolve_device
 from textrnn.data.text import Vocabulary
 from textrnn.layers import LSTM, Embedding
 from textrnn.models import Sequential
-from textrnn.training import distributed
+from textrnn.training import distributed, precision
 from textrnn.training.optimizers import AdamOptimizer
 
 
@@ -64,13 +65,18 @@ def train_language_model(docs: list[list[str]], vocabulary: Vocabulary, dim: int
                          max_minutes: float | None = None, seed: int = 0,
                          verbose: int = 1, keep_encoder: bool = False):
     """Train the LM; return (its embedding matrix, {"perplexity": held-out perplexity, "steps": n}),
-    and with keep_encoder its encoder too (Embedding -> LSTM(return_sequences=True), a Sequential)."""
+    and with keep_encoder its encoder too (Embedding -> LSTM(return_sequences=True), a Sequential).
+    It trains where a classifier would (TEXTRNN_DEVICE, else CUDA when there is one) under the
+    global precision policy; the encoder comes back on the CPU."""
     torch.manual_seed(seed)
     windows = _windows(docs, vocabulary, seq_len)
     held_out = max(1, len(windows) // 50)
     train, valid = windows[held_out:], windows[:held_out]
     model = _LanguageModel(vocabulary.size, dim, units)
     model.encoder.build((None, seq_len))
+    device, policy = resolve_device(None), precision.global_policy().name
+    model.to(device)
+    scaler = precision.grad_scaler(device, policy)
     params = list(model.parameters())
     optimizer = AdamOptimizer(params, lr=lr)
     # under torchrun each rank takes its rows of every batch; a rare-word cluster may get no target
@@ -87,11 +93,20 @@ def train_language_model(docs: list[list[str]], vocabulary: Vocabulary, dim: int
                    disable=not verbose or not distributed.is_main())
         for start in bar:
             batch = train[distributed.local_rows(order[start:start + batch_size])]
-            loss = forward(batch)
+            with precision.autocast(device, policy):
+                loss = forward(batch.to(device, non_blocking=True)).float()
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if scaler is None:
+                loss.backward()
+            else:  # float16: scaled, and unscaled again before the clipping
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(params, 1.0)  # LSTMs on long streams need it
-            optimizer.step()
+            if scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)
+                scaler.update()
             steps += 1
             if steps % 20 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
@@ -100,10 +115,11 @@ def train_language_model(docs: list[list[str]], vocabulary: Vocabulary, dim: int
         if _out_of_time(deadline):
             break
     model.eval()
-    with torch.inference_mode():
-        losses = [model(b) for b in valid.split(batch_size)]
+    with torch.inference_mode(), precision.autocast(device, policy):
+        losses = [model(b.to(device)).float() for b in valid.split(batch_size)]
     perplexity = math.exp(float(torch.stack(losses).mean()))
+    model.cpu()
     info = {"perplexity": perplexity, "steps": steps, "windows": len(windows), "units": units,
-            "seq_len": seq_len}
+            "seq_len": seq_len, **({"precision": policy} if policy != "float32" else {})}
     matrix = model.encoder.layers[0].get_weights()[0]
     return (matrix, info, model.encoder) if keep_encoder else (matrix, info)

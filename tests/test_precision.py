@@ -1,0 +1,127 @@
+"""Mixed precision as Keras's dtype policies: the policies and the loss scaling held to real Keras's,
+training under bf16 / fp16 close to float32 with float32 weights, textrnn's float32 kernels stepping
+aside under autocast. On the CPU this runs the path a GPU runs (autocast, GradScaler)."""
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+import textrnn
+from textrnn import layers as L
+from textrnn.backend import kernels
+from textrnn.cli import main
+from textrnn.errors import ConfigError
+from textrnn.models import Sequential, load_model
+from textrnn.training import precision
+
+
+@pytest.fixture(autouse=True)
+def _float32_after():
+    yield
+    precision.set_global_policy("float32")
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def _model(policy="float32"):
+    precision.set_global_policy(policy)
+    torch.manual_seed(0)
+    model = Sequential([L.Embedding(50, 8, mask_zero=True), L.Bidirectional(L.LSTM(8, return_sequences=True)),
+                        L.GRU(8, dropout=0.2), L.Dense(1, activation="sigmoid")])
+    model.build((None, 12))
+    model.compile("rmsprop", "binary_crossentropy", ["acc"])
+    precision.set_global_policy("float32")
+    return model
+
+
+def _data(n=64):
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 50, size=(n, 12))
+    x[::3, :4] = 0  # some padding, through the masked path
+    return x, (x[:, -1] > 25).astype("float32")
+
+
+@pytest.mark.parametrize("name", ["float32", "mixed_bfloat16", "mixed_float16"])
+def test_the_policies_are_kerass(name):
+    ours, theirs = precision.DTypePolicy(name), keras.mixed_precision.DTypePolicy(name)
+    assert (ours.name, ours.compute_dtype, ours.variable_dtype) == (
+        theirs.name, theirs.compute_dtype, theirs.variable_dtype)
+    assert repr(ours) == repr(theirs)
+
+
+def test_the_loss_scale_is_kerass_loss_scale_optimizer():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("rmsprop", "binary_crossentropy")
+    config = model.optimizer.get_config()
+    assert precision.LOSS_SCALE == {"init_scale": config["initial_scale"],
+                                    "growth_interval": config["dynamic_growth_steps"]}
+
+
+def test_names_short_names_and_bad_names():
+    assert precision.policy_name("bf16") == "mixed_bfloat16"
+    assert precision.policy_name(precision.Policy("fp16")) == "mixed_float16"
+    with pytest.raises(ConfigError, match="unknown dtype policy 'float8'"):
+        precision.set_global_policy("float8")
+    assert textrnn.mixed_precision.set_global_policy is precision.set_global_policy  # Keras's path
+
+
+def test_a_model_takes_the_policy_in_force_when_made_or_loaded(tmp_path):
+    textrnn.mixed_precision.set_global_policy("mixed_bfloat16")
+    assert _model("mixed_bfloat16").dtype_policy.name == "mixed_bfloat16"
+    model = _model("mixed_bfloat16")
+    model.save(tmp_path / "m")  # float32 weights, no policy
+    assert load_model(tmp_path / "m").dtype_policy.name == "float32"
+    precision.set_global_policy("fp16")
+    assert load_model(tmp_path / "m").dtype_policy.name == "mixed_float16"
+    model.dtype_policy = "float32"
+    assert model.dtype_policy == precision.DTypePolicy("float32")
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_training_stays_close_to_float32_with_float32_weights(policy):
+    x, y = _data()
+    exact, mixed = _model(), _model(policy)
+    for model in (exact, mixed):
+        torch.manual_seed(1)
+        model.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    assert all(w.dtype == torch.float32 for w in mixed.weights)
+    out = mixed.predict(x)
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    np.testing.assert_allclose(out, exact.predict(x), atol=2e-2)
+    assert not np.array_equal(out, exact.predict(x))  # it did compute in lower precision
+    loss, acc = mixed.evaluate(x, y, verbose=0)
+    assert 0 < loss < 1 and 0 <= acc <= 1
+
+
+def test_float16_skips_a_step_whose_gradients_overflow_and_halves_the_scale():
+    x, y = _data(16)
+    model = _model("mixed_float16")
+    model.train_on_batch(x, y)
+    scaler = model._loss_scaler()
+    assert scaler.get_scale() == 2.0 ** 15
+    before = [w.detach().clone() for w in model.weights]
+    hook = model.layers[-1].kernel.register_hook(lambda grad: grad * float("inf"))
+    model.train_on_batch(x, y)
+    hook.remove()
+    assert all(torch.equal(a, b) for a, b in zip(before, model.weights))  # the step was skipped
+    assert scaler.get_scale() == 2.0 ** 14
+    model.train_on_batch(x, y)
+    assert not all(torch.equal(a, b) for a, b in zip(before, model.weights))
+
+
+def test_textrnns_float32_kernels_step_aside_under_autocast():
+    cpu = torch.zeros(2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not kernels.runs_on(cpu)
+    assert kernels.runs_on(cpu) == kernels.available()
+
+
+def test_the_cli_precision_option_holds_for_one_command(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "lstm", "--data", "sample", "--train-size", "200", "--maxlen", "20", "--epochs",
+                 "1", "--vocab-size", "500", "--precision", "bf16", "--out", str(out), "-q"]) == 0
+    assert precision.global_policy().name == "float32"  # put back as it was
+    assert main(["--precision", "fp16", "evaluate", str(out), "-q"]) == 0
+    with pytest.raises(SystemExit):  # argparse's choices
+        main(["train", "lstm", "--precision", "fp8", "--out", str(tmp_path / "r")])
