@@ -100,6 +100,10 @@ def test_cuda_training_matches_the_cpu_and_saves_device_free(tmp_path):
     loaded = load_model(tmp_path / "m")
     assert next(loaded.parameters()).device.type == "cpu"
     loaded.to_device("cuda").fit(x, y, epochs=1, verbose=0)  # optimizer state follows the weights
+    from textrnn.interop.onnx_export import export_onnx
+
+    export_onnx(gpu, tmp_path / "m.onnx")  # traced where the model is
+    assert (tmp_path / "m.onnx").stat().st_size > 0
 
 
 def test_own_kernels_run_only_on_cpu_tensors_outside_a_trace():

@@ -2,6 +2,8 @@
 training under bf16 / fp16 close to float32 with float32 weights, textrnn's float32 kernels stepping
 aside under autocast. On the CPU this runs the path a GPU runs (autocast, GradScaler)."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -9,11 +11,13 @@ import torch
 
 import textrnn
 from textrnn import layers as L
+from textrnn.app.runs import TrainSettings, train_run
 from textrnn.backend import kernels
 from textrnn.cli import main
 from textrnn.errors import ConfigError
 from textrnn.models import Sequential, load_model
 from textrnn.training import precision
+from textrnn.training.callbacks import Callback
 
 
 @pytest.fixture(autouse=True)
@@ -98,7 +102,7 @@ def test_float16_skips_a_step_whose_gradients_overflow_and_halves_the_scale():
     x, y = _data(16)
     model = _model("mixed_float16")
     model.train_on_batch(x, y)
-    scaler = model._loss_scaler()
+    scaler = model.loss_scaler()
     assert scaler.get_scale() == 2.0 ** 15
     before = [w.detach().clone() for w in model.weights]
     hook = model.layers[-1].kernel.register_hook(lambda grad: grad * float("inf"))
@@ -125,3 +129,29 @@ def test_the_cli_precision_option_holds_for_one_command(tmp_path):
     assert main(["--precision", "fp16", "evaluate", str(out), "-q"]) == 0
     with pytest.raises(SystemExit):  # argparse's choices
         main(["train", "lstm", "--precision", "fp8", "--out", str(tmp_path / "r")])
+
+
+class _Crash(Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_a_float16_run_resumes_under_its_policy_and_loss_scale(tmp_path, capsys):
+    settings = dict(model="lstm", data="sample", epochs=4, train_size=200, maxlen=30, vocab_size=600,
+                    units=6, seed=3, patience=0)
+    precision.set_global_policy("fp16")  # as --precision fp16 does for one command
+    train_run(TrainSettings(**settings), tmp_path / "straight", verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(TrainSettings(**settings), tmp_path / "broken", verbose=0, callbacks=[_Crash()])
+    precision.set_global_policy("float32")
+    assert json.loads((tmp_path / "broken/run.json").read_text())["precision"] == "mixed_float16"
+    assert main(["train", "--resume", str(tmp_path / "broken"), "--precision", "bf16", "-q"]) == 2
+    assert "trained under mixed_float16" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "broken"), "-q"]) == 0  # goes on under float16
+    for a, b in zip(load_model(tmp_path / "straight/model").get_weights(),
+                    load_model(tmp_path / "broken/model").get_weights()):
+        np.testing.assert_array_equal(a, b)
+    scales = [json.loads((tmp_path / run / "checkpoint/state.json").read_text())["progress"]["loss_scale"]
+              for run in ("straight", "broken")]
+    assert scales[0] == scales[1] and scales[0]["_growth_tracker"] > 0  # steps since the last growth

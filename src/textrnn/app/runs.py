@@ -80,6 +80,7 @@ class TrainSettings:
                                             "standard deviation first (0.029 is Keras's init; helps "
                                             "fine-tuning, hurts freezing: docs/guide/pretraining.md)",
                                             metavar="STD")
+    precision: str = "float32"      # the dtype policy trained under (--precision, a global option)
     extra: dict[str, Any] = field(default_factory=dict)  # room for later options
 
     @classmethod
@@ -190,6 +191,19 @@ def build_model(s: TrainSettings, data: PreparedData,
     return model
 
 
+def _keep_precision(settings: TrainSettings, model: Sequential, resume: bool) -> None:
+    """A new run records the policy its model was made under; a resumed one goes on under the
+    policy it was trained with, and refuses another one asked for now."""
+    asked = model.dtype_policy.name
+    if not resume:
+        settings.precision = asked
+        return
+    if asked not in ("float32", settings.precision):
+        raise ConfigError(f"the run was trained under {settings.precision}; --resume goes on with it "
+                          f"(drop --precision)")
+    model.dtype_policy = settings.precision
+
+
 class _RunCheckpoint(Callback):
     """After each epoch: keep the best model (by the monitored value) and the full resumable state."""
 
@@ -219,6 +233,9 @@ class _RunCheckpoint(Callback):
         if self.stopper is not None:
             p["early_stopping"] = self.stopper.state()
         p["stopped"] = bool(self.model.stop_training)
+        scaler = self.model.loss_scaler()
+        if scaler is not None:  # float16's loss scale, so that a resumed run goes on with it
+            p["loss_scale"] = scaler.state_dict()
         save_checkpoint(self.run_dir / "checkpoint", self.model, self.model.optimizer, p)
 
 
@@ -246,6 +263,7 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
     data = prepare_data(settings, pretrained, quiet=quiet)
     rows = validation_rows(settings, data)  # here, before the run folder: a bad choice fails first
     model = build_model(settings, data, pretrained)
+    _keep_precision(settings, model, resume)
     model.build((None, settings.maxlen))
     model.create_optimizer()
 
@@ -253,6 +271,8 @@ def train_run(settings: TrainSettings, run_dir: str | Path, resume: bool = False
                                 "train_time_s": 0.0, "stopped": False}
     if started:
         progress = load_checkpoint(run_dir / "checkpoint", model, model.optimizer)
+        if "loss_scale" in progress and model.loss_scaler() is not None:
+            model.loss_scaler().load_state_dict(progress["loss_scale"])
     elif distributed.is_main():
         # A folder whose run never finished an epoch holds nothing worth keeping: start it afresh.
         remove_owned(run_dir, RUN_OUTPUTS)

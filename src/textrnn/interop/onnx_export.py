@@ -30,7 +30,7 @@ def export_onnx(model: Sequential, path: str | Path, fixed_length: bool = False)
         raise ConfigError("cannot export a model that has no weights yet")
     masked = any(isinstance(layer, Embedding) and layer.mask_zero for layer in model.layers)
     length = model.build_input_shape[1] or 16
-    example = torch.ones(2, length, dtype=torch.long)
+    example = torch.ones(2, length, dtype=torch.long, device=model.device)  # a model on a GPU traces there
     if masked:  # a padded row makes the trace take (and record) the masked path
         example[0, : length // 2] = 0
     axes = {"ids": {0: "batch"}, "probabilities": {0: "batch"}}

@@ -215,7 +215,7 @@ class Trainer:
             return result[0], result[1]
         self.optimizer.zero_grad(set_to_none=True)
         loss, acc = self._batch_metrics(xb, yb, forward)
-        scaler = self._loss_scaler()
+        scaler = self.loss_scaler()
         if scaler is None:
             loss.backward()
             optimizers_module.step_optimizer(self.optimizer)
@@ -225,7 +225,7 @@ class Trainer:
             scaler.update()
         return loss.detach(), acc
 
-    def _loss_scaler(self) -> torch.amp.GradScaler | None:
+    def loss_scaler(self) -> torch.amp.GradScaler | None:
         """The loss scaling of this model's policy on its device (mixed_float16 only), kept."""
         key = (self._policy, self.device)
         if self._loss_scale is None or self._loss_scale[0] != key:
