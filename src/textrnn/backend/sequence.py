@@ -12,6 +12,7 @@ states and repeats the previous output (zeros before the first valid step).
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -52,15 +53,26 @@ def step_loop(
     return torch.stack(outputs, dim=1), states
 
 
-def _cpu_autocast_without_onednn(data: torch.Tensor) -> contextlib.AbstractContextManager:
-    """Under CPU autocast, oneDNN's RNN is asked for bfloat16 / float16, which it has only on
-    CPUs with those instructions (AVX512-BF16, AMX); elsewhere PyTorch's own RNN runs instead."""
+def _kernel_context(data: torch.Tensor) -> contextlib.AbstractContextManager:
+    """What PyTorch's fused kernel runs under. On CUDA: quiet about weight compaction (Keras's
+    weights are mapped on at each call, never one flat buffer, so cuDNN copies them, a few KB, and
+    PyTorch warns). Under CPU autocast: without oneDNN where oneDNN has no bfloat16 / float16 RNN
+    (it needs AVX512-BF16 or AMX), so that PyTorch's own RNN runs instead of failing."""
+    if data.device.type == "cuda":
+        return _quiet_weight_compaction()
     if data.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
         return contextlib.nullcontext()
     dtype = torch.get_autocast_dtype("cpu")
     supported = (torch.ops.mkldnn._is_mkldnn_bf16_supported() if dtype == torch.bfloat16
                  else torch.ops.mkldnn._is_mkldnn_fp16_supported())
     return contextlib.nullcontext() if supported else _without_onednn()
+
+
+@contextlib.contextmanager
+def _quiet_weight_compaction():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
+        yield
 
 
 @contextlib.contextmanager
@@ -82,7 +94,7 @@ def _call_kernel(
     hx_arg = tuple(hx) if cell == "lstm" else hx[0]
     train = torch.is_grad_enabled()
     kernel = _VF_KERNELS[cell]
-    with _cpu_autocast_without_onednn(data):
+    with _kernel_context(data):
         if batch_sizes is None:
             result = kernel(data, hx_arg, weights, True, 1, 0.0, train, False, True)
         else:
