@@ -71,16 +71,14 @@ def test_what_the_functional_api_does_not_support_is_refused_in_one_line():
     shared(inputs)
     with pytest.raises(ConfigError, match="shared layers"):
         shared(other)
-    with pytest.raises(ConfigError, match="one tensor of inputs"):
-        textrnn.Model([inputs, other], L.Dense(1)(L.Flatten()(L.Embedding(100, 2)(inputs))))
     with pytest.raises(ConfigError, match="computed from the given inputs"):
         textrnn.Model(other, L.Dense(1)(L.Flatten()(L.Embedding(100, 2)(inputs))))
     with pytest.raises(ConfigError, match="Concatenate"):
         L.Concatenate()([L.Embedding(100, 2)(inputs), L.Embedding(100, 3, input_length=12)(other)][:1])
-    with pytest.raises(ConfigError, match="return_state=True"):
-        L.LSTM(4, return_state=True)(textrnn.Input(shape=(None, 3)))
-    with pytest.raises(ConfigError, match="initial_state="):
-        L.LSTM(4)(textrnn.Input(shape=(None, 3)), initial_state=[other, other])
+    with pytest.raises(ConfigError, match="Dense called in a model graph with initial_state="):
+        L.Dense(4)(textrnn.Input(shape=(None, 3)), initial_state=[other])
+    with pytest.raises(ConfigError, match="must be layer outputs or Inputs"):
+        L.LSTM(4)(textrnn.Input(shape=(None, 3)), initial_state=[np.zeros((1, 4))])
 
 
 def test_an_input_first_in_a_sequential_gives_its_shape_as_in_keras():
@@ -120,3 +118,53 @@ def test_a_functional_model_exports_to_onnx_and_to_keras_files(tmp_path):
     model.save(tmp_path / "model.keras")
     theirs = keras.saving.load_model(tmp_path / "model.keras")
     np.testing.assert_allclose(theirs.predict(ids, verbose=0), model.predict(ids, verbose=0), atol=1e-5)
+
+
+def _seq2seq(lib, cell="LSTM"):
+    """keras.io's lstm_seq2seq: the encoder's final states start the decoder (two inputs)."""
+    L = lib.layers
+    encoder_inputs = lib.Input(shape=(None, 7))
+    _, *states = getattr(L, cell)(6, return_state=True)(encoder_inputs)
+    decoder_inputs = lib.Input(shape=(None, 9))
+    decoded, *_ = getattr(L, cell)(6, return_sequences=True, return_state=True)(decoder_inputs,
+                                                                                 initial_state=states)
+    outputs = L.Dense(9, activation="softmax")(decoded)
+    return lib.Model([encoder_inputs, decoder_inputs], outputs), lib.Model(encoder_inputs, states)
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+def test_an_encoder_decoder_of_two_inputs_and_return_state_is_kerass(cell, capsys, tmp_path):
+    keras.backend.clear_session()
+    textrnn.backend.clear_session()
+    (theirs, their_encoder), (ours, our_encoder) = _seq2seq(keras, cell), _seq2seq(textrnn, cell)
+    assert _summary(ours, capsys) == _summary(theirs, capsys)
+    assert _summary(our_encoder, capsys) == _summary(their_encoder, capsys)
+    ours.set_weights(theirs.get_weights())
+    x = [RNG.random((16, 5, 7)).astype("float32"), RNG.random((16, 4, 9)).astype("float32")]
+    y = np.eye(9, dtype="float32")[RNG.integers(0, 9, (16, 4))]
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+    got, want = our_encoder.predict(x[0], verbose=0), their_encoder.predict(x[0], verbose=0)
+    assert type(got) is type(want)  # LSTM's two states a list, GRU's one state an array
+    for a, b in zip(got, want) if isinstance(want, list) else [(got, want)]:
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    for model, lib in ((theirs, keras), (ours, textrnn)):
+        model.compile(lib.optimizers.RMSprop(0.01), "categorical_crossentropy", metrics=["accuracy"])
+    history = [m.fit(x, y, batch_size=8, epochs=2, shuffle=False, validation_split=0.25, verbose=0).history
+               for m in (theirs, ours)]
+    np.testing.assert_allclose(history[1]["val_loss"], history[0]["val_loss"], rtol=1e-4)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    ours.save(tmp_path / "model")  # textrnn's folder, then Keras's file both ways
+    again = textrnn.models.load_model(tmp_path / "model")
+    np.testing.assert_allclose(again.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+    ours.save(tmp_path / "ours.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "ours.keras").predict(x, verbose=0),
+                               theirs.predict(x, verbose=0), atol=1e-5)
+    theirs.save(tmp_path / "theirs.keras")
+    np.testing.assert_allclose(textrnn.models.load_model(tmp_path / "theirs.keras").predict(x, verbose=0),
+                               theirs.predict(x, verbose=0), atol=1e-5)
+    if cell == "LSTM":
+        with pytest.raises(ConfigError, match="2 outputs"):
+            our_encoder.compile("rmsprop", "mse")
+    with pytest.raises(textrnn.errors.DataError, match="takes 2 inputs"):
+        ours.predict(x[0])

@@ -65,8 +65,7 @@ CORPUS = {
     "kerasio_text_generation": Script(
         "https://github.com/keras-team/keras-io/blob/master/examples/generative/"
         "lstm_character_level_text_generation.py", metric="loss"),
-    "kerasio_lstm_seq2seq": Script("https://github.com/keras-team/keras-io/blob/master/examples/nlp/lstm_seq2seq.py",
-                                   expect="textrnn.errors.ConfigError"),
+    "kerasio_lstm_seq2seq": Script("https://github.com/keras-team/keras-io/blob/master/examples/nlp/lstm_seq2seq.py"),
     "dlwp_embedding_flatten": Script(
         "https://github.com/fchollet/deep-learning-with-python-notebooks/blob/master/"
         "first_edition/6.1-using-word-embeddings.ipynb"),

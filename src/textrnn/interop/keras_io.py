@@ -4,9 +4,10 @@ Dropout and global pooling layers. textrnn's own additions (length buckets, a li
 part of a Keras file.
 
 Reading never executes code from the file: the config is read as data, only the layer types above
-are accepted (in a Sequential, or a Functional model of one input and one output whose layers are
-each called once, joined by the merge layers), and anything else (another layer, a custom or lambda
-object, shared layers, several inputs) is refused with one line that names it. Weights follow
+are accepted (in a Sequential, or a Functional model whose layers are each called once, joined by
+the merge layers, a recurrent layer's states passed on through return_state / initial_state), and
+anything else (another layer, a custom or lambda object, shared layers) is refused with one line
+that names it. Weights follow
 Keras's h5 layout: `layers/<class name in snake case, made unique in order>/vars/<i>`, RNN
 weights under `.../cell/vars`, a Bidirectional's under `forward_layer/cell` and
 `backward_layer/cell`. A compiled model's compile_config and its optimizer's variables cross too
@@ -73,29 +74,39 @@ def _unique_names(model: Sequential) -> list[str]:
 
 
 # --- reading -------------------------------------------------------------------------------------
-def _single_endpoint(value: Any, what: str, source: str) -> str:
-    """The layer name of a functional config's one input or output ([name, 0, 0] or [[name, 0, 0]])."""
-    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
-        value = value[0]
-    if not (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)):
-        raise ConfigError(f"{source}: a functional model with one input and one output is supported; "
-                          f"its {what} are {value!r}")
-    return value[0]
+def _endpoints(value: Any, what: str, source: str) -> tuple[list[tuple[str, int]], bool]:
+    """A functional config's inputs or outputs: ([(layer name, output index)], whether one alone
+    was given) from [name, 0, k] or [[name, 0, k], ...]."""
+    one = isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+    refs = [value] if one else value
+    if not (isinstance(refs, list) and refs and all(
+            isinstance(r, list) and len(r) == 3 and isinstance(r[0], str) and isinstance(r[2], int)
+            for r in refs)):
+        raise ConfigError(f"{source}: the model's {what} are not [layer, node, index] entries: {value!r}")
+    return [(r[0], r[2]) for r in refs], one or len(refs) == 1
 
 
 def _functional_from_keras(config: dict[str, Any], source: str) -> Sequential:
     """A Keras 3 Functional config as a textrnn.Model: its layers called in the file's order on
-    the tensors their one inbound node names."""
+    the tensors their one inbound node names (a recurrent layer's initial_state among its kwargs)."""
     from textrnn.models import Model
 
     body = config.get("config", {})
-    tensors: dict[str, Any] = {}
+    outputs: dict[str, list[Any]] = {}  # each layer's output tensors
+
+    def tensors_of(refs: Any, name: str) -> list[Any]:
+        try:
+            return [outputs[r["config"]["keras_history"][0]][r["config"]["keras_history"][2]] for r in refs]
+        except (KeyError, TypeError, IndexError) as exc:
+            raise ConfigError(f"{source}: layer {name!r} takes an input the file does not define "
+                              f"({exc})") from None
+
     for spec in body.get("layers", []):
         c = spec.get("config", {})
         name = c.get("name") or spec.get("name")
         if spec.get("class_name") == "InputLayer":
             shape = c.get("batch_shape") or c.get("batch_input_shape")
-            tensors[name] = L.InputLayer(batch_shape=tuple(shape), dtype=c.get("dtype"), name=name).output
+            outputs[name] = [L.InputLayer(batch_shape=tuple(shape), dtype=c.get("dtype"), name=name).output]
             continue
         if spec.get("class_name") == "NotEqual":  # Keras's graph of mask_zero's mask: textrnn's layers
             continue                               # pass that mask on themselves
@@ -105,16 +116,26 @@ def _functional_from_keras(config: dict[str, Any], source: str) -> Sequential:
             raise ConfigError(f"{source}: layer {name!r} is called {len(nodes)} times; shared layers are "
                               "not supported")
         args = nodes[0].get("args", [None])[0]
-        parents = args if isinstance(args, list) else [args]
+        inputs = tensors_of(args if isinstance(args, list) else [args], name)
+        kwargs = dict(nodes[0].get("kwargs") or {})
+        kwargs.pop("training", None)  # Keras's call flags; textrnn's layers pass masks on themselves
+        kwargs.pop("mask", None)
+        states = kwargs.pop("initial_state", None)
+        extra = {"initial_state": tensors_of(states, name)} if states else {}
+        if kwargs:
+            raise ConfigError(f"{source}: layer {name!r} is called with {', '.join(kwargs)}; textrnn reads "
+                              "a recurrent layer's initial_state only")
+        made = layer(inputs if isinstance(args, list) else inputs[0], **extra)
+        outputs[name] = made if isinstance(made, list) else [made]
+    ends = []
+    for key, what in (("input_layers", "inputs"), ("output_layers", "outputs")):
+        refs, one = _endpoints(body.get(key), what, source)
         try:
-            inputs = [tensors[p["config"]["keras_history"][0]] for p in parents]
-        except (KeyError, TypeError) as exc:
-            raise ConfigError(f"{source}: layer {name!r} takes an input the file does not define "
-                              f"({exc})") from None
-        tensors[name] = layer(inputs if isinstance(args, list) else inputs[0])
-    first = _single_endpoint(body.get("input_layers"), "inputs", source)
-    last = _single_endpoint(body.get("output_layers"), "outputs", source)
-    return Model(tensors[first], tensors[last], name=body.get("name"))
+            found = [outputs[layer][index] for layer, index in refs]
+        except (KeyError, IndexError):
+            raise ConfigError(f"{source}: the model's {what} name layers the file does not define") from None
+        ends.append(found[0] if one else found)
+    return Model(*ends, name=body.get("name"))
 
 
 def _layer_from_keras(spec: dict[str, Any], source: str) -> L.Layer:
@@ -262,9 +283,16 @@ def _keras_layer_config(layer: L.Layer, input_shape) -> dict[str, Any]:
 
 def _functional_config(model: Any) -> dict[str, Any]:
     """Keras 3's Functional config of a textrnn.Model: each layer with the one call (inbound node)
-    that feeds it, named by the layers whose outputs it takes."""
+    that feeds it, named by the layer outputs it takes, a recurrent layer's initial states among
+    its kwargs."""
+
+    def ref(tensor: Any) -> dict[str, Any]:
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": list(tensor.shape), "dtype": tensor.dtype,
+                           "keras_history": [tensor.layer.name, 0, tensor.index]}}
+
     layers = []
-    for tensor in model._tensors:
+    for tensor in model._calls:
         layer = tensor.layer
         if isinstance(layer, L.InputLayer):
             layers.append({"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
@@ -273,19 +301,24 @@ def _functional_config(model: Any) -> dict[str, Any]:
                                       "name": layer.name}})
             continue
         merge = layer.takes_list
-        shapes = [list(parent.shape) for parent in tensor.inputs]
+        positional = tensor.positional
+        shapes = [list(parent.shape) for parent in positional]
         spec = _keras_layer_config(layer, shapes if merge else shapes[0])
-        parents = [{"class_name": "__keras_tensor__",
-                    "config": {"shape": list(parent.shape), "dtype": parent.dtype,
-                               "keras_history": [parent.layer.name, 0, 0]}} for parent in tensor.inputs]
-        spec.update(name=layer.name,
-                    inbound_nodes=[{"args": [parents if merge else parents[0]], "kwargs": {}}])
+        parents = [ref(parent) for parent in positional]
+        kwargs = {"initial_state": [ref(s) for s in tensor.inputs[len(positional):]]} if tensor.states else {}
+        spec.update(name=layer.name, inbound_nodes=[{"args": [parents if merge else parents[0]],
+                                                     "kwargs": kwargs}])
         layers.append(spec)
-    ends = model._tensors[0].layer.name, model._tensors[-1].layer.name
+
+    def ends(tensors: list[Any], one: bool) -> list[Any]:
+        refs = [[t.layer.name, 0, t.index] for t in tensors]
+        return refs[0] if one else refs
+
     return {"module": "keras.src.models.functional", "class_name": "Functional",  # as Keras writes it
             "registered_name": "Functional",
             "config": {"name": model.name, "trainable": True, "layers": layers,
-                       "input_layers": [ends[0], 0, 0], "output_layers": [ends[1], 0, 0]}}
+                       "input_layers": ends(model._input_tensors, len(model._input_tensors) == 1),
+                       "output_layers": ends(model._output_tensors, model._one_output)}}
 
 
 def save_keras_model(model: Sequential, path: str | Path) -> None:

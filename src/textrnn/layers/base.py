@@ -35,12 +35,21 @@ class WeightSplit:
 
 class KerasTensor:
     """A symbolic tensor: its shape (batch dimension first, None), dtype, and the layer call that
-    made it (`layer`, `inputs`), or none for a model's input."""
+    made it (`layer`, `inputs`: the tensors it took, a recurrent layer's `initial_state` last, the
+    `states` of them), or none for a model's input. A call with several outputs (a recurrent layer
+    with return_state) gives one KerasTensor each: `index` is this one's place among `outputs`."""
 
     def __init__(self, shape: Shape, dtype: str = "float32", layer: Layer | None = None,
-                 inputs: list[KerasTensor] | None = None) -> None:
+                 inputs: list[KerasTensor] | None = None, index: int = 0, states: int = 0) -> None:
         self.shape, self.dtype = tuple(shape), dtype
         self.layer, self.inputs = layer, list(inputs or [])
+        self.index, self.states = index, states
+        self.outputs: list[KerasTensor] = [self]  # the call's outputs, shared by its tensors
+
+    @property
+    def positional(self) -> list[KerasTensor]:
+        """The inputs the call took as its first argument (without the initial states)."""
+        return self.inputs[:len(self.inputs) - self.states]
 
     @property
     def ndim(self) -> int:
@@ -105,12 +114,22 @@ class Layer(WeightSplit, nn.Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """On tensors, the forward pass; on the functional API's KerasTensors, a recorded call."""
         if args and is_symbolic(args[0]):
+            initial_state = kwargs.pop("initial_state", None) if self.takes_initial_state else None
             if len(args) > 1 or kwargs:
                 given = ", ".join(f"{k}=" for k in kwargs) or "a second argument"
                 raise ConfigError(f"{type(self).__name__} called in a model graph with {given}: textrnn's "
-                                  "functional API passes one input (or one list of inputs) per call")
-            return call_symbolic(self, args[0])
+                                  "functional API passes one input (or one list of inputs) per call"
+                                  + (", and a recurrent layer's initial_state" if self.takes_initial_state
+                                     else ""))
+            return call_symbolic(self, args[0], initial_state)
         return super().__call__(*args, **kwargs)
+
+    # Whether a call in a model graph may pass `initial_state=` (the recurrent layers).
+    takes_initial_state = False
+
+    def output_shapes(self) -> list[Shape]:
+        """The shape of each of the layer's outputs (several: a recurrent layer with return_state)."""
+        return [self.output_shape]
 
     def ensure_built(self, x: torch.Tensor) -> None:
         if not self.built:
@@ -193,18 +212,27 @@ def is_symbolic(value: Any) -> bool:
         isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, KerasTensor) for v in value))
 
 
-def call_symbolic(layer: Layer, inputs: KerasTensor | list[KerasTensor]) -> KerasTensor:
-    """`layer(inputs)` on KerasTensors: build it for their shapes, and remember the call."""
+def call_symbolic(layer: Layer, inputs: KerasTensor | list[KerasTensor],
+                  initial_state: KerasTensor | list[KerasTensor] | None = None,
+                  ) -> KerasTensor | list[KerasTensor]:
+    """`layer(inputs)` on KerasTensors: build it for their shapes, and remember the call. A layer
+    with several outputs gives a list of KerasTensors, as Keras does."""
     if getattr(layer, "_called_symbolically", False):
         raise ConfigError(f"layer {layer.name!r} is already called in a model graph; calling one layer "
                           "twice (shared layers) is not supported yet")
-    if getattr(layer, "return_state", False):
-        raise ConfigError(f"{type(layer).__name__}(return_state=True) in a model graph: a layer with several "
-                          "outputs is not supported yet (textrnn's functional API: one output per layer)")
     many = isinstance(inputs, (list, tuple))
     shapes = [t.shape for t in inputs] if many else inputs.shape
     if not layer.built:
         layer.build(shapes)
     layer._called_symbolically = True
-    tensors = list(inputs) if many else [inputs]
-    return KerasTensor(layer.output_shape, "float32", layer, tensors)
+    states = [] if initial_state is None else (
+        list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state])
+    if not all(isinstance(s, KerasTensor) for s in states):
+        raise ConfigError(f"{type(layer).__name__}: initial_state in a model graph must be layer outputs "
+                          "or Inputs (KerasTensors)")
+    parents = [*(list(inputs) if many else [inputs]), *states]
+    outputs = [KerasTensor(shape, "float32", layer, parents, index, len(states))
+               for index, shape in enumerate(layer.output_shapes())]
+    for tensor in outputs:
+        tensor.outputs = outputs
+    return outputs if len(outputs) > 1 else outputs[0]

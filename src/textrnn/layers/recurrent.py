@@ -114,6 +114,13 @@ class RNN(Layer):
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
         return mask if self.return_sequences else None
 
+    takes_initial_state = True
+
+    def output_shapes(self) -> list[Shape]:
+        """With return_state the final states follow the output, (batch, units) each."""
+        states = [(self.output_shape[0], self.units)] * self.state_count if self.return_state else []
+        return [self.output_shape, *states]
+
     # --- computation ----------------------------------------------------------------------------
     fused_cell: str | None = None
 

@@ -1,8 +1,10 @@
-"""`Model(inputs, outputs)`: Keras's functional API, for one input and one output. The layers called
-on KerasTensors between them (textrnn.layers.base.call_symbolic) form a graph, run in the order they
-were called, with each layer's mask passed on as Keras passes it; branches join through the merge
-layers (textrnn.layers.merging). Training, evaluation, prediction, weights and saving are
-Sequential's (this class is one, with a graph instead of a stack)."""
+"""`Model(inputs, outputs)`: Keras's functional API. The layers called on KerasTensors between the
+inputs and the outputs (textrnn.layers.base.call_symbolic) form a graph, run in the order they were
+called, with each layer's mask passed on as Keras passes it; branches join through the merge layers
+(textrnn.layers.merging), a recurrent layer may give its final states (return_state) and start from
+others (initial_state). Several inputs and outputs are allowed; training takes one output.
+Training, evaluation, prediction, weights and saving are Sequential's (this class is one, with a
+graph instead of a stack)."""
 
 from __future__ import annotations
 
@@ -10,50 +12,71 @@ from typing import Any
 
 import torch
 
-from textrnn.errors import ConfigError
+from textrnn.errors import ConfigError, DataError
 from textrnn.layers.base import KerasTensor, Layer, auto_name, layer_from_config, layer_to_config
 from textrnn.layers.input_layer import InputLayer
 from textrnn.models.sequential import Sequential
 
 
-def _calls(output: KerasTensor) -> list[KerasTensor]:
-    """The KerasTensors from the input to `output`, each after the ones it is computed from."""
+def _calls(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[KerasTensor]:
+    """One KerasTensor per layer call from the inputs to the outputs, each after the calls it takes
+    from: the inputs first, in their order, then the calls in the order a depth-first walk from the
+    outputs finishes them."""
     order: list[KerasTensor] = []
     seen: set[int] = set()
 
     def visit(tensor: KerasTensor) -> None:
-        if id(tensor) in seen:
+        call = id(tensor.outputs)  # the tensors of one call share their `outputs` list
+        if call in seen:
             return
-        seen.add(id(tensor))
+        seen.add(call)
         for parent in tensor.inputs:
             visit(parent)
         order.append(tensor)
 
-    visit(output)
+    for tensor in [*inputs, *outputs]:
+        visit(tensor)
     return order
 
 
+def _tensor_list(value: Any, what: str) -> list[KerasTensor]:
+    if isinstance(value, dict):
+        raise ConfigError(f"Model: {what} as a dict are not supported; give a tensor or a list")
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not values or not all(isinstance(v, KerasTensor) for v in values):
+        raise ConfigError(f"Model(inputs, outputs): {what} must be keras.Input(...) or layer outputs")
+    return values
+
+
 class Model(Sequential):
-    """keras.Model(inputs, outputs): a graph of layer calls from one Input to one output."""
+    """keras.Model(inputs, outputs): a graph of layer calls from its Inputs to its outputs."""
 
     def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None) -> None:
-        inputs = _single(inputs, "inputs")
-        outputs = _single(outputs, "outputs")
-        if not isinstance(inputs, KerasTensor) or not isinstance(inputs.layer, InputLayer):
+        input_list, output_list = _tensor_list(inputs, "inputs"), _tensor_list(outputs, "outputs")
+        if not all(isinstance(t.layer, InputLayer) for t in input_list):
             raise ConfigError("Model(inputs, outputs): inputs must come from keras.Input(...)")
-        if not isinstance(outputs, KerasTensor):
-            raise ConfigError("Model(inputs, outputs): outputs must be a layer's output on the inputs")
-        tensors = _calls(outputs)
-        roots = [t for t in tensors if not t.inputs]
-        if roots != [inputs]:
+        calls = _calls(input_list, output_list)
+        roots = [t for t in calls if not t.inputs]
+        if len(roots) != len(input_list):
             raise ConfigError("Model(inputs, outputs): the outputs must be computed from the given "
                               "inputs only")
         super().__init__(name=name or auto_name("Functional"))
-        self._tensors = tensors  # in computing order; tensors[0] is the input
-        for tensor in tensors:
+        self._calls = calls  # one tensor per call, in computing order
+        self._input_tensors, self._output_tensors = input_list, output_list
+        self._one_output = not isinstance(outputs, (list, tuple)) or len(output_list) == 1
+        for tensor in calls:
             self._layers.append(tensor.layer)
-        self.build_input_shape = inputs.shape
+        shapes = [t.shape for t in input_list]
+        self.build_input_shape = shapes[0] if len(shapes) == 1 else shapes
         self.built = True
+
+    @property
+    def input_count(self) -> int:
+        return len(self._input_tensors)
+
+    @property
+    def output_count(self) -> int:
+        return 1 if self._one_output else len(self._output_tensors)
 
     def add(self, layer: Layer) -> None:
         raise ConfigError("a functional Model's layers are fixed by its inputs and outputs; use "
@@ -65,52 +88,77 @@ class Model(Sequential):
     @property
     def sequential_like(self) -> bool:
         """No branch and no join: each call takes the one before it (Keras's summary shows no links)."""
-        return all(len(t.inputs) <= 1 for t in self._tensors) and all(
-            len([u for u in self._tensors if t in u.inputs]) <= 1 for t in self._tensors)
+        return all(len(t.inputs) <= 1 for t in self._calls) and all(
+            len([u for u in self._calls if any(p.outputs is t.outputs for p in u.inputs)]) <= 1
+            for t in self._calls)
 
     def connections(self, layer: Layer) -> str:
-        """Keras's "Connected to" cell: the layers whose outputs this one takes."""
-        tensor = next(t for t in self._tensors if t.layer is layer)
-        return ", ".join(f"{parent.layer.name}[0][0]" for parent in tensor.inputs) or "-"
+        """Keras's "Connected to" cell: the layer outputs this one takes (name[call][output])."""
+        tensor = next(t for t in self._calls if t.layer is layer)
+        return ", ".join(f"{parent.layer.name}[0][{parent.index}]" for parent in tensor.inputs) or "-"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        values: dict[int, tuple[Any, Any]] = {}
-        for tensor in self._tensors:
+    def forward(self, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        if len(xs) != len(self._input_tensors):
+            raise DataError(f"model {self.name!r} takes {len(self._input_tensors)} inputs, got {len(xs)}")
+        values: dict[int, tuple[Any, Any]] = {id(t): (v, None) for t, v in zip(self._input_tensors, xs)}
+        for tensor in self._calls:
             if not tensor.inputs:
-                values[id(tensor)] = (x, None)
                 continue
-            got = [values[id(parent)] for parent in tensor.inputs]
+            got = [values[id(parent)] for parent in tensor.positional]
             if len(got) == 1 and not tensor.layer.takes_list:
                 value, mask = got[0]
             else:
                 value, mask = [v for v, _ in got], [m for _, m in got]
-            values[id(tensor)] = (tensor.layer(value, mask=mask), tensor.layer.compute_mask(value, mask))
-        return values[id(self._tensors[-1])][0]
+            kwargs = {}
+            if tensor.states:
+                kwargs["initial_state"] = [values[id(s)][0] for s in tensor.inputs[-tensor.states:]]
+            result = tensor.layer(value, mask=mask, **kwargs)
+            out_mask = tensor.layer.compute_mask(value, mask)
+            if len(tensor.outputs) == 1:
+                values[id(tensor)] = (result, out_mask)
+            else:  # the output keeps the mask, the states take none (as Keras's)
+                for out in tensor.outputs:
+                    values[id(out)] = (result[out.index], out_mask if out.index == 0 else None)
+        results = [values[id(t)][0] for t in self._output_tensors]
+        return results[0] if self._one_output else results
 
     def get_config(self) -> dict[str, Any]:
-        index = {id(t): k for k, t in enumerate(self._tensors)}
-        return {"class": "Functional", "name": self.name,
-                "layers": [{**layer_to_config(t.layer), "inbound": [index[id(p)] for p in t.inputs]}
-                           for t in self._tensors]}
+        index = {}
+        for k, t in enumerate(self._calls):
+            for out in t.outputs:
+                index[id(out)] = [k, out.index]
+        calls = []
+        for t in self._calls:
+            spec = {**layer_to_config(t.layer), "inbound": [index[id(p)] for p in t.inputs]}
+            if t.states:
+                spec["states"] = t.states
+            calls.append(spec)
+        return {"class": "Functional", "name": self.name, "layers": calls,
+                "inputs": [index[id(t)] for t in self._input_tensors],
+                "outputs": [index[id(t)] for t in self._output_tensors], "one_output": self._one_output}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Model:
-        tensors: list[KerasTensor] = []
+        calls: list[list[KerasTensor]] = []  # each call's outputs
+
+        def tensor(ref: Any) -> KerasTensor:
+            k, out = ref if isinstance(ref, list) else (ref, 0)  # a bare index: one output (0.2's files)
+            return calls[k][out]
+
         for spec in config["layers"]:
             layer = layer_from_config(spec)
             if isinstance(layer, InputLayer):
-                tensors.append(layer.output)
+                calls.append([layer.output])
                 continue
-            inbound = [tensors[k] for k in spec["inbound"]]
-            tensors.append(layer(inbound if layer.takes_list else inbound[0]))
-        return cls(tensors[0], tensors[-1], name=config.get("name"))
-
-
-def _single(value: Any, what: str) -> Any:
-    if isinstance(value, (list, tuple)):
-        if len(value) != 1:
-            raise ConfigError(f"Model: one tensor of {what} is supported, got {len(value)}")
-        return value[0]
-    if isinstance(value, dict):
-        raise ConfigError(f"Model: {what} as a dict are not supported; give one tensor")
-    return value
+            parents = [tensor(ref) for ref in spec["inbound"]]
+            states = spec.get("states", 0)
+            positional = parents[:len(parents) - states]
+            made = layer(positional if layer.takes_list else positional[0],
+                         **({"initial_state": parents[len(parents) - states:]} if states else {}))
+            calls.append(made if isinstance(made, list) else [made])
+        inputs = [tensor(ref) for ref in config.get("inputs", [0])]
+        outputs = [tensor(ref) for ref in config.get("outputs", [len(calls) - 1])]
+        one = config.get("one_output", True)
+        return cls(inputs if len(inputs) > 1 else inputs[0], outputs[0] if one else outputs,
+                   name=config.get("name"))

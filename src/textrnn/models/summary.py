@@ -45,7 +45,9 @@ def render_summary(model: Sequential, line_length: int | None = None) -> str:
     for layer in model.layers:
         name = f"{rich.markup.escape(layer.name)} ({type(layer).__name__})"
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-        row = [name, _shape_text(layer.output_shape if layer.built else None), params]
+        shapes = layer.output_shapes() if layer.built else [None]
+        shown = _shape_text(shapes[0]) if len(shapes) == 1 else f"[{', '.join(map(_shape_text, shapes))}]"
+        row = [name, shown, params]
         table.add_row(*row, *([model.connections(layer)] if linked else []))
 
     trainable = model.trainable_weights

@@ -46,6 +46,36 @@ def _as_array(data: Any, field: str) -> np.ndarray:
         raise DataError(f"{field}: expected a rectangular array ({exc})") from None
 
 
+def _input_tensor(data: Any, field: str) -> torch.Tensor:
+    xa = _as_array(data, field)
+    if xa.ndim == 2 and np.issubdtype(xa.dtype, np.integer):  # token ids
+        return torch.from_numpy(np.ascontiguousarray(xa, dtype=np.int64))
+    if xa.ndim in (2, 3) and (np.issubdtype(xa.dtype, np.number) or xa.dtype == bool):  # one-hot, ...
+        return torch.from_numpy(np.ascontiguousarray(xa, dtype=np.float32))
+    raise DataError(f"{field}: expected token ids (samples, timesteps) or numbers (samples, timesteps"
+                    f"[, features]), got shape {xa.shape} of {xa.dtype}")
+
+
+# A model's inputs are one tensor, or a list of them for a functional model of several inputs.
+# These take rows of either; `width` (length buckets' columns from the right) applies to one input.
+def _count(x: torch.Tensor | list[torch.Tensor]) -> int:
+    return len(x[0]) if isinstance(x, list) else len(x)
+
+
+def _take(x: torch.Tensor | list[torch.Tensor], rows: torch.Tensor,
+          width: int | None = None) -> torch.Tensor | list[torch.Tensor]:
+    if isinstance(x, list):
+        return [t.index_select(0, rows) for t in x]
+    # one gather of the rows' last `width` columns (x[rows, -width:] copies twice)
+    return (x if width is None else x[:, -width:]).index_select(0, rows)
+
+
+def _split(x: torch.Tensor | list[torch.Tensor], at: int) -> tuple[Any, Any]:
+    if isinstance(x, list):
+        return [t[:at] for t in x], [t[at:] for t in x]
+    return x[:at], x[at:]
+
+
 
 class Trainer:
     """compile, fit, evaluate, predict, train_on_batch, test_on_batch, predict_on_batch."""
@@ -83,6 +113,10 @@ class Trainer:
     # --- training setup -------------------------------------------------------------------------
     def compile(self, optimizer: str | optimizers_module.OptimizerSpec = "rmsprop",
                 loss: str = "binary_crossentropy", metrics: Sequence[str] | None = None) -> None:
+        outputs = getattr(self, "output_count", 1)
+        if outputs > 1:
+            raise ConfigError(f"compile: this model has {outputs} outputs, each of which would need its own "
+                              "loss; textrnn trains models of one output (predict takes several)")
         self._optimizer_spec = optimizers_module.get(optimizer)
         self._loss_fn, self._accuracy_fn = losses.get(loss)
         self.loss = loss
@@ -97,7 +131,7 @@ class Trainer:
         if not self.compiled:
             raise ConfigError("call model.compile(optimizer, loss, metrics) before training or evaluating")
 
-    def _ensure_ready(self, x: torch.Tensor) -> None:
+    def _ensure_ready(self, x: torch.Tensor | list[torch.Tensor]) -> None:
         if not self.built:
             self.build((None, *x.shape[1:]))
         self._place()
@@ -139,10 +173,12 @@ class Trainer:
             if self.device.type == "cpu":
                 self.to_device(None)
 
-    def _on_device(self, t: torch.Tensor) -> torch.Tensor:
+    def _on_device(self, t: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
         """A batch where the weights are (a no-op on the CPU). To a GPU it goes through pinned
         memory, so the copy runs beside the computation (torch's pinned-memory cache recycles the
         buffers once their copies are done)."""
+        if isinstance(t, list):  # a functional model's several inputs
+            return [self._on_device(part) for part in t]
         device = self.device
         if t.device == device:
             return t
@@ -161,21 +197,27 @@ class Trainer:
         return self.optimizer
 
     # --- batches --------------------------------------------------------------------------------
-    @staticmethod
-    def _to_tensors(x: Any, y: Any | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        xa = _as_array(x, "x")
-        if xa.ndim == 2 and np.issubdtype(xa.dtype, np.integer):  # token ids
-            xt = torch.from_numpy(np.ascontiguousarray(xa, dtype=np.int64))
-        elif xa.ndim in (2, 3) and (np.issubdtype(xa.dtype, np.number) or xa.dtype == bool):  # one-hot, ...
-            xt = torch.from_numpy(np.ascontiguousarray(xa, dtype=np.float32))
+    def _to_tensors(self, x: Any, y: Any | None) -> tuple[torch.Tensor | list[torch.Tensor],
+                                                          torch.Tensor | None]:
+        """x (one array, or a list of one per input for a model of several inputs) and y as tensors."""
+        inputs = getattr(self, "input_count", 1)
+        many = isinstance(x, (list, tuple)) and len(x) == inputs and all(
+            isinstance(part, np.ndarray) for part in x)
+        if inputs > 1 and not many:
+            raise DataError(f"x: this model takes {inputs} inputs; give a list of {inputs} arrays")
+        if many and inputs > 1:
+            xt: torch.Tensor | list[torch.Tensor] = [_input_tensor(part, f"x[{k}]")
+                                                     for k, part in enumerate(x)]
+            counts = {len(part) for part in xt}
+            if len(counts) > 1:
+                raise DataError(f"x: the inputs have different numbers of samples {sorted(counts)}")
         else:
-            raise DataError(f"x: expected token ids (samples, timesteps) or numbers (samples, timesteps"
-                            f"[, features]), got shape {xa.shape} of {xa.dtype}")
+            xt = _input_tensor(x[0] if many else x, "x")  # Keras also takes [array] for one input
         if y is None:
             return xt, None
         ya = _as_array(y, "y")
-        if len(ya) != len(xa):
-            raise DataError(f"x has {len(xa)} samples but y has {len(ya)}")
+        if len(ya) != _count(xt):
+            raise DataError(f"x has {_count(xt)} samples but y has {len(ya)}")
         return xt, torch.from_numpy(np.ascontiguousarray(ya, dtype=np.float32))
 
     def _outputs(self, xb: torch.Tensor,
@@ -184,7 +226,7 @@ class Trainer:
         its compute dtype (autocast), and the loss, metrics and predictions read them in float32."""
         with precision.autocast(self.device, self._policy):
             pred = (forward or self)(xb)
-        return pred.float()
+        return [p.float() for p in pred] if isinstance(pred, list) else pred.float()
 
     def _batch_metrics(self, xb: torch.Tensor, yb: torch.Tensor,
                        forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -244,7 +286,7 @@ class Trainer:
         xb, yb = self._to_tensors(x, y)
         self._ensure_ready(xb)
         if self.is_ensemble:  # the whole model, as evaluate gives it
-            results = self._evaluate_tensors(xb, yb, max(len(xb), 1))
+            results = self._evaluate_tensors(xb, yb, max(_count(xb), 1))
             return self._results(results["loss"], results["acc"])
         self.eval()
         with torch.inference_mode():
@@ -254,24 +296,26 @@ class Trainer:
     def predict_on_batch(self, x: Any) -> np.ndarray:
         xb, _ = self._to_tensors(x, None)
         if self.is_ensemble:  # the whole model, as predict gives it
-            return self.predict(xb, batch_size=max(len(xb), 1))
+            return self.predict(xb, batch_size=max(_count(xb), 1))
         self._place()
         self.eval()
         with torch.inference_mode():
-            return self._outputs(self._on_device(xb)).cpu().numpy()
+            pred = self._outputs(self._on_device(xb))
+        return [p.cpu().numpy() for p in pred] if isinstance(pred, list) else pred.cpu().numpy()
 
     def _results(self, loss: float, acc: float) -> list[float] | float:
         return [loss, acc] if self.metric_names else loss
 
-    def _batches(self, xt: torch.Tensor, batch_size: int,
-                 shuffle: bool = False) -> list[tuple[torch.Tensor, int]]:
+    def _batches(self, xt: torch.Tensor | list[torch.Tensor], batch_size: int,
+                 shuffle: bool = False) -> list[tuple[torch.Tensor, int | None]]:
         """(row indices, columns to keep from the right) per batch: slices of all columns, or with
         length buckets rows of near-equal length with most of their padding cut off. Shuffles draw
         from torch's generator, so torch.manual_seed and a resumed run's restored RNG state cover
         them."""
-        if not self.length_buckets:
-            order = torch.randperm(len(xt)) if shuffle else torch.arange(len(xt))
-            return [(order[i:i + batch_size], xt.shape[1]) for i in range(0, len(xt), batch_size)]
+        if not self.length_buckets or isinstance(xt, list):
+            n = _count(xt)
+            order = torch.randperm(n) if shuffle else torch.arange(n)
+            return [(order[i:i + batch_size], None) for i in range(0, n, batch_size)]
         lengths = row_lengths(xt.numpy())
         rng = np.random.default_rng(int(torch.randint(2 ** 62, (1,)))) if shuffle else None
         return [(torch.from_numpy(rows), batch_width(lengths[rows], xt.shape[1]))
@@ -305,9 +349,10 @@ class Trainer:
         if validation_data is not None:
             val = self._to_tensors(*validation_data)
         elif validation_split > 0:
-            split = int(len(xt) * (1 - validation_split))
-            xt, yt, val = xt[:split], yt[:split], (xt[split:], yt[split:])
-        if len(xt) == 0:
+            split = int(_count(xt) * (1 - validation_split))
+            (xt, x_val), (yt, y_val) = _split(xt, split), _split(yt, split)
+            val = (x_val, y_val)
+        if _count(xt) == 0:
             raise DataError("fit got no training samples")
         self._ensure_ready(xt)
 
@@ -319,14 +364,14 @@ class Trainer:
         for cb in callbacks:
             cb.on_train_begin({})
         stepwise = [cb for cb in callbacks if uses_batch_hooks(cb)]  # the rest are not called per step
-        steps = math.ceil(len(xt) / batch_size)
+        steps = math.ceil(_count(xt) / batch_size)
         acc_name = self.metric_names[0] if self.metric_names else None
         forward = distributed.wrap(self)  # DistributedDataParallel under torchrun, else self
         if distributed.active() and batch_size % distributed.world_size():
             raise ConfigError(f"batch_size {batch_size} must be divisible by the "
                               f"{distributed.world_size()} processes")
         verbose = verbose if distributed.is_main() else 0
-        if 0 < len(xt) % batch_size < distributed.world_size():
+        if 0 < _count(xt) % batch_size < distributed.world_size():
             steps -= 1  # a last batch too small to give every process a row is dropped
         if self.length_buckets and distributed.active():
             raise ConfigError("length buckets are not supported in distributed training")
@@ -344,8 +389,7 @@ class Trainer:
                     cb.on_train_batch_begin(i, logs={})
                 rows, width = batches[i]
                 idx = distributed.local_rows(rows)
-                # one gather of the rows' last `width` columns (xt[idx, -width:] copies twice)
-                loss, acc = self._train_step(xt[:, -width:].index_select(0, idx), yt[idx], forward)
+                loss, acc = self._train_step(_take(xt, idx, width), yt[idx], forward)
                 total_loss += loss
                 total_acc += acc
                 if stepwise:
@@ -397,12 +441,12 @@ class Trainer:
         loss_sum = acc_sum = 0.0
         with torch.inference_mode():
             for rows, width in self._batches(xt, batch_size):
-                pred = self._outputs(self._on_device(xt[rows, -width:]))
+                pred = self._outputs(self._on_device(_take(xt, rows, width)))
                 n = len(pred)
                 truth = self._on_device(yt[rows])
                 loss_sum += self._loss_fn(truth, pred).double() * n  # read once, at the end
                 acc_sum += self._accuracy_fn(truth, pred).double() * n
-        return {"loss": float(loss_sum) / len(xt), "acc": float(acc_sum) / len(xt)}
+        return {"loss": float(loss_sum) / _count(xt), "acc": float(acc_sum) / _count(xt)}
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 1,
                  return_dict: bool = False) -> list[float] | float | dict[str, float]:
@@ -421,8 +465,9 @@ class Trainer:
             return named
         return self._results(results["loss"], results["acc"])
 
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
-        """Model outputs for x, in batches, with no autograd and dropout off."""
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray | list[np.ndarray]:
+        """Model outputs for x, in batches, with no autograd and dropout off (a list of arrays for
+        a model of several outputs, as Keras gives)."""
         keep_denormals_flushed()
         x, _, batch_size = _from_dataset(x, None, batch_size, "predict", labels=False)
         xt, _ = self._to_tensors(x, None)
@@ -430,13 +475,19 @@ class Trainer:
             self.build((None, *xt.shape[1:]))
         self._place()
         self.eval()
-        out = None
+        outs: list[torch.Tensor] | None = None
+        several = False
         with torch.inference_mode():
             for rows, width in tqdm(self._batches(xt, batch_size), disable=not verbose, desc="predict"):
-                pred = self._outputs(self._on_device(xt[rows, -width:])).cpu()
-                if out is None:
-                    out = pred.new_empty((len(xt), *pred.shape[1:]))
-                out[rows] = pred
-        if out is None:
+                pred = self._outputs(self._on_device(_take(xt, rows, width)))
+                several = isinstance(pred, list)
+                parts = [p.cpu() for p in (pred if several else [pred])]
+                if outs is None:
+                    outs = [p.new_empty((_count(xt), *p.shape[1:])) for p in parts]
+                for out, part in zip(outs, parts):
+                    out[rows] = part
+        if outs is None:
             return np.zeros((0, *self._layers[-1].output_shape[1:]), dtype=np.float32)
-        return self._combine(out, xt, batch_size).numpy()
+        if several:
+            return [out.numpy() for out in outs]
+        return self._combine(outs[0], xt, batch_size).numpy()
