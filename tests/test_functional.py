@@ -67,10 +67,10 @@ def test_what_the_functional_api_does_not_support_is_refused_in_one_line():
     L = textrnn.layers
     inputs = textrnn.Input(shape=(12,), dtype="int32")
     other = textrnn.Input(shape=(12,), dtype="int32")
-    shared = L.Embedding(100, 8)
-    shared(inputs)
-    with pytest.raises(ConfigError, match="shared layers"):
-        shared(other)
+    shared = L.Dense(4)
+    shared(textrnn.Input(shape=(3,)))
+    with pytest.raises(ConfigError, match="a shared layer takes inputs of one shape"):
+        shared(textrnn.Input(shape=(5,)))
     with pytest.raises(ConfigError, match="computed from the given inputs"):
         textrnn.Model(other, L.Dense(1)(L.Flatten()(L.Embedding(100, 2)(inputs))))
     with pytest.raises(ConfigError, match="Concatenate"):
@@ -168,3 +168,55 @@ def test_an_encoder_decoder_of_two_inputs_and_return_state_is_kerass(cell, capsy
             our_encoder.compile("rmsprop", "mse")
     with pytest.raises(textrnn.errors.DataError, match="takes 2 inputs"):
         ours.predict(x[0])
+
+
+def _seq2seq_inference(lib):
+    """keras.io's lstm_seq2seq as its inference part rebuilds it from the saved model: the trained
+    layers called again (shared) on new Inputs for the states, through model.input / layer.output."""
+    L = lib.layers
+    model, _ = _seq2seq(lib)
+    encoder_inputs = model.input[0]
+    _, state_h_enc, state_c_enc = model.layers[2].output
+    encoder_model = lib.Model(encoder_inputs, [state_h_enc, state_c_enc])
+    decoder_inputs = model.input[1]
+    states_in = [L.Input(shape=(6,)), L.Input(shape=(6,))]
+    decoder_lstm, decoder_dense = model.layers[3], model.layers[4]
+    decoded, state_h, state_c = decoder_lstm(decoder_inputs, initial_state=states_in)
+    decoder_model = lib.Model([decoder_inputs, *states_in], [decoder_dense(decoded), state_h, state_c])
+    return model, encoder_model, decoder_model
+
+
+def test_shared_layers_as_keras_io_decodes_step_by_step(capsys, tmp_path):
+    keras.backend.clear_session()
+    textrnn.backend.clear_session()
+    (theirs, their_encoder, their_decoder), (ours, our_encoder, our_decoder) = (
+        _seq2seq_inference(keras), _seq2seq_inference(textrnn))
+    assert _summary(our_decoder, capsys) == _summary(their_decoder, capsys)
+    assert _summary(ours, capsys) == _summary(theirs, capsys)  # the layers' later calls listed too
+    ours.set_weights(theirs.get_weights())  # the inference models share them
+    assert len(our_decoder.get_weights()) == len(their_decoder.get_weights()) == 5
+    source = RNG.random((3, 5, 7)).astype("float32")
+    step = np.zeros((3, 1, 9), dtype="float32")
+    step[:, 0, 0] = 1.0
+    states = [our_encoder.predict(source, verbose=0), their_encoder.predict(source, verbose=0)]
+    for _ in range(3):  # decode_sequence's loop
+        got = our_decoder.predict([step, *states[0]], verbose=0)
+        want = their_decoder.predict([step, *states[1]], verbose=0)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+        step = np.eye(9, dtype="float32")[got[0].argmax(-1)]
+        states = [got[1:], want[1:]]
+    our_decoder.save(tmp_path / "decoder")
+    again = textrnn.models.load_model(tmp_path / "decoder")
+    for a, b in zip(again.predict([step, *states[0]], verbose=0), our_decoder.predict([step, *states[0]])):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    feed = [step, *states[1]]
+    our_decoder.save(tmp_path / "ours.keras")
+    their_decoder.save(tmp_path / "theirs.keras")
+    for a, b in zip(keras.saving.load_model(tmp_path / "ours.keras").predict(feed, verbose=0),
+                    textrnn.models.load_model(tmp_path / "theirs.keras").predict(feed, verbose=0)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    ours.save(tmp_path / "s2s.keras")  # Keras reads the training model back and computes the same
+    np.testing.assert_allclose(
+        keras.saving.load_model(tmp_path / "s2s.keras").predict([source, step], verbose=0),
+        ours.predict([source, step], verbose=0), atol=1e-5)

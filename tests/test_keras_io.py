@@ -117,9 +117,21 @@ def test_unsupported_content_is_refused_in_one_line(tmp_path):
     shared = keras.layers.Embedding(50, 4)
     two_inputs = keras.layers.Concatenate()([keras.layers.GlobalAveragePooling1D()(shared(inputs)),
                                              keras.layers.GlobalAveragePooling1D()(shared(other))])
-    keras.Model([inputs, other], keras.layers.Dense(1)(two_inputs)).save(tmp_path / "f.keras")
-    with pytest.raises(ConfigError, match="shared layers"):
-        load_keras_model(tmp_path / "f.keras")
+    theirs = keras.Model([inputs, other], keras.layers.Dense(1)(two_inputs))
+    theirs.save(tmp_path / "f.keras")  # a shared layer and two inputs: read, and the same outputs
+    ids = [np.random.default_rng(1).integers(0, 50, (4, T)) for _ in range(2)]
+    ours = load_keras_model(tmp_path / "f.keras")
+    np.testing.assert_allclose(ours.predict(ids), theirs.predict(ids, verbose=0), atol=1e-5)
+    ours.save(tmp_path / "back.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "back.keras").predict(ids, verbose=0),
+                               theirs.predict(ids, verbose=0), atol=1e-5)
+    with pytest.raises(ConfigError, match="takes an input the file does not define"):
+        def dangling(cfg):
+            cfg["config"]["layers"][-1]["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0] = "nope"
+            return cfg
+
+        _rewrite_config(tmp_path / "f.keras", tmp_path / "dangling.keras", dangling)
+        load_keras_model(tmp_path / "dangling.keras")
 
 
 def test_a_keras_functional_model_is_read_with_its_branches(tmp_path, reviews):

@@ -74,64 +74,78 @@ def _unique_names(model: Sequential) -> list[str]:
 
 
 # --- reading -------------------------------------------------------------------------------------
-def _endpoints(value: Any, what: str, source: str) -> tuple[list[tuple[str, int]], bool]:
-    """A functional config's inputs or outputs: ([(layer name, output index)], whether one alone
-    was given) from [name, 0, k] or [[name, 0, k], ...]."""
+def _endpoints(value: Any, what: str, source: str) -> tuple[list[tuple[str, int, int]], bool]:
+    """A functional config's inputs or outputs: ([(layer name, node, output index)], whether one
+    alone was given) from [name, node, k] or [[name, node, k], ...]."""
     one = isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
     refs = [value] if one else value
     if not (isinstance(refs, list) and refs and all(
-            isinstance(r, list) and len(r) == 3 and isinstance(r[0], str) and isinstance(r[2], int)
-            for r in refs)):
+            isinstance(r, list) and len(r) == 3 and isinstance(r[0], str) and isinstance(r[1], int)
+            and isinstance(r[2], int) for r in refs)):
         raise ConfigError(f"{source}: the model's {what} are not [layer, node, index] entries: {value!r}")
-    return [(r[0], r[2]) for r in refs], one or len(refs) == 1
+    return [tuple(r) for r in refs], one or len(refs) == 1
 
 
 def _functional_from_keras(config: dict[str, Any], source: str) -> Sequential:
-    """A Keras 3 Functional config as a textrnn.Model: its layers called in the file's order on
-    the tensors their one inbound node names (a recurrent layer's initial_state among its kwargs)."""
+    """A Keras 3 Functional config as a textrnn.Model: each layer called once per inbound node, on
+    the tensors the node names (a recurrent layer's initial_state among its kwargs), as soon as
+    they exist (a shared layer's later call may take from layers listed after it)."""
     from textrnn.models import Model
 
     body = config.get("config", {})
-    outputs: dict[str, list[Any]] = {}  # each layer's output tensors
-
-    def tensors_of(refs: Any, name: str) -> list[Any]:
-        try:
-            return [outputs[r["config"]["keras_history"][0]][r["config"]["keras_history"][2]] for r in refs]
-        except (KeyError, TypeError, IndexError) as exc:
-            raise ConfigError(f"{source}: layer {name!r} takes an input the file does not define "
-                              f"({exc})") from None
-
+    made: dict[tuple[str, int], list[Any]] = {}  # (layer, node) -> that call's output tensors
+    pending = []  # (name, layer, node index, node), in the file's order
     for spec in body.get("layers", []):
         c = spec.get("config", {})
         name = c.get("name") or spec.get("name")
         if spec.get("class_name") == "InputLayer":
             shape = c.get("batch_shape") or c.get("batch_input_shape")
-            outputs[name] = [L.InputLayer(batch_shape=tuple(shape), dtype=c.get("dtype"), name=name).output]
+            made[name, 0] = [L.InputLayer(batch_shape=tuple(shape), dtype=c.get("dtype"), name=name).output]
             continue
         if spec.get("class_name") == "NotEqual":  # Keras's graph of mask_zero's mask: textrnn's layers
             continue                               # pass that mask on themselves
         layer = _layer_from_keras(spec, source)
-        nodes = spec.get("inbound_nodes") or []
-        if len(nodes) != 1:
-            raise ConfigError(f"{source}: layer {name!r} is called {len(nodes)} times; shared layers are "
-                              "not supported")
-        args = nodes[0].get("args", [None])[0]
-        inputs = tensors_of(args if isinstance(args, list) else [args], name)
-        kwargs = dict(nodes[0].get("kwargs") or {})
-        kwargs.pop("training", None)  # Keras's call flags; textrnn's layers pass masks on themselves
-        kwargs.pop("mask", None)
-        states = kwargs.pop("initial_state", None)
-        extra = {"initial_state": tensors_of(states, name)} if states else {}
-        if kwargs:
-            raise ConfigError(f"{source}: layer {name!r} is called with {', '.join(kwargs)}; textrnn reads "
-                              "a recurrent layer's initial_state only")
-        made = layer(inputs if isinstance(args, list) else inputs[0], **extra)
-        outputs[name] = made if isinstance(made, list) else [made]
+        pending += [(name, layer, k, node) for k, node in enumerate(spec.get("inbound_nodes") or [])]
+
+    def history(ref: Any) -> tuple[str, int, int]:
+        try:
+            name, node, index = ref["config"]["keras_history"]
+            return name, node, index
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"{source}: an inbound node names no layer output: {ref!r}") from None
+
+    while pending:
+        waiting = []
+        for name, layer, k, node in pending:
+            args = node.get("args", [None])[0]
+            kwargs = dict(node.get("kwargs") or {})
+            kwargs.pop("training", None)  # Keras's call flags; textrnn's layers pass masks on themselves
+            kwargs.pop("mask", None)
+            states = kwargs.pop("initial_state", None) or []
+            if kwargs:
+                raise ConfigError(f"{source}: layer {name!r} is called with {', '.join(kwargs)}; textrnn "
+                                  "reads a recurrent layer's initial_state only")
+            refs = [history(r) for r in [*(args if isinstance(args, list) else [args]), *states]]
+            if not all((n, node_k) in made for n, node_k, _ in refs):
+                waiting.append((name, layer, k, node))
+                continue
+            try:
+                tensors = [made[n, node_k][index] for n, node_k, index in refs]
+            except IndexError:
+                raise ConfigError(f"{source}: layer {name!r} takes an output its source does not "
+                                  "have") from None
+            positional = tensors[:len(tensors) - len(states)]
+            extra = {"initial_state": tensors[len(positional):]} if states else {}
+            out = layer(positional if isinstance(args, list) else positional[0], **extra)
+            made[name, k] = out if isinstance(out, list) else [out]
+        if len(waiting) == len(pending):
+            raise ConfigError(f"{source}: layer {waiting[0][0]!r} takes an input the file does not define")
+        pending = waiting
     ends = []
     for key, what in (("input_layers", "inputs"), ("output_layers", "outputs")):
         refs, one = _endpoints(body.get(key), what, source)
         try:
-            found = [outputs[layer][index] for layer, index in refs]
+            found = [made[layer, node][index] for layer, node, index in refs]
         except (KeyError, IndexError):
             raise ConfigError(f"{source}: the model's {what} name layers the file does not define") from None
         ends.append(found[0] if one else found)
@@ -282,36 +296,42 @@ def _keras_layer_config(layer: L.Layer, input_shape) -> dict[str, Any]:
 
 
 def _functional_config(model: Any) -> dict[str, Any]:
-    """Keras 3's Functional config of a textrnn.Model: each layer with the one call (inbound node)
-    that feeds it, named by the layer outputs it takes, a recurrent layer's initial states among
-    its kwargs."""
+    """Keras 3's Functional config of a textrnn.Model: each layer with its calls in this model
+    (inbound nodes, numbered in the model's order), each naming the layer outputs it takes, a
+    recurrent layer's initial states among its kwargs."""
+    nodes: dict[int, list[Any]] = {}  # id(layer) -> its calls here, in order
+    for tensor in model._calls:
+        nodes.setdefault(id(tensor.layer), []).append(tensor)
 
     def ref(tensor: Any) -> dict[str, Any]:
+        calls = nodes[id(tensor.layer)]
+        node = next(k for k, call in enumerate(calls) if call.outputs is tensor.outputs)
         return {"class_name": "__keras_tensor__",
                 "config": {"shape": list(tensor.shape), "dtype": tensor.dtype,
-                           "keras_history": [tensor.layer.name, 0, tensor.index]}}
+                           "keras_history": [tensor.layer.name, node, tensor.index]}}
+
+    def inbound(tensor: Any) -> dict[str, Any]:
+        positional = [ref(parent) for parent in tensor.positional]
+        kwargs = ({"initial_state": [ref(s) for s in tensor.inputs[len(tensor.positional):]]}
+                  if tensor.states else {})
+        return {"args": [positional if tensor.layer.takes_list else positional[0]], "kwargs": kwargs}
 
     layers = []
-    for tensor in model._calls:
-        layer = tensor.layer
+    for layer in model.layers:
+        first = nodes[id(layer)][0]
         if isinstance(layer, L.InputLayer):
             layers.append({"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
                            "name": layer.name, "inbound_nodes": [],
                            "config": {"batch_shape": list(layer.batch_shape), "dtype": layer.dtype,
                                       "name": layer.name}})
             continue
-        merge = layer.takes_list
-        positional = tensor.positional
-        shapes = [list(parent.shape) for parent in positional]
-        spec = _keras_layer_config(layer, shapes if merge else shapes[0])
-        parents = [ref(parent) for parent in positional]
-        kwargs = {"initial_state": [ref(s) for s in tensor.inputs[len(positional):]]} if tensor.states else {}
-        spec.update(name=layer.name, inbound_nodes=[{"args": [parents if merge else parents[0]],
-                                                     "kwargs": kwargs}])
+        shapes = [list(parent.shape) for parent in first.positional]
+        spec = _keras_layer_config(layer, shapes if layer.takes_list else shapes[0])
+        spec.update(name=layer.name, inbound_nodes=[inbound(call) for call in nodes[id(layer)]])
         layers.append(spec)
 
     def ends(tensors: list[Any], one: bool) -> list[Any]:
-        refs = [[t.layer.name, 0, t.index] for t in tensors]
+        refs = [ref(t)["config"]["keras_history"] for t in tensors]
         return refs[0] if one else refs
 
     return {"module": "keras.src.models.functional", "class_name": "Functional",  # as Keras writes it

@@ -40,10 +40,12 @@ class KerasTensor:
     with return_state) gives one KerasTensor each: `index` is this one's place among `outputs`."""
 
     def __init__(self, shape: Shape, dtype: str = "float32", layer: Layer | None = None,
-                 inputs: list[KerasTensor] | None = None, index: int = 0, states: int = 0) -> None:
+                 inputs: list[KerasTensor] | None = None, index: int = 0, states: int = 0,
+                 node: int = 0) -> None:
         self.shape, self.dtype = tuple(shape), dtype
         self.layer, self.inputs = layer, list(inputs or [])
         self.index, self.states = index, states
+        self.node = node  # which call of its layer made it (a shared layer is called more than once)
         self.outputs: list[KerasTensor] = [self]  # the call's outputs, shared by its tensors
 
     @property
@@ -127,9 +129,19 @@ class Layer(WeightSplit, nn.Module):
     # Whether a call in a model graph may pass `initial_state=` (the recurrent layers).
     takes_initial_state = False
 
-    def output_shapes(self) -> list[Shape]:
-        """The shape of each of the layer's outputs (several: a recurrent layer with return_state)."""
-        return [self.output_shape]
+    def output_shapes(self, main: Shape | None = None) -> list[Shape]:
+        """The shape of each of the layer's outputs (several: a recurrent layer with return_state),
+        `main` the first one's (default: the one it was built for)."""
+        return [main or self.output_shape]
+
+    @property
+    def output(self) -> KerasTensor | list[KerasTensor]:
+        """Keras's `layer.output`: what its (first) call in a model graph gave."""
+        calls = getattr(self, "_symbolic_calls", None)
+        if not calls:
+            raise ConfigError(f"layer {self.name!r} has not been called in a model graph, so it has no "
+                              "output")
+        return calls[0]
 
     def ensure_built(self, x: torch.Tensor) -> None:
         if not self.built:
@@ -216,23 +228,39 @@ def call_symbolic(layer: Layer, inputs: KerasTensor | list[KerasTensor],
                   initial_state: KerasTensor | list[KerasTensor] | None = None,
                   ) -> KerasTensor | list[KerasTensor]:
     """`layer(inputs)` on KerasTensors: build it for their shapes, and remember the call. A layer
-    with several outputs gives a list of KerasTensors, as Keras does."""
-    if getattr(layer, "_called_symbolically", False):
-        raise ConfigError(f"layer {layer.name!r} is already called in a model graph; calling one layer "
-                          "twice (shared layers) is not supported yet")
+    with several outputs gives a list of KerasTensors, as Keras does. Calling a layer again (a
+    shared layer) reuses its weights, for inputs of the shape it was built for."""
     many = isinstance(inputs, (list, tuple))
     shapes = [t.shape for t in inputs] if many else inputs.shape
+    calls = layer.__dict__.setdefault("_symbolic_calls", [])
     if not layer.built:
         layer.build(shapes)
-    layer._called_symbolically = True
+    elif calls and not _same_features(layer._symbolic_shapes, shapes, inputs):
+        raise ConfigError(f"layer {layer.name!r} was built for inputs of shape {layer._symbolic_shapes} and "
+                          f"is now called on {shapes}; a shared layer takes inputs of one shape")
+    layer.__dict__.setdefault("_symbolic_shapes", shapes)
     states = [] if initial_state is None else (
         list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state])
     if not all(isinstance(s, KerasTensor) for s in states):
         raise ConfigError(f"{type(layer).__name__}: initial_state in a model graph must be layer outputs "
                           "or Inputs (KerasTensors)")
     parents = [*(list(inputs) if many else [inputs]), *states]
-    outputs = [KerasTensor(shape, "float32", layer, parents, index, len(states))
-               for index, shape in enumerate(layer.output_shapes())]
+    main = layer.compute_output_shape(shapes)
+    outputs = [KerasTensor(shape, "float32", layer, parents, index, len(states), node=len(calls))
+               for index, shape in enumerate(layer.output_shapes(main))]
     for tensor in outputs:
         tensor.outputs = outputs
-    return outputs if len(outputs) > 1 else outputs[0]
+    made = outputs if len(outputs) > 1 else outputs[0]
+    calls.append(made)
+    return made
+
+
+def _same_features(built: Any, now: Any, tensors: Any) -> bool:
+    """Whether inputs of shape `now` fit a layer built for `built`: the same rank and feature size
+    (token ids: any length)."""
+    if isinstance(built, list) != isinstance(now, list):
+        return False
+    if isinstance(built, list):
+        return len(built) == len(now) and all(_same_features(a, b, t) for a, b, t in zip(built, now, tensors))
+    ids = len(now) == 2 and "int" in tensors.dtype
+    return len(built) == len(now) and (ids or built[-1] == now[-1])

@@ -24,7 +24,7 @@ class InputLayer(Layer):
             batch_shape = (None, *tuple(shape))
         self.batch_shape, self.dtype = tuple(batch_shape), dtype or "float32"
         self.build(self.batch_shape)
-        self.output = KerasTensor(self.batch_shape, self.dtype, self)
+        self._symbolic_calls = [KerasTensor(self.batch_shape, self.dtype, self)]  # its `output`
 
     def forward(self, x: Any, mask: Any = None) -> Any:
         return x

@@ -116,10 +116,10 @@ class RNN(Layer):
 
     takes_initial_state = True
 
-    def output_shapes(self) -> list[Shape]:
+    def output_shapes(self, main: Shape | None = None) -> list[Shape]:
         """With return_state the final states follow the output, (batch, units) each."""
-        states = [(self.output_shape[0], self.units)] * self.state_count if self.return_state else []
-        return [self.output_shape, *states]
+        main = main or self.output_shape
+        return [main, *[(main[0], self.units)] * (self.state_count if self.return_state else 0)]
 
     # --- computation ----------------------------------------------------------------------------
     fused_cell: str | None = None

@@ -62,9 +62,9 @@ class Bidirectional(Layer):
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
         return mask if self.return_sequences else None
 
-    def output_shapes(self) -> list[Shape]:
+    def output_shapes(self, main: Shape | None = None) -> list[Shape]:
         """With return_state: the merged output(s), then each direction's final states."""
-        merged = [self.output_shape] * (2 if self.merge_mode is None else 1)
+        merged = [main or self.output_shape] * (2 if self.merge_mode is None else 1)
         if not self.return_state:
             return merged
         return [*merged, *self.forward_layer.output_shapes()[1:], *self.backward_layer.output_shapes()[1:]]

@@ -64,11 +64,29 @@ class Model(Sequential):
         self._calls = calls  # one tensor per call, in computing order
         self._input_tensors, self._output_tensors = input_list, output_list
         self._one_output = not isinstance(outputs, (list, tuple)) or len(output_list) == 1
-        for tensor in calls:
-            self._layers.append(tensor.layer)
+        for tensor in calls:  # a shared layer once, where its first call is
+            if not any(layer is tensor.layer for layer in self._layers):
+                self._layers.append(tensor.layer)
         shapes = [t.shape for t in input_list]
         self.build_input_shape = shapes[0] if len(shapes) == 1 else shapes
         self.built = True
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        return list(self._input_tensors)
+
+    @property
+    def input(self) -> KerasTensor | list[KerasTensor]:
+        """Keras's `model.input`: the Input, or the list of them."""
+        return self._input_tensors[0] if len(self._input_tensors) == 1 else list(self._input_tensors)
+
+    @property
+    def outputs(self) -> list[KerasTensor]:
+        return list(self._output_tensors)
+
+    @property
+    def output(self) -> KerasTensor | list[KerasTensor]:
+        return self._output_tensors[0] if self._one_output else list(self._output_tensors)
 
     @property
     def input_count(self) -> int:
@@ -87,15 +105,18 @@ class Model(Sequential):
 
     @property
     def sequential_like(self) -> bool:
-        """No branch and no join: each call takes the one before it (Keras's summary shows no links)."""
-        return all(len(t.inputs) <= 1 for t in self._calls) and all(
+        """No branch, join or shared layer: each call takes the one before it (Keras's summary shows
+        no links)."""
+        single = len(self._layers) == len(self._calls) and all(len(t.inputs) <= 1 for t in self._calls)
+        return single and all(
             len([u for u in self._calls if any(p.outputs is t.outputs for p in u.inputs)]) <= 1
             for t in self._calls)
 
     def connections(self, layer: Layer) -> str:
-        """Keras's "Connected to" cell: the layer outputs this one takes (name[call][output])."""
-        tensor = next(t for t in self._calls if t.layer is layer)
-        return ", ".join(f"{parent.layer.name}[0][{parent.index}]" for parent in tensor.inputs) or "-"
+        """Keras's "Connected to" cell: the layer outputs this one takes, in all its calls
+        (name[call][output])."""
+        parents = [p for tensor in self._calls if tensor.layer is layer for p in tensor.inputs]
+        return ", ".join(f"{p.layer.name}[{p.node}][{p.index}]" for p in parents) or "-"
 
     def forward(self, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
         xs = list(x) if isinstance(x, (list, tuple)) else [x]
@@ -128,9 +149,14 @@ class Model(Sequential):
         for k, t in enumerate(self._calls):
             for out in t.outputs:
                 index[id(out)] = [k, out.index]
-        calls = []
-        for t in self._calls:
-            spec = {**layer_to_config(t.layer), "inbound": [index[id(p)] for p in t.inputs]}
+        calls, first_call = [], {}
+        for k, t in enumerate(self._calls):
+            if id(t.layer) in first_call:  # a shared layer's later call: the layer of call k
+                spec: dict[str, Any] = {"same_as": first_call[id(t.layer)]}
+            else:
+                first_call[id(t.layer)] = k
+                spec = layer_to_config(t.layer)
+            spec["inbound"] = [index[id(p)] for p in t.inputs]
             if t.states:
                 spec["states"] = t.states
             calls.append(spec)
@@ -146,8 +172,10 @@ class Model(Sequential):
             k, out = ref if isinstance(ref, list) else (ref, 0)  # a bare index: one output (0.2's files)
             return calls[k][out]
 
+        layers: list[Layer] = []
         for spec in config["layers"]:
-            layer = layer_from_config(spec)
+            layer = layers[spec["same_as"]] if "same_as" in spec else layer_from_config(spec)
+            layers.append(layer)
             if isinstance(layer, InputLayer):
                 calls.append([layer.output])
                 continue
