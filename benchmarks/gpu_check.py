@@ -1,6 +1,6 @@
 """One short GPU check, prepared on the CPU and run where a CUDA device is lent:
 1. parity: every zoo model with the same initial weights on the CPU and on `--device`: outputs on
-   real IMDB batches, then `--steps` RMSprop steps, the weights compared (atol 1e-4);
+   real IMDB batches, then `--steps` RMSprop steps, the weights compared (atol 1e-4; TF32 off);
 2. precision and speed: one epoch of the lecture's stacked LSTM (all 25,000 reviews x 500 words,
    batch 32, through `fit`) under float32, mixed_bfloat16 and mixed_float16, each timed and then
    scored on the 25,000 test reviews; the same float32 epoch for Keras 3 on JAX where it is installed.
@@ -77,6 +77,8 @@ def parity(name: str, device: torch.device, x: np.ndarray, y: np.ndarray, steps:
     steps start from the same seed; Dropout layers (the pooled models') draw on the device, so they
     are off for the comparison."""
     models = []
+    # float32 products for the comparison: cuDNN's default TF32 keeps 10 bits of mantissa
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     for where in ("cpu", device):
         torch.manual_seed(0)
         model = zoo.build(name)
@@ -97,7 +99,9 @@ def parity(name: str, device: torch.device, x: np.ndarray, y: np.ndarray, steps:
 
 
 def epoch(device: torch.device, policy: str, arrays: dict[str, np.ndarray]) -> tuple[float, float]:
-    """(seconds of one training epoch, test accuracy after it) of the stacked LSTM under `policy`."""
+    """(seconds of one training epoch, test accuracy after it) of the stacked LSTM under `policy`,
+    with PyTorch's default TF32 setting (cuDNN's on, as Keras on JAX and TensorFlow use it)."""
+    torch.backends.cudnn.allow_tf32 = True
     torch.manual_seed(0)
     model = zoo.build("stacked-lstm")
     model.compile("rmsprop", "binary_crossentropy", ["acc"])

@@ -3,6 +3,9 @@ import os
 # Keras is the oracle; run it on its torch backend so torch is the only framework needed.
 os.environ.setdefault("KERAS_BACKEND", "torch")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Models compute on the CPU unless a test moves them (tests/test_device.py does): the tests hold
+# textrnn to Keras and to its own CPU kernels, and a GPU's TF32 would blur those comparisons.
+os.environ.setdefault("TEXTRNN_DEVICE", "cpu")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
