@@ -303,12 +303,14 @@ def _functional_config(model: Any) -> dict[str, Any]:
     for tensor in model._calls:
         nodes.setdefault(id(tensor.layer), []).append(tensor)
 
+    def history(tensor: Any) -> list[Any]:  # Keras's [layer, its call in this model, output]
+        node = next(k for k, call in enumerate(nodes[id(tensor.layer)]) if call.outputs is tensor.outputs)
+        return [tensor.layer.name, node, tensor.index]
+
     def ref(tensor: Any) -> dict[str, Any]:
-        calls = nodes[id(tensor.layer)]
-        node = next(k for k, call in enumerate(calls) if call.outputs is tensor.outputs)
         return {"class_name": "__keras_tensor__",
                 "config": {"shape": list(tensor.shape), "dtype": tensor.dtype,
-                           "keras_history": [tensor.layer.name, node, tensor.index]}}
+                           "keras_history": history(tensor)}}
 
     def inbound(tensor: Any) -> dict[str, Any]:
         positional = [ref(parent) for parent in tensor.positional]
@@ -331,7 +333,7 @@ def _functional_config(model: Any) -> dict[str, Any]:
         layers.append(spec)
 
     def ends(tensors: list[Any], one: bool) -> list[Any]:
-        refs = [ref(t)["config"]["keras_history"] for t in tensors]
+        refs = [history(t) for t in tensors]
         return refs[0] if one else refs
 
     return {"module": "keras.src.models.functional", "class_name": "Functional",  # as Keras writes it

@@ -28,7 +28,7 @@ OPSET = 17
 def export_onnx(model: Sequential, path: str | Path, fixed_length: bool = False) -> None:
     if not model.built:
         raise ConfigError("cannot export a model that has no weights yet")
-    if getattr(model, "input_count", 1) > 1 or getattr(model, "output_count", 1) > 1:
+    if model.input_count > 1 or model.output_count > 1:
         raise ConfigError("ONNX export takes models of one input (token ids) and one output")
     masked = any(isinstance(layer, Embedding) and layer.mask_zero for layer in model.layers)
     length = model.build_input_shape[1] or 16

@@ -235,10 +235,12 @@ def call_symbolic(layer: Layer, inputs: KerasTensor | list[KerasTensor],
     calls = layer.__dict__.setdefault("_symbolic_calls", [])
     if not layer.built:
         layer.build(shapes)
-    elif calls and not _same_features(layer._symbolic_shapes, shapes, inputs):
-        raise ConfigError(f"layer {layer.name!r} was built for inputs of shape {layer._symbolic_shapes} and "
-                          f"is now called on {shapes}; a shared layer takes inputs of one shape")
-    layer.__dict__.setdefault("_symbolic_shapes", shapes)
+    elif calls:  # a shared layer: inputs of the first call's shape
+        first = calls[0][0] if isinstance(calls[0], list) else calls[0]
+        built = [t.shape for t in first.positional] if many else first.positional[0].shape
+        if not _same_features(built, shapes, inputs):
+            raise ConfigError(f"layer {layer.name!r} was built for inputs of shape {built} and is now "
+                              f"called on {shapes}; a shared layer takes inputs of one shape")
     states = [] if initial_state is None else (
         list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state])
     if not all(isinstance(s, KerasTensor) for s in states):

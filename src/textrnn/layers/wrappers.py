@@ -67,7 +67,8 @@ class Bidirectional(Layer):
         merged = [main or self.output_shape] * (2 if self.merge_mode is None else 1)
         if not self.return_state:
             return merged
-        return [*merged, *self.forward_layer.output_shapes()[1:], *self.backward_layer.output_shapes()[1:]]
+        states = [*self.forward_layer.output_shapes()[1:], *self.backward_layer.output_shapes()[1:]]
+        return [*merged, *states]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, embedding=None):
         """With `embedding`, x holds token ids that both directions read through it (see

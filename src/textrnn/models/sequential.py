@@ -133,7 +133,7 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         return x if looked_up is None else looked_up(x)
 
     def __call__(self, x: Any) -> torch.Tensor:  # accept numpy like Keras does
-        if isinstance(x, (list, tuple)) and getattr(self, "input_count", 1) > 1:  # one per input
+        if isinstance(x, (list, tuple)) and self.input_count > 1:  # one per input
             return super().__call__([t if isinstance(t, torch.Tensor) else torch.as_tensor(np.asarray(t))
                                      for t in x])
         if not isinstance(x, torch.Tensor):

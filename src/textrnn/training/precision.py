@@ -16,11 +16,13 @@ compute float32 only and step aside under autocast; mixed precision pays on a GP
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from textrnn.errors import ConfigError
+from textrnn.training.optimizers import step_optimizer
 
 COMPUTE_DTYPES = {"float32": None, "mixed_bfloat16": torch.bfloat16, "mixed_float16": torch.float16}
 SHORT_NAMES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
@@ -81,6 +83,26 @@ def autocast(device: torch.device, policy: str) -> contextlib.AbstractContextMan
     """The forward's context under `policy` on `device`: torch.autocast, or nothing for float32."""
     dtype = COMPUTE_DTYPES[policy]
     return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
+def backward_and_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                      scaler: torch.amp.GradScaler | None, clip: Callable[[], Any] | None = None) -> None:
+    """loss.backward() and one optimizer step, `clip()` (gradient clipping) between them. With
+    float16's scaler the loss is scaled, the gradients unscaled before `clip`, and the step skipped
+    when one of them overflowed."""
+    if scaler is None:
+        loss.backward()
+    else:
+        scaler.scale(loss).backward()
+        if clip is not None:
+            scaler.unscale_(optimizer)
+    if clip is not None:
+        clip()
+    if scaler is None:
+        step_optimizer(optimizer)
+    else:
+        scaler.step(optimizer)
+        scaler.update()
 
 
 def grad_scaler(device: torch.device, policy: str) -> torch.amp.GradScaler | None:

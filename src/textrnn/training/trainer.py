@@ -80,6 +80,10 @@ def _split(x: torch.Tensor | list[torch.Tensor], at: int) -> tuple[Any, Any]:
 class Trainer:
     """compile, fit, evaluate, predict, train_on_batch, test_on_batch, predict_on_batch."""
 
+    # How many inputs the model takes and outputs it gives (a functional model may have several).
+    input_count = 1
+    output_count = 1
+
     def _init_trainer(self) -> None:
         self.optimizer: torch.optim.Optimizer | None = None
         self._optimizer_spec: optimizers_module.OptimizerSpec | None = None
@@ -113,10 +117,10 @@ class Trainer:
     # --- training setup -------------------------------------------------------------------------
     def compile(self, optimizer: str | optimizers_module.OptimizerSpec = "rmsprop",
                 loss: str = "binary_crossentropy", metrics: Sequence[str] | None = None) -> None:
-        outputs = getattr(self, "output_count", 1)
-        if outputs > 1:
-            raise ConfigError(f"compile: this model has {outputs} outputs, each of which would need its own "
-                              "loss; textrnn trains models of one output (predict takes several)")
+        if self.output_count > 1:
+            raise ConfigError(f"compile: this model has {self.output_count} outputs, each of which would "
+                              "need its own loss; textrnn trains models of one output (predict takes "
+                              "several)")
         self._optimizer_spec = optimizers_module.get(optimizer)
         self._loss_fn, self._accuracy_fn = losses.get(loss)
         self.loss = loss
@@ -200,7 +204,7 @@ class Trainer:
     def _to_tensors(self, x: Any, y: Any | None) -> tuple[torch.Tensor | list[torch.Tensor],
                                                           torch.Tensor | None]:
         """x (one array, or a list of one per input for a model of several inputs) and y as tensors."""
-        inputs = getattr(self, "input_count", 1)
+        inputs = self.input_count
         many = isinstance(x, (list, tuple)) and len(x) == inputs and all(
             isinstance(part, np.ndarray) for part in x)
         if inputs > 1 and not many:
@@ -257,14 +261,7 @@ class Trainer:
             return result[0], result[1]
         self.optimizer.zero_grad(set_to_none=True)
         loss, acc = self._batch_metrics(xb, yb, forward)
-        scaler = self.loss_scaler()
-        if scaler is None:
-            loss.backward()
-            optimizers_module.step_optimizer(self.optimizer)
-        else:  # float16: scaled loss; the step is skipped when a gradient overflowed
-            scaler.scale(loss).backward()
-            scaler.step(self.optimizer)
-            scaler.update()
+        precision.backward_and_step(loss, self.optimizer, self.loss_scaler())
         return loss.detach(), acc
 
     def loss_scaler(self) -> torch.amp.GradScaler | None:
@@ -398,7 +395,7 @@ class Trainer:
                         step_logs[acc_name] = float(total_acc) / (i + 1)
                     for cb in stepwise:
                         cb.on_train_batch_end(i, logs=step_logs)
-                if i % 10 == 0 or i == steps - 1:
+                if not bar.disable and (i % 10 == 0 or i == steps - 1):  # a read waits for the GPU
                     postfix = {"loss": f"{float(total_loss) / (i + 1):.4f}"}
                     if acc_name:
                         postfix[acc_name] = f"{float(total_acc) / (i + 1):.4f}"

@@ -96,17 +96,9 @@ def train_language_model(docs: list[list[str]], vocabulary: Vocabulary, dim: int
             with precision.autocast(device, policy):
                 loss = forward(batch.to(device, non_blocking=True)).float()
             optimizer.zero_grad(set_to_none=True)
-            if scaler is None:
-                loss.backward()
-            else:  # float16: scaled, and unscaled again before the clipping
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(params, 1.0)  # LSTMs on long streams need it
-            if scaler is None:
-                optimizer.step()
-            else:
-                scaler.step(optimizer)
-                scaler.update()
+            # LSTMs on long streams need the clipping
+            precision.backward_and_step(loss, optimizer, scaler,
+                                        clip=lambda: torch.nn.utils.clip_grad_norm_(params, 1.0))
             steps += 1
             if steps % 20 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)

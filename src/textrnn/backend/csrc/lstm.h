@@ -11,8 +11,9 @@ namespace {  // internal to each file that includes it, as helpers of one file a
 // Inlined into its caller, as it was when every kernel was one file (the generic path's stacked
 // LSTM step was 1-2 % slower without: benchmarks/step_ab.py, 2026-12-07).
 template <typename T>
-[[gnu::always_inline]] inline void forward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* xproj, const T* U,
-                  const T* h0, const T* c0, T* H, T* C, T* G) {
+[[gnu::always_inline]] inline void forward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u,
+                                                const T* xproj, const T* U, const T* h0, const T* c0,
+                                                T* H, T* C, T* G) {
   const int64_t g4 = 4 * u;
   for (int64_t b = b0; b < b1; ++b) {
     const T* h_prev = h0 + b * u;
@@ -42,9 +43,10 @@ template <typename T>
 
 // Backward for rows [b0, b1): gradients of the gate pre-activations (DG), and of h0, c0.
 template <typename T>
-[[gnu::always_inline]] inline void backward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u, const T* dH, const T* dhT,
-                   const T* dcT, const T* UT, const T* c0, const T* C, const T* G, T* DG, T* dh0,
-                   T* dc0) {
+[[gnu::always_inline]] inline void backward_rows(int64_t b0, int64_t b1, int64_t steps, int64_t u,
+                                                 const T* dH, const T* dhT, const T* dcT, const T* UT,
+                                                 const T* c0, const T* C, const T* G, T* DG, T* dh0,
+                                                 T* dc0) {
   const int64_t g4 = 4 * u;
   std::vector<T> dh(u), dc(u);
   for (int64_t b = b0; b < b1; ++b) {
