@@ -155,3 +155,82 @@ def test_a_float16_run_resumes_under_its_policy_and_loss_scale(tmp_path, capsys)
     scales = [json.loads((tmp_path / run / "checkpoint/state.json").read_text())["progress"]["loss_scale"]
               for run in ("straight", "broken")]
     assert scales[0] == scales[1] and scales[0]["_growth_tracker"] > 0  # steps since the last growth
+
+
+def test_a_layer_given_a_dtype_computes_in_it_whatever_the_models_policy():
+    """Keras's mixed precision guide keeps the output layer in float32 (dtype="float32"); a layer
+    given a mixed policy in a float32 model computes in it (and the direct step steps aside)."""
+    x = np.random.default_rng(0).normal(size=(8, 64)).astype("float32")
+    for model_policy, layer_dtype, exact in (("mixed_bfloat16", None, False), ("mixed_bfloat16", "float32", True),
+                                             ("float32", "mixed_bfloat16", False), ("float32", None, True)):
+        precision.set_global_policy(model_policy)
+        inputs = textrnn.Input((64,))
+        dense = L.Dense(32, dtype=layer_dtype)
+        model = textrnn.Model(inputs, dense(inputs))
+        w, b = dense.get_weights()
+        error = np.abs(model.predict(x) - (x @ w + b)).max()
+        assert (error < 1e-5) == exact, (model_policy, layer_dtype, error)
+        keras.mixed_precision.set_global_policy(model_policy)
+        theirs = keras.layers.Dense(32, dtype=layer_dtype)
+        assert (dense.dtype_policy.name, dense.compute_dtype) == (theirs.dtype_policy.name, theirs.compute_dtype)
+        assert L.Dense.from_config(dense.get_config()).dtype_policy == dense.dtype_policy
+    precision.set_global_policy("float32")
+    model = _model()
+    model.layers[-1]._own_policy = "mixed_float16"
+    assert model._direct_step() is None
+    with pytest.raises(ConfigError, match="dtype 'float16'|dtype policy 'float16'"):
+        L.Dense(1, dtype="float16")
+
+
+def _keras_mixed_model():
+    """Keras's mixed precision guide's shape: mixed_float16 layers, the softmax kept in float32."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((12,), dtype="int32"), keras.layers.Embedding(50, 8),
+                              keras.layers.LSTM(8), keras.layers.Dense(3),
+                              keras.layers.Activation("softmax", dtype="float32")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_keras_mixed_float16_files_cross_both_ways_with_policies_and_loss_scale(tmp_path):
+    x = np.random.default_rng(0).integers(1, 50, size=(64, 12))
+    y = x[:, 0] % 3
+    theirs = _keras_mixed_model()
+    theirs.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    theirs.save(tmp_path / "k.keras")
+    keras.mixed_precision.set_global_policy("float32")
+
+    ours = load_model(tmp_path / "k.keras")  # under float32: the file's policies are the model's
+    assert ours.dtype_policy.name == "mixed_float16"
+    assert [layer._own_policy for layer in ours.layers] == [None, None, None, "float32"]
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), atol=1e-4)
+    scale = ours.loss_scaler().state_dict()
+    lso = theirs.optimizer
+    assert (scale["scale"], scale["_growth_tracker"]) == (float(lso.dynamic_scale.numpy()),
+                                                        int(lso.step_counter.numpy()))
+    state = ours.optimizer.state[ours.trainable_weights[0]]
+    assert state["step"] == int(lso.iterations.numpy()) == 4
+    np.testing.assert_allclose(state["m"].numpy(), lso.inner_optimizer.variables[2].numpy(), atol=1e-7)
+
+    ours.fit(x, y, epochs=1, batch_size=16, verbose=0)  # trains on under loss scaling
+    ours.save(tmp_path / "ours.keras")
+    keras.mixed_precision.set_global_policy("mixed_float16")  # as a Keras user loads a mixed model
+    back = keras.models.load_model(tmp_path / "ours.keras")
+    assert [layer.dtype_policy.name for layer in back.layers] == [
+        "mixed_float16", "mixed_float16", "mixed_float16", "float32"]
+    assert type(back.optimizer).__name__ == "LossScaleOptimizer"
+    assert int(back.optimizer.iterations.numpy()) == 8
+    assert int(back.optimizer.step_counter.numpy()) == ours.loss_scaler().state_dict()["_growth_tracker"] == 8
+    np.testing.assert_allclose(back.predict(x, verbose=0), ours.predict(x), atol=1e-4)
+
+
+def test_a_keras_model_saved_before_its_first_step_loads_compiled(tmp_path):
+    keras.utils.set_random_seed(0)
+    theirs = keras.Sequential([keras.Input((12,), dtype="int32"), keras.layers.Embedding(50, 8),
+                               keras.layers.GRU(8), keras.layers.Dense(1, activation="sigmoid")])
+    theirs.compile(keras.optimizers.RMSprop(learning_rate=0.003), "binary_crossentropy", metrics=["acc"])
+    theirs.save(tmp_path / "k.keras")  # the optimizer holds its step count and rate only
+    ours = load_model(tmp_path / "k.keras")
+    assert ours.compiled and ours.optimizer.param_groups[0]["lr"] == pytest.approx(0.003)
+    assert ours.dtype_policy.name == "float32" and all(layer._own_policy is None for layer in ours.layers)

@@ -4,7 +4,10 @@ saved mid-training by either library trains on where it stopped in the other.
 
 Keras's variables: the step count, the learning rate, then per trained weight (in the model's weight
 order) Adam's momentum and velocity, interleaved; RMSprop's velocity; SGD's momentum (Keras keeps
--rate x torch's momentum buffer), or none without momentum. Settings textrnn has no rule for (a
+-rate x torch's momentum buffer), or none without momentum; only the first two before the optimizer
+has stepped. Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer, saved as its
+own step count and (unused) rate, the loss scale's step counter and scale, then the inner
+optimizer's variables, which `optimizer/inner_optimizer/vars` holds again on their own. Settings textrnn has no rule for (a
 centred RMSprop or one with momentum, AMSGrad, another optimizer or loss) leave the model
 uncompiled rather than compiled differently."""
 
@@ -90,10 +93,14 @@ def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source
     spec = model._optimizer_spec
     keys = spec.keras_slots
     weights = model.trainable_weights
-    if len(arrays) != 2 + len(keys) * len(weights):
+    if len(arrays) not in (2, 2 + len(keys) * len(weights)):
         raise DataError(f"{source}: the optimizer holds {len(arrays)} variables, a {CLASS_NAMES[spec.name]} "
                         f"of this model {2 + len(keys) * len(weights)}")
     optimizer = model.create_optimizer()
+    if len(arrays) == 2:  # saved before its first step: the learning rate is all there is
+        for group in optimizer.param_groups:
+            group["lr"] = float(arrays[1])
+        return
     steps, rate, slots = int(arrays[0]), float(arrays[1]), arrays[2:]
     if spec.name == "sgd":
         slots = [np.asarray(v) / -rate for v in slots]  # torch's momentum buffer from Keras's momentum
@@ -110,3 +117,24 @@ def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source
             state["step"] = steps
         if state:
             optimizer.state[weight] = state
+
+
+def loss_scale_arrays(model: Sequential) -> list[np.ndarray] | None:
+    """A LossScaleOptimizer's own variables for a mixed_float16 model (None under other policies):
+    step count and rate (Keras keeps them on the inner optimizer), step counter, scale."""
+    scaler = model.loss_scaler() if model.dtype_policy.name == "mixed_float16" else None
+    if scaler is None:
+        return None
+    state = scaler.state_dict()
+    return [np.asarray(0, np.int64), np.asarray(0.0, np.float32),
+            np.asarray(state["_growth_tracker"], np.int64), np.asarray(state["scale"], np.float32)]
+
+
+def restore_loss_scale(model: Sequential, arrays: list[np.ndarray], source: str) -> None:
+    """Keras's LossScaleOptimizer state into the model's loss scaling (a mixed_float16 model's)."""
+    if len(arrays) < 4 or any(np.asarray(a).shape != () for a in arrays[:4]):
+        raise DataError(f"{source}: the LossScaleOptimizer's variables are not its step counter and scale")
+    scaler = model.loss_scaler()
+    if scaler is not None:
+        scaler.load_state_dict({**scaler.state_dict(), "scale": float(arrays[3]),
+                                "_growth_tracker": int(arrays[2])})

@@ -1,17 +1,17 @@
 """Keras 3 files in and out: `.keras` archives (config.json + model.weights.h5 + metadata.json) and
-`.weights.h5` files, for Sequential models of Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense,
-Dropout and global pooling layers. textrnn's own additions (length buckets, a linear head) are not
+`.weights.h5` files, for models of Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense,
+Activation, Dropout, global pooling and merge layers. textrnn's own additions (length buckets, a linear head) are not
 part of a Keras file.
 
 Reading never executes code from the file: the config is read as data, only the layer types above
-are accepted (in a Sequential, or a Functional model whose layers are each called once, joined by
-the merge layers, a recurrent layer's states passed on through return_state / initial_state), and
-anything else (another layer, a custom or lambda object, shared layers) is refused with one line
-that names it. Weights follow
+are accepted (in a Sequential, or a Functional model: branches joined by the merge layers, shared
+layers, a recurrent layer's states passed on through return_state / initial_state), and anything
+else (another layer, a custom or lambda object) is refused with one line that names it. Weights follow
 Keras's h5 layout: `layers/<class name in snake case, made unique in order>/vars/<i>`, RNN
 weights under `.../cell/vars`, a Bidirectional's under `forward_layer/cell` and
 `backward_layer/cell`. A compiled model's compile_config and its optimizer's variables cross too
-(textrnn.interop.keras_compile).
+(textrnn.interop.keras_compile). Mixed precision crosses as Keras keeps it, a dtype policy per
+layer: the policy most layers have becomes the model's, a layer with another keeps its own (dtype=).
 """
 
 from __future__ import annotations
@@ -27,18 +27,21 @@ import h5py
 import numpy as np
 
 from textrnn import layers as L
+from textrnn.backend.dtype_policy import policy_name
 from textrnn.errors import ConfigError, DataError
 from textrnn.interop.keras_compile import (
     compile_config,
     compile_from_config,
+    loss_scale_arrays,
     optimizer_arrays,
+    restore_loss_scale,
     restore_optimizer_arrays,
 )
 from textrnn.io_utils import atomic_write_bytes
 from textrnn.models import Sequential
 from textrnn.naming import snake_case
 
-SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Dropout",
+SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Activation", "Dropout",
              "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Concatenate", "Add", "Subtract", "Multiply",
              "Average", "Maximum", "Minimum")
 _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
@@ -46,6 +49,7 @@ _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropo
 _FIELDS = {
     "Embedding": ("input_dim", "output_dim", "mask_zero"),
     "Dense": ("units", "activation", "use_bias"),
+    "Activation": ("activation",),
     "Dropout": ("rate", "noise_shape"),
     "GlobalMaxPooling1D": ("keepdims",),
     "GlobalAveragePooling1D": ("keepdims",),
@@ -93,6 +97,7 @@ def _functional_from_keras(config: dict[str, Any], source: str) -> Sequential:
     from textrnn.models import Model
 
     body = config.get("config", {})
+    policy = _model_policy(body.get("layers", []), source)
     made: dict[tuple[str, int], list[Any]] = {}  # (layer, node) -> that call's output tensors
     pending = []  # (name, layer, node index, node), in the file's order
     for spec in body.get("layers", []):
@@ -104,7 +109,7 @@ def _functional_from_keras(config: dict[str, Any], source: str) -> Sequential:
             continue
         if spec.get("class_name") == "NotEqual":  # Keras's graph of mask_zero's mask: textrnn's layers
             continue                               # pass that mask on themselves
-        layer = _layer_from_keras(spec, source)
+        layer = _layer_from_keras(spec, source, policy)
         pending += [(name, layer, k, node) for k, node in enumerate(spec.get("inbound_nodes") or [])]
 
     def history(ref: Any) -> tuple[str, int, int]:
@@ -149,10 +154,37 @@ def _functional_from_keras(config: dict[str, Any], source: str) -> Sequential:
         except (KeyError, IndexError):
             raise ConfigError(f"{source}: the model's {what} name layers the file does not define") from None
         ends.append(found[0] if one else found)
-    return Model(*ends, name=body.get("name"))
+    model = Model(*ends, name=body.get("name"))
+    model.dtype_policy = policy
+    return model
 
 
-def _layer_from_keras(spec: dict[str, Any], source: str) -> L.Layer:
+_POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
+
+
+def _layer_policy(spec: dict[str, Any], source: str) -> str | None:
+    """A layer config's dtype policy (a name, or Keras's serialised DTypePolicy), None if none."""
+    config = spec.get("config") or {}
+    value = config.get("dtype")
+    if isinstance(value, dict) and value.get("class_name") in _POLICY_CLASSES:
+        value = (value.get("config") or {}).get("name")
+    if value is None:
+        return None
+    try:
+        return policy_name(value)
+    except ConfigError:
+        raise ConfigError(f"{source}: layer {config.get('name')!r} computes in dtype {value!r}; textrnn "
+                          "reads float32, mixed_bfloat16 and mixed_float16 (weights in float32)") from None
+
+
+def _model_policy(specs: list[dict[str, Any]], source: str) -> str:
+    """The policy most of the layers have (their first in a tie): the model's."""
+    found = [p for p in (_layer_policy(s, source) for s in specs if s.get("class_name") != "InputLayer")
+             if p is not None]
+    return max(found, key=found.count) if found else "float32"
+
+
+def _layer_from_keras(spec: dict[str, Any], source: str, model_policy: str = "float32") -> L.Layer:
     class_name = spec.get("class_name")
     if spec.get("registered_name") not in (None, class_name) or class_name not in SUPPORTED:
         raise ConfigError(f"{source}: unsupported layer {class_name!r} "
@@ -160,12 +192,15 @@ def _layer_from_keras(spec: dict[str, Any], source: str) -> L.Layer:
     config = spec.get("config", {})
     if config.get("stateful"):
         raise ConfigError(f"{source}: stateful RNN layer {config.get('name')!r} is not supported")
+    policy = _layer_policy(spec, source)
+    own = {"dtype": policy} if policy not in (None, model_policy) else {}
     if class_name == "Bidirectional":
-        inner = _layer_from_keras(config["layer"], source)
+        inner = _layer_from_keras(config["layer"], source, policy or model_policy)
         return L.Bidirectional(inner, merge_mode=config.get("merge_mode", "concat"),
-                               name=config.get("name"), trainable=config.get("trainable", True))
+                               name=config.get("name"), trainable=config.get("trainable", True), **own)
     kwargs = {k: config[k] for k in _FIELDS[class_name] if k in config}
-    return getattr(L, class_name)(**kwargs, name=config.get("name"), trainable=config.get("trainable", True))
+    return getattr(L, class_name)(**kwargs, name=config.get("name"), trainable=config.get("trainable", True),
+                                  **own)
 
 
 def model_from_keras_config(config: dict[str, Any], source: str = "config") -> Sequential:
@@ -175,6 +210,7 @@ def model_from_keras_config(config: dict[str, Any], source: str = "config") -> S
         raise ConfigError(f"{source}: only Sequential and Functional models are supported, got "
                           f"{config.get('class_name')!r}")
     specs = config.get("config", {}).get("layers", [])
+    policy = _model_policy(specs, source)
     input_shape = None
     layers = []
     for spec in specs:
@@ -182,10 +218,11 @@ def model_from_keras_config(config: dict[str, Any], source: str = "config") -> S
             c = spec.get("config", {})
             input_shape = c.get("batch_shape") or c.get("batch_input_shape")
             continue
-        layers.append(_layer_from_keras(spec, source))
+        layers.append(_layer_from_keras(spec, source, policy))
         if input_shape is None and "build_config" in spec:
             input_shape = spec["build_config"].get("input_shape")
     model = Sequential(layers, name=config.get("config", {}).get("name"))
+    model.dtype_policy = policy
     if input_shape is None:
         raise ConfigError(f"{source}: the model has no input shape (it was never built)")
     model.build(tuple(input_shape))
@@ -258,12 +295,18 @@ def load_keras_model(path: str | Path) -> Sequential:
             _read_weights(model, h5, str(path))
             # Compiled as Keras saved it, and its optimizer where it stopped: training goes on.
             if compile_from_config(model, config.get("compile_config")) and "optimizer/vars" in h5:
-                group = h5["optimizer/vars"]
-                arrays = [np.asarray(group[str(i)]) for i in range(len(group))]
+                arrays = _group_arrays(h5["optimizer/vars"])
+                if "optimizer/inner_optimizer/vars" in h5:  # a LossScaleOptimizer (mixed_float16)
+                    restore_loss_scale(model, arrays, str(path))
+                    arrays = _group_arrays(h5["optimizer/inner_optimizer/vars"])
                 restore_optimizer_arrays(model, arrays, str(path))
     except OSError as exc:
         raise DataError(f"{path}: model.weights.h5 is not a readable HDF5 file ({exc})") from None
     return model
+
+
+def _group_arrays(group: h5py.Group) -> list[np.ndarray]:
+    return [np.asarray(group[str(i)]) for i in range(len(group))]
 
 
 MAX_CONFIG_BYTES = 16 << 20  # a text model's config is a few KB; a zip bomb's is gigabytes
@@ -279,18 +322,26 @@ def _read_member(archive: zipfile.ZipFile, name: str, limit: int, path: Path) ->
 
 
 # --- writing -------------------------------------------------------------------------------------
-def _keras_layer_config(layer: L.Layer, input_shape) -> dict[str, Any]:
+def _policy_config(name: str) -> dict[str, Any]:
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
+
+
+def _keras_layer_config(layer: L.Layer, input_shape, model_policy: str = "float32") -> dict[str, Any]:
     ours = layer.get_config()
+    # Keras writes every layer's policy; textrnn where one is not float32 (float32 is what a missing one reads as)
+    policy = layer._own_policy or model_policy
+    dtype = {"dtype": _policy_config(policy)} if (policy, model_policy) != ("float32", "float32") else {}
     if isinstance(layer, L.Bidirectional):
         inner = layer._layer_spec
         config = {"name": layer.name, "trainable": layer.trainable, "merge_mode": layer.merge_mode,
                   "layer": {"module": "keras.layers", "class_name": inner["class_name"],
-                            "config": {k: v for k, v in inner["config"].items()
-                                       if k in _FIELDS[inner["class_name"]] or k == "name"},
+                            "config": {**{k: v for k, v in inner["config"].items()
+                                          if k in _FIELDS[inner["class_name"]] or k == "name"}, **dtype},
                             "registered_name": None}}
     else:
         config = {k: ours[k] for k in _FIELDS[type(layer).__name__] if k in ours}
         config.update(name=layer.name, trainable=layer.trainable)
+    config.update(dtype)
     return {"module": "keras.layers", "class_name": type(layer).__name__, "config": config,
             "registered_name": None, "build_config": {"input_shape": list(input_shape)}}
 
@@ -328,7 +379,7 @@ def _functional_config(model: Any) -> dict[str, Any]:
                                       "name": layer.name}})
             continue
         shapes = [list(parent.shape) for parent in first.positional]
-        spec = _keras_layer_config(layer, shapes if layer.takes_list else shapes[0])
+        spec = _keras_layer_config(layer, shapes if layer.takes_list else shapes[0], model.dtype_policy.name)
         spec.update(name=layer.name, inbound_nodes=[inbound(call) for call in nodes[id(layer)]])
         layers.append(spec)
 
@@ -356,11 +407,13 @@ def save_keras_model(model: Sequential, path: str | Path) -> None:
         layers = [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
                    "config": {"batch_shape": list(shape), "dtype": "int32", "name": "input_layer"}}]
         for layer in model.layers:
-            layers.append(_keras_layer_config(layer, shape))
+            layers.append(_keras_layer_config(layer, shape, model.dtype_policy.name))
             shape = layer.output_shape
         config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
                   "config": {"name": model.name, "trainable": True, "layers": layers},
                   "build_config": {"input_shape": list(model.build_input_shape)}}
+    if model.dtype_policy.name != "float32":
+        config["config"]["dtype"] = _policy_config(model.dtype_policy.name)
     if model.compiled:
         config["compile_config"] = compile_config(model)
     h5_buffer = io.BytesIO()
@@ -374,8 +427,12 @@ def save_keras_model(model: Sequential, path: str | Path) -> None:
         h5.create_group("vars")
         arrays = optimizer_arrays(model) if model.compiled else None
         if arrays is not None:
-            for i, array in enumerate(arrays):
-                h5.create_dataset(f"optimizer/vars/{i}", data=array)
+            scale = loss_scale_arrays(model)
+            groups = {"optimizer/vars": arrays} if scale is None else {  # as Keras's LossScaleOptimizer
+                "optimizer/vars": [*scale, *arrays], "optimizer/inner_optimizer/vars": arrays}
+            for group, values in groups.items():
+                for i, array in enumerate(values):
+                    h5.create_dataset(f"{group}/{i}", data=array)
     metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     zip_buffer = io.BytesIO()
     with zipfile.ZipFile(zip_buffer, "w") as archive:

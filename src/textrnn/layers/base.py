@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from textrnn.backend.dtype_policy import DTypePolicy, call_in_policy, global_policy, policy_name
 from textrnn.errors import ConfigError, NotBuiltError
 from textrnn.layers.initializers import initialize
 from textrnn.naming import auto_name, reset_names  # noqa: F401 - re-exported
@@ -81,10 +82,15 @@ class Layer(WeightSplit, nn.Module):
         name: str | None = None,
         trainable: bool = True,
         input_shape: tuple[int, ...] | None = None,
+        dtype: str | DTypePolicy | None = None,
     ) -> None:
         super().__init__()
         self.name = name or auto_name(type(self).__name__)
         self._trainable = trainable
+        # Keras's dtype= : a layer given one computes in it whatever its model's policy (e.g. a
+        # float32 output layer in a mixed_float16 model); the others compute in their model's.
+        self._own_policy = None if dtype is None else policy_name(dtype)
+        self._policy_at_creation = global_policy().name
         self.built = False
         self.batch_input_shape: Shape | None = (
             (None, *input_shape) if input_shape is not None else None
@@ -124,7 +130,23 @@ class Layer(WeightSplit, nn.Module):
                                   + (", and a recurrent layer's initial_state" if self.takes_initial_state
                                      else ""))
             return call_symbolic(self, args[0], initial_state)
+        if self._own_policy is not None:
+            return call_in_policy(self._own_policy, super().__call__, args, kwargs)
         return super().__call__(*args, **kwargs)
+
+    @property
+    def dtype_policy(self) -> DTypePolicy:
+        """Keras's `layer.dtype_policy`: the one it was given, else the global policy when it was
+        created (it then computes in its model's)."""
+        return DTypePolicy(self._own_policy or self._policy_at_creation)
+
+    @property
+    def compute_dtype(self) -> str:
+        return self.dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return "float32"
 
     # Whether a call in a model graph may pass `initial_state=` (the recurrent layers).
     takes_initial_state = False
@@ -197,6 +219,8 @@ class Layer(WeightSplit, nn.Module):
         config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
         if self.batch_input_shape is not None:
             config["input_shape"] = list(self.batch_input_shape[1:])
+        if self._own_policy is not None:
+            config["dtype"] = self._own_policy
         return config
 
     @classmethod

@@ -268,14 +268,20 @@ class Trainer:
         """The loss scaling of this model's policy on its device (mixed_float16 only), kept."""
         key = (self._policy, self.device)
         if self._loss_scale is None or self._loss_scale[0] != key:
-            self._loss_scale = (key, precision.grad_scaler(self.device, self._policy))
+            scaler = precision.grad_scaler(self.device, self._policy)
+            before = self._loss_scale[1] if self._loss_scale is not None else None
+            if scaler is not None and before is not None:  # moved to another device: same scale
+                scaler.load_state_dict(before.state_dict())
+            self._loss_scale = (key, scaler)
         return self._loss_scale[1]
 
     def _direct_step(self) -> DirectStep | None:
         """The direct step's plan for this model as it is now (layers and loss), or None."""
         key = (tuple(id(layer) for layer in self._layers), self.loss)
         if getattr(self, "_direct_plan", (None,))[0] != key:
-            self._direct_plan = (key, DirectStep.plan(self))
+            # a layer given a mixed policy (dtype=) computes under autocast, which the step has not
+            mixed = any(getattr(m, "_own_policy", None) not in (None, "float32") for m in self.modules())
+            self._direct_plan = (key, None if mixed else DirectStep.plan(self))
         return self._direct_plan[1]
 
     def test_on_batch(self, x: Any, y: Any) -> list[float]:
