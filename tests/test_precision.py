@@ -161,7 +161,8 @@ def test_a_layer_given_a_dtype_computes_in_it_whatever_the_models_policy():
     """Keras's mixed precision guide keeps the output layer in float32 (dtype="float32"); a layer
     given a mixed policy in a float32 model computes in it (and the direct step steps aside)."""
     x = np.random.default_rng(0).normal(size=(8, 64)).astype("float32")
-    for model_policy, layer_dtype, exact in (("mixed_bfloat16", None, False), ("mixed_bfloat16", "float32", True),
+    for model_policy, layer_dtype, exact in (("mixed_bfloat16", None, False),
+                                             ("mixed_bfloat16", "float32", True),
                                              ("float32", "mixed_bfloat16", False), ("float32", None, True)):
         precision.set_global_policy(model_policy)
         inputs = textrnn.Input((64,))
@@ -172,7 +173,8 @@ def test_a_layer_given_a_dtype_computes_in_it_whatever_the_models_policy():
         assert (error < 1e-5) == exact, (model_policy, layer_dtype, error)
         keras.mixed_precision.set_global_policy(model_policy)
         theirs = keras.layers.Dense(32, dtype=layer_dtype)
-        assert (dense.dtype_policy.name, dense.compute_dtype) == (theirs.dtype_policy.name, theirs.compute_dtype)
+        assert (dense.dtype_policy.name, dense.compute_dtype) == (theirs.dtype_policy.name,
+                                                                  theirs.compute_dtype)
         assert L.Dense.from_config(dense.get_config()).dtype_policy == dense.dtype_policy
     precision.set_global_policy("float32")
     model = _model()

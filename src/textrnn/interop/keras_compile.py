@@ -7,8 +7,9 @@ order) Adam's momentum and velocity, interleaved; RMSprop's velocity; SGD's mome
 -rate x torch's momentum buffer), or none without momentum; only the first two before the optimizer
 has stepped. Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer, saved as its
 own step count and (unused) rate, the loss scale's step counter and scale, then the inner
-optimizer's variables, which `optimizer/inner_optimizer/vars` holds again on their own. Settings textrnn has no rule for (a
-centred RMSprop or one with momentum, AMSGrad, another optimizer or loss) leave the model
+optimizer's variables, which `optimizer/inner_optimizer/vars` holds again on their own.
+Settings textrnn has no rule for (a centred RMSprop or one with momentum, AMSGrad, another
+optimizer or loss) leave the model
 uncompiled rather than compiled differently."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Keras 3 files in and out: `.keras` archives (config.json + model.weights.h5 + metadata.json) and
 `.weights.h5` files, for models of Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense,
-Activation, Dropout, global pooling and merge layers. textrnn's own additions (length buckets, a linear head) are not
-part of a Keras file.
+Activation, Dropout, global pooling and merge layers. textrnn's own additions (length buckets, a
+linear head) are not part of a Keras file.
 
 Reading never executes code from the file: the config is read as data, only the layer types above
 are accepted (in a Sequential, or a Functional model: branches joined by the merge layers, shared
@@ -328,7 +328,7 @@ def _policy_config(name: str) -> dict[str, Any]:
 
 def _keras_layer_config(layer: L.Layer, input_shape, model_policy: str = "float32") -> dict[str, Any]:
     ours = layer.get_config()
-    # Keras writes every layer's policy; textrnn where one is not float32 (float32 is what a missing one reads as)
+    # Keras writes every layer's policy; textrnn does where one is not float32 (what a missing one means)
     policy = layer._own_policy or model_policy
     dtype = {"dtype": _policy_config(policy)} if (policy, model_policy) != ("float32", "float32") else {}
     if isinstance(layer, L.Bidirectional):
