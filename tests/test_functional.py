@@ -164,8 +164,8 @@ def test_an_encoder_decoder_of_two_inputs_and_return_state_is_kerass(cell, capsy
     np.testing.assert_allclose(textrnn.models.load_model(tmp_path / "theirs.keras").predict(x, verbose=0),
                                theirs.predict(x, verbose=0), atol=1e-5)
     if cell == "LSTM":
-        with pytest.raises(ConfigError, match="2 outputs"):
-            our_encoder.compile("rmsprop", "mse")
+        with pytest.raises(ConfigError, match="loss has 3 entries; the model has 2 outputs"):
+            our_encoder.compile("rmsprop", ["mse"] * 3)
     with pytest.raises(textrnn.errors.DataError, match="takes 2 inputs"):
         ours.predict(x[0])
 
@@ -220,3 +220,87 @@ def test_shared_layers_as_keras_io_decodes_step_by_step(capsys, tmp_path):
     np.testing.assert_allclose(
         keras.saving.load_model(tmp_path / "s2s.keras").predict([source, step], verbose=0),
         ours.predict([source, step], verbose=0), atol=1e-5)
+
+
+def _tickets(lib):
+    """The functional API guide's model of several inputs and outputs: a ticket's title, body and
+    tags give its priority and its department."""
+    L = lib.layers
+    title = lib.Input(shape=(None,), name="title", dtype="int32")
+    body = lib.Input(shape=(None,), name="body", dtype="int32")
+    tags = lib.Input(shape=(5,), name="tags")
+    title_features = L.LSTM(8)(L.Embedding(50, 6)(title))
+    body_features = L.LSTM(4)(L.Embedding(50, 6)(body))
+    x = L.concatenate([title_features, body_features, tags])
+    priority = L.Dense(1, activation="sigmoid", name="priority")(x)
+    department = L.Dense(3, activation="softmax", name="department")(x)
+    return lib.Model(inputs=[title, body, tags], outputs=[priority, department])
+
+
+def test_a_model_of_several_outputs_trains_evaluates_and_saves_as_kerass(capsys, tmp_path):
+    keras.backend.clear_session()
+    textrnn.backend.clear_session()
+    theirs, ours = _tickets(keras), _tickets(textrnn)
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]  # Keras's order
+    assert _summary(ours, capsys) == _summary(theirs, capsys)
+    ours.set_weights(theirs.get_weights())
+    x = [RNG.integers(1, 50, (24, 7)), RNG.integers(1, 50, (24, 9)),
+         RNG.integers(0, 2, (24, 5)).astype("float32")]
+    y = {"priority": RNG.integers(0, 2, (24, 1)).astype("float32"), "department": RNG.integers(0, 3, 24)}
+    for model, lib in ((theirs, keras), (ours, textrnn)):  # by output name, as the guide gives them
+        model.compile(optimizer=lib.optimizers.RMSprop(0.01),
+                      loss={"priority": "binary_crossentropy",
+                            "department": "sparse_categorical_crossentropy"},
+                      loss_weights={"priority": 1.0, "department": 0.2},
+                      metrics={"priority": ["accuracy"], "department": ["accuracy"]})
+    history = [m.fit(x, y, batch_size=8, epochs=2, shuffle=False, validation_split=0.25, verbose=0).history
+               for m in (theirs, ours)]
+    assert list(history[1]) == list(history[0])  # Keras's names, in Keras's order
+    for name, values in history[0].items():
+        np.testing.assert_allclose(history[1][name], values, rtol=1e-4, err_msg=name)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    labels = [y["priority"], y["department"]]  # a list in the outputs' order
+    want = theirs.evaluate(x, labels, verbose=0)
+    np.testing.assert_allclose(ours.evaluate(x, labels, verbose=0), want, rtol=1e-4)
+    np.testing.assert_allclose(ours.test_on_batch(x, y), theirs.test_on_batch(x, y), rtol=1e-4)
+    assert ours.evaluate(x, y, verbose=0, return_dict=True).keys() == theirs.evaluate(
+        x, y, verbose=0, return_dict=True).keys()
+    ours.save(tmp_path / "model")  # compiled with its losses, weights and metrics per output
+    np.testing.assert_allclose(textrnn.models.load_model(tmp_path / "model").evaluate(x, y, verbose=0), want,
+                               rtol=1e-4)
+    ours.save(tmp_path / "ours.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "ours.keras").evaluate(x, y, verbose=0),
+                               want, rtol=1e-4)
+    theirs.save(tmp_path / "theirs.keras")
+    np.testing.assert_allclose(textrnn.models.load_model(tmp_path / "theirs.keras").evaluate(x, y, verbose=0),
+                               want, rtol=1e-4)
+
+
+def test_losses_and_labels_per_output_follow_kerass_rules():
+    keras.backend.clear_session()
+    textrnn.backend.clear_session()
+    theirs, ours = _tickets(keras), _tickets(textrnn)
+    ours.set_weights(theirs.get_weights())
+    x = [RNG.integers(1, 50, (16, 7)), RNG.integers(1, 50, (16, 9)),
+         RNG.integers(0, 2, (16, 5)).astype("float32")]
+    priority, department = RNG.integers(0, 2, (16, 1)).astype("float32"), RNG.integers(0, 3, 16)
+    for loss, metrics in (("mse", None),  # one loss for every output
+                          ({"priority": "binary_crossentropy", "department": None}, {"department": "acc"})):
+        for model in (theirs, ours):
+            model.compile("rmsprop", loss, metrics=metrics)
+        labels = [priority, np.eye(3, dtype="float32")[department] if loss == "mse" else department]
+        got, want = (m.evaluate(x, labels, verbose=0, return_dict=True) for m in (ours, theirs))
+        assert got.keys() == want.keys()
+        np.testing.assert_allclose(list(got.values()), list(want.values()), rtol=1e-5)
+    ours.compile("rmsprop", ["binary_crossentropy", None])  # an output without loss needs no labels
+    ours.fit(x, [priority], epochs=1, verbose=0)
+    with pytest.raises(ConfigError, match=r"loss names outputs \['urgency'\]"):
+        ours.compile("rmsprop", {"urgency": "mse"})
+    with pytest.raises(ConfigError, match="every output's loss is None"):
+        ours.compile("rmsprop", [None, None])
+    ours.compile("rmsprop", ["binary_crossentropy", "sparse_categorical_crossentropy"])
+    with pytest.raises(textrnn.errors.DataError, match="no labels for output 'department'"):
+        ours.fit(x, {"priority": priority}, verbose=0)
+    with pytest.raises(textrnn.errors.DataError, match="labels of output 'department' have 3"):
+        ours.fit(x, [priority, department[:3]], verbose=0)

@@ -37,7 +37,7 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
                           "config": {"name": spec.name, "learning_rate": spec.learning_rate,
                                      **spec.options},
                           "registered_name": None},
-            "loss": model.loss, "loss_weights": None, "metrics": list(model.metric_names),
+            "loss": model.loss, "loss_weights": model.loss_weights, "metrics": model.metric_names,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
@@ -68,6 +68,23 @@ def _name(value: Any) -> str | None:
     return None
 
 
+def _names(value: Any, known: Any, unknown_as_none: bool = False) -> Any:
+    """A loss or metrics entry of a compile_config by name: one, or a list / dict of them (per
+    output), None kept. A name `known` does not take raises KeyError, or becomes None."""
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _names(v, known, unknown_as_none) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_names(v, known, unknown_as_none) for v in value]
+    if value is None:
+        return None
+    name = _name(value)
+    if not known(name):
+        if unknown_as_none:
+            return None
+        raise KeyError(name)
+    return name
+
+
 def compile_from_config(model: Sequential, config: Any) -> bool:
     """Compile the model as a .keras file's compile_config says, where textrnn has every rule it
     names; returns whether it did."""
@@ -77,15 +94,19 @@ def compile_from_config(model: Sequential, config: Any) -> bool:
     name = str(optimizer.get("class_name", "")).lower()
     settings = optimizer.get("config") or {}
     rate = settings.get("learning_rate")
-    loss = _name(config.get("loss"))
-    known_loss = loss in losses.LOSSES or loss in losses.ALIASES
-    if name not in CLASS_NAMES or not isinstance(rate, (int, float)) or not known_loss:
+    try:
+        loss = _names(config.get("loss"), lambda n: n in losses.LOSSES or n in losses.ALIASES)
+        # metrics textrnn does not compute are left out (the model still trains as saved)
+        metrics = _names(config.get("metrics"), lambda n: n in losses.ACCURACY_NAMES, unknown_as_none=True)
+    except KeyError:  # a loss or metric textrnn has no rule for
+        return False
+    if name not in CLASS_NAMES or not isinstance(rate, (int, float)) or loss is None:
         return False
     own = {k: settings[k] for k in OPTIONS[name] if settings.get(k) is not None}
     if any(k not in own and settings.get(k, v) not in (v, None) for k, v in NEUTRAL.items() if k != "name"):
         return False
-    metrics = [m for m in (_name(m) for m in config.get("metrics") or []) if m in losses.ACCURACY_NAMES]
-    model.compile(OptimizerSpec(name, float(rate), options=own), loss=loss, metrics=metrics)
+    model.compile(OptimizerSpec(name, float(rate), options=own), loss=loss, metrics=metrics,
+                  loss_weights=config.get("loss_weights"))
     return True
 
 

@@ -5,7 +5,22 @@ from textrnn.layers.convolutional import AveragePooling1D, Conv1D, MaxPooling1D
 from textrnn.layers.core import Activation, Dense, Dropout, Masking, SpatialDropout1D
 from textrnn.layers.embedding import Embedding
 from textrnn.layers.input_layer import Input, InputLayer
-from textrnn.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from textrnn.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from textrnn.layers.normalization import BatchNormalization, LayerNormalization
 from textrnn.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
@@ -17,4 +32,5 @@ __all__ = ["GRU", "LSTM", "RNN", "Activation", "Add", "Average", "AveragePooling
            "Bidirectional", "Concatenate", "Conv1D", "Dense", "Dropout", "Embedding", "Flatten",
            "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Input", "InputLayer", "Layer",
            "LayerNormalization", "Masking", "MaxPooling1D", "Maximum", "Minimum", "Multiply", "RepeatVector",
-           "SimpleRNN", "SpatialDropout1D", "Subtract", "TextVectorization", "TimeDistributed"]
+           "SimpleRNN", "SpatialDropout1D", "Subtract", "TextVectorization", "TimeDistributed", "add",
+           "average", "concatenate", "maximum", "minimum", "multiply", "subtract"]

@@ -2,7 +2,8 @@
 inputs and the outputs (textrnn.layers.base.call_symbolic) form a graph, run in the order they were
 called, with each layer's mask passed on as Keras passes it; branches join through the merge layers
 (textrnn.layers.merging), a recurrent layer may give its final states (return_state) and start from
-others (initial_state). Several inputs and outputs are allowed; training takes one output.
+others (initial_state). Several inputs and outputs are allowed (compile then takes a loss per
+output: textrnn.training.objective).
 Training, evaluation, prediction, weights and saving are Sequential's (this class is one, with a
 graph instead of a stack)."""
 
@@ -39,6 +40,39 @@ def _calls(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[KerasT
     return order
 
 
+def _keras_layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Layer]:
+    """The layers in Keras's order (keras/src/ops/function.py, map_graph): deepest first (depth:
+    the most calls between a layer's call and an output), then in the order a depth-first walk
+    from the outputs first meets them; an input no output uses comes last."""
+    first_met: dict[int, int] = {}
+    finished: list[KerasTensor] = []  # one tensor per call, each after the calls it takes from
+    done: set[int] = set()
+
+    def visit(tensor: KerasTensor) -> None:
+        if id(tensor.outputs) in done:
+            return
+        first_met.setdefault(id(tensor.layer), len(first_met))
+        for parent in tensor.inputs:
+            visit(parent)
+        done.add(id(tensor.outputs))
+        finished.append(tensor)
+
+    for tensor in outputs:
+        visit(tensor)
+    call_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    layers = {id(t.layer): t.layer for t in [*finished, *inputs]}
+    for tensor in reversed(finished):  # a call is as deep as its deepest taker, + 1
+        depth = max(call_depth.setdefault(id(tensor.outputs), 0), layer_depth.get(id(tensor.layer), 0))
+        layer_depth[id(tensor.layer)] = call_depth[id(tensor.outputs)] = depth
+        for parent in tensor.inputs:
+            call_depth[id(parent.outputs)] = max(depth + 1, call_depth.get(id(parent.outputs), 0))
+    for tensor in inputs:
+        if id(tensor.layer) not in layer_depth:
+            layer_depth[id(tensor.layer)], first_met[id(tensor.layer)] = 0, -1
+    return [layers[k] for k in sorted(layers, key=lambda k: (-layer_depth[k], first_met[k]))]
+
+
 def _tensor_list(value: Any, what: str) -> list[KerasTensor]:
     if isinstance(value, dict):
         raise ConfigError(f"Model: {what} as a dict are not supported; give a tensor or a list")
@@ -64,9 +98,8 @@ class Model(Sequential):
         self._calls = calls  # one tensor per call, in computing order
         self._input_tensors, self._output_tensors = input_list, output_list
         self._one_output = not isinstance(outputs, (list, tuple)) or len(output_list) == 1
-        for tensor in calls:  # a shared layer once, where its first call is
-            if not any(layer is tensor.layer for layer in self._layers):
-                self._layers.append(tensor.layer)
+        for layer in _keras_layer_order(input_list, output_list):  # a shared layer once
+            self._layers.append(layer)
         shapes = [t.shape for t in input_list]
         self.build_input_shape = shapes[0] if len(shapes) == 1 else shapes
         self.built = True
@@ -87,6 +120,11 @@ class Model(Sequential):
     @property
     def output(self) -> KerasTensor | list[KerasTensor]:
         return self._output_tensors[0] if self._one_output else list(self._output_tensors)
+
+    @property
+    def output_names(self) -> list[str]:
+        """Keras's `model.output_names`: the layers that give the outputs, by name."""
+        return [t.layer.name for t in self._output_tensors]
 
     @property
     def input_count(self) -> int:

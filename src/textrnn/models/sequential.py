@@ -203,7 +203,7 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         optimizer_tensors = None
         if self.compiled:
             config["compile"] = {"optimizer": self._optimizer_spec.get_config(), "loss": self.loss,
-                                 "metrics": self.metric_names}
+                                 "metrics": self.metric_names, "loss_weights": self.loss_weights}
             if self.optimizer is not None:  # trained: its state goes along, so training goes on
                 optimizer_tensors, config["optimizer_state"] = optimizer_parts(self.optimizer)
 
@@ -247,7 +247,7 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
     if compile and "compile" in config:
         c = config["compile"]
         model.compile(optimizers_module.OptimizerSpec.from_config(c["optimizer"]), loss=c["loss"],
-                      metrics=c["metrics"])
+                      metrics=c["metrics"], loss_weights=c.get("loss_weights"))
         if "optimizer_state" in config:
             _restore_optimizer_state(model, folder, config["optimizer_state"])
     model._load_extras(folder)

@@ -25,6 +25,7 @@ from textrnn.training import distributed, losses, precision
 from textrnn.training import optimizers as optimizers_module
 from textrnn.training.callbacks import Callback, History, uses_batch_hooks
 from textrnn.training.direct_step import DirectStep
+from textrnn.training.objective import Objective
 
 
 def _from_dataset(x: Any, y: Any, batch_size: int, what: str, labels: bool = True) -> tuple[Any, Any, int]:
@@ -64,17 +65,43 @@ def _count(x: torch.Tensor | list[torch.Tensor]) -> int:
 
 def _take(x: torch.Tensor | list[torch.Tensor], rows: torch.Tensor,
           width: int | None = None) -> torch.Tensor | list[torch.Tensor]:
-    if isinstance(x, list):
-        return [t.index_select(0, rows) for t in x]
+    if isinstance(x, list):  # several inputs, or several outputs' labels (None: an output without)
+        return [None if t is None else t.index_select(0, rows) for t in x]
     # one gather of the rows' last `width` columns (x[rows, -width:] copies twice)
     return (x if width is None else x[:, -width:]).index_select(0, rows)
 
 
 def _split(x: torch.Tensor | list[torch.Tensor], at: int) -> tuple[Any, Any]:
     if isinstance(x, list):
-        return [t[:at] for t in x], [t[at:] for t in x]
+        return [t if t is None else t[:at] for t in x], [t if t is None else t[at:] for t in x]
     return x[:at], x[at:]
 
+
+def _only_entry(value: Any, output: str, what: str) -> Any:
+    """A one-output model's loss or loss weight given per output, as Keras also takes it ([x],
+    {output: x}), as the one value."""
+    if isinstance(value, dict):
+        if set(value) != {output}:
+            raise ConfigError(f"compile: {what} names outputs {sorted(value)}; the model's output is "
+                              f"{output!r}")
+        return value[output]
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ConfigError(f"compile: {what} has {len(value)} entries; the model has one output")
+        return value[0]
+    return value
+
+
+def _flat_names(metrics: Any) -> list[str]:
+    """A one-output model's metrics, however nested (Keras flattens them for one output)."""
+    if metrics is None:  # (also a metric a .keras file names that textrnn does not compute)
+        return []
+    if isinstance(metrics, str):
+        return [metrics]
+    if isinstance(metrics, dict):
+        metrics = list(metrics.values())
+    return [name for entry in metrics for name in _flat_names(entry)] if isinstance(
+        metrics, (list, tuple)) else [metrics]
 
 
 class Trainer:
@@ -87,8 +114,10 @@ class Trainer:
     def _init_trainer(self) -> None:
         self.optimizer: torch.optim.Optimizer | None = None
         self._optimizer_spec: optimizers_module.OptimizerSpec | None = None
-        self.loss: str | None = None
-        self.metric_names: list[str] = []
+        self.loss: Any = None  # as given to compile (a name; per output: a list or dict of them)
+        self.metric_names: Any = []
+        self.loss_weights: Any = None
+        self._objective: Objective | None = None  # a model of several outputs' losses and metrics
         self.compiled = False
         self.stop_training = False
         self.history: History | None = None
@@ -114,22 +143,41 @@ class Trainer:
         """This network's outputs `probs` for `xt` -> the model's (an ensemble adds its others')."""
         return probs
 
+    @property
+    def output_names(self) -> list[str]:
+        """Keras's `model.output_names`: the names of the layers that give the outputs."""
+        return [self._layers[-1].name] if self._layers else []
+
     # --- training setup -------------------------------------------------------------------------
     def compile(self, optimizer: str | optimizers_module.OptimizerSpec = "rmsprop",
-                loss: str = "binary_crossentropy", metrics: Sequence[str] | None = None) -> None:
-        if self.output_count > 1:
-            raise ConfigError(f"compile: this model has {self.output_count} outputs, each of which would "
-                              "need its own loss; textrnn trains models of one output (predict takes "
-                              "several)")
+                loss: Any = "binary_crossentropy", metrics: Any = None, loss_weights: Any = None) -> None:
+        """Keras's compile. A model of several outputs takes a loss, loss weight and metrics per
+        output (textrnn.training.objective); metrics stay third, as in Keras 2 (Keras 3 put
+        loss_weights there)."""
         self._optimizer_spec = optimizers_module.get(optimizer)
-        self._loss_fn, self._accuracy_fn = losses.get(loss)
-        self.loss = loss
-        for m in metrics or []:
-            if m not in losses.ACCURACY_NAMES:
-                raise ConfigError(f"unknown metric {m!r}; valid: {', '.join(losses.ACCURACY_NAMES)}")
-        self.metric_names = list(metrics or [])
+        if self.output_count > 1:
+            self._objective = Objective(loss, loss_weights, metrics, self.output_names)
+        else:
+            self._objective = None
+            name = self.output_names[0] if self.output_names else "output"
+            loss = _only_entry(loss, name, "loss")
+            if _only_entry(loss_weights, name, "loss_weights") not in (None, 1, 1.0):
+                raise ConfigError("compile: loss_weights scale the losses of a model of several outputs; "
+                                  "this model has one")
+            self._loss_fn, self._accuracy_fn = losses.get(loss)
+            metrics = _flat_names(metrics)
+            for m in metrics:
+                if m not in losses.ACCURACY_NAMES:
+                    raise ConfigError(f"unknown metric {m!r}; valid: {', '.join(losses.ACCURACY_NAMES)}")
+        self.loss, self.metric_names, self.loss_weights = loss, metrics or [], loss_weights
         self.optimizer = None  # created once the weights exist
         self.compiled = True
+
+    def _log_names(self) -> list[str]:
+        """The names of the values a step gives after the loss (Keras's logs and evaluate's list)."""
+        if self._objective is not None:
+            return self._objective.names
+        return self.metric_names[:1]
 
     def _require_compiled(self) -> None:
         if not self.compiled:
@@ -181,8 +229,8 @@ class Trainer:
         """A batch where the weights are (a no-op on the CPU). To a GPU it goes through pinned
         memory, so the copy runs beside the computation (torch's pinned-memory cache recycles the
         buffers once their copies are done)."""
-        if isinstance(t, list):  # a functional model's several inputs
-            return [self._on_device(part) for part in t]
+        if isinstance(t, list):  # a functional model's several inputs, or outputs' labels
+            return [None if part is None else self._on_device(part) for part in t]
         device = self.device
         if t.device == device:
             return t
@@ -219,10 +267,45 @@ class Trainer:
             xt = _input_tensor(x[0] if many else x, "x")  # Keras also takes [array] for one input
         if y is None:
             return xt, None
+        if self._objective is not None:
+            return xt, self._label_tensors(y, _count(xt))
         ya = _as_array(y, "y")
         if len(ya) != _count(xt):
             raise DataError(f"x has {_count(xt)} samples but y has {len(ya)}")
         return xt, torch.from_numpy(np.ascontiguousarray(ya, dtype=np.float32))
+
+    def _label_tensors(self, y: Any, n: int) -> list[torch.Tensor | None]:
+        """A model of several outputs' labels: a list in the outputs' order (or of the outputs
+        that need labels, those with a loss or metric), or a dict by output name, as Keras takes."""
+        terms = self._objective.terms
+        names = [t.name for t in terms]
+        needed = [k for k, t in enumerate(terms) if t.needs_labels]
+        if isinstance(y, dict):
+            unknown = sorted(set(y) - set(names))
+            if unknown:
+                raise DataError(f"y: labels for outputs {unknown} the model does not have; its outputs: "
+                                f"{', '.join(names)}")
+            parts = [y.get(name) for name in names]
+        elif isinstance(y, (list, tuple)) and len(y) in (len(names), len(needed)):
+            parts = list(y) if len(y) == len(names) else [None] * len(names)
+            if len(y) != len(names):
+                for k, part in zip(needed, y):
+                    parts[k] = part
+        else:
+            raise DataError(f"y: this model has {len(names)} outputs ({', '.join(names)}); give a list of "
+                            "label arrays, one per output, or a dict by output name")
+        labels: list[torch.Tensor | None] = []
+        for k, part in enumerate(parts):
+            if part is None:
+                if k in needed:
+                    raise DataError(f"y: no labels for output {names[k]!r}, which has a loss or metric")
+                labels.append(None)
+                continue
+            ya = _as_array(part, f"y[{names[k]!r}]")
+            if len(ya) != n:
+                raise DataError(f"x has {n} samples but the labels of output {names[k]!r} have {len(ya)}")
+            labels.append(torch.from_numpy(np.ascontiguousarray(ya, dtype=np.float32)))
+        return labels
 
     def _outputs(self, xb: torch.Tensor,
                  forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
@@ -235,15 +318,18 @@ class Trainer:
     def _batch_metrics(self, xb: torch.Tensor, yb: torch.Tensor,
                        forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, the values named by _log_names): one output's accuracy, or a tensor of several."""
         pred = self._outputs(xb, forward)
+        if self._objective is not None:
+            return self._objective(yb, pred)
         return self._loss_fn(yb, pred), self._accuracy_fn(yb, pred)
 
     def train_on_batch(self, x: Any, y: Any) -> list[float]:
         self._require_compiled()
         xb, yb = self._to_tensors(x, y)
         self._ensure_ready(xb)
-        loss, acc = self._train_step(xb, yb)
-        return self._results(float(loss), float(acc))
+        loss, values = self._train_step(xb, yb)
+        return self._results(float(loss), values)
 
     def _train_step(self, xb: torch.Tensor, yb: torch.Tensor,
                     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -277,6 +363,8 @@ class Trainer:
 
     def _direct_step(self) -> DirectStep | None:
         """The direct step's plan for this model as it is now (layers and loss), or None."""
+        if self._objective is not None:  # several outputs
+            return None
         key = (tuple(id(layer) for layer in self._layers), self.loss)
         if getattr(self, "_direct_plan", (None,))[0] != key:
             # a layer given a mixed policy (dtype=) computes under autocast, which the step has not
@@ -290,11 +378,11 @@ class Trainer:
         self._ensure_ready(xb)
         if self.is_ensemble:  # the whole model, as evaluate gives it
             results = self._evaluate_tensors(xb, yb, max(_count(xb), 1))
-            return self._results(results["loss"], results["acc"])
+            return self._results(results["loss"], results["values"])
         self.eval()
         with torch.inference_mode():
-            loss, acc = self._batch_metrics(self._on_device(xb), self._on_device(yb))
-        return self._results(float(loss), float(acc))
+            loss, values = self._batch_metrics(self._on_device(xb), self._on_device(yb))
+        return self._results(float(loss), values)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         xb, _ = self._to_tensors(x, None)
@@ -306,8 +394,13 @@ class Trainer:
             pred = self._outputs(self._on_device(xb))
         return [p.cpu().numpy() for p in pred] if isinstance(pred, list) else pred.cpu().numpy()
 
-    def _results(self, loss: float, acc: float) -> list[float] | float:
-        return [loss, acc] if self.metric_names else loss
+    def _values(self, values: Any) -> list[float]:
+        """The values a step gave after its loss, as floats named by _log_names."""
+        return torch.as_tensor(values).reshape(-1).tolist()[:len(self._log_names())]
+
+    def _results(self, loss: float, values: Any) -> list[float] | float:
+        """Keras's result of evaluate and the batch methods: the loss alone, or it and the rest."""
+        return [loss, *self._values(values)] if self._log_names() else loss
 
     def _batches(self, xt: torch.Tensor | list[torch.Tensor], batch_size: int,
                  shuffle: bool = False) -> list[tuple[torch.Tensor, int | None]]:
@@ -368,7 +461,6 @@ class Trainer:
             cb.on_train_begin({})
         stepwise = [cb for cb in callbacks if uses_batch_hooks(cb)]  # the rest are not called per step
         steps = math.ceil(_count(xt) / batch_size)
-        acc_name = self.metric_names[0] if self.metric_names else None
         forward = distributed.wrap(self)  # DistributedDataParallel under torchrun, else self
         if distributed.active() and batch_size % distributed.world_size():
             raise ConfigError(f"batch_size {batch_size} must be divisible by the "
@@ -384,7 +476,10 @@ class Trainer:
             batches = self._batches(xt, batch_size, shuffle)
             steps = len(batches) if self.length_buckets else steps  # buckets: more, smaller batches
             start = time.perf_counter()
-            total_loss = total_acc = 0.0  # become tensors on the model's device: read when shown
+            # Keras's epoch figures are means over the samples (a short last batch counts less);
+            # the sums become tensors on the model's device, read when shown
+            total_loss = total_values = 0.0
+            seen = 0
             bar = tqdm(range(steps), desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
                        disable=verbose != 1, leave=True, dynamic_ncols=True)
             for i in bar:
@@ -392,34 +487,27 @@ class Trainer:
                     cb.on_train_batch_begin(i, logs={})
                 rows, width = batches[i]
                 idx = distributed.local_rows(rows)
-                loss, acc = self._train_step(_take(xt, idx, width), yt[idx], forward)
-                total_loss += loss
-                total_acc += acc
-                if stepwise:
-                    step_logs = {"loss": float(total_loss) / (i + 1)}  # Keras's: the running means
-                    if acc_name:
-                        step_logs[acc_name] = float(total_acc) / (i + 1)
+                loss, values = self._train_step(_take(xt, idx, width), _take(yt, idx), forward)
+                total_loss += loss * len(idx)
+                total_values += values * len(idx)
+                seen += len(idx)
+                if stepwise:  # Keras's step logs: the running means
+                    step_logs = self._named(float(total_loss) / seen, self._values(total_values / seen))
                     for cb in stepwise:
                         cb.on_train_batch_end(i, logs=step_logs)
                 if not bar.disable and (i % 10 == 0 or i == steps - 1):  # a read waits for the GPU
-                    postfix = {"loss": f"{float(total_loss) / (i + 1):.4f}"}
-                    if acc_name:
-                        postfix[acc_name] = f"{float(total_acc) / (i + 1):.4f}"
-                    bar.set_postfix(postfix, refresh=False)
+                    running = self._named(float(total_loss) / seen, self._values(total_values / seen))
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
                 if self.stop_training:  # a callback stopped it inside the epoch (TerminateOnNaN)
                     steps = i + 1
                     break
-            logs: dict[str, float] = {}
-            mean_loss, mean_acc = distributed.mean_over_ranks(float(total_loss) / steps,
-                                                              float(total_acc) / steps)
-            if acc_name:
-                logs[acc_name] = mean_acc
-            logs["loss"] = mean_loss
+            mean_loss, *means = distributed.mean_over_ranks(float(total_loss) / seen,
+                                                            *self._values(total_values / seen))
+            logs = dict(sorted(self._named(mean_loss, means).items()))  # Keras's order
             if val is not None:
                 val_results = self._evaluate_tensors(*val, batch_size=batch_size)
-                if acc_name:
-                    logs[f"val_{acc_name}"] = val_results["acc"]
-                logs["val_loss"] = val_results["loss"]
+                named = self._named(val_results["loss"], val_results["values"])
+                logs.update((f"val_{k}", v) for k, v in sorted(named.items()))
             if verbose:
                 elapsed = time.perf_counter() - start
                 line = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
@@ -436,20 +524,26 @@ class Trainer:
         self.history = history
         return history
 
-    def _evaluate_tensors(self, xt: torch.Tensor, yt: torch.Tensor, batch_size: int) -> dict[str, float]:
+    def _named(self, loss: float, values: list[float]) -> dict[str, float]:
+        return {"loss": loss, **dict(zip(self._log_names(), values))}
+
+    def _evaluate_tensors(self, xt: torch.Tensor, yt: torch.Tensor, batch_size: int) -> dict[str, Any]:
+        """{"loss": the mean loss, "values": the means of the values named by _log_names}."""
         if self.is_ensemble:  # the ensemble's predictions, as predict gives
             pred = torch.from_numpy(self.predict(xt, batch_size))
-            return {"loss": float(self._loss_fn(yt, pred)), "acc": float(self._accuracy_fn(yt, pred))}
+            return {"loss": float(self._loss_fn(yt, pred)),
+                    "values": self._values(self._accuracy_fn(yt, pred))}
         self.eval()
-        loss_sum = acc_sum = 0.0
+        loss_sum = values_sum = 0.0
         with torch.inference_mode():
             for rows, width in self._batches(xt, batch_size):
-                pred = self._outputs(self._on_device(_take(xt, rows, width)))
-                n = len(pred)
-                truth = self._on_device(yt[rows])
-                loss_sum += self._loss_fn(truth, pred).double() * n  # read once, at the end
-                acc_sum += self._accuracy_fn(truth, pred).double() * n
-        return {"loss": float(loss_sum) / _count(xt), "acc": float(acc_sum) / _count(xt)}
+                x_rows = _take(xt, rows, width)
+                loss, values = self._batch_metrics(self._on_device(x_rows), self._on_device(_take(yt, rows)))
+                n = _count(x_rows)
+                loss_sum += loss.double() * n  # read once, at the end
+                values_sum += values.double() * n
+        n = _count(xt)
+        return {"loss": float(loss_sum) / n, "values": self._values(values_sum / n)}
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 1,
                  return_dict: bool = False) -> list[float] | float | dict[str, float]:
@@ -459,14 +553,12 @@ class Trainer:
         xt, yt = self._to_tensors(x, y)
         self._ensure_ready(xt)
         results = self._evaluate_tensors(xt, yt, batch_size)
-        named = {"loss": results["loss"]}
-        if self.metric_names:
-            named[self.metric_names[0]] = results["acc"]
+        named = self._named(results["loss"], results["values"])
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in named.items()))
         if return_dict:
-            return named
-        return self._results(results["loss"], results["acc"])
+            return dict(sorted(named.items()))
+        return self._results(results["loss"], results["values"])
 
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray | list[np.ndarray]:
         """Model outputs for x, in batches, with no autograd and dropout off (a list of arrays for

@@ -1,0 +1,110 @@
+"""compile()'s loss, loss_weights and metrics for a model of several outputs, read as Keras 3 reads
+them (keras/src/trainers/compile_utils.py):
+
+- `loss`: one name for every output, a list in the outputs' order, or a dict by output name; an
+  output whose loss is None is not trained (its labels may then be left out).
+- `loss_weights`: a list or a dict the same way (default 1 each); the loss is the weighted sum.
+- `metrics`: a list with one entry per output (a name or a list of names) or a dict by output name.
+  "accuracy" / "acc" is binary, sparse or categorical by the shapes, as Keras picks it.
+
+The values a step reports, in Keras's order (`evaluate`'s list): the total loss, each trained
+output's own (unweighted) loss as "<output>_loss" when more than one is trained, then the metrics
+as "<output>_<metric>", sorted by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from textrnn.errors import ConfigError
+from textrnn.training import losses
+
+
+@dataclass
+class OutputTerm:
+    """One output's part: its loss (None: not trained), the loss's weight and its metrics."""
+
+    name: str
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None
+    weight: float
+    metrics: list[str]
+
+    @property
+    def needs_labels(self) -> bool:
+        return self.loss is not None or bool(self.metrics)
+
+
+def _per_output(value: Any, names: Sequence[str], what: str, default: Any) -> list[Any]:
+    """`value` given once for all outputs, as a list in their order, or as a dict by name."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(names))
+        if unknown:
+            raise ConfigError(f"compile: {what} names outputs {unknown} the model does not have; its "
+                              f"outputs: {', '.join(names)}")
+        return [value.get(name, default) for name in names]
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(names):
+            raise ConfigError(f"compile: {what} has {len(value)} entries; the model has {len(names)} "
+                              f"outputs ({', '.join(names)})")
+        return list(value)
+    raise ConfigError(f"compile: {what} for a model of {len(names)} outputs must be a list (one "
+                      "entry per output) or a dict by output name")
+
+
+def _loss(name: Any, output: str) -> Callable | None:
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise ConfigError(f"compile: the loss of output {output!r} must be a loss name, got {name!r}")
+    return losses.get(name)[0]
+
+
+def _metric_names(value: Any, output: str) -> list[str]:
+    if value is None:
+        return []
+    names = [value] if isinstance(value, str) else [v for v in value if v is not None]
+    for m in names:
+        if m not in losses.ACCURACY_NAMES:
+            raise ConfigError(f"compile: unknown metric {m!r} for output {output!r}; valid: "
+                              f"{', '.join(losses.ACCURACY_NAMES)}")
+    return names
+
+
+class Objective:
+    """The loss and metrics of a model of several outputs (see the module)."""
+
+    def __init__(self, loss: Any, loss_weights: Any, metrics: Any, output_names: Sequence[str]) -> None:
+        names = list(output_names)
+        loss_list = [loss] * len(names) if isinstance(loss, str) else _per_output(loss, names, "loss", None)
+        weights = [1.0] * len(names) if loss_weights is None else _per_output(
+            loss_weights, names, "loss_weights", 1.0)
+        metric_list = [None] * len(names) if not metrics else _per_output(metrics, names, "metrics", None)
+        self.terms = [OutputTerm(name, _loss(lo, name), float(1.0 if w is None else w),
+                                 _metric_names(m, name))
+                      for name, lo, w, m in zip(names, loss_list, weights, metric_list)]
+        if not any(t.loss is not None for t in self.terms):
+            raise ConfigError("compile: every output's loss is None; give at least one output a loss")
+        trained = [k for k, t in enumerate(self.terms) if t.loss is not None]
+        self._own_losses = trained if len(trained) > 1 else []  # Keras tracks them only when several
+        metric_values = sorted((f"{t.name}_{m}", k, m) for k, t in enumerate(self.terms) for m in t.metrics)
+        self._metrics = [(k, m) for _, k, m in metric_values]
+        self.names = [f"{self.terms[k].name}_loss" for k in self._own_losses] + [
+            name for name, _, _ in metric_values]
+
+    def __call__(self, y_true: list[torch.Tensor | None], y_pred: list[torch.Tensor],
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the weighted total loss, the other values in the order of `names`) for one batch."""
+        own = {}
+        total = None
+        for k, term in enumerate(self.terms):
+            if term.loss is not None:
+                own[k] = term.loss(y_true[k], y_pred[k])
+                total = own[k] * term.weight if total is None else total + own[k] * term.weight
+        values = [own[k] for k in self._own_losses]
+        values += [losses.accuracy_by_shape(y_true[k], y_pred[k]) for k, _ in self._metrics]
+        extras = torch.stack([v.detach() for v in values]) if values else total.detach().new_zeros(0)
+        return total, extras
