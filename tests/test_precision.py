@@ -3,6 +3,7 @@ training under bf16 / fp16 close to float32 with float32 weights, textrnn's floa
 aside under autocast. On the CPU this runs the path a GPU runs (autocast, GradScaler)."""
 
 import json
+import threading
 
 import keras
 import numpy as np
@@ -119,6 +120,37 @@ def test_textrnns_float32_kernels_step_aside_under_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not kernels.runs_on(cpu)
     assert kernels.runs_on(cpu) == kernels.available()
+
+
+def test_onednn_is_switched_off_while_any_thread_needs_it_off_and_back_on_after():
+    """Under a mixed policy on a CPU without oneDNN's bfloat16 RNN the fused call runs with oneDNN
+    off (a process-wide switch): overlapping calls from a server's threads leave it as it was."""
+    from textrnn.backend.sequence import _without_onednn
+
+    before = torch.backends.mkldnn.enabled
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def first():
+        with _without_onednn():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second():
+        first_in.wait(5)
+        with _without_onednn():
+            second_in.set()
+            first_out.wait(5)
+            seen.append(torch.backends.mkldnn.enabled)  # the first is out, this one still in
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == [False]
+    assert torch.backends.mkldnn.enabled == before
 
 
 def test_the_cli_precision_option_holds_for_one_command(tmp_path):

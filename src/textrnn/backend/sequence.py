@@ -12,6 +12,7 @@ states and repeats the previous output (zeros before the first valid step).
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -75,15 +76,28 @@ def _quiet_weight_compaction():
         yield
 
 
+# oneDNN's switch is process-wide: the threads inside _without_onednn are counted, and the last
+# one out puts back what the first one in found (a server's threads may overlap there; a float32
+# model running meanwhile loses only oneDNN's speed, not its results).
+_onednn_lock = threading.Lock()
+_onednn_off = {"count": 0, "was": True}
+
+
 @contextlib.contextmanager
 def _without_onednn():
     # torch.backends.mkldnn.flags() would do, but warns about Intel GPUs on every call
-    was = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
+    with _onednn_lock:
+        if _onednn_off["count"] == 0:
+            _onednn_off["was"] = torch.backends.mkldnn.enabled
+            torch.backends.mkldnn.enabled = False
+        _onednn_off["count"] += 1
     try:
         yield
     finally:
-        torch.backends.mkldnn.enabled = was
+        with _onednn_lock:
+            _onednn_off["count"] -= 1
+            if _onednn_off["count"] == 0:
+                torch.backends.mkldnn.enabled = _onednn_off["was"]
 
 
 def _call_kernel(
