@@ -304,3 +304,33 @@ def test_losses_and_labels_per_output_follow_kerass_rules():
         ours.fit(x, {"priority": priority}, verbose=0)
     with pytest.raises(textrnn.errors.DataError, match="labels of output 'department' have 3"):
         ours.fit(x, [priority, department[:3]], verbose=0)
+
+
+def _bidirectional_states(lib, cell):
+    """A Bidirectional encoder's final states (forward's, then backward's) joined to start a
+    decoder; the model also gives the encoder's output, which has no loss."""
+    L = lib.layers
+    encoder_inputs, decoder_inputs = lib.Input((None, 5)), lib.Input((None, 6))
+    encoded, *states = L.Bidirectional(getattr(L, cell)(4, return_state=True))(encoder_inputs)
+    half = len(states) // 2
+    joined = [L.Concatenate()([f, b]) for f, b in zip(states[:half], states[half:])]
+    decoded = getattr(L, cell)(8, return_sequences=True)(decoder_inputs, initial_state=joined)
+    return lib.Model([encoder_inputs, decoder_inputs], [L.Dense(6, activation="softmax")(decoded), encoded])
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+def test_a_bidirectional_layers_states_start_a_decoder_as_in_keras(cell, capsys):
+    keras.backend.clear_session()
+    textrnn.backend.clear_session()
+    theirs, ours = _bidirectional_states(keras, cell), _bidirectional_states(textrnn, cell)
+    assert _summary(ours, capsys) == _summary(theirs, capsys)
+    ours.set_weights(theirs.get_weights())
+    x = [RNG.random((16, 7, 5)).astype("float32"), RNG.random((16, 3, 6)).astype("float32")]
+    for a, b in zip(ours.predict(x), theirs.predict(x, verbose=0)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    y = np.eye(6, dtype="float32")[RNG.integers(0, 6, (16, 3))]
+    for model, lib in ((theirs, keras), (ours, textrnn)):  # the encoder's output is not trained
+        model.compile(lib.optimizers.RMSprop(0.01), ["categorical_crossentropy", None])
+        model.fit(x, [y], batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-4)
