@@ -1,8 +1,13 @@
-"""Keras's path `keras.metrics` (`from keras.metrics import ...`): this module is
-textrnn.training.metrics itself, so both paths give the same objects."""
+"""Keras's path `keras.metrics` (`from keras.metrics import BinaryAccuracy`): Keras's accuracy
+metrics (textrnn.training.losses) beside textrnn's classification report (textrnn.training.metrics),
+the same objects as on those paths."""
 
-import sys
-
-from textrnn.training import metrics as _module
-
-sys.modules[__name__] = _module
+from textrnn.training.losses import (  # noqa: F401 - Keras's names
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    sparse_categorical_accuracy,
+)
+from textrnn.training.metrics import classification_report, log_loss, probabilities_to_labels  # noqa: F401

@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from textrnn.errors import DataError
+from textrnn.errors import ConfigError, DataError
 from textrnn.models import Sequential
-from textrnn.naming import snake_case
 from textrnn.training import losses
 from textrnn.training.optimizers import NEUTRAL, OPTIONS, OptimizerSpec
 
@@ -37,7 +36,8 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
                           "config": {"name": spec.name, "learning_rate": spec.learning_rate,
                                      **spec.options},
                           "registered_name": None},
-            "loss": model.loss, "loss_weights": model.loss_weights, "metrics": model.metric_names,
+            "loss": losses.serialize(model.loss), "loss_weights": model.loss_weights,
+            "metrics": losses.serialize(model.metric_names),
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
@@ -59,54 +59,38 @@ def optimizer_arrays(model: Sequential) -> list[np.ndarray] | None:
     return [np.asarray(steps, np.int64), np.asarray(rate, np.float32), *slots]
 
 
-def _name(value: Any) -> str | None:
-    """A loss or metric given by name or as a serialised object, in snake case."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and isinstance(value.get("class_name"), str):
-        return snake_case(value["class_name"])
-    return None
-
-
-def _names(value: Any, known: Any, unknown_as_none: bool = False) -> Any:
-    """A loss or metrics entry of a compile_config by name: one, or a list / dict of them (per
-    output), None kept. A name `known` does not take raises KeyError, or becomes None."""
-    if isinstance(value, dict) and "class_name" not in value:
-        return {k: _names(v, known, unknown_as_none) for k, v in value.items()}
+def _known_metrics(value: Any) -> Any:
+    """A compile_config's metrics with those textrnn does not compute left out (None)."""
+    if isinstance(value, dict):
+        return {k: _known_metrics(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_names(v, known, unknown_as_none) for v in value]
-    if value is None:
+        return [_known_metrics(v) for v in value]
+    if isinstance(value, str) and value not in losses.ACCURACY_NAMES and value not in losses.METRICS:
         return None
-    name = _name(value)
-    if not known(name):
-        if unknown_as_none:
-            return None
-        raise KeyError(name)
-    return name
+    return value
 
 
 def compile_from_config(model: Sequential, config: Any) -> bool:
     """Compile the model as a .keras file's compile_config says, where textrnn has every rule it
-    names; returns whether it did."""
+    names (metrics it does not compute are left out); returns whether it did."""
     if not isinstance(config, dict) or not isinstance(config.get("optimizer"), dict):
         return False
     optimizer = config["optimizer"]
     name = str(optimizer.get("class_name", "")).lower()
     settings = optimizer.get("config") or {}
     rate = settings.get("learning_rate")
-    try:
-        loss = _names(config.get("loss"), lambda n: n in losses.LOSSES or n in losses.ALIASES)
-        # metrics textrnn does not compute are left out (the model still trains as saved)
-        metrics = _names(config.get("metrics"), lambda n: n in losses.ACCURACY_NAMES, unknown_as_none=True)
-    except KeyError:  # a loss or metric textrnn has no rule for
-        return False
-    if name not in CLASS_NAMES or not isinstance(rate, (int, float)) or loss is None:
+    if name not in CLASS_NAMES or not isinstance(rate, (int, float)) or config.get("loss") is None:
         return False
     own = {k: settings[k] for k in OPTIONS[name] if settings.get(k) is not None}
     if any(k not in own and settings.get(k, v) not in (v, None) for k, v in NEUTRAL.items() if k != "name"):
         return False
-    model.compile(OptimizerSpec(name, float(rate), options=own), loss=loss, metrics=metrics,
-                  loss_weights=config.get("loss_weights"))
+    metrics = _known_metrics(losses.deserialize(config.get("metrics"), losses.METRIC_CLASSES,
+                                                unknown_as_none=True))
+    try:
+        model.compile(OptimizerSpec(name, float(rate), options=own), loss=config["loss"], metrics=metrics,
+                      loss_weights=config.get("loss_weights"))
+    except ConfigError:  # a loss (or a setting of one) textrnn has no rule for
+        return False
     return True
 
 

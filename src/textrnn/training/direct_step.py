@@ -36,6 +36,7 @@ from textrnn.layers.core import Dense
 from textrnn.layers.embedding import Embedding
 from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN, dropout_masks
 from textrnn.layers.wrappers import Bidirectional
+from textrnn.training import losses
 from textrnn.training.optimizers import step_optimizer
 
 _NONE = torch.empty(0)
@@ -217,7 +218,8 @@ class DirectStep:
         if os.environ.get("TEXTRNN_DIRECT_STEP", "1") == "0":
             return None
         layers = model.layers
-        if (len(layers) < 3 or getattr(model, "loss", None) != "binary_crossentropy"
+        loss = losses.function_name(getattr(model, "loss", None))
+        if (len(layers) < 3 or loss != "binary_crossentropy"
                 or type(layers[0]) is not Embedding or type(layers[-1]) is not Dense):
             return None
         embedding, blocks, head = layers[0], layers[1:-1], layers[-1]

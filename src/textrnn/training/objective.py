@@ -4,8 +4,11 @@ them (keras/src/trainers/compile_utils.py):
 - `loss`: one name for every output, a list in the outputs' order, or a dict by output name; an
   output whose loss is None is not trained (its labels may then be left out).
 - `loss_weights`: a list or a dict the same way (default 1 each); the loss is the weighted sum.
-- `metrics`: a list with one entry per output (a name or a list of names) or a dict by output name.
-  "accuracy" / "acc" is binary, sparse or categorical by the shapes, as Keras picks it.
+- `metrics`: a list with one entry per output (a metric or a list of them) or a dict by output
+  name. "accuracy" / "acc" is binary, sparse or categorical by the shapes, as Keras picks it.
+- losses and metrics by name or as keras.losses / keras.metrics objects (textrnn.training.losses).
+
+A model of one output with several metrics is computed here too (its names carry no prefix).
 
 The values a step reports, in Keras's order (`evaluate`'s list): the total loss, each trained
 output's own (unweighted) loss as "<output>_loss" when more than one is trained, then the metrics
@@ -31,7 +34,7 @@ class OutputTerm:
     name: str
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None
     weight: float
-    metrics: list[str]
+    metrics: list[tuple[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]]  # (name, function)
 
     @property
     def needs_labels(self) -> bool:
@@ -55,23 +58,15 @@ def _per_output(value: Any, names: Sequence[str], what: str, default: Any) -> li
                       "entry per output) or a dict by output name")
 
 
-def _loss(name: Any, output: str) -> Callable | None:
-    if name is None:
-        return None
-    if not isinstance(name, str):
-        raise ConfigError(f"compile: the loss of output {output!r} must be a loss name, got {name!r}")
-    return losses.get(name)[0]
+def _loss(loss: Any) -> Callable | None:
+    return None if loss is None else losses.get(loss)[0]
 
 
-def _metric_names(value: Any, output: str) -> list[str]:
+def _metrics(value: Any) -> list[tuple[str, Callable]]:
     if value is None:
         return []
-    names = [value] if isinstance(value, str) else [v for v in value if v is not None]
-    for m in names:
-        if m not in losses.ACCURACY_NAMES:
-            raise ConfigError(f"compile: unknown metric {m!r} for output {output!r}; valid: "
-                              f"{', '.join(losses.ACCURACY_NAMES)}")
-    return names
+    entries = [value] if isinstance(value, (str, losses.Metric)) else [v for v in value if v is not None]
+    return [losses.metric(m, losses.accuracy_by_shape) for m in entries]
 
 
 class Objective:
@@ -79,19 +74,30 @@ class Objective:
 
     def __init__(self, loss: Any, loss_weights: Any, metrics: Any, output_names: Sequence[str]) -> None:
         names = list(output_names)
-        loss_list = [loss] * len(names) if isinstance(loss, str) else _per_output(loss, names, "loss", None)
+        one = isinstance(loss, (str, losses.Loss))
+        loss_list = [loss] * len(names) if one else _per_output(loss, names, "loss", None)
         weights = [1.0] * len(names) if loss_weights is None else _per_output(
             loss_weights, names, "loss_weights", 1.0)
         metric_list = [None] * len(names) if not metrics else _per_output(metrics, names, "metrics", None)
-        self.terms = [OutputTerm(name, _loss(lo, name), float(1.0 if w is None else w),
-                                 _metric_names(m, name))
+        self.terms = [OutputTerm(name, _loss(lo), float(1.0 if w is None else w), _metrics(m))
                       for name, lo, w, m in zip(names, loss_list, weights, metric_list)]
         if not any(t.loss is not None for t in self.terms):
             raise ConfigError("compile: every output's loss is None; give at least one output a loss")
         trained = [k for k, t in enumerate(self.terms) if t.loss is not None]
         self._own_losses = trained if len(trained) > 1 else []  # Keras tracks them only when several
-        metric_values = sorted((f"{t.name}_{m}", k, m) for k, t in enumerate(self.terms) for m in t.metrics)
-        self._metrics = [(k, m) for _, k, m in metric_values]
+        # Keras names a metric after its output when there are several, a second of one name
+        # name_1, and sorts them by name
+        prefix, seen, metric_values = len(self.terms) > 1, {}, []
+        for k, t in enumerate(self.terms):
+            for j, (m, _) in enumerate(t.metrics):
+                name = f"{t.name}_{m}" if prefix else m
+                seen[name] = seen.get(name, 0) + 1
+                metric_values.append((name if seen[name] == 1 else f"{name}_{seen[name] - 1}", k, j))
+        metric_values.sort()
+        # Keras's evaluate lists these first, if the logs hold them: then the rest by name
+        self.listed_first = ["loss", *(m for t in self.terms for m, _ in t.metrics),
+                             *(f"{self.terms[k].name}_loss" for k in self._own_losses)]
+        self._metrics = [(k, j) for _, k, j in metric_values]
         self.names = [f"{self.terms[k].name}_loss" for k in self._own_losses] + [
             name for name, _, _ in metric_values]
 
@@ -105,6 +111,6 @@ class Objective:
                 own[k] = term.loss(y_true[k], y_pred[k])
                 total = own[k] * term.weight if total is None else total + own[k] * term.weight
         values = [own[k] for k in self._own_losses]
-        values += [losses.accuracy_by_shape(y_true[k], y_pred[k]) for k, _ in self._metrics]
+        values += [self.terms[k].metrics[j][1](y_true[k], y_pred[k]) for k, j in self._metrics]
         extras = torch.stack([v.detach() for v in values]) if values else total.detach().new_zeros(0)
         return total, extras

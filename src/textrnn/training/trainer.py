@@ -92,11 +92,12 @@ def _only_entry(value: Any, output: str, what: str) -> Any:
     return value
 
 
-def _flat_names(metrics: Any) -> list[str]:
-    """A one-output model's metrics, however nested (Keras flattens them for one output)."""
+def _flat_names(metrics: Any) -> list[Any]:
+    """A one-output model's metrics (names or metric objects), however nested (Keras flattens them
+    for one output)."""
     if metrics is None:  # (also a metric a .keras file names that textrnn does not compute)
         return []
-    if isinstance(metrics, str):
+    if isinstance(metrics, (str, losses.Metric)):
         return [metrics]
     if isinstance(metrics, dict):
         metrics = list(metrics.values())
@@ -117,7 +118,8 @@ class Trainer:
         self.loss: Any = None  # as given to compile (a name; per output: a list or dict of them)
         self.metric_names: Any = []
         self.loss_weights: Any = None
-        self._objective: Objective | None = None  # a model of several outputs' losses and metrics
+        self._objective: Objective | None = None  # several outputs' (or metrics') losses and metrics
+        self._metric_name: str | None = None
         self.compiled = False
         self.stop_training = False
         self.history: History | None = None
@@ -155,20 +157,23 @@ class Trainer:
         output (textrnn.training.objective); metrics stay third, as in Keras 2 (Keras 3 put
         loss_weights there)."""
         self._optimizer_spec = optimizers_module.get(optimizer)
+        loss = losses.deserialize(loss)  # a loss object as a saved config holds it
+        metrics = losses.deserialize(metrics, losses.METRIC_CLASSES)
         if self.output_count > 1:
             self._objective = Objective(loss, loss_weights, metrics, self.output_names)
         else:
-            self._objective = None
             name = self.output_names[0] if self.output_names else "output"
             loss = _only_entry(loss, name, "loss")
             if _only_entry(loss_weights, name, "loss_weights") not in (None, 1, 1.0):
                 raise ConfigError("compile: loss_weights scale the losses of a model of several outputs; "
                                   "this model has one")
-            self._loss_fn, self._accuracy_fn = losses.get(loss)
+            self._loss_fn, by_loss = losses.get(loss)
             metrics = _flat_names(metrics)
-            for m in metrics:
-                if m not in losses.ACCURACY_NAMES:
-                    raise ConfigError(f"unknown metric {m!r}; valid: {', '.join(losses.ACCURACY_NAMES)}")
+            named = [losses.metric(m, by_loss) for m in metrics]
+            # one metric (the usual accuracy) on the plain path; more go through an objective
+            self._objective = Objective(loss, None, [metrics], [name]) if len(named) > 1 else None
+            self._metric_name = named[0][0] if named else None
+            self._accuracy_fn = named[0][1] if named else by_loss
         self.loss, self.metric_names, self.loss_weights = loss, metrics or [], loss_weights
         self.optimizer = None  # created once the weights exist
         self.compiled = True
@@ -177,7 +182,7 @@ class Trainer:
         """The names of the values a step gives after the loss (Keras's logs and evaluate's list)."""
         if self._objective is not None:
             return self._objective.names
-        return self.metric_names[:1]
+        return [self._metric_name] if self._metric_name else []
 
     def _require_compiled(self) -> None:
         if not self.compiled:
@@ -267,7 +272,7 @@ class Trainer:
             xt = _input_tensor(x[0] if many else x, "x")  # Keras also takes [array] for one input
         if y is None:
             return xt, None
-        if self._objective is not None:
+        if self.output_count > 1:
             return xt, self._label_tensors(y, _count(xt))
         ya = _as_array(y, "y")
         if len(ya) != _count(xt):
@@ -320,8 +325,10 @@ class Trainer:
                        ) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss, the values named by _log_names): one output's accuracy, or a tensor of several."""
         pred = self._outputs(xb, forward)
-        if self._objective is not None:
+        if self._objective is not None and self.output_count > 1:
             return self._objective(yb, pred)
+        if self._objective is not None:  # one output, several metrics
+            return self._objective([yb], [pred])
         return self._loss_fn(yb, pred), self._accuracy_fn(yb, pred)
 
     def train_on_batch(self, x: Any, y: Any) -> list[float]:
@@ -363,8 +370,8 @@ class Trainer:
 
     def _direct_step(self) -> DirectStep | None:
         """The direct step's plan for this model as it is now (layers and loss), or None."""
-        if self._objective is not None:  # several outputs
-            return None
+        if self._objective is not None or self._accuracy_fn is not losses.binary_accuracy:
+            return None  # it computes the one loss and Keras's binary accuracy
         key = (tuple(id(layer) for layer in self._layers), self.loss)
         if getattr(self, "_direct_plan", (None,))[0] != key:
             # a layer given a mixed policy (dtype=) computes under autocast, which the step has not
@@ -399,8 +406,13 @@ class Trainer:
         return torch.as_tensor(values).reshape(-1).tolist()[:len(self._log_names())]
 
     def _results(self, loss: float, values: Any) -> list[float] | float:
-        """Keras's result of evaluate and the batch methods: the loss alone, or it and the rest."""
-        return [loss, *self._values(values)] if self._log_names() else loss
+        """Keras's result of evaluate and the batch methods: the loss alone, or a list in Keras's
+        order (Trainer._flatten_metrics_in_order: the names it lists first, then the rest by name;
+        a name listed twice is given twice, as Keras gives it)."""
+        named = self._named(loss, values)
+        first = self._objective.listed_first if self._objective is not None else ["loss", self._metric_name]
+        result = [named[n] for n in first if n in named] + [named[k] for k in sorted(named) if k not in first]
+        return result if len(result) > 1 else result[0]
 
     def _batches(self, xt: torch.Tensor | list[torch.Tensor], batch_size: int,
                  shuffle: bool = False) -> list[tuple[torch.Tensor, int | None]]:
@@ -492,11 +504,11 @@ class Trainer:
                 total_values += values * len(idx)
                 seen += len(idx)
                 if stepwise:  # Keras's step logs: the running means
-                    step_logs = self._named(float(total_loss) / seen, self._values(total_values / seen))
+                    step_logs = self._named(float(total_loss) / seen, total_values / seen)
                     for cb in stepwise:
                         cb.on_train_batch_end(i, logs=step_logs)
                 if not bar.disable and (i % 10 == 0 or i == steps - 1):  # a read waits for the GPU
-                    running = self._named(float(total_loss) / seen, self._values(total_values / seen))
+                    running = self._named(float(total_loss) / seen, total_values / seen)
                     bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
                 if self.stop_training:  # a callback stopped it inside the epoch (TerminateOnNaN)
                     steps = i + 1
@@ -524,8 +536,9 @@ class Trainer:
         self.history = history
         return history
 
-    def _named(self, loss: float, values: list[float]) -> dict[str, float]:
-        return {"loss": loss, **dict(zip(self._log_names(), values))}
+    def _named(self, loss: float, values: Any) -> dict[str, float]:
+        """{"loss": loss, and each value a step gives after it by its log name}."""
+        return {"loss": loss, **dict(zip(self._log_names(), self._values(values)))}
 
     def _evaluate_tensors(self, xt: torch.Tensor, yt: torch.Tensor, batch_size: int) -> dict[str, Any]:
         """{"loss": the mean loss, "values": the means of the values named by _log_names}."""

@@ -1,0 +1,92 @@
+"""Keras's loss and metric objects against real Keras: `keras.losses.BinaryCrossentropy(
+from_logits=True)` and the other cross-entropies with logits and label smoothing, the accuracy
+metrics as classes (a threshold on logits) and by name, several metrics on one output; a model
+trained with them as Keras's, saved and crossing `.keras` files compiled."""
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+import textrnn
+from textrnn.errors import ConfigError
+from textrnn.training import losses
+
+RNG = np.random.default_rng(0)
+LOGITS = RNG.normal(size=(8, 4)).astype("float32") * 3
+ONE_HOT = np.eye(4, dtype="float32")[RNG.integers(0, 4, 8)]
+BINARY_LOGITS = RNG.normal(size=(8, 1)).astype("float32") * 3
+BINARY = RNG.integers(0, 2, (8, 1)).astype("float32")
+
+
+@pytest.mark.parametrize("cls, kwargs, y_true, y_pred", [
+    ("BinaryCrossentropy", {"from_logits": True}, BINARY, BINARY_LOGITS),
+    ("BinaryCrossentropy", {"label_smoothing": 0.1}, BINARY, 1 / (1 + np.exp(-BINARY_LOGITS))),
+    ("BinaryCrossentropy", {"from_logits": True, "label_smoothing": 0.2}, BINARY, BINARY_LOGITS),
+    ("CategoricalCrossentropy", {"from_logits": True}, ONE_HOT, LOGITS),
+    ("CategoricalCrossentropy", {"from_logits": True, "label_smoothing": 0.1}, ONE_HOT, LOGITS),
+    ("SparseCategoricalCrossentropy", {"from_logits": True}, ONE_HOT.argmax(1), LOGITS),
+    ("MeanSquaredError", {}, ONE_HOT, LOGITS),
+    ("MeanAbsoluteError", {}, ONE_HOT, LOGITS),
+])
+def test_loss_objects_compute_kerass_losses(cls, kwargs, y_true, y_pred):
+    theirs = float(keras.ops.convert_to_numpy(getattr(keras.losses, cls)(**kwargs)(y_true, y_pred)))
+    loss = getattr(textrnn.losses, cls)(**kwargs)
+    ours = float(loss(torch.as_tensor(y_true, dtype=torch.float32), torch.from_numpy(y_pred)))
+    assert ours == pytest.approx(theirs, rel=1e-5)
+    config = getattr(keras.losses, cls)(**kwargs).get_config()  # Keras's own config reads back
+    assert losses.deserialize({"class_name": cls, "config": config}) == loss
+
+
+def test_accuracy_metrics_as_objects_and_names_are_kerass():
+    y_pred = np.concatenate([BINARY_LOGITS, -BINARY_LOGITS], 1)
+    one_hot = np.eye(2, dtype="float32")[BINARY[:, 0].astype(int)]
+    for name, kwargs, y_true, pred in (("BinaryAccuracy", {"threshold": 0.0}, BINARY, BINARY_LOGITS),
+                                       ("BinaryAccuracy", {}, BINARY, 1 / (1 + np.exp(-BINARY_LOGITS))),
+                                       ("CategoricalAccuracy", {}, one_hot, y_pred),
+                                       ("SparseCategoricalAccuracy", {}, BINARY, y_pred)):
+        theirs = getattr(keras.metrics, name)(**kwargs)
+        theirs.update_state(y_true, pred)
+        ours = getattr(textrnn.metrics, name)(**kwargs)
+        assert float(ours(torch.from_numpy(y_true), torch.from_numpy(pred))) == pytest.approx(
+            float(keras.ops.convert_to_numpy(theirs.result())))
+        assert ours.name == theirs.name
+    with pytest.raises(ConfigError, match="AUC"):
+        losses.deserialize({"class_name": "AUC", "config": {}}, losses.METRIC_CLASSES)
+    with pytest.raises(ConfigError, match="ignore_class=3"):
+        textrnn.losses.SparseCategoricalCrossentropy(ignore_class=3)
+
+
+def _logits_model(lib):
+    """A Dense(1) without activation trained on logits, as Keras's text classification tutorial."""
+    L = lib.layers
+    return lib.Sequential([lib.Input((12,), dtype="int32"), L.Embedding(50, 8), L.GRU(6), L.Dense(1)])
+
+
+def test_a_model_trained_on_logits_with_several_metrics_is_kerass(tmp_path):
+    keras.utils.set_random_seed(0)
+    theirs, ours = _logits_model(keras), _logits_model(textrnn)
+    ours.set_weights(theirs.get_weights())
+    x = RNG.integers(1, 50, (40, 12))
+    y = (x[:, 0] > 25).astype("float32")
+    for model, lib in ((theirs, keras), (ours, textrnn)):
+        model.compile(lib.optimizers.Adam(0.01), loss=lib.losses.BinaryCrossentropy(from_logits=True),
+                      metrics=[lib.metrics.BinaryAccuracy(threshold=0.0), "binary_accuracy"])
+    history = [m.fit(x, y, batch_size=16, epochs=2, shuffle=False, validation_split=0.2, verbose=0).history
+               for m in (theirs, ours)]
+    assert list(history[1]) == list(history[0])
+    for name, values in history[0].items():
+        np.testing.assert_allclose(history[1][name], values, rtol=1e-4, err_msg=name)
+    want = theirs.evaluate(x, y, verbose=0)
+    np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), want, rtol=1e-4)
+    ours.save(tmp_path / "model")  # the loss and metric objects kept
+    again = textrnn.models.load_model(tmp_path / "model")
+    assert again.loss == ours.loss and again.metric_names == ours.metric_names
+    np.testing.assert_allclose(again.evaluate(x, y, verbose=0), want, rtol=1e-4)
+    ours.save(tmp_path / "ours.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "ours.keras").evaluate(x, y, verbose=0),
+                               want, rtol=1e-4)
+    theirs.save(tmp_path / "theirs.keras")
+    loaded = textrnn.models.load_model(tmp_path / "theirs.keras")
+    assert loaded.loss == textrnn.losses.BinaryCrossentropy(from_logits=True)
+    np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), want, rtol=1e-4)
