@@ -12,11 +12,24 @@ from textrnn.errors import ConfigError
 EPSILON = 1e-7  # keras.backend.epsilon(): predictions are clipped to [ε, 1 - ε] in the loss
 
 
-def binary_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+def weighted_mean(values: torch.Tensor, sample_weight: torch.Tensor | None) -> torch.Tensor:
+    """Keras's "sum_over_batch_size" reduction of per-sample values (a row's, or a row's per time
+    step): each weighted by its row's sample weight, summed, divided by their number."""
+    if sample_weight is None:
+        return values.mean()
+    weights = sample_weight.reshape(-1, *[1] * (values.dim() - 1)).to(values.dtype)
+    return (values * weights).sum() / values.numel()
+
+
+# Each loss: y_true, y_pred and optional sample weights (one per row) -> the batch's loss.
+def binary_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor,
+                        sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     y_pred = y_pred.reshape(y_true.shape[0], -1)
     y_true = y_true.reshape(y_pred.shape).to(y_pred.dtype)
     p = y_pred.clamp(EPSILON, 1 - EPSILON)
-    return F.binary_cross_entropy(p, y_true)
+    if sample_weight is None:
+        return F.binary_cross_entropy(p, y_true)
+    return weighted_mean(F.binary_cross_entropy(p, y_true, reduction="none").mean(-1), sample_weight)
 
 
 def _class_probabilities(y_pred: torch.Tensor) -> torch.Tensor:
@@ -24,25 +37,35 @@ def _class_probabilities(y_pred: torch.Tensor) -> torch.Tensor:
     return (y_pred / y_pred.sum(dim=-1, keepdim=True)).clamp(EPSILON, 1 - EPSILON)
 
 
-def sparse_categorical_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+def sparse_categorical_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor,
+                                    sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Class ids y_true (..., ) against probabilities (..., classes): one per row, or per time step
     of a sequence output."""
     p = _class_probabilities(y_pred).reshape(-1, y_pred.shape[-1])
-    return F.nll_loss(torch.log(p), y_true.reshape(-1).long())
+    if sample_weight is None:
+        return F.nll_loss(torch.log(p), y_true.reshape(-1).long())
+    values = F.nll_loss(torch.log(p), y_true.reshape(-1).long(), reduction="none")
+    return weighted_mean(values.reshape(y_pred.shape[:-1]), sample_weight)
 
 
-def categorical_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+def categorical_crossentropy(y_true: torch.Tensor, y_pred: torch.Tensor,
+                             sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     """One-hot (or soft) targets against probabilities, summed over the classes, averaged over the
     rest (rows and time steps)."""
-    return -(y_true.reshape(y_pred.shape) * torch.log(_class_probabilities(y_pred))).sum(-1).mean()
+    values = -(y_true.reshape(y_pred.shape) * torch.log(_class_probabilities(y_pred))).sum(-1)
+    return weighted_mean(values, sample_weight)
 
 
-def mean_squared_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    return (y_pred - y_true.reshape(y_pred.shape)).square().mean()
+def mean_squared_error(y_true: torch.Tensor, y_pred: torch.Tensor,
+                       sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    values = (y_pred - y_true.reshape(y_pred.shape)).square()
+    return values.mean() if sample_weight is None else weighted_mean(values.mean(-1), sample_weight)
 
 
-def mean_absolute_error(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    return (y_pred - y_true.reshape(y_pred.shape)).abs().mean()
+def mean_absolute_error(y_true: torch.Tensor, y_pred: torch.Tensor,
+                        sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    values = (y_pred - y_true.reshape(y_pred.shape)).abs()
+    return values.mean() if sample_weight is None else weighted_mean(values.mean(-1), sample_weight)
 
 
 def binary_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
@@ -72,15 +95,19 @@ def accuracy_by_shape(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tenso
     return sparse_categorical_accuracy(y_true, y_pred)
 
 
-def _with_logits(y_true: torch.Tensor, logits: torch.Tensor, kind: str) -> torch.Tensor:
+def _with_logits(y_true: torch.Tensor, logits: torch.Tensor, kind: str,
+                 sample_weight: torch.Tensor | None) -> torch.Tensor:
     """The three cross-entropies on logits (Keras's from_logits=True): no clipping, as Keras's."""
     if kind == "binary_crossentropy":
         logits = logits.reshape(y_true.shape[0], -1)
-        return F.binary_cross_entropy_with_logits(logits, y_true.reshape(logits.shape).to(logits.dtype))
-    log_p = torch.log_softmax(logits, dim=-1)
-    if kind == "sparse_categorical_crossentropy":
-        return F.nll_loss(log_p.reshape(-1, logits.shape[-1]), y_true.reshape(-1).long())
-    return -(y_true.reshape(logits.shape) * log_p).sum(-1).mean()
+        values = F.binary_cross_entropy_with_logits(logits, y_true.reshape(logits.shape).to(logits.dtype),
+                                                    reduction="none").mean(-1)
+    elif kind == "sparse_categorical_crossentropy":
+        log_p = torch.log_softmax(logits, dim=-1).reshape(-1, logits.shape[-1])
+        values = F.nll_loss(log_p, y_true.reshape(-1).long(), reduction="none").reshape(logits.shape[:-1])
+    else:
+        values = -(y_true.reshape(logits.shape) * torch.log_softmax(logits, dim=-1)).sum(-1)
+    return weighted_mean(values, sample_weight)
 
 
 LOSSES = {
@@ -119,14 +146,15 @@ class Loss:
         """Whether it computes exactly what its function's name does (no logits, no smoothing)."""
         return not self.config.get("from_logits") and not self.config.get("label_smoothing")
 
-    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor,
+                 sample_weight: torch.Tensor | None = None) -> torch.Tensor:
         smoothing = self.config.get("label_smoothing", 0.0)
         if smoothing:  # Keras's: towards 1/2 for binary labels, 1/classes for one-hot ones
             share = 0.5 if self.function_name == "binary_crossentropy" else 1.0 / y_pred.shape[-1]
             y_true = y_true * (1.0 - smoothing) + smoothing * share
         if self.config.get("from_logits"):
-            return _with_logits(y_true, y_pred, self.function_name)
-        return LOSSES[self.function_name][0](y_true, y_pred)
+            return _with_logits(y_true, y_pred, self.function_name, sample_weight)
+        return LOSSES[self.function_name][0](y_true, y_pred, sample_weight)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, **self.config}

@@ -102,13 +102,14 @@ class Objective:
             name for name, _, _ in metric_values]
 
     def __call__(self, y_true: list[torch.Tensor | None], y_pred: list[torch.Tensor],
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(the weighted total loss, the other values in the order of `names`) for one batch."""
+                 sample_weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the weighted total loss, the other values in the order of `names`) for one batch;
+        `sample_weight` (one per row) weighs every output's loss, not the metrics (Keras's)."""
         own = {}
         total = None
         for k, term in enumerate(self.terms):
             if term.loss is not None:
-                own[k] = term.loss(y_true[k], y_pred[k])
+                own[k] = term.loss(y_true[k], y_pred[k], sample_weight)
                 total = own[k] * term.weight if total is None else total + own[k] * term.weight
         values = [own[k] for k in self._own_losses]
         values += [self.terms[k].metrics[j][1](y_true[k], y_pred[k]) for k, j in self._metrics]

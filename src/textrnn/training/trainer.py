@@ -71,7 +71,9 @@ def _take(x: torch.Tensor | list[torch.Tensor], rows: torch.Tensor,
     return (x if width is None else x[:, -width:]).index_select(0, rows)
 
 
-def _split(x: torch.Tensor | list[torch.Tensor], at: int) -> tuple[Any, Any]:
+def _split(x: torch.Tensor | list[torch.Tensor] | None, at: int) -> tuple[Any, Any]:
+    if x is None:  # no sample weights
+        return None, None
     if isinstance(x, list):
         return [t if t is None else t[:at] for t in x], [t if t is None else t[at:] for t in x]
     return x[:at], x[at:]
@@ -103,6 +105,23 @@ def _flat_names(metrics: Any) -> list[Any]:
         metrics = list(metrics.values())
     return [name for entry in metrics for name in _flat_names(entry)] if isinstance(
         metrics, (list, tuple)) else [metrics]
+
+
+# Keras's arguments of fit / evaluate / predict that textrnn does not take
+_KERAS_ONLY = {"steps_per_epoch", "validation_steps", "steps", "callbacks", "max_queue_size", "workers",
+               "use_multiprocessing"}
+
+
+def _refuse(method: str, given: dict[str, Any]) -> None:
+    """One line for an argument textrnn does not take (rather than Python's TypeError); Keras's at
+    their defaults (None) pass, so calls that spell them out still run."""
+    unknown = sorted(k for k in given if k not in _KERAS_ONLY)
+    if unknown:
+        raise ConfigError(f"{method}: unknown argument {unknown[0]}=")
+    used = sorted(k for k, v in given.items() if v is not None)
+    if used:
+        raise ConfigError(f"{method}: {used[0]}= is not supported by textrnn (arrays are taken whole, "
+                          "in batches of batch_size)")
 
 
 class Trainer:
@@ -322,38 +341,70 @@ class Trainer:
 
     def _batch_metrics(self, xb: torch.Tensor, yb: torch.Tensor,
                        forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(loss, the values named by _log_names): one output's accuracy, or a tensor of several."""
+                       wb: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, the values named by _log_names): one output's accuracy, or a tensor of several;
+        `wb` the rows' sample weights, which weigh the loss only (Keras's)."""
         pred = self._outputs(xb, forward)
         if self._objective is not None and self.output_count > 1:
-            return self._objective(yb, pred)
+            return self._objective(yb, pred, wb)
         if self._objective is not None:  # one output, several metrics
-            return self._objective([yb], [pred])
-        return self._loss_fn(yb, pred), self._accuracy_fn(yb, pred)
+            return self._objective([yb], [pred], wb)
+        return self._loss_fn(yb, pred, wb), self._accuracy_fn(yb, pred)
 
-    def train_on_batch(self, x: Any, y: Any) -> list[float]:
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+                       class_weight: Any = None) -> list[float]:
         self._require_compiled()
         xb, yb = self._to_tensors(x, y)
+        wb = self._sample_weights(sample_weight, class_weight, yb, _count(xb))
         self._ensure_ready(xb)
-        loss, values = self._train_step(xb, yb)
+        loss, values = self._train_step(xb, yb, wb=wb)
         return self._results(float(loss), values)
+
+    def _sample_weights(self, sample_weight: Any, class_weight: Any, yt: Any,
+                        n: int) -> torch.Tensor | None:
+        """Keras's per-row loss weights: `sample_weight` (one per row), or `class_weight` ({class:
+        weight}, 1 for a class it leaves out) read from the labels as Keras reads them (the class
+        id, a one-hot row's argmax, a binary label rounded)."""
+        if class_weight is not None and sample_weight is not None:
+            raise ConfigError("give class_weight or sample_weight, not both (Keras takes one)")
+        if class_weight is not None:
+            if not isinstance(class_weight, dict):
+                raise ConfigError("class_weight must be a dict {class: weight}, got "
+                                  f"{type(class_weight).__name__}")
+            if self.output_count > 1:
+                raise ConfigError("class_weight is for models of one output (Keras's rule); give "
+                                  "sample_weight")
+            labels = yt.numpy()
+            if labels.ndim > 1:
+                labels = labels.argmax(-1) if labels.shape[-1] != 1 else labels[..., 0]
+            ids = np.round(labels).astype(np.int64).reshape(len(labels), -1)[:, 0]
+            return torch.tensor([float(class_weight.get(int(k), 1.0)) for k in ids], dtype=torch.float32)
+        if sample_weight is None:
+            return None
+        weights = _as_array(sample_weight, "sample_weight")
+        if weights.ndim == 2 and weights.shape[1] == 1:
+            weights = weights[:, 0]
+        if weights.ndim != 1 or len(weights) != n or not np.issubdtype(weights.dtype, np.number):
+            raise DataError(f"sample_weight: expected one number per sample ({n}), got shape {weights.shape} "
+                            f"of {weights.dtype}")
+        return torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32))
 
     def _train_step(self, xb: torch.Tensor, yb: torch.Tensor,
                     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                    ) -> tuple[torch.Tensor | float, torch.Tensor | float]:
+                    wb: torch.Tensor | None = None) -> tuple[torch.Tensor | float, torch.Tensor | float]:
         """One optimizer step -> (loss, accuracy), left on the device (reading them would wait for
-        the GPU every step); `forward` is the DistributedDataParallel wrapper when distributed.
-        Float32 models of the lecture's shapes take the direct step (direct_step.py): the same
-        update through textrnn's kernels without autograd's graph."""
+        the GPU every step); `forward` is the DistributedDataParallel wrapper when distributed,
+        `wb` the rows' sample weights. Float32 models of the lecture's shapes, unweighted, take the
+        direct step (direct_step.py): the same update through textrnn's kernels without autograd."""
         self.train()
-        plain = (forward is None or forward is self) and self._policy == "float32"
+        plain = (forward is None or forward is self) and self._policy == "float32" and wb is None
         direct = self._direct_step() if plain else None
         xb, yb = self._on_device(xb), self._on_device(yb)
         result = direct(self, xb, yb) if direct is not None else None
         if result is not None:
             return result[0], result[1]
         self.optimizer.zero_grad(set_to_none=True)
-        loss, acc = self._batch_metrics(xb, yb, forward)
+        loss, acc = self._batch_metrics(xb, yb, forward, None if wb is None else self._on_device(wb))
         precision.backward_and_step(loss, self.optimizer, self.loss_scaler())
         return loss.detach(), acc
 
@@ -379,16 +430,18 @@ class Trainer:
             self._direct_plan = (key, None if mixed else DirectStep.plan(self))
         return self._direct_plan[1]
 
-    def test_on_batch(self, x: Any, y: Any) -> list[float]:
+    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> list[float]:
         self._require_compiled()
         xb, yb = self._to_tensors(x, y)
+        wb = self._sample_weights(sample_weight, None, yb, _count(xb))
         self._ensure_ready(xb)
         if self.is_ensemble:  # the whole model, as evaluate gives it
-            results = self._evaluate_tensors(xb, yb, max(_count(xb), 1))
+            results = self._evaluate_tensors(xb, yb, max(_count(xb), 1), wb)
             return self._results(results["loss"], results["values"])
         self.eval()
         with torch.inference_mode():
-            loss, values = self._batch_metrics(self._on_device(xb), self._on_device(yb))
+            loss, values = self._batch_metrics(self._on_device(xb), self._on_device(yb),
+                                               wb=None if wb is None else self._on_device(wb))
         return self._results(float(loss), values)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
@@ -441,27 +494,46 @@ class Trainer:
         validation_split: float = 0.0,
         validation_data: tuple[Any, Any] | None = None,
         shuffle: bool = True,
+        class_weight: dict[int, float] | None = None,
+        sample_weight: Any = None,
         initial_epoch: int = 0,
+        validation_batch_size: int | None = None,
+        validation_freq: int = 1,
+        **unsupported: Any,
     ) -> History:
         """Train for `epochs` epochs. As in Keras, validation_split takes the LAST rows of x, y
-        before shuffling; loss and accuracy are averaged over the epoch's batches."""
+        (and sample_weight) before shuffling; the epoch's loss and metrics are means over its
+        samples; class_weight / sample_weight weigh the loss, not the metrics."""
+        _refuse("fit", unsupported)
         self._require_compiled()
         keep_denormals_flushed()
         x, y, batch_size = _from_dataset(x, y, batch_size, "fit")
         if isinstance(validation_data, TextDataset):
             validation_data = validation_data.as_arrays()
         xt, yt = self._to_tensors(x, y)
+        if class_weight is not None and sample_weight is not None:
+            self._sample_weights(sample_weight, class_weight, yt, _count(xt))  # says why not, in one line
+        wt = self._sample_weights(sample_weight, None, yt, _count(xt))
         if not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be in [0, 1), got {validation_split}")
+        if not (isinstance(validation_freq, int) and validation_freq >= 1):
+            raise ConfigError(f"validation_freq must be a whole number >= 1 (validate every N epochs), "
+                              f"got {validation_freq!r}")
         val = None
         if validation_data is not None:
-            val = self._to_tensors(*validation_data)
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ConfigError("validation_data must be (x, y) or (x, y, sample_weight)")
+            x_val, y_val, *w_val = validation_data
+            val = self._to_tensors(x_val, y_val)
+            val = (*val, self._sample_weights(w_val[0] if w_val else None, None, val[1], _count(val[0])))
         elif validation_split > 0:
             split = int(_count(xt) * (1 - validation_split))
-            (xt, x_val), (yt, y_val) = _split(xt, split), _split(yt, split)
-            val = (x_val, y_val)
+            (xt, x_val), (yt, y_val), (wt, w_val) = _split(xt, split), _split(yt, split), _split(wt, split)
+            val = (x_val, y_val, w_val)
         if _count(xt) == 0:
             raise DataError("fit got no training samples")
+        if class_weight is not None:  # on the training rows, after the split (Keras's order)
+            wt = self._sample_weights(None, class_weight, yt, _count(xt))
         self._ensure_ready(xt)
 
         history = History()
@@ -499,7 +571,8 @@ class Trainer:
                     cb.on_train_batch_begin(i, logs={})
                 rows, width = batches[i]
                 idx = distributed.local_rows(rows)
-                loss, values = self._train_step(_take(xt, idx, width), _take(yt, idx), forward)
+                loss, values = self._train_step(_take(xt, idx, width), _take(yt, idx), forward,
+                                                None if wt is None else wt[idx])
                 total_loss += loss * len(idx)
                 total_values += values * len(idx)
                 seen += len(idx)
@@ -516,8 +589,9 @@ class Trainer:
             mean_loss, *means = distributed.mean_over_ranks(float(total_loss) / seen,
                                                             *self._values(total_values / seen))
             logs = dict(sorted(self._named(mean_loss, means).items()))  # Keras's order
-            if val is not None:
-                val_results = self._evaluate_tensors(*val, batch_size=batch_size)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                x_val, y_val, w_val = val
+                val_results = self._evaluate_tensors(x_val, y_val, validation_batch_size or batch_size, w_val)
                 named = self._named(val_results["loss"], val_results["values"])
                 logs.update((f"val_{k}", v) for k, v in sorted(named.items()))
             if verbose:
@@ -540,18 +614,21 @@ class Trainer:
         """{"loss": loss, and each value a step gives after it by its log name}."""
         return {"loss": loss, **dict(zip(self._log_names(), self._values(values)))}
 
-    def _evaluate_tensors(self, xt: torch.Tensor, yt: torch.Tensor, batch_size: int) -> dict[str, Any]:
+    def _evaluate_tensors(self, xt: torch.Tensor, yt: torch.Tensor, batch_size: int,
+                          wt: torch.Tensor | None = None) -> dict[str, Any]:
         """{"loss": the mean loss, "values": the means of the values named by _log_names}."""
         if self.is_ensemble:  # the ensemble's predictions, as predict gives
             pred = torch.from_numpy(self.predict(xt, batch_size))
-            return {"loss": float(self._loss_fn(yt, pred)),
+            return {"loss": float(self._loss_fn(yt, pred, wt)),
                     "values": self._values(self._accuracy_fn(yt, pred))}
         self.eval()
         loss_sum = values_sum = 0.0
         with torch.inference_mode():
             for rows, width in self._batches(xt, batch_size):
                 x_rows = _take(xt, rows, width)
-                loss, values = self._batch_metrics(self._on_device(x_rows), self._on_device(_take(yt, rows)))
+                w_rows = None if wt is None else self._on_device(wt[rows])
+                loss, values = self._batch_metrics(self._on_device(x_rows), self._on_device(_take(yt, rows)),
+                                                   wb=w_rows)
                 n = _count(x_rows)
                 loss_sum += loss.double() * n  # read once, at the end
                 values_sum += values.double() * n
@@ -559,13 +636,16 @@ class Trainer:
         return {"loss": float(loss_sum) / n, "values": self._values(values_sum / n)}
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 1,
-                 return_dict: bool = False) -> list[float] | float | dict[str, float]:
+                 sample_weight: Any = None, return_dict: bool = False,
+                 **unsupported: Any) -> list[float] | float | dict[str, float]:
+        _refuse("evaluate", unsupported)
         self._require_compiled()
         keep_denormals_flushed()
         x, y, batch_size = _from_dataset(x, y, batch_size, "evaluate")
         xt, yt = self._to_tensors(x, y)
+        wt = self._sample_weights(sample_weight, None, yt, _count(xt))
         self._ensure_ready(xt)
-        results = self._evaluate_tensors(xt, yt, batch_size)
+        results = self._evaluate_tensors(xt, yt, batch_size, wt)
         named = self._named(results["loss"], results["values"])
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in named.items()))
@@ -573,9 +653,11 @@ class Trainer:
             return dict(sorted(named.items()))
         return self._results(results["loss"], results["values"])
 
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray | list[np.ndarray]:
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0,
+                **unsupported: Any) -> np.ndarray | list[np.ndarray]:
         """Model outputs for x, in batches, with no autograd and dropout off (a list of arrays for
         a model of several outputs, as Keras gives)."""
+        _refuse("predict", unsupported)
         keep_denormals_flushed()
         x, _, batch_size = _from_dataset(x, None, batch_size, "predict", labels=False)
         xt, _ = self._to_tensors(x, None)
