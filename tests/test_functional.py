@@ -260,6 +260,10 @@ def test_a_model_of_several_outputs_trains_evaluates_and_saves_as_kerass(capsys,
         np.testing.assert_allclose(history[1][name], values, rtol=1e-4, err_msg=name)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-4)
+    by_name = dict(zip(["title", "body", "tags"], x))  # inputs by name, as Deep Learning with Python gives
+    np.testing.assert_allclose(ours.predict(by_name)[1], theirs.predict(by_name, verbose=0)[1], atol=1e-5)
+    with pytest.raises(textrnn.errors.DataError, match=r"missing \['tags'\]"):
+        ours.predict({"title": x[0], "body": x[1]})
     labels = [y["priority"], y["department"]]  # a list in the outputs' order
     want = theirs.evaluate(x, labels, verbose=0)
     np.testing.assert_allclose(ours.evaluate(x, labels, verbose=0), want, rtol=1e-4)

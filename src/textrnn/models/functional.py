@@ -122,6 +122,10 @@ class Model(Sequential):
         return self._output_tensors[0] if self._one_output else list(self._output_tensors)
 
     @property
+    def input_names(self) -> list[str]:
+        return [t.layer.name for t in self._input_tensors]
+
+    @property
     def output_names(self) -> list[str]:
         """Keras's `model.output_names`: the layers that give the outputs, by name."""
         return [t.layer.name for t in self._output_tensors]

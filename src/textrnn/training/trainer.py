@@ -275,8 +275,11 @@ class Trainer:
     # --- batches --------------------------------------------------------------------------------
     def _to_tensors(self, x: Any, y: Any | None) -> tuple[torch.Tensor | list[torch.Tensor],
                                                           torch.Tensor | None]:
-        """x (one array, or a list of one per input for a model of several inputs) and y as tensors."""
+        """x (one array, or one per input for a model of several inputs: a list, or a dict by input
+        name) and y as tensors."""
         inputs = self.input_count
+        if isinstance(x, dict):
+            x = self._by_input_name(x)
         many = isinstance(x, (list, tuple)) and len(x) == inputs and all(
             isinstance(part, np.ndarray) for part in x)
         if inputs > 1 and not many:
@@ -297,6 +300,22 @@ class Trainer:
         if len(ya) != _count(xt):
             raise DataError(f"x has {_count(xt)} samples but y has {len(ya)}")
         return xt, torch.from_numpy(np.ascontiguousarray(ya, dtype=np.float32))
+
+    @property
+    def input_names(self) -> list[str]:
+        """The names of the model's inputs (its Input layers'; none for a Sequential)."""
+        return []
+
+    def _by_input_name(self, x: dict[str, Any]) -> list[Any]:
+        """x given as {input name: array}, as Keras takes it, in the inputs' order."""
+        names = self.input_names
+        missing, unknown = [n for n in names if n not in x], sorted(set(x) - set(names))
+        if not names:
+            raise DataError("x: this model names no inputs; give an array, not a dict")
+        if missing or unknown:
+            raise DataError(f"x: a dict of inputs needs one array per input name ({', '.join(names)}); "
+                            + (f"missing {missing}" if missing else f"unknown {unknown}"))
+        return [x[n] for n in names]
 
     def _label_tensors(self, y: Any, n: int) -> list[torch.Tensor | None]:
         """A model of several outputs' labels: a list in the outputs' order (or of the outputs
