@@ -1,21 +1,4 @@
 """Keras 2's module path `keras.layers.merge`, for code that still imports from it."""
 
-from textrnn.layers.merging import (
-    Add,
-    Average,
-    Concatenate,
-    Maximum,
-    Minimum,
-    Multiply,
-    Subtract,
-    add,
-    average,
-    concatenate,
-    maximum,
-    minimum,
-    multiply,
-    subtract,
-)
-
-__all__ = ["Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average",
-           "concatenate", "maximum", "minimum", "multiply", "subtract"]
+from textrnn.layers.merging import *  # noqa: F403
+from textrnn.layers.merging import __all__  # noqa: F401

@@ -103,30 +103,18 @@ class Minimum(Merge):
     reduction = "amin"
 
 
-# Keras's functional forms: `concatenate([a, b])` is `Concatenate()([a, b])`, and so on.
-def concatenate(inputs: list[Any], axis: int = -1, **kwargs: Any) -> Any:
-    return Concatenate(axis=axis, **kwargs)(inputs)
+# Keras's functional forms: `concatenate([a, b], axis=1)` is `Concatenate(axis=1)([a, b])`, and so on.
+def _functional_form(layer_class: type[Merge]) -> Any:
+    def merge(inputs: list[Any], **kwargs: Any) -> Any:
+        return layer_class(**kwargs)(inputs)
+
+    merge.__name__ = merge.__qualname__ = layer_class.__name__.lower()
+    merge.__doc__ = f"keras.layers.{merge.__name__}(inputs, **kwargs): {layer_class.__name__} on inputs"
+    return merge
 
 
-def add(inputs: list[Any], **kwargs: Any) -> Any:
-    return Add(**kwargs)(inputs)
+concatenate, add, subtract, multiply, average, maximum, minimum = map(
+    _functional_form, (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum))
 
-
-def subtract(inputs: list[Any], **kwargs: Any) -> Any:
-    return Subtract(**kwargs)(inputs)
-
-
-def multiply(inputs: list[Any], **kwargs: Any) -> Any:
-    return Multiply(**kwargs)(inputs)
-
-
-def average(inputs: list[Any], **kwargs: Any) -> Any:
-    return Average(**kwargs)(inputs)
-
-
-def maximum(inputs: list[Any], **kwargs: Any) -> Any:
-    return Maximum(**kwargs)(inputs)
-
-
-def minimum(inputs: list[Any], **kwargs: Any) -> Any:
-    return Minimum(**kwargs)(inputs)
+__all__ = ["Add", "Average", "Concatenate", "Maximum", "Merge", "Minimum", "Multiply", "Subtract", "add",
+           "average", "concatenate", "maximum", "minimum", "multiply", "subtract"]
