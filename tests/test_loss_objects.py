@@ -51,8 +51,8 @@ def test_accuracy_metrics_as_objects_and_names_are_kerass():
         assert float(ours(torch.from_numpy(y_true), torch.from_numpy(pred))) == pytest.approx(
             float(keras.ops.convert_to_numpy(theirs.result())))
         assert ours.name == theirs.name
-    with pytest.raises(ConfigError, match="AUC"):
-        losses.deserialize({"class_name": "AUC", "config": {}}, losses.METRIC_CLASSES)
+    with pytest.raises(ConfigError, match="MeanIoU"):
+        losses.deserialize({"class_name": "MeanIoU", "config": {}}, losses.METRIC_CLASSES)
     with pytest.raises(ConfigError, match="ignore_class=3"):
         textrnn.losses.SparseCategoricalCrossentropy(ignore_class=3)
 
@@ -90,3 +90,45 @@ def test_a_model_trained_on_logits_with_several_metrics_is_kerass(tmp_path):
     loaded = textrnn.models.load_model(tmp_path / "theirs.keras")
     assert loaded.loss == textrnn.losses.BinaryCrossentropy(from_logits=True)
     np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), want, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("Precision", {}), ("Recall", {"thresholds": 0.3}), ("AUC", {}), ("AUC", {"curve": "PR"}),
+    ("AUC", {"num_thresholds": 17, "summation_method": "minoring"}), ("AUC", {"from_logits": True}),
+])
+def test_counted_metrics_add_up_over_batches_as_kerass(name, kwargs):
+    """Precision, recall and AUC are counts over everything seen, not means of batch values: the
+    batches' counts added up give Keras's value over the same batches."""
+    scores = RNG.random((50, 1)).astype("float32")
+    labels = (RNG.random((50, 1)) < scores * 0.8 + 0.1).astype("float32")
+    theirs, ours = getattr(keras.metrics, name)(**kwargs), getattr(textrnn.metrics, name)(**kwargs)
+    states = 0
+    for rows in (slice(0, 32), slice(32, 50)):  # a full and a short batch
+        theirs.update_state(labels[rows], scores[rows])
+        states = states + ours(torch.from_numpy(labels[rows]), torch.from_numpy(scores[rows])) * len(
+            labels[rows])
+    assert ours.result(states / 50) == pytest.approx(float(keras.ops.convert_to_numpy(theirs.result())),
+                                                     abs=1e-6)
+
+
+def test_a_model_with_precision_recall_and_auc_logs_kerass_values(tmp_path):
+    keras.backend.clear_session()
+    textrnn.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    theirs, ours = _logits_model(keras), _logits_model(textrnn)
+    ours.set_weights(theirs.get_weights())
+    x = RNG.integers(1, 50, (40, 12))
+    y = (x[:, 0] > 25).astype("float32")
+    for model, lib in ((theirs, keras), (ours, textrnn)):
+        model.compile(lib.optimizers.Adam(0.01), loss=lib.losses.BinaryCrossentropy(from_logits=True),
+                      metrics=["precision", lib.metrics.Recall(thresholds=0.0), lib.metrics.AUC(from_logits=True),
+                               lib.metrics.AUC(from_logits=True, curve="PR")])
+    history = [m.fit(x, y, batch_size=16, epochs=2, shuffle=False, validation_split=0.2, verbose=0).history
+               for m in (theirs, ours)]
+    assert list(history[1]) == list(history[0])  # auc, auc_1, ... named as Keras names them
+    for name, values in history[0].items():
+        np.testing.assert_allclose(history[1][name], values, rtol=1e-4, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=1e-4)
+    ours.save(tmp_path / "ours.keras")
+    back = keras.saving.load_model(tmp_path / "ours.keras")
+    np.testing.assert_allclose(back.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=1e-4)

@@ -1,10 +1,13 @@
-"""Keras's path `keras.metrics` (`from keras.metrics import BinaryAccuracy`): Keras's accuracy
-metrics (textrnn.training.losses) beside textrnn's classification report (textrnn.training.metrics),
-the same objects as on those paths."""
+"""Keras's path `keras.metrics` (`from keras.metrics import AUC`): Keras's metrics
+(textrnn.training.losses) beside textrnn's classification report (textrnn.training.metrics), the
+same objects as on those paths."""
 
 from textrnn.training.losses import (  # noqa: F401 - Keras's names
+    AUC,
     BinaryAccuracy,
     CategoricalAccuracy,
+    Precision,
+    Recall,
     SparseCategoricalAccuracy,
     binary_accuracy,
     categorical_accuracy,

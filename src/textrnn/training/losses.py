@@ -7,7 +7,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from textrnn.errors import ConfigError
+from textrnn.errors import ConfigError, DataError
+from textrnn.naming import auto_name
 
 EPSILON = 1e-7  # keras.backend.epsilon(): predictions are clipped to [ε, 1 - ε] in the loss
 
@@ -238,10 +239,140 @@ class SparseCategoricalAccuracy(Metric):
     function_name = "sparse_categorical_accuracy"
 
 
+class ConfusionMetric(Metric):
+    """Keras's metrics of counts over the whole epoch (Precision, Recall, AUC), not means of
+    batch values: a call gives the batch's counts per row (`states`), which add up over batches
+    as the trainer adds a mean metric, and `result` turns the sums into the value."""
+
+    state_size = 2
+
+    def __init__(self, name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__(name=name or auto_name(type(self).__name__), dtype=dtype, **kwargs)
+
+    @staticmethod
+    def _flat(y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Labels as booleans and predictions, element by element (Keras casts labels to bool)."""
+        if y_true.numel() != y_pred.numel():
+            raise DataError(f"precision / recall / AUC compare each output with its label: labels of "
+                            f"shape {tuple(y_true.shape)} do not match outputs {tuple(y_pred.shape)} "
+                            "(give one-hot labels)")
+        return y_true.reshape(-1) != 0, y_pred.reshape(-1)
+
+    def result(self, states: torch.Tensor) -> float:
+        hits, total = float(states[0]), float(states[1])
+        return hits / total if total > 0 else 0.0  # Keras's divide_no_nan
+
+
+class Precision(ConfusionMetric):
+    """The share of predicted positives (above `thresholds`, 0.5) that are positive."""
+
+    function_name = "precision"
+    options = {"thresholds": None, "top_k": None, "class_id": None}
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        positive, score = self._flat(y_true, y_pred)
+        called = score > _one_threshold(self)
+        return torch.stack([(called & positive).sum(), called.sum()]).float() / len(y_true)
+
+
+class Recall(ConfusionMetric):
+    """The share of positives predicted positive (above `thresholds`, 0.5)."""
+
+    function_name = "recall"
+    options = {"thresholds": None, "top_k": None, "class_id": None}
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        positive, score = self._flat(y_true, y_pred)
+        called = score > _one_threshold(self)
+        return torch.stack([(called & positive).sum(), positive.sum()]).float() / len(y_true)
+
+
+def _one_threshold(metric: Metric) -> float:
+    for option in ("top_k", "class_id"):
+        if metric.config[option] is not None:
+            raise ConfigError(f"{type(metric).__name__}({option}=...) is not supported")
+    threshold = metric.config["thresholds"]
+    threshold = threshold[0] if isinstance(threshold, (list, tuple)) and len(threshold) == 1 else threshold
+    if threshold is not None and not isinstance(threshold, (int, float)):
+        raise ConfigError(f"{type(metric).__name__}: one threshold is supported, got {threshold!r}")
+    return 0.5 if threshold is None else float(threshold)
+
+
+class AUC(ConfusionMetric):
+    """Keras's AUC: true / false positives and negatives at `num_thresholds` thresholds spread
+    over [0, 1] (plus one just below and one just above), then the area under the ROC or PR curve
+    by Keras's summation (interpolation; PR's as Davis & Goadrich interpolate it)."""
+
+    function_name = "auc"
+    options = {"num_thresholds": 200, "curve": "ROC", "summation_method": "interpolation", "thresholds": None,
+               "multi_label": False, "num_labels": None, "label_weights": None, "from_logits": False}
+
+    def __init__(self, name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        c = self.config
+        if c["multi_label"] or c["num_labels"] is not None or c["label_weights"] is not None:
+            raise ConfigError("AUC(multi_label / num_labels / label_weights) is not supported")
+        curve, summation = str(c["curve"]).upper(), str(c["summation_method"]).lower()
+        if curve not in ("ROC", "PR") or summation not in ("interpolation", "minoring", "majoring"):
+            raise ConfigError(f"AUC(curve={c['curve']!r}, summation_method={c['summation_method']!r}) is not "
+                              "supported; curve ROC or PR, summation interpolation, minoring or majoring")
+        if c["thresholds"] is not None:
+            inner = sorted(float(t) for t in c["thresholds"])
+        else:
+            if not (isinstance(c["num_thresholds"], int) and c["num_thresholds"] > 1):
+                raise ConfigError("AUC: num_thresholds must be an integer > 1")
+            n = c["num_thresholds"]
+            inner = [(i + 1) / (n - 1) for i in range(n - 2)]
+        self.thresholds = torch.tensor([-EPSILON, *inner, 1 + EPSILON], dtype=torch.float32)
+        self.state_size = 4 * len(self.thresholds)
+        self.curve, self.summation = curve, summation
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        positive, score = self._flat(y_true, y_pred)
+        if self.config["from_logits"]:
+            score = torch.sigmoid(score)
+        above = score.float()[None, :] > self.thresholds.to(score.device)[:, None]
+        tp = (above & positive).sum(1)
+        fp = above.sum(1) - tp
+        fn, tn = positive.sum() - tp, (~positive).sum() - fp
+        return torch.cat([tp, fp, tn, fn]).float() / len(y_true)
+
+    def result(self, states: torch.Tensor) -> float:
+        tp, fp, tn, fn = states.double().reshape(4, -1)
+        if self.curve == "PR" and self.summation == "interpolation":
+            return _pr_auc_interpolated(tp, fp, fn)
+        recall = _divide_no_nan(tp, tp + fn)
+        if self.curve == "ROC":
+            x, y = _divide_no_nan(fp, fp + tn), recall
+        else:
+            x, y = recall, _divide_no_nan(tp, tp + fp)
+        heights = {"interpolation": (y[:-1] + y[1:]) / 2, "minoring": torch.minimum(y[:-1], y[1:]),
+                   "majoring": torch.maximum(y[:-1], y[1:])}[self.summation]
+        return float(((x[:-1] - x[1:]) * heights).sum())
+
+
+def _divide_no_nan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.where(b != 0, a / torch.where(b != 0, b, torch.ones_like(b)), torch.zeros_like(a))
+
+
+def _pr_auc_interpolated(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor) -> float:
+    """Keras's AUC.interpolate_pr_auc (Davis & Goadrich 2006, section 4, in closed form)."""
+    dtp = tp[:-1] - tp[1:]
+    p = tp + fp
+    dp = p[:-1] - p[1:]
+    slope = _divide_no_nan(dtp, dp.clamp(min=0))
+    intercept = tp[1:] - slope * p[1:]
+    ratio = torch.where((p[:-1] > 0) & (p[1:] > 0), _divide_no_nan(p[:-1], p[1:].clamp(min=0)),
+                        torch.ones_like(p[1:]))
+    increment = _divide_no_nan(slope * (dtp + intercept * torch.log(ratio)), (tp[1:] + fn[1:]).clamp(min=0))
+    return float(increment.sum())
+
+
 METRICS = {"binary_accuracy": binary_accuracy, "categorical_accuracy": categorical_accuracy,
            "sparse_categorical_accuracy": sparse_categorical_accuracy}
-METRIC_CLASSES = {cls.__name__: cls
-                  for cls in (BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy)}
+METRIC_CLASSES = {cls.__name__: cls for cls in (BinaryAccuracy, CategoricalAccuracy,
+                                                SparseCategoricalAccuracy, Precision, Recall, AUC)}
+COUNTED = {"precision": Precision, "recall": Recall, "auc": AUC}  # by name, as Keras's metrics.get
 
 
 def metric(identifier: Any, accuracy: Any) -> tuple[str, Any]:
@@ -253,8 +384,11 @@ def metric(identifier: Any, accuracy: Any) -> tuple[str, Any]:
         return identifier, accuracy
     if identifier in METRICS:
         return identifier, METRICS[identifier]
-    raise ConfigError(f"unknown metric {identifier!r}; valid: {', '.join([*ACCURACY_NAMES, *METRICS])} or "
-                      f"a keras.metrics object of {', '.join(METRIC_CLASSES)}")
+    if identifier in COUNTED:
+        return identifier, COUNTED[identifier](name=identifier)
+    valid = ", ".join([*ACCURACY_NAMES, *METRICS, *COUNTED])
+    raise ConfigError(f"unknown metric {identifier!r}; valid: {valid} or a keras.metrics object of "
+                      f"{', '.join(METRIC_CLASSES)}")
 
 
 def get(loss: str | Loss):

@@ -8,7 +8,9 @@ them (keras/src/trainers/compile_utils.py):
   name. "accuracy" / "acc" is binary, sparse or categorical by the shapes, as Keras picks it.
 - losses and metrics by name or as keras.losses / keras.metrics objects (textrnn.training.losses).
 
-A model of one output with several metrics is computed here too (its names carry no prefix).
+A model of one output with several metrics, or one counted over the epoch (precision, recall,
+AUC: their batches' counts add up, `finalize` turns them into the value), is computed here too
+(its names carry no prefix).
 
 The values a step reports, in Keras's order (`evaluate`'s list): the total loss, each trained
 output's own (unweighted) loss as "<output>_loss" when more than one is trained, then the metrics
@@ -113,5 +115,19 @@ class Objective:
                 total = own[k] * term.weight if total is None else total + own[k] * term.weight
         values = [own[k] for k in self._own_losses]
         values += [self.terms[k].metrics[j][1](y_true[k], y_pred[k]) for k, j in self._metrics]
-        extras = torch.stack([v.detach() for v in values]) if values else total.detach().new_zeros(0)
-        return total, extras
+        if not values:
+            return total, total.detach().new_zeros(0)
+        return total, torch.cat([v.detach().reshape(-1).to(total.dtype) for v in values])
+
+    def finalize(self, states: torch.Tensor) -> list[float]:
+        """The values named by `names` from the batches' summed-up values: a mean's as it is, a
+        counted metric's (precision, recall, AUC) from its counts."""
+        out = [float(v) for v in states[:len(self._own_losses)]]
+        at = len(self._own_losses)
+        for k, j in self._metrics:
+            fn = self.terms[k].metrics[j][1]
+            size = getattr(fn, "state_size", 1)
+            part = states[at:at + size]
+            out.append(fn.result(part) if hasattr(fn, "result") else float(part[0]))
+            at += size
+        return out

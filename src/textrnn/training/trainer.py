@@ -189,8 +189,10 @@ class Trainer:
             self._loss_fn, by_loss = losses.get(loss)
             metrics = _flat_names(metrics)
             named = [losses.metric(m, by_loss) for m in metrics]
-            # one metric (the usual accuracy) on the plain path; more go through an objective
-            self._objective = Objective(loss, None, [metrics], [name]) if len(named) > 1 else None
+            # one mean metric (the usual accuracy) on the plain path; more, or a counted one
+            # (precision, recall, AUC), go through an objective
+            counted = any(hasattr(fn, "result") for _, fn in named)
+            self._objective = Objective(loss, None, [metrics], [name]) if len(named) > 1 or counted else None
             self._metric_name = named[0][0] if named else None
             self._accuracy_fn = named[0][1] if named else by_loss
         self.loss, self.metric_names, self.loss_weights = loss, metrics or [], loss_weights
@@ -474,8 +476,12 @@ class Trainer:
         return [p.cpu().numpy() for p in pred] if isinstance(pred, list) else pred.cpu().numpy()
 
     def _values(self, values: Any) -> list[float]:
-        """The values a step gave after its loss, as floats named by _log_names."""
-        return torch.as_tensor(values).reshape(-1).tolist()[:len(self._log_names())]
+        """The values named by _log_names, from what steps gave after their loss (summed up over
+        batches: means, or a counted metric's counts)."""
+        states = torch.as_tensor(values, dtype=torch.float64).reshape(-1).cpu()
+        if self._objective is not None:
+            return self._objective.finalize(states)
+        return states.tolist()[:len(self._log_names())]
 
     def _results(self, loss: float, values: Any) -> list[float] | float:
         """Keras's result of evaluate and the batch methods: the loss alone, or a list in Keras's
@@ -605,9 +611,9 @@ class Trainer:
                 if self.stop_training:  # a callback stopped it inside the epoch (TerminateOnNaN)
                     steps = i + 1
                     break
-            mean_loss, *means = distributed.mean_over_ranks(float(total_loss) / seen,
-                                                            *self._values(total_values / seen))
-            logs = dict(sorted(self._named(mean_loss, means).items()))  # Keras's order
+            states = torch.as_tensor(total_values / seen).reshape(-1).tolist()  # before the values:
+            mean_loss, *states = distributed.mean_over_ranks(float(total_loss) / seen, *states)  # counts add
+            logs = dict(sorted(self._named(mean_loss, states).items()))  # Keras's order
             if val is not None and (epoch + 1) % validation_freq == 0:
                 x_val, y_val, w_val = val
                 val_results = self._evaluate_tensors(x_val, y_val, validation_batch_size or batch_size, w_val)
@@ -639,7 +645,7 @@ class Trainer:
         if self.is_ensemble:  # the ensemble's predictions, as predict gives
             pred = torch.from_numpy(self.predict(xt, batch_size))
             return {"loss": float(self._loss_fn(yt, pred, wt)),
-                    "values": self._values(self._accuracy_fn(yt, pred))}
+                    "values": [float(self._accuracy_fn(yt, pred))]}
         self.eval()
         loss_sum = values_sum = 0.0
         with torch.inference_mode():
@@ -652,7 +658,7 @@ class Trainer:
                 loss_sum += loss.double() * n  # read once, at the end
                 values_sum += values.double() * n
         n = _count(xt)
-        return {"loss": float(loss_sum) / n, "values": self._values(values_sum / n)}
+        return {"loss": float(loss_sum) / n, "values": torch.as_tensor(values_sum / n).reshape(-1).tolist()}
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 1,
                  sample_weight: Any = None, return_dict: bool = False,
