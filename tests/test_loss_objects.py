@@ -122,7 +122,8 @@ def test_a_model_with_precision_recall_and_auc_logs_kerass_values(tmp_path):
     for model, lib in ((theirs, keras), (ours, textrnn)):
         model.compile(lib.optimizers.Adam(0.01), loss=lib.losses.BinaryCrossentropy(from_logits=True),
                       metrics=["precision", lib.metrics.Recall(thresholds=0.0),
-                               lib.metrics.AUC(from_logits=True), lib.metrics.AUC(from_logits=True, curve="PR")])
+                               lib.metrics.AUC(from_logits=True),
+                               lib.metrics.AUC(from_logits=True, curve="PR")])
     history = [m.fit(x, y, batch_size=16, epochs=2, shuffle=False, validation_split=0.2, verbose=0).history
                for m in (theirs, ours)]
     assert list(history[1]) == list(history[0])  # auc, auc_1, ... named as Keras names them
