@@ -21,7 +21,7 @@ from textrnn.data.buckets import batch_width, length_batches, row_lengths
 from textrnn.data.text_dataset import TextDataset
 from textrnn.errors import ConfigError, DataError
 from textrnn.layers.embedding import Embedding
-from textrnn.training import distributed, losses, precision
+from textrnn.training import arguments, distributed, losses, precision
 from textrnn.training import optimizers as optimizers_module
 from textrnn.training.callbacks import Callback, History, uses_batch_hooks
 from textrnn.training.direct_step import DirectStep
@@ -38,23 +38,6 @@ def _from_dataset(x: Any, y: Any, batch_size: int, what: str, labels: bool = Tru
     if labels and y is None:
         raise ConfigError(f"{what} needs y (the labels), or a dataset of (inputs, labels) batches")
     return x, y, batch_size
-
-
-def _as_array(data: Any, field: str) -> np.ndarray:
-    try:
-        return np.asarray(data)
-    except Exception as exc:  # ragged lists and the like
-        raise DataError(f"{field}: expected a rectangular array ({exc})") from None
-
-
-def _input_tensor(data: Any, field: str) -> torch.Tensor:
-    xa = _as_array(data, field)
-    if xa.ndim == 2 and np.issubdtype(xa.dtype, np.integer):  # token ids
-        return torch.from_numpy(np.ascontiguousarray(xa, dtype=np.int64))
-    if xa.ndim in (2, 3) and (np.issubdtype(xa.dtype, np.number) or xa.dtype == bool):  # one-hot, ...
-        return torch.from_numpy(np.ascontiguousarray(xa, dtype=np.float32))
-    raise DataError(f"{field}: expected token ids (samples, timesteps) or numbers (samples, timesteps"
-                    f"[, features]), got shape {xa.shape} of {xa.dtype}")
 
 
 # A model's inputs are one tensor, or a list of them for a functional model of several inputs.
@@ -77,51 +60,6 @@ def _split(x: torch.Tensor | list[torch.Tensor] | None, at: int) -> tuple[Any, A
     if isinstance(x, list):
         return [t if t is None else t[:at] for t in x], [t if t is None else t[at:] for t in x]
     return x[:at], x[at:]
-
-
-def _only_entry(value: Any, output: str, what: str) -> Any:
-    """A one-output model's loss or loss weight given per output, as Keras also takes it ([x],
-    {output: x}), as the one value."""
-    if isinstance(value, dict):
-        if set(value) != {output}:
-            raise ConfigError(f"compile: {what} names outputs {sorted(value)}; the model's output is "
-                              f"{output!r}")
-        return value[output]
-    if isinstance(value, (list, tuple)):
-        if len(value) != 1:
-            raise ConfigError(f"compile: {what} has {len(value)} entries; the model has one output")
-        return value[0]
-    return value
-
-
-def _flat_names(metrics: Any) -> list[Any]:
-    """A one-output model's metrics (names or metric objects), however nested (Keras flattens them
-    for one output)."""
-    if metrics is None:  # (also a metric a .keras file names that textrnn does not compute)
-        return []
-    if isinstance(metrics, (str, losses.Metric)):
-        return [metrics]
-    if isinstance(metrics, dict):
-        metrics = list(metrics.values())
-    return [name for entry in metrics for name in _flat_names(entry)] if isinstance(
-        metrics, (list, tuple)) else [metrics]
-
-
-# Keras's arguments of fit / evaluate / predict that textrnn does not take
-_KERAS_ONLY = {"steps_per_epoch", "validation_steps", "steps", "callbacks", "max_queue_size", "workers",
-               "use_multiprocessing"}
-
-
-def _refuse(method: str, given: dict[str, Any]) -> None:
-    """One line for an argument textrnn does not take (rather than Python's TypeError); Keras's at
-    their defaults (None) pass, so calls that spell them out still run."""
-    unknown = sorted(k for k in given if k not in _KERAS_ONLY)
-    if unknown:
-        raise ConfigError(f"{method}: unknown argument {unknown[0]}=")
-    used = sorted(k for k, v in given.items() if v is not None)
-    if used:
-        raise ConfigError(f"{method}: {used[0]}= is not supported by textrnn (arrays are taken whole, "
-                          "in batches of batch_size)")
 
 
 class Trainer:
@@ -182,12 +120,12 @@ class Trainer:
             self._objective = Objective(loss, loss_weights, metrics, self.output_names)
         else:
             name = self.output_names[0] if self.output_names else "output"
-            loss = _only_entry(loss, name, "loss")
-            if _only_entry(loss_weights, name, "loss_weights") not in (None, 1, 1.0):
+            loss = arguments.only_entry(loss, name, "loss")
+            if arguments.only_entry(loss_weights, name, "loss_weights") not in (None, 1, 1.0):
                 raise ConfigError("compile: loss_weights scale the losses of a model of several outputs; "
                                   "this model has one")
             self._loss_fn, by_loss = losses.get(loss)
-            metrics = _flat_names(metrics)
+            metrics = arguments.flat_metrics(metrics)
             named = [losses.metric(m, by_loss) for m in metrics]
             # one mean metric (the usual accuracy) on the plain path; more, or a counted one
             # (precision, recall, AUC), go through an objective
@@ -275,82 +213,24 @@ class Trainer:
         return self.optimizer
 
     # --- batches --------------------------------------------------------------------------------
-    def _to_tensors(self, x: Any, y: Any | None) -> tuple[torch.Tensor | list[torch.Tensor],
-                                                          torch.Tensor | None]:
-        """x (one array, or one per input for a model of several inputs: a list, or a dict by input
-        name) and y as tensors."""
-        inputs = self.input_count
-        if isinstance(x, dict):
-            x = self._by_input_name(x)
-        many = isinstance(x, (list, tuple)) and len(x) == inputs and all(
-            isinstance(part, np.ndarray) for part in x)
-        if inputs > 1 and not many:
-            raise DataError(f"x: this model takes {inputs} inputs; give a list of {inputs} arrays")
-        if many and inputs > 1:
-            xt: torch.Tensor | list[torch.Tensor] = [_input_tensor(part, f"x[{k}]")
-                                                     for k, part in enumerate(x)]
-            counts = {len(part) for part in xt}
-            if len(counts) > 1:
-                raise DataError(f"x: the inputs have different numbers of samples {sorted(counts)}")
-        else:
-            xt = _input_tensor(x[0] if many else x, "x")  # Keras also takes [array] for one input
-        if y is None:
-            return xt, None
-        if self.output_count > 1:
-            return xt, self._label_tensors(y, _count(xt))
-        ya = _as_array(y, "y")
-        if len(ya) != _count(xt):
-            raise DataError(f"x has {_count(xt)} samples but y has {len(ya)}")
-        return xt, torch.from_numpy(np.ascontiguousarray(ya, dtype=np.float32))
-
     @property
     def input_names(self) -> list[str]:
         """The names of the model's inputs (its Input layers'; none for a Sequential)."""
         return []
 
-    def _by_input_name(self, x: dict[str, Any]) -> list[Any]:
-        """x given as {input name: array}, as Keras takes it, in the inputs' order."""
-        names = self.input_names
-        missing, unknown = [n for n in names if n not in x], sorted(set(x) - set(names))
-        if not names:
-            raise DataError("x: this model names no inputs; give an array, not a dict")
-        if missing or unknown:
-            raise DataError(f"x: a dict of inputs needs one array per input name ({', '.join(names)}); "
-                            + (f"missing {missing}" if missing else f"unknown {unknown}"))
-        return [x[n] for n in names]
+    def _to_tensors(self, x: Any, y: Any | None) -> tuple[torch.Tensor | list[torch.Tensor],
+                                                          torch.Tensor | list[torch.Tensor | None] | None]:
+        """x and y as tensors (textrnn.training.arguments: one per input / output for a model of
+        several, from a list or a dict by name)."""
+        xt = arguments.inputs(x, self.input_names, self.input_count)
+        if y is None:
+            return xt, None
+        if self.output_count > 1:
+            return xt, arguments.labels_per_output(y, _count(xt), self._objective.terms)
+        return xt, arguments.labels(y, _count(xt))
 
-    def _label_tensors(self, y: Any, n: int) -> list[torch.Tensor | None]:
-        """A model of several outputs' labels: a list in the outputs' order (or of the outputs
-        that need labels, those with a loss or metric), or a dict by output name, as Keras takes."""
-        terms = self._objective.terms
-        names = [t.name for t in terms]
-        needed = [k for k, t in enumerate(terms) if t.needs_labels]
-        if isinstance(y, dict):
-            unknown = sorted(set(y) - set(names))
-            if unknown:
-                raise DataError(f"y: labels for outputs {unknown} the model does not have; its outputs: "
-                                f"{', '.join(names)}")
-            parts = [y.get(name) for name in names]
-        elif isinstance(y, (list, tuple)) and len(y) in (len(names), len(needed)):
-            parts = list(y) if len(y) == len(names) else [None] * len(names)
-            if len(y) != len(names):
-                for k, part in zip(needed, y):
-                    parts[k] = part
-        else:
-            raise DataError(f"y: this model has {len(names)} outputs ({', '.join(names)}); give a list of "
-                            "label arrays, one per output, or a dict by output name")
-        labels: list[torch.Tensor | None] = []
-        for k, part in enumerate(parts):
-            if part is None:
-                if k in needed:
-                    raise DataError(f"y: no labels for output {names[k]!r}, which has a loss or metric")
-                labels.append(None)
-                continue
-            ya = _as_array(part, f"y[{names[k]!r}]")
-            if len(ya) != n:
-                raise DataError(f"x has {n} samples but the labels of output {names[k]!r} have {len(ya)}")
-            labels.append(torch.from_numpy(np.ascontiguousarray(ya, dtype=np.float32)))
-        return labels
+    def _sample_weights(self, sample_weight: Any, class_weight: Any, yt: Any, n: int) -> torch.Tensor | None:
+        return arguments.sample_weights(sample_weight, class_weight, yt, n, self.output_count)
 
     def _outputs(self, xb: torch.Tensor,
                  forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
@@ -380,35 +260,6 @@ class Trainer:
         self._ensure_ready(xb)
         loss, values = self._train_step(xb, yb, wb=wb)
         return self._results(float(loss), values)
-
-    def _sample_weights(self, sample_weight: Any, class_weight: Any, yt: Any,
-                        n: int) -> torch.Tensor | None:
-        """Keras's per-row loss weights: `sample_weight` (one per row), or `class_weight` ({class:
-        weight}, 1 for a class it leaves out) read from the labels as Keras reads them (the class
-        id, a one-hot row's argmax, a binary label rounded)."""
-        if class_weight is not None and sample_weight is not None:
-            raise ConfigError("give class_weight or sample_weight, not both (Keras takes one)")
-        if class_weight is not None:
-            if not isinstance(class_weight, dict):
-                raise ConfigError("class_weight must be a dict {class: weight}, got "
-                                  f"{type(class_weight).__name__}")
-            if self.output_count > 1:
-                raise ConfigError("class_weight is for models of one output (Keras's rule); give "
-                                  "sample_weight")
-            labels = yt.numpy()
-            if labels.ndim > 1:
-                labels = labels.argmax(-1) if labels.shape[-1] != 1 else labels[..., 0]
-            ids = np.round(labels).astype(np.int64).reshape(len(labels), -1)[:, 0]
-            return torch.tensor([float(class_weight.get(int(k), 1.0)) for k in ids], dtype=torch.float32)
-        if sample_weight is None:
-            return None
-        weights = _as_array(sample_weight, "sample_weight")
-        if weights.ndim == 2 and weights.shape[1] == 1:
-            weights = weights[:, 0]
-        if weights.ndim != 1 or len(weights) != n or not np.issubdtype(weights.dtype, np.number):
-            raise DataError(f"sample_weight: expected one number per sample ({n}), got shape {weights.shape} "
-                            f"of {weights.dtype}")
-        return torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32))
 
     def _train_step(self, xb: torch.Tensor, yb: torch.Tensor,
                     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -529,7 +380,7 @@ class Trainer:
         """Train for `epochs` epochs. As in Keras, validation_split takes the LAST rows of x, y
         (and sample_weight) before shuffling; the epoch's loss and metrics are means over its
         samples; class_weight / sample_weight weigh the loss, not the metrics."""
-        _refuse("fit", unsupported)
+        arguments.refuse("fit", unsupported)
         self._require_compiled()
         keep_denormals_flushed()
         x, y, batch_size = _from_dataset(x, y, batch_size, "fit")
@@ -663,7 +514,7 @@ class Trainer:
     def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 1,
                  sample_weight: Any = None, return_dict: bool = False,
                  **unsupported: Any) -> list[float] | float | dict[str, float]:
-        _refuse("evaluate", unsupported)
+        arguments.refuse("evaluate", unsupported)
         self._require_compiled()
         keep_denormals_flushed()
         x, y, batch_size = _from_dataset(x, y, batch_size, "evaluate")
@@ -682,7 +533,7 @@ class Trainer:
                 **unsupported: Any) -> np.ndarray | list[np.ndarray]:
         """Model outputs for x, in batches, with no autograd and dropout off (a list of arrays for
         a model of several outputs, as Keras gives)."""
-        _refuse("predict", unsupported)
+        arguments.refuse("predict", unsupported)
         keep_denormals_flushed()
         x, _, batch_size = _from_dataset(x, None, batch_size, "predict", labels=False)
         xt, _ = self._to_tensors(x, None)
