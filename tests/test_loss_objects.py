@@ -63,7 +63,11 @@ def _logits_model(lib):
     return lib.Sequential([lib.Input((12,), dtype="int32"), L.Embedding(50, 8), L.GRU(6), L.Dense(1)])
 
 
-def test_a_model_trained_on_logits_with_several_metrics_is_kerass(tmp_path):
+def _trained_on_logits(metrics):
+    """Keras's model and textrnn's, from the same weights, compiled with a logits loss and
+    `metrics(library)`, after two epochs: (theirs, ours, x, y, their history, ours)."""
+    keras.backend.clear_session()
+    textrnn.backend.clear_session()
     keras.utils.set_random_seed(0)
     theirs, ours = _logits_model(keras), _logits_model(textrnn)
     ours.set_weights(theirs.get_weights())
@@ -71,9 +75,15 @@ def test_a_model_trained_on_logits_with_several_metrics_is_kerass(tmp_path):
     y = (x[:, 0] > 25).astype("float32")
     for model, lib in ((theirs, keras), (ours, textrnn)):
         model.compile(lib.optimizers.Adam(0.01), loss=lib.losses.BinaryCrossentropy(from_logits=True),
-                      metrics=[lib.metrics.BinaryAccuracy(threshold=0.0), "binary_accuracy"])
+                      metrics=metrics(lib))
     history = [m.fit(x, y, batch_size=16, epochs=2, shuffle=False, validation_split=0.2, verbose=0).history
                for m in (theirs, ours)]
+    return theirs, ours, x, y, history
+
+
+def test_a_model_trained_on_logits_with_several_metrics_is_kerass(tmp_path):
+    theirs, ours, x, y, history = _trained_on_logits(
+        lambda lib: [lib.metrics.BinaryAccuracy(threshold=0.0), "binary_accuracy"])
     assert list(history[1]) == list(history[0])
     for name, values in history[0].items():
         np.testing.assert_allclose(history[1][name], values, rtol=1e-4, err_msg=name)
@@ -112,20 +122,9 @@ def test_counted_metrics_add_up_over_batches_as_kerass(name, kwargs):
 
 
 def test_a_model_with_precision_recall_and_auc_logs_kerass_values(tmp_path):
-    keras.backend.clear_session()
-    textrnn.backend.clear_session()
-    keras.utils.set_random_seed(0)
-    theirs, ours = _logits_model(keras), _logits_model(textrnn)
-    ours.set_weights(theirs.get_weights())
-    x = RNG.integers(1, 50, (40, 12))
-    y = (x[:, 0] > 25).astype("float32")
-    for model, lib in ((theirs, keras), (ours, textrnn)):
-        model.compile(lib.optimizers.Adam(0.01), loss=lib.losses.BinaryCrossentropy(from_logits=True),
-                      metrics=["precision", lib.metrics.Recall(thresholds=0.0),
-                               lib.metrics.AUC(from_logits=True),
-                               lib.metrics.AUC(from_logits=True, curve="PR")])
-    history = [m.fit(x, y, batch_size=16, epochs=2, shuffle=False, validation_split=0.2, verbose=0).history
-               for m in (theirs, ours)]
+    theirs, ours, x, y, history = _trained_on_logits(
+        lambda lib: ["precision", lib.metrics.Recall(thresholds=0.0), lib.metrics.AUC(from_logits=True),
+                     lib.metrics.AUC(from_logits=True, curve="PR")])
     assert list(history[1]) == list(history[0])  # auc, auc_1, ... named as Keras names them
     for name, values in history[0].items():
         np.testing.assert_allclose(history[1][name], values, rtol=1e-4, atol=1e-6, err_msg=name)

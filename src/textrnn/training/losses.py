@@ -263,28 +263,27 @@ class ConfusionMetric(Metric):
         return hits / total if total > 0 else 0.0  # Keras's divide_no_nan
 
 
-class Precision(ConfusionMetric):
-    """The share of predicted positives (above `thresholds`, 0.5) that are positive."""
+class _TruePositiveShare(ConfusionMetric):
+    """True positives (above `thresholds`, 0.5) as a share of the predicted positives (precision)
+    or of the positives (recall)."""
 
+    options = {"thresholds": None, "top_k": None, "class_id": None}
+    of_predicted = True
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        positive, score = self._flat(y_true, y_pred)
+        called = score > _one_threshold(self)
+        whole = called if self.of_predicted else positive
+        return torch.stack([(called & positive).sum(), whole.sum()]).float() / len(y_true)
+
+
+class Precision(_TruePositiveShare):
     function_name = "precision"
-    options = {"thresholds": None, "top_k": None, "class_id": None}
-
-    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        positive, score = self._flat(y_true, y_pred)
-        called = score > _one_threshold(self)
-        return torch.stack([(called & positive).sum(), called.sum()]).float() / len(y_true)
 
 
-class Recall(ConfusionMetric):
-    """The share of positives predicted positive (above `thresholds`, 0.5)."""
-
+class Recall(_TruePositiveShare):
     function_name = "recall"
-    options = {"thresholds": None, "top_k": None, "class_id": None}
-
-    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        positive, score = self._flat(y_true, y_pred)
-        called = score > _one_threshold(self)
-        return torch.stack([(called & positive).sum(), positive.sum()]).float() / len(y_true)
+    of_predicted = False
 
 
 def _one_threshold(metric: Metric) -> float:
