@@ -71,6 +71,12 @@ def test_what_fit_does_not_take_is_refused_in_one_line():
     ours.fit(X, Y, steps_per_epoch=None, verbose=0)  # Keras's defaults spelled out still run
     with pytest.raises(ConfigError, match="validation_freq must be a whole number"):
         ours.fit(X, Y, validation_freq=[1, 2])
+    ours.compile("rmsprop", "binary_crossentropy", metrics=["acc"], run_eagerly=True, jit_compile=False,
+                 steps_per_execution=4)  # how Keras runs, not what it computes
+    with pytest.raises(ConfigError, match="compile: weighted_metrics= is not supported"):
+        ours.compile("rmsprop", "binary_crossentropy", weighted_metrics=["acc"])
+    with pytest.raises(ConfigError, match="compile: unknown argument metric="):
+        ours.compile("rmsprop", "binary_crossentropy", metric=["acc"])
 
 
 def test_sample_weights_weigh_every_outputs_loss_as_kerass():

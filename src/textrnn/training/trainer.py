@@ -109,10 +109,18 @@ class Trainer:
 
     # --- training setup -------------------------------------------------------------------------
     def compile(self, optimizer: str | optimizers_module.OptimizerSpec = "rmsprop",
-                loss: Any = "binary_crossentropy", metrics: Any = None, loss_weights: Any = None) -> None:
+                loss: Any = "binary_crossentropy", metrics: Any = None, loss_weights: Any = None,
+                weighted_metrics: Any = None, run_eagerly: bool = False, steps_per_execution: int = 1,
+                jit_compile: Any = "auto", auto_scale_loss: bool = True, **unsupported: Any) -> None:
         """Keras's compile. A model of several outputs takes a loss, loss weight and metrics per
         output (textrnn.training.objective); metrics stay third, as in Keras 2 (Keras 3 put
-        loss_weights there)."""
+        loss_weights there). Keras's execution settings (run_eagerly, steps_per_execution,
+        jit_compile, auto_scale_loss) change how Keras runs, not what it computes: taken, and
+        textrnn runs as it does."""
+        arguments.refuse("compile", unsupported)
+        if weighted_metrics:
+            raise ConfigError("compile: weighted_metrics= is not supported by textrnn (the metrics are "
+                              "unweighted, as Keras's metrics=)")
         self._optimizer_spec = optimizers_module.get(optimizer)
         loss = losses.deserialize(loss)  # a loss object as a saved config holds it
         metrics = losses.deserialize(metrics, losses.METRIC_CLASSES)
