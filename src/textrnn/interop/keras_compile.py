@@ -36,8 +36,7 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
                           "config": {"name": spec.name, "learning_rate": spec.learning_rate,
                                      **spec.options},
                           "registered_name": None},
-            "loss": losses.serialize(model.loss), "loss_weights": model.loss_weights,
-            "metrics": losses.serialize(model.metric_names),
+            **model.compile_entries(),
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 

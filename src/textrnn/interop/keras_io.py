@@ -90,14 +90,13 @@ def _endpoints(value: Any, what: str, source: str) -> tuple[list[tuple[str, int,
     return [tuple(r) for r in refs], one or len(refs) == 1
 
 
-def _functional_from_keras(config: dict[str, Any], source: str) -> Sequential:
+def _functional_from_keras(config: dict[str, Any], source: str, policy: str) -> Sequential:
     """A Keras 3 Functional config as a textrnn.Model: each layer called once per inbound node, on
     the tensors the node names (a recurrent layer's initial_state among its kwargs), as soon as
     they exist (a shared layer's later call may take from layers listed after it)."""
     from textrnn.models import Model
 
     body = config.get("config", {})
-    policy = _model_policy(body.get("layers", []), source)
     made: dict[tuple[str, int], list[Any]] = {}  # (layer, node) -> that call's output tensors
     pending = []  # (name, layer, node index, node), in the file's order
     for spec in body.get("layers", []):
@@ -154,9 +153,7 @@ def _functional_from_keras(config: dict[str, Any], source: str) -> Sequential:
         except (KeyError, IndexError):
             raise ConfigError(f"{source}: the model's {what} name layers the file does not define") from None
         ends.append(found[0] if one else found)
-    model = Model(*ends, name=body.get("name"))
-    model.dtype_policy = policy
-    return model
+    return Model(*ends, name=body.get("name"))
 
 
 _POLICY_CLASSES = ("DTypePolicy", "FloatDTypePolicy", "Policy")
@@ -204,13 +201,19 @@ def _layer_from_keras(spec: dict[str, Any], source: str, model_policy: str = "fl
 
 
 def model_from_keras_config(config: dict[str, Any], source: str = "config") -> Sequential:
-    if config.get("class_name") == "Functional":
-        return _functional_from_keras(config, source)
-    if config.get("class_name") != "Sequential":
+    if config.get("class_name") not in ("Sequential", "Functional"):
         raise ConfigError(f"{source}: only Sequential and Functional models are supported, got "
                           f"{config.get('class_name')!r}")
     specs = config.get("config", {}).get("layers", [])
     policy = _model_policy(specs, source)
+    build = _functional_from_keras if config["class_name"] == "Functional" else _sequential_from_keras
+    model = build(config, source, policy)
+    model.dtype_policy = policy
+    return model
+
+
+def _sequential_from_keras(config: dict[str, Any], source: str, policy: str) -> Sequential:
+    specs = config.get("config", {}).get("layers", [])
     input_shape = None
     layers = []
     for spec in specs:
@@ -222,7 +225,6 @@ def model_from_keras_config(config: dict[str, Any], source: str = "config") -> S
         if input_shape is None and "build_config" in spec:
             input_shape = spec["build_config"].get("input_shape")
     model = Sequential(layers, name=config.get("config", {}).get("name"))
-    model.dtype_policy = policy
     if input_shape is None:
         raise ConfigError(f"{source}: the model has no input shape (it was never built)")
     model.build(tuple(input_shape))

@@ -33,7 +33,6 @@ from textrnn.layers.recurrent import RNN
 from textrnn.layers.wrappers import Bidirectional
 from textrnn.models.summary import print_summary
 from textrnn.serialization import load_weights_file, read_json
-from textrnn.training import losses
 from textrnn.training import optimizers as optimizers_module
 from textrnn.training.checkpoint import optimizer_parts, restore_optimizer
 from textrnn.training.trainer import Trainer
@@ -203,10 +202,7 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         config = {"format": "textrnn-sequential-v1", "model": self.get_config()}
         optimizer_tensors = None
         if self.compiled:
-            config["compile"] = {"optimizer": self._optimizer_spec.get_config(),
-                                 "loss": losses.serialize(self.loss),
-                                 "metrics": losses.serialize(self.metric_names),
-                                 "loss_weights": self.loss_weights}
+            config["compile"] = {"optimizer": self._optimizer_spec.get_config(), **self.compile_entries()}
             if self.optimizer is not None:  # trained: its state goes along, so training goes on
                 optimizer_tensors, config["optimizer_state"] = optimizer_parts(self.optimizer)
 

@@ -122,23 +122,44 @@ ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 ACCURACY_NAMES = ("acc", "accuracy")
 
 
-class Loss:
-    """Keras's loss classes (`keras.losses.BinaryCrossentropy(from_logits=True)`, ...): called as
-    loss(y_true, y_pred), taken by compile as their names are, saved as Keras serialises them."""
+class _KerasObject:
+    """What Keras's loss and metric classes share here: their own arguments (`options`, with their
+    defaults) kept in `config`, Keras's other arguments taken at the `neutral` values only, Keras's
+    get_config, equality by config."""
 
-    function_name = ""  # the loss function it computes
-    options: dict[str, Any] = {}  # its own arguments and their defaults
-    # Keras's other arguments, taken at these values only
-    neutral = {"reduction": ("sum_over_batch_size", "auto", None), "axis": (-1,), "dtype": (None, "float32"),
-               "ignore_class": (None,)}
+    function_name = ""  # the function it computes
+    options: dict[str, Any] = {}
+    neutral: dict[str, tuple[Any, ...]] = {"dtype": (None, "float32")}
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        self.name = name or self.function_name
         for key, value in kwargs.items():
             if key not in self.options and value not in self.neutral.get(key, ()):
                 raise ConfigError(f"{type(self).__name__}({key}={value!r}) is not supported; textrnn takes "
                                   f"{', '.join(self.options) or 'no arguments'} (and name)")
+        self.name = name or self.function_name
         self.config = {k: kwargs.get(k, default) for k, default in self.options.items()}
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, **self.config}
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.get_config() == self.get_config()
+
+    __hash__ = None  # noqa: PIE794 - equal by value, not kept in sets
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config.items())})"
+
+
+class Loss(_KerasObject):
+    """Keras's loss classes (`keras.losses.BinaryCrossentropy(from_logits=True)`, ...): called as
+    loss(y_true, y_pred), taken by compile as their names are, saved as Keras serialises them."""
+
+    neutral = {"reduction": ("sum_over_batch_size", "auto", None), "axis": (-1,), "dtype": (None, "float32"),
+               "ignore_class": (None,)}
+
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
         if not 0 <= self.config.get("label_smoothing", 0) < 1:
             raise ConfigError(f"{type(self).__name__}: label_smoothing must be in [0, 1)")
 
@@ -156,17 +177,6 @@ class Loss:
         if self.config.get("from_logits"):
             return _with_logits(y_true, y_pred, self.function_name, sample_weight)
         return LOSSES[self.function_name][0](y_true, y_pred, sample_weight)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, **self.config}
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    __hash__ = None  # noqa: PIE794 - equal by value, not kept in sets
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config.items())})"
 
 
 class BinaryCrossentropy(Loss):
@@ -197,38 +207,20 @@ LOSS_CLASSES = {cls.__name__: cls for cls in (BinaryCrossentropy, CategoricalCro
                                                MeanAbsoluteError)}
 
 
-class Metric:
-    """Keras's accuracy metric classes (`keras.metrics.BinaryAccuracy(threshold=0.0)`, ...): called
-    as metric(y_true, y_pred) for a batch's value; compile takes them as it takes names."""
-
-    function_name = ""
-    options: dict[str, Any] = {}
-
-    def __init__(self, name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
-        unknown = sorted(set(kwargs) - set(self.options))
-        if unknown:
-            raise ConfigError(f"{type(self).__name__}({unknown[0]}=...) is not supported; textrnn takes "
-                              f"{', '.join(self.options) or 'no arguments'} (and name)")
-        self.name = name or self.function_name
-        self.config = {k: kwargs.get(k, default) for k, default in self.options.items()}
+class Metric(_KerasObject):
+    """Keras's metric classes (`keras.metrics.BinaryAccuracy(threshold=0.0)`, ...): called as
+    metric(y_true, y_pred) for a batch's value; compile takes them as it takes names."""
 
     def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        if "threshold" in self.config:
-            return _binary_accuracy_at(y_true, y_pred, self.config["threshold"])
         return METRICS[self.function_name](y_true, y_pred)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, **self.config}
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    __hash__ = None  # noqa: PIE794
 
 
 class BinaryAccuracy(Metric):
     function_name = "binary_accuracy"
     options = {"threshold": 0.5}
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return _binary_accuracy_at(y_true, y_pred, self.config["threshold"])
 
 
 class CategoricalAccuracy(Metric):
@@ -246,8 +238,8 @@ class ConfusionMetric(Metric):
 
     state_size = 2
 
-    def __init__(self, name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
-        super().__init__(name=name or auto_name(type(self).__name__), dtype=dtype, **kwargs)
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name or auto_name(type(self).__name__), **kwargs)
 
     @staticmethod
     def _flat(y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -306,8 +298,8 @@ class AUC(ConfusionMetric):
     options = {"num_thresholds": 200, "curve": "ROC", "summation_method": "interpolation", "thresholds": None,
                "multi_label": False, "num_labels": None, "label_weights": None, "from_logits": False}
 
-    def __init__(self, name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
-        super().__init__(name=name, dtype=dtype, **kwargs)
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
         c = self.config
         if c["multi_label"] or c["num_labels"] is not None or c["label_weights"] is not None:
             raise ConfigError("AUC(multi_label / num_labels / label_weights) is not supported")

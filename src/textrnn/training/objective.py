@@ -103,10 +103,13 @@ class Objective:
         self.names = [f"{self.terms[k].name}_loss" for k in self._own_losses] + [
             name for name, _, _ in metric_values]
 
-    def __call__(self, y_true: list[torch.Tensor | None], y_pred: list[torch.Tensor],
+    def __call__(self, y_true: Any, y_pred: Any,
                  sample_weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(the weighted total loss, the other values in the order of `names`) for one batch;
-        `sample_weight` (one per row) weighs every output's loss, not the metrics (Keras's)."""
+        `sample_weight` (one per row) weighs every output's loss, not the metrics (Keras's). A
+        model of one output gives its tensors as they are."""
+        if len(self.terms) == 1 and not isinstance(y_pred, list):
+            y_true, y_pred = [y_true], [y_pred]
         own = {}
         total = None
         for k, term in enumerate(self.terms):
@@ -119,7 +122,7 @@ class Objective:
             return total, total.detach().new_zeros(0)
         return total, torch.cat([v.detach().reshape(-1).to(total.dtype) for v in values])
 
-    def finalize(self, states: torch.Tensor) -> list[float]:
+    def finalize(self, states: list[float]) -> list[float]:
         """The values named by `names` from the batches' summed-up values: a mean's as it is, a
         counted metric's (precision, recall, AUC) from its counts."""
         out = [float(v) for v in states[:len(self._own_losses)]]
@@ -128,6 +131,7 @@ class Objective:
             fn = self.terms[k].metrics[j][1]
             size = getattr(fn, "state_size", 1)
             part = states[at:at + size]
-            out.append(fn.result(part) if hasattr(fn, "result") else float(part[0]))
+            counted = hasattr(fn, "result")
+            out.append(fn.result(torch.tensor(part, dtype=torch.float64)) if counted else part[0])
             at += size
         return out

@@ -42,24 +42,33 @@ def _from_dataset(x: Any, y: Any, batch_size: int, what: str, labels: bool = Tru
 
 # A model's inputs are one tensor, or a list of them for a functional model of several inputs.
 # These take rows of either; `width` (length buckets' columns from the right) applies to one input.
-def _count(x: torch.Tensor | list[torch.Tensor]) -> int:
+Batch = torch.Tensor | list[torch.Tensor]
+
+
+def _count(x: Batch) -> int:
     return len(x[0]) if isinstance(x, list) else len(x)
 
 
-def _take(x: torch.Tensor | list[torch.Tensor], rows: torch.Tensor,
-          width: int | None = None) -> torch.Tensor | list[torch.Tensor]:
-    if isinstance(x, list):  # several inputs, or several outputs' labels (None: an output without)
-        return [None if t is None else t.index_select(0, rows) for t in x]
+def _take(x: Batch | None, rows: torch.Tensor, width: int | None = None) -> Batch | None:
+    if x is None:  # no sample weights, or no labels for an output
+        return None
+    if isinstance(x, list):  # several inputs, or several outputs' labels
+        return [_take(t, rows) for t in x]
     # one gather of the rows' last `width` columns (x[rows, -width:] copies twice)
     return (x if width is None else x[:, -width:]).index_select(0, rows)
 
 
-def _split(x: torch.Tensor | list[torch.Tensor] | None, at: int) -> tuple[Any, Any]:
-    if x is None:  # no sample weights
+def _split(x: Batch | None, at: int) -> tuple[Any, Any]:
+    if x is None:  # no sample weights, or no labels for an output
         return None, None
     if isinstance(x, list):
-        return [t if t is None else t[:at] for t in x], [t if t is None else t[at:] for t in x]
+        return tuple(map(list, zip(*(_split(t, at) for t in x))))
     return x[:at], x[at:]
+
+
+def _flat(values: Any) -> list[float]:
+    """What steps give after their loss (a tensor, a float, or a list), as a flat list."""
+    return torch.as_tensor(values, dtype=torch.float64).reshape(-1).tolist()
 
 
 class Trainer:
@@ -145,6 +154,12 @@ class Trainer:
         self.optimizer = None  # created once the weights exist
         self.compiled = True
 
+    def compile_entries(self) -> dict[str, Any]:
+        """compile's loss, loss weights and metrics as Keras's compile_config holds them (objects
+        serialised); textrnn's saved config holds them the same way."""
+        return {"loss": losses.serialize(self.loss), "loss_weights": self.loss_weights,
+                "metrics": losses.serialize(self.metric_names)}
+
     def _log_names(self) -> list[str]:
         """The names of the values a step gives after the loss (Keras's logs and evaluate's list)."""
         if self._objective is not None:
@@ -197,12 +212,14 @@ class Trainer:
             if self.device.type == "cpu":
                 self.to_device(None)
 
-    def _on_device(self, t: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+    def _on_device(self, t: Batch | None) -> Batch | None:
         """A batch where the weights are (a no-op on the CPU). To a GPU it goes through pinned
         memory, so the copy runs beside the computation (torch's pinned-memory cache recycles the
         buffers once their copies are done)."""
+        if t is None:  # no sample weights, or no labels for an output
+            return None
         if isinstance(t, list):  # a functional model's several inputs, or outputs' labels
-            return [None if part is None else self._on_device(part) for part in t]
+            return [self._on_device(part) for part in t]
         device = self.device
         if t.device == device:
             return t
@@ -254,10 +271,8 @@ class Trainer:
         """(loss, the values named by _log_names): one output's accuracy, or a tensor of several;
         `wb` the rows' sample weights, which weigh the loss only (Keras's)."""
         pred = self._outputs(xb, forward)
-        if self._objective is not None and self.output_count > 1:
+        if self._objective is not None:
             return self._objective(yb, pred, wb)
-        if self._objective is not None:  # one output, several metrics
-            return self._objective([yb], [pred], wb)
         return self._loss_fn(yb, pred, wb), self._accuracy_fn(yb, pred)
 
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
@@ -284,7 +299,7 @@ class Trainer:
         if result is not None:
             return result[0], result[1]
         self.optimizer.zero_grad(set_to_none=True)
-        loss, acc = self._batch_metrics(xb, yb, forward, None if wb is None else self._on_device(wb))
+        loss, acc = self._batch_metrics(xb, yb, forward, self._on_device(wb))
         precision.backward_and_step(loss, self.optimizer, self.loss_scaler())
         return loss.detach(), acc
 
@@ -320,8 +335,7 @@ class Trainer:
             return self._results(results["loss"], results["values"])
         self.eval()
         with torch.inference_mode():
-            loss, values = self._batch_metrics(self._on_device(xb), self._on_device(yb),
-                                               wb=None if wb is None else self._on_device(wb))
+            loss, values = self._batch_metrics(*map(self._on_device, (xb, yb)), wb=self._on_device(wb))
         return self._results(float(loss), values)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
@@ -337,10 +351,10 @@ class Trainer:
     def _values(self, values: Any) -> list[float]:
         """The values named by _log_names, from what steps gave after their loss (summed up over
         batches: means, or a counted metric's counts)."""
-        states = torch.as_tensor(values, dtype=torch.float64).reshape(-1).cpu()
+        states = _flat(values)
         if self._objective is not None:
             return self._objective.finalize(states)
-        return states.tolist()[:len(self._log_names())]
+        return states[:len(self._log_names())]
 
     def _results(self, loss: float, values: Any) -> list[float] | float:
         """Keras's result of evaluate and the batch methods: the loss alone, or a list in Keras's
@@ -395,9 +409,7 @@ class Trainer:
         if isinstance(validation_data, TextDataset):
             validation_data = validation_data.as_arrays()
         xt, yt = self._to_tensors(x, y)
-        if class_weight is not None and sample_weight is not None:
-            self._sample_weights(sample_weight, class_weight, yt, _count(xt))  # says why not, in one line
-        wt = self._sample_weights(sample_weight, None, yt, _count(xt))
+        wt = self._sample_weights(sample_weight, class_weight, yt, _count(xt))
         if not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be in [0, 1), got {validation_split}")
         if not (isinstance(validation_freq, int) and validation_freq >= 1):
@@ -408,16 +420,15 @@ class Trainer:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ConfigError("validation_data must be (x, y) or (x, y, sample_weight)")
             x_val, y_val, *w_val = validation_data
-            val = self._to_tensors(x_val, y_val)
-            val = (*val, self._sample_weights(w_val[0] if w_val else None, None, val[1], _count(val[0])))
+            x_val, y_val = self._to_tensors(x_val, y_val)
+            w_val = self._sample_weights(w_val[0] if w_val else None, None, y_val, _count(x_val))
+            val = (x_val, y_val, w_val)
         elif validation_split > 0:
             split = int(_count(xt) * (1 - validation_split))
             (xt, x_val), (yt, y_val), (wt, w_val) = _split(xt, split), _split(yt, split), _split(wt, split)
-            val = (x_val, y_val, w_val)
+            val = (x_val, y_val, None if class_weight is not None else w_val)  # class weights: training's
         if _count(xt) == 0:
             raise DataError("fit got no training samples")
-        if class_weight is not None:  # on the training rows, after the split (Keras's order)
-            wt = self._sample_weights(None, class_weight, yt, _count(xt))
         self._ensure_ready(xt)
 
         history = History()
@@ -456,7 +467,7 @@ class Trainer:
                 rows, width = batches[i]
                 idx = distributed.local_rows(rows)
                 loss, values = self._train_step(_take(xt, idx, width), _take(yt, idx), forward,
-                                                None if wt is None else wt[idx])
+                                                _take(wt, idx))
                 total_loss += loss * len(idx)
                 total_values += values * len(idx)
                 seen += len(idx)
@@ -470,8 +481,9 @@ class Trainer:
                 if self.stop_training:  # a callback stopped it inside the epoch (TerminateOnNaN)
                     steps = i + 1
                     break
-            states = torch.as_tensor(total_values / seen).reshape(-1).tolist()  # before the values:
-            mean_loss, *states = distributed.mean_over_ranks(float(total_loss) / seen, *states)  # counts add
+            # the processes' sums are averaged before the values are made from them (counts add up)
+            mean_loss, *states = distributed.mean_over_ranks(float(total_loss) / seen,
+                                                             *_flat(total_values / seen))
             logs = dict(sorted(self._named(mean_loss, states).items()))  # Keras's order
             if val is not None and (epoch + 1) % validation_freq == 0:
                 x_val, y_val, w_val = val
@@ -510,14 +522,13 @@ class Trainer:
         with torch.inference_mode():
             for rows, width in self._batches(xt, batch_size):
                 x_rows = _take(xt, rows, width)
-                w_rows = None if wt is None else self._on_device(wt[rows])
-                loss, values = self._batch_metrics(self._on_device(x_rows), self._on_device(_take(yt, rows)),
-                                                   wb=w_rows)
+                loss, values = self._batch_metrics(*map(self._on_device, (x_rows, _take(yt, rows))),
+                                                   wb=self._on_device(_take(wt, rows)))
                 n = _count(x_rows)
                 loss_sum += loss.double() * n  # read once, at the end
                 values_sum += values.double() * n
         n = _count(xt)
-        return {"loss": float(loss_sum) / n, "values": torch.as_tensor(values_sum / n).reshape(-1).tolist()}
+        return {"loss": float(loss_sum) / n, "values": _flat(values_sum / n)}
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 1,
                  sample_weight: Any = None, return_dict: bool = False,
