@@ -18,7 +18,7 @@ LAYERS = [
     ["textrnn.training"],
     ["textrnn.models"],
     ["textrnn.interop", "textrnn.keras_io", "textrnn.datasets", "textrnn.utils", "textrnn.preprocessing",
-     "textrnn.optimizers", "textrnn.callbacks", "textrnn.losses", "textrnn.metrics",
+     "textrnn.optimizers", "textrnn.callbacks", "textrnn.losses", "textrnn.metrics", "textrnn.initializers",
      "textrnn.mixed_precision"],
     ["textrnn.app"],
     ["textrnn.cli", "textrnn.__main__"],

@@ -58,6 +58,7 @@ _KERAS_NAMES = {
     "optimizers": ("textrnn.optimizers", None),
     "losses": ("textrnn.losses", None),
     "metrics": ("textrnn.metrics", None),
+    "initializers": ("textrnn.initializers", None),
     "mixed_precision": ("textrnn.mixed_precision", None),
     "backend": ("textrnn.backend", None),
 }

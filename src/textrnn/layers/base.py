@@ -108,7 +108,7 @@ class Layer(WeightSplit, nn.Module):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return input_shape
 
-    def add_weight(self, name: str, shape: tuple[int, ...], initializer: str) -> nn.Parameter:
+    def add_weight(self, name: str, shape: tuple[int, ...], initializer: Any) -> nn.Parameter:
         param = nn.Parameter(torch.empty(shape, dtype=torch.float32))
         initialize(param, initializer)
         self.register_parameter(name, param)

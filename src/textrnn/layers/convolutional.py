@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from textrnn.errors import ConfigError
-from textrnn.layers import activations
+from textrnn.layers import activations, initializers
 from textrnn.layers.base import Layer, Shape
 
 
@@ -52,8 +52,8 @@ class Conv1D(Layer):
 
     def __init__(self, filters: int, kernel_size: int | tuple[int], strides: int | tuple[int] = 1,
                  padding: str = "valid", dilation_rate: int | tuple[int] = 1, activation: str | None = None,
-                 use_bias: bool = True, kernel_initializer: str = "glorot_uniform",
-                 bias_initializer: str = "zeros", data_format: str | None = None, **kwargs: Any) -> None:
+                 use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise ConfigError(f"Conv1D: only data_format 'channels_last' is supported, got {data_format!r}")
@@ -67,7 +67,8 @@ class Conv1D(Layer):
         self.activation = activation or "linear"
         self._activation_fn = activations.get(self.activation)
         self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_initializer = initializers.checked(kernel_initializer)
+        self.bias_initializer = initializers.checked(bias_initializer)
 
     def build(self, input_shape: Shape) -> None:
         shape = (self.kernel_size, int(input_shape[-1]), self.filters)
@@ -100,7 +101,8 @@ class Conv1D(Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "dilation_rate": self.dilation_rate,
                 "activation": self.activation, "use_bias": self.use_bias,
-                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer}
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
 
 
 class _Pooling1D(Layer):

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from textrnn.errors import ConfigError
-from textrnn.layers import activations
+from textrnn.layers import activations, initializers
 from textrnn.layers.base import Layer, Shape
 
 
@@ -21,8 +21,8 @@ class Dense(Layer):
         units: int,
         activation: str | None = None,
         use_bias: bool = True,
-        kernel_initializer: str = "glorot_uniform",
-        bias_initializer: str = "zeros",
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -30,8 +30,8 @@ class Dense(Layer):
         self.activation = activation or "linear"
         self._activation_fn = activations.get(self.activation)
         self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
+        self.kernel_initializer = initializers.checked(kernel_initializer)
+        self.bias_initializer = initializers.checked(bias_initializer)
 
     def build(self, input_shape: Shape) -> None:
         self.add_weight("kernel", (int(input_shape[-1]), self.units), self.kernel_initializer)
@@ -55,8 +55,8 @@ class Dense(Layer):
             "units": self.units,
             "activation": self.activation,
             "use_bias": self.use_bias,
-            "kernel_initializer": self.kernel_initializer,
-            "bias_initializer": self.bias_initializer,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
         }
 
 

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from textrnn.backend import kernels
 from textrnn.errors import DataError
+from textrnn.layers import initializers
 from textrnn.layers.base import Layer, Shape
 
 
@@ -48,7 +49,7 @@ class Embedding(Layer):
         self,
         input_dim: int,
         output_dim: int,
-        embeddings_initializer: str = "uniform",
+        embeddings_initializer: Any = "uniform",
         mask_zero: bool = False,
         weights: list[np.ndarray] | None = None,
         input_length: int | None = None,
@@ -59,7 +60,7 @@ class Embedding(Layer):
         super().__init__(**kwargs)
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
-        self.embeddings_initializer = embeddings_initializer
+        self.embeddings_initializer = initializers.checked(embeddings_initializer)
         self.mask_zero = mask_zero
         self.input_length = input_length
         self._initial_weights = weights
@@ -102,7 +103,7 @@ class Embedding(Layer):
             **super().get_config(),
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
-            "embeddings_initializer": self.embeddings_initializer,
+            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
             "mask_zero": self.mask_zero,
         }
         return config

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from textrnn.errors import ConfigError
+from textrnn.layers import initializers
 from textrnn.layers.base import Layer, Shape
 
 
@@ -36,10 +37,11 @@ class LayerNormalization(_FeatureNormalization):
     """Each row normalised over its own features; weights gamma, beta."""
 
     def __init__(self, axis: int | list[int] = -1, epsilon: float = 1e-3, center: bool = True,
-                 scale: bool = True, beta_initializer: str = "zeros", gamma_initializer: str = "ones",
+                 scale: bool = True, beta_initializer: Any = "zeros", gamma_initializer: Any = "ones",
                  **kwargs: Any) -> None:
         super().__init__(axis, epsilon, center, scale, **kwargs)
-        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        self.beta_initializer = initializers.checked(beta_initializer)
+        self.gamma_initializer = initializers.checked(gamma_initializer)
 
     def build(self, input_shape: Shape) -> None:
         if self.scale:
@@ -55,8 +57,8 @@ class LayerNormalization(_FeatureNormalization):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": -1, "epsilon": self.epsilon, "center": self.center,
-                "scale": self.scale, "beta_initializer": self.beta_initializer,
-                "gamma_initializer": self.gamma_initializer}
+                "scale": self.scale, "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer)}
 
 
 class BatchNormalization(_FeatureNormalization):
@@ -67,14 +69,14 @@ class BatchNormalization(_FeatureNormalization):
     moving_variance (never trained by the optimizer)."""
 
     def __init__(self, axis: int | list[int] = -1, momentum: float = 0.99, epsilon: float = 1e-3,
-                 center: bool = True, scale: bool = True, beta_initializer: str = "zeros",
-                 gamma_initializer: str = "ones", moving_mean_initializer: str = "zeros",
-                 moving_variance_initializer: str = "ones", **kwargs: Any) -> None:
+                 center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
+                 gamma_initializer: Any = "ones", moving_mean_initializer: Any = "zeros",
+                 moving_variance_initializer: Any = "ones", **kwargs: Any) -> None:
         super().__init__(axis, epsilon, center, scale, **kwargs)
         self.momentum = float(momentum)
-        self.initializers = {"beta": beta_initializer, "gamma": gamma_initializer,
-                             "moving_mean": moving_mean_initializer,
-                             "moving_variance": moving_variance_initializer}
+        self.initializers = {name: initializers.checked(init) for name, init in (
+            ("beta", beta_initializer), ("gamma", gamma_initializer),
+            ("moving_mean", moving_mean_initializer), ("moving_variance", moving_variance_initializer))}
 
     def build(self, input_shape: Shape) -> None:
         features = (int(input_shape[-1]),)
@@ -106,4 +108,5 @@ class BatchNormalization(_FeatureNormalization):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": -1, "momentum": self.momentum, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale,
-                **{f"{name}_initializer": init for name, init in self.initializers.items()}}
+                **{f"{name}_initializer": initializers.serialize(init)
+                   for name, init in self.initializers.items()}}

@@ -14,7 +14,7 @@ import torch
 
 from textrnn.backend import kernels, sequence
 from textrnn.errors import ConfigError
-from textrnn.layers import activations
+from textrnn.layers import activations, initializers
 from textrnn.layers.base import Layer, Shape
 
 
@@ -49,9 +49,9 @@ class RNN(Layer):
         activation: str = "tanh",
         recurrent_activation: str = "sigmoid",
         use_bias: bool = True,
-        kernel_initializer: str = "glorot_uniform",
-        recurrent_initializer: str = "orthogonal",
-        bias_initializer: str = "zeros",
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         return_sequences: bool = False,
@@ -72,9 +72,9 @@ class RNN(Layer):
         self._act = activations.get(activation)
         self._rec_act = activations.get(recurrent_activation)
         self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.recurrent_initializer = recurrent_initializer
-        self.bias_initializer = bias_initializer
+        self.kernel_initializer = initializers.checked(kernel_initializer)
+        self.recurrent_initializer = initializers.checked(recurrent_initializer)
+        self.bias_initializer = initializers.checked(bias_initializer)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.return_sequences = return_sequences
@@ -296,9 +296,9 @@ class RNN(Layer):
             "activation": self.activation,
             "recurrent_activation": self.recurrent_activation,
             "use_bias": self.use_bias,
-            "kernel_initializer": self.kernel_initializer,
-            "recurrent_initializer": self.recurrent_initializer,
-            "bias_initializer": self.bias_initializer,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "return_sequences": self.return_sequences,
