@@ -11,8 +11,10 @@ from textrnn.errors import ConfigError
 from textrnn.models import Sequential
 from textrnn.training.callbacks import (
     CSVLogger,
+    EarlyStopping,
     LambdaCallback,
     LearningRateScheduler,
+    ModelCheckpoint,
     ReduceLROnPlateau,
     TensorBoard,
     TerminateOnNaN,
@@ -172,3 +174,53 @@ def test_terminate_on_nan_stops_inside_the_epoch():
     assert model.stop_training and len(steps) < 3 * 8
     with pytest.raises(ConfigError, match="unknown hook"):
         LambdaCallback(on_step=print)
+
+
+def _keras_model():
+    model = keras.Sequential([keras.Input((6,), dtype="int32"), keras.layers.Embedding(20, 4),
+                              keras.layers.LSTM(3), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("rmsprop", "binary_crossentropy")
+    return model
+
+
+def _run(callback, model, logs_per_epoch):
+    """Epochs with the given logs, as fit drives a callback (stopping where it says)."""
+    callback.set_model(model)
+    model.stop_training = False
+    callback.on_train_begin()
+    for epoch, logs in enumerate(logs_per_epoch):
+        callback.on_epoch_begin(epoch)
+        callback.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callback.on_train_end()
+    return epoch
+
+
+@pytest.mark.parametrize("kwargs", [dict(patience=2, verbose=1),
+                                    dict(patience=1, baseline=0.92, verbose=1),
+                                    dict(patience=2, start_from_epoch=3, verbose=1,
+                                         restore_best_weights=True),
+                                    dict(patience=3, min_delta=0.05, mode="min", verbose=1)])
+def test_early_stopping_takes_kerass_arguments_and_prints_its_lines(kwargs, capsys):
+    logs = [{"val_loss": v} for v in VAL_LOSS]
+    theirs = _run(keras.callbacks.EarlyStopping(**kwargs), _keras_model(), logs)
+    printed = capsys.readouterr().out
+    ours = _run(EarlyStopping(**kwargs), _model(), logs)
+    assert (ours, capsys.readouterr().out) == (theirs, printed)
+    assert "early stopping" in printed
+
+
+@pytest.mark.parametrize("kwargs", [dict(save_best_only=True, verbose=1), dict(verbose=1),
+                                    dict(save_best_only=True, initial_value_threshold=0.93, verbose=1),
+                                    dict(save_best_only=True, save_weights_only=True, verbose=1)])
+def test_model_checkpoint_takes_kerass_arguments_and_prints_its_lines(tmp_path, kwargs, capsys):
+    suffix = ".weights.h5" if kwargs.get("save_weights_only") else ".keras"
+    logs = [{"val_loss": v} for v in VAL_LOSS[:7]]
+    _run(keras.callbacks.ModelCheckpoint(str(tmp_path / "k" / ("e{epoch}" + suffix)), **kwargs),
+         _keras_model(), logs)
+    printed = capsys.readouterr().out.replace(str(tmp_path / "k"), "DIR")
+    _run(ModelCheckpoint(str(tmp_path / "t" / ("e{epoch}" + suffix)), **kwargs), _model(), logs)
+    assert capsys.readouterr().out.replace(str(tmp_path / "t"), "DIR") == printed
+    saved = [sorted(p.name for p in (tmp_path / side).iterdir()) for side in ("t", "k")]
+    assert saved[0] == saved[1]

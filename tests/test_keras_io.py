@@ -8,10 +8,11 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+import textrnn
 from textrnn.app import zoo
 from textrnn.cli import main
 from textrnn.data.datasets import prepare
-from textrnn.errors import ConfigError
+from textrnn.errors import ConfigError, DataError
 from textrnn.interop.keras_io import load_keras_model, load_keras_weights, save_keras_model
 from textrnn.models import load_model
 
@@ -277,3 +278,54 @@ def test_a_keras_file_compiled_with_what_textrnn_lacks_loads_uncompiled(tmp_path
     km.compile(optimizer=keras.optimizers.RMSprop(0.1, centered=True), loss="binary_crossentropy")
     km.save(tmp_path / "k.keras")
     assert not load_keras_model(tmp_path / "k.keras").compiled
+
+
+def _compiled_pair(fit=True):
+    keras.utils.set_random_seed(0)
+    theirs = keras.Sequential([keras.Input((T,), dtype="int32"), keras.layers.Embedding(500, 8),
+                               keras.layers.GRU(4), keras.layers.Dense(1, activation="sigmoid")])
+    ours = textrnn.Sequential([textrnn.Input((T,), dtype="int32"), textrnn.layers.Embedding(500, 8),
+                               textrnn.layers.GRU(4), textrnn.layers.Dense(1, activation="sigmoid")])
+    for model, lib in ((theirs, keras), (ours, textrnn)):
+        model.compile(lib.optimizers.Adam(0.01), "binary_crossentropy")
+    return theirs, ours
+
+
+def test_save_weights_and_load_weights_cross_both_ways_with_the_optimizer(tmp_path, reviews):
+    x, y = reviews[0][:64], reviews[1][:64]
+    theirs, ours = _compiled_pair()
+    theirs.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    theirs.save_weights(tmp_path / "k.weights.h5")
+    ours.load_weights(tmp_path / "k.weights.h5")  # layers and Adam's slots, as Keras's load_weights
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+    for model in (theirs, ours):  # both train on from the same state
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+    ours.save_weights(tmp_path / "t.weights.h5")
+    again, _ = _compiled_pair()
+    again.fit(x[:16], y[:16], batch_size=16, epochs=1, verbose=0)  # its optimizer made, then replaced
+    again.load_weights(tmp_path / "t.weights.h5")
+    np.testing.assert_allclose(again.predict(x, verbose=0), ours.predict(x, verbose=0), atol=1e-5)
+    again.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    ours.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(again.get_weights(), ours.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+    theirs.save(tmp_path / "k.keras")  # load_weights reads a .keras file's weights too
+    fresh = _compiled_pair()[1]
+    fresh.load_weights(tmp_path / "k.keras")
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-5)
+
+
+def test_save_weights_refuses_what_keras_refuses_in_one_line(tmp_path):
+    _, ours = _compiled_pair()
+    with pytest.raises(ConfigError, match=r"must end in \.weights\.h5"):
+        ours.save_weights(tmp_path / "w.h5")
+    with pytest.raises(DataError, match="file not found"):
+        ours.load_weights(tmp_path / "missing.weights.h5")
+    (tmp_path / "bad.weights.h5").write_bytes(b"not hdf5")
+    with pytest.raises(DataError, match="not a readable .weights.h5 file"):
+        ours.load_weights(tmp_path / "bad.weights.h5")
+    assert not (tmp_path / "w.h5").exists()

@@ -262,16 +262,54 @@ def _read_weights(model: Sequential, h5: h5py.File, source: str) -> None:
             raise DataError(f"{source}: {exc}") from None
 
 
+def _read_optimizer(model: Sequential, h5: h5py.File, source: str) -> None:
+    """A compiled model's optimizer where the file's stopped, if the file holds one."""
+    if not model.compiled or "optimizer/vars" not in h5:
+        return
+    arrays = _group_arrays(h5["optimizer/vars"])
+    if "optimizer/inner_optimizer/vars" in h5:  # a LossScaleOptimizer (mixed_float16)
+        restore_loss_scale(model, arrays, source)
+        arrays = _group_arrays(h5["optimizer/inner_optimizer/vars"])
+    restore_optimizer_arrays(model, arrays, source)
+
+
 def load_keras_weights(model: Sequential, path: str | Path) -> Sequential:
-    """Load a Keras `.weights.h5` file into a textrnn model of the same architecture."""
+    """`model.load_weights(path)`: a Keras `.weights.h5` file (or a `.keras` file's weights) into a
+    model of the same architecture; a compiled model takes the optimizer's state too, as Keras's."""
     if not model.built:
         raise ConfigError("build the model before loading weights into it")
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.name.endswith(".keras"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                limit = 4 * model.count_params() * 2 + (1 << 20)
+                data = _read_member(archive, "model.weights.h5", limit, path)
+        except (zipfile.BadZipFile, KeyError) as exc:
+            raise DataError(f"{path}: not a Keras 3 .keras archive ({type(exc).__name__}: {exc})") from None
+        source: Any = io.BytesIO(data)
+    elif path.name.endswith(".weights.h5"):
+        source = path
+    else:
+        raise ConfigError(f"{path}: load_weights reads a .weights.h5 or .keras file")
     try:
-        with h5py.File(path, "r") as h5:
+        with h5py.File(source, "r") as h5:
             _read_weights(model, h5, str(path))
+            _read_optimizer(model, h5, str(path))
     except OSError as exc:
         raise DataError(f"{path}: not a readable .weights.h5 file ({exc})") from None
     return model
+
+
+def save_keras_weights(model: Sequential, path: str | Path) -> None:
+    """`model.save_weights(path)`: Keras 3's `.weights.h5` file (the layers' weights and a trained
+    optimizer's state, laid out as inside a `.keras` archive), written atomically."""
+    if not str(path).endswith(".weights.h5"):
+        raise ConfigError(f"save_weights: the file name must end in .weights.h5 (Keras 3), got {path}")
+    if not model.built:
+        raise ConfigError("cannot save the weights of a model that has no weights yet")
+    atomic_write_bytes(path, _weights_h5(model))
 
 
 def load_keras_model(path: str | Path) -> Sequential:
@@ -296,12 +334,8 @@ def load_keras_model(path: str | Path) -> Sequential:
         with h5py.File(io.BytesIO(weights), "r") as h5:
             _read_weights(model, h5, str(path))
             # Compiled as Keras saved it, and its optimizer where it stopped: training goes on.
-            if compile_from_config(model, config.get("compile_config")) and "optimizer/vars" in h5:
-                arrays = _group_arrays(h5["optimizer/vars"])
-                if "optimizer/inner_optimizer/vars" in h5:  # a LossScaleOptimizer (mixed_float16)
-                    restore_loss_scale(model, arrays, str(path))
-                    arrays = _group_arrays(h5["optimizer/inner_optimizer/vars"])
-                restore_optimizer_arrays(model, arrays, str(path))
+            compile_from_config(model, config.get("compile_config"))
+            _read_optimizer(model, h5, str(path))
     except OSError as exc:
         raise DataError(f"{path}: model.weights.h5 is not a readable HDF5 file ({exc})") from None
     return model
@@ -418,6 +452,17 @@ def save_keras_model(model: Sequential, path: str | Path) -> None:
         config["config"]["dtype"] = _policy_config(model.dtype_policy.name)
     if model.compiled:
         config["compile_config"] = compile_config(model)
+    metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    zip_buffer = io.BytesIO()
+    with zipfile.ZipFile(zip_buffer, "w") as archive:
+        archive.writestr("metadata.json", json.dumps(metadata))
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("model.weights.h5", _weights_h5(model))
+    atomic_write_bytes(path, zip_buffer.getvalue())
+
+
+def _weights_h5(model: Sequential) -> bytes:
+    """Keras's weights file: each layer's arrays, then a trained optimizer's."""
     h5_buffer = io.BytesIO()
     with h5py.File(h5_buffer, "w") as h5:
         for layer, name in zip(model.layers, _unique_names(model)):
@@ -435,10 +480,4 @@ def save_keras_model(model: Sequential, path: str | Path) -> None:
             for group, values in groups.items():
                 for i, array in enumerate(values):
                     h5.create_dataset(f"{group}/{i}", data=array)
-    metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
-    zip_buffer = io.BytesIO()
-    with zipfile.ZipFile(zip_buffer, "w") as archive:
-        archive.writestr("metadata.json", json.dumps(metadata))
-        archive.writestr("config.json", json.dumps(config))
-        archive.writestr("model.weights.h5", h5_buffer.getvalue())
-    atomic_write_bytes(path, zip_buffer.getvalue())
+    return h5_buffer.getvalue()

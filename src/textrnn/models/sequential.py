@@ -218,6 +218,20 @@ class Sequential(Trainer, WeightSplit, nn.Module):
 
         atomic_write_dir(path, fill)
 
+    def save_weights(self, filepath: str | Path, overwrite: bool = True) -> None:
+        """Keras 3's `.weights.h5` file of the layers' weights (and a trained optimizer's state),
+        which Keras's `load_weights` reads too."""
+        if not overwrite and Path(filepath).exists():
+            raise ConfigError(f"{filepath}: exists, and overwrite=False")
+        _plugin(KERAS_FILES, "save_keras_weights")(self, filepath)
+
+    def load_weights(self, filepath: str | Path, skip_mismatch: bool = False) -> None:
+        """The weights of a `.weights.h5` file (Keras's or save_weights') or of a `.keras` file, into
+        this model of the same architecture."""
+        if skip_mismatch:
+            raise ConfigError("load_weights: skip_mismatch=True is not supported")
+        _plugin(KERAS_FILES, "load_keras_weights")(self, filepath)
+
     def _save_extras(self, folder: Path) -> None:
         """A subclass's own files, written into the model's folder before it appears."""
 

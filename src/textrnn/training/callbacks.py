@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import csv
 import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,17 +90,20 @@ class _Monitor(Callback):
 
 
 class EarlyStopping(_Monitor):
-    """Stop when `monitor` has not improved for `patience` epochs. With restore_best_weights the
-    best epoch's weights are put back when training ends, stopped early or not (as Keras 3 does)."""
+    """Stop when `monitor` has not improved for `patience` epochs (counted from `start_from_epoch`;
+    `baseline` is the value to beat first). With restore_best_weights the best epoch's weights are
+    put back when training ends, stopped early or not (as Keras 3 does); verbose=1 says so."""
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
-                 mode: str = "auto", restore_best_weights: bool = False) -> None:
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
+                 verbose: int = 0, mode: str = "auto", baseline: float | None = None,
+                 restore_best_weights: bool = False, start_from_epoch: int = 0) -> None:
         super().__init__(monitor, mode, min_delta)
-        self.patience = patience
+        self.patience, self.verbose = patience, verbose
+        self.baseline, self.start_from_epoch = baseline, start_from_epoch
         self.restore_best_weights = restore_best_weights
         self.wait = 0
         self.best_weights: dict[str, Any] | None = None
-        self.stopped_epoch = 0
+        self.best_epoch = self.stopped_epoch = 0
         self._restored = False
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
@@ -108,13 +112,17 @@ class EarlyStopping(_Monitor):
             return
         self.wait = 0
         self.best = math.inf if self.mode == "min" else -math.inf
+        if self.baseline is not None:
+            self.best = float(self.baseline)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         value = self._current(logs)
-        if value is None:
+        if value is None or epoch < self.start_from_epoch:
             return
+        if self.restore_best_weights and self.best_weights is None:  # Keras: the first counts as best
+            self.best_weights, self.best_epoch = copy.deepcopy(self.model.state_dict()), epoch
         if self._improved(value):
-            self.best, self.wait = value, 0
+            self.best, self.wait, self.best_epoch = value, 0, epoch
             if self.restore_best_weights:
                 self.best_weights = copy.deepcopy(self.model.state_dict())
             return
@@ -124,7 +132,11 @@ class EarlyStopping(_Monitor):
             self.model.stop_training = True
 
     def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
             self.model.load_state_dict(self.best_weights)
 
     def state(self) -> dict[str, Any]:
@@ -136,23 +148,50 @@ class EarlyStopping(_Monitor):
 
 
 class ModelCheckpoint(_Monitor):
-    """Save the model (folder format) after each epoch, or only when `monitor` improves."""
+    """Save the model after each epoch, or only when `monitor` improves: a `.keras` file, a
+    textrnn folder for any other path, or with save_weights_only a `.weights.h5` file. The path may
+    name the epoch and logs (`"ckpt-{epoch:02d}-{val_loss:.2f}.keras"`); verbose=1 prints Keras's
+    lines."""
 
-    def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False,
-                 mode: str = "auto") -> None:
+    def __init__(self, filepath: str, monitor: str = "val_loss", verbose: int = 0,
+                 save_best_only: bool = False, save_weights_only: bool = False, mode: str = "auto",
+                 save_freq: str = "epoch", initial_value_threshold: float | None = None) -> None:
         super().__init__(monitor, mode)
-        self.filepath = filepath
-        self.save_best_only = save_best_only
+        if save_freq != "epoch":
+            raise ConfigError(f"ModelCheckpoint: save_freq={save_freq!r} is not supported (only 'epoch')")
+        if save_weights_only and not str(filepath).endswith(".weights.h5"):
+            raise ConfigError(f"ModelCheckpoint: with save_weights_only=True the file name must end in "
+                              f".weights.h5, got {filepath}")
+        self.filepath, self.verbose = str(filepath), verbose
+        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+        self.initial_value_threshold = initial_value_threshold
+        if initial_value_threshold is not None:
+            self.best = float(initial_value_threshold)
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         path = self.filepath.format(epoch=epoch + 1, **(logs or {}))
-        if not self.save_best_only:
-            self.model.save(path)
-            return
         value = self._current(logs)
-        if value is not None and self._improved(value):
+        if self.save_best_only and value is not None:
+            best = "None" if math.isinf(self.best) else f"{self.best:.5f}"
+            if not self._improved(value):
+                if self.verbose > 0:
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
+                return
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {value:.5f}, "
+                      f"saving model to {path}")
             self.best = value
+        else:
+            if self.save_best_only:  # Keras saves when the monitored value is missing, and warns
+                warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=2)
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: saving model to {path}")
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
             self.model.save(path)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: finished saving model to {path}")
 
 
 def get_learning_rate(model: Sequential) -> float:
