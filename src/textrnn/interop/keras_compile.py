@@ -22,9 +22,9 @@ import torch
 from textrnn.errors import ConfigError, DataError
 from textrnn.models import Sequential
 from textrnn.training import losses
-from textrnn.training.optimizers import NEUTRAL, OPTIONS, OptimizerSpec
+from textrnn.training.optimizers import NEUTRAL, OPTIONS, RULES, OptimizerSpec
 
-CLASS_NAMES = {"adam": "Adam", "rmsprop": "RMSprop", "sgd": "SGD"}
+CLASS_NAMES = {"adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "sgd": "SGD"}
 
 
 def compile_config(model: Sequential) -> dict[str, Any] | None:
@@ -34,7 +34,7 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
     spec = model._optimizer_spec
     return {"optimizer": {"module": "keras.optimizers", "class_name": CLASS_NAMES[spec.name],
                           "config": {"name": spec.name, "learning_rate": spec.learning_rate,
-                                     **spec.options},
+                                     **spec.options, **spec.rules.config()},
                           "registered_name": None},
             **model.compile_entries(),
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
@@ -83,12 +83,13 @@ def compile_from_config(model: Sequential, config: Any) -> bool:
     own = {k: settings[k] for k in OPTIONS[name] if settings.get(k) is not None}
     if any(k not in own and settings.get(k, v) not in (v, None) for k, v in NEUTRAL.items() if k != "name"):
         return False
+    rules = {k: settings.get(k) for k in RULES}
     metrics = _known_metrics(losses.deserialize(config.get("metrics"), losses.METRIC_CLASSES,
                                                 unknown_as_none=True))
     try:
-        model.compile(OptimizerSpec(name, float(rate), options=own), loss=config["loss"], metrics=metrics,
-                      loss_weights=config.get("loss_weights"))
-    except ConfigError:  # a loss (or a setting of one) textrnn has no rule for
+        model.compile(OptimizerSpec(name, float(rate), options=own, rules=rules), loss=config["loss"],
+                      metrics=metrics, loss_weights=config.get("loss_weights"))
+    except ConfigError:  # a loss, or a setting of one or of the optimizer, textrnn has no rule for
         return False
     return True
 
@@ -118,7 +119,7 @@ def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source
                             f"{[tuple(v.shape) for v in values]}, the weight {tuple(weight.shape)}")
         state = {key: torch.as_tensor(np.asarray(v, np.float32)).to(weight.device)
                  for key, v in zip(keys, values)}
-        if spec.name == "adam":
+        if spec.rule == "adam":
             state["step"] = steps
         if state:
             optimizer.state[weight] = state

@@ -7,9 +7,10 @@ SGD is torch.optim.SGD (the same rule as Keras's for a constant learning rate).
 With textrnn's kernels built, RMSprop and Adam update each CPU tensor in one pass
 (backend/csrc/train_ops.cpp); otherwise, or on other devices, through torch's foreach ops.
 
-`compile` takes a name ("rmsprop", "adam", "sgd") or, as in Keras, an instance with a learning rate:
-`RMSprop(learning_rate=1e-4)`, `Adam(...)`, `SGD(...)`. The torch optimizers behind them are
-RMSpropOptimizer and AdamOptimizer.
+`compile` takes a name ("rmsprop", "adam", "adamw", "sgd") or, as in Keras, an instance with a
+learning rate: `RMSprop(learning_rate=1e-4)`, `Adam(...)`, `AdamW(...)`, `SGD(...)`, each with
+Keras's clipnorm / clipvalue / global_clipnorm / weight_decay (GradientRules). The torch optimizers
+behind them are RMSpropOptimizer, AdamOptimizer and SGDOptimizer.
 """
 
 from __future__ import annotations
@@ -31,15 +32,82 @@ def _with_grads(group: dict) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     return params, [p.grad for p in params]
 
 
+class GradientRules:
+    """What every Keras optimizer does before its update: clip the gradients (`clipnorm`: each to
+    that norm; `global_clipnorm`: all together; `clipvalue`: each number; at most one of them), then
+    decay the weights that have a gradient (`weight_decay`, decoupled: w -= w * decay * rate)."""
+
+    def __init__(self, clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None, weight_decay: float | None = None) -> None:
+        given = {k: v for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                   ("global_clipnorm", global_clipnorm), ("weight_decay", weight_decay))
+                 if v is not None}
+        for key, value in given.items():
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            low = 0 if key == "weight_decay" else math.ulp(0)  # a decay may be 0, a clip may not
+            if not number or not low <= value < math.inf:
+                raise ConfigError(f"{key} must be a positive number, got {value!r}")
+        if len(given.keys() - {"weight_decay"}) > 1:
+            raise ConfigError("only one of clipnorm, clipvalue and global_clipnorm can be set")
+        self.clipnorm, self.clipvalue, self.global_clipnorm, self.weight_decay = (
+            clipnorm, clipvalue, global_clipnorm, weight_decay)
+
+    def config(self) -> dict[str, float | None]:
+        return {"clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
+                "global_clipnorm": self.global_clipnorm, "weight_decay": self.weight_decay}
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in self.config().values())
+
+    @torch.no_grad()
+    def apply(self, optimizer: torch.optim.Optimizer) -> None:
+        groups = [_with_grads(group) for group in optimizer.param_groups]
+        grads = [g for _, group_grads in groups for g in group_grads]
+        if grads and self.clipnorm:  # Keras's clip_by_norm: g * c / max(|g|, c)
+            norms = torch._foreach_norm(grads)
+            torch._foreach_mul_(grads, [self.clipnorm / torch.clamp(n, min=self.clipnorm) for n in norms])
+        elif grads and self.global_clipnorm:  # Keras's clip_by_global_norm (NaN for an infinite norm)
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            limit = self.global_clipnorm
+            scale = limit * torch.minimum(1.0 / norm, norm.new_tensor(1.0 / limit))
+            torch._foreach_mul_(grads, scale + (norm - norm))
+        elif grads and self.clipvalue:
+            torch._foreach_clamp_min_(grads, -self.clipvalue)
+            torch._foreach_clamp_max_(grads, self.clipvalue)
+        if self.weight_decay:
+            for group, (params, _) in zip(optimizer.param_groups, groups):
+                if params:
+                    torch._foreach_mul_(params, 1.0 - self.weight_decay * group["lr"])
+
+
 class _KerasRule(torch.optim.Optimizer):
     """`step()` is torch's (a profiler range and the step hooks, around `update()`); `update()` is
-    the rule alone, which `step_optimizer` calls when no hooks are registered."""
+    the rule alone, which `step_optimizer` calls when no hooks are registered. `rules` (clipping,
+    weight decay) run first either way."""
+
+    rules: GradientRules | None = None
 
     def step(self, closure=None):  # noqa: ANN001 - torch's signature
+        _apply_rules(self)
         self.update()
 
     def update(self) -> None:
         raise NotImplementedError
+
+
+class SGDOptimizer(torch.optim.SGD):
+    """torch's SGD (Keras's steps at a fixed rate), after the gradient rules."""
+
+    rules: GradientRules | None = None
+
+    def step(self, closure=None):  # noqa: ANN001 - torch's signature
+        _apply_rules(self)
+        return super().step(closure)
+
+
+def _apply_rules(optimizer: torch.optim.Optimizer) -> None:
+    if optimizer.rules:
+        optimizer.rules.apply(optimizer)
 
 
 def step_optimizer(optimizer: torch.optim.Optimizer) -> None:
@@ -49,6 +117,7 @@ def step_optimizer(optimizer: torch.optim.Optimizer) -> None:
              or torch_optimizer._global_optimizer_pre_hooks or torch_optimizer._global_optimizer_post_hooks)
     # an instance attribute `step`: wrapped by someone (an LR scheduler counts the calls)
     if isinstance(optimizer, _KerasRule) and not hooks and "step" not in vars(optimizer):
+        _apply_rules(optimizer)
         optimizer.update()
     else:
         optimizer.step()
@@ -113,32 +182,36 @@ class AdamOptimizer(_KerasRule):
             torch._foreach_addcdiv_(params, ms, denom, value=-alpha)
 
 
-OPTIMIZERS = {"rmsprop": RMSpropOptimizer, "adam": AdamOptimizer, "sgd": torch.optim.SGD}
-DEFAULT_LR = {"rmsprop": 0.001, "adam": 0.001, "sgd": 0.01}
+# AdamW is Keras's Adam with a weight decay of its own (0.004 unless given)
+OPTIMIZERS = {"rmsprop": RMSpropOptimizer, "adam": AdamOptimizer, "adamw": AdamOptimizer, "sgd": SGDOptimizer}
+DEFAULT_LR = {"rmsprop": 0.001, "adam": 0.001, "adamw": 0.001, "sgd": 0.01}
+DEFAULT_WEIGHT_DECAY = {"adamw": 0.004}
 
 
 # Each rule's own settings with Keras's defaults (RMSprop without momentum and not centred: the
 # rule textrnn's kernel runs; SGD's momentum is torch's, the same steps as Keras's at a fixed rate).
 OPTIONS = {"rmsprop": {"rho": 0.9, "epsilon": 1e-7},
            "adam": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+           "adamw": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
            "sgd": {"momentum": 0.0, "nesterov": False}}
 # Keras arguments that change nothing at these values; textrnn has no rule for any other value.
-NEUTRAL = {"name": None, "weight_decay": None, "clipnorm": None, "clipvalue": None, "global_clipnorm": None,
-           "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None, "loss_scale_factor": None,
-           "gradient_accumulation_steps": None, "decay": 0.0, "momentum": 0.0, "centered": False,
-           "amsgrad": False}
+NEUTRAL = {"name": None, "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+           "loss_scale_factor": None, "gradient_accumulation_steps": None, "decay": 0.0, "momentum": 0.0,
+           "centered": False, "amsgrad": False}
 
 
 class OptimizerSpec:
     """An optimizer named before the model's parameters exist: `OptimizerSpec("adam", lr=3e-4)`.
 
-    `options`: the rule's own settings (OPTIONS), Keras's defaults where not given.
+    `options`: the rule's own settings (OPTIONS), Keras's defaults where not given; `rules`:
+    Keras's settings common to every optimizer (clipnorm, clipvalue, global_clipnorm, weight_decay).
     `embedding_learning_rate` (a textrnn extension, not in Keras): the Embedding layers' weights
     take this rate instead, e.g. a pretrained embedding fine-tuned more gently than the layers
     trained from scratch (ULMFiT's discriminative fine-tuning)."""
 
     def __init__(self, name: str, learning_rate: float | None = None,
-                 embedding_learning_rate: float | None = None, options: dict | None = None) -> None:
+                 embedding_learning_rate: float | None = None, options: dict | None = None,
+                 rules: dict | None = None) -> None:
         key = name.lower()
         if key not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
@@ -155,6 +228,16 @@ class OptimizerSpec:
         self.embedding_learning_rate = (None if embedding_learning_rate is None
                                         else float(embedding_learning_rate))
         self.options = {**OPTIONS[key], **(options or {})}
+        rules = {"weight_decay": DEFAULT_WEIGHT_DECAY.get(key), **(rules or {})}
+        unknown = set(rules) - set(GradientRules().config())
+        if unknown:
+            raise ConfigError(f"{key}: unknown setting(s) {', '.join(sorted(unknown))}")
+        self.rules = GradientRules(**rules)
+
+    @property
+    def rule(self) -> str:
+        """The update rule (AdamW's is Adam's)."""
+        return "adam" if self.name == "adamw" else self.name
 
     @property
     def keras_slots(self) -> tuple[str, ...]:
@@ -163,7 +246,7 @@ class OptimizerSpec:
         velocity, SGD's momentum (only with momentum)."""
         if self.name == "sgd":
             return ("momentum_buffer",) if self.options["momentum"] else ()
-        return {"adam": ("m", "v"), "rmsprop": ("velocity",)}[self.name]
+        return {"adam": ("m", "v"), "rmsprop": ("velocity",)}[self.rule]
 
     def keras_variable_count(self, trainable_params: int) -> int:
         """How many numbers Keras's optimizer of this kind holds for this many trained weights (the
@@ -175,11 +258,14 @@ class OptimizerSpec:
         """Over `params`; with an embedding learning rate, `embedding_params` (a subset of
         `params`) form a second parameter group at that rate."""
         if self.embedding_learning_rate is None or not embedding_params:
-            return OPTIMIZERS[self.name](params, lr=self.learning_rate, **self.options)
-        separate = {id(p) for p in embedding_params}
-        groups = [{"params": [p for p in params if id(p) not in separate]},
-                  {"params": list(embedding_params), "lr": self.embedding_learning_rate}]
-        return OPTIMIZERS[self.name](groups, lr=self.learning_rate, **self.options)
+            optimizer = OPTIMIZERS[self.name](params, lr=self.learning_rate, **self.options)
+        else:
+            separate = {id(p) for p in embedding_params}
+            groups = [{"params": [p for p in params if id(p) not in separate]},
+                      {"params": list(embedding_params), "lr": self.embedding_learning_rate}]
+            optimizer = OPTIMIZERS[self.name](groups, lr=self.learning_rate, **self.options)
+        optimizer.rules = self.rules or None
+        return optimizer
 
     def get_config(self) -> dict:
         config = {"name": self.name, "learning_rate": self.learning_rate}
@@ -187,28 +273,37 @@ class OptimizerSpec:
             config["embedding_learning_rate"] = self.embedding_learning_rate
         if self.options != OPTIONS[self.name]:
             config["options"] = dict(self.options)
+        default = GradientRules(weight_decay=DEFAULT_WEIGHT_DECAY.get(self.name))
+        if self.rules.config() != default.config():
+            config["rules"] = self.rules.config()
         return config
 
     @classmethod
     def from_config(cls, config: dict) -> OptimizerSpec:
         return cls(config["name"], config["learning_rate"], config.get("embedding_learning_rate"),
-                   config.get("options"))
+                   config.get("options"), config.get("rules"))
+
+
+RULES = ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay")
 
 
 def keras_arguments(name: str, learning_rate: float | None, lr: float | None,
-                    extra: dict[str, Any]) -> float | None:
+                    extra: dict[str, Any]) -> tuple[float | None, dict[str, Any]]:
     """The learning rate from a Keras optimizer's arguments (Keras 2's `lr` taken as
-    `learning_rate`); any other argument is refused in one line unless at its neutral value."""
+    `learning_rate`) and the gradient rules among them; any other argument is refused in one line
+    unless at its neutral value."""
     if lr is not None:
         if learning_rate is not None:
             raise ConfigError(f"{name}: give learning_rate or Keras 2's lr, not both")
         learning_rate = lr
     for key, value in extra.items():
+        if key in RULES:
+            continue
         if key not in NEUTRAL:
             raise ConfigError(f"{name}: unknown argument {key!r}")
         if key != "name" and value != NEUTRAL[key]:
             raise ConfigError(f"{name}: {key}={value!r} is not supported (textrnn has no rule for it)")
-    return learning_rate
+    return learning_rate, {k: v for k, v in extra.items() if k in RULES}
 
 
 def get(optimizer: str | OptimizerSpec) -> OptimizerSpec:
@@ -221,8 +316,8 @@ class RMSprop(OptimizerSpec):
     def __init__(self, learning_rate: float | None = None, rho: float = 0.9, epsilon: float = 1e-7,
                  embedding_learning_rate: float | None = None, lr: float | None = None,
                  **kwargs: Any) -> None:
-        rate = keras_arguments("RMSprop", learning_rate, lr, kwargs)
-        super().__init__("rmsprop", rate, embedding_learning_rate, {"rho": rho, "epsilon": epsilon})
+        rate, rules = keras_arguments("RMSprop", learning_rate, lr, kwargs)
+        super().__init__("rmsprop", rate, embedding_learning_rate, {"rho": rho, "epsilon": epsilon}, rules)
 
 
 class Adam(OptimizerSpec):
@@ -231,9 +326,23 @@ class Adam(OptimizerSpec):
     def __init__(self, learning_rate: float | None = None, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7, embedding_learning_rate: float | None = None,
                  lr: float | None = None, **kwargs: Any) -> None:
-        rate = keras_arguments("Adam", learning_rate, lr, kwargs)
+        rate, rules = keras_arguments("Adam", learning_rate, lr, kwargs)
         super().__init__("adam", rate, embedding_learning_rate,
-                         {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon})
+                         {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon}, rules)
+
+
+class AdamW(OptimizerSpec):
+    """As keras.optimizers.AdamW: Adam with decoupled weight decay (0.004 by default)."""
+
+    def __init__(self, learning_rate: float | None = None, weight_decay: float = 0.004, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, embedding_learning_rate: float | None = None,
+                 lr: float | None = None, **kwargs: Any) -> None:
+        if weight_decay is None:
+            raise ConfigError("AdamW: weight_decay must be a number (Adam has none)")
+        rate, rules = keras_arguments("AdamW", learning_rate, lr, kwargs)
+        super().__init__("adamw", rate, embedding_learning_rate,
+                         {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon},
+                         {**rules, "weight_decay": weight_decay})
 
 
 class SGD(OptimizerSpec):
@@ -243,6 +352,6 @@ class SGD(OptimizerSpec):
     def __init__(self, learning_rate: float | None = None, momentum: float = 0.0, nesterov: bool = False,
                  embedding_learning_rate: float | None = None, lr: float | None = None,
                  **kwargs: Any) -> None:
-        rate = keras_arguments("SGD", learning_rate, lr, kwargs)
+        rate, rules = keras_arguments("SGD", learning_rate, lr, kwargs)
         super().__init__("sgd", rate, embedding_learning_rate,
-                         {"momentum": float(momentum), "nesterov": bool(nesterov)})
+                         {"momentum": float(momentum), "nesterov": bool(nesterov)}, rules)
