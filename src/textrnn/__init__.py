@@ -59,6 +59,7 @@ _KERAS_NAMES = {
     "losses": ("textrnn.losses", None),
     "metrics": ("textrnn.metrics", None),
     "initializers": ("textrnn.initializers", None),
+    "regularizers": ("textrnn.regularizers", None),
     "mixed_precision": ("textrnn.mixed_precision", None),
     "backend": ("textrnn.backend", None),
 }

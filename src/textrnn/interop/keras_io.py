@@ -44,11 +44,14 @@ from textrnn.naming import snake_case
 SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Activation", "Dropout",
              "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Concatenate", "Add", "Subtract", "Multiply",
              "Average", "Maximum", "Minimum")
+# weight regularizers cross; an activity regularizer is read so that the layer refuses it
+_PENALTIES = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
-               "return_sequences", "return_state", "go_backwards", "zero_output_for_mask")
+               "return_sequences", "return_state", "go_backwards", "zero_output_for_mask",
+               "recurrent_regularizer", *_PENALTIES)
 _FIELDS = {
-    "Embedding": ("input_dim", "output_dim", "mask_zero"),
-    "Dense": ("units", "activation", "use_bias"),
+    "Embedding": ("input_dim", "output_dim", "mask_zero", "embeddings_regularizer", "activity_regularizer"),
+    "Dense": ("units", "activation", "use_bias", *_PENALTIES),
     "Activation": ("activation",),
     "Dropout": ("rate", "noise_shape"),
     "GlobalMaxPooling1D": ("keepdims",),

@@ -12,6 +12,7 @@ from torch import nn
 
 from textrnn.backend.dtype_policy import DTypePolicy, call_in_policy, global_policy, policy_name
 from textrnn.errors import ConfigError, NotBuiltError
+from textrnn.layers import regularizers
 from textrnn.layers.initializers import initialize
 from textrnn.naming import auto_name, reset_names  # noqa: F401 - re-exported
 
@@ -72,6 +73,8 @@ class Layer(WeightSplit, nn.Module):
 
     # Whether the layer takes a list of tensors (the merge layers), where others take one.
     takes_list = False
+    # The `<name>_regularizer` arguments the layer takes (regularizers.ARGUMENTS: kernel, bias, ...).
+    regularizable: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -83,8 +86,20 @@ class Layer(WeightSplit, nn.Module):
         trainable: bool = True,
         input_shape: tuple[int, ...] | None = None,
         dtype: str | DTypePolicy | None = None,
+        activity_regularizer: Any = None,
+        **weight_regularizers: Any,
     ) -> None:
         super().__init__()
+        kind = type(self).__name__
+        for argument in weight_regularizers:
+            if argument.removesuffix("_regularizer") not in self.regularizable or not argument.endswith(
+                    "_regularizer"):
+                raise ConfigError(f"{kind}: unknown argument {argument!r}")
+        if activity_regularizer is not None:
+            raise ConfigError(f"{kind}: activity_regularizer is not supported (weight regularizers are)")
+        # weight name -> its regularizer, for the penalties `losses` gives
+        self._regularizers = {regularizers.ARGUMENTS[a.removesuffix("_regularizer")]: regularizers.get(r)
+                              for a, r in weight_regularizers.items() if r is not None}
         self.name = name or auto_name(type(self).__name__)
         self._trainable = trainable
         # Keras's dtype= : a layer given one computes in it whatever its model's policy (e.g. a
@@ -221,7 +236,17 @@ class Layer(WeightSplit, nn.Module):
             config["input_shape"] = list(self.batch_input_shape[1:])
         if self._own_policy is not None:
             config["dtype"] = self._own_policy
+        for argument, weight in regularizers.ARGUMENTS.items():
+            if weight in self._regularizers:
+                config[f"{argument}_regularizer"] = regularizers.serialize(self._regularizers[weight])
         return config
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """The penalties of the regularized weights of this layer and the layers inside it (a
+        Bidirectional's two directions), as Keras's `layer.losses`; training adds them to the loss."""
+        return [regularizer(getattr(layer, weight)) for layer in self.modules() if isinstance(layer, Layer)
+                for weight, regularizer in layer._regularizers.items() if weight in layer._weight_names]
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:

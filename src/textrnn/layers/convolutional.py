@@ -50,6 +50,8 @@ def _output_length(length: int | None, window: int, stride: int, padding: str) -
 class Conv1D(Layer):
     """`activation(conv(x, kernel) + bias)` over time; kernel (kernel_size, channels, filters)."""
 
+    regularizable = ("kernel", "bias")
+
     def __init__(self, filters: int, kernel_size: int | tuple[int], strides: int | tuple[int] = 1,
                  padding: str = "valid", dilation_rate: int | tuple[int] = 1, activation: str | None = None,
                  use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",

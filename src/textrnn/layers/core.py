@@ -16,6 +16,8 @@ from textrnn.layers.base import Layer, Shape
 class Dense(Layer):
     """`output = activation(x @ kernel + bias)` on the last axis; kernel is (input_dim, units)."""
 
+    regularizable = ("kernel", "bias")
+
     def __init__(
         self,
         units: int,

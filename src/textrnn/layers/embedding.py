@@ -45,6 +45,8 @@ class Embedding(Layer):
     before it sees data.
     """
 
+    regularizable = ("embeddings",)
+
     def __init__(
         self,
         input_dim: int,

@@ -16,6 +16,8 @@ class _FeatureNormalization(Layer):
     """(x - mean) / sqrt(var + epsilon) * gamma + beta over the features (the last axis); the
     subclasses say which mean and variance."""
 
+    regularizable = ("gamma", "beta")
+
     def __init__(self, axis: int | list[int], epsilon: float, center: bool, scale: bool,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -40,6 +40,8 @@ class RNN(Layer):
     return_sequences / return_state. Subclasses define `gates`, `state_count`, `step`,
     `fused_cell` and `torch_weights`."""
 
+    regularizable = ("kernel", "recurrent", "bias")
+
     gates = 1
     state_count = 1
 

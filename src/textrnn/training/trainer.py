@@ -272,8 +272,17 @@ class Trainer:
         `wb` the rows' sample weights, which weigh the loss only (Keras's)."""
         pred = self._outputs(xb, forward)
         if self._objective is not None:
-            return self._objective(yb, pred, wb)
-        return self._loss_fn(yb, pred, wb), self._accuracy_fn(yb, pred)
+            loss, values = self._objective(yb, pred, wb)
+        else:
+            loss, values = self._loss_fn(yb, pred, wb), self._accuracy_fn(yb, pred)
+        penalties = self.losses
+        return (loss + sum(penalties) if penalties else loss), values
+
+    @property
+    def losses(self) -> list[torch.Tensor]:
+        """The weight regularizers' penalties (Keras's `model.losses`), added to the loss in
+        training and evaluation as Keras 3 adds them."""
+        return [p for layer in self._layers for p in layer.losses]
 
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
                        class_weight: Any = None) -> list[float]:
@@ -322,7 +331,8 @@ class Trainer:
         if getattr(self, "_direct_plan", (None,))[0] != key:
             # a layer given a mixed policy (dtype=) computes under autocast, which the step has not
             mixed = any(getattr(m, "_own_policy", None) not in (None, "float32") for m in self.modules())
-            self._direct_plan = (key, None if mixed else DirectStep.plan(self))
+            penalised = any(getattr(m, "_regularizers", None) for m in self.modules())  # it adds none
+            self._direct_plan = (key, None if mixed or penalised else DirectStep.plan(self))
         return self._direct_plan[1]
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> list[float]:
