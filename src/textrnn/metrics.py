@@ -12,5 +12,7 @@ from textrnn.training.losses import (  # noqa: F401 - Keras's names
     binary_accuracy,
     categorical_accuracy,
     sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
 )
 from textrnn.training.metrics import classification_report, log_loss, probabilities_to_labels  # noqa: F401

@@ -103,6 +103,56 @@ def imdb_folders(root: str = "aclImdb", train: int = 1000, test: int = 500) -> s
     return root
 
 
+def glove_file(path: str = "glove.6B.100d.txt", dim: int = 100, words: int = 20000) -> str:
+    """A word-vector file in GloVe's text layout ("word v1 ... v100" per line), written where the
+    script reads it. Pretrained as GloVe's are, on text other than the task's labelled reviews:
+    LSA vectors (a truncated SVD of the TF-IDF matrix of 5,000 unlabelled IMDB reviews) of their
+    `words` most frequent words, not Stanford's 400,000. Made once per machine and copied."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    cached = Path(tempfile.gettempdir()) / f"corpus-glove-{dim}d-{words}.txt"
+    if not cached.exists():
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        from textrnn.data import imdb
+
+        texts, _ = imdb.load_texts("unsup")
+        tfidf = TfidfVectorizer(max_features=words, token_pattern=r"(?u)\b\w+\b")
+        matrix = tfidf.fit_transform(t.lower().replace("<br />", " ") for t in texts[:5000])
+        svd = TruncatedSVD(dim, random_state=0).fit(matrix)
+        vectors = (svd.components_ * svd.singular_values_[:, None]).T
+        vectors *= 0.4 / vectors.std(axis=0)  # GloVe's spread
+        partial = cached.with_suffix(f".{os.getpid()}.part")
+        with open(partial, "w", encoding="utf-8") as f:
+            for word, vector in zip(tfidf.get_feature_names_out(), vectors):
+                f.write(word + " " + " ".join(f"{v:.5f}" for v in vector) + "\n")
+        os.replace(partial, cached)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cached, path)
+    return path
+
+
+def newsgroup_folders(root: str = "20_newsgroup", rows: int = 1000) -> str:
+    """The 20 Newsgroup layout (a folder per group, one message per file named by a number, a header
+    before the first blank line), written where the script reads it: two groups, the negative and
+    the positive reviews among the first `rows` real IMDB training reviews (shuffled as
+    imdb_folders shuffles them)."""
+    from pathlib import Path
+
+    from textrnn.data import imdb
+
+    texts, labels = imdb.load_texts("train")
+    for k in np.random.RandomState(113).permutation(len(texts))[:rows]:
+        folder = Path(root) / ("rec.movies.positive" if labels[k] else "rec.movies.negative")
+        folder.mkdir(parents=True, exist_ok=True)
+        header = f"From: reviewer{k}@imdb.example\nSubject: review {k}\nLines: 1\n\n"
+        (folder / str(50000 + int(k))).write_text(header + texts[k], encoding="latin-1", errors="replace")
+    return root
+
+
 def report(**figures: float) -> None:
     """The script's figures for the runner (one line, JSON)."""
     print(RESULT, json.dumps({k: float(v) for k, v in figures.items()}), flush=True)

@@ -59,6 +59,8 @@ CORPUS = {
                                    oracle_edits=[(
                                        "max_features = np.max(list(indice_token.keys())) + 1",
                                        "max_features = int(np.max(list(indice_token.keys())) + 1)")]),
+    "keras2_pretrained_word_embeddings": Script(
+        "https://github.com/keras-team/keras/blob/2.3.1/examples/pretrained_word_embeddings.py"),
     "kerasio_bidirectional_lstm_imdb": Script(
         "https://github.com/keras-team/keras-io/blob/master/examples/nlp/bidirectional_lstm_imdb.py"),
     "kerasio_addition_rnn": Script("https://github.com/keras-team/keras-io/blob/master/examples/nlp/addition_rnn.py"),
@@ -82,6 +84,11 @@ CORPUS = {
         "https://github.com/fchollet/deep-learning-with-python-notebooks/blob/master/"
         "first_edition/6.4-sequence-processing-with-convnets.ipynb",
         oracle_edits=[("RMSprop(lr=1e-4)", "RMSprop(learning_rate=1e-4)")]),  # Keras 3 refuses lr=
+    "dlwp_pretrained_glove": Script(
+        "https://github.com/fchollet/deep-learning-with-python-notebooks/blob/master/"
+        "first_edition/6.1-using-word-embeddings.ipynb",
+        # Keras 3 refuses a weights file not named .weights.h5 (Keras 2 wrote .h5)
+        oracle_edits=[("pre_trained_glove_model.h5", "pre_trained_glove_model.weights.h5")]),
     "dlwp2_bidirectional_lstm_masking": Script(
         "https://github.com/fchollet/deep-learning-with-python-notebooks/blob/master/"
         "chapter11_part02_sequence-models.ipynb", needs_tensorflow=True),

@@ -64,7 +64,7 @@ def _known_metrics(value: Any) -> Any:
         return {k: _known_metrics(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_known_metrics(v) for v in value]
-    if isinstance(value, str) and value not in losses.ACCURACY_NAMES and value not in losses.METRICS:
+    if isinstance(value, str) and not losses.known_metric_name(value):
         return None
     return value
 

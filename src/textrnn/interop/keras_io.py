@@ -292,10 +292,10 @@ def load_keras_weights(model: Sequential, path: str | Path) -> Sequential:
         except (zipfile.BadZipFile, KeyError) as exc:
             raise DataError(f"{path}: not a Keras 3 .keras archive ({type(exc).__name__}: {exc})") from None
         source: Any = io.BytesIO(data)
-    elif path.name.endswith(".weights.h5"):
+    elif path.name.endswith(".h5"):
         source = path
     else:
-        raise ConfigError(f"{path}: load_weights reads a .weights.h5 or .keras file")
+        raise ConfigError(f"{path}: load_weights reads a .weights.h5 (or .h5) or .keras file")
     try:
         with h5py.File(source, "r") as h5:
             _read_weights(model, h5, str(path))
@@ -307,8 +307,9 @@ def load_keras_weights(model: Sequential, path: str | Path) -> Sequential:
 
 def save_keras_weights(model: Sequential, path: str | Path) -> None:
     """`model.save_weights(path)`: Keras 3's `.weights.h5` file (the layers' weights and a trained
-    optimizer's state, laid out as inside a `.keras` archive), written atomically."""
-    if not str(path).endswith(".weights.h5"):
+    optimizer's state, laid out as inside a `.keras` archive), written atomically. Keras 2's code
+    names it `.h5`, which Keras 3 refuses: textrnn writes the same file under that name."""
+    if not str(path).endswith(".h5"):
         raise ConfigError(f"save_weights: the file name must end in .weights.h5 (Keras 3), got {path}")
     if not model.built:
         raise ConfigError("cannot save the weights of a model that has no weights yet")
@@ -435,10 +436,24 @@ def _functional_config(model: Any) -> dict[str, Any]:
 
 def save_keras_model(model: Sequential, path: str | Path) -> None:
     """Write a `.keras` archive that `keras.saving.load_model` opens and that predicts the same."""
+    config = keras_model_config(model)
+    if model.compiled:
+        config["compile_config"] = compile_config(model)
+    metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    zip_buffer = io.BytesIO()
+    with zipfile.ZipFile(zip_buffer, "w") as archive:
+        archive.writestr("metadata.json", json.dumps(metadata))
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("model.weights.h5", _weights_h5(model))
+    atomic_write_bytes(path, zip_buffer.getvalue())
+
+
+def keras_model_config(model: Sequential) -> dict[str, Any]:
+    """The model as Keras serialises it (a `.keras` file's config.json, `model.to_json()`)."""
     from textrnn.models import Model
 
     if not model.built:
-        raise ConfigError("cannot export a model that has no weights yet")
+        raise ConfigError("cannot describe a model that is not built yet (its input shape is unknown)")
     if isinstance(model, Model):
         config = _functional_config(model)
     else:
@@ -453,15 +468,19 @@ def save_keras_model(model: Sequential, path: str | Path) -> None:
                   "build_config": {"input_shape": list(model.build_input_shape)}}
     if model.dtype_policy.name != "float32":
         config["config"]["dtype"] = _policy_config(model.dtype_policy.name)
-    if model.compiled:
-        config["compile_config"] = compile_config(model)
-    metadata = {"keras_version": KERAS_VERSION, "date_saved": datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
-    zip_buffer = io.BytesIO()
-    with zipfile.ZipFile(zip_buffer, "w") as archive:
-        archive.writestr("metadata.json", json.dumps(metadata))
-        archive.writestr("config.json", json.dumps(config))
-        archive.writestr("model.weights.h5", _weights_h5(model))
-    atomic_write_bytes(path, zip_buffer.getvalue())
+    return config
+
+
+def model_from_json(text: str) -> Sequential:
+    """`keras.models.model_from_json`: the model a Keras (or textrnn) `to_json()` describes, with
+    new weights."""
+    try:
+        config = json.loads(text)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ConfigError(f"model_from_json: not a JSON model description ({exc})") from None
+    if not isinstance(config, dict):
+        raise ConfigError("model_from_json: the JSON should describe a model (an object)")
+    return model_from_keras_config(config, "model_from_json")
 
 
 def _weights_h5(model: Sequential) -> bytes:

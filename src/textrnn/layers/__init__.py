@@ -28,9 +28,14 @@ from textrnn.layers.reshaping import Flatten, RepeatVector
 from textrnn.layers.text_vectorization import TextVectorization
 from textrnn.layers.wrappers import Bidirectional, TimeDistributed
 
-__all__ = ["GRU", "LSTM", "RNN", "Activation", "Add", "Average", "AveragePooling1D", "BatchNormalization",
-           "Bidirectional", "Concatenate", "Conv1D", "Dense", "Dropout", "Embedding", "Flatten",
-           "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Input", "InputLayer", "Layer",
-           "LayerNormalization", "Masking", "MaxPooling1D", "Maximum", "Minimum", "Multiply", "RepeatVector",
-           "SimpleRNN", "SpatialDropout1D", "Subtract", "TextVectorization", "TimeDistributed", "add",
-           "average", "concatenate", "maximum", "minimum", "multiply", "subtract"]
+# Keras's short names for the pooling layers: the same classes
+GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
+MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
+
+__all__ = ["GRU", "LSTM", "RNN", "Activation", "Add", "Average", "AveragePooling1D", "AvgPool1D",
+           "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Dense", "Dropout", "Embedding",
+           "Flatten", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalMaxPooling1D",
+           "Input", "InputLayer", "Layer", "LayerNormalization", "Masking", "MaxPool1D", "MaxPooling1D",
+           "Maximum", "Minimum", "Multiply", "RepeatVector", "SimpleRNN", "SpatialDropout1D", "Subtract",
+           "TextVectorization", "TimeDistributed", "add", "average", "concatenate", "maximum", "minimum",
+           "multiply", "subtract"]

@@ -60,9 +60,19 @@ class RNN(Layer):
         return_state: bool = False,
         go_backwards: bool = False,
         zero_output_for_mask: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        use_cudnn: bool | str = "auto",
+        seed: int | None = None,
+        implementation: int = 2,
         **kwargs: Any,
     ) -> None:
+        # unroll, use_cudnn and implementation choose how Keras computes, not what: taken, and
+        # textrnn picks its own kernels; seed seeds Keras's dropout draws (textrnn's follow torch's)
         super().__init__(**kwargs)
+        if stateful:
+            raise ConfigError(f"{type(self).__name__}: stateful=True is not supported (each batch starts "
+                              "from zero states)")
         if int(units) <= 0:
             raise ConfigError(f"{type(self).__name__}: units must be a positive integer, got {units}")
         for field, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):

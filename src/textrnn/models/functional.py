@@ -142,6 +142,10 @@ class Model(Sequential):
         raise ConfigError("a functional Model's layers are fixed by its inputs and outputs; use "
                           "Sequential to add layers")
 
+    def pop(self, rebuild: bool = True) -> Layer:
+        raise ConfigError("a functional Model's layers are fixed by its inputs and outputs; build a new "
+                          "Model from a layer's output instead (model.layers[k].output)")
+
     def build(self, input_shape: Any = None) -> None:
         self.built = True  # every layer was built when it was called on the graph
 

@@ -6,6 +6,7 @@ Ensemble) save through the same folder format and are loaded by the class their 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,27 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         if not isinstance(layer, Layer):
             raise ConfigError(f"Sequential.add expects a textrnn layer, got {type(layer).__name__}")
         self._layers.append(layer)
+        self._weights_changed()
         first_shape = self._layers[0].batch_input_shape or self._input_shape
         if first_shape is not None:
             self.build(first_shape)
+
+    def pop(self, rebuild: bool = True) -> Layer:
+        """Remove the last layer and return it, as Keras's (e.g. to put a new head on a trained
+        body: the lecture's "keep the embedding, train new layers")."""
+        if not self._layers:
+            raise ConfigError("pop: there are no layers in the model")
+        layer = self._layers[-1]
+        del self._layers[-1]
+        self._weights_changed()
+        self.built = bool(self._layers) and all(kept.built for kept in self._layers)
+        return layer
+
+    def _weights_changed(self) -> None:
+        """A trained optimizer holds the old weights: the next fit makes one over the new (as after
+        compile), so an added layer trains."""
+        if getattr(self, "optimizer", None) is not None:
+            self.optimizer = None
 
     def build(self, input_shape: Shape | None = None) -> None:
         """Create every layer's weights for inputs of `input_shape` (batch dimension included)."""
@@ -218,6 +237,11 @@ class Sequential(Trainer, WeightSplit, nn.Module):
 
         atomic_write_dir(path, fill)
 
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as Keras's JSON (`keras.models.model_from_json` reads it, and
+        textrnn's model_from_json); json.dumps's arguments (indent=...) pass through."""
+        return json.dumps(_plugin(KERAS_FILES, "keras_model_config")(self), **kwargs)
+
     def save_weights(self, filepath: str | Path, overwrite: bool = True) -> None:
         """Keras 3's `.weights.h5` file of the layers' weights (and a trained optimizer's state),
         which Keras's `load_weights` reads too."""
@@ -268,6 +292,17 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
     if vocab_path.is_file():
         model.text_encoder = load_vocabulary_file(vocab_path)
     return model
+
+
+def model_from_json(json_string: str) -> Sequential:
+    """A model of the architecture a Keras `to_json()` string describes, with new weights."""
+    return _plugin(KERAS_FILES, "model_from_json")(json_string)
+
+
+def clone_model(model: Sequential) -> Sequential:
+    """A model of the same architecture with new weights drawn by its initializers, as Keras's
+    clone_model (not compiled)."""
+    return type(model).from_config(model.get_config())
 
 
 def _model_class(config: dict[str, Any], folder: Path) -> type[Sequential]:

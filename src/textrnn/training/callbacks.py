@@ -159,7 +159,7 @@ class ModelCheckpoint(_Monitor):
         super().__init__(monitor, mode)
         if save_freq != "epoch":
             raise ConfigError(f"ModelCheckpoint: save_freq={save_freq!r} is not supported (only 'epoch')")
-        if save_weights_only and not str(filepath).endswith(".weights.h5"):
+        if save_weights_only and not str(filepath).endswith(".h5"):
             raise ConfigError(f"ModelCheckpoint: with save_weights_only=True the file name must end in "
                               f".weights.h5, got {filepath}")
         self.filepath, self.verbose = str(filepath), verbose

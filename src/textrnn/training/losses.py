@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 import torch
@@ -84,6 +85,18 @@ def sparse_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> t
 
 def categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     return (y_pred.argmax(dim=-1) == y_true.reshape(y_pred.shape).argmax(dim=-1)).float().mean()
+
+
+def sparse_top_k_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, k: int = 5) -> torch.Tensor:
+    """Whether the true class is among the k most probable (a tie with the k-th counts, as Keras's)."""
+    scores = y_pred.reshape(-1, y_pred.shape[-1])
+    true_score = scores.gather(1, y_true.reshape(-1, 1).long())
+    kth = scores.topk(min(k, scores.shape[-1]), dim=-1).values[:, -1:]
+    return (true_score >= kth).float().mean()
+
+
+def top_k_categorical_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, k: int = 5) -> torch.Tensor:
+    return sparse_top_k_categorical_accuracy(y_true.reshape(y_pred.shape).argmax(dim=-1), y_pred, k)
 
 
 def accuracy_by_shape(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
@@ -360,7 +373,9 @@ def _pr_auc_interpolated(tp: torch.Tensor, fp: torch.Tensor, fn: torch.Tensor) -
 
 
 METRICS = {"binary_accuracy": binary_accuracy, "categorical_accuracy": categorical_accuracy,
-           "sparse_categorical_accuracy": sparse_categorical_accuracy}
+           "sparse_categorical_accuracy": sparse_categorical_accuracy,
+           "top_k_categorical_accuracy": top_k_categorical_accuracy,
+           "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy}
 METRIC_CLASSES = {cls.__name__: cls for cls in (BinaryAccuracy, CategoricalAccuracy,
                                                 SparseCategoricalAccuracy, Precision, Recall, AUC)}
 COUNTED = {"precision": Precision, "recall": Recall, "auc": AUC}  # by name, as Keras's metrics.get
@@ -377,9 +392,16 @@ def metric(identifier: Any, accuracy: Any) -> tuple[str, Any]:
         return identifier, METRICS[identifier]
     if identifier in COUNTED:
         return identifier, COUNTED[identifier](name=identifier)
-    valid = ", ".join([*ACCURACY_NAMES, *METRICS, *COUNTED])
+    if identifier in LOSSES or identifier in ALIASES:  # a loss's mean over the epoch ("mae"), unweighted
+        return identifier, LOSSES[ALIASES.get(identifier, identifier)][0]
+    valid = ", ".join([*ACCURACY_NAMES, *METRICS, *COUNTED, *LOSSES, *ALIASES])
     raise ConfigError(f"unknown metric {identifier!r}; valid: {valid} or a keras.metrics object of "
                       f"{', '.join(METRIC_CLASSES)}")
+
+
+def known_metric_name(name: str) -> bool:
+    """Whether compile takes `name` as a metric."""
+    return name in (*ACCURACY_NAMES, *METRICS, *COUNTED, *LOSSES, *ALIASES)
 
 
 def get(loss: str | Loss):
@@ -421,6 +443,9 @@ def deserialize(value: Any, classes: dict[str, type] = LOSS_CLASSES, unknown_as_
     (LOSS_CLASSES or METRIC_CLASSES); one of another class is a one-line ConfigError, or None."""
     if isinstance(value, dict) and value.get("class_name") == "function":
         return value.get("config")  # Keras's entry for a loss or metric given as a function
+    function = isinstance(value, types.FunctionType) and value.__module__ == __name__
+    if function and value.__name__ in (*LOSSES, *METRICS):
+        return value.__name__  # keras.losses.binary_crossentropy given itself: its name, as Keras logs it
     if isinstance(value, dict) and "class_name" in value:
         cls = classes.get(value["class_name"])
         if cls is None:
