@@ -331,3 +331,23 @@ def test_save_weights_refuses_other_files_in_one_line(tmp_path):
     assert not (tmp_path / "w.hdf5").exists()
     ours.save_weights(tmp_path / "keras2.h5")  # Keras 2's name for the file: the same file
     ours.load_weights(tmp_path / "keras2.h5")
+
+
+def test_load_weights_skips_another_models_optimizer_state_as_keras(tmp_path, reviews):
+    """Deep Learning with Python saves a frozen-embedding model's weights and loads them into one
+    whose embedding trains: the layers load, the optimizer's variables (for other weights) do not."""
+    x, y = reviews[0][:32], reviews[1][:32]
+    frozen, ours = _compiled_pair()[1], _compiled_pair()[1]
+    frozen.layers[0].trainable = False
+    frozen.compile(textrnn.optimizers.Adam(0.01), "binary_crossentropy")
+    frozen.fit(x, y, epochs=1, verbose=0)
+    frozen.save_weights(tmp_path / "frozen.weights.h5")
+    ours.fit(x, y, epochs=1, verbose=0)
+    with pytest.warns(UserWarning, match="skipping the optimizer's 12 variables; this model's optimizer has 14"):
+        ours.load_weights(tmp_path / "frozen.weights.h5")
+    np.testing.assert_array_equal(ours.get_weights()[0], frozen.get_weights()[0])
+    keras_model = _compiled_pair()[0]
+    keras_model.fit(x, y, epochs=1, verbose=0)
+    with pytest.warns(UserWarning, match="Skipping variable loading for optimizer"):  # Keras's own
+        keras_model.load_weights(tmp_path / "frozen.weights.h5")
+    np.testing.assert_allclose(keras_model.predict(x, verbose=0), ours.predict(x, verbose=0), atol=1e-5)

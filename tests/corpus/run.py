@@ -48,6 +48,10 @@ class Script:
     needs_tensorflow: bool = False
 
 
+# Keras 3 dropped Keras 2's Tokenizer: its package of record, keras-preprocessing 1.1.2, stands in
+KERAS2_TOKENIZER = ("from keras.preprocessing.text import Tokenizer",
+                    "from keras_preprocessing.text import Tokenizer")
+
 CORPUS = {
     "keras2_imdb_lstm": Script("https://github.com/keras-team/keras/blob/2.3.1/examples/imdb_lstm.py"),
     "keras2_imdb_cnn_lstm": Script("https://github.com/keras-team/keras/blob/2.3.1/examples/imdb_cnn_lstm.py"),
@@ -60,7 +64,8 @@ CORPUS = {
                                        "max_features = np.max(list(indice_token.keys())) + 1",
                                        "max_features = int(np.max(list(indice_token.keys())) + 1)")]),
     "keras2_pretrained_word_embeddings": Script(
-        "https://github.com/keras-team/keras/blob/2.3.1/examples/pretrained_word_embeddings.py"),
+        "https://github.com/keras-team/keras/blob/2.3.1/examples/pretrained_word_embeddings.py",
+        oracle_edits=[KERAS2_TOKENIZER]),
     "kerasio_bidirectional_lstm_imdb": Script(
         "https://github.com/keras-team/keras-io/blob/master/examples/nlp/bidirectional_lstm_imdb.py"),
     "kerasio_addition_rnn": Script("https://github.com/keras-team/keras-io/blob/master/examples/nlp/addition_rnn.py"),
@@ -87,8 +92,12 @@ CORPUS = {
     "dlwp_pretrained_glove": Script(
         "https://github.com/fchollet/deep-learning-with-python-notebooks/blob/master/"
         "first_edition/6.1-using-word-embeddings.ipynb",
-        # Keras 3 refuses a weights file not named .weights.h5 (Keras 2 wrote .h5)
-        oracle_edits=[("pre_trained_glove_model.h5", "pre_trained_glove_model.weights.h5")]),
+        # Keras 3 refuses a weights file not named .weights.h5 (Keras 2 wrote .h5), and its
+        # Embedding ignores input_length, so the model has no weights to set until it is built
+        oracle_edits=[KERAS2_TOKENIZER,
+                      ("pre_trained_glove_model.h5", "pre_trained_glove_model.weights.h5"),
+                      ("model.layers[0].set_weights([embedding_matrix])",
+                       "model.build((None, maxlen))\nmodel.layers[0].set_weights([embedding_matrix])")]),
     "dlwp2_bidirectional_lstm_masking": Script(
         "https://github.com/fchollet/deep-learning-with-python-notebooks/blob/master/"
         "chapter11_part02_sequence-models.ipynb", needs_tensorflow=True),

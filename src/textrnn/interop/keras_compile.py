@@ -94,14 +94,20 @@ def compile_from_config(model: Sequential, config: Any) -> bool:
     return True
 
 
+def optimizer_variable_count(model: Sequential) -> int:
+    """How many variables Keras's optimizer of this compiled model holds once it has stepped: the
+    step count, the rate, and its slots per trained weight."""
+    return 2 + len(model._optimizer_spec.keras_slots) * len(model.trainable_weights)
+
+
 def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source: str) -> None:
     """Put Keras's optimizer variables into the compiled model's optimizer."""
     spec = model._optimizer_spec
     keys = spec.keras_slots
     weights = model.trainable_weights
-    if len(arrays) not in (2, 2 + len(keys) * len(weights)):
+    if len(arrays) not in (2, optimizer_variable_count(model)):
         raise DataError(f"{source}: the optimizer holds {len(arrays)} variables, a {CLASS_NAMES[spec.name]} "
-                        f"of this model {2 + len(keys) * len(weights)}")
+                        f"of this model {optimizer_variable_count(model)}")
     optimizer = model.create_optimizer()
     if len(arrays) == 2:  # saved before its first step: the learning rate is all there is
         for group in optimizer.param_groups:

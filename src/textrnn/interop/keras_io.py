@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from textrnn.interop.keras_compile import (
     compile_from_config,
     loss_scale_arrays,
     optimizer_arrays,
+    optimizer_variable_count,
     restore_loss_scale,
     restore_optimizer_arrays,
 )
@@ -270,10 +272,16 @@ def _read_optimizer(model: Sequential, h5: h5py.File, source: str) -> None:
     if not model.compiled or "optimizer/vars" not in h5:
         return
     arrays = _group_arrays(h5["optimizer/vars"])
-    if "optimizer/inner_optimizer/vars" in h5:  # a LossScaleOptimizer (mixed_float16)
+    scaled = "optimizer/inner_optimizer/vars" in h5  # a LossScaleOptimizer (mixed_float16)
+    inner = _group_arrays(h5["optimizer/inner_optimizer/vars"]) if scaled else arrays
+    expected = optimizer_variable_count(model)
+    if len(inner) not in (2, expected):  # another model's (other weights trained): skipped, as Keras does
+        warnings.warn(f"{source}: skipping the optimizer's {len(inner)} variables; this model's "
+                      f"optimizer has {expected}", stacklevel=4)
+        return
+    if scaled:
         restore_loss_scale(model, arrays, source)
-        arrays = _group_arrays(h5["optimizer/inner_optimizer/vars"])
-    restore_optimizer_arrays(model, arrays, source)
+    restore_optimizer_arrays(model, inner, source)
 
 
 def load_keras_weights(model: Sequential, path: str | Path) -> Sequential:
