@@ -343,7 +343,8 @@ def test_load_weights_skips_another_models_optimizer_state_as_keras(tmp_path, re
     frozen.fit(x, y, epochs=1, verbose=0)
     frozen.save_weights(tmp_path / "frozen.weights.h5")
     ours.fit(x, y, epochs=1, verbose=0)
-    with pytest.warns(UserWarning, match="skipping the optimizer's 12 variables; this model's optimizer has 14"):
+    skipped = "skipping the optimizer's 12 variables; this model's optimizer has 14"
+    with pytest.warns(UserWarning, match=skipped):
         ours.load_weights(tmp_path / "frozen.weights.h5")
     np.testing.assert_array_equal(ours.get_weights()[0], frozen.get_weights()[0])
     keras_model = _compiled_pair()[0]
