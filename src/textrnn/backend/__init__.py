@@ -3,6 +3,21 @@ place that picks a path (textrnn's compiled kernels, PyTorch's fused kernels, or
 loop) and declines cleanly to the next; `kernels` loads the C++ extension (csrc/) and wraps it in
 autograd Functions. Nothing here knows about layers or models."""
 
+from typing import Any
+
+import numpy as np
+
 from textrnn.naming import clear_session  # keras.backend.clear_session, for `import textrnn as keras`
 
-__all__ = ["clear_session"]
+__all__ = ["clear_session", "get_value", "set_value"]
+
+
+def get_value(x: Any) -> Any:
+    """Keras's `backend.get_value`: a value as NumPy (Keras 2 code reads
+    `get_value(model.optimizer.lr)`)."""
+    return np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
+
+
+def set_value(x: Any, value: Any) -> None:
+    """Keras's `backend.set_value`: `set_value(model.optimizer.lr, 1e-4)` sets the rate."""
+    x.assign(value)

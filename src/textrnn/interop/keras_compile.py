@@ -33,7 +33,7 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
         return None
     spec = model._optimizer_spec
     return {"optimizer": {"module": "keras.optimizers", "class_name": CLASS_NAMES[spec.name],
-                          "config": {"name": spec.name, "learning_rate": spec.learning_rate,
+                          "config": {"name": spec.name, "learning_rate": spec.keras_learning_rate,
                                      **spec.options, **spec.rules.config()},
                           "registered_name": None},
             **model.compile_entries(),
@@ -41,7 +41,8 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
 
 
 def optimizer_arrays(model: Sequential) -> list[np.ndarray] | None:
-    """Keras's optimizer variables for a model that has trained, else None."""
+    """Keras's optimizer variables for a model that has trained, else None: the updates done, the
+    rate (none with a schedule), the slots."""
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
         return None
@@ -49,13 +50,14 @@ def optimizer_arrays(model: Sequential) -> list[np.ndarray] | None:
     keys = spec.keras_slots
     rate = optimizer.param_groups[0]["lr"]
     scale = -rate if spec.name == "sgd" else 1.0  # Keras's SGD momentum is -rate x torch's buffer
-    steps, slots = 0, []
+    steps, slots = optimizer.iterations, []
     for weight in model.trainable_weights:
         state = optimizer.state.get(weight, {})
-        steps = max(steps, int(state.get("step", 0)))
+        steps = max(steps, int(state.get("step", 0)))  # (files of textrnn 0.1 counted Adam's steps only)
         slots += [scale * state[k].detach().cpu().numpy() if k in state
                   else np.zeros(tuple(weight.shape), np.float32) for k in keys]
-    return [np.asarray(steps, np.int64), np.asarray(rate, np.float32), *slots]
+    head = [np.asarray(steps, np.int64)] + ([] if spec.schedule else [np.asarray(rate, np.float32)])
+    return [*head, *slots]
 
 
 def _known_metrics(value: Any) -> Any:
@@ -77,8 +79,8 @@ def compile_from_config(model: Sequential, config: Any) -> bool:
     optimizer = config["optimizer"]
     name = str(optimizer.get("class_name", "")).lower()
     settings = optimizer.get("config") or {}
-    rate = settings.get("learning_rate")
-    if name not in CLASS_NAMES or not isinstance(rate, (int, float)) or config.get("loss") is None:
+    rate = settings.get("learning_rate")  # a number, or a schedule's config
+    if name not in CLASS_NAMES or not isinstance(rate, (int, float, dict)) or config.get("loss") is None:
         return False
     own = {k: settings[k] for k in OPTIONS[name] if settings.get(k) is not None}
     if any(k not in own and settings.get(k, v) not in (v, None) for k, v in NEUTRAL.items() if k != "name"):
@@ -87,7 +89,7 @@ def compile_from_config(model: Sequential, config: Any) -> bool:
     metrics = _known_metrics(losses.deserialize(config.get("metrics"), losses.METRIC_CLASSES,
                                                 unknown_as_none=True))
     try:
-        model.compile(OptimizerSpec(name, float(rate), options=own, rules=rules), loss=config["loss"],
+        model.compile(OptimizerSpec(name, rate, options=own, rules=rules), loss=config["loss"],
                       metrics=metrics, loss_weights=config.get("loss_weights"))
     except ConfigError:  # a loss, or a setting of one or of the optimizer, textrnn has no rule for
         return False
@@ -96,8 +98,9 @@ def compile_from_config(model: Sequential, config: Any) -> bool:
 
 def optimizer_variable_count(model: Sequential) -> int:
     """How many variables Keras's optimizer of this compiled model holds once it has stepped: the
-    step count, the rate, and its slots per trained weight."""
-    return 2 + len(model._optimizer_spec.keras_slots) * len(model.trainable_weights)
+    step count, the rate (not with a schedule), and its slots per trained weight."""
+    spec = model._optimizer_spec
+    return spec.keras_head_count + len(spec.keras_slots) * len(model.trainable_weights)
 
 
 def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source: str) -> None:
@@ -105,19 +108,20 @@ def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source
     spec = model._optimizer_spec
     keys = spec.keras_slots
     weights = model.trainable_weights
-    if len(arrays) not in (2, optimizer_variable_count(model)):
+    head = spec.keras_head_count
+    if len(arrays) not in (head, optimizer_variable_count(model)):
         raise DataError(f"{source}: the optimizer holds {len(arrays)} variables, a {CLASS_NAMES[spec.name]} "
                         f"of this model {optimizer_variable_count(model)}")
     optimizer = model.create_optimizer()
-    if len(arrays) == 2:  # saved before its first step: the learning rate is all there is
-        for group in optimizer.param_groups:
-            group["lr"] = float(arrays[1])
+    steps, slots = int(arrays[0]), arrays[head:]
+    optimizer.param_groups[0]["iterations"] = steps
+    if spec.schedule is None:  # (a schedule's rate follows from the step count)
+        optimizer.learning_rate.assign(float(arrays[1]))
+    if not slots:  # saved before its first step
         return
-    steps, rate, slots = int(arrays[0]), float(arrays[1]), arrays[2:]
+    rate = float(optimizer.learning_rate)
     if spec.name == "sgd":
         slots = [np.asarray(v) / -rate for v in slots]  # torch's momentum buffer from Keras's momentum
-    for group in optimizer.param_groups:
-        group["lr"] = rate
     for k, weight in enumerate(weights):
         values = slots[k * len(keys):(k + 1) * len(keys)]
         if any(tuple(v.shape) != tuple(weight.shape) for v in values):

@@ -275,7 +275,8 @@ def _read_optimizer(model: Sequential, h5: h5py.File, source: str) -> None:
     scaled = "optimizer/inner_optimizer/vars" in h5  # a LossScaleOptimizer (mixed_float16)
     inner = _group_arrays(h5["optimizer/inner_optimizer/vars"]) if scaled else arrays
     expected = optimizer_variable_count(model)
-    if len(inner) not in (2, expected):  # another model's (other weights trained): skipped, as Keras does
+    unstepped = model._optimizer_spec.keras_head_count
+    if len(inner) not in (unstepped, expected):  # another model's (other weights trained): skipped, as Keras
         warnings.warn(f"{source}: skipping the optimizer's {len(inner)} variables; this model's "
                       f"optimizer has {expected}", stacklevel=4)
         return

@@ -98,6 +98,21 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         if first_shape is not None:
             self.build(first_shape)
 
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by name or by index, as Keras's `get_layer`."""
+        if (name is None) == (index is None):
+            raise ConfigError("get_layer: give a layer name or an index (one of them)")
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ConfigError(f"get_layer: index {index} is out of range; the model has "
+                                  f"{len(self.layers)} layers")
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ConfigError(f"get_layer: no layer named {name!r}; the model has "
+                          f"{', '.join(layer.name for layer in self.layers)}")
+
     def pop(self, rebuild: bool = True) -> Layer:
         """Remove the last layer and return it, as Keras's (e.g. to put a new head on a trained
         body: the lecture's "keep the embedding, train new layers")."""

@@ -195,17 +195,15 @@ class ModelCheckpoint(_Monitor):
 
 
 def get_learning_rate(model: Sequential) -> float:
-    """The optimizer's learning rate (the first parameter group's: the layers', not an Embedding's
-    own rate)."""
-    return float(model.create_optimizer().param_groups[0]["lr"])
+    """The optimizer's learning rate (the layers', not an Embedding's own rate; a schedule's for
+    the next update)."""
+    return float(model.create_optimizer().learning_rate)
 
 
 def set_learning_rate(model: Sequential, rate: float) -> None:
-    """Set the learning rate; an Embedding's own rate (embedding_learning_rate) keeps its ratio."""
-    groups = model.create_optimizer().param_groups
-    old = float(groups[0]["lr"])
-    for group in groups:
-        group["lr"] = float(rate) if old == 0 else group["lr"] * float(rate) / old
+    """Set the learning rate; an Embedding's own rate (embedding_learning_rate) keeps its ratio. A
+    rate that follows a schedule is refused in one line, as Keras refuses it."""
+    model.create_optimizer().learning_rate.assign(rate)
 
 
 class ReduceLROnPlateau(_Monitor):

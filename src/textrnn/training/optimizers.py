@@ -19,11 +19,14 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 import torch.optim.optimizer as torch_optimizer
 
 from textrnn.backend import kernels
 from textrnn.errors import ConfigError
+from textrnn.training import schedules
+from textrnn.training.schedules import LearningRateSchedule
 
 
 def _with_grads(group: dict) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -80,34 +83,120 @@ class GradientRules:
                     torch._foreach_mul_(params, 1.0 - self.weight_decay * group["lr"])
 
 
-class _KerasRule(torch.optim.Optimizer):
-    """`step()` is torch's (a profiler range and the step hooks, around `update()`); `update()` is
-    the rule alone, which `step_optimizer` calls when no hooks are registered. `rules` (clipping,
-    weight decay) run first either way."""
+def set_rate(optimizer: torch.optim.Optimizer, rate: float) -> None:
+    """Set the learning rate (the first parameter group's); an Embedding's own rate
+    (embedding_learning_rate) keeps its ratio to it."""
+    old = float(optimizer.param_groups[0]["lr"])
+    for group in optimizer.param_groups:
+        group["lr"] = float(rate) if old == 0 else group["lr"] * float(rate) / old
+
+
+class LearningRate:
+    """`model.optimizer.learning_rate` as Keras code uses its variable: `float()`, `.numpy()` and
+    arithmetic read it, `.assign(rate)` sets it (as does `keras.backend.set_value`). With a
+    schedule it reads the rate of the next update and cannot be set, as in Keras."""
+
+    def __init__(self, optimizer: _KerasOptimizer) -> None:
+        self._optimizer = optimizer
+
+    def __float__(self) -> float:
+        optimizer = self._optimizer
+        if optimizer.schedule is not None:
+            return float(optimizer.schedule(optimizer.iterations))
+        return float(optimizer.param_groups[0]["lr"])
+
+    def numpy(self) -> np.float32:
+        return np.float32(float(self))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:  # noqa: ANN001 - NumPy's protocol
+        return np.asarray(float(self), dtype=dtype or np.float32)
+
+    def assign(self, value: Any) -> None:
+        if self._optimizer.schedule is not None:
+            raise ConfigError("the optimizer's learning rate follows a schedule; it cannot be set")
+        set_rate(self._optimizer, float(value))
+
+    def __repr__(self) -> str:
+        return f"<learning_rate={float(self):g}>"
+
+    def __mul__(self, other: float) -> float:
+        return float(self) * other
+
+    def __truediv__(self, other: float) -> float:
+        return float(self) / other
+
+    def __add__(self, other: float) -> float:
+        return float(self) + other
+
+    def __sub__(self, other: float) -> float:
+        return float(self) - other
+
+    __rmul__, __radd__ = __mul__, __add__
+
+    def __lt__(self, other: float) -> bool:
+        return float(self) < other
+
+    def __gt__(self, other: float) -> bool:
+        return float(self) > other
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, (int, float, LearningRate)) and float(self) == float(other)
+
+    __hash__ = None  # type: ignore[assignment]  # a value that changes
+
+
+class _KerasOptimizer:
+    """What textrnn's optimizers add to torch's, as Keras's optimizers have it: before each update
+    the schedule's rate (if a LearningRateSchedule was given) and the gradient rules (clipping,
+    weight decay); `iterations`, the updates done (kept in the first parameter group, so that it
+    is saved and restored with the optimizer's state); `learning_rate` (and Keras 2's `lr`)."""
 
     rules: GradientRules | None = None
+    schedule: schedules.LearningRateSchedule | None = None
+    param_groups: list[dict[str, Any]]
+
+    @property
+    def iterations(self) -> int:
+        return int(self.param_groups[0].get("iterations", 0))
+
+    @property
+    def learning_rate(self) -> LearningRate:
+        return LearningRate(self)
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        LearningRate(self).assign(value)
+
+    lr = learning_rate
+
+    def before_update(self) -> None:
+        step = self.iterations
+        if self.schedule is not None:
+            set_rate(self, self.schedule(step))
+        self.param_groups[0]["iterations"] = step + 1
+        if self.rules:
+            self.rules.apply(self)
+
+
+class _KerasRule(_KerasOptimizer, torch.optim.Optimizer):
+    """`step()` is torch's (a profiler range and the step hooks, around `update()`); `update()` is
+    the rule alone, which `step_optimizer` calls when no hooks are registered. `before_update`
+    runs first either way."""
 
     def step(self, closure=None):  # noqa: ANN001 - torch's signature
-        _apply_rules(self)
+        self.before_update()
         self.update()
 
     def update(self) -> None:
         raise NotImplementedError
 
 
-class SGDOptimizer(torch.optim.SGD):
-    """torch's SGD (Keras's steps at a fixed rate), after the gradient rules."""
-
-    rules: GradientRules | None = None
+class SGDOptimizer(_KerasOptimizer, torch.optim.SGD):
+    """torch's SGD (Keras's steps at a fixed rate), after `before_update`."""
 
     def step(self, closure=None):  # noqa: ANN001 - torch's signature
-        _apply_rules(self)
+        self.before_update()
         return super().step(closure)
-
-
-def _apply_rules(optimizer: torch.optim.Optimizer) -> None:
-    if optimizer.rules:
-        optimizer.rules.apply(optimizer)
 
 
 def step_optimizer(optimizer: torch.optim.Optimizer) -> None:
@@ -117,7 +206,7 @@ def step_optimizer(optimizer: torch.optim.Optimizer) -> None:
              or torch_optimizer._global_optimizer_pre_hooks or torch_optimizer._global_optimizer_post_hooks)
     # an instance attribute `step`: wrapped by someone (an LR scheduler counts the calls)
     if isinstance(optimizer, _KerasRule) and not hooks and "step" not in vars(optimizer):
-        _apply_rules(optimizer)
+        optimizer.before_update()
         optimizer.update()
     else:
         optimizer.step()
@@ -215,6 +304,11 @@ class OptimizerSpec:
         key = name.lower()
         if key not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+        if isinstance(learning_rate, dict):  # a saved schedule
+            learning_rate = schedules.deserialize(learning_rate)
+        self.schedule = learning_rate if isinstance(learning_rate, LearningRateSchedule) else None
+        if self.schedule is not None:  # the rate of the first update; later ones follow the schedule
+            learning_rate = float(self.schedule(0))
         for label, rate in (("learning rate", learning_rate), ("embedding learning rate",
                                                                embedding_learning_rate)):
             if rate is not None and not 0 < float(rate) < math.inf:
@@ -228,11 +322,19 @@ class OptimizerSpec:
         self.embedding_learning_rate = (None if embedding_learning_rate is None
                                         else float(embedding_learning_rate))
         self.options = {**OPTIONS[key], **(options or {})}
+        if self.schedule is not None and self.options.get("momentum"):
+            raise ConfigError("SGD: momentum with a learning-rate schedule is not supported (torch's "
+                              "momentum buffer equals Keras's at a fixed rate only)")
         rules = {"weight_decay": DEFAULT_WEIGHT_DECAY.get(key), **(rules or {})}
         unknown = set(rules) - set(GradientRules().config())
         if unknown:
             raise ConfigError(f"{key}: unknown setting(s) {', '.join(sorted(unknown))}")
         self.rules = GradientRules(**rules)
+
+    @property
+    def keras_learning_rate(self) -> float | dict:
+        """The learning rate as Keras's config holds it: a number, or the serialised schedule."""
+        return schedules.serialize(self.schedule) if self.schedule is not None else self.learning_rate
 
     @property
     def rule(self) -> str:
@@ -251,7 +353,12 @@ class OptimizerSpec:
     def keras_variable_count(self, trainable_params: int) -> int:
         """How many numbers Keras's optimizer of this kind holds for this many trained weights (the
         summary's "Optimizer params")."""
-        return 2 + len(self.keras_slots) * trainable_params
+        return self.keras_head_count + len(self.keras_slots) * trainable_params
+
+    @property
+    def keras_head_count(self) -> int:
+        """The variables before the slots: the step count and the rate (none for a schedule)."""
+        return 1 if self.schedule is not None else 2
 
     def create(self, params: list[torch.nn.Parameter],
                embedding_params: list[torch.nn.Parameter] = ()) -> torch.optim.Optimizer:
@@ -265,10 +372,11 @@ class OptimizerSpec:
                       {"params": list(embedding_params), "lr": self.embedding_learning_rate}]
             optimizer = OPTIMIZERS[self.name](groups, lr=self.learning_rate, **self.options)
         optimizer.rules = self.rules or None
+        optimizer.schedule = self.schedule
         return optimizer
 
     def get_config(self) -> dict:
-        config = {"name": self.name, "learning_rate": self.learning_rate}
+        config = {"name": self.name, "learning_rate": self.keras_learning_rate}
         if self.embedding_learning_rate is not None:
             config["embedding_learning_rate"] = self.embedding_learning_rate
         if self.options != OPTIONS[self.name]:

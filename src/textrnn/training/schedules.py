@@ -1,0 +1,164 @@
+"""Keras's learning-rate schedules (`keras.optimizers.schedules`): an optimizer given one as its
+learning rate takes, before each update, the schedule's rate at the number of updates done so far
+(Keras's `optimizer.iterations`, counted from 0)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from textrnn.errors import ConfigError
+
+
+class LearningRateSchedule:
+    """`schedule(step)` -> the learning rate at that step. A subclass defines `__call__` and
+    `get_config` (a user's subclass too; saving it needs its class importable by name)."""
+
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
+        return cls(**config)
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.get_config()})"
+
+
+def _positive(value: Any, what: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < math.inf:
+        raise ConfigError(f"{what} must be a positive number, got {value!r}")
+    return value
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """initial * decay_rate ** (step / decay_steps), the exponent floored with staircase."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False, name: str = "ExponentialDecay") -> None:
+        self.initial_learning_rate = _positive(initial_learning_rate, "initial_learning_rate")
+        self.decay_steps, self.decay_rate = _positive(decay_steps, "decay_steps"), decay_rate
+        self.staircase, self.name = staircase, name
+
+    def __call__(self, step: int) -> float:
+        p = step / self.decay_steps
+        return self.initial_learning_rate * self.decay_rate ** (math.floor(p) if self.staircase else p)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class InverseTimeDecay(ExponentialDecay):
+    """initial / (1 + decay_rate * step / decay_steps), the fraction floored with staircase."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+                 staircase: bool = False, name: str = "InverseTimeDecay") -> None:
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def __call__(self, step: int) -> float:
+        p = step / self.decay_steps
+        return self.initial_learning_rate / (1 + self.decay_rate * (math.floor(p) if self.staircase else p))
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """values[0] up to boundaries[0] (included), values[1] up to boundaries[1], ..., values[-1]
+    after the last boundary."""
+
+    def __init__(self, boundaries: list[int], values: list[float], name: str = "PiecewiseConstant") -> None:
+        if len(values) != len(boundaries) + 1:
+            raise ConfigError(f"PiecewiseConstantDecay: {len(boundaries)} boundaries need "
+                              f"{len(boundaries) + 1} values, got {len(values)}")
+        self.boundaries, self.values, self.name = list(boundaries), list(values), name
+
+    def __call__(self, step: int) -> float:
+        for boundary, value in zip(self.boundaries, self.values):
+            if step <= boundary:
+                return value
+        return self.values[-1]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """From initial to end_learning_rate over decay_steps along (1 - step / decay_steps) ** power;
+    with cycle, decay_steps grows to the next multiple past the step."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, end_learning_rate: float = 0.0001,
+                 power: float = 1.0, cycle: bool = False, name: str = "PolynomialDecay") -> None:
+        self.initial_learning_rate = _positive(initial_learning_rate, "initial_learning_rate")
+        self.decay_steps = _positive(decay_steps, "decay_steps")
+        self.end_learning_rate, self.power, self.cycle, self.name = end_learning_rate, power, cycle, name
+
+    def __call__(self, step: int) -> float:
+        decay_steps = self.decay_steps
+        if self.cycle:
+            decay_steps *= 1 if step == 0 else math.ceil(step / self.decay_steps)
+        else:
+            step = min(step, decay_steps)
+        fraction = 1 - step / decay_steps
+        return (self.initial_learning_rate - self.end_learning_rate) * fraction ** self.power + \
+            self.end_learning_rate
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle,
+                "name": self.name}
+
+
+class CosineDecay(LearningRateSchedule):
+    """A linear warmup from initial to warmup_target over warmup_steps (if a target is given), then
+    a cosine from there down to alpha times it over decay_steps."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
+                 name: str = "CosineDecay", warmup_target: float | None = None,
+                 warmup_steps: int = 0) -> None:
+        self.initial_learning_rate = _positive(initial_learning_rate, "initial_learning_rate")
+        self.decay_steps = _positive(decay_steps, "decay_steps")
+        self.alpha, self.name = alpha, name
+        self.warmup_target, self.warmup_steps = warmup_target, warmup_steps
+
+    def _cosine(self, step: float, start: float) -> float:
+        cosine = 0.5 * (1.0 + math.cos(math.pi * step / self.decay_steps))
+        return start * ((1 - self.alpha) * cosine + self.alpha)
+
+    def __call__(self, step: int) -> float:
+        if self.warmup_target is None:
+            return self._cosine(min(step, self.decay_steps), self.initial_learning_rate)
+        step = min(step, self.decay_steps + self.warmup_steps)
+        if step < self.warmup_steps:
+            return (self.warmup_target - self.initial_learning_rate) * step / self.warmup_steps + \
+                self.initial_learning_rate
+        return self._cosine(step - self.warmup_steps, self.warmup_target)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
+                "warmup_steps": self.warmup_steps}
+
+
+CLASSES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
+                                         PolynomialDecay, CosineDecay)}
+
+
+def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
+    return {"module": "keras.optimizers.schedules", "class_name": type(schedule).__name__,
+            "config": schedule.get_config(), "registered_name": None}
+
+
+def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
+    cls = CLASSES.get(config.get("class_name"))
+    if cls is None:
+        raise ConfigError(f"unknown learning-rate schedule {config.get('class_name')!r}; valid: "
+                          f"{', '.join(CLASSES)}")
+    try:
+        return cls.from_config(dict(config.get("config") or {}))
+    except TypeError as exc:
+        raise ConfigError(f"learning-rate schedule {config.get('class_name')}: {exc}") from None
