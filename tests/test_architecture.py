@@ -12,7 +12,7 @@ ROOT = Path(textrnn.__file__).parent
 # Lowest first. A module's layer is that of the longest prefix of its dotted name listed here.
 LAYERS = [
     ["textrnn", "textrnn.errors", "textrnn.io_utils", "textrnn.serialization", "textrnn.naming",
-     "textrnn.setting"],  # leaves
+     "textrnn.setting", "textrnn.keras_objects"],  # leaves
     ["textrnn.data", "textrnn.backend"],
     ["textrnn.layers"],
     ["textrnn.training"],

@@ -14,13 +14,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from textrnn import keras_objects
 from textrnn.errors import ConfigError
+from textrnn.keras_objects import KerasObject
 from textrnn.naming import snake_case
 
 
-class Initializer:
+class Initializer(KerasObject):
     """Called as `init(shape, dtype=None)` it returns a new tensor; layers fill their weights
     through `fill_`. A subclass defines `fill_` (or `__call__`) and `get_config`."""
+
+    keras_module = "keras.initializers"
 
     def __call__(self, shape, dtype=None) -> torch.Tensor:
         tensor = torch.empty(tuple(int(n) for n in shape), dtype=torch.float32)
@@ -32,18 +36,6 @@ class Initializer:
         """Fill `tensor` in place (a user's subclass that defines only __call__ gets this one)."""
         tensor.copy_(torch.as_tensor(np.asarray(self(tuple(tensor.shape))), dtype=tensor.dtype))
 
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Initializer:
-        return cls(**config)
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and serialize(self) == serialize(other)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.get_config()})"
 
 
 def _torch_dtype(dtype: Any) -> torch.dtype:
@@ -268,22 +260,14 @@ def get(identifier: Any) -> Initializer | None:
 
 
 def deserialize(config: dict[str, Any]) -> Initializer:
-    name = config.get("class_name")
-    cls = CLASSES.get(name) or NAMES.get(name)
-    if cls is None:
-        raise ConfigError(f"unknown initializer class {name!r}; valid: {', '.join(sorted(CLASSES))}")
-    try:
-        return cls.from_config(dict(config.get("config") or {}))
-    except TypeError as exc:
-        raise ConfigError(f"initializer {name}: {exc}") from None
+    return keras_objects.deserialize(config, {**NAMES, **CLASSES}, "initializer")
 
 
 def serialize(initializer: Any) -> Any:
     """As a layer's config keeps it: a name stays a name, an object becomes Keras's dict."""
     if initializer is None or isinstance(initializer, (str, dict)):
         return initializer
-    return {"module": "keras.initializers", "class_name": type(initializer).__name__,
-            "config": initializer.get_config(), "registered_name": None}
+    return keras_objects.serialize(initializer)
 
 
 def checked(identifier: Any) -> Any:

@@ -9,28 +9,19 @@ from typing import Any
 
 import torch
 
+from textrnn import keras_objects
 from textrnn.errors import ConfigError
+from textrnn.keras_objects import KerasObject
 from textrnn.naming import snake_case
 
 
-class Regularizer:
+class Regularizer(KerasObject):
     """Called on a weight, the penalty (a scalar tensor) it adds to the loss."""
+
+    keras_module = "keras.regularizers"
 
     def __call__(self, weight: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Regularizer:
-        return cls(**config)
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.get_config()})"
 
 
 def _factor(value: Any, name: str) -> float:
@@ -100,17 +91,8 @@ def get(identifier: Any) -> Regularizer | None:
 
 
 def deserialize(config: dict[str, Any]) -> Regularizer:
-    cls = NAMES.get(config.get("class_name"))
-    if cls is None:
-        raise ConfigError(f"unknown regularizer {config.get('class_name')!r}; valid: {', '.join(CLASSES)}")
-    try:
-        return cls.from_config(dict(config.get("config") or {}))
-    except TypeError as exc:
-        raise ConfigError(f"regularizer {config.get('class_name')}: {exc}") from None
+    return keras_objects.deserialize(config, NAMES, "regularizer")
 
 
 def serialize(regularizer: Regularizer | None) -> dict[str, Any] | None:
-    if regularizer is None:
-        return None
-    return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
-            "config": regularizer.get_config(), "registered_name": None}
+    return None if regularizer is None else keras_objects.serialize(regularizer)

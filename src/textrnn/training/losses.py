@@ -8,7 +8,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from textrnn import keras_objects
 from textrnn.errors import ConfigError, DataError
+from textrnn.keras_objects import KerasObject
 from textrnn.naming import auto_name
 
 EPSILON = 1e-7  # keras.backend.epsilon(): predictions are clipped to [ε, 1 - ε] in the loss
@@ -135,10 +137,10 @@ ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 ACCURACY_NAMES = ("acc", "accuracy")
 
 
-class _KerasObject:
+class _KerasObject(KerasObject):
     """What Keras's loss and metric classes share here: their own arguments (`options`, with their
     defaults) kept in `config`, Keras's other arguments taken at the `neutral` values only, Keras's
-    get_config, equality by config."""
+    get_config."""
 
     function_name = ""  # the function it computes
     options: dict[str, Any] = {}
@@ -155,11 +157,6 @@ class _KerasObject:
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, **self.config}
 
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    __hash__ = None  # noqa: PIE794 - equal by value, not kept in sets
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.config.items())})"
 
@@ -168,6 +165,7 @@ class Loss(_KerasObject):
     """Keras's loss classes (`keras.losses.BinaryCrossentropy(from_logits=True)`, ...): called as
     loss(y_true, y_pred), taken by compile as their names are, saved as Keras serialises them."""
 
+    keras_module = "keras.losses"
     neutral = {"reduction": ("sum_over_batch_size", "auto", None), "axis": (-1,), "dtype": (None, "float32"),
                "ignore_class": (None,)}
 
@@ -223,6 +221,8 @@ LOSS_CLASSES = {cls.__name__: cls for cls in (BinaryCrossentropy, CategoricalCro
 class Metric(_KerasObject):
     """Keras's metric classes (`keras.metrics.BinaryAccuracy(threshold=0.0)`, ...): called as
     metric(y_true, y_pred) for a batch's value; compile takes them as it takes names."""
+
+    keras_module = "keras.metrics"
 
     def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         return METRICS[self.function_name](y_true, y_pred)
@@ -428,9 +428,7 @@ def serialize(value: Any) -> Any:
     """compile's loss or metrics as Keras's compile_config holds them: names as they are, objects
     as Keras serialises them; lists and dicts (one entry per output) entry by entry."""
     if isinstance(value, (Loss, Metric)):
-        module = "keras.losses" if isinstance(value, Loss) else "keras.metrics"
-        return {"module": module, "class_name": type(value).__name__, "config": value.get_config(),
-                "registered_name": None}
+        return keras_objects.serialize(value)
     if isinstance(value, dict):
         return {k: serialize(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -7,28 +7,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from textrnn import keras_objects
 from textrnn.errors import ConfigError
+from textrnn.keras_objects import KerasObject
 
 
-class LearningRateSchedule:
+class LearningRateSchedule(KerasObject):
     """`schedule(step)` -> the learning rate at that step. A subclass defines `__call__` and
-    `get_config` (a user's subclass too; saving it needs its class importable by name)."""
+    `get_config`."""
+
+    keras_module = "keras.optimizers.schedules"
 
     def __call__(self, step: int) -> float:
         raise NotImplementedError
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
-        return cls(**config)
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.get_config()})"
 
 
 def _positive(value: Any, what: str) -> float:
@@ -148,17 +139,8 @@ CLASSES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, Pie
                                          PolynomialDecay, CosineDecay)}
 
 
-def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
-    return {"module": "keras.optimizers.schedules", "class_name": type(schedule).__name__,
-            "config": schedule.get_config(), "registered_name": None}
+serialize = keras_objects.serialize
 
 
 def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
-    cls = CLASSES.get(config.get("class_name"))
-    if cls is None:
-        raise ConfigError(f"unknown learning-rate schedule {config.get('class_name')!r}; valid: "
-                          f"{', '.join(CLASSES)}")
-    try:
-        return cls.from_config(dict(config.get("config") or {}))
-    except TypeError as exc:
-        raise ConfigError(f"learning-rate schedule {config.get('class_name')}: {exc}") from None
+    return keras_objects.deserialize(config, CLASSES, "learning-rate schedule")
