@@ -132,3 +132,41 @@ def test_a_model_with_precision_recall_and_auc_logs_kerass_values(tmp_path):
     ours.save(tmp_path / "ours.keras")
     back = keras.saving.load_model(tmp_path / "ours.keras")
     np.testing.assert_allclose(back.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=1e-4)
+
+
+@pytest.mark.parametrize("head, metrics", [
+    (1, lambda lib: [lib.metrics.F1Score(threshold=0.5),
+                     lib.metrics.FBetaScore(beta=2.0, threshold=0.4, average="micro")]),
+    (3, lambda lib: [lib.metrics.F1Score(average="macro"),
+                     lib.metrics.F1Score(average="weighted", name="wf1"),
+                     lib.metrics.FBetaScore(beta=0.5, average="micro")]),
+])
+def test_f_scores_are_counted_over_the_epoch_as_kerass(head, metrics):
+    rng = np.random.default_rng(1)
+    x = rng.integers(1, 30, (44, 6))
+    labels = (np.eye(3)[x[:, 0] % 3] if head == 3 else (x[:, :1] > 12)).astype("float32")
+    keras.utils.set_random_seed(0)
+    models = []
+    for lib in (keras, textrnn):
+        model = lib.Sequential([lib.Input((6,), dtype="int32"), lib.layers.Embedding(30, 8),
+                                lib.layers.GRU(5),
+                                lib.layers.Dense(head, activation="softmax" if head > 1 else "sigmoid")])
+        loss = "categorical_crossentropy" if head > 1 else "binary_crossentropy"
+        model.compile(lib.optimizers.Adam(0.02), loss, metrics=metrics(lib))
+        models.append(model)
+    models[1].set_weights(models[0].get_weights())
+    history = [m.fit(x, labels, batch_size=8, epochs=3, shuffle=False, validation_split=0.25,
+                     verbose=0).history for m in models]
+    assert sorted(history[1]) == sorted(history[0])
+    for name, values in history[0].items():
+        np.testing.assert_allclose(np.ravel(history[1][name]), np.ravel(values), rtol=1e-4, atol=1e-6,
+                                   err_msg=name)
+
+
+def test_a_per_class_f1_of_several_classes_is_refused_in_one_line():
+    L = textrnn.layers
+    model = textrnn.Sequential([textrnn.Input((6,), dtype="int32"), L.Embedding(30, 8), L.GRU(5),
+                                L.Dense(3, activation="softmax")])
+    model.compile("adam", "categorical_crossentropy", metrics=["f1_score"])
+    with pytest.raises(ConfigError, match="one value per class"):
+        model.fit(np.ones((4, 6), "int32"), np.eye(3)[[0, 1, 2, 0]], verbose=0)

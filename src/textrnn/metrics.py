@@ -6,6 +6,8 @@ from textrnn.training.losses import (  # noqa: F401 - Keras's names
     AUC,
     BinaryAccuracy,
     CategoricalAccuracy,
+    F1Score,
+    FBetaScore,
     Precision,
     Recall,
     SparseCategoricalAccuracy,

@@ -302,6 +302,60 @@ def _one_threshold(metric: Metric) -> float:
     return 0.5 if threshold is None else float(threshold)
 
 
+class FBetaScore(ConfusionMetric):
+    """Keras's F-beta over the epoch from each class's true / false positives and false negatives:
+    a prediction counts as positive above `threshold`, or (no threshold) where it is the row's
+    largest. `average`: None (one class only: textrnn's logs hold one number per metric), "micro"
+    (counts pooled), "macro" (classes' mean) or "weighted" (by each class's support)."""
+
+    function_name = "fbeta_score"
+    options = {"average": None, "beta": 1.0, "threshold": None}
+    AVERAGES = (None, "micro", "macro", "weighted")
+
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name or self.function_name, **kwargs)  # Keras's fixed default name
+        if self.config["average"] not in self.AVERAGES:
+            raise ConfigError(f"{type(self).__name__}: average must be one of {self.AVERAGES}, "
+                              f"got {self.config['average']!r}")
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        classes = y_pred.shape[-1]
+        if y_pred.dim() != 2 or y_true.numel() != y_pred.numel():
+            raise DataError(f"{type(self).__name__} compares 2-D outputs (rows, classes) with labels of "
+                            f"their shape: got outputs {tuple(y_pred.shape)}, labels {tuple(y_true.shape)} "
+                            "(give one-hot labels, or labels of shape (rows, 1))")
+        if self.config["average"] is None and classes > 1:
+            raise ConfigError(f"{type(self).__name__}(average=None) gives one value per class ({classes} "
+                              "here); textrnn logs one number per metric: give average='macro', 'micro' "
+                              "or 'weighted'")
+        truth = y_true.reshape(y_pred.shape).float()
+        threshold = self.config["threshold"]
+        if threshold is None:  # the row's largest (a row of zeros stays all negative, as Keras's)
+            called = (y_pred >= y_pred.max(-1, keepdim=True).values) & (y_pred.abs() > 1e-9)
+        else:
+            called = y_pred > threshold
+        called = called.float()
+        self.state_size = 4 * classes
+        counts = [called * truth, called * (1 - truth), (1 - called) * truth, truth]
+        return torch.cat([c.sum(0) for c in counts]) / len(y_true)
+
+    def result(self, states: torch.Tensor) -> float:
+        tp, fp, fn, support = states.reshape(4, -1)
+        eps, beta2 = EPSILON, self.config.get("beta", 1.0) ** 2
+        if self.config["average"] == "micro":
+            tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
+        precision, recall = tp / (tp + fp + eps), tp / (tp + fn + eps)
+        score = (1 + beta2) * precision * recall / (beta2 * precision + recall + eps)
+        if self.config["average"] == "weighted":
+            score = (score * support / (support.sum() + eps)).sum()
+        return float(score.mean())
+
+
+class F1Score(FBetaScore):
+    function_name = "f1_score"
+    options = {"average": None, "threshold": None}
+
+
 class AUC(ConfusionMetric):
     """Keras's AUC: true / false positives and negatives at `num_thresholds` thresholds spread
     over [0, 1] (plus one just below and one just above), then the area under the ROC or PR curve
@@ -377,8 +431,10 @@ METRICS = {"binary_accuracy": binary_accuracy, "categorical_accuracy": categoric
            "top_k_categorical_accuracy": top_k_categorical_accuracy,
            "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy}
 METRIC_CLASSES = {cls.__name__: cls for cls in (BinaryAccuracy, CategoricalAccuracy,
-                                                SparseCategoricalAccuracy, Precision, Recall, AUC)}
-COUNTED = {"precision": Precision, "recall": Recall, "auc": AUC}  # by name, as Keras's metrics.get
+                                                SparseCategoricalAccuracy, Precision, Recall, AUC,
+                                                F1Score, FBetaScore)}
+COUNTED = {"precision": Precision, "recall": Recall, "auc": AUC,  # by name, as Keras's metrics.get
+           "f1_score": F1Score, "fbeta_score": FBetaScore}
 
 
 def metric(identifier: Any, accuracy: Any) -> tuple[str, Any]:
