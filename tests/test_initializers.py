@@ -12,7 +12,7 @@ import pytest
 
 import textrnn
 from textrnn import initializers
-from textrnn.errors import ConfigError
+from textrnn.errors import ConfigError, DataError
 
 RNG = np.random.default_rng(0)
 SHAPES = [(200, 300), (5, 40, 60)]  # a kernel (inputs, outputs); a Conv1D kernel (window, in, out)
@@ -137,12 +137,18 @@ def test_a_frozen_constant_embedding_trains_as_kerass(tmp_path):
         np.testing.assert_allclose(a, b, atol=1e-4)
     assert ours.count_params() == theirs.count_params()
 
-    ours.save(tmp_path / "glove")  # textrnn's folder keeps the initializer, as Keras's config does
+    ours.save(tmp_path / "glove")  # textrnn's folder keeps the initializer, as Keras's config does,
+    config_text = (tmp_path / "glove" / "config.json").read_text()  # its matrix beside the JSON
+    assert "__numpy__" not in config_text and len(config_text) < 10_000
     loaded = textrnn.models.load_model(tmp_path / "glove")
     init = loaded.layers[0].embeddings_initializer
     assert isinstance(init, textrnn.initializers.Constant)
     np.testing.assert_array_equal(np.asarray(init.value), GLOVE)
     np.testing.assert_allclose(loaded.predict(X, verbose=0), ours.predict(X, verbose=0), atol=1e-6)
+    assert loaded.get_config() == ours.get_config()
+    (tmp_path / "glove" / "config_arrays.safetensors").write_bytes(b"damaged")
+    with pytest.raises(DataError, match="damaged arrays file"):
+        textrnn.models.load_model(tmp_path / "glove")
 
     theirs.save(tmp_path / "glove.keras")  # Keras's file, its config holding the matrix
     from_keras = textrnn.models.load_model(tmp_path / "glove.keras")

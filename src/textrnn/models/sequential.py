@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import safetensors.numpy
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -33,12 +34,13 @@ from textrnn.layers.input_layer import InputLayer
 from textrnn.layers.recurrent import RNN
 from textrnn.layers.wrappers import Bidirectional
 from textrnn.models.summary import print_summary
-from textrnn.serialization import load_weights_file, read_json
+from textrnn.serialization import arrays_in, arrays_out, load_weights_file, read_arrays, read_json
 from textrnn.training import optimizers as optimizers_module
 from textrnn.training.checkpoint import optimizer_parts, restore_optimizer
 from textrnn.training.trainer import Trainer
 
 CONFIG_FILE = "config.json"
+ARRAYS_FILE = "config_arrays.safetensors"  # arrays the config names (serialization.arrays_out)
 WEIGHTS_FILE = "weights.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"  # a trained model's optimizer state, beside its weights
 VOCAB_FILE = "vocab.json"
@@ -233,7 +235,8 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         if str(path).endswith(".keras"):
             _plugin(KERAS_FILES, "save_keras_model")(self, path)
             return
-        config = {"format": "textrnn-sequential-v1", "model": self.get_config()}
+        model_config, arrays = arrays_out(self.get_config())  # a Constant's matrix: not as JSON
+        config = {"format": "textrnn-sequential-v1", "model": model_config}
         optimizer_tensors = None
         if self.compiled:
             config["compile"] = {"optimizer": self._optimizer_spec.get_config(), **self.compile_entries()}
@@ -242,6 +245,8 @@ class Sequential(Trainer, WeightSplit, nn.Module):
 
         def fill(folder: Path) -> None:
             atomic_write_json(folder / CONFIG_FILE, config)
+            if arrays:
+                safetensors.numpy.save_file(arrays, str(folder / ARRAYS_FILE))
             tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
             save_file(tensors, str(folder / WEIGHTS_FILE))
             if optimizer_tensors is not None:
@@ -288,6 +293,8 @@ def load_model(path: str | Path, compile: bool = True) -> Sequential:
     if not config_path.is_file():
         raise DataError(f"{folder}: not a saved textrnn model (no {CONFIG_FILE})")
     config = read_json(config_path, "malformed model config")
+    if (folder / ARRAYS_FILE).is_file():
+        config["model"] = arrays_in(config.get("model"), read_arrays(folder / ARRAYS_FILE), str(config_path))
     try:
         model = _model_class(config["model"], folder).from_config(config["model"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
