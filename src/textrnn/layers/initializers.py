@@ -210,7 +210,8 @@ LecunNormal = _variance_scaling("LecunNormal", 1.0, "fan_in", "truncated_normal"
 
 class Orthogonal(_Seeded):
     """Keras's: the weight flattened to (product of all but the last size, last size) gets
-    orthonormal rows or columns from the QR of a normal draw, times `gain`."""
+    orthonormal rows or columns from the QR of a normal draw, times `gain`. The draw is laid out as
+    torch.nn.init.orthogonal_ lays it out, so a seed gives the recurrent kernels it always gave."""
 
     def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
         super().__init__(seed)
@@ -221,10 +222,11 @@ class Orthogonal(_Seeded):
             raise ConfigError(f"Orthogonal initializer: needs a weight of 2 or more dimensions, got "
                               f"shape {tuple(tensor.shape)}")
         rows, cols = math.prod(tensor.shape[:-1]), tensor.shape[-1]
-        draw = torch.randn(max(rows, cols), min(rows, cols), generator=self.generator())
-        q, r = torch.linalg.qr(draw)
+        draw = torch.empty(rows, cols).normal_(0.0, 1.0, generator=self.generator())
+        wide = rows < cols
+        q, r = torch.linalg.qr(draw.T if wide else draw)
         q = q * torch.sign(torch.diagonal(r))
-        tensor.copy_((q.T if rows < cols else q).reshape(tensor.shape) * self.gain)
+        tensor.copy_((q.T if wide else q).reshape(tensor.shape) * self.gain)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "gain": self.gain}
