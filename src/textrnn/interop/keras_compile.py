@@ -66,7 +66,7 @@ def _known_metrics(value: Any) -> Any:
         return {k: _known_metrics(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_known_metrics(v) for v in value]
-    if isinstance(value, str) and not losses.known_metric_name(value):
+    if isinstance(value, str) and value not in losses.metric_names():
         return None
     return value
 
@@ -104,14 +104,12 @@ def optimizer_variable_count(model: Sequential) -> int:
 
 
 def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source: str) -> None:
-    """Put Keras's optimizer variables into the compiled model's optimizer."""
+    """Put Keras's optimizer variables into the compiled model's optimizer: as many as
+    `optimizer_variable_count` says, or only the head (saved before the first step)."""
     spec = model._optimizer_spec
     keys = spec.keras_slots
     weights = model.trainable_weights
     head = spec.keras_head_count
-    if len(arrays) not in (head, optimizer_variable_count(model)):
-        raise DataError(f"{source}: the optimizer holds {len(arrays)} variables, a {CLASS_NAMES[spec.name]} "
-                        f"of this model {optimizer_variable_count(model)}")
     optimizer = model.create_optimizer()
     steps, slots = int(arrays[0]), arrays[head:]
     optimizer.param_groups[0]["iterations"] = steps

@@ -296,8 +296,7 @@ def load_keras_weights(model: Sequential, path: str | Path) -> Sequential:
     if path.name.endswith(".keras"):
         try:
             with zipfile.ZipFile(path) as archive:
-                limit = 4 * model.count_params() * 2 + (1 << 20)
-                data = _read_member(archive, "model.weights.h5", limit, path)
+                data = _archive_weights(archive, model, path)
         except (zipfile.BadZipFile, KeyError) as exc:
             raise DataError(f"{path}: not a Keras 3 .keras archive ({type(exc).__name__}: {exc})") from None
         source: Any = io.BytesIO(data)
@@ -336,9 +335,7 @@ def load_keras_model(path: str | Path) -> Sequential:
             if not isinstance(config, dict):
                 raise DataError(f"{path}: config.json should hold a JSON object")
             model = model_from_keras_config(config, str(path))
-            # the weights can be no larger than the config's parameters, plus HDF5's bookkeeping
-            limit = 4 * model.count_params() * 2 + (1 << 20)
-            weights = _read_member(archive, "model.weights.h5", limit, path)
+            weights = _archive_weights(archive, model, path)
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, RecursionError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not a Keras 3 .keras archive ({type(exc).__name__}: {exc})") from None
     except (TypeError, AttributeError, ValueError) as exc:
@@ -359,6 +356,12 @@ def _group_arrays(group: h5py.Group) -> list[np.ndarray]:
 
 
 MAX_CONFIG_BYTES = 16 << 20  # a text model's config is a few KB; a zip bomb's is gigabytes
+
+
+def _archive_weights(archive: zipfile.ZipFile, model: Sequential, path: Path) -> bytes:
+    """A `.keras` archive's model.weights.h5, no larger than the model's parameters (with an
+    optimizer's slots) plus HDF5's bookkeeping."""
+    return _read_member(archive, "model.weights.h5", 4 * model.count_params() * 2 + (1 << 20), path)
 
 
 def _read_member(archive: zipfile.ZipFile, name: str, limit: int, path: Path) -> bytes:

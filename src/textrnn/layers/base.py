@@ -245,8 +245,7 @@ class Layer(WeightSplit, nn.Module):
     def losses(self) -> list[torch.Tensor]:
         """The penalties of the regularized weights of this layer and the layers inside it (a
         Bidirectional's two directions), as Keras's `layer.losses`; training adds them to the loss."""
-        return [regularizer(getattr(layer, weight)) for layer in self.modules() if isinstance(layer, Layer)
-                for weight, regularizer in layer._regularizers.items() if weight in layer._weight_names]
+        return penalties(self)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
@@ -261,6 +260,17 @@ def layer_from_config(spec: dict[str, Any]) -> Layer:
             f"unknown layer type {class_name!r}; valid: {', '.join(sorted(LAYER_REGISTRY))}"
         )
     return LAYER_REGISTRY[class_name].from_config(dict(spec["config"]))
+
+
+def penalties(module: nn.Module) -> list[torch.Tensor]:
+    """The weight regularizers' penalties of every layer in `module` (a layer, or a whole model)."""
+    return [regularizer(getattr(layer, weight)) for layer in module.modules() if isinstance(layer, Layer)
+            for weight, regularizer in layer._regularizers.items() if weight in layer._weight_names]
+
+
+def regularized(module: nn.Module) -> bool:
+    """Whether any layer in `module` has a weight regularizer."""
+    return any(isinstance(layer, Layer) and layer._regularizers for layer in module.modules())
 
 
 def layer_to_config(layer: Layer) -> dict[str, Any]:

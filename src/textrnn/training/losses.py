@@ -450,14 +450,13 @@ def metric(identifier: Any, accuracy: Any) -> tuple[str, Any]:
         return identifier, COUNTED[identifier](name=identifier)
     if identifier in LOSSES or identifier in ALIASES:  # a loss's mean over the epoch ("mae"), unweighted
         return identifier, LOSSES[ALIASES.get(identifier, identifier)][0]
-    valid = ", ".join([*ACCURACY_NAMES, *METRICS, *COUNTED, *LOSSES, *ALIASES])
-    raise ConfigError(f"unknown metric {identifier!r}; valid: {valid} or a keras.metrics object of "
-                      f"{', '.join(METRIC_CLASSES)}")
+    raise ConfigError(f"unknown metric {identifier!r}; valid: {', '.join(metric_names())} or a "
+                      f"keras.metrics object of {', '.join(METRIC_CLASSES)}")
 
 
-def known_metric_name(name: str) -> bool:
-    """Whether compile takes `name` as a metric."""
-    return name in (*ACCURACY_NAMES, *METRICS, *COUNTED, *LOSSES, *ALIASES)
+def metric_names() -> tuple[str, ...]:
+    """The metric names compile takes."""
+    return (*ACCURACY_NAMES, *METRICS, *COUNTED, *LOSSES, *ALIASES)
 
 
 def get(loss: str | Loss):

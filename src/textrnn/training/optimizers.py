@@ -35,6 +35,9 @@ def _with_grads(group: dict) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     return params, [p.grad for p in params]
 
 
+RULES = ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay")  # Keras's arguments of every optimizer
+
+
 class GradientRules:
     """What every Keras optimizer does before its update: clip the gradients (`clipnorm`: each to
     that norm; `global_clipnorm`: all together; `clipvalue`: each number; at most one of them), then
@@ -42,8 +45,7 @@ class GradientRules:
 
     def __init__(self, clipnorm: float | None = None, clipvalue: float | None = None,
                  global_clipnorm: float | None = None, weight_decay: float | None = None) -> None:
-        given = {k: v for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
-                                   ("global_clipnorm", global_clipnorm), ("weight_decay", weight_decay))
+        given = {k: v for k, v in zip(RULES, (clipnorm, clipvalue, global_clipnorm, weight_decay))
                  if v is not None}
         for key, value in given.items():
             number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -56,8 +58,7 @@ class GradientRules:
             clipnorm, clipvalue, global_clipnorm, weight_decay)
 
     def config(self) -> dict[str, float | None]:
-        return {"clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
-                "global_clipnorm": self.global_clipnorm, "weight_decay": self.weight_decay}
+        return {key: getattr(self, key) for key in RULES}
 
     def __bool__(self) -> bool:
         return any(v is not None for v in self.config().values())
@@ -281,8 +282,8 @@ DEFAULT_WEIGHT_DECAY = {"adamw": 0.004}
 # rule textrnn's kernel runs; SGD's momentum is torch's, the same steps as Keras's at a fixed rate).
 OPTIONS = {"rmsprop": {"rho": 0.9, "epsilon": 1e-7},
            "adam": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
-           "adamw": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
            "sgd": {"momentum": 0.0, "nesterov": False}}
+OPTIONS["adamw"] = OPTIONS["adam"]
 # Keras arguments that change nothing at these values; textrnn has no rule for any other value.
 NEUTRAL = {"name": None, "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
            "loss_scale_factor": None, "gradient_accumulation_steps": None, "decay": 0.0, "momentum": 0.0,
@@ -326,7 +327,7 @@ class OptimizerSpec:
             raise ConfigError("SGD: momentum with a learning-rate schedule is not supported (torch's "
                               "momentum buffer equals Keras's at a fixed rate only)")
         rules = {"weight_decay": DEFAULT_WEIGHT_DECAY.get(key), **(rules or {})}
-        unknown = set(rules) - set(GradientRules().config())
+        unknown = set(rules) - set(RULES)
         if unknown:
             raise ConfigError(f"{key}: unknown setting(s) {', '.join(sorted(unknown))}")
         self.rules = GradientRules(**rules)
@@ -390,9 +391,6 @@ class OptimizerSpec:
     def from_config(cls, config: dict) -> OptimizerSpec:
         return cls(config["name"], config["learning_rate"], config.get("embedding_learning_rate"),
                    config.get("options"), config.get("rules"))
-
-
-RULES = ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay")
 
 
 def keras_arguments(name: str, learning_rate: float | None, lr: float | None,

@@ -20,6 +20,7 @@ from textrnn.backend.device import resolve as resolve_device
 from textrnn.data.buckets import batch_width, length_batches, row_lengths
 from textrnn.data.text_dataset import TextDataset
 from textrnn.errors import ConfigError, DataError
+from textrnn.layers.base import penalties, regularized
 from textrnn.layers.embedding import Embedding
 from textrnn.training import arguments, distributed, losses, precision
 from textrnn.training import optimizers as optimizers_module
@@ -282,7 +283,7 @@ class Trainer:
     def losses(self) -> list[torch.Tensor]:
         """The weight regularizers' penalties (Keras's `model.losses`), added to the loss in
         training and evaluation as Keras 3 adds them."""
-        return [p for layer in self._layers for p in layer.losses]
+        return penalties(self)
 
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
                        class_weight: Any = None) -> list[float]:
@@ -331,8 +332,8 @@ class Trainer:
         if getattr(self, "_direct_plan", (None,))[0] != key:
             # a layer given a mixed policy (dtype=) computes under autocast, which the step has not
             mixed = any(getattr(m, "_own_policy", None) not in (None, "float32") for m in self.modules())
-            penalised = any(getattr(m, "_regularizers", None) for m in self.modules())  # it adds none
-            self._direct_plan = (key, None if mixed or penalised else DirectStep.plan(self))
+            # nor the weight regularizers' penalties
+            self._direct_plan = (key, None if mixed or regularized(self) else DirectStep.plan(self))
         return self._direct_plan[1]
 
     def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> list[float]:
