@@ -152,8 +152,8 @@ def test_keras_optimizer_arguments_take_keras_s_steps(ours, theirs, tmp_path):
 
 
 def test_keras_optimizer_arguments_textrnn_has_no_rule_for_are_refused_in_one_line():
-    with pytest.raises(textrnn.errors.ConfigError, match="centered=True is not supported"):
-        textrnn.optimizers.RMSprop(centered=True)
+    with pytest.raises(textrnn.errors.ConfigError, match="use_ema=True is not supported"):
+        textrnn.optimizers.RMSprop(use_ema=True)
     with pytest.raises(textrnn.errors.ConfigError, match="not both"):
         textrnn.optimizers.Adam(0.1, lr=0.1)
     textrnn.optimizers.Adam(clipnorm=None, name="adam")  # neutral values are fine

@@ -27,7 +27,7 @@ from textrnn.training import distributed
 from textrnn.training.callbacks import Callback, EarlyStopping, TensorBoard
 from textrnn.training.checkpoint import load_checkpoint, save_checkpoint
 from textrnn.training.metrics import classification_report, probabilities_to_labels
-from textrnn.training.optimizers import OptimizerSpec
+from textrnn.training.optimizers import OPTIMIZERS, OptimizerSpec
 
 RUN_FILE = "run.json"
 # Everything a training run writes into its folder: the output-folder policy refuses a folder that
@@ -49,7 +49,7 @@ class TrainSettings:
     encoding: str = "utf-8"
     epochs: int = setting(10, "most epochs")
     batch_size: int = setting(32, "rows per step")
-    optimizer: str = setting("rmsprop", "the optimizer", choices=("rmsprop", "adam", "sgd"))
+    optimizer: str = setting("rmsprop", "the optimizer", choices=tuple(OPTIMIZERS))
     lr: float | None = setting(None, "learning rate", default_help="Keras's, 0.001 for rmsprop")
     embedding_lr: float | None = setting(None, "the embedding's own learning rate, e.g. lower to fine-tune "
                                          "pretrained vectors gently", metavar="LR", default_help="--lr")

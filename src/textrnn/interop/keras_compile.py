@@ -2,15 +2,16 @@
 loss, metrics) and the optimizer's variables in model.weights.h5 (`optimizer/vars/<i>`), so a model
 saved mid-training by either library trains on where it stopped in the other.
 
-Keras's variables: the step count, the learning rate, then per trained weight (in the model's weight
-order) Adam's momentum and velocity, interleaved; RMSprop's velocity; SGD's momentum (Keras keeps
--rate x torch's momentum buffer), or none without momentum; only the first two before the optimizer
-has stepped. Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer, saved as its
+Keras's variables: the step count, the learning rate, then the slots (OptimizerSpec.keras_slots):
+blocks of state, each interleaved over the trained weights in the model's weight order (Adam's
+momentum and velocity of each weight, then AMSGrad's highest velocities; RMSprop's velocities, then
+its momentums, then its average gradients), SGD's momentum (Keras keeps -rate x torch's momentum
+buffer) or none without momentum; then Nadam's momentum product; only the first two before the
+optimizer has stepped. Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer, saved as its
 own step count and (unused) rate, the loss scale's step counter and scale, then the inner
 optimizer's variables, which `optimizer/inner_optimizer/vars` holds again on their own.
-Settings textrnn has no rule for (a centred RMSprop or one with momentum, AMSGrad, another
-optimizer or loss) leave the model
-uncompiled rather than compiled differently."""
+Settings textrnn has no rule for (another optimizer, such as Ftrl or Lion, or loss) leave the
+model uncompiled rather than compiled differently."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from textrnn.models import Sequential
 from textrnn.training import losses
 from textrnn.training.optimizers import NEUTRAL, OPTIONS, RULES, OptimizerSpec
 
-CLASS_NAMES = {"adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "sgd": "SGD"}
+CLASS_NAMES = {"adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "sgd": "SGD", "nadam": "Nadam",
+               "adamax": "Adamax", "adagrad": "Adagrad", "adadelta": "Adadelta"}
 
 
 def compile_config(model: Sequential) -> dict[str, Any] | None:
@@ -47,17 +49,20 @@ def optimizer_arrays(model: Sequential) -> list[np.ndarray] | None:
     if optimizer is None:
         return None
     spec = model._optimizer_spec
-    keys = spec.keras_slots
     rate = optimizer.param_groups[0]["lr"]
     scale = -rate if spec.name == "sgd" else 1.0  # Keras's SGD momentum is -rate x torch's buffer
-    steps, slots = optimizer.iterations, []
-    for weight in model.trainable_weights:
-        state = optimizer.state.get(weight, {})
-        steps = max(steps, int(state.get("step", 0)))  # (files of textrnn 0.1 counted Adam's steps only)
-        slots += [scale * state[k].detach().cpu().numpy() if k in state
-                  else np.zeros(tuple(weight.shape), np.float32) for k in keys]
+    weights = model.trainable_weights
+    steps = max([optimizer.iterations]  # (files of textrnn 0.1 counted Adam's steps only)
+                + [int(optimizer.state.get(w, {}).get("step", 0)) for w in weights])
+    slots = []
+    for block in spec.keras_slots:
+        for weight in weights:
+            state = optimizer.state.get(weight, {})
+            slots += [scale * state[k].detach().cpu().numpy() if k in state
+                      else np.full(tuple(weight.shape), spec.slot_fill, np.float32) for k in block]
     head = [np.asarray(steps, np.int64)] + ([] if spec.schedule else [np.asarray(rate, np.float32)])
-    return [*head, *slots]
+    tail = [np.asarray(optimizer.param_groups[0].get(k, 1.0), np.float32) for k in spec.keras_tail]
+    return [*head, *slots, *tail]
 
 
 def _known_metrics(value: Any) -> Any:
@@ -99,19 +104,17 @@ def compile_from_config(model: Sequential, config: Any) -> bool:
 def optimizer_variable_count(model: Sequential) -> int:
     """How many variables Keras's optimizer of this compiled model holds once it has stepped: the
     step count, the rate (not with a schedule), and its slots per trained weight."""
-    spec = model._optimizer_spec
-    return spec.keras_head_count + len(spec.keras_slots) * len(model.trainable_weights)
+    return model._optimizer_spec.keras_variable_count(len(model.trainable_weights))
 
 
 def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source: str) -> None:
     """Put Keras's optimizer variables into the compiled model's optimizer: as many as
     `optimizer_variable_count` says, or only the head (saved before the first step)."""
     spec = model._optimizer_spec
-    keys = spec.keras_slots
     weights = model.trainable_weights
     head = spec.keras_head_count
     optimizer = model.create_optimizer()
-    steps, slots = int(arrays[0]), arrays[head:]
+    steps, slots = int(arrays[0]), list(arrays[head:])
     optimizer.param_groups[0]["iterations"] = steps
     if spec.schedule is None:  # (a schedule's rate follows from the step count)
         optimizer.learning_rate.assign(float(arrays[1]))
@@ -120,13 +123,19 @@ def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source
     rate = float(optimizer.learning_rate)
     if spec.name == "sgd":
         slots = [np.asarray(v) / -rate for v in slots]  # torch's momentum buffer from Keras's momentum
-    for k, weight in enumerate(weights):
-        values = slots[k * len(keys):(k + 1) * len(keys)]
-        if any(tuple(v.shape) != tuple(weight.shape) for v in values):
-            raise DataError(f"{source}: optimizer variables of weight {k} have shapes "
-                            f"{[tuple(v.shape) for v in values]}, the weight {tuple(weight.shape)}")
-        state = {key: torch.as_tensor(np.asarray(v, np.float32)).to(weight.device)
-                 for key, v in zip(keys, values)}
+    states: dict[torch.Tensor, dict[str, Any]] = {weight: {} for weight in weights}
+    values = iter(slots)
+    for block in spec.keras_slots:
+        for k, weight in enumerate(weights):
+            for key in block:
+                value = np.asarray(next(values), np.float32)
+                if tuple(value.shape) != tuple(weight.shape):
+                    raise DataError(f"{source}: optimizer variable {key!r} of weight {k} has shape "
+                                    f"{tuple(value.shape)}, the weight {tuple(weight.shape)}")
+                states[weight][key] = torch.as_tensor(value).to(weight.device)
+    for key in spec.keras_tail:
+        optimizer.param_groups[0][key] = float(next(values))
+    for weight, state in states.items():
         if spec.rule == "adam":
             state["step"] = steps
         if state:

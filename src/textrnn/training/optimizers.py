@@ -3,14 +3,16 @@
 Keras RMSprop: v = ρ v + (1 - ρ) g²;  w -= lr g / sqrt(v + ε)   (ε inside the root; ρ 0.9, ε 1e-7)
 Keras Adam:    m += (g - m)(1 - β1);  v += (g² - v)(1 - β2);
                w -= lr sqrt(1 - β2^t) / (1 - β1^t) · m / (sqrt(v) + ε)      (ε 1e-7)
-SGD is torch.optim.SGD (the same rule as Keras's for a constant learning rate).
-With textrnn's kernels built, RMSprop and Adam update each CPU tensor in one pass
+SGD is torch.optim.SGD (the same rule as Keras's for a constant learning rate). Nadam, Adamax,
+Adagrad, Adadelta, RMSprop's momentum and centred form and Adam's AMSGrad follow Keras's
+update_step line by line (keras/src/optimizers/).
+With textrnn's kernels built, plain RMSprop and Adam update each CPU tensor in one pass
 (backend/csrc/train_ops.cpp); otherwise, or on other devices, through torch's foreach ops.
 
-`compile` takes a name ("rmsprop", "adam", "adamw", "sgd") or, as in Keras, an instance with a
-learning rate: `RMSprop(learning_rate=1e-4)`, `Adam(...)`, `AdamW(...)`, `SGD(...)`, each with
-Keras's clipnorm / clipvalue / global_clipnorm / weight_decay (GradientRules). The torch optimizers
-behind them are RMSpropOptimizer, AdamOptimizer and SGDOptimizer.
+`compile` takes a name ("rmsprop", "adam", "adamw", "sgd", "nadam", "adamax", "adagrad",
+"adadelta") or, as in Keras, an instance with a learning rate: `RMSprop(learning_rate=1e-4)`,
+`Adam(...)`, ..., each with Keras's clipnorm / clipvalue / global_clipnorm / weight_decay
+(GradientRules). The torch optimizers behind them are the `*Optimizer` classes below.
 """
 
 from __future__ import annotations
@@ -213,8 +215,176 @@ def step_optimizer(optimizer: torch.optim.Optimizer) -> None:
         optimizer.step()
 
 
-class RMSpropOptimizer(_KerasRule):
+class _SlottedRule(_KerasRule):
+    """A rule whose state per weight is named tensors (Keras's optimizer variables)."""
+
+    def slots(self, params: list[torch.Tensor], *names: str, fill: float = 0.0) -> list[list[torch.Tensor]]:
+        """Each named state tensor of each weight (created as `fill` the first time), one list per name."""
+        lists: list[list[torch.Tensor]] = [[] for _ in names]
+        for p in params:
+            state = self.state[p]
+            for name, values in zip(names, lists):
+                if name not in state:
+                    state[name] = torch.full_like(p, fill)
+                values.append(state[name])
+        return lists
+
+
+class RMSpropOptimizer(_SlottedRule):
     def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001, rho: float = 0.9,
+                 momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "rho": rho, "momentum": momentum, "epsilon": epsilon,
+                                  "centered": centered})
+
+    @torch.no_grad()
+    def update(self) -> None:
+        for group in self.param_groups:
+            params, grads = _with_grads(group)
+            if not params:
+                continue
+            (velocities,) = self.slots(params, "velocity")
+            rho, lr, epsilon = group["rho"], group["lr"], group["epsilon"]
+            momentum, centered = group.get("momentum", 0.0), group.get("centered", False)
+            plain = not momentum and not centered
+            if plain and kernels.rmsprop_step(params, grads, velocities, lr, rho, epsilon):
+                continue  # one pass instead of five
+            torch._foreach_mul_(velocities, rho)
+            torch._foreach_addcmul_(velocities, grads, grads, value=1 - rho)
+            if centered:  # Keras: sqrt(v - a² + ε), a the running mean of the gradient
+                (averages,) = self.slots(params, "average_gradient")
+                torch._foreach_lerp_(averages, grads, 1 - rho)
+                denom = torch._foreach_addcmul(velocities, averages, averages, value=-1)
+                torch._foreach_add_(denom, epsilon)
+            else:
+                denom = torch._foreach_add(velocities, epsilon)
+            torch._foreach_sqrt_(denom)
+            if not momentum:
+                torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+                continue
+            (moments,) = self.slots(params, "momentum")  # Keras: m = momentum m + lr g / denom
+            torch._foreach_mul_(moments, momentum)
+            torch._foreach_addcdiv_(moments, grads, denom, value=lr)
+            torch._foreach_sub_(params, moments)
+
+
+class AdamOptimizer(_SlottedRule):
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon,
+                                  "amsgrad": amsgrad})
+
+    @torch.no_grad()
+    def update(self) -> None:
+        for group in self.param_groups:
+            params, grads = _with_grads(group)
+            if not params:
+                continue
+            ms, vs = self.slots(params, "m", "v")
+            for p in params:
+                state = self.state[p]
+                state["step"] = state.get("step", 0) + 1
+            t = self.state[params[0]]["step"]
+            b1, b2 = group["beta_1"], group["beta_2"]
+            alpha = group["lr"] * (1 - b2**t) ** 0.5 / (1 - b1**t)
+            amsgrad = group.get("amsgrad", False)
+            if not amsgrad and kernels.adam_step(params, grads, ms, vs, alpha, b1, b2, group["epsilon"]):
+                continue
+            torch._foreach_lerp_(ms, grads, 1 - b1)
+            torch._foreach_mul_(vs, b2)
+            torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
+            if amsgrad:  # the largest velocity so far in the denominator
+                (highest,) = self.slots(params, "v_hat")
+                torch._foreach_maximum_(highest, vs)
+                vs = highest
+            denom = torch._foreach_sqrt(vs)
+            torch._foreach_add_(denom, group["epsilon"])
+            torch._foreach_addcdiv_(params, ms, denom, value=-alpha)
+
+
+class NadamOptimizer(_SlottedRule):
+    """Keras's Nadam: Adam with Nesterov momentum under Keras's momentum schedule
+    u_t = β1 (1 - 0.5 · 0.96^t), whose running product Keras keeps as one more variable (kept
+    here in the first parameter group, beside `iterations`)."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7) -> None:
+        super().__init__(params, {"lr": lr, "beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon})
+
+    @torch.no_grad()
+    def update(self) -> None:
+        t = self.iterations  # this update's number, from 1
+        first = self.param_groups[0]
+        b1 = first["beta_1"]
+        u_t, u_next = b1 * (1 - 0.5 * 0.96**t), b1 * (1 - 0.5 * 0.96 ** (t + 1))
+        product = first.get("u_product", 1.0) * u_t
+        first["u_product"] = product
+        for group in self.param_groups:
+            params, grads = _with_grads(group)
+            if not params:
+                continue
+            ms, vs = self.slots(params, "m", "v")
+            b1, b2 = group["beta_1"], group["beta_2"]
+            torch._foreach_lerp_(ms, grads, 1 - b1)
+            torch._foreach_mul_(vs, b2)
+            torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
+            m_hat = torch._foreach_mul(ms, u_next / (1 - product * u_next))
+            torch._foreach_add_(m_hat, grads, alpha=(1 - u_t) / (1 - product))
+            denom = torch._foreach_mul(vs, 1 / (1 - b2**t))
+            torch._foreach_sqrt_(denom)
+            torch._foreach_add_(denom, group["epsilon"])
+            torch._foreach_addcdiv_(params, m_hat, denom, value=-group["lr"])
+
+
+class AdamaxOptimizer(_SlottedRule):
+    """Keras's Adamax: u = max(β2 u, |g|);  w -= lr m / ((1 - β1^t)(u + ε))."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7) -> None:
+        super().__init__(params, {"lr": lr, "beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon})
+
+    @torch.no_grad()
+    def update(self) -> None:
+        t = self.iterations
+        for group in self.param_groups:
+            params, grads = _with_grads(group)
+            if not params:
+                continue
+            ms, norms = self.slots(params, "m", "norm")
+            b1 = group["beta_1"]
+            torch._foreach_lerp_(ms, grads, 1 - b1)
+            torch._foreach_mul_(norms, group["beta_2"])
+            torch._foreach_maximum_(norms, torch._foreach_abs(grads))
+            denom = torch._foreach_add(norms, group["epsilon"])
+            torch._foreach_mul_(denom, 1 - b1**t)
+            torch._foreach_addcdiv_(params, ms, denom, value=-group["lr"])
+
+
+class AdagradOptimizer(_SlottedRule):
+    """Keras's Adagrad: a += g² (a starts at 0.1);  w -= lr g / sqrt(a + ε)."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001,
+                 initial_accumulator_value: float = 0.1, epsilon: float = 1e-7) -> None:
+        super().__init__(params, {"lr": lr, "initial_accumulator_value": initial_accumulator_value,
+                                  "epsilon": epsilon})
+
+    @torch.no_grad()
+    def update(self) -> None:
+        for group in self.param_groups:
+            params, grads = _with_grads(group)
+            if not params:
+                continue
+            (sums,) = self.slots(params, "accumulator", fill=group["initial_accumulator_value"])
+            torch._foreach_addcmul_(sums, grads, grads)
+            denom = torch._foreach_add(sums, group["epsilon"])
+            torch._foreach_sqrt_(denom)
+            torch._foreach_addcdiv_(params, grads, denom, value=-group["lr"])
+
+
+class AdadeltaOptimizer(_SlottedRule):
+    """Keras's Adadelta: g2 = ρ g2 + (1 - ρ) g²;  d = sqrt(d2 + ε) g / sqrt(g2 + ε);
+    d2 = ρ d2 + (1 - ρ) d²;  w -= lr d."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001, rho: float = 0.95,
                  epsilon: float = 1e-7) -> None:
         super().__init__(params, {"lr": lr, "rho": rho, "epsilon": epsilon})
 
@@ -224,65 +394,38 @@ class RMSpropOptimizer(_KerasRule):
             params, grads = _with_grads(group)
             if not params:
                 continue
-            velocities = []
-            for p in params:
-                state = self.state[p]
-                if "velocity" not in state:
-                    state["velocity"] = torch.zeros_like(p)
-                velocities.append(state["velocity"])
-            rho = group["rho"]
-            if kernels.rmsprop_step(params, grads, velocities, group["lr"], rho, group["epsilon"]):
-                continue  # one pass instead of five
-            torch._foreach_mul_(velocities, rho)
-            torch._foreach_addcmul_(velocities, grads, grads, value=1 - rho)
-            denom = torch._foreach_add(velocities, group["epsilon"])
+            grad_squares, delta_squares = self.slots(params, "accumulated_grad", "accumulated_delta_var")
+            rho, epsilon = group["rho"], group["epsilon"]
+            torch._foreach_mul_(grad_squares, rho)
+            torch._foreach_addcmul_(grad_squares, grads, grads, value=1 - rho)
+            deltas = torch._foreach_add(delta_squares, epsilon)
+            torch._foreach_sqrt_(deltas)
+            torch._foreach_mul_(deltas, grads)
+            denom = torch._foreach_add(grad_squares, epsilon)
             torch._foreach_sqrt_(denom)
-            torch._foreach_addcdiv_(params, grads, denom, value=-group["lr"])
-
-
-class AdamOptimizer(_KerasRule):
-    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.001, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-7) -> None:
-        super().__init__(params, {"lr": lr, "beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon})
-
-    @torch.no_grad()
-    def update(self) -> None:
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            ms, vs = [], []
-            for p in params:
-                state = self.state[p]
-                if "m" not in state:
-                    state["m"], state["v"], state["step"] = torch.zeros_like(p), torch.zeros_like(p), 0
-                state["step"] += 1
-                ms.append(state["m"])
-                vs.append(state["v"])
-            t = self.state[params[0]]["step"]
-            b1, b2 = group["beta_1"], group["beta_2"]
-            alpha = group["lr"] * (1 - b2**t) ** 0.5 / (1 - b1**t)
-            if kernels.adam_step(params, grads, ms, vs, alpha, b1, b2, group["epsilon"]):
-                continue
-            torch._foreach_lerp_(ms, grads, 1 - b1)
-            torch._foreach_mul_(vs, b2)
-            torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
-            denom = torch._foreach_sqrt(vs)
-            torch._foreach_add_(denom, group["epsilon"])
-            torch._foreach_addcdiv_(params, ms, denom, value=-alpha)
+            torch._foreach_div_(deltas, denom)
+            torch._foreach_mul_(delta_squares, rho)
+            torch._foreach_addcmul_(delta_squares, deltas, deltas, value=1 - rho)
+            torch._foreach_add_(params, deltas, alpha=-group["lr"])
 
 
 # AdamW is Keras's Adam with a weight decay of its own (0.004 unless given)
-OPTIMIZERS = {"rmsprop": RMSpropOptimizer, "adam": AdamOptimizer, "adamw": AdamOptimizer, "sgd": SGDOptimizer}
-DEFAULT_LR = {"rmsprop": 0.001, "adam": 0.001, "adamw": 0.001, "sgd": 0.01}
+OPTIMIZERS = {"rmsprop": RMSpropOptimizer, "adam": AdamOptimizer, "adamw": AdamOptimizer, "sgd": SGDOptimizer,
+              "nadam": NadamOptimizer, "adamax": AdamaxOptimizer, "adagrad": AdagradOptimizer,
+              "adadelta": AdadeltaOptimizer}
+DEFAULT_LR = {name: 0.01 if name == "sgd" else 0.001 for name in OPTIMIZERS}
 DEFAULT_WEIGHT_DECAY = {"adamw": 0.004}
 
 
-# Each rule's own settings with Keras's defaults (RMSprop without momentum and not centred: the
-# rule textrnn's kernel runs; SGD's momentum is torch's, the same steps as Keras's at a fixed rate).
-OPTIONS = {"rmsprop": {"rho": 0.9, "epsilon": 1e-7},
-           "adam": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
-           "sgd": {"momentum": 0.0, "nesterov": False}}
+# Each rule's own settings with Keras's defaults (SGD's momentum is torch's, the same steps as
+# Keras's at a fixed rate).
+_ADAM_LIKE = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
+OPTIONS = {"rmsprop": {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False},
+           "adam": {**_ADAM_LIKE, "amsgrad": False},
+           "sgd": {"momentum": 0.0, "nesterov": False},
+           "nadam": _ADAM_LIKE, "adamax": _ADAM_LIKE,
+           "adagrad": {"initial_accumulator_value": 0.1, "epsilon": 1e-7},
+           "adadelta": {"rho": 0.95, "epsilon": 1e-7}}
 OPTIONS["adamw"] = OPTIONS["adam"]
 # Keras arguments that change nothing at these values; textrnn has no rule for any other value.
 NEUTRAL = {"name": None, "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
@@ -323,7 +466,7 @@ class OptimizerSpec:
         self.embedding_learning_rate = (None if embedding_learning_rate is None
                                         else float(embedding_learning_rate))
         self.options = {**OPTIONS[key], **(options or {})}
-        if self.schedule is not None and self.options.get("momentum"):
+        if self.schedule is not None and key == "sgd" and self.options["momentum"]:
             raise ConfigError("SGD: momentum with a learning-rate schedule is not supported (torch's "
                               "momentum buffer equals Keras's at a fixed rate only)")
         rules = {"weight_decay": DEFAULT_WEIGHT_DECAY.get(key), **(rules or {})}
@@ -343,18 +486,39 @@ class OptimizerSpec:
         return "adam" if self.name == "adamw" else self.name
 
     @property
-    def keras_slots(self) -> tuple[str, ...]:
-        """The optimizer state entries that Keras keeps as variables per trained weight, in Keras's
-        order (after the step count and the learning rate): Adam's momentum and velocity, RMSprop's
-        velocity, SGD's momentum (only with momentum)."""
+    def keras_slots(self) -> tuple[tuple[str, ...], ...]:
+        """The optimizer state that Keras keeps as variables per trained weight, in Keras's order
+        (after the step count and the learning rate): blocks of state names, each block
+        interleaved over the weights (Adam: m, v of the first weight, then of the second, ...;
+        then AMSGrad's v_hat of each), one block after another. SGD keeps its momentum only with
+        momentum."""
+        options = self.options
         if self.name == "sgd":
-            return ("momentum_buffer",) if self.options["momentum"] else ()
-        return {"adam": ("m", "v"), "rmsprop": ("velocity",)}[self.rule]
+            return (("momentum_buffer",),) if options["momentum"] else ()
+        if self.rule == "rmsprop":
+            return (("velocity",), *((("momentum",),) if options["momentum"] else ()),
+                    *((("average_gradient",),) if options["centered"] else ()))
+        if self.rule == "adam":
+            return (("m", "v"), *((("v_hat",),) if options["amsgrad"] else ()))
+        return {"nadam": (("m", "v"),), "adamax": (("m", "norm"),), "adagrad": (("accumulator",),),
+                "adadelta": (("accumulated_grad", "accumulated_delta_var"),)}[self.name]
+
+    @property
+    def keras_tail(self) -> tuple[str, ...]:
+        """Keras's variables after the slots, kept in the first parameter group (Nadam's momentum
+        product)."""
+        return ("u_product",) if self.name == "nadam" else ()
+
+    @property
+    def slot_fill(self) -> float:
+        """What a slot holds before the first update (Adagrad's accumulators start above zero)."""
+        return self.options.get("initial_accumulator_value", 0.0)
 
     def keras_variable_count(self, trainable_params: int) -> int:
         """How many numbers Keras's optimizer of this kind holds for this many trained weights (the
         summary's "Optimizer params")."""
-        return self.keras_head_count + len(self.keras_slots) * trainable_params
+        per_weight = sum(len(block) for block in self.keras_slots)
+        return self.keras_head_count + per_weight * trainable_params + len(self.keras_tail)
 
     @property
     def keras_head_count(self) -> int:
@@ -419,36 +583,81 @@ def get(optimizer: str | OptimizerSpec) -> OptimizerSpec:
 class RMSprop(OptimizerSpec):
     """As keras.optimizers.RMSprop: `model.compile(optimizer=RMSprop(learning_rate=1e-4))`."""
 
-    def __init__(self, learning_rate: float | None = None, rho: float = 0.9, epsilon: float = 1e-7,
-                 embedding_learning_rate: float | None = None, lr: float | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, learning_rate: float | None = None, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-7, centered: bool = False, embedding_learning_rate: float | None = None,
+                 lr: float | None = None, **kwargs: Any) -> None:
         rate, rules = keras_arguments("RMSprop", learning_rate, lr, kwargs)
-        super().__init__("rmsprop", rate, embedding_learning_rate, {"rho": rho, "epsilon": epsilon}, rules)
+        super().__init__("rmsprop", rate, embedding_learning_rate,
+                         {"rho": rho, "momentum": float(momentum), "epsilon": epsilon,
+                          "centered": bool(centered)}, rules)
 
 
 class Adam(OptimizerSpec):
     """As keras.optimizers.Adam."""
 
     def __init__(self, learning_rate: float | None = None, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, embedding_learning_rate: float | None = None,
+                 epsilon: float = 1e-7, amsgrad: bool = False, embedding_learning_rate: float | None = None,
                  lr: float | None = None, **kwargs: Any) -> None:
         rate, rules = keras_arguments("Adam", learning_rate, lr, kwargs)
         super().__init__("adam", rate, embedding_learning_rate,
-                         {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon}, rules)
+                         {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon, "amsgrad": bool(amsgrad)},
+                         rules)
 
 
 class AdamW(OptimizerSpec):
     """As keras.optimizers.AdamW: Adam with decoupled weight decay (0.004 by default)."""
 
     def __init__(self, learning_rate: float | None = None, weight_decay: float = 0.004, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-7, embedding_learning_rate: float | None = None,
-                 lr: float | None = None, **kwargs: Any) -> None:
+                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False,
+                 embedding_learning_rate: float | None = None, lr: float | None = None,
+                 **kwargs: Any) -> None:
         if weight_decay is None:
             raise ConfigError("AdamW: weight_decay must be a number (Adam has none)")
         rate, rules = keras_arguments("AdamW", learning_rate, lr, kwargs)
         super().__init__("adamw", rate, embedding_learning_rate,
-                         {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon},
+                         {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon, "amsgrad": bool(amsgrad)},
                          {**rules, "weight_decay": weight_decay})
+
+
+class _AdamLike(OptimizerSpec):
+    """Nadam and Adamax: Adam's three settings."""
+
+    def __init__(self, learning_rate: float | None = None, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, embedding_learning_rate: float | None = None,
+                 lr: float | None = None, **kwargs: Any) -> None:
+        rate, rules = keras_arguments(type(self).__name__, learning_rate, lr, kwargs)
+        super().__init__(type(self).__name__, rate, embedding_learning_rate,
+                         {"beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon}, rules)
+
+
+class Nadam(_AdamLike):
+    """As keras.optimizers.Nadam."""
+
+
+class Adamax(_AdamLike):
+    """As keras.optimizers.Adamax."""
+
+
+class Adagrad(OptimizerSpec):
+    """As keras.optimizers.Adagrad."""
+
+    def __init__(self, learning_rate: float | None = None, initial_accumulator_value: float = 0.1,
+                 epsilon: float = 1e-7, embedding_learning_rate: float | None = None,
+                 lr: float | None = None, **kwargs: Any) -> None:
+        rate, rules = keras_arguments("Adagrad", learning_rate, lr, kwargs)
+        super().__init__("adagrad", rate, embedding_learning_rate,
+                         {"initial_accumulator_value": float(initial_accumulator_value), "epsilon": epsilon},
+                         rules)
+
+
+class Adadelta(OptimizerSpec):
+    """As keras.optimizers.Adadelta (Keras 3's learning rate 0.001 by default; Keras 2's was 1.0)."""
+
+    def __init__(self, learning_rate: float | None = None, rho: float = 0.95, epsilon: float = 1e-7,
+                 embedding_learning_rate: float | None = None, lr: float | None = None,
+                 **kwargs: Any) -> None:
+        rate, rules = keras_arguments("Adadelta", learning_rate, lr, kwargs)
+        super().__init__("adadelta", rate, embedding_learning_rate, {"rho": rho, "epsilon": epsilon}, rules)
 
 
 class SGD(OptimizerSpec):
