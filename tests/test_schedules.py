@@ -1,7 +1,8 @@
 """`keras.optimizers.schedules` and the optimizer's learning rate against real Keras: every
 schedule's rate per step, training under a schedule (history and weights), the step count crossing
 `.keras` files and textrnn's folders so that the schedule goes on where it was, and
-`model.optimizer.learning_rate` read and set from a callback as Keras code does."""
+`model.optimizer.learning_rate` read and set from a callback, and right after compile, as Keras
+code does."""
 
 import keras
 import numpy as np
@@ -135,6 +136,66 @@ def test_a_callback_reads_and_sets_the_rate_as_in_keras(style):
     np.testing.assert_allclose(history[1], history[0], rtol=1e-4)
     np.testing.assert_allclose(callbacks[1].rates, callbacks[0].rates, rtol=1e-6)
     assert callbacks[1].rates == pytest.approx([0.02, 0.01, 0.005])
+
+
+def _summary_counts(model):
+    lines = []
+    model.summary(print_fn=lines.append)
+    return [line for line in "\n".join(lines).splitlines() if "params" in line]
+
+
+def test_the_rate_set_right_after_compile_trains_as_kerass(tmp_path):
+    """Keras's optimizer exists from compile: `K.set_value(model.optimizer.lr, ...)` before fit
+    (Keras 2 code's way) trains at that rate; summary() counts no optimizer variables until the
+    first step, as Keras's; a model saved before its first step keeps the rate."""
+    keras.utils.set_random_seed(0)
+    models = []
+    for lib in (keras, textrnn):
+        model = lib.Sequential([lib.Input((8,), dtype="int32"), lib.layers.Embedding(30, 8),
+                                lib.layers.GRU(6), lib.layers.Dense(1, activation="sigmoid")])
+        model.compile(lib.optimizers.Adam(0.5), "binary_crossentropy")
+        model.optimizer.learning_rate.assign(0.02)
+        models.append(model)
+    theirs, ours = models
+    ours.set_weights(theirs.get_weights())
+    assert float(ours.optimizer.lr) == pytest.approx(  # (Keras 2's name; Keras 3 has only the long one)
+        float(keras.ops.convert_to_numpy(theirs.optimizer.learning_rate)))
+    assert _summary_counts(ours) == _summary_counts(theirs)  # no "Optimizer params" yet
+    ours.save(tmp_path / "unstepped.keras")
+    assert float(keras.saving.load_model(tmp_path / "unstepped.keras").optimizer.learning_rate) == \
+        pytest.approx(0.02)
+    ours.save(tmp_path / "unstepped")
+    assert float(textrnn.models.load_model(tmp_path / "unstepped").optimizer.lr) == pytest.approx(0.02)
+    history = [m.fit(X, Y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"] for m in models]
+    np.testing.assert_allclose(history[1], history[0], rtol=1e-4)
+    assert _summary_counts(ours) == _summary_counts(theirs)  # now with "Optimizer params"
+
+
+def test_the_rate_of_a_model_without_weights_yet_is_set_as_in_keras():
+    """The lecture's Sequential (no input shape) has no weights until fit; its optimizer's rate
+    is read and set all the same, and the first fit trains at the rate set."""
+    def lecture(lib):
+        L = lib.layers
+        return lib.Sequential([L.Embedding(30, 8), L.LSTM(4), L.Dense(1, activation="sigmoid")])
+
+    theirs, ours = lecture(keras), lecture(textrnn)
+    for model in (theirs, ours):
+        model.compile("rmsprop", "binary_crossentropy")
+    assert float(ours.optimizer.learning_rate) == pytest.approx(
+        float(keras.ops.convert_to_numpy(theirs.optimizer.learning_rate)))
+    textrnn.backend.set_value(ours.optimizer.lr, 0.03)
+    assert float(textrnn.backend.get_value(ours.optimizer.lr)) == pytest.approx(0.03)
+    with pytest.raises(ConfigError, match="learning rate must be a finite number"):
+        ours.optimizer.learning_rate = -1.0
+    losses = []  # the same start, and the rate given to compile instead: the same training
+    for model in (ours, lecture(textrnn)):
+        if model is not ours:
+            model.compile(textrnn.optimizers.RMSprop(0.03), "binary_crossentropy")
+        model.build((None, 8))
+        model.set_weights([np.full(w.shape, 0.1, "float32") for w in model.get_weights()])
+        losses.append(model.fit(X, Y, batch_size=8, epochs=1, shuffle=False, verbose=0).history["loss"])
+    assert ours.optimizer.param_groups[0]["lr"] == pytest.approx(0.03)
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
 
 
 def test_get_layer_by_name_and_index():

@@ -34,8 +34,11 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
     if not model.compiled:
         return None
     spec = model._optimizer_spec
+    rate = spec.keras_learning_rate
+    if model._optimizer is not None and spec.schedule is None:  # as Keras's: the rate now, set or not
+        rate = float(model._optimizer.param_groups[0]["lr"])
     return {"optimizer": {"module": "keras.optimizers", "class_name": CLASS_NAMES[spec.name],
-                          "config": {"name": spec.name, "learning_rate": spec.keras_learning_rate,
+                          "config": {"name": spec.name, "learning_rate": rate,
                                      **spec.options, **spec.rules.config()},
                           "registered_name": None},
             **model.compile_entries(),
@@ -43,13 +46,15 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
 
 
 def optimizer_arrays(model: Sequential) -> list[np.ndarray] | None:
-    """Keras's optimizer variables for a model that has trained, else None: the updates done, the
-    rate (none with a schedule), the slots."""
-    optimizer = getattr(model, "optimizer", None)
+    """Keras's optimizer variables for a compiled model whose optimizer exists, else None: the
+    updates done, the rate (none with a schedule), the slots once it has stepped."""
+    optimizer = model._optimizer
     if optimizer is None:
         return None
     spec = model._optimizer_spec
     rate = optimizer.param_groups[0]["lr"]
+    if not model.optimizer_built:  # as Keras's before its first step: the step count and the rate
+        return [np.asarray(0, np.int64)] + ([] if spec.schedule else [np.asarray(rate, np.float32)])
     scale = -rate if spec.name == "sgd" else 1.0  # Keras's SGD momentum is -rate x torch's buffer
     weights = model.trainable_weights
     steps = max([optimizer.iterations]  # (files of textrnn 0.1 counted Adam's steps only)
@@ -118,6 +123,7 @@ def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source
     optimizer.param_groups[0]["iterations"] = steps
     if spec.schedule is None:  # (a schedule's rate follows from the step count)
         optimizer.learning_rate.assign(float(arrays[1]))
+    optimizer.mark_loaded()  # built, as Keras's optimizer of a loaded model is
     if not slots:  # saved before its first step
         return
     rate = float(optimizer.learning_rate)

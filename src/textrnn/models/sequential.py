@@ -129,8 +129,7 @@ class Sequential(Trainer, WeightSplit, nn.Module):
     def _weights_changed(self) -> None:
         """A trained optimizer holds the old weights: the next fit makes one over the new (as after
         compile), so an added layer trains."""
-        if getattr(self, "optimizer", None) is not None:
-            self.optimizer = None
+        self._optimizer = None
 
     def build(self, input_shape: Shape | None = None) -> None:
         """Create every layer's weights for inputs of `input_shape` (batch dimension included)."""
@@ -240,8 +239,8 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         optimizer_tensors = None
         if self.compiled:
             config["compile"] = {"optimizer": self._optimizer_spec.get_config(), **self.compile_entries()}
-            if self.optimizer is not None:  # trained: its state goes along, so training goes on
-                optimizer_tensors, config["optimizer_state"] = optimizer_parts(self.optimizer)
+            if self._optimizer is not None:  # its state (and rate) goes along, so training goes on
+                optimizer_tensors, config["optimizer_state"] = optimizer_parts(self._optimizer)
 
         def fill(folder: Path) -> None:
             atomic_write_json(folder / CONFIG_FILE, config)

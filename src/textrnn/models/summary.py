@@ -58,7 +58,7 @@ def render_summary(model: Sequential, line_length: int | None = None) -> str:
     spec = getattr(model, "_optimizer_spec", None)
     # Keras adds the optimizer's variables once it is built (the first training step, or loaded).
     n_optimizer = (spec.keras_variable_count(n_train)
-                   if spec is not None and getattr(model, "optimizer", None) is not None else None)
+                   if spec is not None and getattr(model, "optimizer_built", False) else None)
     n_total = n_train + n_frozen + (n_optimizer or 0)
 
     # Same console settings as Keras's print_fn path, so wrapping behaves identically too.

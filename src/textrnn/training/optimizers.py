@@ -117,7 +117,10 @@ class LearningRate:
     def assign(self, value: Any) -> None:
         if self._optimizer.schedule is not None:
             raise ConfigError("the optimizer's learning rate follows a schedule; it cannot be set")
-        set_rate(self._optimizer, float(value))
+        rate = float(value)
+        if not 0 <= rate < math.inf:
+            raise ConfigError(f"the learning rate must be a finite number >= 0, got {value!r}")
+        self._optimizer.set_learning_rate(rate)
 
     def __repr__(self) -> str:
         return f"<learning_rate={float(self):g}>"
@@ -172,6 +175,18 @@ class _KerasOptimizer:
 
     lr = learning_rate
 
+    def set_learning_rate(self, rate: float) -> None:
+        set_rate(self, rate)
+
+    @property
+    def built(self) -> bool:
+        """Whether it holds state, as Keras's optimizer is built: it has stepped, or a file's
+        state was put in (summary() counts its variables, saving writes them)."""
+        return bool(self.__dict__.get("_loaded") or self.iterations or getattr(self, "state", None))
+
+    def mark_loaded(self) -> None:
+        self.__dict__["_loaded"] = True
+
     def before_update(self) -> None:
         step = self.iterations
         if self.schedule is not None:
@@ -179,6 +194,29 @@ class _KerasOptimizer:
         self.param_groups[0]["iterations"] = step + 1
         if self.rules:
             self.rules.apply(self)
+
+
+class PendingOptimizer(_KerasOptimizer):
+    """`model.optimizer` of a compiled model whose weights do not exist yet (a Sequential given no
+    input shape, as the lecture's): Keras's optimizer exists from compile, so code that reads or
+    sets its learning rate before `fit` runs; the rate set goes to the OptimizerSpec, which makes
+    the optimizer at the first fit."""
+
+    def __init__(self, spec: OptimizerSpec) -> None:
+        self.spec = spec
+        self.schedule = spec.schedule
+        self.rules = spec.rules or None
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:  # read only: what the optimizer will start with
+        return [{"lr": self.spec.learning_rate}]
+
+    def set_learning_rate(self, rate: float) -> None:
+        self.spec.set_learning_rate(rate)
+
+    def __repr__(self) -> str:
+        rate = float(self.learning_rate)
+        return f"<{self.spec.name} optimizer, made at the first fit; learning_rate={rate:g}>"
 
 
 class _KerasRule(_KerasOptimizer, torch.optim.Optimizer):
@@ -474,6 +512,12 @@ class OptimizerSpec:
         if unknown:
             raise ConfigError(f"{key}: unknown setting(s) {', '.join(sorted(unknown))}")
         self.rules = GradientRules(**rules)
+
+    def set_learning_rate(self, rate: float) -> None:
+        """A new rate for the optimizer this spec makes (an embedding's own rate keeps its ratio)."""
+        if self.embedding_learning_rate is not None and self.learning_rate:
+            self.embedding_learning_rate *= rate / self.learning_rate
+        self.learning_rate = float(rate)
 
     @property
     def keras_learning_rate(self) -> float | dict:

@@ -80,7 +80,7 @@ class Trainer:
     output_count = 1
 
     def _init_trainer(self) -> None:
-        self.optimizer: torch.optim.Optimizer | None = None
+        self._optimizer: torch.optim.Optimizer | None = None
         self._optimizer_spec: optimizers_module.OptimizerSpec | None = None
         self.loss: Any = None  # as given to compile (a name; per output: a list or dict of them)
         self.metric_names: Any = []
@@ -92,6 +92,29 @@ class Trainer:
         self.history: History | None = None
         self._policy = precision.global_policy().name  # as Keras: the policy in force at creation
         self._loss_scale: tuple[tuple[str, torch.device], torch.amp.GradScaler | None] | None = None
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer | optimizers_module.PendingOptimizer | None:
+        """Keras's `model.optimizer`: None before compile; after it the optimizer over the weights
+        (made when first asked for; it holds no state until it steps), or while the model has no
+        weights yet a PendingOptimizer, whose learning rate can be read and set as Keras code
+        does right after compile."""
+        if self._optimizer is None and self.compiled:
+            if self.built:
+                return self.create_optimizer()
+            return optimizers_module.PendingOptimizer(self._optimizer_spec)
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, optimizer: torch.optim.Optimizer | None) -> None:
+        self._optimizer = optimizer
+
+    @property
+    def optimizer_built(self) -> bool:
+        """Whether the optimizer holds state (it has stepped, or a file's was loaded), as Keras's
+        `optimizer.built`: summary() then counts its variables and saving writes them."""
+        optimizer = self._optimizer
+        return optimizer is not None and bool(getattr(optimizer, "built", optimizer.state))
 
     @property
     def dtype_policy(self) -> precision.DTypePolicy:
@@ -201,8 +224,8 @@ class Trainer:
         if target == self.device:
             return self
         self.to(target)
-        if self.optimizer is not None:
-            move_optimizer_state(self.optimizer, target)
+        if self._optimizer is not None:
+            move_optimizer_state(self._optimizer, target)
         return self
 
     def _place(self) -> None:
@@ -231,12 +254,12 @@ class Trainer:
     def create_optimizer(self) -> torch.optim.Optimizer:
         """The compiled optimizer over this (built) model's weights, created once."""
         self._require_compiled()
-        if self.optimizer is None:
+        if self._optimizer is None:
             # All weights go to the optimizer; frozen ones get no gradient and are left alone.
             embedding = [w for layer in self._layers if isinstance(layer, Embedding)
                          for w in layer.weights]
-            self.optimizer = self._optimizer_spec.create(self.weights, embedding)
-        return self.optimizer
+            self._optimizer = self._optimizer_spec.create(self.weights, embedding)
+        return self._optimizer
 
     # --- batches --------------------------------------------------------------------------------
     @property
