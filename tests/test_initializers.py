@@ -153,3 +153,23 @@ def test_a_frozen_constant_embedding_trains_as_kerass(tmp_path):
     theirs.save(tmp_path / "glove.keras")  # Keras's file, its config holding the matrix
     from_keras = textrnn.models.load_model(tmp_path / "glove.keras")
     np.testing.assert_allclose(from_keras.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
+
+
+def test_a_keras_file_holding_a_vocabulary_sized_matrix_in_its_config_loads(tmp_path):
+    """Keras writes Constant(embedding_matrix) into config.json as JSON numbers: for a real
+    vocabulary tens of MB, past the fixed 16 MB a config of layers alone would need."""
+    import zipfile
+
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(size=(12_000, 100)).astype("float32")
+    L = keras.layers
+    theirs = keras.Sequential([keras.Input((STEPS,), dtype="int32"),
+                               L.Embedding(12_000, 100, embeddings_initializer=keras.initializers.Constant(matrix),
+                                           trainable=False),
+                               L.LSTM(4), L.Dense(1, activation="sigmoid")])
+    theirs.save(tmp_path / "big.keras")
+    with zipfile.ZipFile(tmp_path / "big.keras") as archive:
+        assert archive.getinfo("config.json").file_size > 16 << 20
+    ours = textrnn.models.load_model(tmp_path / "big.keras")
+    np.testing.assert_array_equal(ours.layers[0].get_weights()[0], matrix)
+    np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)

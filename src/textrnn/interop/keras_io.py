@@ -331,7 +331,7 @@ def load_keras_model(path: str | Path) -> Sequential:
         raise DataError(f"{path}: file not found")
     try:
         with zipfile.ZipFile(path) as archive:
-            config = json.loads(_read_member(archive, "config.json", MAX_CONFIG_BYTES, path))
+            config = json.loads(_read_member(archive, "config.json", _config_limit(path), path))
             if not isinstance(config, dict):
                 raise DataError(f"{path}: config.json should hold a JSON object")
             model = model_from_keras_config(config, str(path))
@@ -356,6 +356,14 @@ def _group_arrays(group: h5py.Group) -> list[np.ndarray]:
 
 
 MAX_CONFIG_BYTES = 16 << 20  # a text model's config is a few KB; a zip bomb's is gigabytes
+
+
+def _config_limit(path: Path) -> int:
+    """How large config.json may inflate. Keras keeps an initializer's matrix in it (a frozen
+    `Embedding(embeddings_initializer=Constant(glove_matrix))`: ~40 MB of JSON numbers for
+    20,000 x 100), so the ceiling grows with the archive: numbers deflate 2-3x, a zip bomb's
+    filler a thousandfold."""
+    return max(MAX_CONFIG_BYTES, 32 * path.stat().st_size)
 
 
 def _archive_weights(archive: zipfile.ZipFile, model: Sequential, path: Path) -> bytes:

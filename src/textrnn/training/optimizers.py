@@ -258,13 +258,16 @@ class _SlottedRule(_KerasRule):
 
     def slots(self, params: list[torch.Tensor], *names: str, fill: float = 0.0) -> list[list[torch.Tensor]]:
         """Each named state tensor of each weight (created as `fill` the first time), one list per name."""
-        lists: list[list[torch.Tensor]] = [[] for _ in names]
-        for p in params:
-            state = self.state[p]
-            for name, values in zip(names, lists):
-                if name not in state:
-                    state[name] = torch.full_like(p, fill)
-                values.append(state[name])
+        states = [self.state[p] for p in params]
+        lists = []
+        for name in names:
+            try:  # (each step: kept lean, it runs on every update)
+                lists.append([state[name] for state in states])
+            except KeyError:
+                for state, p in zip(states, params):
+                    if name not in state:
+                        state[name] = torch.full_like(p, fill)
+                lists.append([state[name] for state in states])
         return lists
 
 
