@@ -163,9 +163,9 @@ def test_a_keras_file_holding_a_vocabulary_sized_matrix_in_its_config_loads(tmp_
     rng = np.random.default_rng(1)
     matrix = rng.normal(size=(12_000, 100)).astype("float32")
     L = keras.layers
+    glove = keras.initializers.Constant(matrix)
     theirs = keras.Sequential([keras.Input((STEPS,), dtype="int32"),
-                               L.Embedding(12_000, 100, embeddings_initializer=keras.initializers.Constant(matrix),
-                                           trainable=False),
+                               L.Embedding(12_000, 100, embeddings_initializer=glove, trainable=False),
                                L.LSTM(4), L.Dense(1, activation="sigmoid")])
     theirs.save(tmp_path / "big.keras")
     with zipfile.ZipFile(tmp_path / "big.keras") as archive:
