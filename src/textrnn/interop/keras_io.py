@@ -30,6 +30,7 @@ import numpy as np
 from textrnn import layers as L
 from textrnn.backend.dtype_policy import policy_name
 from textrnn.errors import ConfigError, DataError
+from textrnn.interop import keras_h5
 from textrnn.interop.keras_compile import (
     compile_config,
     compile_from_config,
@@ -194,6 +195,9 @@ def _layer_from_keras(spec: dict[str, Any], source: str, model_policy: str = "fl
     config = spec.get("config", {})
     if config.get("stateful"):
         raise ConfigError(f"{source}: stateful RNN layer {config.get('name')!r} is not supported")
+    if config.get("time_major"):  # (Keras 2's: its inputs are time first)
+        raise ConfigError(f"{source}: RNN layer {config.get('name')!r} is time_major; textrnn reads "
+                          "batch-first layers")
     policy = _layer_policy(spec, source)
     own = {"dtype": policy} if policy not in (None, model_policy) else {}
     if class_name == "Bidirectional":
@@ -229,6 +233,10 @@ def _sequential_from_keras(config: dict[str, Any], source: str, policy: str) -> 
         layers.append(_layer_from_keras(spec, source, policy))
         if input_shape is None and "build_config" in spec:
             input_shape = spec["build_config"].get("input_shape")
+        if input_shape is None:  # Keras 2 kept it in the first layer's config
+            input_shape = (spec.get("config") or {}).get("batch_input_shape")
+    # (Keras 2's model built on data: the shape it was built for)
+    input_shape = input_shape or config.get("config", {}).get("build_input_shape")
     model = Sequential(layers, name=config.get("config", {}).get("name"))
     if input_shape is None:
         raise ConfigError(f"{source}: the model has no input shape (it was never built)")
@@ -300,12 +308,15 @@ def load_keras_weights(model: Sequential, path: str | Path) -> Sequential:
         except (zipfile.BadZipFile, KeyError) as exc:
             raise DataError(f"{path}: not a Keras 3 .keras archive ({type(exc).__name__}: {exc})") from None
         source: Any = io.BytesIO(data)
-    elif path.name.endswith(".h5"):
+    elif path.name.endswith((".h5", ".hdf5")):
         source = path
     else:
         raise ConfigError(f"{path}: load_weights reads a .weights.h5 (or .h5) or .keras file")
     try:
         with h5py.File(source, "r") as h5:
+            if keras_h5.is_legacy(h5):  # Keras 2's save_weights (or save) file: by layer order
+                keras_h5.read_weights(model, h5.get("model_weights", h5), str(path))
+                return model
             _read_weights(model, h5, str(path))
             _read_optimizer(model, h5, str(path))
     except OSError as exc:
@@ -325,10 +336,13 @@ def save_keras_weights(model: Sequential, path: str | Path) -> None:
 
 
 def load_keras_model(path: str | Path) -> Sequential:
-    """A `.keras` file saved by Keras 3 as an equivalent textrnn Sequential."""
+    """A `.keras` file saved by Keras 3, or a legacy `.h5` model file (Keras 2's `model.save`), as
+    an equivalent textrnn Sequential."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    if keras_h5.is_hdf5_file(path):
+        return _load_legacy_model(path)
     try:
         with zipfile.ZipFile(path) as archive:
             config = json.loads(_read_member(archive, "config.json", _config_limit(path), path))
@@ -349,6 +363,51 @@ def load_keras_model(path: str | Path) -> Sequential:
     except OSError as exc:
         raise DataError(f"{path}: model.weights.h5 is not a readable HDF5 file ({exc})") from None
     return model
+
+
+def _load_legacy_model(path: Path) -> Sequential:
+    """A legacy `.h5` model file: its config, weights, training config (compiled as Keras 3
+    compiles it) and, where they are Keras 3's, its optimizer's variables."""
+    source = str(path)
+    try:
+        with h5py.File(path, "r") as h5:
+            config = keras_h5.json_attribute(h5, "model_config", source)
+            if config is None:
+                raise DataError(f"{path}: holds weights only (no model_config): build the model and call "
+                                "model.load_weights")
+            if not isinstance(config, dict):
+                raise DataError(f"{path}: model_config should hold a JSON object")
+            version = keras_h5.keras_version(h5)
+            if config.get("class_name") in ("Functional", "Model") and not version.startswith("3"):
+                raise ConfigError(f"{path}: a functional model of Keras {version or '2'}; of Keras 2's .h5 "
+                                  "models textrnn reads the Sequential ones")
+            try:
+                model = model_from_keras_config(config, source)
+            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+                raise DataError(f"{path}: malformed Keras config ({type(exc).__name__}: {exc})") from None
+            weights = h5.get("model_weights")
+            if not isinstance(weights, h5py.Group):
+                raise DataError(f"{path}: no model_weights group")
+            keras_h5.read_weights(model, weights, source)
+            training = keras_h5.json_attribute(h5, "training_config", source)
+            if compile_from_config(model, keras_h5.compile_config_of(training)):
+                _legacy_optimizer(model, keras_h5.optimizer_weights(h5), source)
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable HDF5 file ({exc})") from None
+    return model
+
+
+def _legacy_optimizer(model: Sequential, arrays: list[np.ndarray] | None, source: str) -> None:
+    """Keras 3's optimizer variables of a legacy file; Keras 2's (another count and order) are
+    skipped with a warning, as Keras 3 skips them: the optimizer starts afresh."""
+    if arrays is None:
+        return
+    expected = optimizer_variable_count(model)
+    if len(arrays) in (model._optimizer_spec.keras_head_count, expected):
+        restore_optimizer_arrays(model, arrays, source)
+    else:
+        warnings.warn(f"{source}: skipping the optimizer's {len(arrays)} saved variables (this optimizer "
+                      f"has {expected}); it starts afresh", stacklevel=4)
 
 
 def _group_arrays(group: h5py.Group) -> list[np.ndarray]:

@@ -283,9 +283,9 @@ class Sequential(Trainer, WeightSplit, nn.Module):
 
 
 def load_model(path: str | Path, compile: bool = True) -> Sequential:
-    """Load a folder written by `Sequential.save` (no pickle: JSON + safetensors), or a Keras 3
-    `.keras` file."""
-    if str(path).endswith(".keras"):
+    """Load a folder written by `Sequential.save` (no pickle: JSON + safetensors), a Keras 3
+    `.keras` file, or a Keras `.h5` model file (Keras 2's `model.save("model.h5")`)."""
+    if str(path).endswith(".keras") or _plugin("textrnn.interop.keras_h5", "is_hdf5_file")(path):
         return _plugin(KERAS_FILES, "load_keras_model")(path)
     folder = settle_dir(path)
     config_path = folder / CONFIG_FILE

@@ -1,0 +1,188 @@
+"""Keras's legacy `.h5` files (Keras 2's `model.save("model.h5")` and `save_weights("w.h5")`, still
+written by Keras 3 for those names), read by textrnn with real Keras 3 as the judge: the same
+predictions as Keras's model of those weights, compiled as the file says, Keras 3's optimizer
+state where the file has it. Keras 2's recurrent configs, which Keras 3 itself no longer reads,
+are written here as TensorFlow 2's Keras wrote them."""
+
+import json
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+import textrnn
+from textrnn.errors import DataError
+from textrnn.models import load_model
+
+RNG = np.random.default_rng(0)
+X = RNG.integers(1, 100, (24, 20))
+Y = (X[:, 0] > 50).astype("float32")
+
+
+def _keras_model(name):
+    L = keras.layers
+    body = {"lstm": [L.LSTM(6, dropout=0.2)],
+            "stacked-lstm": [L.LSTM(6, return_sequences=True), L.LSTM(6)],
+            "bi-lstm": [L.Bidirectional(L.LSTM(4, return_sequences=True)), L.GRU(3), L.Dropout(0.2)]}[name]
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((20,), dtype="int32"), L.Embedding(100, 8), *body,
+                             L.Dense(1, activation="sigmoid")])
+
+
+@pytest.mark.parametrize("name", ["lstm", "stacked-lstm", "bi-lstm"])
+def test_a_keras_h5_model_file_loads_compiled_and_goes_on_training(tmp_path, name):
+    theirs = _keras_model(name)
+    theirs.compile(keras.optimizers.Adam(0.01), "binary_crossentropy", metrics=["acc"])
+    theirs.fit(X, Y, batch_size=8, epochs=1, verbose=0)
+    theirs.save(tmp_path / "model.h5")  # Keras 3 writes the legacy HDF5 layout for this name
+    ours = load_model(tmp_path / "model.h5")
+    np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
+    assert ours.compiled and ours._optimizer_spec.name == "adam" and ours.metric_names == ["acc"]
+    assert ours.optimizer.iterations == 3  # Keras 3's optimizer variables came along
+    if "dropout" not in json.dumps(theirs.get_config()).lower():
+        theirs.train_on_batch(X[:8], Y[:8])
+        ours.train_on_batch(X[:8], Y[:8])
+        for a, b in zip(ours.get_weights(), theirs.get_weights()):
+            np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+# A file as Keras 2 (TensorFlow 2.x) wrote it: its config style (batch_input_shape in the first
+# layer, initializers without a module, time_major), weight names with ":0", its metric objects.
+def _initializer(name, **config):
+    return {"class_name": name, "config": config}
+
+
+LSTM2 = {"name": "lstm", "trainable": True, "dtype": "float32", "return_sequences": False,
+         "return_state": False, "go_backwards": False, "stateful": False, "unroll": False,
+         "time_major": False, "units": 4, "activation": "tanh", "recurrent_activation": "sigmoid",
+         "use_bias": True, "kernel_initializer": _initializer("GlorotUniform", seed=None),
+         "recurrent_initializer": _initializer("Orthogonal", gain=1.0, seed=None),
+         "bias_initializer": _initializer("Zeros"), "unit_forget_bias": True,
+         "kernel_regularizer": None, "recurrent_regularizer": None, "bias_regularizer": None,
+         "activity_regularizer": None, "kernel_constraint": None, "recurrent_constraint": None,
+         "bias_constraint": None, "dropout": 0.2, "recurrent_dropout": 0.0, "implementation": 2}
+KERAS2_LAYERS = {
+    "input": {"class_name": "InputLayer", "config": {
+        "batch_input_shape": [None, 20], "dtype": "float32", "sparse": False, "ragged": False,
+        "name": "embedding_input"}},
+    "embedding": {"class_name": "Embedding", "config": {
+        "name": "embedding", "trainable": True, "batch_input_shape": [None, 20], "dtype": "float32",
+        "input_dim": 100, "output_dim": 8, "embeddings_initializer": _initializer(
+            "RandomUniform", minval=-0.05, maxval=0.05, seed=None),
+        "embeddings_regularizer": None, "activity_regularizer": None, "embeddings_constraint": None,
+        "mask_zero": False, "input_length": 20}},
+    "bidirectional": {"class_name": "Bidirectional", "config": {
+        "name": "bidirectional", "trainable": True, "dtype": "float32", "merge_mode": "concat",
+        "layer": {"class_name": "LSTM", "config": LSTM2}}},
+    "lstm": {"class_name": "LSTM", "config": LSTM2},
+    "dropout": {"class_name": "Dropout", "config": {"name": "dropout", "trainable": True, "dtype": "float32",
+                                                    "rate": 0.5, "noise_shape": None, "seed": None}},
+    "dense": {"class_name": "Dense", "config": {
+        "name": "dense", "trainable": True, "dtype": "float32", "units": 1, "activation": "sigmoid",
+        "use_bias": True, "kernel_initializer": _initializer("GlorotUniform", seed=None),
+        "bias_initializer": _initializer("Zeros"), "kernel_regularizer": None, "bias_regularizer": None,
+        "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None}},
+}
+KERAS2_WEIGHTS = {"embedding": ["embedding/embeddings:0"],
+                  "bidirectional": [f"bidirectional/{d}_lstm/lstm_cell/{w}:0" for d in ("forward", "backward")
+                                    for w in ("kernel", "recurrent_kernel", "bias")],
+                  "lstm": [f"lstm/lstm_cell/{w}:0" for w in ("kernel", "recurrent_kernel", "bias")],
+                  "dropout": [], "dense": ["dense/kernel:0", "dense/bias:0"]}
+KERAS2_TRAINING = {
+    "loss": "binary_crossentropy", "weighted_metrics": None, "loss_weights": None,
+    "metrics": [[{"class_name": "MeanMetricWrapper",
+                  "config": {"name": "acc", "dtype": "float32", "fn": "binary_accuracy"}}]],
+    "optimizer_config": {"class_name": "RMSprop", "config": {
+        "name": "RMSprop", "learning_rate": 0.002, "decay": 0.0, "rho": 0.9, "momentum": 0.0,
+        "epsilon": 1e-07, "centered": False}}}
+
+
+def _keras3_twin(recurrent):
+    """Keras 3's model of the same layers, with weights of its own drawing: the judge of the
+    file's predictions, and the source of the file's weights."""
+    L = keras.layers
+    cell = L.Bidirectional(L.LSTM(4)) if recurrent == "bidirectional" else L.LSTM(4)
+    keras.utils.set_random_seed(1)
+    return keras.Sequential([keras.Input((20,), dtype="int32"), L.Embedding(100, 8), cell, L.Dropout(0.5),
+                             L.Dense(1, activation="sigmoid")])
+
+
+def _write_keras2_file(path, recurrent="bidirectional", with_model=True):
+    names = ["embedding", recurrent, "dropout", "dense"]
+    twin = _keras3_twin(recurrent)
+    with h5py.File(path, "w") as h5:
+        if with_model:
+            h5.attrs["keras_version"] = b"2.9.0"
+            h5.attrs["backend"] = b"tensorflow"
+            h5.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {
+                "name": "sequential", "layers": [KERAS2_LAYERS[n] for n in ["input", *names]]}}).encode()
+            h5.attrs["training_config"] = json.dumps(KERAS2_TRAINING).encode()
+            group = h5.create_group("model_weights")
+            optimizer = h5.create_group("optimizer_weights")  # Keras 2's own count and order
+            optimizer.attrs["weight_names"] = [b"RMSprop/iter:0"]
+            optimizer.create_dataset("RMSprop/iter:0", data=np.int64(5))
+        else:
+            group = h5
+        group.attrs["layer_names"] = [name.encode() for name in names]
+        group.attrs["backend"] = b"tensorflow"
+        group.attrs["keras_version"] = b"2.9.0"
+        for name, layer in zip(names, twin.layers):
+            layer_group = group.create_group(name)
+            layer_group.attrs["weight_names"] = [n.encode() for n in KERAS2_WEIGHTS[name]]
+            for weight_name, value in zip(KERAS2_WEIGHTS[name], layer.get_weights()):
+                layer_group.create_dataset(weight_name, data=value)
+    return path, twin
+
+
+@pytest.mark.parametrize("recurrent", ["bidirectional", "lstm"])
+def test_a_keras2_h5_model_file_loads(tmp_path, recurrent):
+    path, twin = _write_keras2_file(tmp_path / "sentiment.h5", recurrent)
+    with pytest.warns(UserWarning, match="skipping the optimizer's 1 saved variables"):
+        ours = load_model(path)
+    expected = twin.predict(X, verbose=0)
+    np.testing.assert_allclose(ours.predict(X, verbose=0), expected, atol=1e-5)
+    with pytest.raises((TypeError, ValueError)):  # Keras 3.15 cannot read Keras 2's recurrent
+        keras.models.load_model(path)  # configs (time_major; an inner layer without its module)
+    assert [type(layer).__name__ for layer in ours.layers] == [
+        "Embedding", "Bidirectional" if recurrent == "bidirectional" else "LSTM", "Dropout", "Dense"]
+    assert ours.compiled and ours._optimizer_spec.name == "rmsprop"
+    assert float(ours.optimizer.learning_rate) == pytest.approx(0.002) and ours.metric_names == ["acc"]
+    assert ours.optimizer.iterations == 0  # Keras 2's optimizer state is skipped, as Keras 3 skips it
+    ours.fit(X, Y, epochs=1, verbose=0)
+
+
+def test_a_keras2_h5_weights_file_loads_into_a_model_by_layer_order(tmp_path):
+    path, twin = _write_keras2_file(tmp_path / "weights.h5", with_model=False)
+    L = textrnn.layers
+    ours = textrnn.Sequential([textrnn.Input((20,), dtype="int32"), L.Embedding(100, 8),
+                               L.Bidirectional(L.LSTM(4)), L.Dropout(0.5), L.Dense(1, activation="sigmoid")])
+    ours.load_weights(path)
+    np.testing.assert_allclose(ours.predict(X, verbose=0), twin.predict(X, verbose=0), atol=1e-5)
+    with pytest.raises(DataError, match="holds weights only"):
+        load_model(path)
+
+
+def test_bad_h5_files_are_refused_in_one_line(tmp_path):
+    path, _ = _write_keras2_file(tmp_path / "weights.h5", with_model=False)
+    L = textrnn.layers
+    fewer = textrnn.Sequential([textrnn.Input((20,), dtype="int32"), L.Embedding(100, 8),
+                                L.GlobalAveragePooling1D(), L.Dense(1)])
+    with pytest.raises(DataError, match="the file holds the weights of 3 layers"):
+        fewer.load_weights(path)
+    one_way = textrnn.Sequential([textrnn.Input((20,), dtype="int32"), L.Embedding(100, 8), L.LSTM(4),
+                                  L.Dense(1)])
+    with pytest.raises(DataError, match="layer 'bidirectional' of the file has 6 weights; the model's layer"):
+        one_way.load_weights(path)
+    other = textrnn.Sequential([textrnn.Input((20,), dtype="int32"), L.Embedding(100, 16),
+                                L.Bidirectional(L.LSTM(4)), L.Dense(1)])
+    with pytest.raises(DataError, match="'embedding/embeddings:0' of layer 'embedding' should have shape"):
+        other.load_weights(path)
+    (tmp_path / "broken.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    with pytest.raises(DataError, match="not a readable HDF5 file"):
+        load_model(tmp_path / "broken.h5")
+    with h5py.File(tmp_path / "functional.h5", "w") as h5:
+        h5.attrs["keras_version"] = b"2.9.0"
+        h5.attrs["model_config"] = json.dumps({"class_name": "Functional", "config": {}}).encode()
+    with pytest.raises(textrnn.errors.ConfigError, match="a functional model of Keras 2.9.0"):
+        load_model(tmp_path / "functional.h5")
