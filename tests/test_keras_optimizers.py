@@ -1,14 +1,16 @@
 """Keras's other optimizers and settings, against real Keras: Nadam, Adamax, Adagrad, Adadelta,
-RMSprop's momentum and centred form, Adam's and AdamW's AMSGrad. Each trains as Keras's, keeps
-training where it stopped across `.keras` files both ways and textrnn's folders, and counts its
-variables in summary() as Keras does."""
+RMSprop's momentum and centred form, Adam's and AdamW's AMSGrad, SGD's momentum under a rate that
+changes. Each trains as Keras's, keeps training where it stopped across `.keras` files both ways
+and textrnn's folders, and counts its variables in summary() as Keras does."""
 
 import keras
 import numpy as np
 import pytest
+import torch
 
 import textrnn
 from textrnn.errors import ConfigError
+from textrnn.training.optimizers import SGDOptimizer
 
 RNG = np.random.default_rng(0)
 X = RNG.integers(1, 50, (48, 15))
@@ -119,3 +121,39 @@ def test_settings_without_a_rule_are_refused_in_one_line():
         textrnn.optimizers.Nadam(amsgrad=True)
     with pytest.raises(ConfigError, match="unknown optimizer 'ftrl'"):
         textrnn.Sequential([textrnn.layers.Dense(1)]).compile("ftrl", "mse")
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_follows_a_changing_rate_as_kerass(nesterov):
+    """Keras keeps the rate inside SGD's momentum: a schedule, or a callback that lowers the rate,
+    scales the steps after it only (torch's buffer of raw gradients would scale the whole history)."""
+    def schedule(lib):
+        return lib.optimizers.schedules.ExponentialDecay(0.3, 2, 0.5)
+
+    models = [_model(lib, "SGD", {"learning_rate": schedule(lib), "momentum": 0.9, "nesterov": nesterov})
+              for lib in (keras, textrnn)]
+    models[1].set_weights(models[0].get_weights())
+    np.testing.assert_allclose(_fit(models[1], 3), _fit(models[0], 3), rtol=1e-4)
+    _assert_same_weights(*models[::-1])
+
+    models = _pair("SGD", {"learning_rate": 0.3, "momentum": 0.9, "nesterov": nesterov})
+    histories = []
+    for model, lib in zip(models, (keras, textrnn)):
+        lower = lib.callbacks.LearningRateScheduler(lambda epoch, rate: rate * 0.25 if epoch else rate)
+        histories.append(model.fit(X, Y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                                   callbacks=[lower]).history["loss"])
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-4)
+    _assert_same_weights(*models[::-1])
+
+
+def test_sgd_state_of_textrnn_0_1_is_read():
+    """textrnn 0.1 kept torch's momentum buffer b; Keras's momentum is -rate x b."""
+    weight = torch.nn.Parameter(torch.zeros(3))
+    optimizer = SGDOptimizer([weight], lr=0.5, momentum=0.9)
+    old = {"state": {0: {"momentum_buffer": torch.tensor([1.0, 2.0, 3.0])}},
+           "param_groups": [{**optimizer.state_dict()["param_groups"][0], "dampening": 0}]}
+    optimizer.load_state_dict(old)
+    torch.testing.assert_close(optimizer.state[weight]["momentum"], torch.tensor([-0.5, -1.0, -1.5]))
+    weight.grad = torch.zeros(3)
+    optimizer.step()
+    torch.testing.assert_close(weight.detach(), torch.tensor([-0.45, -0.9, -1.35]))

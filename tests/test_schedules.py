@@ -90,8 +90,6 @@ def test_a_scheduled_rate_cannot_be_set_as_in_keras():
     scheduler = textrnn.callbacks.LearningRateScheduler(lambda epoch, rate: rate / 2)
     with pytest.raises(ConfigError, match="follows a schedule"):
         ours.fit(X, Y, epochs=1, verbose=0, callbacks=[scheduler])
-    with pytest.raises(ConfigError, match="momentum with a learning-rate schedule"):
-        textrnn.optimizers.SGD(textrnn.optimizers.schedules.ExponentialDecay(0.1, 2, 0.5), momentum=0.9)
 
 
 class _Halve:

@@ -5,11 +5,11 @@ saved mid-training by either library trains on where it stopped in the other.
 Keras's variables: the step count, the learning rate, then the slots (OptimizerSpec.keras_slots):
 blocks of state, each interleaved over the trained weights in the model's weight order (Adam's
 momentum and velocity of each weight, then AMSGrad's highest velocities; RMSprop's velocities, then
-its momentums, then its average gradients), SGD's momentum (Keras keeps -rate x torch's momentum
-buffer) or none without momentum; then Nadam's momentum product; only the first two before the
-optimizer has stepped. Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer, saved as its
-own step count and (unused) rate, the loss scale's step counter and scale, then the inner
-optimizer's variables, which `optimizer/inner_optimizer/vars` holds again on their own.
+its momentums, then its average gradients), SGD's momentum or none without momentum; then Nadam's
+momentum product; only the first two before the optimizer has stepped. Under mixed_float16 Keras
+wraps the optimizer in a LossScaleOptimizer, saved as its own step count and (unused) rate, the
+loss scale's step counter and scale, then the inner optimizer's variables, which
+`optimizer/inner_optimizer/vars` holds again on their own.
 Settings textrnn has no rule for (another optimizer, such as Ftrl or Lion, or loss) leave the
 model uncompiled rather than compiled differently."""
 
@@ -55,7 +55,6 @@ def optimizer_arrays(model: Sequential) -> list[np.ndarray] | None:
     rate = optimizer.param_groups[0]["lr"]
     if not model.optimizer_built:  # as Keras's before its first step: the step count and the rate
         return [np.asarray(0, np.int64)] + ([] if spec.schedule else [np.asarray(rate, np.float32)])
-    scale = -rate if spec.name == "sgd" else 1.0  # Keras's SGD momentum is -rate x torch's buffer
     weights = model.trainable_weights
     steps = max([optimizer.iterations]  # (files of textrnn 0.1 counted Adam's steps only)
                 + [int(optimizer.state.get(w, {}).get("step", 0)) for w in weights])
@@ -63,7 +62,7 @@ def optimizer_arrays(model: Sequential) -> list[np.ndarray] | None:
     for block in spec.keras_slots:
         for weight in weights:
             state = optimizer.state.get(weight, {})
-            slots += [scale * state[k].detach().cpu().numpy() if k in state
+            slots += [state[k].detach().cpu().numpy() if k in state
                       else np.full(tuple(weight.shape), spec.slot_fill, np.float32) for k in block]
     head = [np.asarray(steps, np.int64)] + ([] if spec.schedule else [np.asarray(rate, np.float32)])
     tail = [np.asarray(optimizer.param_groups[0].get(k, 1.0), np.float32) for k in spec.keras_tail]
@@ -126,9 +125,6 @@ def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source
     optimizer.mark_loaded()  # built, as Keras's optimizer of a loaded model is
     if not slots:  # saved before its first step
         return
-    rate = float(optimizer.learning_rate)
-    if spec.name == "sgd":
-        slots = [np.asarray(v) / -rate for v in slots]  # torch's momentum buffer from Keras's momentum
     states: dict[torch.Tensor, dict[str, Any]] = {weight: {} for weight in weights}
     values = iter(slots)
     for block in spec.keras_slots:

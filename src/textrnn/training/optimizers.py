@@ -3,7 +3,7 @@
 Keras RMSprop: v = ρ v + (1 - ρ) g²;  w -= lr g / sqrt(v + ε)   (ε inside the root; ρ 0.9, ε 1e-7)
 Keras Adam:    m += (g - m)(1 - β1);  v += (g² - v)(1 - β2);
                w -= lr sqrt(1 - β2^t) / (1 - β1^t) · m / (sqrt(v) + ε)      (ε 1e-7)
-SGD is torch.optim.SGD (the same rule as Keras's for a constant learning rate). Nadam, Adamax,
+SGD keeps Keras's momentum (the rate inside it), not torch's buffer of raw gradients. Nadam, Adamax,
 Adagrad, Adadelta, RMSprop's momentum and centred form and Adam's AMSGrad follow Keras's
 update_step line by line (keras/src/optimizers/).
 With textrnn's kernels built, plain RMSprop and Adam update each CPU tensor in one pass
@@ -232,14 +232,6 @@ class _KerasRule(_KerasOptimizer, torch.optim.Optimizer):
         raise NotImplementedError
 
 
-class SGDOptimizer(_KerasOptimizer, torch.optim.SGD):
-    """torch's SGD (Keras's steps at a fixed rate), after `before_update`."""
-
-    def step(self, closure=None):  # noqa: ANN001 - torch's signature
-        self.before_update()
-        return super().step(closure)
-
-
 def step_optimizer(optimizer: torch.optim.Optimizer) -> None:
     """optimizer.step(); for textrnn's optimizers without step hooks (the usual case), their
     `update()` without torch's wrapper, which costs ~50 us a step (2 % of a SimpleRNN step)."""
@@ -450,6 +442,45 @@ class AdadeltaOptimizer(_SlottedRule):
             torch._foreach_add_(params, deltas, alpha=-group["lr"])
 
 
+class SGDOptimizer(_SlottedRule):
+    """Keras's SGD: m = μ m - lr g;  w += m (Nesterov: w += μ m - lr g); without momentum
+    w -= lr g. Keras keeps the rate inside m, so a rate that changes (a schedule,
+    ReduceLROnPlateau) scales only the steps after it, unlike torch's buffer of raw gradients."""
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float = 0.01, momentum: float = 0.0,
+                 nesterov: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "momentum": momentum, "nesterov": nesterov})
+
+    @torch.no_grad()
+    def update(self) -> None:
+        for group in self.param_groups:
+            params, grads = _with_grads(group)
+            if not params:
+                continue
+            lr, momentum = group["lr"], group["momentum"]
+            if not momentum:
+                torch._foreach_add_(params, grads, alpha=-lr)
+                continue
+            (moments,) = self.slots(params, "momentum")
+            torch._foreach_mul_(moments, momentum)
+            torch._foreach_add_(moments, grads, alpha=-lr)
+            if group["nesterov"]:
+                step = torch._foreach_mul(moments, momentum)
+                torch._foreach_add_(step, grads, alpha=-lr)
+                torch._foreach_add_(params, step)
+            else:
+                torch._foreach_add_(params, moments)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Also the state of textrnn 0.1's SGD (torch's momentum buffer b, with m = -lr b)."""
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state.get(p, {})
+                if "momentum_buffer" in state:
+                    state["momentum"] = state.pop("momentum_buffer") * -group["lr"]
+
+
 # AdamW is Keras's Adam with a weight decay of its own (0.004 unless given)
 OPTIMIZERS = {"rmsprop": RMSpropOptimizer, "adam": AdamOptimizer, "adamw": AdamOptimizer, "sgd": SGDOptimizer,
               "nadam": NadamOptimizer, "adamax": AdamaxOptimizer, "adagrad": AdagradOptimizer,
@@ -458,8 +489,7 @@ DEFAULT_LR = {name: 0.01 if name == "sgd" else 0.001 for name in OPTIMIZERS}
 DEFAULT_WEIGHT_DECAY = {"adamw": 0.004}
 
 
-# Each rule's own settings with Keras's defaults (SGD's momentum is torch's, the same steps as
-# Keras's at a fixed rate).
+# Each rule's own settings with Keras's defaults.
 _ADAM_LIKE = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
 OPTIONS = {"rmsprop": {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False},
            "adam": {**_ADAM_LIKE, "amsgrad": False},
@@ -507,9 +537,6 @@ class OptimizerSpec:
         self.embedding_learning_rate = (None if embedding_learning_rate is None
                                         else float(embedding_learning_rate))
         self.options = {**OPTIONS[key], **(options or {})}
-        if self.schedule is not None and key == "sgd" and self.options["momentum"]:
-            raise ConfigError("SGD: momentum with a learning-rate schedule is not supported (torch's "
-                              "momentum buffer equals Keras's at a fixed rate only)")
         rules = {"weight_decay": DEFAULT_WEIGHT_DECAY.get(key), **(rules or {})}
         unknown = set(rules) - set(RULES)
         if unknown:
@@ -541,7 +568,7 @@ class OptimizerSpec:
         momentum."""
         options = self.options
         if self.name == "sgd":
-            return (("momentum_buffer",),) if options["momentum"] else ()
+            return (("momentum",),) if options["momentum"] else ()
         if self.rule == "rmsprop":
             return (("velocity",), *((("momentum",),) if options["momentum"] else ()),
                     *((("average_gradient",),) if options["centered"] else ()))
@@ -708,8 +735,7 @@ class Adadelta(OptimizerSpec):
 
 
 class SGD(OptimizerSpec):
-    """As keras.optimizers.SGD, momentum and Nesterov momentum included (torch's SGD takes Keras's
-    steps at a fixed learning rate)."""
+    """As keras.optimizers.SGD, momentum and Nesterov momentum included."""
 
     def __init__(self, learning_rate: float | None = None, momentum: float = 0.0, nesterov: bool = False,
                  embedding_learning_rate: float | None = None, lr: float | None = None,
