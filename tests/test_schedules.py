@@ -29,6 +29,11 @@ SCHEDULES = [
     ("CosineDecay", {"initial_learning_rate": 0.05, "decay_steps": 9, "alpha": 0.1}),
     ("CosineDecay", {"initial_learning_rate": 0.001, "decay_steps": 9, "warmup_target": 0.05,
                      "warmup_steps": 4}),
+    ("CosineDecayRestarts", {"initial_learning_rate": 0.05, "first_decay_steps": 3}),
+    ("CosineDecayRestarts", {"initial_learning_rate": 0.05, "first_decay_steps": 4, "t_mul": 1.0,
+                             "m_mul": 0.5, "alpha": 0.1}),
+    ("CosineDecayRestarts", {"initial_learning_rate": 0.05, "first_decay_steps": 2, "t_mul": 1.5,
+                             "m_mul": 0.8}),
 ]
 
 
@@ -58,7 +63,8 @@ def _pair(optimizer, name, config):
     return models
 
 
-@pytest.mark.parametrize("optimizer, schedule", [("Adam", 0), ("RMSprop", 8), ("SGD", 4), ("AdamW", 6)])
+@pytest.mark.parametrize("optimizer, schedule", [("Adam", 0), ("RMSprop", 8), ("SGD", 4), ("AdamW", 6),
+                                                 ("Adam", 9)])
 def test_training_under_a_schedule_is_kerass(optimizer, schedule, tmp_path):
     theirs, ours = _pair(optimizer, *SCHEDULES[schedule])
     history = [m.fit(X, Y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]

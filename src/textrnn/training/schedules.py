@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import torch
+
 from textrnn import keras_objects
 from textrnn.errors import ConfigError
 from textrnn.keras_objects import KerasObject
@@ -135,8 +137,42 @@ class CosineDecay(LearningRateSchedule):
                 "warmup_steps": self.warmup_steps}
 
 
+class CosineDecayRestarts(LearningRateSchedule):
+    """SGDR: cosine cycles from the rate down to alpha times it, the first over first_decay_steps,
+    each next t_mul times longer and m_mul times higher. Computed in float32 with Keras's ops (a
+    cycle's number comes from a log, whose rounding decides the steps at a cycle's edge)."""
+
+    def __init__(self, initial_learning_rate: float, first_decay_steps: int, t_mul: float = 2.0,
+                 m_mul: float = 1.0, alpha: float = 0.0, name: str = "SGDRDecay") -> None:
+        self.initial_learning_rate = _positive(initial_learning_rate, "initial_learning_rate")
+        self.first_decay_steps = _positive(first_decay_steps, "first_decay_steps")
+        self.t_mul, self.m_mul, self.alpha, self.name = t_mul, m_mul, alpha, name
+
+    def __call__(self, step: int) -> float:
+        def f32(value: float) -> torch.Tensor:
+            return torch.tensor(value, dtype=torch.float32)
+
+        fraction = f32(step) / f32(self.first_decay_steps)
+        t_mul = f32(self.t_mul)
+        if self.t_mul == 1.0:
+            restart = torch.floor(fraction)
+            fraction = fraction - restart
+        else:
+            restart = torch.floor(torch.log(1.0 - fraction * (1.0 - t_mul)) / torch.log(t_mul))
+            done = (1.0 - torch.pow(t_mul, restart)) / (1.0 - t_mul)
+            fraction = (fraction - done) / torch.pow(t_mul, restart)
+        cosine = 0.5 * torch.pow(f32(self.m_mul), restart) * (1.0 + torch.cos(f32(math.pi) * fraction))
+        alpha = f32(self.alpha)
+        return float(f32(self.initial_learning_rate) * ((1 - alpha) * cosine + alpha))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "first_decay_steps": self.first_decay_steps, "t_mul": self.t_mul, "m_mul": self.m_mul,
+                "alpha": self.alpha, "name": self.name}
+
+
 CLASSES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
-                                         PolynomialDecay, CosineDecay)}
+                                         PolynomialDecay, CosineDecay, CosineDecayRestarts)}
 
 
 serialize = keras_objects.serialize
