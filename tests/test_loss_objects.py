@@ -170,3 +170,48 @@ def test_a_per_class_f1_of_several_classes_is_refused_in_one_line():
     model.compile("adam", "categorical_crossentropy", metrics=["f1_score"])
     with pytest.raises(ConfigError, match="one value per class"):
         model.fit(np.ones((4, 6), "int32"), np.eye(3)[[0, 1, 2, 0]], verbose=0)
+
+
+@pytest.mark.parametrize("head, metrics", [
+    (1, lambda lib: [lib.metrics.MeanSquaredError(), lib.metrics.MeanAbsoluteError(name="mae_too"),
+                     lib.metrics.BinaryCrossentropy(), lib.metrics.RootMeanSquaredError()]),
+    (3, lambda lib: [lib.metrics.CategoricalCrossentropy(label_smoothing=0.1),
+                     lib.metrics.TopKCategoricalAccuracy(k=2),
+                     lib.metrics.RootMeanSquaredError(name="rmse")]),
+    ("sparse", lambda lib: [lib.metrics.SparseCategoricalCrossentropy(),
+                            lib.metrics.SparseTopKCategoricalAccuracy(k=2)]),
+])
+def test_loss_and_top_k_metric_objects_log_kerass_values(tmp_path, head, metrics):
+    """keras.metrics.MeanSquaredError() and the rest of Keras's loss-named metric classes, the
+    root mean squared error (counted over the epoch) and the top-k accuracies as objects."""
+    rng = np.random.default_rng(2)
+    x = rng.integers(1, 30, (44, 6))
+    classes = x[:, 0] % 3
+    labels = {1: (x[:, :1] > 12).astype("float32"), 3: np.eye(3)[classes].astype("float32"),
+              "sparse": classes}[head]
+    keras.utils.set_random_seed(0)
+    models = []
+    for lib in (keras, textrnn):
+        units = 1 if head == 1 else 3
+        L = lib.layers
+        model = lib.Sequential([lib.Input((6,), dtype="int32"), L.Embedding(30, 8), L.GRU(5),
+                                L.Dense(units, activation="sigmoid" if units == 1 else "softmax")])
+        loss = {1: "binary_crossentropy", 3: "categorical_crossentropy",
+                "sparse": "sparse_categorical_crossentropy"}[head]
+        model.compile(lib.optimizers.Adam(0.02), loss, metrics=metrics(lib))
+        models.append(model)
+    theirs, ours = models
+    ours.set_weights(theirs.get_weights())
+    history = [m.fit(x, labels, batch_size=8, epochs=2, shuffle=False, validation_split=0.25,
+                     verbose=0).history for m in models]
+    assert sorted(history[1]) == sorted(history[0])
+    for name, values in history[0].items():
+        np.testing.assert_allclose(history[1][name], values, rtol=1e-4, atol=1e-6, err_msg=name)
+    ours.save(tmp_path / "ours.keras")  # the metric objects cross both ways
+    back = keras.saving.load_model(tmp_path / "ours.keras")
+    np.testing.assert_allclose(back.evaluate(x, labels, verbose=0), theirs.evaluate(x, labels, verbose=0),
+                               rtol=1e-4)
+    theirs.save(tmp_path / "theirs.keras")
+    again = textrnn.models.load_model(tmp_path / "theirs.keras")
+    np.testing.assert_allclose(again.evaluate(x, labels, verbose=0), theirs.evaluate(x, labels, verbose=0),
+                               rtol=1e-4)

@@ -4,13 +4,17 @@ same objects as on those paths."""
 
 from textrnn.training.losses import (  # noqa: F401 - Keras's names
     AUC,
+    LOSS_METRICS,
     BinaryAccuracy,
     CategoricalAccuracy,
     F1Score,
     FBetaScore,
     Precision,
     Recall,
+    RootMeanSquaredError,
     SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
     binary_accuracy,
     categorical_accuracy,
     sparse_categorical_accuracy,
@@ -18,3 +22,10 @@ from textrnn.training.losses import (  # noqa: F401 - Keras's names
     top_k_categorical_accuracy,
 )
 from textrnn.training.metrics import classification_report, log_loss, probabilities_to_labels  # noqa: F401
+
+# the metric classes named as Keras's loss classes (keras.metrics.MeanSquaredError, ...)
+MeanSquaredError = LOSS_METRICS["MeanSquaredError"]
+MeanAbsoluteError = LOSS_METRICS["MeanAbsoluteError"]
+BinaryCrossentropy = LOSS_METRICS["BinaryCrossentropy"]
+CategoricalCrossentropy = LOSS_METRICS["CategoricalCrossentropy"]
+SparseCategoricalCrossentropy = LOSS_METRICS["SparseCategoricalCrossentropy"]

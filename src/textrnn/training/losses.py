@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import types
 from typing import Any
 
@@ -244,6 +245,40 @@ class SparseCategoricalAccuracy(Metric):
     function_name = "sparse_categorical_accuracy"
 
 
+class TopKCategoricalAccuracy(Metric):
+    function_name = "top_k_categorical_accuracy"
+    options = {"k": 5}
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return METRICS[self.function_name](y_true, y_pred, self.config["k"])
+
+
+class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
+    function_name = "sparse_top_k_categorical_accuracy"
+    options = {"k": 5, "from_sorted_ids": False}
+
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        if self.config["from_sorted_ids"]:
+            raise ConfigError("SparseTopKCategoricalAccuracy(from_sorted_ids=True) is not supported")
+
+
+class LossMetric(Metric):
+    """A loss class as a metric (`keras.metrics.MeanSquaredError()`,
+    `keras.metrics.BinaryCrossentropy(from_logits=True)`, ...): the loss's mean over the epoch,
+    unweighted, as Keras's metrics are. One class per loss class, of the same name (see
+    LOSS_METRICS)."""
+
+    loss_class: type[Loss]
+
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self._loss = self.loss_class(**self.config)
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return self._loss(y_true, y_pred)
+
+
 class ConfusionMetric(Metric):
     """Keras's metrics of counts over the whole epoch (Precision, Recall, AUC), not means of
     batch values: a call gives the batch's counts per row (`states`), which add up over batches
@@ -430,9 +465,29 @@ METRICS = {"binary_accuracy": binary_accuracy, "categorical_accuracy": categoric
            "sparse_categorical_accuracy": sparse_categorical_accuracy,
            "top_k_categorical_accuracy": top_k_categorical_accuracy,
            "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy}
+class RootMeanSquaredError(ConfusionMetric):
+    """The root of the squared errors' mean over the epoch (Keras's keeps their sum and count)."""
+
+    function_name = "root_mean_squared_error"
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        error = y_pred.float() - y_true.reshape(y_pred.shape).float()
+        return torch.stack([error.square().sum(), error.new_tensor(error.numel())]) / len(y_true)
+
+    def result(self, states: torch.Tensor) -> float:
+        return math.sqrt(super().result(states))
+
+
+# keras.metrics.MeanSquaredError and the others named as a loss class: a metric class of that name
+LOSS_METRICS = {cls.__name__: type(cls.__name__, (LossMetric,), {
+    "__module__": __name__, "__doc__": f"keras.metrics.{cls.__name__}: the loss's mean as a metric.",
+    "loss_class": cls, "function_name": cls.function_name, "options": cls.options, "neutral": cls.neutral})
+    for cls in LOSS_CLASSES.values()}
 METRIC_CLASSES = {cls.__name__: cls for cls in (BinaryAccuracy, CategoricalAccuracy,
-                                                SparseCategoricalAccuracy, Precision, Recall, AUC,
-                                                F1Score, FBetaScore)}
+                                                SparseCategoricalAccuracy, TopKCategoricalAccuracy,
+                                                SparseTopKCategoricalAccuracy, Precision, Recall, AUC,
+                                                F1Score, FBetaScore, RootMeanSquaredError,
+                                                *LOSS_METRICS.values())}
 COUNTED = {"precision": Precision, "recall": Recall, "auc": AUC,  # by name, as Keras's metrics.get
            "f1_score": F1Score, "fbeta_score": FBetaScore}
 
