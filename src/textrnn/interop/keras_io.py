@@ -1,6 +1,6 @@
 """Keras 3 files in and out: `.keras` archives (config.json + model.weights.h5 + metadata.json) and
 `.weights.h5` files, for models of Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense,
-Activation, Dropout, global pooling and merge layers. textrnn's own additions (length buckets, a
+Activation, Dropout, global pooling, merge and attention layers. textrnn's own additions (length buckets, a
 linear head) are not part of a Keras file.
 
 Reading never executes code from the file: the config is read as data, only the layer types above
@@ -46,7 +46,7 @@ from textrnn.naming import snake_case
 
 SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Activation", "Dropout",
              "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Concatenate", "Add", "Subtract", "Multiply",
-             "Average", "Maximum", "Minimum")
+             "Average", "Maximum", "Minimum", "Attention", "AdditiveAttention")
 # weight regularizers cross; an activity regularizer is read so that the layer refuses it
 _PENALTIES = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
@@ -63,6 +63,8 @@ _FIELDS = {
     "LSTM": (*_RNN_FIELDS, "unit_forget_bias"),
     "GRU": (*_RNN_FIELDS, "reset_after"),
     "Concatenate": ("axis",),
+    "Attention": ("use_scale", "score_mode", "dropout", "seed"),
+    "AdditiveAttention": ("use_scale", "dropout", "seed"),
     **{merge: () for merge in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")},
 }
 KERAS_VERSION = "3.6.0"  # the oldest Keras 3 whose files we write; newer versions read them
@@ -112,8 +114,10 @@ def _functional_from_keras(config: dict[str, Any], source: str, policy: str) -> 
             shape = c.get("batch_shape") or c.get("batch_input_shape")
             made[name, 0] = [L.InputLayer(batch_shape=tuple(shape), dtype=c.get("dtype"), name=name).output]
             continue
-        if spec.get("class_name") == "NotEqual":  # Keras's graph of mask_zero's mask: textrnn's layers
-            continue                               # pass that mask on themselves
+        # Keras's graph of the masks (mask_zero's NotEqual, an attention layer's ConvertToTensor of
+        # its query's mask): textrnn's layers pass the masks on themselves
+        if spec.get("class_name") in ("NotEqual", "ConvertToTensor"):
+            continue
         layer = _layer_from_keras(spec, source, policy)
         pending += [(name, layer, k, node) for k, node in enumerate(spec.get("inbound_nodes") or [])]
 
