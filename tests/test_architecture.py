@@ -20,7 +20,7 @@ LAYERS = [
     ["textrnn.interop", "textrnn.keras_io", "textrnn.datasets", "textrnn.utils", "textrnn.preprocessing",
      "textrnn.optimizers", "textrnn.callbacks", "textrnn.losses", "textrnn.metrics", "textrnn.initializers",
      "textrnn.regularizers",
-     "textrnn.mixed_precision"],
+     "textrnn.mixed_precision", "textrnn.ops"],
     ["textrnn.app"],
     ["textrnn.cli", "textrnn.__main__"],
 ]

@@ -62,6 +62,7 @@ _KERAS_NAMES = {
     "regularizers": ("textrnn.regularizers", None),
     "mixed_precision": ("textrnn.mixed_precision", None),
     "backend": ("textrnn.backend", None),
+    "ops": ("textrnn.ops", None),
 }
 
 

@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from textrnn.backend.keras_backend import *  # noqa: F403 - Keras 2's K.dot, K.sum, ... for layers' call
+from textrnn.backend.keras_backend import __all__ as _keras_functions
 from textrnn.naming import clear_session  # keras.backend.clear_session, for `import textrnn as keras`
 
-__all__ = ["clear_session", "get_value", "set_value"]
+__all__ = ["clear_session", "get_value", "set_value", *_keras_functions]
 
 
 def get_value(x: Any) -> Any:

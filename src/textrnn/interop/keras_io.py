@@ -537,6 +537,11 @@ def keras_model_config(model: Sequential) -> dict[str, Any]:
 
     if not model.built:
         raise ConfigError("cannot describe a model that is not built yet (its input shape is unknown)")
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind not in _FIELDS and kind not in ("Bidirectional", "InputLayer"):
+            raise ConfigError(f"layer {layer.name!r} ({kind}) is not one of the Keras layers a .keras file "
+                              f"holds here ({', '.join(SUPPORTED)}); save the model as a textrnn folder")
     if isinstance(model, Model):
         config = _functional_config(model)
     else:

@@ -75,10 +75,15 @@ class Layer(WeightSplit, nn.Module):
     takes_list = False
     # The `<name>_regularizer` arguments the layer takes (regularizers.ARGUMENTS: kernel, bias, ...).
     regularizable: tuple[str, ...] = ()
+    # Whether the mask goes on past the layer. textrnn's layers pass it on (or compute their own);
+    # a layer of one's own, written with `call`, drops it unless it says otherwise, as in Keras.
+    supports_masking = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         LAYER_REGISTRY[cls.__name__] = cls
+        if "call" in cls.__dict__ and "supports_masking" not in cls.__dict__:
+            cls.supports_masking = False
 
     def __init__(
         self,
@@ -112,6 +117,7 @@ class Layer(WeightSplit, nn.Module):
         )
         self.output_shape: Shape | None = None
         self._weight_names: list[str] = []
+        self._frozen_weights: set[str] = set()  # add_weight(trainable=False)
 
     # --- building -------------------------------------------------------------------------------
     def build(self, input_shape: Shape) -> None:
@@ -123,16 +129,77 @@ class Layer(WeightSplit, nn.Module):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return input_shape
 
-    def add_weight(self, name: str, shape: tuple[int, ...], initializer: Any) -> nn.Parameter:
+    def add_weight(self, *args: Any, **kwargs: Any) -> nn.Parameter:
+        """A weight of this layer, in Keras's order. Positionally (name, shape, initializer), or
+        Keras 3's order when the first argument is a shape; by keyword as in Keras: name, shape,
+        initializer (glorot_uniform if none), dtype (float32), trainable, regularizer."""
+        keys = ("shape", "initializer", "dtype", "trainable") if args and not isinstance(args[0], str) \
+            else ("name", "shape", "initializer", "dtype", "trainable")
+        given = {**dict(zip(keys, args)), **kwargs}
+        unknown = set(given) - {"name", "shape", "initializer", "dtype", "trainable", "regularizer",
+                                "constraint", "autocast", "aggregation", "synchronization", "use_resource"}
+        if unknown:
+            raise ConfigError(f"{self.name}: add_weight has no argument {', '.join(sorted(unknown))}")
+        if given.get("constraint") is not None:
+            raise ConfigError(f"{self.name}: weight constraints are not supported")
+        if given.get("dtype") not in (None, "float32", torch.float32):
+            raise ConfigError(f"{self.name}: weights are float32, not {given['dtype']}")
+        shape = tuple(int(d) for d in (given.get("shape") or ()))
+        name = str(given.get("name") or "variable").replace("/", "_").replace(".", "_")
+        while hasattr(self, name) and name in self._weight_names:  # Keras's names may repeat
+            name += "_1"
         param = nn.Parameter(torch.empty(shape, dtype=torch.float32))
-        initialize(param, initializer)
+        initialize(param, given.get("initializer") or "glorot_uniform")
         self.register_parameter(name, param)
         self._weight_names.append(name)
+        if given.get("trainable") is False:
+            self._frozen_weights.add(name)
+        if given.get("regularizer") is not None:
+            self._regularizers[name] = regularizers.get(given["regularizer"])
+        param.requires_grad_(self._trainable and name not in self._frozen_weights)
         return param
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
         """The mask passed on to the next layer (Keras: layers keep the mask by default)."""
-        return mask
+        return mask if self.supports_masking else None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Keras code keeps what add_weight gives as an attribute (self.W = self.add_weight(...)): a
+        # second name for a weight the layer holds, not a second weight (nor a second saved tensor)
+        held = self.__dict__.get("_parameters", {}).values()
+        if isinstance(value, nn.Parameter) and any(value is p for p in held):
+            object.__setattr__(self, name, value)
+            return
+        super().__setattr__(name, value)
+
+    # --- a layer of one's own, written as Keras's: build(input_shape) and call(inputs, ...) ------
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} defines neither call() nor forward()")
+
+    def forward(self, inputs: Any, mask: Any = None) -> Any:
+        """`call(inputs)`, given `mask` and `training` where its signature takes them."""
+        if not self.built:
+            self.build_for(_shapes_of(inputs))
+        extra = {}
+        takes = _call_arguments(type(self))
+        if "mask" in takes:
+            extra["mask"] = mask
+        if "training" in takes:
+            extra["training"] = self.training
+        return self.call(inputs, **extra)
+
+    def build_for(self, input_shape: Any, integer: Any = False) -> None:
+        """build(input_shape), and the layer counted as built even where a Keras 3 layer's own
+        build does not call the base's; a layer of one's own gets its output shape from its call
+        unless it gives compute_output_shape (`integer`: whether the inputs are token ids)."""
+        self.build(input_shape)
+        if not self.built:
+            self.built = True
+            self._apply_trainable()
+        if _traces_shape(self):
+            self.output_shape = _traced_shape(self, input_shape, integer)
+        elif self.output_shape is None:
+            self.output_shape = self.compute_output_shape(input_shape)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """On tensors, the forward pass; on the functional API's KerasTensors, a recorded call."""
@@ -182,7 +249,7 @@ class Layer(WeightSplit, nn.Module):
 
     def ensure_built(self, x: torch.Tensor) -> None:
         if not self.built:
-            self.build(tuple(x.shape))
+            self.build_for(tuple(x.shape))
 
     # --- weights --------------------------------------------------------------------------------
     @property
@@ -200,8 +267,8 @@ class Layer(WeightSplit, nn.Module):
         self._apply_trainable()
 
     def _apply_trainable(self) -> None:
-        for w in self.weights:
-            w.requires_grad_(self._trainable)
+        for name in self._weight_names:
+            getattr(self, name).requires_grad_(self._trainable and name not in self._frozen_weights)
 
     def get_weights(self) -> list[np.ndarray]:
         return [w.detach().cpu().numpy().copy() for w in self.weights]
@@ -292,8 +359,9 @@ def call_symbolic(layer: Layer, inputs: KerasTensor | list[KerasTensor],
     many = isinstance(inputs, (list, tuple))
     shapes = [t.shape for t in inputs] if many else inputs.shape
     calls = layer.__dict__.setdefault("_symbolic_calls", [])
+    integer = ["int" in t.dtype for t in inputs] if many else "int" in inputs.dtype
     if not layer.built:
-        layer.build(shapes)
+        layer.build_for(shapes, integer)
     elif calls:  # a shared layer: inputs of the first call's shape
         first = calls[0][0] if isinstance(calls[0], list) else calls[0]
         built = [t.shape for t in first.positional] if many else first.positional[0].shape
@@ -306,7 +374,8 @@ def call_symbolic(layer: Layer, inputs: KerasTensor | list[KerasTensor],
         raise ConfigError(f"{type(layer).__name__}: initial_state in a model graph must be layer outputs "
                           "or Inputs (KerasTensors)")
     parents = [*(list(inputs) if many else [inputs]), *states]
-    main = layer.compute_output_shape(shapes)
+    main = (_traced_shape(layer, shapes, integer) if _traces_shape(layer)
+            else layer.compute_output_shape(shapes))
     outputs = [KerasTensor(shape, "float32", layer, parents, index, len(states), node=len(calls))
                for index, shape in enumerate(layer.output_shapes(main))]
     for tensor in outputs:
@@ -325,3 +394,47 @@ def _same_features(built: Any, now: Any, tensors: Any) -> bool:
         return len(built) == len(now) and all(_same_features(a, b, t) for a, b, t in zip(built, now, tensors))
     ids = len(now) == 2 and "int" in tensors.dtype
     return len(built) == len(now) and (ids or built[-1] == now[-1])
+
+
+def _shapes_of(inputs: Any) -> Any:
+    return [tuple(t.shape) for t in inputs] if isinstance(inputs, (list, tuple)) else tuple(inputs.shape)
+
+
+_CALL_ARGUMENTS: dict[type, frozenset[str]] = {}
+
+
+def _call_arguments(cls: type) -> frozenset[str]:
+    """The argument names of a layer class's call() (looked up once per class)."""
+    if cls not in _CALL_ARGUMENTS:
+        import inspect
+
+        _CALL_ARGUMENTS[cls] = frozenset(inspect.signature(cls.call).parameters)
+    return _CALL_ARGUMENTS[cls]
+
+
+def _traces_shape(layer: Layer) -> bool:
+    """A layer of one's own (written with call) that gives no compute_output_shape."""
+    kind = type(layer)
+    return kind.call is not Layer.call and kind.compute_output_shape is Layer.compute_output_shape
+
+
+def _traced_shape(layer: Layer, shapes: Any, integer: Any) -> Shape:
+    """The output shape of a layer of one's own that gives no compute_output_shape, as Keras finds
+    it: its call run on zeros of the inputs' shapes (twice: unknown sizes 3, then 4, so that the
+    sizes that follow them stay unknown)."""
+    def example(shape: Shape, ids: bool, unknown: int) -> torch.Tensor:
+        size = [2] + [unknown if d is None else int(d) for d in shape[1:]]
+        return torch.zeros(size, dtype=torch.long if ids else torch.float32)
+
+    many = isinstance(shapes, list)
+    found = []
+    for unknown in (3, 4):
+        values = ([example(s, i, unknown) for s, i in zip(shapes, integer)] if many
+                  else example(shapes, bool(integer), unknown))
+        with torch.no_grad():
+            out = layer.call(values)
+        if not isinstance(out, torch.Tensor):
+            raise ConfigError(f"{type(layer).__name__}.call gives {type(out).__name__}; in a model graph a "
+                              "layer of one's own gives one tensor (or give compute_output_shape)")
+        found.append(tuple(out.shape[1:]))
+    return (None, *(a if a == b else None for a, b in zip(*found)))

@@ -141,7 +141,7 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         self.build_input_shape = tuple(shape)
         for layer in self._layers:
             if not layer.built:
-                layer.build(shape)
+                layer.build_for(shape)
             shape = layer.output_shape
         self.built = True
 
