@@ -227,3 +227,40 @@ def test_keras_ops_of_two_inputs_are_kerass():
         expected = keras.ops.convert_to_numpy(getattr(keras.ops, name)(*args))
         got = np.asarray(getattr(textrnn.ops, name)(*args))
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def scorer_layer(lib):
+    """A layer of one's own that holds Keras layers (two Dense) beside a weight of its own."""
+    ops = lib.ops
+
+    class Scorer(lib.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.proj = lib.layers.Dense(units, activation="tanh")
+            self.score = lib.layers.Dense(1)
+
+        def build(self, input_shape):
+            self.bias = self.add_weight(name="bias", shape=(1,), initializer="zeros")
+
+        def call(self, x):
+            weights = ops.softmax(self.score(self.proj(x)) + self.bias, axis=1)
+            return ops.sum(x * weights, axis=1)
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    return Scorer
+
+
+def test_a_layer_holding_keras_layers_counts_and_trains_their_weights_as_kerass(tmp_path):
+    theirs, ours = _pair(lambda lib: _lstm_with(lib, scorer_layer(lib)(5)))
+    assert ours.count_params() == theirs.count_params() == 729
+    np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
+    _train_both(theirs, ours)
+    ours.save(tmp_path / "model")
+    loaded = textrnn.models.load_model(tmp_path / "model")
+    assert loaded.layers[2].units == 5
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), ours.predict(X, verbose=0), atol=1e-6)
+    ours.layers[2].trainable = False  # as Keras's: the layers it holds stop training too
+    assert ours.layers[2].proj.trainable is False and len(ours.trainable_weights) == len(theirs.weights) - 5

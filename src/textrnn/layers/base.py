@@ -196,8 +196,9 @@ class Layer(WeightSplit, nn.Module):
         if not self.built:
             self.built = True
             self._apply_trainable()
-        if _traces_shape(self):
-            self.output_shape = _traced_shape(self, input_shape, integer)
+        if type(self).call is not Layer.call:  # one run of call builds the layers it holds, as Keras's
+            traced = _traced_shape(self, input_shape, integer)
+            self.output_shape = traced if _traces_shape(self) else self.compute_output_shape(input_shape)
         elif self.output_shape is None:
             self.output_shape = self.compute_output_shape(input_shape)
 
@@ -254,8 +255,15 @@ class Layer(WeightSplit, nn.Module):
     # --- weights --------------------------------------------------------------------------------
     @property
     def weights(self) -> list[nn.Parameter]:
-        """This layer's weights in Keras's order (sublayers' weights included)."""
-        return [getattr(self, n) for n in self._weight_names]
+        """This layer's weights in Keras's order: its own (those add_weight made trainable first),
+        then those of the layers it holds (a layer of one's own may hold Dense layers, a
+        Sequential, ...), in the order it took them."""
+        own = [n for n in self._weight_names if n not in self._frozen_weights] + [
+            n for n in self._weight_names if n in self._frozen_weights]
+        return [getattr(self, n) for n in own] + [w for held in self._held_layers() for w in held.weights]
+
+    def _held_layers(self) -> list[Any]:
+        return [m for m in self._modules.values() if isinstance(m, WeightSplit)]
 
     @property
     def trainable(self) -> bool:
@@ -265,6 +273,8 @@ class Layer(WeightSplit, nn.Module):
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
         self._apply_trainable()
+        for held in self._held_layers():  # as Keras's: the layers it holds follow
+            held.trainable = value
 
     def _apply_trainable(self) -> None:
         for name in self._weight_names:
@@ -428,11 +438,16 @@ def _traced_shape(layer: Layer, shapes: Any, integer: Any) -> Shape:
 
     many = isinstance(shapes, list)
     found = []
+    training = layer.training
+    layer.eval()  # (no dropout; a batch normalisation it holds keeps its statistics)
     for unknown in (3, 4):
         values = ([example(s, i, unknown) for s, i in zip(shapes, integer)] if many
                   else example(shapes, bool(integer), unknown))
-        with torch.no_grad():
-            out = layer.call(values)
+        try:
+            with torch.no_grad():
+                out = layer.call(values)
+        finally:
+            layer.train(training)
         if not isinstance(out, torch.Tensor):
             raise ConfigError(f"{type(layer).__name__}.call gives {type(out).__name__}; in a model graph a "
                               "layer of one's own gives one tensor (or give compute_output_shape)")
