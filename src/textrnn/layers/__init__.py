@@ -1,6 +1,6 @@
 """Keras-compatible layers: `from textrnn.layers import LSTM, Embedding, ...`."""
 
-from textrnn.layers.attention import AdditiveAttention, Attention
+from textrnn.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from textrnn.layers.base import Layer
 from textrnn.layers.convolutional import AveragePooling1D, Conv1D, MaxPooling1D
 from textrnn.layers.core import Activation, Dense, Dropout, Masking, SpatialDropout1D
@@ -33,11 +33,11 @@ from textrnn.layers.wrappers import Bidirectional, TimeDistributed
 GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
 MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
 
-__all__ = ["GRU", "LSTM", "RNN", "Activation", "AdditiveAttention", "Add", "Attention",
-           "Average", "AveragePooling1D", "AvgPool1D",
-           "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Dense", "Dropout", "Embedding",
-           "Flatten", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalMaxPooling1D",
-           "Input", "InputLayer", "Layer", "LayerNormalization", "Masking", "MaxPool1D", "MaxPooling1D",
-           "Maximum", "Minimum", "Multiply", "RepeatVector", "SimpleRNN", "SpatialDropout1D", "Subtract",
-           "TextVectorization", "TimeDistributed", "add", "average", "concatenate", "maximum", "minimum",
-           "multiply", "subtract"]
+__all__ = ["Activation", "Add", "AdditiveAttention", "Attention", "Average", "AveragePooling1D",
+           "AvgPool1D", "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Dense",
+           "Dropout", "Embedding", "Flatten", "GRU", "GlobalAveragePooling1D", "GlobalAvgPool1D",
+           "GlobalMaxPool1D", "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "Layer",
+           "LayerNormalization", "Masking", "MaxPool1D", "MaxPooling1D", "Maximum", "Minimum",
+           "MultiHeadAttention", "Multiply", "RNN", "RepeatVector", "SimpleRNN", "SpatialDropout1D",
+           "Subtract", "TextVectorization", "TimeDistributed", "add", "average", "concatenate",
+           "maximum", "minimum", "multiply", "subtract"]

@@ -71,8 +71,10 @@ class Layer(WeightSplit, nn.Module):
     registered as torch parameters in Keras's order), and `forward(x, mask)` computes.
     """
 
-    # Whether the layer takes a list of tensors (the merge layers), where others take one.
+    # Whether the layer takes a list of tensors (the merge layers), where others take one; and
+    # whether it takes them as separate arguments (MultiHeadAttention's query, value).
     takes_list = False
+    separate_inputs = False
     # The `<name>_regularizer` arguments the layer takes (regularizers.ARGUMENTS: kernel, bias, ...).
     regularizable: tuple[str, ...] = ()
     # Whether the mask goes on past the layer. textrnn's layers pass it on (or compute their own);
@@ -205,6 +207,8 @@ class Layer(WeightSplit, nn.Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """On tensors, the forward pass; on the functional API's KerasTensors, a recorded call."""
         if args and is_symbolic(args[0]):
+            if self.separate_inputs and len(args) > 1 and all(is_symbolic(a) for a in args):
+                args = (list(args),)  # MultiHeadAttention(query, value): recorded as one list
             initial_state = kwargs.pop("initial_state", None) if self.takes_initial_state else None
             if len(args) > 1 or kwargs:
                 given = ", ".join(f"{k}=" for k in kwargs) or "a second argument"
