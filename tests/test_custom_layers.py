@@ -264,3 +264,19 @@ def test_a_layer_holding_keras_layers_counts_and_trains_their_weights_as_kerass(
     np.testing.assert_allclose(loaded.predict(X, verbose=0), ours.predict(X, verbose=0), atol=1e-6)
     ours.layers[2].trainable = False  # as Keras's: the layers it holds stop training too
     assert ours.layers[2].proj.trainable is False and len(ours.trainable_weights) == len(theirs.weights) - 5
+
+
+def test_a_weight_named_as_an_attribute_is_refused_in_one_line():
+    class Clash(textrnn.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.add_weight(name="units", shape=(self.units,))
+
+        def call(self, x):
+            return x
+
+    with pytest.raises(ConfigError, match="names an attribute the layer has already"):
+        Clash(3)(textrnn.Input((3,)))

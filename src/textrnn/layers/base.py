@@ -148,8 +148,11 @@ class Layer(WeightSplit, nn.Module):
             raise ConfigError(f"{self.name}: weights are float32, not {given['dtype']}")
         shape = tuple(int(d) for d in (given.get("shape") or ()))
         name = str(given.get("name") or "variable").replace("/", "_").replace(".", "_")
-        while hasattr(self, name) and name in self._weight_names:  # Keras's names may repeat
+        while name in self._weight_names:  # Keras's names may repeat
             name += "_1"
+        if hasattr(self, name):
+            raise ConfigError(f"{self.name}: add_weight(name={name!r}) names an attribute the layer has "
+                              "already; give the weight another name")
         param = nn.Parameter(torch.empty(shape, dtype=torch.float32))
         initialize(param, given.get("initializer") or "glorot_uniform")
         self.register_parameter(name, param)
@@ -374,7 +377,8 @@ def call_symbolic(layer: Layer, inputs: KerasTensor | list[KerasTensor],
     shapes = [t.shape for t in inputs] if many else inputs.shape
     calls = layer.__dict__.setdefault("_symbolic_calls", [])
     integer = ["int" in t.dtype for t in inputs] if many else "int" in inputs.dtype
-    if not layer.built:
+    first_call = not layer.built
+    if first_call:
         layer.build_for(shapes, integer)
     elif calls:  # a shared layer: inputs of the first call's shape
         first = calls[0][0] if isinstance(calls[0], list) else calls[0]
@@ -388,8 +392,10 @@ def call_symbolic(layer: Layer, inputs: KerasTensor | list[KerasTensor],
         raise ConfigError(f"{type(layer).__name__}: initial_state in a model graph must be layer outputs "
                           "or Inputs (KerasTensors)")
     parents = [*(list(inputs) if many else [inputs]), *states]
-    main = (_traced_shape(layer, shapes, integer) if _traces_shape(layer)
-            else layer.compute_output_shape(shapes))
+    if not _traces_shape(layer):
+        main = layer.compute_output_shape(shapes)
+    else:  # (build_for has just traced the first call)
+        main = layer.output_shape if first_call else _traced_shape(layer, shapes, integer)
     outputs = [KerasTensor(shape, "float32", layer, parents, index, len(states), node=len(calls))
                for index, shape in enumerate(layer.output_shapes(main))]
     for tensor in outputs:
