@@ -30,6 +30,9 @@ from textrnn.errors import ConfigError
 from textrnn.training import schedules
 from textrnn.training.schedules import LearningRateSchedule
 
+Group = dict[str, Any]  # a parameter group: its weights ("params") and the rule's settings
+Tensors = list[torch.Tensor]
+
 
 def _with_grads(group: dict) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """The group's parameters that received a gradient (frozen weights get none), and those grads."""
@@ -246,7 +249,18 @@ def step_optimizer(optimizer: torch.optim.Optimizer) -> None:
 
 
 class _SlottedRule(_KerasRule):
-    """A rule whose state per weight is named tensors (Keras's optimizer variables)."""
+    """A rule whose state per weight is named tensors (Keras's optimizer variables), applied group
+    by group to the weights that received a gradient."""
+
+    @torch.no_grad()
+    def update(self) -> None:
+        for group in self.param_groups:
+            params, grads = _with_grads(group)
+            if params:
+                self.update_group(group, params, grads)
+
+    def update_group(self, group: Group, params: Tensors, grads: Tensors) -> None:
+        raise NotImplementedError
 
     def slots(self, params: list[torch.Tensor], *names: str, fill: float = 0.0) -> list[list[torch.Tensor]]:
         """Each named state tensor of each weight (created as `fill` the first time), one list per name."""
@@ -269,35 +283,30 @@ class RMSpropOptimizer(_SlottedRule):
         super().__init__(params, {"lr": lr, "rho": rho, "momentum": momentum, "epsilon": epsilon,
                                   "centered": centered})
 
-    @torch.no_grad()
-    def update(self) -> None:
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            (velocities,) = self.slots(params, "velocity")
-            rho, lr, epsilon = group["rho"], group["lr"], group["epsilon"]
-            momentum, centered = group.get("momentum", 0.0), group.get("centered", False)
-            plain = not momentum and not centered
-            if plain and kernels.rmsprop_step(params, grads, velocities, lr, rho, epsilon):
-                continue  # one pass instead of five
-            torch._foreach_mul_(velocities, rho)
-            torch._foreach_addcmul_(velocities, grads, grads, value=1 - rho)
-            if centered:  # Keras: sqrt(v - a² + ε), a the running mean of the gradient
-                (averages,) = self.slots(params, "average_gradient")
-                torch._foreach_lerp_(averages, grads, 1 - rho)
-                denom = torch._foreach_addcmul(velocities, averages, averages, value=-1)
-                torch._foreach_add_(denom, epsilon)
-            else:
-                denom = torch._foreach_add(velocities, epsilon)
-            torch._foreach_sqrt_(denom)
-            if not momentum:
-                torch._foreach_addcdiv_(params, grads, denom, value=-lr)
-                continue
-            (moments,) = self.slots(params, "momentum")  # Keras: m = momentum m + lr g / denom
-            torch._foreach_mul_(moments, momentum)
-            torch._foreach_addcdiv_(moments, grads, denom, value=lr)
-            torch._foreach_sub_(params, moments)
+    def update_group(self, group: Group, params: Tensors, grads: Tensors) -> None:
+        (velocities,) = self.slots(params, "velocity")
+        rho, lr, epsilon = group["rho"], group["lr"], group["epsilon"]
+        momentum, centered = group.get("momentum", 0.0), group.get("centered", False)
+        plain = not momentum and not centered
+        if plain and kernels.rmsprop_step(params, grads, velocities, lr, rho, epsilon):
+            return  # one pass instead of five
+        torch._foreach_mul_(velocities, rho)
+        torch._foreach_addcmul_(velocities, grads, grads, value=1 - rho)
+        if centered:  # Keras: sqrt(v - a² + ε), a the running mean of the gradient
+            (averages,) = self.slots(params, "average_gradient")
+            torch._foreach_lerp_(averages, grads, 1 - rho)
+            denom = torch._foreach_addcmul(velocities, averages, averages, value=-1)
+            torch._foreach_add_(denom, epsilon)
+        else:
+            denom = torch._foreach_add(velocities, epsilon)
+        torch._foreach_sqrt_(denom)
+        if not momentum:
+            torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+            return
+        (moments,) = self.slots(params, "momentum")  # Keras: m = momentum m + lr g / denom
+        torch._foreach_mul_(moments, momentum)
+        torch._foreach_addcdiv_(moments, grads, denom, value=lr)
+        torch._foreach_sub_(params, moments)
 
 
 class AdamOptimizer(_SlottedRule):
@@ -306,32 +315,27 @@ class AdamOptimizer(_SlottedRule):
         super().__init__(params, {"lr": lr, "beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon,
                                   "amsgrad": amsgrad})
 
-    @torch.no_grad()
-    def update(self) -> None:
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            ms, vs = self.slots(params, "m", "v")
-            for p in params:
-                state = self.state[p]
-                state["step"] = state.get("step", 0) + 1
-            t = self.state[params[0]]["step"]
-            b1, b2 = group["beta_1"], group["beta_2"]
-            alpha = group["lr"] * (1 - b2**t) ** 0.5 / (1 - b1**t)
-            amsgrad = group.get("amsgrad", False)
-            if not amsgrad and kernels.adam_step(params, grads, ms, vs, alpha, b1, b2, group["epsilon"]):
-                continue
-            torch._foreach_lerp_(ms, grads, 1 - b1)
-            torch._foreach_mul_(vs, b2)
-            torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
-            if amsgrad:  # the largest velocity so far in the denominator
-                (highest,) = self.slots(params, "v_hat")
-                torch._foreach_maximum_(highest, vs)
-                vs = highest
-            denom = torch._foreach_sqrt(vs)
-            torch._foreach_add_(denom, group["epsilon"])
-            torch._foreach_addcdiv_(params, ms, denom, value=-alpha)
+    def update_group(self, group: Group, params: Tensors, grads: Tensors) -> None:
+        ms, vs = self.slots(params, "m", "v")
+        for p in params:
+            state = self.state[p]
+            state["step"] = state.get("step", 0) + 1
+        t = self.state[params[0]]["step"]
+        b1, b2 = group["beta_1"], group["beta_2"]
+        alpha = group["lr"] * (1 - b2**t) ** 0.5 / (1 - b1**t)
+        amsgrad = group.get("amsgrad", False)
+        if not amsgrad and kernels.adam_step(params, grads, ms, vs, alpha, b1, b2, group["epsilon"]):
+            return
+        torch._foreach_lerp_(ms, grads, 1 - b1)
+        torch._foreach_mul_(vs, b2)
+        torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
+        if amsgrad:  # the largest velocity so far in the denominator
+            (highest,) = self.slots(params, "v_hat")
+            torch._foreach_maximum_(highest, vs)
+            vs = highest
+        denom = torch._foreach_sqrt(vs)
+        torch._foreach_add_(denom, group["epsilon"])
+        torch._foreach_addcdiv_(params, ms, denom, value=-alpha)
 
 
 class NadamOptimizer(_SlottedRule):
@@ -349,23 +353,24 @@ class NadamOptimizer(_SlottedRule):
         first = self.param_groups[0]
         b1 = first["beta_1"]
         u_t, u_next = b1 * (1 - 0.5 * 0.96**t), b1 * (1 - 0.5 * 0.96 ** (t + 1))
-        product = first.get("u_product", 1.0) * u_t
-        first["u_product"] = product
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            ms, vs = self.slots(params, "m", "v")
-            b1, b2 = group["beta_1"], group["beta_2"]
-            torch._foreach_lerp_(ms, grads, 1 - b1)
-            torch._foreach_mul_(vs, b2)
-            torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
-            m_hat = torch._foreach_mul(ms, u_next / (1 - product * u_next))
-            torch._foreach_add_(m_hat, grads, alpha=(1 - u_t) / (1 - product))
-            denom = torch._foreach_mul(vs, 1 / (1 - b2**t))
-            torch._foreach_sqrt_(denom)
-            torch._foreach_add_(denom, group["epsilon"])
-            torch._foreach_addcdiv_(params, m_hat, denom, value=-group["lr"])
+        first["u_product"] = first.get("u_product", 1.0) * u_t
+        self._momentum_now = (u_t, u_next)  # (every group takes this update's)
+        super().update()
+
+    def update_group(self, group: Group, params: Tensors, grads: Tensors) -> None:
+        t, product = self.iterations, self.param_groups[0]["u_product"]
+        u_t, u_next = self._momentum_now
+        ms, vs = self.slots(params, "m", "v")
+        b1, b2 = group["beta_1"], group["beta_2"]
+        torch._foreach_lerp_(ms, grads, 1 - b1)
+        torch._foreach_mul_(vs, b2)
+        torch._foreach_addcmul_(vs, grads, grads, value=1 - b2)
+        m_hat = torch._foreach_mul(ms, u_next / (1 - product * u_next))
+        torch._foreach_add_(m_hat, grads, alpha=(1 - u_t) / (1 - product))
+        denom = torch._foreach_mul(vs, 1 / (1 - b2**t))
+        torch._foreach_sqrt_(denom)
+        torch._foreach_add_(denom, group["epsilon"])
+        torch._foreach_addcdiv_(params, m_hat, denom, value=-group["lr"])
 
 
 class AdamaxOptimizer(_SlottedRule):
@@ -375,21 +380,15 @@ class AdamaxOptimizer(_SlottedRule):
                  beta_2: float = 0.999, epsilon: float = 1e-7) -> None:
         super().__init__(params, {"lr": lr, "beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon})
 
-    @torch.no_grad()
-    def update(self) -> None:
-        t = self.iterations
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            ms, norms = self.slots(params, "m", "norm")
-            b1 = group["beta_1"]
-            torch._foreach_lerp_(ms, grads, 1 - b1)
-            torch._foreach_mul_(norms, group["beta_2"])
-            torch._foreach_maximum_(norms, torch._foreach_abs(grads))
-            denom = torch._foreach_add(norms, group["epsilon"])
-            torch._foreach_mul_(denom, 1 - b1**t)
-            torch._foreach_addcdiv_(params, ms, denom, value=-group["lr"])
+    def update_group(self, group: Group, params: Tensors, grads: Tensors) -> None:
+        ms, norms = self.slots(params, "m", "norm")
+        b1 = group["beta_1"]
+        torch._foreach_lerp_(ms, grads, 1 - b1)
+        torch._foreach_mul_(norms, group["beta_2"])
+        torch._foreach_maximum_(norms, torch._foreach_abs(grads))
+        denom = torch._foreach_add(norms, group["epsilon"])
+        torch._foreach_mul_(denom, 1 - b1**self.iterations)
+        torch._foreach_addcdiv_(params, ms, denom, value=-group["lr"])
 
 
 class AdagradOptimizer(_SlottedRule):
@@ -400,17 +399,12 @@ class AdagradOptimizer(_SlottedRule):
         super().__init__(params, {"lr": lr, "initial_accumulator_value": initial_accumulator_value,
                                   "epsilon": epsilon})
 
-    @torch.no_grad()
-    def update(self) -> None:
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            (sums,) = self.slots(params, "accumulator", fill=group["initial_accumulator_value"])
-            torch._foreach_addcmul_(sums, grads, grads)
-            denom = torch._foreach_add(sums, group["epsilon"])
-            torch._foreach_sqrt_(denom)
-            torch._foreach_addcdiv_(params, grads, denom, value=-group["lr"])
+    def update_group(self, group: Group, params: Tensors, grads: Tensors) -> None:
+        (sums,) = self.slots(params, "accumulator", fill=group["initial_accumulator_value"])
+        torch._foreach_addcmul_(sums, grads, grads)
+        denom = torch._foreach_add(sums, group["epsilon"])
+        torch._foreach_sqrt_(denom)
+        torch._foreach_addcdiv_(params, grads, denom, value=-group["lr"])
 
 
 class AdadeltaOptimizer(_SlottedRule):
@@ -421,25 +415,20 @@ class AdadeltaOptimizer(_SlottedRule):
                  epsilon: float = 1e-7) -> None:
         super().__init__(params, {"lr": lr, "rho": rho, "epsilon": epsilon})
 
-    @torch.no_grad()
-    def update(self) -> None:
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            grad_squares, delta_squares = self.slots(params, "accumulated_grad", "accumulated_delta_var")
-            rho, epsilon = group["rho"], group["epsilon"]
-            torch._foreach_mul_(grad_squares, rho)
-            torch._foreach_addcmul_(grad_squares, grads, grads, value=1 - rho)
-            deltas = torch._foreach_add(delta_squares, epsilon)
-            torch._foreach_sqrt_(deltas)
-            torch._foreach_mul_(deltas, grads)
-            denom = torch._foreach_add(grad_squares, epsilon)
-            torch._foreach_sqrt_(denom)
-            torch._foreach_div_(deltas, denom)
-            torch._foreach_mul_(delta_squares, rho)
-            torch._foreach_addcmul_(delta_squares, deltas, deltas, value=1 - rho)
-            torch._foreach_add_(params, deltas, alpha=-group["lr"])
+    def update_group(self, group: Group, params: Tensors, grads: Tensors) -> None:
+        grad_squares, delta_squares = self.slots(params, "accumulated_grad", "accumulated_delta_var")
+        rho, epsilon = group["rho"], group["epsilon"]
+        torch._foreach_mul_(grad_squares, rho)
+        torch._foreach_addcmul_(grad_squares, grads, grads, value=1 - rho)
+        deltas = torch._foreach_add(delta_squares, epsilon)
+        torch._foreach_sqrt_(deltas)
+        torch._foreach_mul_(deltas, grads)
+        denom = torch._foreach_add(grad_squares, epsilon)
+        torch._foreach_sqrt_(denom)
+        torch._foreach_div_(deltas, denom)
+        torch._foreach_mul_(delta_squares, rho)
+        torch._foreach_addcmul_(delta_squares, deltas, deltas, value=1 - rho)
+        torch._foreach_add_(params, deltas, alpha=-group["lr"])
 
 
 class SGDOptimizer(_SlottedRule):
@@ -451,25 +440,20 @@ class SGDOptimizer(_SlottedRule):
                  nesterov: bool = False) -> None:
         super().__init__(params, {"lr": lr, "momentum": momentum, "nesterov": nesterov})
 
-    @torch.no_grad()
-    def update(self) -> None:
-        for group in self.param_groups:
-            params, grads = _with_grads(group)
-            if not params:
-                continue
-            lr, momentum = group["lr"], group["momentum"]
-            if not momentum:
-                torch._foreach_add_(params, grads, alpha=-lr)
-                continue
-            (moments,) = self.slots(params, "momentum")
-            torch._foreach_mul_(moments, momentum)
-            torch._foreach_add_(moments, grads, alpha=-lr)
-            if group["nesterov"]:
-                step = torch._foreach_mul(moments, momentum)
-                torch._foreach_add_(step, grads, alpha=-lr)
-                torch._foreach_add_(params, step)
-            else:
-                torch._foreach_add_(params, moments)
+    def update_group(self, group: Group, params: Tensors, grads: Tensors) -> None:
+        lr, momentum = group["lr"], group["momentum"]
+        if not momentum:
+            torch._foreach_add_(params, grads, alpha=-lr)
+            return
+        (moments,) = self.slots(params, "momentum")
+        torch._foreach_mul_(moments, momentum)
+        torch._foreach_add_(moments, grads, alpha=-lr)
+        if group["nesterov"]:
+            step = torch._foreach_mul(moments, momentum)
+            torch._foreach_add_(step, grads, alpha=-lr)
+            torch._foreach_add_(params, step)
+        else:
+            torch._foreach_add_(params, moments)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Also the state of textrnn 0.1's SGD (torch's momentum buffer b, with m = -lr b)."""
