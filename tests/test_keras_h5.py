@@ -40,7 +40,7 @@ def test_a_keras_h5_model_file_loads_compiled_and_goes_on_training(tmp_path, nam
     np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
     assert ours.compiled and ours._optimizer_spec.name == "adam" and ours.metric_names == ["acc"]
     assert ours.optimizer.iterations == 3  # Keras 3's optimizer variables came along
-    if "dropout" not in json.dumps(theirs.get_config()).lower():
+    if name == "stacked-lstm":  # (the others draw dropout masks, which differ between the libraries)
         theirs.train_on_batch(X[:8], Y[:8])
         ours.train_on_batch(X[:8], Y[:8])
         for a, b in zip(ours.get_weights(), theirs.get_weights()):
