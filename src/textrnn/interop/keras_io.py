@@ -98,6 +98,17 @@ def _endpoints(value: Any, what: str, source: str) -> tuple[list[tuple[str, int,
     return [tuple(r) for r in refs], one or len(refs) == 1
 
 
+def _keras3_node(node: Any) -> Any:
+    """An inbound node as Keras 3 writes it; Keras 2 wrote [[layer, node, tensor, kwargs], ...]
+    (the layer called on one tensor, or on the list of them), as Keras 3 reads it."""
+    if not isinstance(node, list):
+        return node
+    refs = [{"class_name": "__keras_tensor__", "config": {"keras_history": list(entry[:3])}}
+            for entry in node if isinstance(entry, list)]
+    kwargs = node[-1][3] if node and isinstance(node[-1], list) and len(node[-1]) > 3 else {}
+    return {"args": [refs[0] if len(refs) == 1 else refs], "kwargs": kwargs}
+
+
 def _functional_from_keras(config: dict[str, Any], source: str, policy: str) -> Sequential:
     """A Keras 3 Functional config as a textrnn.Model: each layer called once per inbound node, on
     the tensors the node names (a recurrent layer's initial_state among its kwargs), as soon as
@@ -119,7 +130,8 @@ def _functional_from_keras(config: dict[str, Any], source: str, policy: str) -> 
         if spec.get("class_name") in ("NotEqual", "ConvertToTensor"):
             continue
         layer = _layer_from_keras(spec, source, policy)
-        pending += [(name, layer, k, node) for k, node in enumerate(spec.get("inbound_nodes") or [])]
+        pending += [(name, layer, k, _keras3_node(node))
+                    for k, node in enumerate(spec.get("inbound_nodes") or [])]
 
     def history(ref: Any) -> tuple[str, int, int]:
         try:
@@ -381,10 +393,8 @@ def _load_legacy_model(path: Path) -> Sequential:
                                 "model.load_weights")
             if not isinstance(config, dict):
                 raise DataError(f"{path}: model_config should hold a JSON object")
-            version = keras_h5.keras_version(h5)
-            if config.get("class_name") in ("Functional", "Model") and not version.startswith("3"):
-                raise ConfigError(f"{path}: a functional model of Keras {version or '2'}; of Keras 2's .h5 "
-                                  "models textrnn reads the Sequential ones")
+            if config.get("class_name") == "Model":  # (Keras 2 before TensorFlow 2.4 named it so)
+                config = {**config, "class_name": "Functional"}
             try:
                 model = model_from_keras_config(config, source)
             except (KeyError, TypeError, AttributeError, ValueError) as exc:
