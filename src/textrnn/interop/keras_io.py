@@ -298,11 +298,7 @@ def _read_optimizer(model: Sequential, h5: h5py.File, source: str) -> None:
     arrays = _group_arrays(h5["optimizer/vars"])
     scaled = "optimizer/inner_optimizer/vars" in h5  # a LossScaleOptimizer (mixed_float16)
     inner = _group_arrays(h5["optimizer/inner_optimizer/vars"]) if scaled else arrays
-    expected = optimizer_variable_count(model)
-    unstepped = model._optimizer_spec.keras_head_count
-    if len(inner) not in (unstepped, expected):  # another model's (other weights trained): skipped, as Keras
-        warnings.warn(f"{source}: skipping the optimizer's {len(inner)} variables; this model's "
-                      f"optimizer has {expected}", stacklevel=4)
+    if not _optimizer_fits(model, inner, source):
         return
     if scaled:
         restore_loss_scale(model, arrays, source)
@@ -404,24 +400,25 @@ def _load_legacy_model(path: Path) -> Sequential:
                 raise DataError(f"{path}: no model_weights group")
             keras_h5.read_weights(model, weights, source)
             training = keras_h5.json_attribute(h5, "training_config", source)
-            if compile_from_config(model, keras_h5.compile_config_of(training)):
-                _legacy_optimizer(model, keras_h5.optimizer_weights(h5), source)
+            arrays = keras_h5.optimizer_weights(h5)
+            compiled = compile_from_config(model, keras_h5.compile_config_of(training))
+            if compiled and arrays is not None and _optimizer_fits(model, arrays, source):
+                restore_optimizer_arrays(model, arrays, source)
     except OSError as exc:
         raise DataError(f"{path}: not a readable HDF5 file ({exc})") from None
     return model
 
 
-def _legacy_optimizer(model: Sequential, arrays: list[np.ndarray] | None, source: str) -> None:
-    """Keras 3's optimizer variables of a legacy file; Keras 2's (another count and order) are
-    skipped with a warning, as Keras 3 skips them: the optimizer starts afresh."""
-    if arrays is None:
-        return
+def _optimizer_fits(model: Sequential, arrays: list[np.ndarray], source: str) -> bool:
+    """Whether a file's optimizer variables are this compiled model's (all of them, or the two
+    saved before its first step); others (another model's, or Keras 2's order) are skipped with a
+    warning, as Keras skips them: the optimizer starts afresh."""
     expected = optimizer_variable_count(model)
     if len(arrays) in (model._optimizer_spec.keras_head_count, expected):
-        restore_optimizer_arrays(model, arrays, source)
-    else:
-        warnings.warn(f"{source}: skipping the optimizer's {len(arrays)} saved variables (this optimizer "
-                      f"has {expected}); it starts afresh", stacklevel=4)
+        return True
+    warnings.warn(f"{source}: skipping the optimizer's {len(arrays)} variables; this model's optimizer "
+                  f"has {expected}", stacklevel=5)
+    return False
 
 
 def _group_arrays(group: h5py.Group) -> list[np.ndarray]:

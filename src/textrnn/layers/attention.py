@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from textrnn.errors import ConfigError
+from textrnn.layers import initializers
 from textrnn.layers.base import Layer, Shape
 
 
@@ -132,8 +133,6 @@ class MultiHeadAttention(Layer):
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  flash_attention: Any = None, sliding_window: Any = None, use_gate: bool = False,
                  seed: int | None = None, **kwargs: Any) -> None:
-        from textrnn.layers import initializers
-
         super().__init__(**kwargs)
         sizes = (("num_heads", num_heads), ("key_dim", key_dim), ("value_dim", value_dim or key_dim))
         for name, value in sizes:
@@ -217,8 +216,6 @@ class MultiHeadAttention(Layer):
         return mask[0] if mask else None
 
     def get_config(self) -> dict[str, Any]:
-        from textrnn.layers import initializers
-
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
                 "value_dim": self.value_dim, "dropout": self.dropout, "use_bias": self.use_bias,
                 "seed": self.seed, "kernel_initializer": initializers.serialize(self.kernel_initializer),
