@@ -1,8 +1,9 @@
 """Keras's legacy `.h5` files (Keras 2's `model.save("model.h5")` and `save_weights("w.h5")`, still
 written by Keras 3 for those names), read by textrnn with real Keras 3 as the judge: the same
 predictions as Keras's model of those weights, compiled as the file says, Keras 3's optimizer
-state where the file has it. Keras 2's recurrent configs, which Keras 3 itself no longer reads,
-are written here as TensorFlow 2's Keras wrote them."""
+state where the file has it; and written by textrnn as Keras 3 writes them (the same layout as
+Keras's own file of the same model), opened by Keras. Keras 2's recurrent configs, which Keras 3
+itself no longer reads, are written here as TensorFlow 2's Keras wrote them."""
 
 import json
 
@@ -253,3 +254,119 @@ def test_a_keras2_functional_h5_model_loads(tmp_path, recurrent):
     if not recurrent:
         theirs = keras.models.load_model(tmp_path / "functional.h5", compile=False)
         np.testing.assert_allclose(theirs.predict(X, verbose=0), expected, atol=1e-6)
+
+
+# --- textrnn writes them: model.save("model.h5"), save_weights("weights.h5"), ModelCheckpoint -----
+def _named(lib, name):
+    """The same model in Keras 3 and in textrnn, layer names given, so that the files can match."""
+    L = lib.layers
+    body = {"lstm": [L.LSTM(6, name="lstm")],
+            "bi-lstm": [L.Bidirectional(L.LSTM(4, return_sequences=True, name="lstm"), name="bidirectional"),
+                        L.GRU(3, name="gru"), L.Dropout(0.2, name="dropout")]}[name]
+    return lib.Sequential([lib.Input((20,), dtype="int32"),
+                           L.Embedding(100, 8, mask_zero=True, name="embedding"), *body,
+                           L.Dense(1, activation="sigmoid", name="dense")], name="sequential")
+
+
+def _layout(path):
+    """What a legacy file holds, names and shapes: {group path: (its weight_names, shapes)}."""
+    out = {}
+    with h5py.File(path, "r") as h5:
+        out["/"] = sorted(h5.attrs)
+        weights = h5["model_weights"]
+        out["layer_names"] = list(weights.attrs["layer_names"])
+        for layer in weights:
+            names = list(weights[layer].attrs["weight_names"])
+            out[layer] = [(n, weights[layer][n].shape) for n in names]
+        if "optimizer_weights" in h5:  # (the optimizer's own name, e.g. rm_sprop_2, left out)
+            group = h5["optimizer_weights"]
+            out["optimizer"] = [(n.split("/", 1)[1], group[n].shape)
+                                for n in group.attrs["weight_names"]]
+    return out
+
+
+@pytest.mark.parametrize("name", ["lstm", "bi-lstm"])
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
+def test_model_save_h5_writes_the_file_keras_writes_and_keras_opens_it(tmp_path, name, optimizer):
+    theirs, ours = _named(keras, name), _named(textrnn, name)
+    for model in (theirs, ours):
+        model.compile(optimizer, "binary_crossentropy", metrics=["acc"])
+        model.fit(X, Y, batch_size=8, epochs=1, verbose=0)
+    theirs.save(tmp_path / "keras.h5")
+    ours.save(tmp_path / "ours.h5")
+    assert _layout(tmp_path / "ours.h5") == _layout(tmp_path / "keras.h5")
+
+    back = keras.models.load_model(tmp_path / "ours.h5")
+    np.testing.assert_allclose(back.predict(X, verbose=0), ours.predict(X, verbose=0), atol=1e-6)
+    assert type(back.optimizer).__name__ == type(theirs.optimizer).__name__
+    assert back.loss.__name__ == "binary_crossentropy"
+    # Keras 3.15 on PyTorch cannot train on from a legacy file's optimizer state, its own included
+    for path in ("ours.h5", "keras.h5"):
+        with pytest.raises(ValueError, match="Unknown variable"):
+            keras.models.load_model(tmp_path / path).fit(X, Y, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam", "nadam"])
+def test_training_goes_on_from_an_h5_file_as_if_never_stopped(tmp_path, optimizer):
+    L = textrnn.layers
+
+    def model():
+        textrnn.utils.set_random_seed(0)
+        m = textrnn.Sequential([textrnn.Input((20,), dtype="int32"), L.Embedding(100, 8),
+                                L.Bidirectional(L.LSTM(4)), L.Dense(1, activation="sigmoid")])
+        m.compile(optimizer, "binary_crossentropy", metrics=["acc"])
+        return m
+
+    whole, stopped = model(), model()
+    whole.fit(X, Y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    stopped.fit(X, Y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    stopped.save(tmp_path / "model.h5")
+    resumed = load_model(tmp_path / "model.h5")
+    assert resumed.optimizer.iterations == 3
+    resumed.fit(X, Y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_save_weights_to_an_h5_name_writes_keras2s_layout(tmp_path):
+    ours = _named(textrnn, "bi-lstm")
+    ours.save_weights(tmp_path / "w.h5")  # Keras 2's code names it so; Keras 3 reads it by layer order
+    theirs = _named(keras, "bi-lstm")
+    theirs.load_weights(tmp_path / "w.h5")
+    np.testing.assert_allclose(theirs.predict(X, verbose=0), ours.predict(X, verbose=0), atol=1e-6)
+    again = _named(textrnn, "bi-lstm")
+    again.load_weights(tmp_path / "w.h5")
+    np.testing.assert_allclose(again.predict(X, verbose=0), ours.predict(X, verbose=0), atol=0)
+    with h5py.File(tmp_path / "w.h5", "r") as h5:
+        assert "layer_names" in h5.attrs and "model_config" not in h5.attrs
+
+
+def test_model_checkpoint_to_h5_names_writes_files_keras_opens(tmp_path):
+    ours = _named(textrnn, "lstm")
+    ours.compile("rmsprop", "binary_crossentropy", metrics=["acc"])
+    checkpoint = textrnn.callbacks.ModelCheckpoint
+    callbacks = [checkpoint(str(tmp_path / "best.h5"), monitor="loss", save_best_only=True),
+                 checkpoint(str(tmp_path / "w-{epoch}.h5"), save_weights_only=True)]
+    ours.fit(X, Y, batch_size=8, epochs=2, verbose=0, callbacks=callbacks)
+    assert h5py.is_hdf5(tmp_path / "best.h5") and h5py.is_hdf5(tmp_path / "w-2.h5")
+    back = keras.models.load_model(tmp_path / "best.h5")
+    theirs = _named(keras, "lstm")
+    theirs.load_weights(tmp_path / "w-2.h5")
+    np.testing.assert_allclose(back.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-6)
+
+
+def test_what_an_h5_file_cannot_hold_is_refused_in_one_line(tmp_path):
+    from textrnn.data import TextEncoder, Vocabulary
+
+    ours = _named(textrnn, "lstm")
+    (tmp_path / "model.h5").mkdir()  # (a textrnn 0.1 model folder of that name, say)
+    (tmp_path / "model.h5" / "config.json").write_text("{}")
+    with pytest.raises(textrnn.errors.ConfigError, match="is a folder, and this writes a file there"):
+        ours.save(tmp_path / "model.h5")
+    assert (tmp_path / "model.h5" / "config.json").read_text() == "{}"
+    ours.text_encoder = TextEncoder(Vocabulary(["a", "b"]), 20)
+    with pytest.raises(textrnn.errors.ConfigError, match="no place for the model's vocabulary"):
+        ours.save(tmp_path / "other.h5")
+    with pytest.raises(textrnn.errors.ConfigError, match=r"must end in \.weights\.h5 \(Keras 3\) or \.h5"):
+        ours.save_weights(tmp_path / "w.bin")
+    assert not (tmp_path / "other.h5").exists()

@@ -321,15 +321,15 @@ def test_save_weights_and_load_weights_cross_both_ways_with_the_optimizer(tmp_pa
 
 def test_save_weights_refuses_other_files_in_one_line(tmp_path):
     _, ours = _compiled_pair()
-    with pytest.raises(ConfigError, match=r"must end in \.weights\.h5"):
-        ours.save_weights(tmp_path / "w.hdf5")
+    with pytest.raises(ConfigError, match=r"must end in \.weights\.h5 \(Keras 3\) or \.h5"):
+        ours.save_weights(tmp_path / "w.ckpt")
     with pytest.raises(DataError, match="file not found"):
         ours.load_weights(tmp_path / "missing.weights.h5")
     (tmp_path / "bad.weights.h5").write_bytes(b"not hdf5")
     with pytest.raises(DataError, match="not a readable .weights.h5 file"):
         ours.load_weights(tmp_path / "bad.weights.h5")
-    assert not (tmp_path / "w.hdf5").exists()
-    ours.save_weights(tmp_path / "keras2.h5")  # Keras 2's name for the file: the same file
+    assert not (tmp_path / "w.ckpt").exists()
+    ours.save_weights(tmp_path / "keras2.h5")  # Keras 2's name for the file: Keras 2's layout
     ours.load_weights(tmp_path / "keras2.h5")
 
 

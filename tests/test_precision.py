@@ -268,3 +268,20 @@ def test_a_keras_model_saved_before_its_first_step_loads_compiled(tmp_path):
     ours = load_model(tmp_path / "k.keras")
     assert ours.compiled and ours.optimizer.param_groups[0]["lr"] == pytest.approx(0.003)
     assert ours.dtype_policy.name == "float32" and all(layer._own_policy is None for layer in ours.layers)
+
+
+def test_a_mixed_float16_model_crosses_an_h5_file_with_its_loss_scale(tmp_path):
+    x, y = _data()
+    ours = _model("mixed_float16")
+    ours.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    ours.save(tmp_path / "model.h5")  # Keras's LossScaleOptimizer variables first, as Keras writes them
+    back = load_model(tmp_path / "model.h5")
+    assert back.dtype_policy.name == "mixed_float16"
+    assert back.loss_scaler().state_dict() == ours.loss_scaler().state_dict()
+    assert back.optimizer.iterations == ours.optimizer.iterations == 4
+    first = ours.trainable_weights[0]
+    np.testing.assert_array_equal(back.optimizer.state[back.trainable_weights[0]]["velocity"].numpy(),
+                                  ours.optimizer.state[first]["velocity"].numpy())
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    theirs = keras.models.load_model(tmp_path / "model.h5")
+    np.testing.assert_allclose(theirs.predict(x, verbose=0), ours.predict(x), atol=1e-3)

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textrnn.errors import ConfigError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -19,6 +21,8 @@ def _umask() -> int:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
+    if path.is_dir():  # (os.replace would fail half-way; a folder is never silently replaced)
+        raise ConfigError(f"{path}: is a folder, and this writes a file there; give another name")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -22,6 +22,7 @@ import torch
 
 from textrnn.errors import ConfigError, DataError
 from textrnn.models import Sequential
+from textrnn.naming import snake_case
 from textrnn.training import losses
 from textrnn.training.optimizers import NEUTRAL, OPTIONS, RULES, OptimizerSpec
 
@@ -38,7 +39,7 @@ def compile_config(model: Sequential) -> dict[str, Any] | None:
     if model._optimizer is not None and spec.schedule is None:  # as Keras's: the rate now, set or not
         rate = float(model._optimizer.param_groups[0]["lr"])
     return {"optimizer": {"module": "keras.optimizers", "class_name": CLASS_NAMES[spec.name],
-                          "config": {"name": spec.name, "learning_rate": rate,
+                          "config": {"name": snake_case(CLASS_NAMES[spec.name]), "learning_rate": rate,
                                      **spec.options, **spec.rules.config()},
                           "registered_name": None},
             **model.compile_entries(),

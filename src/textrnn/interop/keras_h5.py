@@ -1,11 +1,13 @@
-"""Keras's legacy HDF5 layout, read as data: the `.h5` files of Keras 2's `model.save("model.h5")`
-and `model.save_weights("weights.h5")`, which Keras 3 still writes and reads.
+"""Keras's legacy HDF5 layout, read and written as data: the `.h5` files of Keras 2's
+`model.save("model.h5")` and `model.save_weights("weights.h5")`, which Keras 3 still writes (for
+`model.save` of an `.h5` name) and reads.
 
 A model file holds the model's config and its training config as JSON attributes, the weights in
 `model_weights` and Keras 3's optimizer variables in `optimizer_weights`; a weights file holds the
 weights at its root. The weights are grouped by layer: `layer_names` lists the layers, each layer's
 group lists its `weight_names`, and they go to the model's layers that have weights by order, as
-Keras loads them (trainable weights, then the others: a textrnn layer's get_weights order)."""
+Keras loads them (trainable weights, then the others: a textrnn layer's get_weights order). Names
+are read only to find each layer's arrays, as Keras reads them."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 from textrnn.errors import DataError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+HEADER_LIMIT = 64512  # bytes an HDF5 attribute may hold; Keras splits longer lists (name0, name1, ...)
 
 
 def is_hdf5_file(path: str | Path) -> bool:
@@ -124,3 +127,62 @@ def _metric_name(metric: Any) -> Any:
     if isinstance(metric, dict) and metric.get("class_name") == "MeanMetricWrapper":
         return (metric.get("config") or {}).get("name", metric)
     return metric
+
+
+# --- writing -------------------------------------------------------------------------------------
+Named = list[tuple[str, np.ndarray]]  # (Keras's variable path, its array), in Keras's order
+
+
+def write_list(group: h5py.Group, name: str, values: list[str]) -> None:
+    """A list attribute as Keras writes it: split into `name0`, `name1`, ... when too long for one."""
+    encoded = [v.encode("utf-8") for v in values]
+    data = np.asarray(encoded)
+    chunks = 1
+    while any(part.nbytes > HEADER_LIMIT for part in np.array_split(data, chunks)):
+        chunks += 1
+    if chunks == 1:
+        group.attrs[name] = encoded  # (as Keras stores it: variable-length strings)
+    else:
+        for k, part in enumerate(np.array_split(data, chunks)):
+            group.attrs[f"{name}{k}"] = part
+
+
+def write_weights(group: h5py.Group, layers: list[tuple[str, Named]], keras_version: str) -> None:
+    """Each layer's group (all layers, those without weights too) with its `weight_names` and
+    arrays, as Keras 3's save_weights_to_hdf5_group lays them out."""
+    write_list(group, "layer_names", [name for name, _ in layers])
+    group.attrs["backend"] = "torch"
+    group.attrs["keras_version"] = keras_version
+    for name, weights in sorted(layers, key=lambda item: item[0]):  # (Keras sorts them by name)
+        layer_group = group.create_group(name)
+        write_list(layer_group, "weight_names", [path for path, _ in weights])
+        for path, array in weights:
+            layer_group.create_dataset(path, data=array)
+    write_list(group.create_group("top_level_model_weights"), "weight_names", [])
+
+
+def write_model(h5: h5py.File, model_config: dict[str, Any], training_config: dict[str, Any] | None,
+                layers: list[tuple[str, Named]], optimizer: Named | None, keras_version: str) -> None:
+    """A legacy model file: the configs as JSON attributes, `model_weights`, `optimizer_weights`."""
+    h5.attrs["keras_version"] = keras_version
+    h5.attrs["backend"] = "torch"
+    h5.attrs["model_config"] = json.dumps(model_config)
+    if training_config is not None:
+        h5.attrs["training_config"] = json.dumps(training_config)
+    write_weights(h5.create_group("model_weights"), layers, keras_version)
+    if optimizer:
+        group = h5.create_group("optimizer_weights")
+        write_list(group, "weight_names", [path for path, _ in optimizer])
+        for path, array in optimizer:
+            group.create_dataset(path, data=array)
+
+
+def training_config_of(compile_config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A `.keras` file's compile_config in the form of a legacy file's training_config (the inverse
+    of compile_config_of)."""
+    if compile_config is None:
+        return None
+    config = {k: v for k, v in compile_config.items() if k != "optimizer"}
+    optimizer = compile_config["optimizer"]
+    config["optimizer_config"] = {"class_name": optimizer["class_name"], "config": optimizer["config"]}
+    return config

@@ -1,5 +1,6 @@
-"""Keras 3 files in and out: `.keras` archives (config.json + model.weights.h5 + metadata.json) and
-`.weights.h5` files, for models of Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense,
+"""Keras 3 files in and out: `.keras` archives (config.json + model.weights.h5 + metadata.json),
+`.weights.h5` files and the legacy `.h5` files Keras 3 still writes for that name (their layout in
+textrnn.interop.keras_h5), for models of Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense,
 Activation, Dropout, global pooling, merge and attention layers. textrnn's own additions (length buckets, a
 linear head) are not part of a Keras file.
 
@@ -338,13 +339,85 @@ def load_keras_weights(model: Sequential, path: str | Path) -> Sequential:
 
 def save_keras_weights(model: Sequential, path: str | Path) -> None:
     """`model.save_weights(path)`: Keras 3's `.weights.h5` file (the layers' weights and a trained
-    optimizer's state, laid out as inside a `.keras` archive), written atomically. Keras 2's code
-    names it `.h5`, which Keras 3 refuses: textrnn writes the same file under that name."""
-    if not str(path).endswith(".h5"):
-        raise ConfigError(f"save_weights: the file name must end in .weights.h5 (Keras 3), got {path}")
+    optimizer's state, laid out as inside a `.keras` archive), written atomically; any other `.h5`
+    (or `.hdf5`) name, as Keras 2's code gives, writes Keras 2's layout (save_legacy_weights)."""
     if not model.built:
         raise ConfigError("cannot save the weights of a model that has no weights yet")
-    atomic_write_bytes(path, _weights_h5(model))
+    if str(path).endswith(".weights.h5"):
+        atomic_write_bytes(path, _weights_h5(model))
+    elif str(path).endswith((".h5", ".hdf5")):
+        save_legacy_weights(model, path)
+    else:
+        raise ConfigError(f"save_weights: the file name must end in .weights.h5 (Keras 3) or .h5, got {path}")
+
+
+def save_legacy_model(model: Sequential, path: str | Path) -> None:
+    """`model.save("model.h5")`: Keras's legacy HDF5 model file, as Keras 3 writes one for that
+    name (config, weights, training config and a trained optimizer's variables), written
+    atomically; Keras 2 and 3's `load_model` open it."""
+    config = keras_model_config(model)
+    if model.text_encoder is not None:
+        raise ConfigError(f"{path}: a Keras .h5 file has no place for the model's vocabulary; save it to a "
+                          "folder (a path without .h5) to keep it")
+    compiled = compile_config(model)
+    optimizer = None
+    if compiled is not None and model.optimizer_built:
+        optimizer = _named_optimizer(model, compiled["optimizer"]["config"]["name"])
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        keras_h5.write_model(h5, config, keras_h5.training_config_of(compiled), _named_weights(model),
+                             optimizer, KERAS_VERSION)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def save_legacy_weights(model: Sequential, path: str | Path) -> None:
+    """Keras 2's `model.save_weights("weights.h5")`: the layers' weights in the legacy layout,
+    which Keras 2's and Keras 3's `load_weights` read (by layer order)."""
+    keras_model_config(model)  # (refuses, in one line, a layer Keras's files do not hold here)
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        keras_h5.write_weights(h5, _named_weights(model), KERAS_VERSION)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+_CELLS = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell"}
+_SLOT_NAMES = {"m": "momentum", "v": "velocity", "v_hat": "velocity_hat"}  # the others are Keras's
+
+
+def _weight_paths(layer: L.Layer, prefix: str) -> list[str]:
+    """Keras's variable paths of a layer's weights, in its weights' order."""
+    if isinstance(layer, L.Bidirectional):
+        inner = f"{prefix}/{layer.name}"
+        return _weight_paths(layer.forward_layer, inner) + _weight_paths(layer.backward_layer, inner)
+    owner = f"{prefix}/{layer.name}"
+    if type(layer).__name__ in _CELLS:
+        owner += f"/{_CELLS[type(layer).__name__]}"
+    names = {id(param): name.replace(".", "/") for name, param in layer.named_parameters()}
+    return [f"{owner}/{names[id(weight)]}" for weight in layer.weights]
+
+
+def _named_weights(model: Sequential) -> list[tuple[str, keras_h5.Named]]:
+    return [(layer.name, list(zip(_weight_paths(layer, model.name), layer.get_weights())))
+            for layer in model.layers]
+
+
+def _named_optimizer(model: Sequential, name: str) -> keras_h5.Named:
+    """The optimizer's variables (a mixed_float16 model's LossScaleOptimizer's first) with Keras's
+    names: the step count, the rate, then each slot of each trained weight."""
+    spec = model._optimizer_spec
+    weights = [path.replace("/", "_") for layer in model.layers
+               for path, weight in zip(_weight_paths(layer, model.name), layer.weights)
+               if weight.requires_grad]
+    slots = [f"{weight}_{_SLOT_NAMES.get(slot, slot)}" for block in spec.keras_slots for weight in weights
+             for slot in block]
+    names = [*("iteration", "learning_rate")[:spec.keras_head_count], *slots, *spec.keras_tail]
+    arrays = optimizer_arrays(model) or []
+    named = [(f"{name}/{n}", array) for n, array in zip(names, arrays)]
+    scale = loss_scale_arrays(model)
+    if scale is not None:
+        named = [(f"loss_scale_optimizer/{n}", array) for n, array in zip(
+            ("iteration", "learning_rate", "step_counter", "dynamic_scale"), scale)] + named
+    return named
 
 
 def load_keras_model(path: str | Path) -> Sequential:
@@ -402,6 +475,11 @@ def _load_legacy_model(path: Path) -> Sequential:
             training = keras_h5.json_attribute(h5, "training_config", source)
             arrays = keras_h5.optimizer_weights(h5)
             compiled = compile_from_config(model, keras_h5.compile_config_of(training))
+            scaled = compiled and arrays is not None and model.loss_scaler() is not None and \
+                len(arrays) == 4 + optimizer_variable_count(model)  # a LossScaleOptimizer's first
+            if scaled:
+                restore_loss_scale(model, arrays[:4], source)
+                arrays = arrays[4:]
             if compiled and arrays is not None and _optimizer_fits(model, arrays, source):
                 restore_optimizer_arrays(model, arrays, source)
     except OSError as exc:

@@ -228,11 +228,15 @@ class Sequential(Trainer, WeightSplit, nn.Module):
     def save(self, path: str | Path) -> None:
         """Write a folder: config.json (architecture + compile settings), weights.safetensors and,
         if the model carries a text encoder, vocab.json. The folder appears atomically.
-        A path ending in .keras writes a Keras 3 archive instead (textrnn.interop.keras_io)."""
+        A path ending in .keras writes a Keras 3 archive instead, one ending in .h5 (or .hdf5) Keras's
+        legacy HDF5 file, as Keras 3 does (textrnn.interop.keras_io)."""
         if not self.built:
             raise NotBuiltError("cannot save a model that has no weights yet")
         if str(path).endswith(".keras"):
             _plugin(KERAS_FILES, "save_keras_model")(self, path)
+            return
+        if str(path).endswith((".h5", ".hdf5")):
+            _plugin(KERAS_FILES, "save_legacy_model")(self, path)
             return
         model_config, arrays = arrays_out(self.get_config())  # a Constant's matrix: not as JSON
         config = {"format": "textrnn-sequential-v1", "model": model_config}
@@ -263,7 +267,7 @@ class Sequential(Trainer, WeightSplit, nn.Module):
 
     def save_weights(self, filepath: str | Path, overwrite: bool = True) -> None:
         """Keras 3's `.weights.h5` file of the layers' weights (and a trained optimizer's state),
-        which Keras's `load_weights` reads too."""
+        which Keras's `load_weights` reads too; another `.h5` name writes Keras 2's layout."""
         if not overwrite and Path(filepath).exists():
             raise ConfigError(f"{filepath}: exists, and overwrite=False")
         _plugin(KERAS_FILES, "save_keras_weights")(self, filepath)

@@ -148,8 +148,9 @@ class EarlyStopping(_Monitor):
 
 
 class ModelCheckpoint(_Monitor):
-    """Save the model after each epoch, or only when `monitor` improves: a `.keras` file, a
-    textrnn folder for any other path, or with save_weights_only a `.weights.h5` file. The path may
+    """Save the model after each epoch, or only when `monitor` improves: a `.keras` file, a Keras
+    `.h5` file, a textrnn folder for any other path, or with save_weights_only a `.weights.h5` (or
+    Keras 2's `.h5`) file. The path may
     name the epoch and logs (`"ckpt-{epoch:02d}-{val_loss:.2f}.keras"`); verbose=1 prints Keras's
     lines."""
 
@@ -159,9 +160,9 @@ class ModelCheckpoint(_Monitor):
         super().__init__(monitor, mode)
         if save_freq != "epoch":
             raise ConfigError(f"ModelCheckpoint: save_freq={save_freq!r} is not supported (only 'epoch')")
-        if save_weights_only and not str(filepath).endswith(".h5"):
+        if save_weights_only and not str(filepath).endswith((".h5", ".hdf5")):
             raise ConfigError(f"ModelCheckpoint: with save_weights_only=True the file name must end in "
-                              f".weights.h5, got {filepath}")
+                              f".weights.h5 (or .h5), got {filepath}")
         self.filepath, self.verbose = str(filepath), verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         self.initial_value_threshold = initial_value_threshold
