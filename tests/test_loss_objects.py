@@ -134,6 +134,63 @@ def test_a_model_with_precision_recall_and_auc_logs_kerass_values(tmp_path):
     np.testing.assert_allclose(back.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=1e-4)
 
 
+def _imbalanced_data_metrics(lib):
+    """The metrics of TensorFlow's "Classification on imbalanced data" tutorial, as published."""
+    m = lib.metrics
+    return [m.BinaryCrossentropy(name="cross entropy"), m.MeanSquaredError(name="Brier score"),
+            m.TruePositives(name="tp"), m.FalsePositives(name="fp"), m.TrueNegatives(name="tn"),
+            m.FalseNegatives(name="fn"), m.BinaryAccuracy(name="accuracy"), m.Precision(name="precision"),
+            m.Recall(name="recall"), m.AUC(name="auc"), m.AUC(name="prc", curve="PR")]
+
+
+def test_counts_of_the_confusion_matrix_are_kerass_over_the_epoch(tmp_path):
+    """TruePositives & co. log counts over the epoch (and over the validation rows), not means."""
+    rng = np.random.default_rng(2)
+    x = rng.integers(1, 30, (45, 6))
+    y = (x[:, :1] > 20).astype("float32")  # about a third positive
+
+    def pair():
+        keras.utils.set_random_seed(0)
+        models = []
+        for lib in (keras, textrnn):
+            model = lib.Sequential([lib.Input((6,), dtype="int32"), lib.layers.Embedding(30, 8),
+                                    lib.layers.GRU(5), lib.layers.Dense(1, activation="sigmoid")])
+            model.compile(lib.optimizers.Adam(0.02), "binary_crossentropy",
+                          metrics=[*_imbalanced_data_metrics(lib), "true_positives"])
+            models.append(model)
+        models[1].set_weights(models[0].get_weights())
+        return models
+
+    theirs, ours = pair()
+    history = [m.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0).history for m in (theirs, ours)]
+    assert sorted(history[1]) == sorted(history[0])
+    for name, values in history[0].items():
+        np.testing.assert_allclose(history[1][name], values, rtol=1e-4, atol=1e-6, err_msg=name)
+    want = theirs.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    got = ours.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    assert got["tp"] + got["fp"] + got["tn"] + got["fn"] == len(x)  # counts, not shares
+    for name, value in want.items():
+        assert got[name] == pytest.approx(value, rel=1e-4, abs=1e-6), name
+    batch = [theirs.test_on_batch(x[:10], y[:10]), ours.test_on_batch(x[:10], y[:10])]
+    np.testing.assert_allclose(batch[1], batch[0], rtol=1e-4, atol=1e-6)
+    ours.save(tmp_path / "ours.keras")
+    back = keras.saving.load_model(tmp_path / "ours.keras")
+    assert back.evaluate(x, y, batch_size=8, verbose=0, return_dict=True) == pytest.approx(want, rel=1e-4)
+
+    # With validation, the val_ counts are Keras's; the training counts are the training rows'.
+    # (Keras 3.15 on PyTorch logs the validation counts under the training names too: its count
+    # is a view of the variable that validation refills; on JAX it logs the training rows'.)
+    theirs, ours = pair()
+    history = [m.fit(x, y, batch_size=8, epochs=2, shuffle=False, validation_split=0.2, verbose=0).history
+               for m in (theirs, ours)]
+    for name in ("val_tp", "val_fp", "val_tn", "val_fn", "val_precision", "val_auc", "val_loss"):
+        np.testing.assert_allclose(history[1][name], history[0][name], rtol=1e-4, atol=1e-6, err_msg=name)
+    assert history[0]["tp"] == history[0]["val_tp"] and history[0]["tn"] == history[0]["val_tn"]
+    ours_counts = {k: np.array(history[1][k]) for k in ("tp", "fp", "tn", "fn")}
+    assert (ours_counts["tp"] + ours_counts["fn"] == y[:36].sum()).all()
+    assert (sum(ours_counts.values()) == 36).all()
+
+
 @pytest.mark.parametrize("head, metrics", [
     (1, lambda lib: [lib.metrics.F1Score(threshold=0.5),
                      lib.metrics.FBetaScore(beta=2.0, threshold=0.4, average="micro")]),

@@ -326,9 +326,46 @@ class Recall(_TruePositiveShare):
     of_predicted = False
 
 
+class _Count(ConfusionMetric):
+    """How many outputs of the epoch fall in one cell of the confusion matrix (an output above
+    `thresholds`, 0.5, counts as called positive), as Keras's counts it: its value is the count,
+    not a mean, so the trainer hands `result` the counts over all the rows (`totals`)."""
+
+    options = {"thresholds": None}
+    state_size = 1
+    totals = True
+    called: bool  # the cell: outputs called positive (or not) ...
+    labelled: bool  # ... whose label is positive (or not)
+
+    def __call__(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        positive, score = self._flat(y_true, y_pred)
+        called = score > _one_threshold(self)
+        in_cell = (called == self.called) & (positive == self.labelled)
+        return in_cell.sum().float().reshape(1) / len(y_true)
+
+    def result(self, states: torch.Tensor) -> float:
+        return float(torch.round(states[0]))  # (a whole number, from means over rows times rows)
+
+
+class TruePositives(_Count):
+    function_name, called, labelled = "true_positives", True, True
+
+
+class FalsePositives(_Count):
+    function_name, called, labelled = "false_positives", True, False
+
+
+class TrueNegatives(_Count):
+    function_name, called, labelled = "true_negatives", False, False
+
+
+class FalseNegatives(_Count):
+    function_name, called, labelled = "false_negatives", False, True
+
+
 def _one_threshold(metric: Metric) -> float:
     for option in ("top_k", "class_id"):
-        if metric.config[option] is not None:
+        if metric.config.get(option) is not None:
             raise ConfigError(f"{type(metric).__name__}({option}=...) is not supported")
     threshold = metric.config["thresholds"]
     threshold = threshold[0] if isinstance(threshold, (list, tuple)) and len(threshold) == 1 else threshold
@@ -487,9 +524,11 @@ METRIC_CLASSES = {cls.__name__: cls for cls in (BinaryAccuracy, CategoricalAccur
                                                 SparseCategoricalAccuracy, TopKCategoricalAccuracy,
                                                 SparseTopKCategoricalAccuracy, Precision, Recall, AUC,
                                                 F1Score, FBetaScore, RootMeanSquaredError,
-                                                *LOSS_METRICS.values())}
-COUNTED = {"precision": Precision, "recall": Recall, "auc": AUC,  # by name, as Keras's metrics.get
-           "f1_score": F1Score, "fbeta_score": FBetaScore}
+                                                TruePositives, FalsePositives, TrueNegatives,
+                                                FalseNegatives, *LOSS_METRICS.values())}
+COUNTED = {cls.function_name: cls for cls in (  # by name, as Keras's metrics.get
+    Precision, Recall, AUC, F1Score, FBetaScore, TruePositives, FalsePositives, TrueNegatives,
+    FalseNegatives)}
 
 
 def metric(identifier: Any, accuracy: Any) -> tuple[str, Any]:

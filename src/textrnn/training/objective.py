@@ -122,16 +122,18 @@ class Objective:
             return total, total.detach().new_zeros(0)
         return total, torch.cat([v.detach().reshape(-1).to(total.dtype) for v in values])
 
-    def finalize(self, states: list[float]) -> list[float]:
-        """The values named by `names` from the batches' summed-up values: a mean's as it is, a
-        counted metric's (precision, recall, AUC) from its counts."""
+    def finalize(self, states: list[float], rows: int) -> list[float]:
+        """The values named by `names` from the batches' values averaged over `rows`: a mean's as
+        it is, a counted metric's (precision, recall, AUC) from its counts per row, a count's
+        (true positives, ...) from its counts over the rows."""
         out = [float(v) for v in states[:len(self._own_losses)]]
         at = len(self._own_losses)
         for k, j in self._metrics:
             fn = self.terms[k].metrics[j][1]
             size = getattr(fn, "state_size", 1)
-            part = states[at:at + size]
-            counted = hasattr(fn, "result")
-            out.append(fn.result(torch.tensor(part, dtype=torch.float64)) if counted else part[0])
+            part = torch.tensor(states[at:at + size], dtype=torch.float64)
+            if getattr(fn, "totals", False):
+                part = part * rows
+            out.append(fn.result(part) if hasattr(fn, "result") else float(part[0]))
             at += size
         return out

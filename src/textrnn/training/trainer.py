@@ -315,7 +315,7 @@ class Trainer:
         wb = self._sample_weights(sample_weight, class_weight, yb, _count(xb))
         self._ensure_ready(xb)
         loss, values = self._train_step(xb, yb, wb=wb)
-        return self._results(float(loss), values)
+        return self._results(float(loss), values, _count(xb))
 
     def _train_step(self, xb: torch.Tensor, yb: torch.Tensor,
                     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -366,11 +366,11 @@ class Trainer:
         self._ensure_ready(xb)
         if self.is_ensemble:  # the whole model, as evaluate gives it
             results = self._evaluate_tensors(xb, yb, max(_count(xb), 1), wb)
-            return self._results(results["loss"], results["values"])
+            return self._results(results["loss"], results["values"], results["rows"])
         self.eval()
         with torch.inference_mode():
             loss, values = self._batch_metrics(*map(self._on_device, (xb, yb)), wb=self._on_device(wb))
-        return self._results(float(loss), values)
+        return self._results(float(loss), values, _count(xb))
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         xb, _ = self._to_tensors(x, None)
@@ -382,19 +382,19 @@ class Trainer:
             pred = self._outputs(self._on_device(xb))
         return [p.cpu().numpy() for p in pred] if isinstance(pred, list) else pred.cpu().numpy()
 
-    def _values(self, values: Any) -> list[float]:
-        """The values named by _log_names, from what steps gave after their loss (summed up over
-        batches: means, or a counted metric's counts)."""
+    def _values(self, values: Any, rows: int) -> list[float]:
+        """The values named by _log_names, from what steps gave after their loss (their means over
+        the `rows`: means, or a counted metric's counts per row)."""
         states = _flat(values)
         if self._objective is not None:
-            return self._objective.finalize(states)
+            return self._objective.finalize(states, rows)
         return states[:len(self._log_names())]
 
-    def _results(self, loss: float, values: Any) -> list[float] | float:
+    def _results(self, loss: float, values: Any, rows: int) -> list[float] | float:
         """Keras's result of evaluate and the batch methods: the loss alone, or a list in Keras's
         order (Trainer._flatten_metrics_in_order: the names it lists first, then the rest by name;
         a name listed twice is given twice, as Keras gives it)."""
-        named = self._named(loss, values)
+        named = self._named(loss, values, rows)
         first = self._objective.listed_first if self._objective is not None else ["loss", self._metric_name]
         result = [named[n] for n in first if n in named] + [named[k] for k in sorted(named) if k not in first]
         return result if len(result) > 1 else result[0]
@@ -506,11 +506,11 @@ class Trainer:
                 total_values += values * len(idx)
                 seen += len(idx)
                 if stepwise:  # Keras's step logs: the running means
-                    step_logs = self._named(float(total_loss) / seen, total_values / seen)
+                    step_logs = self._named(float(total_loss) / seen, total_values / seen, seen)
                     for cb in stepwise:
                         cb.on_train_batch_end(i, logs=step_logs)
                 if not bar.disable and (i % 10 == 0 or i == steps - 1):  # a read waits for the GPU
-                    running = self._named(float(total_loss) / seen, total_values / seen)
+                    running = self._named(float(total_loss) / seen, total_values / seen, seen)
                     bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
                 if self.stop_training:  # a callback stopped it inside the epoch (TerminateOnNaN)
                     steps = i + 1
@@ -518,11 +518,11 @@ class Trainer:
             # the processes' sums are averaged before the values are made from them (counts add up)
             mean_loss, *states = distributed.mean_over_ranks(float(total_loss) / seen,
                                                              *_flat(total_values / seen))
-            logs = dict(sorted(self._named(mean_loss, states).items()))  # Keras's order
+            logs = dict(sorted(self._named(mean_loss, states, seen * distributed.world_size()).items()))
             if val is not None and (epoch + 1) % validation_freq == 0:
                 x_val, y_val, w_val = val
                 val_results = self._evaluate_tensors(x_val, y_val, validation_batch_size or batch_size, w_val)
-                named = self._named(val_results["loss"], val_results["values"])
+                named = self._named(val_results["loss"], val_results["values"], val_results["rows"])
                 logs.update((f"val_{k}", v) for k, v in sorted(named.items()))
             if verbose:
                 elapsed = time.perf_counter() - start
@@ -540,17 +540,17 @@ class Trainer:
         self.history = history
         return history
 
-    def _named(self, loss: float, values: Any) -> dict[str, float]:
+    def _named(self, loss: float, values: Any, rows: int) -> dict[str, float]:
         """{"loss": loss, and each value a step gives after it by its log name}."""
-        return {"loss": loss, **dict(zip(self._log_names(), self._values(values)))}
+        return {"loss": loss, **dict(zip(self._log_names(), self._values(values, rows)))}
 
     def _evaluate_tensors(self, xt: torch.Tensor, yt: torch.Tensor, batch_size: int,
                           wt: torch.Tensor | None = None) -> dict[str, Any]:
-        """{"loss": the mean loss, "values": the means of the values named by _log_names}."""
+        """{"loss": the mean loss, "values": the means of the values named by _log_names, "rows"}."""
         if self.is_ensemble:  # the ensemble's predictions, as predict gives
             pred = torch.from_numpy(self.predict(xt, batch_size))
             return {"loss": float(self._loss_fn(yt, pred, wt)),
-                    "values": [float(self._accuracy_fn(yt, pred))]}
+                    "values": [float(self._accuracy_fn(yt, pred))], "rows": _count(xt)}
         self.eval()
         loss_sum = values_sum = 0.0
         with torch.inference_mode():
@@ -562,7 +562,7 @@ class Trainer:
                 loss_sum += loss.double() * n  # read once, at the end
                 values_sum += values.double() * n
         n = _count(xt)
-        return {"loss": float(loss_sum) / n, "values": _flat(values_sum / n)}
+        return {"loss": float(loss_sum) / n, "values": _flat(values_sum / n), "rows": n}
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 1,
                  sample_weight: Any = None, return_dict: bool = False,
@@ -575,12 +575,12 @@ class Trainer:
         wt = self._sample_weights(sample_weight, None, yt, _count(xt))
         self._ensure_ready(xt)
         results = self._evaluate_tensors(xt, yt, batch_size, wt)
-        named = self._named(results["loss"], results["values"])
+        named = self._named(results["loss"], results["values"], results["rows"])
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in named.items()))
         if return_dict:
             return dict(sorted(named.items()))
-        return self._results(results["loss"], results["values"])
+        return self._results(results["loss"], results["values"], results["rows"])
 
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0,
                 **unsupported: Any) -> np.ndarray | list[np.ndarray]:
