@@ -210,6 +210,7 @@ def test_a_layer_of_ones_own_says_what_is_wrong_in_one_line():
     ("reshape", {"newshape": (2, -1)}), ("transpose", {"axes": (1, 0, 2)}), ("transpose", {}),
     ("swapaxes", {"axis1": 0, "axis2": 2}), ("argmax", {"axis": -1}), ("cumsum", {"axis": 1}),
     ("clip", {"x_min": -0.5, "x_max": 0.5}), ("repeat", {"repeats": 2, "axis": 1}), ("ones_like", {}),
+    ("flip", {"axis": 1}), ("flip", {}),
 ])
 def test_keras_ops_are_kerass(name, args):
     x = np.random.default_rng(3).normal(size=(2, 3, 4)).astype("float32")

@@ -338,3 +338,27 @@ def test_a_bidirectional_layers_states_start_a_decoder_as_in_keras(cell, capsys)
         model.fit(x, [y], batch_size=8, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind, axis", [
+    ("Concatenate", -1), ("Concatenate", 1), ("Add", None), ("Subtract", None), ("Multiply", None),
+    ("Average", None), ("Maximum", None), ("Minimum", None)])
+@pytest.mark.parametrize("second_masked", [True, False])
+def test_merges_join_two_inputs_masks_as_kerass(kind, axis, second_masked):
+    """Two inputs padded differently (a question and an answer, say), or one of them unmasked: the
+    joined sequence keeps a step where either keeps it (an unmasked input keeps every step for
+    Concatenate, and leaves Add's and the others' result without a mask); Multiply, Maximum and
+    Minimum leave masked entries out. An LSTM after the join shows the mask it got."""
+    def model(lib):
+        L = lib.layers
+        a, b = L.Input((5,)), L.Input((5,))
+        joined = getattr(L, kind)(**({} if axis is None else {"axis": axis}))(
+            [L.Embedding(10, 3, mask_zero=True)(a), L.Embedding(10, 3, mask_zero=second_masked)(b)])
+        return lib.Model([a, b], L.LSTM(4)(joined))
+
+    keras.utils.set_random_seed(0)
+    theirs, ours = model(keras), model(textrnn)
+    ours.set_weights(theirs.get_weights())
+    x = [np.array([[0, 0, 1, 2, 3], [1, 2, 3, 4, 5], [0, 0, 0, 0, 1]]),
+         np.array([[0, 4, 5, 0, 6], [0, 0, 0, 1, 1], [1, 2, 0, 0, 0]])]
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-6)

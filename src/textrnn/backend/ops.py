@@ -154,6 +154,11 @@ def tile(x: Any, repeats: Sequence[int]) -> torch.Tensor:
     return convert_to_tensor(x).tile(tuple(repeats))
 
 
+def flip(x: Any, axis: int | Sequence[int] | None = None) -> torch.Tensor:
+    x = convert_to_tensor(x)
+    return torch.flip(x, _axes(x, axis))
+
+
 def where(condition: Any, x1: Any = None, x2: Any = None) -> torch.Tensor:
     condition = convert_to_tensor(condition)
     if x1 is None and x2 is None:

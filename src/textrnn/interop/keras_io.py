@@ -1,8 +1,9 @@
 """Keras 3 files in and out: `.keras` archives (config.json + model.weights.h5 + metadata.json),
 `.weights.h5` files and the legacy `.h5` files Keras 3 still writes for that name (their layout in
 textrnn.interop.keras_h5), for models of Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense,
-Activation, Dropout, global pooling, merge and attention layers. textrnn's own additions (length buckets, a
-linear head) are not part of a Keras file.
+Activation, Dropout, global pooling, merge and attention layers, and the weightless reshaping and
+activation layers (Flatten, RepeatVector, Reshape, Permute, ReLU, LeakyReLU, ELU, Softmax).
+textrnn's own additions (length buckets, a linear head) are not part of a Keras file.
 
 Reading never executes code from the file: the config is read as data, only the layer types above
 are accepted (in a Sequential, or a Functional model: branches joined by the merge layers, shared
@@ -47,7 +48,8 @@ from textrnn.naming import snake_case
 
 SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Activation", "Dropout",
              "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Concatenate", "Add", "Subtract", "Multiply",
-             "Average", "Maximum", "Minimum", "Attention", "AdditiveAttention")
+             "Average", "Maximum", "Minimum", "Attention", "AdditiveAttention", "Flatten", "RepeatVector",
+             "Reshape", "Permute", "ReLU", "LeakyReLU", "ELU", "Softmax")
 # weight regularizers cross; an activity regularizer is read so that the layer refuses it
 _PENALTIES = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
@@ -67,6 +69,9 @@ _FIELDS = {
     "Attention": ("use_scale", "score_mode", "dropout", "seed"),
     "AdditiveAttention": ("use_scale", "dropout", "seed"),
     **{merge: () for merge in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")},
+    "Flatten": (), "RepeatVector": ("n",), "Reshape": ("target_shape",), "Permute": ("dims",),
+    "ReLU": ("max_value", "negative_slope", "threshold"), "LeakyReLU": ("negative_slope",), "ELU": ("alpha",),
+    "Softmax": ("axis",),
 }
 KERAS_VERSION = "3.6.0"  # the oldest Keras 3 whose files we write; newer versions read them
 

@@ -1,11 +1,13 @@
 """Keras-compatible layers: `from textrnn.layers import LSTM, Embedding, ...`."""
 
+from textrnn.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from textrnn.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from textrnn.layers.base import Layer
 from textrnn.layers.convolutional import AveragePooling1D, Conv1D, MaxPooling1D
 from textrnn.layers.core import Activation, Dense, Dropout, Masking, SpatialDropout1D
 from textrnn.layers.embedding import Embedding
 from textrnn.layers.input_layer import Input, InputLayer
+from textrnn.layers.lambda_layer import Lambda
 from textrnn.layers.merging import (
     Add,
     Average,
@@ -25,7 +27,7 @@ from textrnn.layers.merging import (
 from textrnn.layers.normalization import BatchNormalization, LayerNormalization
 from textrnn.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
-from textrnn.layers.reshaping import Flatten, RepeatVector
+from textrnn.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
 from textrnn.layers.text_vectorization import TextVectorization
 from textrnn.layers.wrappers import Bidirectional, TimeDistributed
 
@@ -35,9 +37,9 @@ MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
 
 __all__ = ["Activation", "Add", "AdditiveAttention", "Attention", "Average", "AveragePooling1D",
            "AvgPool1D", "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Dense",
-           "Dropout", "Embedding", "Flatten", "GRU", "GlobalAveragePooling1D", "GlobalAvgPool1D",
-           "GlobalMaxPool1D", "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "Layer",
-           "LayerNormalization", "Masking", "MaxPool1D", "MaxPooling1D", "Maximum", "Minimum",
-           "MultiHeadAttention", "Multiply", "RNN", "RepeatVector", "SimpleRNN", "SpatialDropout1D",
-           "Subtract", "TextVectorization", "TimeDistributed", "add", "average", "concatenate",
-           "maximum", "minimum", "multiply", "subtract"]
+           "Dropout", "ELU", "Embedding", "Flatten", "GRU", "GlobalAveragePooling1D", "GlobalAvgPool1D",
+           "GlobalMaxPool1D", "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "Lambda", "Layer",
+           "LayerNormalization", "LeakyReLU", "Masking", "MaxPool1D", "MaxPooling1D", "Maximum", "Minimum",
+           "MultiHeadAttention", "Multiply", "PReLU", "Permute", "RNN", "ReLU", "RepeatVector", "Reshape",
+           "SimpleRNN", "Softmax", "SpatialDropout1D", "Subtract", "TextVectorization", "TimeDistributed",
+           "add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract"]

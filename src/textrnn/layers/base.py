@@ -450,16 +450,16 @@ def _traced_shape(layer: Layer, shapes: Any, integer: Any) -> Shape:
     found = []
     training = layer.training
     layer.eval()  # (no dropout; a batch normalisation it holds keeps its statistics)
-    for unknown in (3, 4):
-        values = ([example(s, i, unknown) for s, i in zip(shapes, integer)] if many
-                  else example(shapes, bool(integer), unknown))
-        try:
+    try:
+        for unknown in (3, 4):
+            values = ([example(s, i, unknown) for s, i in zip(shapes, integer)] if many
+                      else example(shapes, bool(integer), unknown))
             with torch.no_grad():
                 out = layer.call(values)
-        finally:
-            layer.train(training)
-        if not isinstance(out, torch.Tensor):
-            raise ConfigError(f"{type(layer).__name__}.call gives {type(out).__name__}; in a model graph a "
-                              "layer of one's own gives one tensor (or give compute_output_shape)")
-        found.append(tuple(out.shape[1:]))
+            if not isinstance(out, torch.Tensor):
+                raise ConfigError(f"{type(layer).__name__}.call gives {type(out).__name__}; in a model graph "
+                                  "a layer of one's own gives one tensor (or give compute_output_shape)")
+            found.append(tuple(out.shape[1:]))
+    finally:
+        layer.train(training)
     return (None, *(a if a == b else None for a, b in zip(*found)))

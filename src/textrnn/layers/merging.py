@@ -1,6 +1,8 @@
 """Layers that join several tensors of the functional API, as in keras.layers: Concatenate, Add,
-Subtract, Multiply, Average, Maximum, Minimum. A joined sequence keeps a time step where every
-input does (Keras's mask rule for merges)."""
+Subtract, Multiply, Average, Maximum, Minimum, with Keras 3's mask rules: a joined sequence keeps a
+step where any masked input does (none where an input has no mask, but Concatenate's: there an
+unmasked input counts as keeping every step); Multiply, Maximum and Minimum leave a masked entry
+out of the operation, and Multiply zeroes the steps no input keeps."""
 
 from __future__ import annotations
 
@@ -33,8 +35,10 @@ class Merge(Layer):
         return tuple(input_shape[0])
 
     def compute_mask(self, x: Any, mask: Any) -> torch.Tensor | None:
-        masks = [m for m in (mask or []) if m is not None]
-        return torch.stack(masks).all(0) if masks else None
+        """The steps any input keeps, if every input has a mask (Keras's Merge.compute_mask)."""
+        if not mask or any(m is None for m in mask):
+            return None
+        return torch.stack(list(mask)).any(0)
 
     reduction = ""  # the torch reduction over the stacked inputs (Tensor.sum, .mean, ...)
 
@@ -43,6 +47,13 @@ class Merge(Layer):
 
     def forward(self, inputs: list[torch.Tensor], mask: Any = None) -> torch.Tensor:
         return self.merge(list(inputs))
+
+
+def _entry_masks(inputs: list[torch.Tensor], mask: Any) -> list[torch.Tensor | None]:
+    """Each input's mask over its entries (a step's mask across its features), or None."""
+    masks = list(mask) if mask else [None] * len(inputs)
+    return [None if m is None else m.unsqueeze(-1).expand_as(x) if m.dim() < x.dim() else m
+            for x, m in zip(inputs, masks)]
 
 
 class Concatenate(Merge):
@@ -69,6 +80,15 @@ class Concatenate(Merge):
     def merge(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat(inputs, dim=self.axis)
 
+    def compute_mask(self, x: Any, mask: Any) -> torch.Tensor | None:
+        """Keras's: the inputs' entry masks (all kept for an unmasked input) joined as the inputs
+        are, a step kept where any of its entries is."""
+        if not mask or all(m is None for m in mask):
+            return None
+        entries = [torch.ones_like(v, dtype=torch.bool) if m is None else m.bool()
+                   for v, m in zip(x, _entry_masks(list(x), mask))]
+        return torch.cat(entries, dim=self.axis).any(-1)
+
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis}
 
@@ -88,7 +108,19 @@ class Subtract(Merge):
 
 
 class Multiply(Merge):
-    reduction = "prod"
+    """A masked entry counts as 1 (out of the product); with every input masked, a step that no
+    input keeps is 0."""
+
+    def forward(self, inputs: list[torch.Tensor], mask: Any = None) -> torch.Tensor:
+        inputs = list(inputs)
+        masks = _entry_masks(inputs, mask)
+        out = None
+        for x, m in zip(inputs, masks):
+            x = x if m is None else torch.where(m, x, torch.ones_like(x))
+            out = x if out is None else out * x
+        if all(m is not None for m in masks):
+            out = torch.where(torch.stack(masks).any(0), out, torch.zeros_like(out))
+        return out
 
 
 class Average(Merge):
@@ -96,11 +128,26 @@ class Average(Merge):
 
 
 class Maximum(Merge):
-    reduction = "amax"
+    """A masked entry takes no part (Keras's _apply_merge_op_and_or_mask)."""
+
+    op = staticmethod(torch.maximum)
+
+    def forward(self, inputs: list[torch.Tensor], mask: Any = None) -> torch.Tensor:
+        inputs = list(inputs)
+        masks = _entry_masks(inputs, mask)
+        out, out_mask = inputs[0], masks[0]
+        for x, m in zip(inputs[1:], masks[1:]):
+            if m is not None:
+                x = torch.where(m, x, out)
+            if out_mask is not None:
+                out = torch.where(out_mask, out, x)
+            out_mask = out_mask | m if m is not None and out_mask is not None else None
+            out = self.op(out, x)
+        return out
 
 
-class Minimum(Merge):
-    reduction = "amin"
+class Minimum(Maximum):
+    op = staticmethod(torch.minimum)
 
 
 # Keras's functional forms: `concatenate([a, b], axis=1)` is `Concatenate(axis=1)([a, b])`, and so on.

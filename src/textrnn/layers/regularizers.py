@@ -73,7 +73,7 @@ CLASSES = {cls.__name__: cls for cls in (L1, L2, L1L2)}
 NAMES = {**CLASSES, **{snake_case(name): cls for name, cls in CLASSES.items()}}
 # A layer's `<argument>_regularizer` and the weight it penalises.
 ARGUMENTS = {"kernel": "kernel", "recurrent": "recurrent_kernel", "bias": "bias",
-             "embeddings": "embeddings", "gamma": "gamma", "beta": "beta"}
+             "embeddings": "embeddings", "gamma": "gamma", "beta": "beta", "alpha": "alpha"}
 
 
 def get(identifier: Any) -> Regularizer | None:

@@ -232,6 +232,10 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         legacy HDF5 file, as Keras 3 does (textrnn.interop.keras_io)."""
         if not self.built:
             raise NotBuiltError("cannot save a model that has no weights yet")
+        code = [layer.name for layer in self.layers if not getattr(layer, "saveable", True)]
+        if code:
+            raise ConfigError(f"{path}: layer {code[0]!r} is Python code (a Lambda), which textrnn's files "
+                              "never hold; save the weights (model.save_weights) and build the model in code")
         if str(path).endswith(".keras"):
             _plugin(KERAS_FILES, "save_keras_model")(self, path)
             return
