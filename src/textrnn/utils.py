@@ -1,5 +1,5 @@
 """`keras.utils` as text-RNN code uses it: pad_sequences, to_categorical, set_random_seed,
-text_dataset_from_directory."""
+text_dataset_from_directory, PyDataset (Keras 2's Sequence)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import torch
 from textrnn.data.text import pad_sequences
 from textrnn.data.text_dataset import text_dataset_from_directory
 from textrnn.errors import ConfigError
+from textrnn.training.batch_source import PyDataset, Sequence
 
-__all__ = ["pad_sequences", "set_random_seed", "text_dataset_from_directory", "to_categorical"]
+__all__ = ["PyDataset", "Sequence", "pad_sequences", "set_random_seed", "text_dataset_from_directory",
+           "to_categorical"]
 
 
 def to_categorical(y, num_classes: int | None = None, dtype: str = "float32") -> np.ndarray:

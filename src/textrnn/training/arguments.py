@@ -163,8 +163,7 @@ def flat_metrics(metrics: Any) -> list[Any]:
 
 
 # Keras's arguments of fit / evaluate / predict that textrnn does not take
-KERAS_ONLY = {"steps_per_epoch", "validation_steps", "steps", "callbacks", "max_queue_size", "workers",
-              "use_multiprocessing"}
+KERAS_ONLY = {"callbacks", "max_queue_size", "workers", "use_multiprocessing"}
 
 
 def refuse(method: str, given: dict[str, Any]) -> None:
@@ -175,5 +174,5 @@ def refuse(method: str, given: dict[str, Any]) -> None:
         raise ConfigError(f"{method}: unknown argument {unknown[0]}=")
     used = sorted(k for k, v in given.items() if v is not None)
     if used:
-        raise ConfigError(f"{method}: {used[0]}= is not supported by textrnn (arrays are taken whole, "
-                          "in batches of batch_size)")
+        raise ConfigError(f"{method}: {used[0]}= is not supported by textrnn (batches are read in this "
+                          "process, one at a time)")

@@ -5,9 +5,10 @@ other networks' outputs through `_combine`."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from textrnn.data.text_dataset import TextDataset
 from textrnn.errors import ConfigError, DataError
 from textrnn.layers.base import penalties, regularized
 from textrnn.layers.embedding import Embedding
-from textrnn.training import arguments, distributed, losses, precision
+from textrnn.training import arguments, batch_source, distributed, losses, precision
 from textrnn.training import optimizers as optimizers_module
 from textrnn.training.callbacks import Callback, History, uses_batch_hooks
 from textrnn.training.direct_step import DirectStep
@@ -57,6 +58,28 @@ def _take(x: Batch | None, rows: torch.Tensor, width: int | None = None) -> Batc
         return [_take(t, rows) for t in x]
     # one gather of the rows' last `width` columns (x[rows, -width:] copies twice)
     return (x if width is None else x[:, -width:]).index_select(0, rows)
+
+
+def _no_steps(steps: int | None, what: str) -> None:
+    if steps is not None:
+        raise ConfigError(f"{what}: steps counts the batches of a PyDataset, a generator or a DataLoader; "
+                          "arrays are taken whole, in batches of batch_size")
+
+
+class _LazyBatches:
+    """An epoch's batches of arrays, each gathered as it is taken (this process's rows of it under
+    torchrun): (inputs, labels, sample weights)."""
+
+    def __init__(self, xt: Batch, yt: Any, wt: Any, plan: list[tuple[torch.Tensor, int | None]]) -> None:
+        self.xt, self.yt, self.wt, self.plan = xt, yt, wt, plan
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __iter__(self) -> Iterator[tuple[Batch, Any, Any]]:
+        for rows, width in self.plan:
+            idx = distributed.local_rows(rows)
+            yield _take(self.xt, idx, width), _take(self.yt, idx), _take(self.wt, idx)
 
 
 def _split(x: Batch | None, at: int) -> tuple[Any, Any]:
@@ -431,26 +454,76 @@ class Trainer:
         initial_epoch: int = 0,
         validation_batch_size: int | None = None,
         validation_freq: int = 1,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
         **unsupported: Any,
     ) -> History:
         """Train for `epochs` epochs. As in Keras, validation_split takes the LAST rows of x, y
         (and sample_weight) before shuffling; the epoch's loss and metrics are means over its
-        samples; class_weight / sample_weight weigh the loss, not the metrics."""
+        samples; class_weight / sample_weight weigh the loss, not the metrics. x may also be read
+        batch by batch (a PyDataset, a generator, a DataLoader: textrnn.training.batch_source),
+        `steps_per_epoch` of its batches an epoch, and so may validation_data."""
         arguments.refuse("fit", unsupported)
         self._require_compiled()
         keep_denormals_flushed()
+        if batch_source.is_stream(x):
+            return self._fit_stream(x, y, epochs, verbose, callbacks, validation_split, validation_data,
+                                    shuffle, class_weight, sample_weight, initial_epoch, validation_freq,
+                                    steps_per_epoch, validation_steps)
+        if steps_per_epoch is not None or validation_steps is not None:
+            raise ConfigError("fit: steps_per_epoch / validation_steps count the batches of a PyDataset, a "
+                              "generator or a DataLoader; arrays are taken whole, in batches of batch_size")
         x, y, batch_size = _from_dataset(x, y, batch_size, "fit")
-        if isinstance(validation_data, TextDataset):
-            validation_data = validation_data.as_arrays()
         xt, yt = self._to_tensors(x, y)
         wt = self._sample_weights(sample_weight, class_weight, yt, _count(xt))
+        return self._fit_data((xt, yt, wt), batch_size, epochs, verbose, callbacks, validation_split,
+                              validation_data, shuffle, class_weight, initial_epoch, validation_batch_size,
+                              validation_freq, validation_steps)
+
+    def _fit_stream(self, x: Any, y: Any, epochs: int, verbose: int, callbacks: Any, validation_split: float,
+                    validation_data: Any, shuffle: bool, class_weight: Any, sample_weight: Any,
+                    initial_epoch: int, validation_freq: int, steps_per_epoch: int | None,
+                    validation_steps: int | None) -> History:
+        """fit of batches read one at a time, as Keras reads a PyDataset, a generator or a DataLoader."""
+        for given, name in ((y, "y"), (sample_weight, "sample_weight")):
+            if given is not None:
+                raise ConfigError(f"fit: with a PyDataset, a generator or a DataLoader, {name} comes from "
+                                  "its batches; give the batches alone")
+        if validation_split:
+            raise ConfigError("fit: validation_split needs arrays; with batches read one at a time, give "
+                              "validation_data")
+        if self.is_ensemble or distributed.active() or self.length_buckets:
+            raise ConfigError("fit: batches read one at a time train one network on one process without "
+                              "length buckets; give arrays")
+        stream = batch_source.Stream(x, steps_per_epoch, "fit", shuffle)
+        return self._fit_data(stream, 0, epochs, verbose, callbacks, 0.0, validation_data, shuffle,
+                              class_weight, initial_epoch, None, validation_freq, validation_steps)
+
+    def _fit_data(self, data: Any, batch_size: int, epochs: int, verbose: int, callbacks: Any,
+                  validation_split: float, validation_data: Any, shuffle: bool, class_weight: Any,
+                  initial_epoch: int, validation_batch_size: int | None, validation_freq: int,
+                  validation_steps: int | None) -> History:
+        """fit's epochs over `data`: (x, y, sample weights) as tensors, or a batch_source.Stream."""
+        if isinstance(validation_data, TextDataset):
+            validation_data = validation_data.as_arrays()
+        streamed = isinstance(data, batch_source.Stream)
+        if streamed:
+            xt, yt = self._to_tensors(*data.first()[:2])  # (its first batch builds the model)
+            wt = None
+        else:
+            xt, yt, wt = data
         if not 0.0 <= validation_split < 1.0:
             raise ConfigError(f"validation_split must be in [0, 1), got {validation_split}")
         if not (isinstance(validation_freq, int) and validation_freq >= 1):
             raise ConfigError(f"validation_freq must be a whole number >= 1 (validate every N epochs), "
                               f"got {validation_freq!r}")
         val = None
-        if validation_data is not None:
+        if batch_source.is_stream(validation_data):
+            val = batch_source.Stream(validation_data, validation_steps, "fit's validation_data")
+        elif validation_steps is not None:
+            raise ConfigError("fit: validation_steps counts the batches of validation data read one at a "
+                              "time")
+        elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ConfigError("validation_data must be (x, y) or (x, y, sample_weight)")
             x_val, y_val, *w_val = validation_data
@@ -464,6 +537,8 @@ class Trainer:
         if _count(xt) == 0:
             raise DataError("fit got no training samples")
         self._ensure_ready(xt)
+        if streamed:
+            xt = data  # (what the epochs read)
 
         history = History()
         callbacks = [*(callbacks or []), history]  # last, as Keras: it records what the others log
@@ -473,55 +548,69 @@ class Trainer:
         for cb in callbacks:
             cb.on_train_begin({})
         stepwise = [cb for cb in callbacks if uses_batch_hooks(cb)]  # the rest are not called per step
-        steps = math.ceil(_count(xt) / batch_size)
         forward = distributed.wrap(self)  # DistributedDataParallel under torchrun, else self
-        if distributed.active() and batch_size % distributed.world_size():
-            raise ConfigError(f"batch_size {batch_size} must be divisible by the "
-                              f"{distributed.world_size()} processes")
         verbose = verbose if distributed.is_main() else 0
-        if 0 < _count(xt) % batch_size < distributed.world_size():
-            steps -= 1  # a last batch too small to give every process a row is dropped
-        if self.length_buckets and distributed.active():
-            raise ConfigError("length buckets are not supported in distributed training")
+        if not streamed:
+            steps = math.ceil(_count(xt) / batch_size)
+            if distributed.active() and batch_size % distributed.world_size():
+                raise ConfigError(f"batch_size {batch_size} must be divisible by the "
+                                  f"{distributed.world_size()} processes")
+            if 0 < _count(xt) % batch_size < distributed.world_size():
+                steps -= 1  # a last batch too small to give every process a row is dropped
+            if self.length_buckets and distributed.active():
+                raise ConfigError("length buckets are not supported in distributed training")
         for epoch in range(initial_epoch, epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch, {})
-            batches = self._batches(xt, batch_size, shuffle)
-            steps = len(batches) if self.length_buckets else steps  # buckets: more, smaller batches
+            if streamed:
+                batches = self._stream_batches(xt, class_weight)
+                steps = xt.length
+            else:
+                batches = self._array_batches(xt, yt, wt, batch_size, shuffle)
+                steps = len(batches) if self.length_buckets else steps  # buckets: more, smaller batches
             start = time.perf_counter()
             # Keras's epoch figures are means over the samples (a short last batch counts less);
             # the sums become tensors on the model's device, read when shown
             total_loss = total_values = 0.0
             seen = 0
-            bar = tqdm(range(steps), desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
+            bar = tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
                        disable=verbose != 1, leave=True, dynamic_ncols=True)
-            for i in bar:
+            done = 0
+            for i, (xb, yb, wb) in enumerate(batches if streamed else itertools.islice(batches, steps)):
                 for cb in stepwise:
                     cb.on_train_batch_begin(i, logs={})
-                rows, width = batches[i]
-                idx = distributed.local_rows(rows)
-                loss, values = self._train_step(_take(xt, idx, width), _take(yt, idx), forward,
-                                                _take(wt, idx))
-                total_loss += loss * len(idx)
-                total_values += values * len(idx)
-                seen += len(idx)
+                loss, values = self._train_step(xb, yb, forward, wb)
+                n = _count(xb)
+                total_loss += loss * n
+                total_values += values * n
+                seen += n
+                done = i + 1
+                bar.update(1)
                 if stepwise:  # Keras's step logs: the running means
                     step_logs = self._named(float(total_loss) / seen, total_values / seen, seen)
                     for cb in stepwise:
                         cb.on_train_batch_end(i, logs=step_logs)
-                if not bar.disable and (i % 10 == 0 or i == steps - 1):  # a read waits for the GPU
+                if not bar.disable and (i % 10 == 0 or i == (steps or 0) - 1):  # a read waits for the GPU
                     running = self._named(float(total_loss) / seen, total_values / seen, seen)
                     bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
                 if self.stop_training:  # a callback stopped it inside the epoch (TerminateOnNaN)
-                    steps = i + 1
                     break
+            bar.close()
+            steps = done
+            if streamed:
+                xt.end_epoch()
             # the processes' sums are averaged before the values are made from them (counts add up)
             mean_loss, *states = distributed.mean_over_ranks(float(total_loss) / seen,
                                                              *_flat(total_values / seen))
             logs = dict(sorted(self._named(mean_loss, states, seen * distributed.world_size()).items()))
             if val is not None and (epoch + 1) % validation_freq == 0:
-                x_val, y_val, w_val = val
-                val_results = self._evaluate_tensors(x_val, y_val, validation_batch_size or batch_size, w_val)
+                if isinstance(val, batch_source.Stream):
+                    val_results = self._evaluate_batches(self._stream_batches(val, None))
+                    val.end_epoch()
+                else:
+                    x_val, y_val, w_val = val
+                    val_results = self._evaluate_tensors(x_val, y_val, validation_batch_size or batch_size,
+                                                         w_val)
                 named = self._named(val_results["loss"], val_results["values"], val_results["rows"])
                 logs.update((f"val_{k}", v) for k, v in sorted(named.items()))
             if verbose:
@@ -540,6 +629,68 @@ class Trainer:
         self.history = history
         return history
 
+    # Keras 2's names for fit / evaluate / predict of a generator (workers and the queue: its
+    # parallel loading, taken and not needed here)
+    def fit_generator(self, generator: Any, steps_per_epoch: int | None = None, epochs: int = 1,
+                      verbose: int = 1, callbacks: Any = None, validation_data: Any = None,
+                      validation_steps: int | None = None, validation_freq: int = 1, class_weight: Any = None,
+                      max_queue_size: int = 10, workers: int = 1, use_multiprocessing: bool = False,
+                      shuffle: bool = True, initial_epoch: int = 0) -> History:
+        return self.fit(generator, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                        validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
+                        initial_epoch=initial_epoch, validation_freq=validation_freq,
+                        steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
+
+    def evaluate_generator(self, generator: Any, steps: int | None = None, callbacks: Any = None,
+                           max_queue_size: int = 10, workers: int = 1, use_multiprocessing: bool = False,
+                           verbose: int = 0) -> list[float] | float:
+        return self.evaluate(generator, steps=steps, verbose=verbose)
+
+    def predict_generator(self, generator: Any, steps: int | None = None, callbacks: Any = None,
+                          max_queue_size: int = 10, workers: int = 1, use_multiprocessing: bool = False,
+                          verbose: int = 0) -> np.ndarray | list[np.ndarray]:
+        return self.predict(generator, steps=steps, verbose=verbose)
+
+    def _stream_of(self, x: Any, steps: int | None, what: str, **not_given: Any) -> batch_source.Stream:
+        for name, value in not_given.items():
+            if value is not None:
+                raise ConfigError(f"{what}: with a PyDataset, a generator or a DataLoader, {name} comes from "
+                                  "its batches; give the batches alone")
+        if self.is_ensemble:
+            raise ConfigError(f"{what}: an ensemble takes arrays, not batches read one at a time")
+        return batch_source.Stream(x, steps, what)
+
+    def _predict_stream(self, stream: batch_source.Stream, verbose: int) -> np.ndarray | list[np.ndarray]:
+        """predict over batches read one at a time (their labels, if any, unused), as Keras's."""
+        if not self.built:
+            first = self._to_tensors(stream.first()[0], None)[0]
+            self.build((None, *first.shape[1:]))
+        self._place()
+        self.eval()
+        parts: list[list[torch.Tensor]] = []
+        several = False
+        with torch.inference_mode():
+            for x, _, _ in tqdm(stream.epoch(), total=stream.length, disable=not verbose, desc="predict"):
+                pred = self._outputs(self._on_device(self._to_tensors(x, None)[0]))
+                several = isinstance(pred, list)
+                parts.append([p.cpu() for p in (pred if several else [pred])])
+        stream.end_epoch()
+        outs = [torch.cat(column).numpy() for column in zip(*parts)]
+        return outs if several else outs[0]
+
+    def _array_batches(self, xt: Batch, yt: Any, wt: Any, batch_size: int,
+                       shuffle: bool) -> list[tuple[Batch, Any, Any]]:
+        """An epoch's batches of arrays: (inputs, labels, sample weights) of each, this process's
+        rows of it under torchrun (the rows are gathered as the batch is taken)."""
+        return _LazyBatches(xt, yt, wt, self._batches(xt, batch_size, shuffle))
+
+    def _stream_batches(self, stream: batch_source.Stream,
+                        class_weight: Any) -> Iterator[tuple[Batch, Any, Any]]:
+        """An epoch's batches read one at a time, as tensors."""
+        for x, y, w in stream.epoch():
+            xb, yb = self._to_tensors(x, y)
+            yield xb, yb, self._sample_weights(w, class_weight, yb, _count(xb))
+
     def _named(self, loss: float, values: Any, rows: int) -> dict[str, float]:
         """{"loss": loss, and each value a step gives after it by its log name}."""
         return {"loss": loss, **dict(zip(self._log_names(), self._values(values, rows)))}
@@ -551,30 +702,43 @@ class Trainer:
             pred = torch.from_numpy(self.predict(xt, batch_size))
             return {"loss": float(self._loss_fn(yt, pred, wt)),
                     "values": [float(self._accuracy_fn(yt, pred))], "rows": _count(xt)}
+        return self._evaluate_batches((_take(xt, rows, width), _take(yt, rows), _take(wt, rows))
+                                      for rows, width in self._batches(xt, batch_size))
+
+    def _evaluate_batches(self, batches: Any) -> dict[str, Any]:
+        """{"loss", "values", "rows"} over (inputs, labels, sample weights) batches."""
         self.eval()
         loss_sum = values_sum = 0.0
+        n = 0
         with torch.inference_mode():
-            for rows, width in self._batches(xt, batch_size):
-                x_rows = _take(xt, rows, width)
-                loss, values = self._batch_metrics(*map(self._on_device, (x_rows, _take(yt, rows))),
-                                                   wb=self._on_device(_take(wt, rows)))
-                n = _count(x_rows)
-                loss_sum += loss.double() * n  # read once, at the end
-                values_sum += values.double() * n
-        n = _count(xt)
+            for xb, yb, wb in batches:
+                loss, values = self._batch_metrics(*map(self._on_device, (xb, yb)), wb=self._on_device(wb))
+                rows = _count(xb)
+                loss_sum += loss.double() * rows  # read once, at the end
+                values_sum += values.double() * rows
+                n += rows
+        if n == 0:
+            raise DataError("evaluate got no samples")
         return {"loss": float(loss_sum) / n, "values": _flat(values_sum / n), "rows": n}
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 1,
-                 sample_weight: Any = None, return_dict: bool = False,
+                 sample_weight: Any = None, return_dict: bool = False, steps: int | None = None,
                  **unsupported: Any) -> list[float] | float | dict[str, float]:
         arguments.refuse("evaluate", unsupported)
         self._require_compiled()
         keep_denormals_flushed()
-        x, y, batch_size = _from_dataset(x, y, batch_size, "evaluate")
-        xt, yt = self._to_tensors(x, y)
-        wt = self._sample_weights(sample_weight, None, yt, _count(xt))
-        self._ensure_ready(xt)
-        results = self._evaluate_tensors(xt, yt, batch_size, wt)
+        if batch_source.is_stream(x):
+            stream = self._stream_of(x, steps, "evaluate", y=y, sample_weight=sample_weight)
+            self._ensure_ready(self._to_tensors(*stream.first()[:2])[0])
+            results = self._evaluate_batches(self._stream_batches(stream, None))
+            stream.end_epoch()
+        else:
+            _no_steps(steps, "evaluate")
+            x, y, batch_size = _from_dataset(x, y, batch_size, "evaluate")
+            xt, yt = self._to_tensors(x, y)
+            wt = self._sample_weights(sample_weight, None, yt, _count(xt))
+            self._ensure_ready(xt)
+            results = self._evaluate_tensors(xt, yt, batch_size, wt)
         named = self._named(results["loss"], results["values"], results["rows"])
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in named.items()))
@@ -582,12 +746,15 @@ class Trainer:
             return dict(sorted(named.items()))
         return self._results(results["loss"], results["values"], results["rows"])
 
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0,
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0, steps: int | None = None,
                 **unsupported: Any) -> np.ndarray | list[np.ndarray]:
         """Model outputs for x, in batches, with no autograd and dropout off (a list of arrays for
         a model of several outputs, as Keras gives)."""
         arguments.refuse("predict", unsupported)
         keep_denormals_flushed()
+        if batch_source.is_stream(x):
+            return self._predict_stream(self._stream_of(x, steps, "predict"), verbose)
+        _no_steps(steps, "predict")
         x, _, batch_size = _from_dataset(x, None, batch_size, "predict", labels=False)
         xt, _ = self._to_tensors(x, None)
         if not self.built:

@@ -1,0 +1,155 @@
+"""fit / evaluate / predict of batches read one at a time, against real Keras 3 (PyTorch backend):
+a `keras.utils.PyDataset` (Keras 2's `Sequence`), a Python generator with `steps_per_epoch`, a
+torch DataLoader; Keras 2's `fit_generator` & co.; and the one-line refusals around them."""
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+import textrnn
+from textrnn.errors import ConfigError, DataError
+
+RNG = np.random.default_rng(0)
+X = RNG.integers(1, 40, (45, 12))
+Y = (X[:, -1] > 20).astype("float32")
+W = RNG.uniform(0.5, 2.0, len(X)).astype("float32")
+
+
+def _model(lib):
+    L = lib.layers
+    model = lib.Sequential([lib.Input((12,), dtype="int32"), L.Embedding(40, 8), L.LSTM(6),
+                            L.Dense(1, activation="sigmoid")])
+    model.compile(lib.optimizers.Adam(0.02), "binary_crossentropy", metrics=["acc"])
+    return model
+
+
+def _pair():
+    keras.utils.set_random_seed(0)
+    theirs, ours = _model(keras), _model(textrnn)
+    ours.set_weights(theirs.get_weights())
+    return theirs, ours
+
+
+def batches_class(lib, weighted=False):
+    """A PyDataset of fixed batches, as Keras's guide writes one; it counts its epochs."""
+    class Batches(lib.utils.PyDataset):
+        def __init__(self, x, y, batch_size, **kwargs):
+            super().__init__(**kwargs)
+            self.x, self.y, self.batch_size, self.epochs_ended, self.read = x, y, batch_size, 0, []
+
+        def __len__(self):
+            return int(np.ceil(len(self.x) / self.batch_size))
+
+        def __getitem__(self, index):
+            self.read.append(index)
+            rows = slice(index * self.batch_size, (index + 1) * self.batch_size)
+            weights = W[:len(self.x)][rows]
+            return (self.x[rows], self.y[rows], weights) if weighted else (self.x[rows], self.y[rows])
+
+        def on_epoch_end(self):
+            self.epochs_ended += 1
+
+    return Batches
+
+
+def _close(ours, theirs):
+    assert sorted(ours) == sorted(theirs)
+    for name, values in theirs.items():
+        np.testing.assert_allclose(ours[name], values, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_pydataset_trains_validates_and_predicts_as_kerass(weighted):
+    theirs, ours = _pair()
+    histories, datasets = [], []
+    for model, lib in ((theirs, keras), (ours, textrnn)):
+        Batches = batches_class(lib, weighted)
+        train, val = Batches(X[:36], Y[:36], 8), Batches(X[36:], Y[36:], 4)
+        histories.append(model.fit(train, epochs=2, shuffle=False, validation_data=val, verbose=0).history)
+        datasets.append(train)
+    _close(histories[1], histories[0])
+    assert datasets[1].epochs_ended == 2  # on_epoch_end after each epoch
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    np.testing.assert_allclose(ours.evaluate(batches_class(textrnn)(X, Y, 10), verbose=0),
+                               theirs.evaluate(batches_class(keras)(X, Y, 10), verbose=0), rtol=1e-4)
+    np.testing.assert_allclose(ours.predict(batches_class(textrnn)(X, Y, 10), verbose=0),
+                               theirs.predict(batches_class(keras)(X, Y, 10), verbose=0), atol=1e-5)
+
+
+def test_a_pydataset_is_shuffled_by_batch_each_epoch():
+    ours = _model(textrnn)
+    train = batches_class(textrnn)(X, Y, 5)
+    ours.fit(train, epochs=2, verbose=0)
+    first, second = train.read[-18:-9], train.read[-9:]
+    assert sorted(first) == sorted(second) == list(range(9)) and first != second
+
+
+def _endless(x, y, batch_size):
+    while True:
+        for start in range(0, len(x), batch_size):
+            yield x[start:start + batch_size], y[start:start + batch_size]
+
+
+def test_a_generator_with_steps_per_epoch_trains_as_kerass():
+    theirs, ours = _pair()
+    histories = [model.fit(_endless(X[:36], Y[:36], 8), steps_per_epoch=7, epochs=2, verbose=0,
+                           validation_data=_endless(X[36:], Y[36:], 9), validation_steps=1).history
+                 for model in (theirs, ours)]  # (7 batches an epoch: the generator runs on across epochs)
+    _close(histories[1], histories[0])
+    np.testing.assert_allclose(ours.evaluate(_endless(X, Y, 10), steps=5, verbose=0),
+                               theirs.evaluate(_endless(X, Y, 10), steps=5, verbose=0), rtol=1e-4)
+    np.testing.assert_allclose(ours.predict(_endless(X, Y, 10), steps=3, verbose=0),
+                               theirs.predict(_endless(X, Y, 10), steps=3, verbose=0), atol=1e-5)
+
+
+def test_a_torch_dataloader_trains_as_kerass():
+    theirs, ours = _pair()
+    rows = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(Y))
+    loader = torch.utils.data.DataLoader(rows, batch_size=8)
+    _close(ours.fit(loader, epochs=2, verbose=0).history, theirs.fit(loader, epochs=2, verbose=0).history)
+    np.testing.assert_allclose(ours.predict(loader, verbose=0), theirs.predict(loader, verbose=0), atol=1e-5)
+
+
+def test_class_weight_weighs_batches_read_one_at_a_time_as_kerass():
+    theirs, ours = _pair()
+    histories = [model.fit(batches_class(lib)(X, Y, 8), class_weight={0: 1.0, 1: 3.0}, epochs=2,
+                           shuffle=False, verbose=0).history
+                 for model, lib in ((theirs, keras), (ours, textrnn))]
+    _close(histories[1], histories[0])
+
+
+def test_keras2s_generator_methods_train_as_fit_does():
+    _, ours = _pair()
+    _, again = _pair()
+    kept = ours.fit_generator(_endless(X, Y, 9), steps_per_epoch=5, epochs=2, verbose=0, workers=4,
+                              use_multiprocessing=True).history
+    _close(kept, again.fit(_endless(X, Y, 9), steps_per_epoch=5, epochs=2, verbose=0).history)
+    assert ours.evaluate_generator(_endless(X, Y, 9), steps=5) == again.evaluate(X, Y, batch_size=9,
+                                                                                 verbose=0)
+    np.testing.assert_allclose(ours.predict_generator(_endless(X, Y, 9), steps=5),
+                               again.predict(X, verbose=0), atol=1e-6)
+
+
+def test_what_does_not_fit_batches_read_one_at_a_time_is_refused_in_one_line():
+    model = _model(textrnn)
+
+    def finite():
+        yield X[:8], Y[:8]
+        yield X[8:16], Y[8:16]
+
+    with pytest.raises(DataError, match="ran out of batches after 0 of this epoch's 2"):
+        model.fit(finite(), steps_per_epoch=2, epochs=2, verbose=0)  # (Keras: "Your input ran out of data")
+    with pytest.raises(ConfigError, match="y comes from its batches"):
+        model.fit(_endless(X, Y, 8), Y, steps_per_epoch=2, verbose=0)
+    with pytest.raises(ConfigError, match="validation_split needs arrays"):
+        model.fit(_endless(X, Y, 8), steps_per_epoch=2, validation_split=0.2, verbose=0)
+    with pytest.raises(ConfigError, match="steps_per_epoch / validation_steps count the batches"):
+        model.fit(X, Y, steps_per_epoch=2, verbose=0)
+    with pytest.raises(ConfigError, match="steps must be a whole number >= 1"):
+        model.evaluate(_endless(X, Y, 8), steps=0, verbose=0)
+    with pytest.raises(DataError, match="the generator gave no batch"):
+        model.fit(iter([]), verbose=0)
+    with pytest.raises(ConfigError, match="workers= is not supported"):
+        model.fit(X, Y, workers=4, verbose=0)
