@@ -153,3 +153,24 @@ def test_what_does_not_fit_batches_read_one_at_a_time_is_refused_in_one_line():
         model.fit(iter([]), verbose=0)
     with pytest.raises(ConfigError, match="workers= is not supported"):
         model.fit(X, Y, workers=4, verbose=0)
+
+
+def test_keras2s_predict_classes_predict_proba_and_metrics_names():
+    """Keras 2's Sequential methods, common in older published code (gone from Keras since
+    TensorFlow 2.6; Keras 3's metrics_names says "compile_metrics" for them all)."""
+    _, ours = _pair()
+    probs = ours.predict(X, verbose=0)
+    np.testing.assert_array_equal(ours.predict_classes(X), (probs > 0.5).astype("int32"))
+    np.testing.assert_array_equal(ours.predict_proba(X), probs)
+    scores = ours.evaluate(X, Y, verbose=0)
+    assert ours.metrics_names == ["loss", "acc"] and len(scores) == 2
+    assert dict(zip(ours.metrics_names, scores)) == ours.evaluate(X, Y, verbose=0, return_dict=True)
+    L = textrnn.layers
+    three = textrnn.Sequential([textrnn.Input((12,), dtype="int32"), L.Embedding(40, 8), L.GRU(4),
+                                L.Dense(3, activation="softmax")])
+    three.compile("adam", "categorical_crossentropy", metrics=["acc", textrnn.metrics.AUC()])
+    np.testing.assert_array_equal(three.predict_classes(X), three.predict(X, verbose=0).argmax(-1))
+    labels = textrnn.utils.to_categorical(X[:, 0] % 3, 3)
+    scores = three.evaluate(X, labels, verbose=0)
+    assert len(three.metrics_names) == len(scores) == 3
+    assert dict(zip(three.metrics_names, scores)) == three.evaluate(X, labels, verbose=0, return_dict=True)

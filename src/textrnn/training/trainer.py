@@ -651,6 +651,28 @@ class Trainer:
                           verbose: int = 0) -> np.ndarray | list[np.ndarray]:
         return self.predict(generator, steps=steps, verbose=verbose)
 
+    def predict_classes(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """Keras 2's (gone since TensorFlow 2.6): each row's class, the index of its largest output,
+        or for one sigmoid output 1 above 0.5 (int32, shape (rows, 1))."""
+        probs = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if probs.shape[-1] > 1:
+            return probs.argmax(axis=-1)
+        return (probs > 0.5).astype("int32")
+
+    def predict_proba(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """Keras 2's name for predict of a model whose outputs are probabilities."""
+        return self.predict(x, batch_size=batch_size, verbose=verbose)
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """The names of evaluate()'s values, in its order ("loss" first), as Keras 2 gave them and as
+        code that zips them with evaluate's list expects (Keras 3 gives "loss", "compile_metrics")."""
+        if not self.compiled:
+            return []
+        names = ["loss", *self._log_names()]
+        first = self._objective.listed_first if self._objective is not None else ["loss", self._metric_name]
+        return [n for n in first if n in names] + sorted(n for n in set(names) if n not in first)
+
     def _stream_of(self, x: Any, steps: int | None, what: str, **not_given: Any) -> batch_source.Stream:
         for name, value in not_given.items():
             if value is not None:
