@@ -537,8 +537,6 @@ class Trainer:
         if _count(xt) == 0:
             raise DataError("fit got no training samples")
         self._ensure_ready(xt)
-        if streamed:
-            xt = data  # (what the epochs read)
 
         history = History()
         callbacks = [*(callbacks or []), history]  # last, as Keras: it records what the others log
@@ -563,8 +561,8 @@ class Trainer:
             for cb in callbacks:
                 cb.on_epoch_begin(epoch, {})
             if streamed:
-                batches = self._stream_batches(xt, class_weight)
-                steps = xt.length
+                batches = self._stream_batches(data, class_weight)
+                steps = data.length
             else:
                 batches = self._array_batches(xt, yt, wt, batch_size, shuffle)
                 steps = len(batches) if self.length_buckets else steps  # buckets: more, smaller batches
@@ -598,7 +596,7 @@ class Trainer:
             bar.close()
             steps = done
             if streamed:
-                xt.end_epoch()
+                data.end_epoch()
             # the processes' sums are averaged before the values are made from them (counts add up)
             mean_loss, *states = distributed.mean_over_ranks(float(total_loss) / seen,
                                                              *_flat(total_values / seen))
