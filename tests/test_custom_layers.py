@@ -9,6 +9,7 @@ import pytest
 import textrnn
 from textrnn import backend as K
 from textrnn.errors import ConfigError
+from twins import twins
 
 RNG = np.random.default_rng(0)
 T = 10
@@ -62,14 +63,6 @@ def _lstm_with(lib, layer):
                            L.LSTM(6, return_sequences=True), layer, L.Dense(1, activation="sigmoid")])
 
 
-def _pair(make):
-    keras.utils.set_random_seed(0)
-    theirs, ours = make(keras), make(textrnn)
-    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
-    ours.set_weights(theirs.get_weights())
-    return theirs, ours
-
-
 def _train_both(theirs, ours, epochs=2):
     for model, lib in ((theirs, keras), (ours, textrnn)):
         model.compile(lib.optimizers.Adam(0.02), "binary_crossentropy", metrics=["acc"])
@@ -82,7 +75,7 @@ def _train_both(theirs, ours, epochs=2):
 
 @pytest.mark.parametrize("with_shape", [True, False])
 def test_a_published_attention_layer_trains_as_kerass(tmp_path, with_shape):
-    theirs, ours = _pair(lambda lib: _lstm_with(lib, attention_layer(lib, with_shape)()))
+    theirs, ours = twins(lambda lib: _lstm_with(lib, attention_layer(lib, with_shape)()))
     np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
     summaries = []
     for model in (theirs, ours):
@@ -133,7 +126,7 @@ def test_a_layer_of_ones_own_gets_the_mask_and_drops_it_as_kerass():
                                L.LSTM(6, return_sequences=True), masked_mean(lib)(),
                                L.Dense(1, activation="sigmoid")])
 
-    theirs, ours = _pair(make)
+    theirs, ours = twins(make)
     np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
     _train_both(theirs, ours)
 
@@ -146,7 +139,7 @@ def test_a_layer_of_ones_own_gets_the_mask_and_drops_it_as_kerass():
         return lib.Sequential([lib.Input((T,), dtype="int32"), L.Embedding(40, 8, mask_zero=True), Double(),
                                L.GlobalAveragePooling1D(), L.Dense(1, activation="sigmoid")])
 
-    theirs, ours = _pair(passes)
+    theirs, ours = twins(passes)
     np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
 
 
@@ -169,7 +162,7 @@ def test_weights_that_do_not_train_and_regularized_ones_are_kerass():
         return lib.Sequential([lib.Input((T,), dtype="int32"), L.Embedding(40, 8), L.GRU(6), Scaled(),
                                L.Dense(1, activation="sigmoid")])
 
-    theirs, ours = _pair(make)
+    theirs, ours = twins(make)
     assert len(ours.trainable_weights) == len(theirs.trainable_weights)
     assert len(ours.non_trainable_weights) == len(theirs.non_trainable_weights) == 1
     _train_both(theirs, ours)
@@ -255,7 +248,7 @@ def scorer_layer(lib):
 
 
 def test_a_layer_holding_keras_layers_counts_and_trains_their_weights_as_kerass(tmp_path):
-    theirs, ours = _pair(lambda lib: _lstm_with(lib, scorer_layer(lib)(5)))
+    theirs, ours = twins(lambda lib: _lstm_with(lib, scorer_layer(lib)(5)))
     assert ours.count_params() == theirs.count_params() == 729
     np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
     _train_both(theirs, ours)

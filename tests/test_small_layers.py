@@ -10,6 +10,7 @@ import torch
 
 import textrnn
 from textrnn.errors import ConfigError
+from twins import twins
 
 RNG = np.random.default_rng(0)
 T = 12
@@ -101,14 +102,6 @@ def attention_by_hand(lib, mask_zero=False):
     return lib.Model(inputs, L.Dense(1, activation="sigmoid")(rep))
 
 
-def _pair(make):
-    keras.utils.set_random_seed(0)
-    theirs, ours = make(keras), make(textrnn)
-    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
-    ours.set_weights(theirs.get_weights())
-    return theirs, ours
-
-
 def _params_lines(model):
     lines = []
     model.summary(print_fn=lines.append)
@@ -117,7 +110,7 @@ def _params_lines(model):
 
 @pytest.mark.parametrize("mask_zero", [False, True])
 def test_the_published_attention_by_hand_trains_as_kerass(tmp_path, mask_zero):
-    theirs, ours = _pair(lambda lib: attention_by_hand(lib, mask_zero))
+    theirs, ours = twins(lambda lib: attention_by_hand(lib, mask_zero))
     np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
     assert _params_lines(ours) == _params_lines(theirs)
     for model, lib in ((theirs, keras), (ours, textrnn)):
@@ -194,7 +187,7 @@ def attention_without_lambda(lib):
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_the_reshaping_and_activation_layers_cross_keras_files_both_ways(tmp_path, suffix):
-    theirs, ours = _pair(attention_without_lambda)
+    theirs, ours = twins(attention_without_lambda)
     want = theirs.predict(X, verbose=0)
     np.testing.assert_allclose(ours.predict(X, verbose=0), want, atol=1e-5)
     theirs.save(tmp_path / f"theirs{suffix}")

@@ -8,6 +8,7 @@ import pytest
 
 import textrnn
 from textrnn.errors import ConfigError
+from twins import twins
 
 RNG = np.random.default_rng(0)
 T, VOCAB = 12, 50
@@ -64,16 +65,8 @@ def transformer_classifier(lib, rate=0.0):
     return lib.Model(inputs=inputs, outputs=outputs)
 
 
-def _pair(make):
-    keras.utils.set_random_seed(0)
-    theirs, ours = make(keras), make(textrnn)
-    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
-    ours.set_weights(theirs.get_weights())
-    return theirs, ours
-
-
 def test_kerasios_transformer_classifier_is_kerass():
-    theirs, ours = _pair(transformer_classifier)
+    theirs, ours = twins(transformer_classifier)
     assert ours.count_params() == theirs.count_params()
     np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
     for model, lib in ((theirs, keras), (ours, textrnn)):
@@ -83,7 +76,7 @@ def test_kerasios_transformer_classifier_is_kerass():
     np.testing.assert_allclose(history[1], history[0], rtol=1e-4)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-4)
-    with_dropout = _pair(lambda lib: transformer_classifier(lib, rate=0.1))  # dropout only in training
+    with_dropout = twins(lambda lib: transformer_classifier(lib, rate=0.1))  # dropout only in training
     np.testing.assert_allclose(with_dropout[1].predict(X, verbose=0), with_dropout[0].predict(X, verbose=0),
                                atol=1e-5)
 
@@ -101,7 +94,7 @@ def _graph(lib, causal_key=False):
 
 @pytest.mark.parametrize("with_key", [False, True])
 def test_multi_head_attention_in_a_model_graph_takes_the_masks_as_kerass(with_key):
-    theirs, ours = _pair(lambda lib: _graph(lib, with_key))
+    theirs, ours = twins(lambda lib: _graph(lib, with_key))
     np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
     for model, lib in ((theirs, keras), (ours, textrnn)):
         model.compile(lib.optimizers.RMSprop(0.01), "binary_crossentropy")
