@@ -174,3 +174,11 @@ def test_keras2s_predict_classes_predict_proba_and_metrics_names():
     scores = three.evaluate(X, labels, verbose=0)
     assert len(three.metrics_names) == len(scores) == 3
     assert dict(zip(three.metrics_names, scores)) == three.evaluate(X, labels, verbose=0, return_dict=True)
+
+
+def test_batches_read_one_at_a_time_validate_on_arrays_as_kerass():
+    theirs, ours = _pair()
+    histories = [model.fit(batches_class(lib)(X[:36], Y[:36], 8), epochs=2, shuffle=False, verbose=0,
+                           validation_data=(X[36:], Y[36:])).history
+                 for model, lib in ((theirs, keras), (ours, textrnn))]
+    _close(histories[1], histories[0])

@@ -145,6 +145,10 @@ def restore_optimizer_arrays(model: Sequential, arrays: list[np.ndarray], source
             optimizer.state[weight] = state
 
 
+# Keras's LossScaleOptimizer's own variables, before its inner optimizer's
+LOSS_SCALE_VARIABLES = ("iteration", "learning_rate", "step_counter", "dynamic_scale")
+
+
 def loss_scale_arrays(model: Sequential) -> list[np.ndarray] | None:
     """A LossScaleOptimizer's own variables for a mixed_float16 model (None under other policies):
     step count and rate (Keras keeps them on the inner optimizer), step counter, scale."""
@@ -158,7 +162,8 @@ def loss_scale_arrays(model: Sequential) -> list[np.ndarray] | None:
 
 def restore_loss_scale(model: Sequential, arrays: list[np.ndarray], source: str) -> None:
     """Keras's LossScaleOptimizer state into the model's loss scaling (a mixed_float16 model's)."""
-    if len(arrays) < 4 or any(np.asarray(a).shape != () for a in arrays[:4]):
+    count = len(LOSS_SCALE_VARIABLES)
+    if len(arrays) < count or any(np.asarray(a).shape != () for a in arrays[:count]):
         raise DataError(f"{source}: the LossScaleOptimizer's variables are not its step counter and scale")
     scaler = model.loss_scaler()
     if scaler is not None:

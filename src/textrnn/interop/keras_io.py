@@ -34,6 +34,7 @@ from textrnn.backend.dtype_policy import policy_name
 from textrnn.errors import ConfigError, DataError
 from textrnn.interop import keras_h5
 from textrnn.interop.keras_compile import (
+    LOSS_SCALE_VARIABLES,
     compile_config,
     compile_from_config,
     loss_scale_arrays,
@@ -378,7 +379,7 @@ def save_legacy_model(model: Sequential, path: str | Path) -> None:
 def save_legacy_weights(model: Sequential, path: str | Path) -> None:
     """Keras 2's `model.save_weights("weights.h5")`: the layers' weights in the legacy layout,
     which Keras 2's and Keras 3's `load_weights` read (by layer order)."""
-    keras_model_config(model)  # (refuses, in one line, a layer Keras's files do not hold here)
+    _refuse_unwritten_layers(model)
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
         keras_h5.write_weights(h5, _named_weights(model), KERAS_VERSION)
@@ -420,8 +421,7 @@ def _named_optimizer(model: Sequential, name: str) -> keras_h5.Named:
     named = [(f"{name}/{n}", array) for n, array in zip(names, arrays)]
     scale = loss_scale_arrays(model)
     if scale is not None:
-        named = [(f"loss_scale_optimizer/{n}", array) for n, array in zip(
-            ("iteration", "learning_rate", "step_counter", "dynamic_scale"), scale)] + named
+        named = [(f"loss_scale_optimizer/{n}", a) for n, a in zip(LOSS_SCALE_VARIABLES, scale)] + named
     return named
 
 
@@ -480,11 +480,11 @@ def _load_legacy_model(path: Path) -> Sequential:
             training = keras_h5.json_attribute(h5, "training_config", source)
             arrays = keras_h5.optimizer_weights(h5)
             compiled = compile_from_config(model, keras_h5.compile_config_of(training))
-            scaled = compiled and arrays is not None and model.loss_scaler() is not None and \
-                len(arrays) == 4 + optimizer_variable_count(model)  # a LossScaleOptimizer's first
-            if scaled:
-                restore_loss_scale(model, arrays[:4], source)
-                arrays = arrays[4:]
+            scale = len(LOSS_SCALE_VARIABLES)  # a LossScaleOptimizer's variables come first
+            if compiled and arrays is not None and model.loss_scaler() is not None and \
+                    len(arrays) == scale + optimizer_variable_count(model):
+                restore_loss_scale(model, arrays[:scale], source)
+                arrays = arrays[scale:]
             if compiled and arrays is not None and _optimizer_fits(model, arrays, source):
                 restore_optimizer_arrays(model, arrays, source)
     except OSError as exc:
@@ -621,17 +621,22 @@ def save_keras_model(model: Sequential, path: str | Path) -> None:
     atomic_write_bytes(path, zip_buffer.getvalue())
 
 
+def _refuse_unwritten_layers(model: Sequential) -> None:
+    """One line for the first layer Keras's files do not hold here."""
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind not in _FIELDS and kind not in ("Bidirectional", "InputLayer"):
+            raise ConfigError(f"layer {layer.name!r} ({kind}) is not one of the Keras layers a .keras file "
+                              f"holds here ({', '.join(SUPPORTED)}); save the model as a textrnn folder")
+
+
 def keras_model_config(model: Sequential) -> dict[str, Any]:
     """The model as Keras serialises it (a `.keras` file's config.json, `model.to_json()`)."""
     from textrnn.models import Model
 
     if not model.built:
         raise ConfigError("cannot describe a model that is not built yet (its input shape is unknown)")
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind not in _FIELDS and kind not in ("Bidirectional", "InputLayer"):
-            raise ConfigError(f"layer {layer.name!r} ({kind}) is not one of the Keras layers a .keras file "
-                              f"holds here ({', '.join(SUPPORTED)}); save the model as a textrnn folder")
+    _refuse_unwritten_layers(model)
     if isinstance(model, Model):
         config = _functional_config(model)
     else:

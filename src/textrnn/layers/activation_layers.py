@@ -69,7 +69,7 @@ class ELU(Layer):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         self.ensure_built(x)
-        return torch.where(x > 0, x, self.alpha * torch.expm1(x))
+        return torch.nn.functional.elu(x, self.alpha)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "alpha": self.alpha}

@@ -50,14 +50,13 @@ def is_stream(x: Any) -> bool:
 
 
 def _standardize(batch: Any, what: str, index: int) -> Batch:
-    if isinstance(batch, (tuple, list)) and not isinstance(batch, torch.Tensor) and len(batch) in (1, 2, 3) \
-            and not _is_row_list(batch):
-        x, y, w = (*batch, None, None)[:3]
-        return x, y, w
-    if isinstance(batch, (tuple, list)) and len(batch) > 3 and not _is_row_list(batch):
+    if not isinstance(batch, (tuple, list)) or _is_row_list(batch):
+        return batch, None, None
+    if not 1 <= len(batch) <= 3:
         raise DataError(f"{what}: batch {index} is a tuple of {len(batch)}; a batch is x, (x, y) or "
                         "(x, y, sample_weight)")
-    return batch, None, None
+    x, y, w = (*batch, None, None)[:3]
+    return x, y, w
 
 
 def _is_row_list(batch: Any) -> bool:

@@ -418,9 +418,13 @@ class Trainer:
         order (Trainer._flatten_metrics_in_order: the names it lists first, then the rest by name;
         a name listed twice is given twice, as Keras gives it)."""
         named = self._named(loss, values, rows)
-        first = self._objective.listed_first if self._objective is not None else ["loss", self._metric_name]
-        result = [named[n] for n in first if n in named] + [named[k] for k in sorted(named) if k not in first]
+        result = [named[n] for n in self._evaluate_order(named)]
         return result if len(result) > 1 else result[0]
+
+    def _evaluate_order(self, names: Any) -> list[str]:
+        """`names` in the order of evaluate's list (Keras's Trainer._flatten_metrics_in_order)."""
+        first = self._objective.listed_first if self._objective is not None else ["loss", self._metric_name]
+        return [n for n in first if n in names] + [n for n in sorted(set(names)) if n not in first]
 
     def _batches(self, xt: torch.Tensor | list[torch.Tensor], batch_size: int,
                  shuffle: bool = False) -> list[tuple[torch.Tensor, int | None]]:
@@ -467,37 +471,27 @@ class Trainer:
         self._require_compiled()
         keep_denormals_flushed()
         if batch_source.is_stream(x):
-            return self._fit_stream(x, y, epochs, verbose, callbacks, validation_split, validation_data,
-                                    shuffle, class_weight, sample_weight, initial_epoch, validation_freq,
-                                    steps_per_epoch, validation_steps)
-        if steps_per_epoch is not None or validation_steps is not None:
-            raise ConfigError("fit: steps_per_epoch / validation_steps count the batches of a PyDataset, a "
-                              "generator or a DataLoader; arrays are taken whole, in batches of batch_size")
-        x, y, batch_size = _from_dataset(x, y, batch_size, "fit")
-        xt, yt = self._to_tensors(x, y)
-        wt = self._sample_weights(sample_weight, class_weight, yt, _count(xt))
-        return self._fit_data((xt, yt, wt), batch_size, epochs, verbose, callbacks, validation_split,
-                              validation_data, shuffle, class_weight, initial_epoch, validation_batch_size,
-                              validation_freq, validation_steps)
-
-    def _fit_stream(self, x: Any, y: Any, epochs: int, verbose: int, callbacks: Any, validation_split: float,
-                    validation_data: Any, shuffle: bool, class_weight: Any, sample_weight: Any,
-                    initial_epoch: int, validation_freq: int, steps_per_epoch: int | None,
-                    validation_steps: int | None) -> History:
-        """fit of batches read one at a time, as Keras reads a PyDataset, a generator or a DataLoader."""
-        for given, name in ((y, "y"), (sample_weight, "sample_weight")):
-            if given is not None:
-                raise ConfigError(f"fit: with a PyDataset, a generator or a DataLoader, {name} comes from "
-                                  "its batches; give the batches alone")
-        if validation_split:
-            raise ConfigError("fit: validation_split needs arrays; with batches read one at a time, give "
-                              "validation_data")
-        if self.is_ensemble or distributed.active() or self.length_buckets:
-            raise ConfigError("fit: batches read one at a time train one network on one process without "
-                              "length buckets; give arrays")
-        stream = batch_source.Stream(x, steps_per_epoch, "fit", shuffle)
-        return self._fit_data(stream, 0, epochs, verbose, callbacks, 0.0, validation_data, shuffle,
-                              class_weight, initial_epoch, None, validation_freq, validation_steps)
+            if validation_split:
+                raise ConfigError("fit: validation_split needs arrays; with batches read one at a time, give "
+                                  "validation_data")
+            if distributed.active() or self.length_buckets:
+                raise ConfigError("fit: batches read one at a time train on one process without length "
+                                  "buckets; give arrays")
+            data: Any = self._stream_of(x, steps_per_epoch, "fit", shuffle, y=y, sample_weight=sample_weight)
+        else:
+            if steps_per_epoch is not None or validation_steps is not None:
+                raise ConfigError("fit: steps_per_epoch / validation_steps count the batches of a PyDataset, "
+                                  "a generator or a DataLoader; arrays are taken whole, in batches of "
+                                  "batch_size")
+            x, y, batch_size = _from_dataset(x, y, batch_size, "fit")
+            xt, yt = self._to_tensors(x, y)
+            wt = self._sample_weights(sample_weight, class_weight, yt, _count(xt))
+            data = (xt, yt, wt)
+        return self._fit_data(data, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                              callbacks=callbacks, validation_split=validation_split,
+                              validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
+                              initial_epoch=initial_epoch, validation_batch_size=validation_batch_size,
+                              validation_freq=validation_freq, validation_steps=validation_steps)
 
     def _fit_data(self, data: Any, batch_size: int, epochs: int, verbose: int, callbacks: Any,
                   validation_split: float, validation_data: Any, shuffle: bool, class_weight: Any,
@@ -665,20 +659,18 @@ class Trainer:
     def metrics_names(self) -> list[str]:
         """The names of evaluate()'s values, in its order ("loss" first), as Keras 2 gave them and as
         code that zips them with evaluate's list expects (Keras 3 gives "loss", "compile_metrics")."""
-        if not self.compiled:
-            return []
-        names = ["loss", *self._log_names()]
-        first = self._objective.listed_first if self._objective is not None else ["loss", self._metric_name]
-        return [n for n in first if n in names] + sorted(n for n in set(names) if n not in first)
+        return self._evaluate_order(["loss", *self._log_names()]) if self.compiled else []
 
-    def _stream_of(self, x: Any, steps: int | None, what: str, **not_given: Any) -> batch_source.Stream:
+    def _stream_of(self, x: Any, steps: int | None, what: str, shuffle: bool = False,
+                   **not_given: Any) -> batch_source.Stream:
+        """The Stream of `x`, refusing in one line what its batches give (`not_given`: y, ...)."""
         for name, value in not_given.items():
             if value is not None:
                 raise ConfigError(f"{what}: with a PyDataset, a generator or a DataLoader, {name} comes from "
                                   "its batches; give the batches alone")
         if self.is_ensemble:
             raise ConfigError(f"{what}: an ensemble takes arrays, not batches read one at a time")
-        return batch_source.Stream(x, steps, what)
+        return batch_source.Stream(x, steps, what, shuffle)
 
     def _predict_stream(self, stream: batch_source.Stream, verbose: int) -> np.ndarray | list[np.ndarray]:
         """predict over batches read one at a time (their labels, if any, unused), as Keras's."""
@@ -698,8 +690,7 @@ class Trainer:
         outs = [torch.cat(column).numpy() for column in zip(*parts)]
         return outs if several else outs[0]
 
-    def _array_batches(self, xt: Batch, yt: Any, wt: Any, batch_size: int,
-                       shuffle: bool) -> list[tuple[Batch, Any, Any]]:
+    def _array_batches(self, xt: Batch, yt: Any, wt: Any, batch_size: int, shuffle: bool) -> _LazyBatches:
         """An epoch's batches of arrays: (inputs, labels, sample weights) of each, this process's
         rows of it under torchrun (the rows are gathered as the batch is taken)."""
         return _LazyBatches(xt, yt, wt, self._batches(xt, batch_size, shuffle))
