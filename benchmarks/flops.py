@@ -20,7 +20,7 @@ import torch
 
 from textrnn.app import zoo
 from textrnn.layers import Bidirectional
-from textrnn.layers.recurrent import RNN
+from textrnn.layers.recurrent import Recurrent
 
 
 def gemm_peak(size: int = 2048, repeats: int = 10) -> float:
@@ -37,7 +37,7 @@ def step_flops(model, batch: int, steps: int) -> float:
     for layer in model.layers:
         cells = [layer.forward_layer, layer.backward_layer] if isinstance(layer, Bidirectional) else [layer]
         for cell in cells:
-            if isinstance(cell, RNN):
+            if isinstance(cell, Recurrent):
                 n, u = cell.kernel.shape[0], cell.units
                 total += 6 * cell.gates * batch * steps * u * (n + u)
     return total

@@ -44,6 +44,7 @@ from textrnn.interop.keras_compile import (
     restore_optimizer_arrays,
 )
 from textrnn.io_utils import atomic_write_bytes
+from textrnn.layers.recurrent import Recurrent
 from textrnn.models import Sequential
 from textrnn.naming import snake_case
 
@@ -272,7 +273,7 @@ def _weight_groups(layer: L.Layer, group: str) -> list[tuple[str, list[np.ndarra
     if isinstance(layer, L.Bidirectional):
         return [(f"{group}/forward_layer/cell/vars", layer.forward_layer.get_weights()),
                 (f"{group}/backward_layer/cell/vars", layer.backward_layer.get_weights())]
-    if isinstance(layer, L.RNN):
+    if isinstance(layer, Recurrent):
         return [(f"{group}/cell/vars", layer.get_weights())]
     return [(f"{group}/vars", layer.get_weights())]
 

@@ -26,8 +26,10 @@ from textrnn.layers.merging import (
 )
 from textrnn.layers.normalization import BatchNormalization, LayerNormalization
 from textrnn.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
-from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from textrnn.layers.recurrent import GRU, LSTM, SimpleRNN
+from textrnn.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
 from textrnn.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
+from textrnn.layers.rnn import RNN, StackedRNNCells
 from textrnn.layers.text_vectorization import TextVectorization
 from textrnn.layers.wrappers import Bidirectional, TimeDistributed
 
@@ -35,11 +37,12 @@ from textrnn.layers.wrappers import Bidirectional, TimeDistributed
 GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
 MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
 
-__all__ = ["Activation", "Add", "AdditiveAttention", "Attention", "Average", "AveragePooling1D",
-           "AvgPool1D", "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Dense",
-           "Dropout", "ELU", "Embedding", "Flatten", "GRU", "GlobalAveragePooling1D", "GlobalAvgPool1D",
-           "GlobalMaxPool1D", "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "Lambda", "Layer",
-           "LayerNormalization", "LeakyReLU", "Masking", "MaxPool1D", "MaxPooling1D", "Maximum", "Minimum",
-           "MultiHeadAttention", "Multiply", "PReLU", "Permute", "RNN", "ReLU", "RepeatVector", "Reshape",
-           "SimpleRNN", "Softmax", "SpatialDropout1D", "Subtract", "TextVectorization", "TimeDistributed",
-           "add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract"]
+__all__ = ["Activation", "Add", "AdditiveAttention", "Attention", "Average", "AveragePooling1D", "AvgPool1D",
+           "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Dense", "Dropout", "ELU",
+           "Embedding", "Flatten", "GRU", "GRUCell", "GlobalAveragePooling1D", "GlobalAvgPool1D",
+           "GlobalMaxPool1D", "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "LSTMCell", "Lambda",
+           "Layer", "LayerNormalization", "LeakyReLU", "Masking", "MaxPool1D", "MaxPooling1D", "Maximum",
+           "Minimum", "MultiHeadAttention", "Multiply", "PReLU", "Permute", "RNN", "ReLU", "RepeatVector",
+           "Reshape", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D", "StackedRNNCells",
+           "Subtract", "TextVectorization", "TimeDistributed", "add", "average", "concatenate", "maximum",
+           "minimum", "multiply", "subtract"]

@@ -1,61 +1,29 @@
-"""SimpleRNN, LSTM and GRU with Keras 3's weights, masking and dropout semantics.
-
-Weights are stored in Keras's layout (kernel (d, G*u), recurrent_kernel (u, G*u), bias) and mapped
-onto PyTorch's fused kernels at call time; the per-step `step` methods are the readable reference
-(and the path for recurrent dropout and for masks that are not plain padding).
+"""SimpleRNN, LSTM and GRU with Keras 3's weights, masking and dropout semantics: each is its
+cell's math (`recurrent_cells.py`) run over a sequence, by textrnn's compiled kernels where they
+apply (`backend.kernels`), else by `backend.sequence.run_sequence`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from textrnn.backend import kernels, sequence
 from textrnn.errors import ConfigError
-from textrnn.layers import activations, initializers
 from textrnn.layers.base import Layer, Shape
+from textrnn.layers.recurrent_cells import GRUGates, LSTMGates, SimpleRNNGates, sequence_output
 
 
-def dropout_masks(batch: int, dim: int, rate: float, count: int, like: torch.Tensor):
-    """Keras's dropout masks for RNNs: drawn once per batch, shared by all time steps,
-    values 0 or 1 / (1 - rate). Drawn from the CPU's generator whatever the device (they are
-    small), so a seed gives the same masks, and the same model, on the CPU and on a GPU."""
-    keep = 1.0 - rate
-    masks = [torch.bernoulli(torch.full((batch, dim), keep, dtype=like.dtype)) / keep for _ in range(count)]
-    return masks if like.device.type == "cpu" else [m.to(like.device) for m in masks]
+class Recurrent(Layer):
+    """Shared machinery of the recurrent layers, mixed with their cell's math (`*Gates`):
+    direction, masking, return_sequences / return_state, textrnn's kernels and token tables.
+    Each layer class gives `kernel_cell` and its kernels (`_run_own_kernel`, `_run_layer_kernel`)."""
 
-
-def _per_gate(h: torch.Tensor, weight: torch.Tensor, masks: Sequence[torch.Tensor] | None,
-              units: int) -> list[torch.Tensor]:
-    """h @ weight split by gate; with dropout masks, each gate sees its own masked copy of h."""
-    if masks is None:
-        return list(torch.split(h @ weight, units, dim=-1))
-    return [(h * m) @ weight[:, g * units:(g + 1) * units] for g, m in enumerate(masks)]
-
-
-class RNN(Layer):
-    """Shared machinery of the recurrent layers: weights, dropout masks, direction, masking,
-    return_sequences / return_state. Subclasses define `gates`, `state_count`, `step`,
-    `fused_cell` and `torch_weights`."""
-
-    regularizable = ("kernel", "recurrent", "bias")
-
-    gates = 1
-    state_count = 1
+    supports_masking = True
 
     def __init__(
         self,
-        units: int,
-        activation: str = "tanh",
-        recurrent_activation: str = "sigmoid",
-        use_bias: bool = True,
-        kernel_initializer: Any = "glorot_uniform",
-        recurrent_initializer: Any = "orthogonal",
-        bias_initializer: Any = "zeros",
-        dropout: float = 0.0,
-        recurrent_dropout: float = 0.0,
         return_sequences: bool = False,
         return_state: bool = False,
         go_backwards: bool = False,
@@ -63,59 +31,19 @@ class RNN(Layer):
         stateful: bool = False,
         unroll: bool = False,
         use_cudnn: bool | str = "auto",
-        seed: int | None = None,
-        implementation: int = 2,
         **kwargs: Any,
     ) -> None:
-        # unroll, use_cudnn and implementation choose how Keras computes, not what: taken, and
-        # textrnn picks its own kernels; seed seeds Keras's dropout draws (textrnn's follow torch's)
+        # unroll and use_cudnn choose how Keras computes, not what: taken, and textrnn picks its
+        # own kernels
         super().__init__(**kwargs)
         if stateful:
             raise ConfigError(f"{type(self).__name__}: stateful=True is not supported (each batch starts "
                               "from zero states)")
-        if int(units) <= 0:
-            raise ConfigError(f"{type(self).__name__}: units must be a positive integer, got {units}")
-        for field, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0.0 <= float(rate) < 1.0:
-                raise ConfigError(f"{type(self).__name__}: {field} must be in [0, 1), got {rate}")
-        self.units = int(units)
-        self.activation = activation
-        self.recurrent_activation = recurrent_activation
-        self._act = activations.get(activation)
-        self._rec_act = activations.get(recurrent_activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.checked(kernel_initializer)
-        self.recurrent_initializer = initializers.checked(recurrent_initializer)
-        self.bias_initializer = initializers.checked(bias_initializer)
-        self.dropout = float(dropout)
-        self.recurrent_dropout = float(recurrent_dropout)
         self.return_sequences = return_sequences
         self.return_state = return_state
         self.go_backwards = go_backwards
         self.zero_output_for_mask = zero_output_for_mask
         self._token_cache: tuple[tuple, torch.Tensor] | None = None  # see token_table
-
-    # --- weights --------------------------------------------------------------------------------
-    def build(self, input_shape: Shape) -> None:
-        width = self.gates * self.units
-        self.add_weight("kernel", (int(input_shape[-1]), width), self.kernel_initializer)
-        self.add_weight("recurrent_kernel", (self.units, width), self.recurrent_initializer)
-        if self.use_bias:
-            self.add_weight("bias", self.bias_shape(), self.bias_initializer)
-            self.init_bias()
-        super().build(input_shape)
-
-    def bias_shape(self) -> tuple[int, ...]:
-        return (self.gates * self.units,)
-
-    def init_bias(self) -> None:
-        """Hook for bias tweaks after the initializer (LSTM's unit_forget_bias)."""
-
-    def input_bias(self) -> torch.Tensor | None:
-        return self.bias if self.use_bias else None
-
-    def _zeros(self, n: int) -> torch.Tensor:
-        return self.kernel.new_zeros(n)
 
     # --- shapes ---------------------------------------------------------------------------------
     def compute_output_shape(self, input_shape: Shape) -> Shape:
@@ -134,11 +62,6 @@ class RNN(Layer):
         return [main, *[(main[0], self.units)] * (self.state_count if self.return_state else 0)]
 
     # --- computation ----------------------------------------------------------------------------
-    fused_cell: str | None = None
-
-    def torch_weights(self) -> list[torch.Tensor]:
-        raise NotImplementedError
-
     kernel_cell: str | None = None  # the fused_cell textrnn's kernels compute (others: no own kernel)
     _run_own_kernel = None    # (x, states, input_mask=) -> (outputs, states): the sequence kernel
     _run_layer_kernel = None  # the same from the whole-layer kernel (float32, AVX-512 sizes)
@@ -165,15 +88,7 @@ class RNN(Layer):
         left-aligned rows)."""
         return None
 
-    def step(self, x_t: torch.Tensor, states: list[torch.Tensor],
-             rec_masks: Sequence[torch.Tensor] | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        raise NotImplementedError
-
     # --- inference from token ids -----------------------------------------------------------------
-    def recurrent_bias(self) -> torch.Tensor | None:
-        """The bias added to h @ recurrent_kernel (the GRU's reset_after bias), if any."""
-        return None
-
     def token_table(self, embedding) -> torch.Tensor | None:
         """At inference on the whole-layer kernel, the input projection of every row of
         `embedding`'s table (embeddings @ kernel + input bias): the kernel then reads each step's
@@ -216,20 +131,6 @@ class RNN(Layer):
         outputs, final = run(ids, states, starts, starts + lengths)
         return sequence.carry_after_runs(outputs, final[0], starts, lengths), final
 
-    def project_inputs(self, x: torch.Tensor, masks: Sequence[torch.Tensor] | None) -> torch.Tensor:
-        """x @ kernel + input bias for the whole sequence; per-gate input masks if given."""
-        bias = self.input_bias()
-        if masks is None and bias is not None:  # one GEMM with the bias, not a second pass to add it
-            flat = torch.addmm(bias, x.reshape(-1, x.shape[-1]), self.kernel)
-            return flat.view(*x.shape[:-1], flat.shape[-1])
-        if masks is None:
-            proj = x @ self.kernel
-        else:
-            proj = torch.cat(
-                [(x * m[:, None, :]) @ self.kernel[:, g * self.units:(g + 1) * self.units]
-                 for g, m in enumerate(masks)], dim=-1)
-        return proj if bias is None else proj + bias
-
     def forward(
         self,
         x: torch.Tensor,
@@ -258,44 +159,15 @@ class RNN(Layer):
             x = x.flip(1)
             mask = None if mask is None else mask.flip(1)
 
-        # Keras 3: without recurrent dropout one input mask serves all gates (applied to x);
-        # with recurrent dropout (implementation 1) each gate draws its own input and state masks.
-        gate_input_masks = rec_masks = input_mask = None
-        if self.training and self.recurrent_dropout > 0:
-            count = 1 if self.gates == 1 else self.gates
-            rec_masks = dropout_masks(batch, self.units, self.recurrent_dropout, count, x)
-            if self.dropout > 0:
-                gate_input_masks = dropout_masks(batch, x.shape[2], self.dropout, count, x)
-        elif self.training and self.dropout > 0:
-            input_mask = dropout_masks(batch, x.shape[2], self.dropout, 1, x)[0]  # x * mask, in run_sequence
-
         ran = None if table is None else self._run_tokens(x, table, states, mask)
         if table is not None and ran is None:  # a mask the token kernel cannot take: look the words up
             x = embedding(x)
-        outputs, states = ran or sequence.run_sequence(
-            own_kernel=self.own_kernel(),
-            span_kernel=self.span_kernel() if mask is not None else None,
-            fused_cell=self.fused_cell,
-            torch_weights=self.torch_weights,
-            project=lambda seq: self.project_inputs(seq, gate_input_masks),
-            step=self.step,
-            x=x,
-            states=states,
-            mask=mask,
-            recurrent_masks=rec_masks,
-            need_states=self.return_state,
-            input_mask=input_mask,
-        )
-        if mask is not None and self.zero_output_for_mask:
-            outputs = outputs * mask[..., None]
-        if self.return_sequences:
-            result = outputs
-        elif mask is None or (not self.zero_output_for_mask and bool(mask.any(dim=1).all())):
-            # The last output is the final state (Keras carries it over padding); taking the state
-            # sends no (B, T, u) gradient of zeros back through a slice of the outputs.
-            result = states[0]
-        else:  # a row with no valid step outputs zeros, whatever its initial state
-            result = outputs[:, -1]
+        outputs, states = ran or self.run_over(
+            x, states, mask, own_kernel=self.own_kernel(),
+            span_kernel=self.span_kernel() if mask is not None else None, need_states=self.return_state)
+        # (the final state is the last output: taking it sends no (B, T, u) gradient of zeros back
+        # through a slice of the outputs)
+        result = sequence_output(outputs, states[0], mask, self.zero_output_for_mask, self.return_sequences)
         if self.return_state:
             return (result, *states)
         return result
@@ -304,15 +176,6 @@ class RNN(Layer):
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "units": self.units,
-            "activation": self.activation,
-            "recurrent_activation": self.recurrent_activation,
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
             "return_sequences": self.return_sequences,
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,
@@ -320,23 +183,10 @@ class RNN(Layer):
         }
 
 
-class SimpleRNN(RNN):
-    """h_t = activation(x_t W + h_{t-1} U + b)."""
+class SimpleRNN(SimpleRNNGates, Recurrent):
+    """keras.layers.SimpleRNN: h_t = activation(x_t W + h_{t-1} U + b) over the sequence."""
 
     kernel_cell = "rnn_tanh"
-
-    def __init__(self, units: int, **kwargs: Any) -> None:
-        kwargs.pop("recurrent_activation", None)
-        super().__init__(units, **kwargs)
-
-    @property
-    def fused_cell(self) -> str | None:  # type: ignore[override]
-        return {"tanh": "rnn_tanh", "relu": "rnn_relu"}.get(self.activation)
-
-    def torch_weights(self) -> list[torch.Tensor]:
-        n = self.units
-        bias = self.bias if self.use_bias else self._zeros(n)
-        return [self.kernel.t(), self.recurrent_kernel.t(), bias, self._zeros(n)]
 
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         x = sequence.apply_input_mask(x, input_mask)
@@ -350,45 +200,11 @@ class SimpleRNN(RNN):
                                               states[0], input_mask)
         return outputs, [h]
 
-    def step(self, x_t, states, rec_masks):
-        h = states[0] if rec_masks is None else states[0] * rec_masks[0]
-        out = self._act(x_t + h @ self.recurrent_kernel)
-        return out, [out]
 
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.pop("recurrent_activation")
-        return config
+class LSTM(LSTMGates, Recurrent):
+    """keras.layers.LSTM: the LSTM cell (`LSTMGates`: Keras's gate order and bias) over the sequence."""
 
-
-class LSTM(RNN):
-    """Gates in Keras's order i, f, c, o (PyTorch's i, f, g, o):
-        i = σ(x W_i + h U_i + b_i)      f = σ(x W_f + h U_f + b_f)      o = σ(x W_o + h U_o + b_o)
-        c_t = f * c_{t-1} + i * tanh(x W_c + h U_c + b_c)               h_t = o * tanh(c_t)
-    One bias (4u), so LSTM(32) on 32 inputs has 8,320 parameters; unit_forget_bias starts b_f at 1.
-    """
-
-    gates = 4
-    state_count = 2
     kernel_cell = "lstm"
-
-    def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs: Any) -> None:
-        super().__init__(units, **kwargs)
-        self.unit_forget_bias = unit_forget_bias
-
-    def init_bias(self) -> None:
-        if self.unit_forget_bias:
-            with torch.no_grad():
-                self.bias[self.units:2 * self.units] = 1.0
-
-    @property
-    def fused_cell(self) -> str | None:  # type: ignore[override]
-        return "lstm" if (self.activation, self.recurrent_activation) == ("tanh", "sigmoid") else None
-
-    def torch_weights(self) -> list[torch.Tensor]:
-        n = 4 * self.units
-        bias = self.bias if self.use_bias else self._zeros(n)
-        return [self.kernel.t(), self.recurrent_kernel.t(), bias, self._zeros(n)]
 
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         x = sequence.apply_input_mask(x, input_mask)
@@ -409,50 +225,11 @@ class LSTM(RNN):
         own = self.own_kernel()
         return self._run_layer_kernel if own == self._run_layer_kernel else None
 
-    def step(self, x_t, states, rec_masks):
-        h, c = states
-        rec = _per_gate(h, self.recurrent_kernel, rec_masks, self.units)
-        x_i, x_f, x_c, x_o = torch.split(x_t, self.units, dim=-1)
-        i = self._rec_act(x_i + rec[0])
-        f = self._rec_act(x_f + rec[1])
-        c = f * c + i * self._act(x_c + rec[2])
-        o = self._rec_act(x_o + rec[3])
-        h = o * self._act(c)
-        return h, [h, c]
 
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+class GRU(GRUGates, Recurrent):
+    """keras.layers.GRU: the GRU cell (`GRUGates`: Keras's gate order, reset_after) over the sequence."""
 
-
-class GRU(RNN):
-    """Gates in Keras's order z, r, h (PyTorch's r, z, n). With reset_after=True (default, bias (2, 3u)):
-        z = σ(x W_z + b_z + h U_z + b'_z)    r = σ(x W_r + b_r + h U_r + b'_r)
-        h̃ = tanh(x W_h + b_h + r * (h U_h + b'_h))     h_t = z * h_{t-1} + (1 - z) * h̃
-    With reset_after=False (bias (3u,)): h̃ = tanh(x W_h + b_h + (r * h) U_h).
-    """
-
-    gates = 3
     kernel_cell = "gru"
-
-    def __init__(self, units: int, reset_after: bool = True, **kwargs: Any) -> None:
-        super().__init__(units, **kwargs)
-        self.reset_after = reset_after
-
-    def bias_shape(self) -> tuple[int, ...]:
-        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-
-    def input_bias(self) -> torch.Tensor | None:
-        if not self.use_bias:
-            return None
-        return self.bias[0] if self.reset_after else self.bias
-
-    @property
-    def fused_cell(self) -> str | None:  # type: ignore[override]
-        keras_math = (self.activation, self.recurrent_activation) == ("tanh", "sigmoid")
-        return "gru" if keras_math and self.reset_after else None
-
-    def recurrent_bias(self) -> torch.Tensor:
-        return self.bias[1] if self.use_bias else self._zeros(3 * self.units)
 
     def _run_own_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         x = sequence.apply_input_mask(x, input_mask)
@@ -467,38 +244,3 @@ class GRU(RNN):
         outputs, h = kernels.gru_layer(x, self.kernel, self.input_bias(), self.recurrent_kernel, b_rec,
                                        states[0], input_mask)
         return outputs, [h]
-
-    def _to_torch_order(self, w: torch.Tensor) -> torch.Tensor:
-        z, r, h = torch.split(w, self.units, dim=-1)
-        return torch.cat([r, z, h], dim=-1)
-
-    def torch_weights(self) -> list[torch.Tensor]:
-        n = 3 * self.units
-        b_in, b_rec = (self.bias[0], self.bias[1]) if self.use_bias else (self._zeros(n),) * 2
-        return [self._to_torch_order(self.kernel).t(), self._to_torch_order(self.recurrent_kernel).t(),
-                self._to_torch_order(b_in), self._to_torch_order(b_rec)]
-
-    def step(self, x_t, states, rec_masks):
-        h = states[0]
-        u = self.units
-        x_z, x_r, x_h = torch.split(x_t, u, dim=-1)
-        if self.reset_after:
-            rec_z, rec_r, rec_h = _per_gate(h, self.recurrent_kernel, rec_masks, u)
-            if self.use_bias:
-                b_z, b_r, b_h = torch.split(self.bias[1], u)
-                rec_z, rec_r, rec_h = rec_z + b_z, rec_r + b_r, rec_h + b_h
-            z = self._rec_act(x_z + rec_z)
-            r = self._rec_act(x_r + rec_r)
-            candidate = self._act(x_h + r * rec_h)
-        else:
-            rec_z, rec_r = _per_gate(h, self.recurrent_kernel[:, :2 * u],
-                                     None if rec_masks is None else rec_masks[:2], u)
-            z = self._rec_act(x_z + rec_z)
-            r = self._rec_act(x_r + rec_r)
-            h_h = h if rec_masks is None else h * rec_masks[2]
-            candidate = self._act(x_h + (r * h_h) @ self.recurrent_kernel[:, 2 * u:])
-        h = z * h + (1 - z) * candidate
-        return h, [h]
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "reset_after": self.reset_after}

@@ -8,7 +8,7 @@ import torch
 
 from textrnn.errors import ConfigError
 from textrnn.layers.base import Layer, Shape, layer_from_config, layer_to_config
-from textrnn.layers.recurrent import RNN
+from textrnn.layers.rnn import RNN
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -22,7 +22,7 @@ class Bidirectional(Layer):
     def __init__(self, layer: RNN, merge_mode: str | None = "concat", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(layer, RNN):
-            raise ConfigError(f"Bidirectional wraps SimpleRNN, LSTM or GRU, got {type(layer).__name__}")
+            raise ConfigError(f"Bidirectional wraps SimpleRNN, LSTM, GRU or RNN, got {type(layer).__name__}")
         if merge_mode not in MERGE_MODES:
             raise ConfigError(f"unknown merge_mode {merge_mode!r}; valid: {MERGE_MODES}")
         if layer.built:

@@ -177,10 +177,13 @@ class Model(Sequential):
                 value, mask = got[0]
             else:
                 value, mask = [v for v, _ in got], [m for _, m in got]
-            kwargs = {}
+            kwargs = {"mask": mask}
             if tensor.states:
                 kwargs["initial_state"] = [values[id(s)][0] for s in tensor.inputs[-tensor.states:]]
-            result = tensor.layer(value, mask=mask, **kwargs)
+                # Keras 3 hands a layer the mask only when it is called on one tensor: given
+                # initial states it runs unmasked, though its output keeps the mask
+                kwargs["mask"] = None
+            result = tensor.layer(value, **kwargs)
             out_mask = tensor.layer.compute_mask(value, mask)
             if len(tensor.outputs) == 1:
                 values[id(tensor)] = (result, out_mask)

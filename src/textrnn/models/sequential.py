@@ -31,7 +31,7 @@ from textrnn.layers.base import (
 from textrnn.layers.core import Dropout
 from textrnn.layers.embedding import Embedding
 from textrnn.layers.input_layer import InputLayer
-from textrnn.layers.recurrent import RNN
+from textrnn.layers.rnn import RNN
 from textrnn.layers.wrappers import Bidirectional
 from textrnn.models.summary import print_summary
 from textrnn.serialization import arrays_in, arrays_out, load_weights_file, read_arrays, read_json

@@ -34,7 +34,8 @@ import torch
 from textrnn.backend import kernels, sequence
 from textrnn.layers.core import Dense
 from textrnn.layers.embedding import Embedding
-from textrnn.layers.recurrent import GRU, LSTM, RNN, SimpleRNN, dropout_masks
+from textrnn.layers.recurrent import GRU, LSTM, Recurrent, SimpleRNN
+from textrnn.layers.recurrent_cells import dropout_masks
 from textrnn.layers.wrappers import Bidirectional
 from textrnn.training import losses
 from textrnn.training.optimizers import step_optimizer
@@ -77,12 +78,12 @@ class _Saved:
     extra: tuple = field(default_factory=tuple)  # LSTM: (c0, C, G, starts, ends); GRU: (G,)
 
 
-def _layer_fits(layer: RNN) -> bool:
+def _layer_fits(layer: Recurrent) -> bool:
     return (type(layer) in (LSTM, GRU, SimpleRNN) and layer.fused_cell == layer.kernel_cell
             and layer._fits_layer_kernel() and layer.recurrent_dropout == 0 and not layer.return_state)
 
 
-def _token_forward(layer: RNN, tokens: _Tokens, spans: tuple[torch.Tensor, torch.Tensor] | None,
+def _token_forward(layer: Recurrent, tokens: _Tokens, spans: tuple[torch.Tensor, torch.Tensor] | None,
                    ) -> tuple[torch.Tensor, torch.Tensor, _Saved]:
     """_forward in token mode: the input projection x @ W + b made once per distinct token (a small
     GEMM), the kernel reading each step's row of it by position (token_layer_forward)."""
@@ -103,7 +104,7 @@ def _token_forward(layer: RNN, tokens: _Tokens, spans: tuple[torch.Tensor, torch
     return H, hT, _Saved(_Tokens(inv, tokens.rows), h0, H, _NONE, extra)
 
 
-def _forward(layer: RNN, x: torch.Tensor | _Tokens, training: bool,
+def _forward(layer: Recurrent, x: torch.Tensor | _Tokens, training: bool,
              spans: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor, _Saved]:
     """(outputs (B, T, u) in processing order, final output, saved) of one layer on x (B, T, in);
     with `spans` (an LSTM under a padding mask) each row runs its steps [start, end) only."""
@@ -139,7 +140,7 @@ def _forward(layer: RNN, x: torch.Tensor | _Tokens, training: bool,
     return H, hT, _Saved(XM if xmask.numel() and not tokens else x, h0, H, xmask, extra)
 
 
-def _backward(layer: RNN, saved: _Saved, dH: torch.Tensor, dhT: torch.Tensor,
+def _backward(layer: Recurrent, saved: _Saved, dH: torch.Tensor, dhT: torch.Tensor,
               grads: dict[torch.nn.Parameter, torch.Tensor]) -> torch.Tensor:
     """The gradient into the layer's input x (B, T, in) given its outputs' (dH, or empty) and its
     final output's (dhT); the weights' gradients go to `grads`. In token mode: the gradient into
@@ -170,11 +171,11 @@ def _backward(layer: RNN, saved: _Saved, dH: torch.Tensor, dhT: torch.Tensor,
     return dx.flip(1) if layer.go_backwards and not (tokens or row_tokens) else dx
 
 
-def _layers(block: RNN | Bidirectional) -> list[RNN]:
+def _layers(block: Recurrent | Bidirectional) -> list[Recurrent]:
     return [block.forward_layer, block.backward_layer] if type(block) is Bidirectional else [block]
 
 
-def _block_forward(block: RNN | Bidirectional, x: torch.Tensor, training: bool,
+def _block_forward(block: Recurrent | Bidirectional, x: torch.Tensor, training: bool,
                    spans: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, list[_Saved]]:
     """A recurrent block's output on x (its outputs if it returns sequences, else its final
     output; a Bidirectional block's two concatenated, the backward copy's sequence re-reversed)
@@ -187,7 +188,7 @@ def _block_forward(block: RNN | Bidirectional, x: torch.Tensor, training: bool,
     return (outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)), kept
 
 
-def _block_backward(block: RNN | Bidirectional, kept: list[_Saved], dout: torch.Tensor,
+def _block_backward(block: Recurrent | Bidirectional, kept: list[_Saved], dout: torch.Tensor,
                     grads: dict[torch.nn.Parameter, torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
     """The gradient into a recurrent block's input given its output's, `dout` ((B, T, u) for a
     block returning sequences, else (B, u)); its weights' gradients go to `grads`. In row-token
@@ -208,7 +209,7 @@ def _block_backward(block: RNN | Bidirectional, kept: list[_Saved], dout: torch.
 class DirectStep:
     """The plan of a model's direct step; `DirectStep.plan(model)` is None when it does not apply."""
 
-    def __init__(self, embedding: Embedding, blocks: list[RNN | Bidirectional], head: Dense) -> None:
+    def __init__(self, embedding: Embedding, blocks: list[Recurrent | Bidirectional], head: Dense) -> None:
         self.embedding, self.blocks, self.head = embedding, blocks, head
         # Under a padding mask only plain forward LSTMs, whose kernel runs each row on its span
         self.takes_spans = all(type(block) is LSTM and not block.go_backwards for block in blocks)
@@ -229,7 +230,7 @@ class DirectStep:
         for k, block in enumerate(blocks):
             if type(block) is Bidirectional and (block.merge_mode != "concat" or block.return_state):
                 return None
-            if not all(isinstance(layer, RNN) and _layer_fits(layer) for layer in _layers(block)):
+            if not all(isinstance(layer, Recurrent) and _layer_fits(layer) for layer in _layers(block)):
                 return None
             if block.return_sequences == (k == len(blocks) - 1):  # all but the last return sequences
                 return None

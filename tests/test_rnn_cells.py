@@ -1,0 +1,197 @@
+"""keras.layers.RNN over a cell, against real Keras: Keras's cells (SimpleRNNCell, LSTMCell, GRUCell),
+a list of cells / StackedRNNCells, a cell of one's own (the Keras guide's MinimalRNNCell), with
+masks, go_backwards, Bidirectional and return_state; predictions, parameter counts and training
+equal to Keras's."""
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+import textrnn
+from textrnn.errors import ConfigError
+from twins import twins
+
+RNG = np.random.default_rng(0)
+T = 12
+X = RNG.integers(1, 40, (40, T))
+X[::3, :4] = 0  # pre-padded rows
+X[1::3, -3:] = 0  # post-padded rows
+Y = (X[:, 5] > 20).astype("float32")
+
+
+def minimal_cell(lib):
+    """The Keras guide's cell of one's own (keras.layers.RNN's docstring), as published."""
+    ops = lib.ops
+
+    class MinimalRNNCell(lib.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+            self.state_size = units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="uniform",
+                                          name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), initializer="uniform",
+                                                    name="recurrent_kernel")
+
+        def call(self, inputs, states):
+            prev_output = states[0]
+            h = ops.matmul(inputs, self.kernel)
+            output = ops.tanh(h + ops.matmul(prev_output, self.recurrent_kernel))
+            return output, [output]
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    return MinimalRNNCell
+
+
+def classifier(lib, make_rnn, mask_zero=False):
+    """Embedding, the recurrent layer(s) `make_rnn(layers)` gives, a sigmoid unit."""
+    L = lib.layers
+    middle = make_rnn(L)
+    return lib.Sequential([lib.Input((T,), dtype="int32"), L.Embedding(40, 8, mask_zero=mask_zero),
+                           *(middle if isinstance(middle, list) else [middle]),
+                           L.Dense(1, activation="sigmoid")])
+
+
+def _params_lines(model):
+    lines = []
+    model.summary(print_fn=lines.append)
+    return [line for line in "\n".join(lines).splitlines() if "params" in line]
+
+
+def _train_both(theirs, ours):
+    for model, lib in ((theirs, keras), (ours, textrnn)):
+        model.compile(lib.optimizers.Adam(0.02), "binary_crossentropy", metrics=["acc"])
+    history = [m.fit(X, Y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+               for m in (theirs, ours)]
+    np.testing.assert_allclose(history[1], history[0], rtol=1e-4)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=5e-4)  # (Adam magnifies float rounding a little)
+
+
+RNNS = {
+    "simple": lambda L: L.RNN(L.SimpleRNNCell(6)),
+    "lstm": lambda L: L.RNN(L.LSTMCell(6)),
+    "gru": lambda L: L.RNN(L.GRUCell(6)),
+    "gru-reset-before": lambda L: L.RNN(L.GRUCell(6, reset_after=False)),
+    "lstm-relu": lambda L: L.RNN(L.LSTMCell(6, activation="relu")),  # no fused kernel: step by step
+    "backwards": lambda L: L.RNN(L.LSTMCell(6), go_backwards=True),
+    "sequences-zeroed": lambda L: [L.RNN(L.GRUCell(6), return_sequences=True, zero_output_for_mask=True),
+                                   L.GlobalMaxPooling1D()],
+    "stacked-list": lambda L: L.RNN([L.LSTMCell(6), L.GRUCell(5)]),
+    "stacked": lambda L: L.RNN(L.StackedRNNCells([L.SimpleRNNCell(4), L.LSTMCell(6)]), go_backwards=True),
+    "bidirectional": lambda L: L.Bidirectional(L.RNN(L.LSTMCell(5))),
+}
+
+
+@pytest.mark.parametrize("mask_zero", [False, True])
+@pytest.mark.parametrize("kind", sorted(RNNS))
+def test_rnn_over_kerass_cells_predicts_and_trains_as_kerass(kind, mask_zero):
+    theirs, ours = twins(lambda lib: classifier(lib, RNNS[kind], mask_zero))
+    np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
+    assert _params_lines(ours) == _params_lines(theirs)
+    _train_both(theirs, ours)
+
+
+@pytest.mark.parametrize("mask_zero", [False, True])
+def test_a_cell_of_ones_own_runs_alone_and_stacked_as_kerass(mask_zero):
+    def make(lib):
+        cell = minimal_cell(lib)
+        return classifier(lib, lambda L: L.RNN([cell(5), L.LSTMCell(4)]), mask_zero)
+
+    theirs, ours = twins(make)
+    np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
+    assert _params_lines(ours) == _params_lines(theirs)
+    _train_both(theirs, ours)
+    theirs, ours = twins(lambda lib: classifier(lib, lambda L: L.RNN(minimal_cell(lib)(6)), mask_zero))
+    np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("cells", [True, False])
+def test_return_state_and_initial_state_in_a_model_graph_as_kerass(cells):
+    """Given initial states in a graph, Keras 3 runs the layer without the mask (it passes a mask
+    only to a call on one tensor), and its output keeps the mask: the same here, cells or layers."""
+    def make(lib):
+        L = lib.layers
+        inputs = lib.Input((T,), dtype="int32")
+        x = L.Embedding(40, 8, mask_zero=True)(inputs)
+        first = L.RNN(L.LSTMCell(6), return_sequences=True, return_state=True) if cells else L.LSTM(
+            6, return_sequences=True, return_state=True)
+        seq, h, c = first(x)
+        last = (L.RNN(L.GRUCell(6)) if cells else L.GRU(6))(seq, initial_state=[h])
+        return lib.Model(inputs, L.Dense(1, activation="sigmoid")(L.Concatenate()([last, c])))
+
+    theirs, ours = twins(make)
+    np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
+    _train_both(theirs, ours)
+
+
+def test_a_cell_keeps_one_dropout_mask_for_the_whole_sequence():
+    """The same LSTMCell run by the sequence kernel and step by step (a subclass of it), in training
+    mode from the same seed: the same masks, so the same outputs; and the masks change per batch."""
+    L = textrnn.layers
+
+    class StepByStep(L.LSTMCell):
+        pass
+
+    x = torch.from_numpy(RNG.normal(size=(6, T, 5)).astype("float32"))
+    fast = L.RNN(L.LSTMCell(4, dropout=0.4, recurrent_dropout=0.3), return_sequences=True)
+    slow = L.RNN(StepByStep(4, dropout=0.4, recurrent_dropout=0.3), return_sequences=True)
+    fast.build(x.shape)
+    slow.build(x.shape)
+    slow.set_weights(fast.get_weights())
+    for layer in (fast, slow):
+        layer.train()
+    torch.manual_seed(3)
+    want = fast(x)
+    torch.manual_seed(3)
+    got = slow(x)
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(slow(x), got)  # a new batch, new masks
+    for layer in (fast, slow):
+        layer.eval()
+    torch.testing.assert_close(slow(x), fast(x), atol=1e-6, rtol=1e-5)
+
+
+def test_a_cell_called_alone_gives_one_step_as_kerass():
+    x = RNG.normal(size=(3, 5)).astype("float32")
+    h, c = (RNG.normal(size=(3, 4)).astype("float32") for _ in range(2))
+    theirs, ours = keras.layers.LSTMCell(4), textrnn.layers.LSTMCell(4)
+    theirs.build(x.shape)
+    ours.build(x.shape)
+    ours.set_weights(theirs.get_weights())
+    want_out, want_states = theirs(x, [h, c])
+    got_out, got_states = ours(torch.from_numpy(x), [torch.from_numpy(h), torch.from_numpy(c)])
+    np.testing.assert_allclose(got_out.detach().numpy(), keras.ops.convert_to_numpy(want_out), atol=1e-6)
+    for got, want in zip(got_states, want_states):
+        np.testing.assert_allclose(got.detach().numpy(), keras.ops.convert_to_numpy(want), atol=1e-6)
+    assert ours.state_size == theirs.state_size == [4, 4]
+    assert textrnn.layers.GRUCell(3).state_size == keras.layers.GRUCell(3).state_size == 3
+
+
+def test_rnn_models_save_and_load_as_textrnn_folders(tmp_path):
+    model = classifier(textrnn, RNNS["stacked"], mask_zero=True)
+    model.save(tmp_path / "model")
+    loaded = textrnn.models.load_model(tmp_path / "model")
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), atol=1e-6)
+    assert [type(c).__name__ for c in loaded.layers[1].cell.cells] == ["SimpleRNNCell", "LSTMCell"]
+    with pytest.raises(ConfigError, match=r"\(RNN\) is not one of the Keras layers"):
+        model.save(tmp_path / "model.keras")
+
+
+def test_recurrent_layers_are_rnns_and_bad_cells_are_refused_in_one_line():
+    L = textrnn.layers
+    assert isinstance(L.LSTM(3), L.RNN) and isinstance(L.RNN(L.GRUCell(3)), L.RNN)
+    assert not isinstance(L.Dense(3), L.RNN)
+    with pytest.raises(ConfigError, match="a cell needs a `state_size`"):
+        L.RNN(L.Dense(3))
+    with pytest.raises(ConfigError, match="stateful=True is not supported"):
+        L.RNN(L.LSTMCell(3), stateful=True)
+    with pytest.raises(ConfigError, match="return_state=True with stacked cells"):
+        L.RNN([L.LSTMCell(3), L.LSTMCell(3)], return_state=True)
+    with pytest.raises(ConfigError, match="TimeDistributed wraps a non-recurrent layer"):
+        L.TimeDistributed(L.RNN(L.GRUCell(3)))
