@@ -179,8 +179,6 @@ def test_rnn_models_save_and_load_as_textrnn_folders(tmp_path):
     loaded = textrnn.models.load_model(tmp_path / "model")
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), atol=1e-6)
     assert [type(c).__name__ for c in loaded.layers[1].cell.cells] == ["SimpleRNNCell", "LSTMCell"]
-    with pytest.raises(ConfigError, match=r"\(RNN\) is not one of the Keras layers"):
-        model.save(tmp_path / "model.keras")
 
 
 def test_recurrent_layers_are_rnns_and_bad_cells_are_refused_in_one_line():
@@ -195,3 +193,33 @@ def test_recurrent_layers_are_rnns_and_bad_cells_are_refused_in_one_line():
         L.RNN([L.LSTMCell(3), L.LSTMCell(3)], return_state=True)
     with pytest.raises(ConfigError, match="TimeDistributed wraps a non-recurrent layer"):
         L.TimeDistributed(L.RNN(L.GRUCell(3)))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru-reset-before", "stacked"])
+def test_rnn_layers_cross_keras_files_both_ways(tmp_path, kind):
+    theirs, ours = twins(lambda lib: classifier(lib, RNNS[kind], mask_zero=True))
+    for model, lib in ((theirs, keras), (ours, textrnn)):
+        model.compile(lib.optimizers.Adam(0.02), "binary_crossentropy", metrics=["acc"])
+        model.fit(X, Y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    want = theirs.predict(X, verbose=0)
+    ours.save(tmp_path / "ours.keras")
+    theirs.save(tmp_path / "theirs.keras")
+    by_keras = keras.saving.load_model(tmp_path / "ours.keras")
+    by_us = textrnn.models.load_model(tmp_path / "theirs.keras")
+    for model in (by_keras, by_us):
+        np.testing.assert_allclose(model.predict(X, verbose=0), want, atol=1e-5)
+    # both go on training from the optimizer's state as the original does
+    after = [m.fit(X, Y, batch_size=8, epochs=1, shuffle=False, verbose=0).history["loss"][0]
+             for m in (theirs, by_us, by_keras)]
+    np.testing.assert_allclose(after[1:], [after[0]] * 2, rtol=1e-4)
+
+
+def test_rnns_keras_files_do_not_hold_are_refused_in_one_line(tmp_path):
+    own = classifier(textrnn, lambda L: L.RNN(minimal_cell(textrnn)(4)))
+    bidirectional = classifier(textrnn, RNNS["bidirectional"])
+    for model, path, line in ((own, "m.keras", "a .keras file holds an RNN here only as a Keras cell"),
+                              (bidirectional, "m.keras", "a Bidirectional in a .keras file"),
+                              (classifier(textrnn, RNNS["lstm"]), "m.h5", "a legacy .h5 file")):
+        with pytest.raises(ConfigError, match=line):
+            model.save(tmp_path / path)
+        assert not (tmp_path / path).exists()

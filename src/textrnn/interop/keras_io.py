@@ -51,7 +51,7 @@ from textrnn.naming import snake_case
 SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Activation", "Dropout",
              "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Concatenate", "Add", "Subtract", "Multiply",
              "Average", "Maximum", "Minimum", "Attention", "AdditiveAttention", "Flatten", "RepeatVector",
-             "Reshape", "Permute", "ReLU", "LeakyReLU", "ELU", "Softmax")
+             "Reshape", "Permute", "ReLU", "LeakyReLU", "ELU", "Softmax", "RNN")
 # weight regularizers cross; an activity regularizer is read so that the layer refuses it
 _PENALTIES = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
@@ -74,15 +74,22 @@ _FIELDS = {
     "Flatten": (), "RepeatVector": ("n",), "Reshape": ("target_shape",), "Permute": ("dims",),
     "ReLU": ("max_value", "negative_slope", "threshold"), "LeakyReLU": ("negative_slope",), "ELU": ("alpha",),
     "Softmax": ("axis",),
+    "RNN": ("return_sequences", "return_state", "go_backwards", "zero_output_for_mask"),
 }
+# Keras's cells, which an RNN layer holds (alone or in a StackedRNNCells): the layers' fields but
+# the sequence ones
+_SEQUENCE_FIELDS = _FIELDS["RNN"]
+_CELL_FIELDS = {f"{kind}Cell": tuple(f for f in _FIELDS[kind] if f not in _SEQUENCE_FIELDS)
+                for kind in ("SimpleRNN", "LSTM", "GRU")}
 KERAS_VERSION = "3.6.0"  # the oldest Keras 3 whose files we write; newer versions read them
 
 
-def _unique_names(model: Sequential) -> list[str]:
-    """Keras's h5 group names: the snake-case class name, made unique in order (lstm, lstm_1)."""
+def _unique_names(model: Sequential | list[L.Layer]) -> list[str]:
+    """Keras's h5 group names of a model's layers (or a stack's cells): the snake-case class name,
+    made unique in order (lstm, lstm_1)."""
     used: dict[str, int] = {}
     names = []
-    for layer in model.layers:
+    for layer in model if isinstance(model, list) else model.layers:
         base = snake_case(type(layer).__name__)
         if base in used:
             used[base] += 1
@@ -229,8 +236,23 @@ def _layer_from_keras(spec: dict[str, Any], source: str, model_policy: str = "fl
         return L.Bidirectional(inner, merge_mode=config.get("merge_mode", "concat"),
                                name=config.get("name"), trainable=config.get("trainable", True), **own)
     kwargs = {k: config[k] for k in _FIELDS[class_name] if k in config}
+    if class_name == "RNN":
+        kwargs["cell"] = _cell_from_keras(config.get("cell") or {}, source)
     return getattr(L, class_name)(**kwargs, name=config.get("name"), trainable=config.get("trainable", True),
                                   **own)
+
+
+def _cell_from_keras(spec: dict[str, Any], source: str) -> L.Layer:
+    """An RNN layer's cell: one of Keras's, or a StackedRNNCells of them."""
+    class_name, config = spec.get("class_name"), spec.get("config") or {}
+    if class_name == "StackedRNNCells":
+        return L.StackedRNNCells([_cell_from_keras(cell, source) for cell in config.get("cells") or []],
+                                 name=config.get("name"))
+    if spec.get("registered_name") not in (None, class_name) or class_name not in _CELL_FIELDS:
+        raise ConfigError(f"{source}: unsupported RNN cell {class_name!r} (textrnn reads "
+                          f"{', '.join(_CELL_FIELDS)} and StackedRNNCells of them)")
+    kwargs = {k: config[k] for k in _CELL_FIELDS[class_name] if k in config}
+    return getattr(L, class_name)(**kwargs, name=config.get("name"), trainable=config.get("trainable", True))
 
 
 def model_from_keras_config(config: dict[str, Any], source: str = "config") -> Sequential:
@@ -274,6 +296,13 @@ def _weight_groups(layer: L.Layer, group: str) -> list[tuple[str, list[np.ndarra
         return [(f"{group}/forward_layer/cell/vars", layer.forward_layer.get_weights()),
                 (f"{group}/backward_layer/cell/vars", layer.backward_layer.get_weights())]
     if isinstance(layer, Recurrent):
+        return [(f"{group}/cell/vars", layer.get_weights())]
+    if isinstance(layer, L.StackedRNNCells):
+        return [(f"{group}/cells/{name}/vars", cell.get_weights())
+                for cell, name in zip(layer.cells, _unique_names(layer.cells))]
+    if isinstance(layer, L.RNN):
+        if isinstance(layer.cell, L.StackedRNNCells):
+            return _weight_groups(layer.cell, f"{group}/cell")
         return [(f"{group}/cell/vars", layer.get_weights())]
     return [(f"{group}/vars", layer.get_weights())]
 
@@ -362,6 +391,7 @@ def save_legacy_model(model: Sequential, path: str | Path) -> None:
     """`model.save("model.h5")`: Keras's legacy HDF5 model file, as Keras 3 writes one for that
     name (config, weights, training config and a trained optimizer's variables), written
     atomically; Keras 2 and 3's `load_model` open it."""
+    _refuse_unwritten_layers(model, legacy=True)
     config = keras_model_config(model)
     if model.text_encoder is not None:
         raise ConfigError(f"{path}: a Keras .h5 file has no place for the model's vocabulary; save it to a "
@@ -380,7 +410,7 @@ def save_legacy_model(model: Sequential, path: str | Path) -> None:
 def save_legacy_weights(model: Sequential, path: str | Path) -> None:
     """Keras 2's `model.save_weights("weights.h5")`: the layers' weights in the legacy layout,
     which Keras 2's and Keras 3's `load_weights` read (by layer order)."""
-    _refuse_unwritten_layers(model)
+    _refuse_unwritten_layers(model, legacy=True)
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
         keras_h5.write_weights(h5, _named_weights(model), KERAS_VERSION)
@@ -555,9 +585,27 @@ def _keras_layer_config(layer: L.Layer, input_shape, model_policy: str = "float3
     else:
         config = {k: ours[k] for k in _FIELDS[type(layer).__name__] if k in ours}
         config.update(name=layer.name, trainable=layer.trainable)
+        if isinstance(layer, L.RNN):
+            config["cell"] = _keras_cell_config(layer.cell, input_shape[-1], dtype)
     config.update(dtype)
     return {"module": "keras.layers", "class_name": type(layer).__name__, "config": config,
             "registered_name": None, "build_config": {"input_shape": list(input_shape)}}
+
+
+def _keras_cell_config(cell: L.Layer, features: int, dtype: dict[str, Any]) -> dict[str, Any]:
+    """An RNN layer's cell as Keras serialises it, built for `features` inputs a step."""
+    if isinstance(cell, L.StackedRNNCells):
+        cells = []
+        for each in cell.cells:
+            cells.append(_keras_cell_config(each, features, dtype))
+            features = each.units
+        config = {"name": cell.name, "trainable": cell.trainable, **dtype, "cells": cells}
+    else:
+        ours = cell.get_config()
+        config = {"name": cell.name, "trainable": cell.trainable, **dtype,
+                  **{k: ours[k] for k in _CELL_FIELDS[type(cell).__name__] if k in ours}}
+    return {"module": "keras.layers", "class_name": type(cell).__name__, "config": config,
+            "registered_name": None, "build_config": {"input_shape": [None, features]}}
 
 
 def _functional_config(model: Any) -> dict[str, Any]:
@@ -622,13 +670,26 @@ def save_keras_model(model: Sequential, path: str | Path) -> None:
     atomic_write_bytes(path, zip_buffer.getvalue())
 
 
-def _refuse_unwritten_layers(model: Sequential) -> None:
-    """One line for the first layer Keras's files do not hold here."""
+def _refuse_unwritten_layers(model: Sequential, legacy: bool = False) -> None:
+    """One line for the first layer Keras's files (`legacy`: its .h5 files) do not hold here."""
     for layer in model.layers:
         kind = type(layer).__name__
         if kind not in _FIELDS and kind not in ("Bidirectional", "InputLayer"):
             raise ConfigError(f"layer {layer.name!r} ({kind}) is not one of the Keras layers a .keras file "
                               f"holds here ({', '.join(SUPPORTED)}); save the model as a textrnn folder")
+        inner = layer.forward_layer if isinstance(layer, L.Bidirectional) else layer
+        if type(inner) is L.RNN and (legacy or inner is not layer or not _keras_cells(inner.cell)):
+            where = ("a legacy .h5 file" if legacy else "a Bidirectional in a .keras file"
+                     if inner is not layer else "a .keras file")
+            raise ConfigError(f"layer {layer.name!r}: {where} holds an RNN here only as a Keras cell "
+                              f"({', '.join(_CELL_FIELDS)}) or a StackedRNNCells of them, directly in the "
+                              "model; save the model as a textrnn folder")
+
+
+def _keras_cells(cell: Any) -> bool:
+    if isinstance(cell, L.StackedRNNCells):
+        return all(_keras_cells(each) for each in cell.cells)
+    return type(cell).__name__ in _CELL_FIELDS and type(cell) is getattr(L, type(cell).__name__)
 
 
 def keras_model_config(model: Sequential) -> dict[str, Any]:
