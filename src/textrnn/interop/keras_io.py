@@ -52,7 +52,7 @@ SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", 
              "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Concatenate", "Add", "Subtract", "Multiply",
              "Average", "Maximum", "Minimum", "Attention", "AdditiveAttention", "Flatten", "RepeatVector",
              "Reshape", "Permute", "ReLU", "LeakyReLU", "ELU", "Softmax", "RNN")
-# weight regularizers cross; an activity regularizer is read so that the layer refuses it
+# weight and activity regularizers cross
 _PENALTIES = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
                "return_sequences", "return_state", "go_backwards", "zero_output_for_mask",
@@ -234,6 +234,7 @@ def _layer_from_keras(spec: dict[str, Any], source: str, model_policy: str = "fl
     if class_name == "Bidirectional":
         inner = _layer_from_keras(config["layer"], source, policy or model_policy)
         return L.Bidirectional(inner, merge_mode=config.get("merge_mode", "concat"),
+                               activity_regularizer=config.get("activity_regularizer"),
                                name=config.get("name"), trainable=config.get("trainable", True), **own)
     kwargs = {k: config[k] for k in _FIELDS[class_name] if k in config}
     if class_name == "RNN":
@@ -578,6 +579,7 @@ def _keras_layer_config(layer: L.Layer, input_shape, model_policy: str = "float3
     if isinstance(layer, L.Bidirectional):
         inner = layer._layer_spec
         config = {"name": layer.name, "trainable": layer.trainable, "merge_mode": layer.merge_mode,
+                  **{k: ours[k] for k in ("activity_regularizer",) if k in ours},
                   "layer": {"module": "keras.layers", "class_name": inner["class_name"],
                             "config": {**{k: v for k, v in inner["config"].items()
                                           if k in _FIELDS[inner["class_name"]] or k == "name"}, **dtype},
@@ -585,7 +587,7 @@ def _keras_layer_config(layer: L.Layer, input_shape, model_policy: str = "float3
     else:
         config = {k: ours[k] for k in _FIELDS[type(layer).__name__] if k in ours}
         config.update(name=layer.name, trainable=layer.trainable)
-        if isinstance(layer, L.RNN):
+        if type(layer) is L.RNN:  # (not the layers, which count as RNNs too)
             config["cell"] = _keras_cell_config(layer.cell, input_shape[-1], dtype)
     config.update(dtype)
     return {"module": "keras.layers", "class_name": type(layer).__name__, "config": config,

@@ -102,11 +102,12 @@ class Layer(WeightSplit, nn.Module):
             if argument.removesuffix("_regularizer") not in self.regularizable or not argument.endswith(
                     "_regularizer"):
                 raise ConfigError(f"{kind}: unknown argument {argument!r}")
-        if activity_regularizer is not None:
-            raise ConfigError(f"{kind}: activity_regularizer is not supported (weight regularizers are)")
         # weight name -> its regularizer, for the penalties `losses` gives
         self._regularizers = {regularizers.ARGUMENTS[a.removesuffix("_regularizer")]: regularizers.get(r)
                               for a, r in weight_regularizers.items() if r is not None}
+        # Keras's: a penalty on the layer's outputs, per row of the batch, added to the loss
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._call_losses: list[torch.Tensor] = []  # add_loss's and the activity penalties, this call
         self.name = name or auto_name(type(self).__name__)
         self._trainable = trainable
         # Keras's dtype= : a layer given one computes in it whatever its model's policy (e.g. a
@@ -221,8 +222,19 @@ class Layer(WeightSplit, nn.Module):
                                      else ""))
             return call_symbolic(self, args[0], initial_state)
         if self._own_policy is not None:
-            return call_in_policy(self._own_policy, super().__call__, args, kwargs)
-        return super().__call__(*args, **kwargs)
+            outputs = call_in_policy(self._own_policy, super().__call__, args, kwargs)
+        else:
+            outputs = super().__call__(*args, **kwargs)
+        if self.activity_regularizer is not None:
+            for output in _flat_tensors(outputs):  # Keras 3: the penalty per row of the batch
+                penalty = self.activity_regularizer(output.float())
+                self.add_loss(penalty / output.shape[0] if output.ndim > 0 and output.shape[0] else penalty)
+        return outputs
+
+    def add_loss(self, loss: Any) -> None:
+        """Keras's `add_loss` in a layer's call: a scalar added to the loss of this forward pass
+        (training and evaluation), and among `losses` until the model's next call."""
+        self._call_losses.append(loss if isinstance(loss, torch.Tensor) else torch.tensor(float(loss)))
 
     @property
     def dtype_policy(self) -> DTypePolicy:
@@ -323,13 +335,16 @@ class Layer(WeightSplit, nn.Module):
         for argument, weight in regularizers.ARGUMENTS.items():
             if weight in self._regularizers:
                 config[f"{argument}_regularizer"] = regularizers.serialize(self._regularizers[weight])
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @property
     def losses(self) -> list[torch.Tensor]:
-        """The penalties of the regularized weights of this layer and the layers inside it (a
-        Bidirectional's two directions), as Keras's `layer.losses`; training adds them to the loss."""
-        return penalties(self)
+        """Keras's `layer.losses`: those of its last call (add_loss, activity penalties) and the
+        penalties of its regularized weights, its own and those of the layers inside it (a
+        Bidirectional's two directions); training adds them to the loss."""
+        return call_losses(self) + penalties(self)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
@@ -352,9 +367,28 @@ def penalties(module: nn.Module) -> list[torch.Tensor]:
             for weight, regularizer in layer._regularizers.items() if weight in layer._weight_names]
 
 
+def call_losses(module: nn.Module) -> list[torch.Tensor]:
+    """The losses the last call of `module` added (add_loss, activity penalties), by its layers."""
+    return [loss for layer in module.modules() if isinstance(layer, Layer) for loss in layer._call_losses]
+
+
+def clear_call_losses(module: nn.Module) -> None:
+    """Forget the last call's losses: a model's call starts with none, as Keras's does."""
+    for layer in module.modules():
+        if isinstance(layer, Layer) and layer._call_losses:
+            layer._call_losses = []
+
+
 def regularized(module: nn.Module) -> bool:
-    """Whether any layer in `module` has a weight regularizer."""
-    return any(isinstance(layer, Layer) and layer._regularizers for layer in module.modules())
+    """Whether any layer in `module` has a weight or activity regularizer."""
+    return any(isinstance(layer, Layer) and (layer._regularizers or layer.activity_regularizer is not None)
+               for layer in module.modules())
+
+
+def _flat_tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, (list, tuple)):
+        return [t for part in value for t in _flat_tensors(part)]
+    return [value] if isinstance(value, torch.Tensor) else []
 
 
 def layer_to_config(layer: Layer) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from textrnn.layers.base import (
     Shape,
     WeightSplit,
     auto_name,
+    clear_call_losses,
     layer_from_config,
     layer_to_config,
 )
@@ -158,7 +159,8 @@ class Sequential(Trainer, WeightSplit, nn.Module):
                     continue
                 x, looked_up = looked_up(x), None
             next_mask = layer.compute_mask(x, mask)
-            if isinstance(layer, Embedding) and not self.training and not torch.is_grad_enabled():
+            if (isinstance(layer, Embedding) and not self.training and not torch.is_grad_enabled()
+                    and layer.activity_regularizer is None):
                 # The lookup waits: a recurrent layer right after it reads the ids itself, through
                 # the input projection of every word (RNN.token_table), saving its input matmul.
                 looked_up = layer
@@ -168,6 +170,7 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         return x if looked_up is None else looked_up(x)
 
     def __call__(self, x: Any) -> torch.Tensor:  # accept numpy like Keras does
+        clear_call_losses(self)  # (the losses its layers add are this call's)
         if isinstance(x, (list, tuple)) and self.input_count > 1:  # one per input
             return super().__call__([t if isinstance(t, torch.Tensor) else torch.as_tensor(np.asarray(t))
                                      for t in x])

@@ -21,7 +21,7 @@ from textrnn.backend.device import resolve as resolve_device
 from textrnn.data.buckets import batch_width, length_batches, row_lengths
 from textrnn.data.text_dataset import TextDataset
 from textrnn.errors import ConfigError, DataError
-from textrnn.layers.base import penalties, regularized
+from textrnn.layers.base import call_losses, penalties, regularized
 from textrnn.layers.embedding import Embedding
 from textrnn.training import arguments, batch_source, distributed, losses, precision
 from textrnn.training import optimizers as optimizers_module
@@ -327,9 +327,10 @@ class Trainer:
 
     @property
     def losses(self) -> list[torch.Tensor]:
-        """The weight regularizers' penalties (Keras's `model.losses`), added to the loss in
-        training and evaluation as Keras 3 adds them."""
-        return penalties(self)
+        """Keras's `model.losses`: those its layers added in its last call (add_loss, activity
+        regularizers) and the weight regularizers' penalties, added to the loss in training and
+        evaluation as Keras 3 adds them."""
+        return call_losses(self) + penalties(self)
 
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
                        class_weight: Any = None) -> list[float]:
