@@ -195,7 +195,7 @@ def test_recurrent_layers_are_rnns_and_bad_cells_are_refused_in_one_line():
         L.TimeDistributed(L.RNN(L.GRUCell(3)))
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru-reset-before", "stacked"])
+@pytest.mark.parametrize("kind", ["lstm", "gru-reset-before", "stacked", "bidirectional"])
 def test_rnn_layers_cross_keras_files_both_ways(tmp_path, kind):
     theirs, ours = twins(lambda lib: classifier(lib, RNNS[kind], mask_zero=True))
     for model, lib in ((theirs, keras), (ours, textrnn)):
@@ -216,10 +216,52 @@ def test_rnn_layers_cross_keras_files_both_ways(tmp_path, kind):
 
 def test_rnns_keras_files_do_not_hold_are_refused_in_one_line(tmp_path):
     own = classifier(textrnn, lambda L: L.RNN(minimal_cell(textrnn)(4)))
-    bidirectional = classifier(textrnn, RNNS["bidirectional"])
-    for model, path, line in ((own, "m.keras", "a .keras file holds an RNN here only as a Keras cell"),
-                              (bidirectional, "m.keras", "a Bidirectional in a .keras file"),
-                              (classifier(textrnn, RNNS["lstm"]), "m.h5", "a legacy .h5 file")):
+    own_backward = classifier(textrnn, lambda L: L.Bidirectional(
+        L.LSTM(4), backward_layer=L.RNN(minimal_cell(textrnn)(4), go_backwards=True)))
+    for model, path, line in ((own, "m.keras", "a .keras file holds an RNN here only over Keras's cells"),
+                              (own_backward, "m.keras", "a .keras file holds an RNN here only over"),
+                              (classifier(textrnn, RNNS["bidirectional"]), "m.h5", "a legacy .h5 file")):
         with pytest.raises(ConfigError, match=line):
             model.save(tmp_path / path)
         assert not (tmp_path / path).exists()
+
+
+BACKWARD = {
+    "gru-under-lstm": lambda L: L.Bidirectional(
+        L.LSTM(6, return_sequences=True), backward_layer=L.GRU(6, return_sequences=True, go_backwards=True)),
+    "cell-under-layer": lambda L: L.Bidirectional(L.LSTM(5), merge_mode="sum",
+                                                  backward_layer=L.RNN(L.LSTMCell(5), go_backwards=True)),
+}
+
+
+@pytest.mark.parametrize("mask_zero", [False, True])
+@pytest.mark.parametrize("kind", sorted(BACKWARD))
+def test_bidirectional_with_its_own_backward_layer_as_kerass(tmp_path, kind, mask_zero):
+    def make(lib):
+        middle = BACKWARD[kind](lib.layers)
+        pooled = [middle, lib.layers.GlobalMaxPooling1D()] if middle.return_sequences else middle
+        return classifier(lib, lambda L: pooled, mask_zero)
+
+    theirs, ours = twins(make)
+    np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
+    assert _params_lines(ours) == _params_lines(theirs)
+    _train_both(theirs, ours)
+    want = theirs.predict(X, verbose=0)
+    ours.save(tmp_path / "ours.keras")
+    theirs.save(tmp_path / "theirs.keras")
+    ours.save(tmp_path / "folder")
+    for loaded in (keras.saving.load_model(tmp_path / "ours.keras"),
+                   textrnn.models.load_model(tmp_path / "theirs.keras"),
+                   textrnn.models.load_model(tmp_path / "folder")):
+        np.testing.assert_allclose(loaded.predict(X, verbose=0), want, atol=1e-5)
+        assert type(loaded.layers[1].backward_layer).__name__ == type(ours.layers[1].backward_layer).__name__
+
+
+def test_a_backward_layer_keras_would_refuse_is_refused_in_one_line():
+    L = textrnn.layers
+    for backward, line in ((L.LSTM(4), "the other go_backwards"),
+                           (L.LSTM(4, go_backwards=True, return_sequences=True),
+                            "the layer's return_sequences"),
+                           (L.Dense(4), "backward_layer must be a recurrent layer")):
+        with pytest.raises(ConfigError, match=line):
+            L.Bidirectional(L.LSTM(4), backward_layer=backward)

@@ -233,7 +233,8 @@ def _layer_from_keras(spec: dict[str, Any], source: str, model_policy: str = "fl
     own = {"dtype": policy} if policy not in (None, model_policy) else {}
     if class_name == "Bidirectional":
         inner = _layer_from_keras(config["layer"], source, policy or model_policy)
-        return L.Bidirectional(inner, merge_mode=config.get("merge_mode", "concat"),
+        backward = _given_backward(config, source, policy or model_policy)
+        return L.Bidirectional(inner, merge_mode=config.get("merge_mode", "concat"), backward_layer=backward,
                                activity_regularizer=config.get("activity_regularizer"),
                                name=config.get("name"), trainable=config.get("trainable", True), **own)
     kwargs = {k: config[k] for k in _FIELDS[class_name] if k in config}
@@ -241,6 +242,23 @@ def _layer_from_keras(spec: dict[str, Any], source: str, model_policy: str = "fl
         kwargs["cell"] = _cell_from_keras(config.get("cell") or {}, source)
     return getattr(L, class_name)(**kwargs, name=config.get("name"), trainable=config.get("trainable", True),
                                   **own)
+
+
+def _given_backward(config: dict[str, Any], source: str, policy: str) -> L.Layer | None:
+    """A Bidirectional's backward layer where it is not the copy of its layer Keras would make
+    (Keras writes it always), else None."""
+    spec = config.get("backward_layer")
+    if not spec:
+        return None
+    ignored = ("name", "go_backwards", "zero_output_for_mask")
+
+    def essence(one: dict[str, Any]) -> tuple:
+        kept = {k: v for k, v in (one.get("config") or {}).items() if k not in ignored}
+        return one.get("class_name"), json.dumps(kept, sort_keys=True, default=str)
+
+    if essence(spec) == essence(config["layer"]):
+        return None
+    return _layer_from_keras(spec, source, policy)
 
 
 def _cell_from_keras(spec: dict[str, Any], source: str) -> L.Layer:
@@ -294,8 +312,8 @@ def _sequential_from_keras(config: dict[str, Any], source: str, policy: str) -> 
 def _weight_groups(layer: L.Layer, group: str) -> list[tuple[str, list[np.ndarray]]]:
     """(h5 group, arrays in Keras order) for one layer."""
     if isinstance(layer, L.Bidirectional):
-        return [(f"{group}/forward_layer/cell/vars", layer.forward_layer.get_weights()),
-                (f"{group}/backward_layer/cell/vars", layer.backward_layer.get_weights())]
+        return (_weight_groups(layer.forward_layer, f"{group}/forward_layer")
+                + _weight_groups(layer.backward_layer, f"{group}/backward_layer"))
     if isinstance(layer, Recurrent):
         return [(f"{group}/cell/vars", layer.get_weights())]
     if isinstance(layer, L.StackedRNNCells):
@@ -580,10 +598,10 @@ def _keras_layer_config(layer: L.Layer, input_shape, model_policy: str = "float3
         inner = layer._layer_spec
         config = {"name": layer.name, "trainable": layer.trainable, "merge_mode": layer.merge_mode,
                   **{k: ours[k] for k in ("activity_regularizer",) if k in ours},
-                  "layer": {"module": "keras.layers", "class_name": inner["class_name"],
-                            "config": {**{k: v for k, v in inner["config"].items()
-                                          if k in _FIELDS[inner["class_name"]] or k == "name"}, **dtype},
-                            "registered_name": None}}
+                  "layer": _keras_inner_config(inner, layer.forward_layer, input_shape[-1], dtype)}
+        if layer._backward_given:
+            config["backward_layer"] = _keras_inner_config(L.base.layer_to_config(layer.backward_layer),
+                                                           layer.backward_layer, input_shape[-1], dtype)
     else:
         config = {k: ours[k] for k in _FIELDS[type(layer).__name__] if k in ours}
         config.update(name=layer.name, trainable=layer.trainable)
@@ -592,6 +610,17 @@ def _keras_layer_config(layer: L.Layer, input_shape, model_policy: str = "float3
     config.update(dtype)
     return {"module": "keras.layers", "class_name": type(layer).__name__, "config": config,
             "registered_name": None, "build_config": {"input_shape": list(input_shape)}}
+
+
+def _keras_inner_config(spec: dict[str, Any], layer: L.Layer, features: int,
+                        dtype: dict[str, Any]) -> dict[str, Any]:
+    """A Bidirectional's recurrent layer (`spec`: its config; `layer` holds its cell, if an RNN),
+    as Keras serialises it."""
+    config = {k: v for k, v in spec["config"].items() if k in _FIELDS[spec["class_name"]] or k == "name"}
+    if type(layer) is L.RNN:
+        config["cell"] = _keras_cell_config(layer.cell, features, dtype)
+    return {"module": "keras.layers", "class_name": spec["class_name"], "config": {**config, **dtype},
+            "registered_name": None}
 
 
 def _keras_cell_config(cell: L.Layer, features: int, dtype: dict[str, Any]) -> dict[str, Any]:
@@ -679,13 +708,12 @@ def _refuse_unwritten_layers(model: Sequential, legacy: bool = False) -> None:
         if kind not in _FIELDS and kind not in ("Bidirectional", "InputLayer"):
             raise ConfigError(f"layer {layer.name!r} ({kind}) is not one of the Keras layers a .keras file "
                               f"holds here ({', '.join(SUPPORTED)}); save the model as a textrnn folder")
-        inner = layer.forward_layer if isinstance(layer, L.Bidirectional) else layer
-        if type(inner) is L.RNN and (legacy or inner is not layer or not _keras_cells(inner.cell)):
-            where = ("a legacy .h5 file" if legacy else "a Bidirectional in a .keras file"
-                     if inner is not layer else "a .keras file")
-            raise ConfigError(f"layer {layer.name!r}: {where} holds an RNN here only as a Keras cell "
-                              f"({', '.join(_CELL_FIELDS)}) or a StackedRNNCells of them, directly in the "
-                              "model; save the model as a textrnn folder")
+        inner = [layer.forward_layer, layer.backward_layer] if isinstance(layer, L.Bidirectional) else [layer]
+        if any(type(each) is L.RNN and (legacy or not _keras_cells(each.cell)) for each in inner):
+            raise ConfigError(f"layer {layer.name!r}: {'a legacy .h5 file' if legacy else 'a .keras file'} "
+                              f"holds an RNN here only over Keras's cells ({', '.join(_CELL_FIELDS)}) or a "
+                              "StackedRNNCells of them" + (", in Keras 3's .keras files" if legacy else "")
+                              + "; save the model as a textrnn folder")
 
 
 def _keras_cells(cell: Any) -> bool:

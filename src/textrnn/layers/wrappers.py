@@ -19,14 +19,17 @@ class Bidirectional(Layer):
     up in time. As in Keras, without a mask the backward copy starts on the padding of pre-padded
     input; with `mask_zero=True` it skips it."""
 
-    def __init__(self, layer: RNN, merge_mode: str | None = "concat", **kwargs: Any) -> None:
+    def __init__(self, layer: RNN, merge_mode: str | None = "concat", weights: Any = None,
+                 backward_layer: RNN | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(layer, RNN):
             raise ConfigError(f"Bidirectional wraps SimpleRNN, LSTM, GRU or RNN, got {type(layer).__name__}")
         if merge_mode not in MERGE_MODES:
             raise ConfigError(f"unknown merge_mode {merge_mode!r}; valid: {MERGE_MODES}")
-        if layer.built:
-            raise ConfigError("Bidirectional needs an unbuilt layer (it makes two copies of it)")
+        if weights is not None:
+            raise ConfigError("Bidirectional: weights= is not supported; call set_weights once it is built")
+        if layer.built or (backward_layer is not None and backward_layer.built):
+            raise ConfigError("Bidirectional needs unbuilt layers (it makes copies of them)")
         self.merge_mode = merge_mode
         self._layer_spec = layer_to_config(layer)
         base = layer.get_config()
@@ -34,9 +37,14 @@ class Bidirectional(Layer):
         common = {"zero_output_for_mask": layer.return_sequences, "trainable": self.trainable}
         self.forward_layer = type(layer).from_config(
             {**base, **common, "name": f"forward_{layer.name}"})
-        self.backward_layer = type(layer).from_config(
-            {**base, **common, "name": f"backward_{layer.name}",
-             "go_backwards": not layer.go_backwards})
+        self._backward_given = backward_layer is not None
+        if backward_layer is None:
+            backward_layer = type(layer).from_config(
+                {**base, **common, "name": f"backward_{layer.name}", "go_backwards": not layer.go_backwards})
+        else:  # taken as it is, as Keras's: it runs the other way, and returns what the forward does
+            _check_backward(layer, backward_layer)
+            backward_layer.zero_output_for_mask = layer.return_sequences
+        self.backward_layer = backward_layer
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
 
@@ -56,7 +64,7 @@ class Bidirectional(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         shape = self.forward_layer.compute_output_shape(input_shape)
         if self.merge_mode == "concat":
-            return (*shape[:-1], 2 * shape[-1])
+            return (*shape[:-1], shape[-1] + self.backward_layer.compute_output_shape(input_shape)[-1])
         return shape
 
     def compute_mask(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor | None:
@@ -101,13 +109,31 @@ class Bidirectional(Layer):
         return [fwd, bwd]
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "layer": self._layer_spec, "merge_mode": self.merge_mode}
+        config = {**super().get_config(), "layer": self._layer_spec, "merge_mode": self.merge_mode}
+        if self._backward_given:
+            config["backward_layer"] = layer_to_config(self.backward_layer)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Bidirectional:
         config = dict(config)
         layer = layer_from_config(config.pop("layer"))
-        return cls(layer, **config)
+        backward = config.pop("backward_layer", None)
+        return cls(layer, backward_layer=None if backward is None else layer_from_config(backward), **config)
+
+
+def _check_backward(layer: RNN, backward: Any) -> None:
+    """Keras's checks of a given backward_layer, in one line each."""
+    if not isinstance(backward, RNN):
+        raise ConfigError("Bidirectional: backward_layer must be a recurrent layer, got "
+                          f"{type(backward).__name__}")
+    if backward.go_backwards == layer.go_backwards:
+        raise ConfigError("Bidirectional: backward_layer must have the other go_backwards than the layer "
+                          f"(both have go_backwards={layer.go_backwards})")
+    for field in ("return_sequences", "return_state"):
+        if getattr(backward, field) != getattr(layer, field):
+            raise ConfigError(f"Bidirectional: backward_layer must have the layer's {field} "
+                              f"({getattr(layer, field)}), got {getattr(backward, field)}")
 
 
 class TimeDistributed(Layer):

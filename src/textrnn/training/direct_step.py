@@ -206,6 +206,13 @@ def _block_backward(block: Recurrent | Bidirectional, kept: list[_Saved], dout: 
     return dxs[0] if len(dxs) == 1 else dxs[0] + dxs[1]
 
 
+def _plain_pair(block: Bidirectional) -> bool:
+    """Two layers of one kind and width, concatenated, giving no states (what the step runs)."""
+    forward, backward = block.forward_layer, block.backward_layer
+    return (block.merge_mode == "concat" and not block.return_state
+            and type(forward) is type(backward) and forward.units == backward.units)
+
+
 class DirectStep:
     """The plan of a model's direct step; `DirectStep.plan(model)` is None when it does not apply."""
 
@@ -228,9 +235,9 @@ class DirectStep:
                 or head.units != 1 or head.activation != "sigmoid"):
             return None
         for k, block in enumerate(blocks):
-            if type(block) is Bidirectional and (block.merge_mode != "concat" or block.return_state):
-                return None
             if not all(isinstance(layer, Recurrent) and _layer_fits(layer) for layer in _layers(block)):
+                return None
+            if type(block) is Bidirectional and not _plain_pair(block):
                 return None
             if block.return_sequences == (k == len(blocks) - 1):  # all but the last return sequences
                 return None
