@@ -69,13 +69,9 @@ def test_metrics_by_function_and_losses_as_metrics_log_as_kerass(head, labels, c
         np.testing.assert_allclose(history[1][name], values, rtol=1e-4, err_msg=name)
 
 
-def test_recurrent_layers_take_kerass_execution_arguments_and_refuse_stateful():
+def test_recurrent_layers_take_kerass_execution_arguments():
     layer = textrnn.layers.LSTM(4, implementation=1, unroll=True, use_cudnn=False, seed=3, stateful=False)
-    assert layer.units == 4
-    with pytest.raises(ConfigError, match="stateful=True is not supported"):
-        textrnn.layers.GRU(4, stateful=True)
-    with pytest.raises(ConfigError, match="Bidirectional: unknown argument 'backward_layer'"):
-        textrnn.layers.Bidirectional(textrnn.layers.LSTM(2), backward_layer=textrnn.layers.LSTM(2))
+    assert layer.units == 4 and not layer.stateful
 
 
 def test_pop_puts_a_new_head_on_a_trained_body():

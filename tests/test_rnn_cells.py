@@ -187,8 +187,6 @@ def test_recurrent_layers_are_rnns_and_bad_cells_are_refused_in_one_line():
     assert not isinstance(L.Dense(3), L.RNN)
     with pytest.raises(ConfigError, match="a cell needs a `state_size`"):
         L.RNN(L.Dense(3))
-    with pytest.raises(ConfigError, match="stateful=True is not supported"):
-        L.RNN(L.LSTMCell(3), stateful=True)
     with pytest.raises(ConfigError, match="return_state=True with stacked cells"):
         L.RNN([L.LSTMCell(3), L.LSTMCell(3)], return_state=True)
     with pytest.raises(ConfigError, match="TimeDistributed wraps a non-recurrent layer"):
@@ -265,3 +263,59 @@ def test_a_backward_layer_keras_would_refuse_is_refused_in_one_line():
                            (L.Dense(4), "backward_layer must be a recurrent layer")):
         with pytest.raises(ConfigError, match=line):
             L.Bidirectional(L.LSTM(4), backward_layer=backward)
+
+
+STATEFUL = {
+    "lstm": lambda L: L.LSTM(6, stateful=True),
+    "gru-sequences": lambda L: [L.GRU(5, stateful=True, return_sequences=True), L.GlobalMaxPooling1D()],
+    "cell": lambda L: L.RNN(L.LSTMCell(5), stateful=True),
+    "bidirectional": lambda L: L.Bidirectional(L.LSTM(4, stateful=True)),
+}
+
+
+def stateful_classifier(lib, kind, mask_zero):
+    L = lib.layers
+    middle = STATEFUL[kind](L)
+    middle = middle if isinstance(middle, list) else [middle]
+    embedding = L.Embedding(40, 8, mask_zero=mask_zero)
+    return lib.Sequential([lib.Input(batch_shape=(8, T), dtype="int32"), embedding, *middle,
+                           L.Dense(1, activation="sigmoid")])
+
+
+@pytest.mark.parametrize("mask_zero", [False, True])
+@pytest.mark.parametrize("kind", sorted(STATEFUL))
+def test_stateful_layers_carry_their_states_from_batch_to_batch_as_kerass(kind, mask_zero):
+    theirs, ours = twins(lambda lib: stateful_classifier(lib, kind, mask_zero))
+    first = theirs.predict(X, batch_size=8, verbose=0)  # 5 batches, each starting where the last ended
+    np.testing.assert_allclose(ours.predict(X, batch_size=8, verbose=0), first, atol=1e-5)
+    again = [m.predict(X, batch_size=8, verbose=0) for m in (theirs, ours)]
+    np.testing.assert_allclose(again[1], again[0], atol=1e-5)
+    assert np.abs(again[0] - first).max() > 1e-6  # (the states went on)
+    for model in (theirs, ours):
+        for layer in model.layers:
+            if hasattr(layer, "reset_states") and getattr(layer, "stateful", False):
+                layer.reset_states()
+    np.testing.assert_allclose(ours.predict(X, batch_size=8, verbose=0), first, atol=1e-5)
+    np.testing.assert_allclose(theirs.predict(X, batch_size=8, verbose=0), first, atol=1e-5)
+    # Training. Keras 3.15 on PyTorch cannot train a stateful layer through its fused kernel (the
+    # held state, updated in place, breaks its backward); a mask takes its step loop, so Keras's
+    # model masks rows that have no padding (all ones: the same numbers as no mask).
+    theirs, ours = twins(lambda lib: stateful_classifier(lib, kind, mask_zero or lib is keras))
+    rows = np.where(X == 0, 1, X) if not mask_zero else X
+    for model, lib in ((theirs, keras), (ours, textrnn)):
+        model.compile(lib.optimizers.Adam(0.02), "binary_crossentropy", metrics=["acc"])
+    history = [m.fit(rows, Y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+               for m in (theirs, ours)]
+    np.testing.assert_allclose(history[1], history[0], rtol=1e-4)
+
+
+def test_a_stateful_layer_refuses_a_batch_of_another_size_in_one_line():
+    model = stateful_classifier(textrnn, "lstm", False)
+    model.predict(X[:8], batch_size=8, verbose=0)
+    with pytest.raises(ConfigError, match="holds states for batches of 8 rows and was given 4"):
+        model.predict(X[:4], verbose=0)
+    model.reset_states()  # Keras 2's, on the model
+    assert not model.layers[1]._held[0].any()
+    keras2 = textrnn.Sequential([textrnn.layers.Embedding(40, 8, batch_input_shape=(8, T)),
+                                 textrnn.layers.LSTM(4, stateful=True)])
+    assert keras2.predict(X, batch_size=8, verbose=0).shape == (40, 4)

@@ -55,7 +55,7 @@ SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", 
 # weight and activity regularizers cross
 _PENALTIES = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
-               "return_sequences", "return_state", "go_backwards", "zero_output_for_mask",
+               "return_sequences", "return_state", "go_backwards", "zero_output_for_mask", "stateful",
                "recurrent_regularizer", *_PENALTIES)
 _FIELDS = {
     "Embedding": ("input_dim", "output_dim", "mask_zero", "embeddings_regularizer", "activity_regularizer"),
@@ -74,7 +74,7 @@ _FIELDS = {
     "Flatten": (), "RepeatVector": ("n",), "Reshape": ("target_shape",), "Permute": ("dims",),
     "ReLU": ("max_value", "negative_slope", "threshold"), "LeakyReLU": ("negative_slope",), "ELU": ("alpha",),
     "Softmax": ("axis",),
-    "RNN": ("return_sequences", "return_state", "go_backwards", "zero_output_for_mask"),
+    "RNN": ("return_sequences", "return_state", "go_backwards", "zero_output_for_mask", "stateful"),
 }
 # Keras's cells, which an RNN layer holds (alone or in a StackedRNNCells): the layers' fields but
 # the sequence ones
@@ -224,8 +224,6 @@ def _layer_from_keras(spec: dict[str, Any], source: str, model_policy: str = "fl
         raise ConfigError(f"{source}: unsupported layer {class_name!r} "
                           f"(textrnn reads {', '.join(SUPPORTED)})")
     config = spec.get("config", {})
-    if config.get("stateful"):
-        raise ConfigError(f"{source}: stateful RNN layer {config.get('name')!r} is not supported")
     if config.get("time_major"):  # (Keras 2's: its inputs are time first)
         raise ConfigError(f"{source}: RNN layer {config.get('name')!r} is time_major; textrnn reads "
                           "batch-first layers")

@@ -92,6 +92,7 @@ class Layer(WeightSplit, nn.Module):
         name: str | None = None,
         trainable: bool = True,
         input_shape: tuple[int, ...] | None = None,
+        batch_input_shape: tuple[int | None, ...] | None = None,
         dtype: str | DTypePolicy | None = None,
         activity_regularizer: Any = None,
         **weight_regularizers: Any,
@@ -115,8 +116,10 @@ class Layer(WeightSplit, nn.Module):
         self._own_policy = None if dtype is None else policy_name(dtype)
         self._policy_at_creation = global_policy().name
         self.built = False
+        # Keras 2's batch_input_shape gives the batch size too (a stateful RNN's model)
         self.batch_input_shape: Shape | None = (
-            (None, *input_shape) if input_shape is not None else None
+            tuple(batch_input_shape) if batch_input_shape is not None
+            else (None, *input_shape) if input_shape is not None else None
         )
         self.output_shape: Shape | None = None
         self._weight_names: list[str] = []

@@ -33,7 +33,10 @@ class InputLayer(Layer):
         return {"name": self.name, "batch_shape": list(self.batch_shape), "dtype": self.dtype}
 
 
-def Input(shape: Shape | None = None, dtype: str | None = None, name: str | None = None,  # noqa: N802
-          batch_shape: Shape | None = None) -> KerasTensor:
-    """keras.Input: a model's input, a KerasTensor of `shape` (without the batch dimension)."""
+def Input(shape: Shape | None = None, batch_size: int | None = None, dtype: str | None = None,  # noqa: N802
+          name: str | None = None, batch_shape: Shape | None = None) -> KerasTensor:
+    """keras.Input: a model's input, a KerasTensor of `shape` (without the batch dimension), or of
+    `batch_shape` (with it; `batch_size` gives it too, as a stateful RNN's model does)."""
+    if batch_size is not None and batch_shape is None and shape is not None:
+        batch_shape = (int(batch_size), *tuple(shape))
     return InputLayer(shape, dtype, batch_shape, name=name).output

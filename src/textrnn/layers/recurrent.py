@@ -15,7 +15,44 @@ from textrnn.layers.base import Layer, Shape
 from textrnn.layers.recurrent_cells import GRUGates, LSTMGates, SimpleRNNGates, sequence_output
 
 
-class Recurrent(Layer):
+class HeldStates:
+    """Keras's `stateful=True` for a recurrent layer (a Layer that mixes this in): each call starts
+    from the final states of the one before (rows in the same order, batch after batch, detached:
+    gradients stop at the batch), until `reset_states()`. The first call starts from zeros."""
+
+    def _hold_states(self, stateful: bool) -> None:
+        self.stateful = bool(stateful)
+        self._held: list[torch.Tensor] | None = None
+
+    def held_states(self, batch: int) -> list[torch.Tensor] | None:
+        """The states this call starts from (None: zeros), checking the batch's rows."""
+        if not self.stateful or self._held is None:
+            return None
+        if self._held[0].shape[0] != batch:
+            raise ConfigError(f"{self.name}: a stateful layer holds states for batches of "
+                              f"{self._held[0].shape[0]} rows and was given {batch}; give it batches of one "
+                              "size (a row count that the batch size divides), or call reset_states()")
+        # (copies: the kernels may write their initial states, and one held from inference
+        # mode could not take part in training)
+        return [s.clone() for s in self._held]
+
+    def keep_states(self, states: list[torch.Tensor]) -> None:
+        if self.stateful:
+            self._held = [s.detach().clone() for s in states]
+
+    def reset_states(self, states: Any = None) -> None:
+        """Zero the held states (Keras's reset_states / reset_state), or set them to `states`."""
+        if states is not None:
+            values = states if isinstance(states, (list, tuple)) else [states]
+            self._held = [torch.as_tensor(v, dtype=torch.float32) for v in values]
+        elif self._held is not None:
+            self._held = [torch.zeros_like(s) for s in self._held]
+
+    def reset_state(self) -> None:
+        self.reset_states()
+
+
+class Recurrent(HeldStates, Layer):
     """Shared machinery of the recurrent layers, mixed with their cell's math (`*Gates`):
     direction, masking, return_sequences / return_state, textrnn's kernels and token tables.
     Each layer class gives `kernel_cell` and its kernels (`_run_own_kernel`, `_run_layer_kernel`)."""
@@ -36,9 +73,7 @@ class Recurrent(Layer):
         # unroll and use_cudnn choose how Keras computes, not what: taken, and textrnn picks its
         # own kernels
         super().__init__(**kwargs)
-        if stateful:
-            raise ConfigError(f"{type(self).__name__}: stateful=True is not supported (each batch starts "
-                              "from zero states)")
+        self._hold_states(stateful)
         self.return_sequences = return_sequences
         self.return_state = return_state
         self.go_backwards = go_backwards
@@ -153,8 +188,8 @@ class Recurrent(Layer):
         self.ensure_built(x)
         batch = x.shape[0]
         like = x if table is None else table
-        states = (list(initial_state) if initial_state is not None
-                  else [like.new_zeros(batch, self.units) for _ in range(self.state_count)])
+        states = (list(initial_state) if initial_state is not None else self.held_states(batch)
+                  or [like.new_zeros(batch, self.units) for _ in range(self.state_count)])
         if self.go_backwards:
             x = x.flip(1)
             mask = None if mask is None else mask.flip(1)
@@ -164,7 +199,9 @@ class Recurrent(Layer):
             x = embedding(x)
         outputs, states = ran or self.run_over(
             x, states, mask, own_kernel=self.own_kernel(),
-            span_kernel=self.span_kernel() if mask is not None else None, need_states=self.return_state)
+            span_kernel=self.span_kernel() if mask is not None else None,
+            need_states=self.return_state or self.stateful)
+        self.keep_states(states)
         # (the final state is the last output: taking it sends no (B, T, u) gradient of zeros back
         # through a slice of the outputs)
         result = sequence_output(outputs, states[0], mask, self.zero_output_for_mask, self.return_sequences)
@@ -179,6 +216,7 @@ class Recurrent(Layer):
             "return_sequences": self.return_sequences,
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
             "zero_output_for_mask": self.zero_output_for_mask,
         }
 

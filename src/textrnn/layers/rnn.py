@@ -16,7 +16,7 @@ import torch
 
 from textrnn.errors import ConfigError
 from textrnn.layers.base import Layer, Shape, _call_arguments, layer_from_config, layer_to_config
-from textrnn.layers.recurrent import Recurrent
+from textrnn.layers.recurrent import HeldStates, Recurrent
 from textrnn.layers.recurrent_cells import Cell, GRUCell, LSTMCell, SimpleRNNCell, sequence_output
 
 # Keras's own cells, whose whole sequence one kernel runs (a class of one's own made from them
@@ -126,7 +126,7 @@ class StackedRNNCells(Layer):
         return cls([layer_from_config(spec) for spec in config.pop("cells")], **config)
 
 
-class RNN(Layer, metaclass=ABCMeta):
+class RNN(HeldStates, Layer, metaclass=ABCMeta):
     """keras.layers.RNN(cell): the cell (or a list of cells, stacked) over the time steps. The
     SimpleRNN / LSTM / GRU layers count as RNNs too (isinstance), as in Keras."""
 
@@ -140,8 +140,7 @@ class RNN(Layer, metaclass=ABCMeta):
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
         _check_cell(cell, "RNN")
-        if stateful:
-            raise ConfigError("RNN: stateful=True is not supported (each batch starts from zero states)")
+        self._hold_states(stateful)
         sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
         if return_state and any(isinstance(s, (list, tuple)) for s in sizes):
             raise ConfigError("RNN: return_state=True with stacked cells of several states each (LSTMCell) "
@@ -183,17 +182,19 @@ class RNN(Layer, metaclass=ABCMeta):
             if bool(mask.all()):
                 mask = None
         flat = (list(initial_state) if isinstance(initial_state, (list, tuple))
-                else [initial_state] if initial_state is not None else self._initial_states(x))
+                else [initial_state] if initial_state is not None
+                else self.held_states(x.shape[0]) or self._initial_states(x))
         if self.go_backwards:
             x = x.flip(1)
             mask = None if mask is None else mask.flip(1)
         cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
         if all(type(cell) in KERNEL_CELLS for cell in cells):
-            outputs, flat = self._run_kernel_cells(cells, x, flat, mask)
+            outputs, flat = self._run_kernel_cells(cells, x, flat, mask, self.return_state or self.stateful)
             last = outputs[:, -1] if mask is not None else flat[-cells[-1].state_count]
         else:
             outputs, flat = self._run_steps(cells, x, flat, mask)
             last = outputs[:, -1]
+        self.keep_states(flat)
         result = sequence_output(outputs, last, mask, self.zero_output_for_mask, self.return_sequences)
         return (result, *flat) if self.return_state else result
 
@@ -207,14 +208,14 @@ class RNN(Layer, metaclass=ABCMeta):
         return flat
 
     def _run_kernel_cells(self, cells: list[Cell], x: torch.Tensor, flat: list[torch.Tensor],
-                          mask: torch.Tensor | None):
+                          mask: torch.Tensor | None, need_states: bool):
         """Keras's cells, one whole sequence at a time: each cell's outputs are the next one's
         inputs (at a masked step every cell keeps its states, so the order of work changes nothing)."""
         finals, at = [], 0
         for cell in cells:
             states = flat[at:at + cell.state_count]
             at += cell.state_count
-            x, states = cell.run_over(x, states, mask, need_states=self.return_state)
+            x, states = cell.run_over(x, states, mask, need_states=need_states)
             finals += states
         return x, finals
 
@@ -247,7 +248,8 @@ class RNN(Layer, metaclass=ABCMeta):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "cell": layer_to_config(self.cell),
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
-                "go_backwards": self.go_backwards, "zero_output_for_mask": self.zero_output_for_mask}
+                "go_backwards": self.go_backwards, "stateful": self.stateful,
+                "zero_output_for_mask": self.zero_output_for_mask}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RNN:

@@ -52,6 +52,19 @@ class Bidirectional(Layer):
     def weights(self) -> list[torch.nn.Parameter]:
         return self.forward_layer.weights + self.backward_layer.weights
 
+    @property
+    def stateful(self) -> bool:
+        return self.forward_layer.stateful
+
+    def reset_states(self, states: Any = None) -> None:
+        """Both directions' held states (stateful=True) zeroed, or set: the forward's first."""
+        half = None if states is None else len(states) // 2
+        self.forward_layer.reset_states(None if states is None else states[:half])
+        self.backward_layer.reset_states(None if states is None else states[half:])
+
+    def reset_state(self) -> None:
+        self.reset_states()
+
     def _apply_trainable(self) -> None:
         for sub in (self.forward_layer, self.backward_layer):
             sub.trainable = self._trainable

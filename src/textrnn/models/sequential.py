@@ -180,6 +180,12 @@ class Sequential(Trainer, WeightSplit, nn.Module):
             self.build((None, *x.shape[1:]))
         return super().__call__(x)
 
+    def reset_states(self) -> None:
+        """Keras 2's `model.reset_states()`: its stateful recurrent layers' held states zeroed."""
+        for layer in self.layers:
+            if getattr(layer, "stateful", False):
+                layer.reset_states()
+
     # --- weights --------------------------------------------------------------------------------
     @property
     def weights(self) -> list[nn.Parameter]:

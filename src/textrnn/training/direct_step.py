@@ -80,7 +80,8 @@ class _Saved:
 
 def _layer_fits(layer: Recurrent) -> bool:
     return (type(layer) in (LSTM, GRU, SimpleRNN) and layer.fused_cell == layer.kernel_cell
-            and layer._fits_layer_kernel() and layer.recurrent_dropout == 0 and not layer.return_state)
+            and layer._fits_layer_kernel() and layer.recurrent_dropout == 0 and not layer.return_state
+            and not layer.stateful)
 
 
 def _token_forward(layer: Recurrent, tokens: _Tokens, spans: tuple[torch.Tensor, torch.Tensor] | None,
