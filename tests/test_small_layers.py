@@ -174,7 +174,7 @@ def test_a_lambda_of_several_inputs_and_an_output_shape_function():
 
 def attention_without_lambda(lib):
     """The same block with its sum as a Permute, a Dense of ones and a Reshape, and the other
-    activation layers: every layer of it goes into `.keras` and `.h5` files."""
+    activation layers (PReLU's weight too): every layer of it goes into `.keras` and `.h5` files."""
     L = lib.layers
     inputs = L.Input(shape=(T,))
     lstm = L.Bidirectional(L.LSTM(6, return_sequences=True))(L.Embedding(40, 8)(inputs))
@@ -182,6 +182,7 @@ def attention_without_lambda(lib):
     weights = L.Permute((2, 1))(L.RepeatVector(12)(scores))
     summed = L.Reshape((12,))(L.Dense(1, use_bias=False)(L.Permute((2, 1))(L.multiply([lstm, weights]))))
     hidden = L.ELU(0.5)(L.LeakyReLU(0.2)(L.ReLU(max_value=6.0)(L.Dense(8)(summed))))
+    hidden = L.PReLU(alpha_initializer="random_uniform")(L.Dense(8)(hidden))
     return lib.Model(inputs, L.Dense(1, activation="sigmoid")(hidden))
 
 

@@ -51,7 +51,7 @@ from textrnn.naming import snake_case
 SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Activation", "Dropout",
              "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Concatenate", "Add", "Subtract", "Multiply",
              "Average", "Maximum", "Minimum", "Attention", "AdditiveAttention", "Flatten", "RepeatVector",
-             "Reshape", "Permute", "ReLU", "LeakyReLU", "ELU", "Softmax", "RNN")
+             "Reshape", "Permute", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "RNN")
 # weight and activity regularizers cross
 _PENALTIES = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
@@ -73,7 +73,7 @@ _FIELDS = {
     **{merge: () for merge in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")},
     "Flatten": (), "RepeatVector": ("n",), "Reshape": ("target_shape",), "Permute": ("dims",),
     "ReLU": ("max_value", "negative_slope", "threshold"), "LeakyReLU": ("negative_slope",), "ELU": ("alpha",),
-    "Softmax": ("axis",),
+    "Softmax": ("axis",), "PReLU": ("shared_axes", "alpha_regularizer"),
     "RNN": ("return_sequences", "return_state", "go_backwards", "zero_output_for_mask", "stateful"),
 }
 # Keras's cells, which an RNN layer holds (alone or in a StackedRNNCells): the layers' fields but
