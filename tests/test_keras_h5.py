@@ -85,10 +85,21 @@ KERAS2_LAYERS = {
         "bias_initializer": _initializer("Zeros"), "kernel_regularizer": None, "bias_regularizer": None,
         "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None}},
 }
+CUDNN2 = {"name": "cu_dnnlstm", "trainable": True, "dtype": "float32", "return_sequences": False,
+          "return_state": False, "go_backwards": False, "stateful": False, "units": 4,
+          **{k: LSTM2[k] for k in ("kernel_initializer", "recurrent_initializer", "bias_initializer",
+                                   "unit_forget_bias", "kernel_regularizer", "recurrent_regularizer",
+                                   "bias_regularizer", "activity_regularizer", "kernel_constraint",
+                                   "recurrent_constraint", "bias_constraint")}}
+KERAS2_LAYERS["cudnn"] = {"class_name": "Bidirectional", "config": {
+    "name": "bidirectional", "trainable": True, "dtype": "float32", "merge_mode": "concat",
+    "layer": {"class_name": "CuDNNLSTM", "config": CUDNN2}}}
 KERAS2_WEIGHTS = {"embedding": ["embedding/embeddings:0"],
                   "bidirectional": [f"bidirectional/{d}_lstm/lstm_cell/{w}:0" for d in ("forward", "backward")
                                     for w in ("kernel", "recurrent_kernel", "bias")],
                   "lstm": [f"lstm/lstm_cell/{w}:0" for w in ("kernel", "recurrent_kernel", "bias")],
+                  "cudnn": [f"bidirectional/{d}_cu_dnnlstm/{w}:0" for d in ("forward", "backward")
+                            for w in ("kernel", "recurrent_kernel", "bias")],
                   "dropout": [], "dense": ["dense/kernel:0", "dense/bias:0"]}
 KERAS2_TRAINING = {
     "loss": "binary_crossentropy", "weighted_metrics": None, "loss_weights": None,
@@ -103,7 +114,7 @@ def _keras3_twin(recurrent):
     """Keras 3's model of the same layers, with weights of its own drawing: the judge of the
     file's predictions, and the source of the file's weights."""
     L = keras.layers
-    cell = L.Bidirectional(L.LSTM(4)) if recurrent == "bidirectional" else L.LSTM(4)
+    cell = L.Bidirectional(L.LSTM(4)) if recurrent in ("bidirectional", "cudnn") else L.LSTM(4)
     keras.utils.set_random_seed(1)
     return keras.Sequential([keras.Input((20,), dtype="int32"), L.Embedding(100, 8), cell, L.Dropout(0.5),
                              L.Dense(1, activation="sigmoid")])
@@ -131,12 +142,16 @@ def _write_keras2_file(path, recurrent="bidirectional", with_model=True):
         for name, layer in zip(names, twin.layers):
             layer_group = group.create_group(name)
             layer_group.attrs["weight_names"] = [n.encode() for n in KERAS2_WEIGHTS[name]]
-            for weight_name, value in zip(KERAS2_WEIGHTS[name], layer.get_weights()):
+            values = layer.get_weights()
+            if name == "cudnn":  # its two biases, which add up to the twin's one
+                values = [w if w.ndim == 2 else np.concatenate([w - 0.25, np.full_like(w, 0.25)])
+                          for w in values]
+            for weight_name, value in zip(KERAS2_WEIGHTS[name], values):
                 layer_group.create_dataset(weight_name, data=value)
     return path, twin
 
 
-@pytest.mark.parametrize("recurrent", ["bidirectional", "lstm"])
+@pytest.mark.parametrize("recurrent", ["bidirectional", "lstm", "cudnn"])
 def test_a_keras2_h5_model_file_loads(tmp_path, recurrent):
     path, twin = _write_keras2_file(tmp_path / "sentiment.h5", recurrent)
     with pytest.warns(UserWarning, match="skipping the optimizer's 1 variables; this model's optimizer has"):
@@ -146,7 +161,9 @@ def test_a_keras2_h5_model_file_loads(tmp_path, recurrent):
     with pytest.raises((TypeError, ValueError)):  # Keras 3.15 cannot read Keras 2's recurrent
         keras.models.load_model(path)  # configs (time_major; an inner layer without its module)
     assert [type(layer).__name__ for layer in ours.layers] == [
-        "Embedding", "Bidirectional" if recurrent == "bidirectional" else "LSTM", "Dropout", "Dense"]
+        "Embedding", "LSTM" if recurrent == "lstm" else "Bidirectional", "Dropout", "Dense"]
+    if recurrent == "cudnn":  # (Keras 3 has no cuDNN layers to read it with)
+        assert type(ours.layers[1].forward_layer).__name__ == "CuDNNLSTM"
     assert ours.compiled and ours._optimizer_spec.name == "rmsprop"
     assert float(ours.optimizer.learning_rate) == pytest.approx(0.002) and ours.metric_names == ["acc"]
     assert ours.optimizer.iterations == 0  # Keras 2's optimizer state is skipped, as Keras 3 skips it

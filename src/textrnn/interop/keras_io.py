@@ -78,6 +78,11 @@ _FIELDS = {
 }
 # Keras's cells, which an RNN layer holds (alone or in a StackedRNNCells): the layers' fields but
 # the sequence ones
+# Keras 2's cuDNN layers: read from Keras 2's files (Keras 3 has none), never written
+_KERAS2_ONLY = {kind: ("units", "return_sequences", "return_state", "go_backwards", "stateful",
+                       "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+                       "activity_regularizer", *(("unit_forget_bias",) if kind == "CuDNNLSTM" else ()))
+                for kind in ("CuDNNLSTM", "CuDNNGRU")}
 _SEQUENCE_FIELDS = _FIELDS["RNN"]
 _CELL_FIELDS = {f"{kind}Cell": tuple(f for f in _FIELDS[kind] if f not in _SEQUENCE_FIELDS)
                 for kind in ("SimpleRNN", "LSTM", "GRU")}
@@ -220,9 +225,9 @@ def _model_policy(specs: list[dict[str, Any]], source: str) -> str:
 
 def _layer_from_keras(spec: dict[str, Any], source: str, model_policy: str = "float32") -> L.Layer:
     class_name = spec.get("class_name")
-    if spec.get("registered_name") not in (None, class_name) or class_name not in SUPPORTED:
+    if spec.get("registered_name") not in (None, class_name) or class_name not in (*SUPPORTED, *_KERAS2_ONLY):
         raise ConfigError(f"{source}: unsupported layer {class_name!r} "
-                          f"(textrnn reads {', '.join(SUPPORTED)})")
+                          f"(textrnn reads {', '.join((*SUPPORTED, *_KERAS2_ONLY))})")
     config = spec.get("config", {})
     if config.get("time_major"):  # (Keras 2's: its inputs are time first)
         raise ConfigError(f"{source}: RNN layer {config.get('name')!r} is time_major; textrnn reads "
@@ -235,7 +240,7 @@ def _layer_from_keras(spec: dict[str, Any], source: str, model_policy: str = "fl
         return L.Bidirectional(inner, merge_mode=config.get("merge_mode", "concat"), backward_layer=backward,
                                activity_regularizer=config.get("activity_regularizer"),
                                name=config.get("name"), trainable=config.get("trainable", True), **own)
-    kwargs = {k: config[k] for k in _FIELDS[class_name] if k in config}
+    kwargs = {k: config[k] for k in {**_FIELDS, **_KERAS2_ONLY}[class_name] if k in config}
     if class_name == "RNN":
         kwargs["cell"] = _cell_from_keras(config.get("cell") or {}, source)
     return getattr(L, class_name)(**kwargs, name=config.get("name"), trainable=config.get("trainable", True),

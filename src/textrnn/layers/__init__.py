@@ -26,7 +26,7 @@ from textrnn.layers.merging import (
 )
 from textrnn.layers.normalization import BatchNormalization, LayerNormalization
 from textrnn.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
-from textrnn.layers.recurrent import GRU, LSTM, SimpleRNN
+from textrnn.layers.recurrent import GRU, LSTM, CuDNNGRU, CuDNNLSTM, SimpleRNN
 from textrnn.layers.recurrent_cells import GRUCell, LSTMCell, SimpleRNNCell
 from textrnn.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
 from textrnn.layers.rnn import RNN, StackedRNNCells
@@ -38,11 +38,11 @@ GlobalMaxPool1D, GlobalAvgPool1D = GlobalMaxPooling1D, GlobalAveragePooling1D
 MaxPool1D, AvgPool1D = MaxPooling1D, AveragePooling1D
 
 __all__ = ["Activation", "Add", "AdditiveAttention", "Attention", "Average", "AveragePooling1D", "AvgPool1D",
-           "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Dense", "Dropout", "ELU",
-           "Embedding", "Flatten", "GRU", "GRUCell", "GlobalAveragePooling1D", "GlobalAvgPool1D",
-           "GlobalMaxPool1D", "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM", "LSTMCell", "Lambda",
-           "Layer", "LayerNormalization", "LeakyReLU", "Masking", "MaxPool1D", "MaxPooling1D", "Maximum",
-           "Minimum", "MultiHeadAttention", "Multiply", "PReLU", "Permute", "RNN", "ReLU", "RepeatVector",
-           "Reshape", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D", "StackedRNNCells",
-           "Subtract", "TextVectorization", "TimeDistributed", "add", "average", "concatenate", "maximum",
-           "minimum", "multiply", "subtract"]
+           "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "CuDNNGRU", "CuDNNLSTM", "Dense",
+           "Dropout", "ELU", "Embedding", "Flatten", "GRU", "GRUCell", "GlobalAveragePooling1D",
+           "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalMaxPooling1D", "Input", "InputLayer", "LSTM",
+           "LSTMCell", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "Masking", "MaxPool1D",
+           "MaxPooling1D", "Maximum", "Minimum", "MultiHeadAttention", "Multiply", "PReLU", "Permute", "RNN",
+           "ReLU", "RepeatVector", "Reshape", "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D",
+           "StackedRNNCells", "Subtract", "TextVectorization", "TimeDistributed", "add", "average",
+           "concatenate", "maximum", "minimum", "multiply", "subtract"]

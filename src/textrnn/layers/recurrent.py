@@ -278,7 +278,110 @@ class GRU(GRUGates, Recurrent):
     def _run_layer_kernel(self, x: torch.Tensor, states: list[torch.Tensor], input_mask=None):
         """The whole layer in one kernel: projection and input dropout in its loop; with gradients
         off it keeps nothing."""
-        b_rec = self.bias[1] if self.use_bias else None
+        b_rec = self.recurrent_bias() if self.use_bias else None
         outputs, h = kernels.gru_layer(x, self.kernel, self.input_bias(), self.recurrent_kernel, b_rec,
                                        states[0], input_mask)
         return outputs, [h]
+
+
+class CuDNNLSTM(LSTM):
+    """Keras 2's cuDNN LSTM (`keras.layers.CuDNNLSTM`, in much published GPU code): LSTM's math with
+    two biases, the input's and the state's (i, f, c, o each; bias (8u,), as cuDNN and PyTorch
+    keep them), which add up to LSTM's one. No activations to choose, no dropout, no mask."""
+
+    def __init__(self, units: int, kernel_initializer: Any = "glorot_uniform",
+                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
+                 unit_forget_bias: bool = True, return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False, **kwargs: Any) -> None:
+        super().__init__(units, kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+                         unit_forget_bias=unit_forget_bias,
+                         return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful, **_no_cudnn_arguments(self, kwargs))
+
+    def bias_shape(self) -> tuple[int, ...]:
+        return (8 * self.units,)
+
+    def init_bias(self) -> None:
+        if self.unit_forget_bias:  # (Keras 2's: the state's forget bias starts at 1)
+            with torch.no_grad():
+                self.bias[5 * self.units:6 * self.units] = 1.0
+
+    def input_bias(self) -> torch.Tensor | None:
+        n = 4 * self.units
+        return self.bias[:n] + self.bias[n:] if self.use_bias else None
+
+    def torch_weights(self) -> list[torch.Tensor]:
+        n = 4 * self.units
+        return [self.kernel.t(), self.recurrent_kernel.t(), self.bias[:n], self.bias[n:]]
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, **kwargs: Any):
+        _refuse_mask(self, mask)
+        return super().forward(x, None, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return _cudnn_config(super().get_config())
+
+
+class CuDNNGRU(GRU):
+    """Keras 2's cuDNN GRU (`keras.layers.CuDNNGRU`): GRU's math with reset_after (as cuDNN), its two
+    biases one (6u,) vector (z, r, h of the input's, then of the state's). No activations to
+    choose, no dropout, no mask."""
+
+    def __init__(self, units: int, kernel_initializer: Any = "glorot_uniform",
+                 recurrent_initializer: Any = "orthogonal", bias_initializer: Any = "zeros",
+                 return_sequences: bool = False, return_state: bool = False, go_backwards: bool = False,
+                 stateful: bool = False, **kwargs: Any) -> None:
+        super().__init__(units, kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+                         reset_after=True, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful,
+                         **_no_cudnn_arguments(self, kwargs))
+
+    def bias_shape(self) -> tuple[int, ...]:
+        return (6 * self.units,)
+
+    def input_bias(self) -> torch.Tensor | None:
+        return self.bias[:3 * self.units] if self.use_bias else None
+
+    def recurrent_bias(self) -> torch.Tensor:
+        return self.bias[3 * self.units:] if self.use_bias else self._zeros(3 * self.units)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, **kwargs: Any):
+        _refuse_mask(self, mask)
+        return super().forward(x, None, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return _cudnn_config(super().get_config())
+
+
+# LSTM's / GRU's arguments the cuDNN layers do not have (Keras 2 refused them too)
+_NOT_CUDNN = ("activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
+              "reset_after", "unroll", "implementation", "use_cudnn", "seed")
+
+
+def _no_cudnn_arguments(layer: Layer, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """kwargs, after refusing in one line what a cuDNN layer has no use for; a config written by
+    textrnn itself holds some of them at their only values, which pass."""
+    only = {"activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True, "dropout": 0.0,
+            "recurrent_dropout": 0.0}
+    for name in _NOT_CUDNN:
+        if name in kwargs and not (name in only and kwargs[name] == only[name]):
+            raise ConfigError(f"{type(layer).__name__}: unknown argument {name!r} (Keras 2's cuDNN layers "
+                              f"have none; {type(layer).__name__.removeprefix('CuDNN')} has it)")
+        if name in only:
+            kwargs.pop(name, None)
+    return kwargs
+
+
+def _cudnn_config(config: dict[str, Any]) -> dict[str, Any]:
+    for name in _NOT_CUDNN:
+        config.pop(name, None)
+    return config
+
+
+def _refuse_mask(layer: Layer, mask: torch.Tensor | None) -> None:
+    if mask is not None:
+        kind = type(layer).__name__
+        raise ConfigError(f"{layer.name}: {kind} takes no mask, as in Keras 2 (mask_zero=True or Masking "
+                          f"before it); use {kind.removeprefix('CuDNN')}, which does")

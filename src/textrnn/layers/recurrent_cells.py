@@ -305,7 +305,7 @@ class GRUGates(CellWeights):
 
     def torch_weights(self) -> list[torch.Tensor]:
         n = 3 * self.units
-        b_in, b_rec = (self.bias[0], self.bias[1]) if self.use_bias else (self._zeros(n),) * 2
+        b_in, b_rec = (self.input_bias(), self.recurrent_bias()) if self.use_bias else (self._zeros(n),) * 2
         return [self._to_torch_order(self.kernel).t(), self._to_torch_order(self.recurrent_kernel).t(),
                 self._to_torch_order(b_in), self._to_torch_order(b_rec)]
 
@@ -316,7 +316,7 @@ class GRUGates(CellWeights):
         if self.reset_after:
             rec_z, rec_r, rec_h = _per_gate(h, self.recurrent_kernel, rec_masks, u)
             if self.use_bias:
-                b_z, b_r, b_h = torch.split(self.bias[1], u)
+                b_z, b_r, b_h = torch.split(self.recurrent_bias(), u)
                 rec_z, rec_r, rec_h = rec_z + b_z, rec_r + b_r, rec_h + b_h
             z = self._rec_act(x_z + rec_z)
             r = self._rec_act(x_r + rec_r)
