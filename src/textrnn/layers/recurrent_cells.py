@@ -10,7 +10,8 @@ the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -338,11 +339,20 @@ class GRUGates(CellWeights):
 class Cell(Layer):
     """A Keras cell: one time step, `call(inputs, states, training)` -> (output, new states), which
     `keras.layers.RNN` runs over a sequence. A cell's dropout masks hold for a whole sequence: the
-    RNN opens `dropout_scope()` around its time loop; a cell called alone draws new ones per call."""
+    RNN runs its time loop inside `one_dropout_draw()`; a cell called alone draws new ones per call."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._scope_masks: dict[str, Any] | None = None
+
+    @contextlib.contextmanager
+    def one_dropout_draw(self) -> Iterator[None]:
+        """Within it, the dropout masks drawn at the first step serve every step."""
+        self._scope_masks = {}
+        try:
+            yield
+        finally:
+            self._scope_masks = None
 
     @property
     def state_size(self) -> int | list[int]:

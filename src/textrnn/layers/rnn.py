@@ -9,6 +9,7 @@ masked step the output repeats the last one (or is zeros, zero_output_for_mask) 
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABCMeta
 from typing import Any
 
@@ -223,12 +224,12 @@ class RNN(HeldStates, Layer, metaclass=ABCMeta):
                    mask: torch.Tensor | None):
         """Any cell, one step at a time (Keras's backend.rnn); the Keras cells among them keep one
         dropout mask for the whole sequence."""
-        scoped = [cell for cell in cells if isinstance(cell, Cell)]
-        for cell in scoped:
-            cell._scope_masks = {}
-        try:
-            outputs: list[torch.Tensor] = []
-            prev = None
+        outputs: list[torch.Tensor] = []
+        prev = None
+        with contextlib.ExitStack() as draws:
+            for cell in cells:
+                if isinstance(cell, Cell):
+                    draws.enter_context(cell.one_dropout_draw())
             for t in range(x.shape[1]):
                 out, new = _call_cell(self.cell, x[:, t], _pack(flat, self.state_size), self.training)
                 new = _flatten(new)
@@ -239,9 +240,6 @@ class RNN(HeldStates, Layer, metaclass=ABCMeta):
                     new = [torch.where(keep, n, s) for n, s in zip(new, flat)]
                 outputs.append(out)
                 prev, flat = out, new
-        finally:
-            for cell in scoped:
-                cell._scope_masks = None
         return torch.stack(outputs, dim=1), flat
 
     # --- config ---------------------------------------------------------------------------------
