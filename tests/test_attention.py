@@ -7,6 +7,7 @@ import pytest
 
 import textrnn
 from textrnn.errors import ConfigError
+from twins import train_both
 
 RNG = np.random.default_rng(0)
 T = 12
@@ -47,13 +48,7 @@ def _pair(kind, with_key=False):
 def test_attention_over_an_lstm_is_kerass(kind, tmp_path):
     theirs, ours = _pair(kind)
     np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
-    for model, lib in ((theirs, keras), (ours, textrnn)):
-        model.compile(lib.optimizers.Adam(0.02), "binary_crossentropy", metrics=["acc"])
-    history = [m.fit(X, Y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
-               for m in (theirs, ours)]
-    np.testing.assert_allclose(history[1], history[0], rtol=1e-4)
-    for a, b in zip(ours.get_weights(), theirs.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-4)
+    train_both(theirs, ours, X, Y)
 
     theirs.save(tmp_path / "k.keras")
     from_keras = textrnn.models.load_model(tmp_path / "k.keras")

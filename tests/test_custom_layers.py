@@ -9,7 +9,7 @@ import pytest
 import textrnn
 from textrnn import backend as K
 from textrnn.errors import ConfigError
-from twins import twins
+from twins import train_both, twins
 
 RNG = np.random.default_rng(0)
 T = 10
@@ -63,14 +63,8 @@ def _lstm_with(lib, layer):
                            L.LSTM(6, return_sequences=True), layer, L.Dense(1, activation="sigmoid")])
 
 
-def _train_both(theirs, ours, epochs=2):
-    for model, lib in ((theirs, keras), (ours, textrnn)):
-        model.compile(lib.optimizers.Adam(0.02), "binary_crossentropy", metrics=["acc"])
-    history = [m.fit(X, Y, batch_size=8, epochs=epochs, shuffle=False, verbose=0).history["loss"]
-               for m in (theirs, ours)]
-    np.testing.assert_allclose(history[1], history[0], rtol=1e-4)
-    for a, b in zip(ours.get_weights(), theirs.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-4)
+def _train_both(theirs, ours):
+    train_both(theirs, ours, X, Y)
 
 
 @pytest.mark.parametrize("with_shape", [True, False])

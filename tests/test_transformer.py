@@ -8,7 +8,7 @@ import pytest
 
 import textrnn
 from textrnn.errors import ConfigError
-from twins import twins
+from twins import train_both, twins
 
 RNG = np.random.default_rng(0)
 T, VOCAB = 12, 50
@@ -69,13 +69,8 @@ def test_kerasios_transformer_classifier_is_kerass():
     theirs, ours = twins(transformer_classifier)
     assert ours.count_params() == theirs.count_params()
     np.testing.assert_allclose(ours.predict(X, verbose=0), theirs.predict(X, verbose=0), atol=1e-5)
-    for model, lib in ((theirs, keras), (ours, textrnn)):
-        model.compile(lib.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = [m.fit(X, Y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
-               for m in (theirs, ours)]
-    np.testing.assert_allclose(history[1], history[0], rtol=1e-4)
-    for a, b in zip(ours.get_weights(), theirs.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-4)
+    train_both(theirs, ours, X, Y, learning_rate=0.01, loss="sparse_categorical_crossentropy",
+               metrics=["accuracy"])
     with_dropout = twins(lambda lib: transformer_classifier(lib, rate=0.1))  # dropout only in training
     np.testing.assert_allclose(with_dropout[1].predict(X, verbose=0), with_dropout[0].predict(X, verbose=0),
                                atol=1e-5)
