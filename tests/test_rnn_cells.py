@@ -313,3 +313,17 @@ def test_a_stateful_layer_refuses_a_batch_of_another_size_in_one_line():
     keras2 = textrnn.Sequential([textrnn.layers.Embedding(40, 8, batch_input_shape=(8, T)),
                                  textrnn.layers.LSTM(4, stateful=True)])
     assert keras2.predict(X, batch_size=8, verbose=0).shape == (40, 4)
+
+
+@pytest.mark.parametrize("kind", ["stacked-list", "bidirectional", "cudnn"])
+def test_rnns_over_cells_and_cudnn_layers_export_to_onnx(tmp_path, kind):
+    import onnxruntime as ort
+
+    from textrnn.interop.onnx_export import export_onnx
+
+    make = (lambda L: L.Bidirectional(L.CuDNNLSTM(5))) if kind == "cudnn" else RNNS[kind]
+    model = classifier(textrnn, make)
+    export_onnx(model, tmp_path / "model.onnx")
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"))
+    got = session.run(None, {session.get_inputs()[0].name: X.astype(np.int64)})[0]
+    np.testing.assert_allclose(got, model.predict(X, verbose=0), atol=1e-5)
