@@ -2,6 +2,8 @@
 a `keras.utils.PyDataset` (Keras 2's `Sequence`), a Python generator with `steps_per_epoch`, a
 torch DataLoader; Keras 2's `fit_generator` & co.; and the one-line refusals around them."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -104,6 +106,81 @@ def test_a_generator_with_steps_per_epoch_trains_as_kerass():
                                theirs.predict(_endless(X, Y, 10), steps=3, verbose=0), atol=1e-5)
 
 
+class _StepsSeen:
+    """The steps of each epoch, as callbacks see them (a class of both libraries' Callback)."""
+
+    def __new__(cls, lib):
+        class Seen(lib.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.epochs = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epochs.append(0)
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.epochs[-1] += 1
+
+        return Seen()
+
+
+def test_arrays_with_steps_per_epoch_train_as_kerass():
+    """Keras's steps_per_epoch over arrays: an epoch of 3 batches goes on through the same pass
+    over the rows; a pass of 5 batches that runs out ends its epoch early, with Keras's warning,
+    and the next epoch starts a new pass. validation_steps takes the first validation batches."""
+    theirs, ours = _pair()
+    histories, seen = [], []
+    for model, lib in ((theirs, keras), (ours, textrnn)):
+        steps = _StepsSeen(lib)
+        with pytest.warns(UserWarning, match="Your input ran out of data") as caught:
+            histories.append(model.fit(X[:36], Y[:36], batch_size=8, steps_per_epoch=3, epochs=4,
+                                       shuffle=False, validation_data=(X[36:], Y[36:]), validation_steps=1,
+                                       validation_batch_size=4, callbacks=[steps], verbose=0).history)
+        seen.append((steps.epochs, sum("ran out of data" in str(w.message) for w in caught)))
+    assert seen[1] == seen[0] == ([3, 2, 3, 2], 2)
+    _close(histories[1], histories[0])
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_evaluate_and_predict_of_arrays_with_steps_take_the_first_batches_as_kerass():
+    theirs, ours = _pair()
+    for model in (theirs, ours):
+        model.fit(X, Y, batch_size=8, validation_split=0.2, validation_steps=1, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ours.evaluate(X, Y, batch_size=10, steps=2, verbose=0),
+                               theirs.evaluate(X, Y, batch_size=10, steps=2, verbose=0), rtol=1e-4)
+    np.testing.assert_allclose(ours.evaluate(X, Y, batch_size=10, steps=2, verbose=0),
+                               ours.evaluate(X[:20], Y[:20], batch_size=10, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(ours.predict(X, batch_size=10, steps=2),
+                               theirs.predict(X, batch_size=10, steps=2, verbose=0), atol=1e-5)
+    assert ours.predict(X, batch_size=10, steps=2).shape == (20, 1)
+    with pytest.warns(UserWarning, match="Your input ran out of data"):  # more steps than batches: all rows
+        assert ours.predict(X, batch_size=10, steps=9).shape == (45, 1)
+
+
+def test_steps_over_passes_reshuffle_each_pass_and_leave_a_stopped_epochs_batches_to_the_next():
+    from textrnn.training.array_steps import StepsOverPasses
+
+    passes = []
+
+    def new_pass():
+        passes.append(np.random.default_rng(len(passes)).permutation(5).tolist())
+        return passes[-1]
+
+    steps = StepsOverPasses(new_pass, 2)
+    taken = []
+    for _ in range(4):
+        assert steps.next_epoch_length() == (2 if len(taken) % 5 < 4 else 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            taken += list(steps.epoch())
+    assert taken == passes[0] + passes[1][:2] and passes[0] != passes[1]
+    steps.next_epoch_length()
+    for _ in steps.epoch():  # a callback stops the epoch after its first batch
+        break
+    assert steps.next_epoch_length() == 2 and list(steps.epoch()) == passes[1][3:]
+
+
 def test_a_torch_dataloader_trains_as_kerass():
     theirs, ours = _pair()
     rows = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(Y))
@@ -145,8 +222,12 @@ def test_what_does_not_fit_batches_read_one_at_a_time_is_refused_in_one_line():
         model.fit(_endless(X, Y, 8), Y, steps_per_epoch=2, verbose=0)
     with pytest.raises(ConfigError, match="validation_split needs arrays"):
         model.fit(_endless(X, Y, 8), steps_per_epoch=2, validation_split=0.2, verbose=0)
-    with pytest.raises(ConfigError, match="steps_per_epoch / validation_steps count the batches"):
-        model.fit(X, Y, steps_per_epoch=2, verbose=0)
+    with pytest.raises(ConfigError, match="fit: steps_per_epoch must be a whole number >= 1, got 0"):
+        model.fit(X, Y, steps_per_epoch=0, verbose=0)
+    with pytest.raises(ConfigError, match="fit: validation_steps must be a whole number >= 1, got 2.5"):
+        model.fit(X, Y, validation_split=0.2, validation_steps=2.5, verbose=0)
+    with pytest.raises(ConfigError, match="predict: steps must be a whole number >= 1"):
+        model.predict(X, steps=-1)
     with pytest.raises(ConfigError, match="steps must be a whole number >= 1"):
         model.evaluate(_endless(X, Y, 8), steps=0, verbose=0)
     with pytest.raises(DataError, match="the generator gave no batch"):

@@ -23,7 +23,7 @@ from textrnn.data.text_dataset import TextDataset
 from textrnn.errors import ConfigError, DataError
 from textrnn.layers.base import call_losses, penalties, regularized
 from textrnn.layers.embedding import Embedding
-from textrnn.training import arguments, batch_source, distributed, losses, precision
+from textrnn.training import arguments, array_steps, batch_source, distributed, losses, precision
 from textrnn.training import optimizers as optimizers_module
 from textrnn.training.callbacks import Callback, History, uses_batch_hooks
 from textrnn.training.direct_step import DirectStep
@@ -60,12 +60,6 @@ def _take(x: Batch | None, rows: torch.Tensor, width: int | None = None) -> Batc
     return (x if width is None else x[:, -width:]).index_select(0, rows)
 
 
-def _no_steps(steps: int | None, what: str) -> None:
-    if steps is not None:
-        raise ConfigError(f"{what}: steps counts the batches of a PyDataset, a generator or a DataLoader; "
-                          "arrays are taken whole, in batches of batch_size")
-
-
 class _LazyBatches:
     """An epoch's batches of arrays, each gathered as it is taken (this process's rows of it under
     torchrun): (inputs, labels, sample weights)."""
@@ -88,6 +82,14 @@ def _split(x: Batch | None, at: int) -> tuple[Any, Any]:
     if isinstance(x, list):
         return tuple(map(list, zip(*(_split(t, at) for t in x))))
     return x[:at], x[at:]
+
+
+def _first_batches(parts: tuple[Any, ...], batch_size: int, steps: int | None, what: str) -> tuple[Any, ...]:
+    """The rows of the first `steps` batches of each part (Keras's `steps` over arrays); `what`
+    names the argument."""
+    array_steps.check_steps(steps, what)
+    keep = array_steps.first_rows(_count(parts[0]), batch_size, steps)
+    return tuple(_split(part, keep)[0] for part in parts)
 
 
 def _flat(values: Any) -> list[float]:
@@ -480,10 +482,7 @@ class Trainer:
                                   "buckets; give arrays")
             data: Any = self._stream_of(x, steps_per_epoch, "fit", shuffle, y=y, sample_weight=sample_weight)
         else:
-            if steps_per_epoch is not None or validation_steps is not None:
-                raise ConfigError("fit: steps_per_epoch / validation_steps count the batches of a PyDataset, "
-                                  "a generator or a DataLoader; arrays are taken whole, in batches of "
-                                  "batch_size")
+            array_steps.check_steps(steps_per_epoch, "fit: steps_per_epoch")
             x, y, batch_size = _from_dataset(x, y, batch_size, "fit")
             xt, yt = self._to_tensors(x, y)
             wt = self._sample_weights(sample_weight, class_weight, yt, _count(xt))
@@ -492,13 +491,16 @@ class Trainer:
                               callbacks=callbacks, validation_split=validation_split,
                               validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
                               initial_epoch=initial_epoch, validation_batch_size=validation_batch_size,
-                              validation_freq=validation_freq, validation_steps=validation_steps)
+                              validation_freq=validation_freq, validation_steps=validation_steps,
+                              steps_per_epoch=steps_per_epoch)
 
     def _fit_data(self, data: Any, batch_size: int, epochs: int, verbose: int, callbacks: Any,
                   validation_split: float, validation_data: Any, shuffle: bool, class_weight: Any,
                   initial_epoch: int, validation_batch_size: int | None, validation_freq: int,
-                  validation_steps: int | None) -> History:
-        """fit's epochs over `data`: (x, y, sample weights) as tensors, or a batch_source.Stream."""
+                  validation_steps: int | None, steps_per_epoch: int | None = None) -> History:
+        """fit's epochs over `data`: (x, y, sample weights) as tensors, or a batch_source.Stream
+        (which counts its own steps). Over arrays, `steps_per_epoch` batches make an epoch
+        (array_steps) and `validation_steps` takes the first batches of the validation rows."""
         if isinstance(validation_data, TextDataset):
             validation_data = validation_data.as_arrays()
         streamed = isinstance(data, batch_source.Stream)
@@ -515,9 +517,6 @@ class Trainer:
         val = None
         if batch_source.is_stream(validation_data):
             val = batch_source.Stream(validation_data, validation_steps, "fit's validation_data")
-        elif validation_steps is not None:
-            raise ConfigError("fit: validation_steps counts the batches of validation data read one at a "
-                              "time")
         elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ConfigError("validation_data must be (x, y) or (x, y, sample_weight)")
@@ -531,6 +530,9 @@ class Trainer:
             val = (x_val, y_val, None if class_weight is not None else w_val)  # class weights: training's
         if _count(xt) == 0:
             raise DataError("fit got no training samples")
+        if isinstance(val, tuple):
+            val = _first_batches(val, validation_batch_size or batch_size, validation_steps,
+                                 "fit: validation_steps")
         self._ensure_ready(xt)
 
         history = History()
@@ -543,6 +545,7 @@ class Trainer:
         stepwise = [cb for cb in callbacks if uses_batch_hooks(cb)]  # the rest are not called per step
         forward = distributed.wrap(self)  # DistributedDataParallel under torchrun, else self
         verbose = verbose if distributed.is_main() else 0
+        passes = None
         if not streamed:
             steps = math.ceil(_count(xt) / batch_size)
             if distributed.active() and batch_size % distributed.world_size():
@@ -552,12 +555,19 @@ class Trainer:
                 steps -= 1  # a last batch too small to give every process a row is dropped
             if self.length_buckets and distributed.active():
                 raise ConfigError("length buckets are not supported in distributed training")
+            if steps_per_epoch is not None:  # (a pass: the batches an epoch takes without it)
+                whole = None if self.length_buckets else steps
+                passes = array_steps.StepsOverPasses(
+                    lambda: self._array_batches(xt, yt, wt, batch_size, shuffle, whole), steps_per_epoch)
         for epoch in range(initial_epoch, epochs):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch, {})
             if streamed:
                 batches = self._stream_batches(data, class_weight)
                 steps = data.length
+            elif passes is not None:
+                steps = passes.next_epoch_length()
+                batches = passes.epoch()
             else:
                 batches = self._array_batches(xt, yt, wt, batch_size, shuffle)
                 steps = len(batches) if self.length_buckets else steps  # buckets: more, smaller batches
@@ -691,10 +701,11 @@ class Trainer:
         outs = [torch.cat(column).numpy() for column in zip(*parts)]
         return outs if several else outs[0]
 
-    def _array_batches(self, xt: Batch, yt: Any, wt: Any, batch_size: int, shuffle: bool) -> _LazyBatches:
-        """An epoch's batches of arrays: (inputs, labels, sample weights) of each, this process's
-        rows of it under torchrun (the rows are gathered as the batch is taken)."""
-        return _LazyBatches(xt, yt, wt, self._batches(xt, batch_size, shuffle))
+    def _array_batches(self, xt: Batch, yt: Any, wt: Any, batch_size: int, shuffle: bool,
+                       count: int | None = None) -> _LazyBatches:
+        """An epoch's batches of arrays (the first `count`): (inputs, labels, sample weights) of
+        each, this process's rows of it under torchrun (the rows are gathered as the batch is taken)."""
+        return _LazyBatches(xt, yt, wt, self._batches(xt, batch_size, shuffle)[:count])
 
     def _stream_batches(self, stream: batch_source.Stream,
                         class_weight: Any) -> Iterator[tuple[Batch, Any, Any]]:
@@ -745,10 +756,10 @@ class Trainer:
             results = self._evaluate_batches(self._stream_batches(stream, None))
             stream.end_epoch()
         else:
-            _no_steps(steps, "evaluate")
             x, y, batch_size = _from_dataset(x, y, batch_size, "evaluate")
             xt, yt = self._to_tensors(x, y)
             wt = self._sample_weights(sample_weight, None, yt, _count(xt))
+            xt, yt, wt = _first_batches((xt, yt, wt), batch_size, steps, "evaluate: steps")
             self._ensure_ready(xt)
             results = self._evaluate_tensors(xt, yt, batch_size, wt)
         named = self._named(results["loss"], results["values"], results["rows"])
@@ -766,9 +777,9 @@ class Trainer:
         keep_denormals_flushed()
         if batch_source.is_stream(x):
             return self._predict_stream(self._stream_of(x, steps, "predict"), verbose)
-        _no_steps(steps, "predict")
         x, _, batch_size = _from_dataset(x, None, batch_size, "predict", labels=False)
         xt, _ = self._to_tensors(x, None)
+        (xt,) = _first_batches((xt,), batch_size, steps, "predict: steps")
         if not self.built:
             self.build((None, *xt.shape[1:]))
         self._place()
