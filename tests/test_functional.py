@@ -5,6 +5,7 @@ summary table, a training step, save / load, and one-line refusals of what is no
 import keras
 import numpy as np
 import pytest
+import torch
 
 import textrnn
 from textrnn.errors import ConfigError
@@ -362,3 +363,48 @@ def test_merges_join_two_inputs_masks_as_kerass(kind, axis, second_masked):
     x = [np.array([[0, 0, 1, 2, 3], [1, 2, 3, 4, 5], [0, 0, 0, 0, 1]]),
          np.array([[0, 4, 5, 0, 6], [0, 0, 0, 1, 1], [1, 2, 0, 0, 0]])]
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), atol=1e-6)
+
+
+def _bidirectional_decoder(lib, cell, masked):
+    """A Bidirectional encoder's final states start a Bidirectional decoder (Keras: the forward
+    layer's states, then the backward's); with `masked`, the decoder's input is masked, which
+    Keras 3 does not hand a layer given initial states."""
+    L = lib.layers
+    encoder_inputs, decoder_inputs = lib.Input((None, 5)), lib.Input((None, 6))
+    encoded, *states = L.Bidirectional(getattr(L, cell)(4, return_state=True))(encoder_inputs)
+    decoder_in = L.Masking()(decoder_inputs) if masked else decoder_inputs
+    decoded = L.Bidirectional(getattr(L, cell)(4, return_sequences=True))(decoder_in, initial_state=states)
+    return lib.Model([encoder_inputs, decoder_inputs], L.Dense(6, activation="softmax")(decoded))
+
+
+@pytest.mark.parametrize("cell,masked", [("LSTM", False), ("GRU", False), ("LSTM", True)])
+def test_a_bidirectional_layer_takes_initial_states_as_kerass(cell, masked, capsys):
+    keras.backend.clear_session()
+    textrnn.backend.clear_session()
+    theirs, ours = _bidirectional_decoder(keras, cell, masked), _bidirectional_decoder(textrnn, cell, masked)
+    assert _summary(ours, capsys) == _summary(theirs, capsys)
+    ours.set_weights(theirs.get_weights())
+    decoder_x = RNG.random((16, 3, 6)).astype("float32")
+    decoder_x[::3, -1] = 0.0  # (rows a Masking layer would mask at the end)
+    x = [RNG.random((16, 7, 5)).astype("float32"), decoder_x]
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), atol=1e-5)
+    y = np.eye(6, dtype="float32")[RNG.integers(0, 6, (16, 3))]
+    for model, lib in ((theirs, keras), (ours, textrnn)):
+        model.compile(lib.optimizers.RMSprop(0.01), "categorical_crossentropy")
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_a_bidirectional_layer_called_on_values_takes_initial_states_as_kerass():
+    keras.utils.set_random_seed(0)
+    theirs, ours = (lib.layers.Bidirectional(lib.layers.LSTM(4, return_sequences=True))
+                    for lib in (keras, textrnn))
+    x = RNG.random((2, 5, 3)).astype("float32")
+    states = [RNG.random((2, 4)).astype("float32") for _ in range(4)]
+    expected = keras.ops.convert_to_numpy(theirs(x, initial_state=states))
+    ours.build((None, 5, 3))
+    ours.set_weights(theirs.get_weights())
+    got = ours(torch.from_numpy(x), initial_state=[torch.from_numpy(s) for s in states])
+    np.testing.assert_allclose(got.detach().numpy(), expected, atol=1e-6)
+    assert not np.allclose(expected, keras.ops.convert_to_numpy(theirs(x)), atol=1e-3)  # the states count

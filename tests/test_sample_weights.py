@@ -66,8 +66,8 @@ def test_what_fit_does_not_take_is_refused_in_one_line():
         ours.fit(X, Y, sample_weight=WEIGHTS[:5], verbose=0)
     with pytest.raises(ConfigError, match="fit: unknown argument epoch="):
         ours.fit(X, Y, epoch=3)
-    with pytest.raises(ConfigError, match="fit: steps_per_epoch / validation_steps count the batches of"):
-        ours.fit(X, Y, steps_per_epoch=5)
+    with pytest.raises(ConfigError, match="fit: steps_per_epoch must be a whole number >= 1, got '5'"):
+        ours.fit(X, Y, steps_per_epoch="5")
     ours.fit(X, Y, steps_per_epoch=None, verbose=0)  # Keras's defaults spelled out still run
     with pytest.raises(ConfigError, match="validation_freq must be a whole number"):
         ours.fit(X, Y, validation_freq=[1, 2])

@@ -57,15 +57,16 @@ def step_loop(
 def _kernel_context(data: torch.Tensor) -> contextlib.AbstractContextManager:
     """What PyTorch's fused kernel runs under. On CUDA: quiet about weight compaction (Keras's
     weights are mapped on at each call, never one flat buffer, so cuDNN copies them, a few KB, and
-    PyTorch warns). Under CPU autocast: without oneDNN where oneDNN has no bfloat16 / float16 RNN
-    (it needs AVX512-BF16 or AMX), so that PyTorch's own RNN runs instead of failing."""
+    PyTorch warns). Under CPU autocast: without oneDNN where oneDNN has no bfloat16 RNN (it needs
+    AVX512-BF16 or AMX), and always under float16: CPUs whose oneDNN claims float16 (AVX512-FP16,
+    e.g. Sapphire Rapids) still have no float16 LSTM primitive ("could not create a primitive
+    descriptor"), so PyTorch's own RNN runs instead of failing."""
     if data.device.type == "cuda":
         return _quiet_weight_compaction()
     if data.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
         return contextlib.nullcontext()
     dtype = torch.get_autocast_dtype("cpu")
-    supported = (torch.ops.mkldnn._is_mkldnn_bf16_supported() if dtype == torch.bfloat16
-                 else torch.ops.mkldnn._is_mkldnn_fp16_supported())
+    supported = dtype == torch.bfloat16 and torch.ops.mkldnn._is_mkldnn_bf16_supported()
     return contextlib.nullcontext() if supported else _without_onednn()
 
 

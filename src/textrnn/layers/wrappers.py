@@ -91,13 +91,20 @@ class Bidirectional(Layer):
         states = [*self.forward_layer.output_shapes()[1:], *self.backward_layer.output_shapes()[1:]]
         return [*merged, *states]
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, embedding=None):
+    # Keras's initial_state: the forward layer's states, then the backward's (half and half)
+    takes_initial_state = True
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, embedding=None,
+                initial_state: list[torch.Tensor] | None = None):
         """With `embedding`, x holds token ids that both directions read through it (see
         RNN.forward)."""
         if embedding is None:
             self.ensure_built(x)
-        fwd = self.forward_layer(x, mask=mask, embedding=embedding)
-        bwd = self.backward_layer(x, mask=mask, embedding=embedding)
+        half = None if initial_state is None else len(initial_state) // 2
+        fwd = self.forward_layer(x, mask=mask, embedding=embedding,
+                                 initial_state=None if half is None else list(initial_state[:half]))
+        bwd = self.backward_layer(x, mask=mask, embedding=embedding,
+                                  initial_state=None if half is None else list(initial_state[half:]))
         fwd_states: tuple[torch.Tensor, ...] = ()
         bwd_states: tuple[torch.Tensor, ...] = ()
         if self.return_state:

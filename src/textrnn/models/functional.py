@@ -191,6 +191,7 @@ class Model(Sequential):
                 for out in tensor.outputs:
                     values[id(out)] = (result[out.index], out_mask if out.index == 0 else None)
         results = [values[id(t)][0] for t in self._output_tensors]
+        self.__dict__["output_masks"] = [values[id(t)][1] for t in self._output_tensors]
         return results[0] if self._one_output else results
 
     def get_config(self) -> dict[str, Any]:

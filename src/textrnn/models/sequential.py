@@ -167,6 +167,7 @@ class Sequential(Trainer, WeightSplit, nn.Module):
             else:
                 x = layer(x, mask=mask)
             mask = next_mask
+        self.__dict__["output_masks"] = [mask]  # (Keras's _keras_mask of the output: the loss reads it)
         return x if looked_up is None else looked_up(x)
 
     def __call__(self, x: Any) -> torch.Tensor:  # accept numpy like Keras does

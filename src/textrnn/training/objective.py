@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from textrnn.errors import ConfigError
-from textrnn.training import losses
+from textrnn.training import losses, masking
 
 
 @dataclass
@@ -74,7 +74,11 @@ def _metrics(value: Any) -> list[tuple[str, Callable]]:
 class Objective:
     """The loss and metrics of a model of several outputs (see the module)."""
 
-    def __init__(self, loss: Any, loss_weights: Any, metrics: Any, output_names: Sequence[str]) -> None:
+    def __init__(self, loss: Any, loss_weights: Any, metrics: Any, output_names: Sequence[str],
+                 masked: bool = False) -> None:
+        # masked: outputs may carry a mask (textrnn.training.masking); each mean metric then
+        # gives two values per row, its masked sum and the steps kept, whose ratio is Keras's
+        self.masked = masked
         names = list(output_names)
         one = isinstance(loss, (str, losses.Loss))
         loss_list = [loss] * len(names) if one else _per_output(loss, names, "loss", None)
@@ -103,21 +107,28 @@ class Objective:
         self.names = [f"{self.terms[k].name}_loss" for k in self._own_losses] + [
             name for name, _, _ in metric_values]
 
-    def __call__(self, y_true: Any, y_pred: Any,
-                 sample_weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: torch.Tensor | None = None,
+                 masks: list[torch.Tensor | None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(the weighted total loss, the other values in the order of `names`) for one batch;
-        `sample_weight` (one per row) weighs every output's loss, not the metrics (Keras's). A
+        `sample_weight` (one per row) weighs every output's loss, not the metrics (Keras's);
+        `masks` (per output, or None) leave masked time steps out of the loss and mean metrics. A
         model of one output gives its tensors as they are."""
         if len(self.terms) == 1 and not isinstance(y_pred, list):
             y_true, y_pred = [y_true], [y_pred]
+        masks = masks or [None] * len(self.terms)
         own = {}
         total = None
         for k, term in enumerate(self.terms):
             if term.loss is not None:
-                own[k] = term.loss(y_true[k], y_pred[k], sample_weight)
+                own[k] = masking.masked_loss(term.loss, y_true[k], y_pred[k], sample_weight, masks[k])
                 total = own[k] * term.weight if total is None else total + own[k] * term.weight
         values = [own[k] for k in self._own_losses]
-        values += [self.terms[k].metrics[j][1](y_true[k], y_pred[k]) for k, j in self._metrics]
+        for k, j in self._metrics:
+            fn = self.terms[k].metrics[j][1]
+            if self.masked and not hasattr(fn, "result"):  # (Keras's counted metrics take no mask)
+                values.append(masking.masked_mean_sums(fn, y_true[k], y_pred[k], masks[k]))
+            else:
+                values.append(fn(y_true[k], y_pred[k]))
         if not values:
             return total, total.detach().new_zeros(0)
         return total, torch.cat([v.detach().reshape(-1).to(total.dtype) for v in values])
@@ -130,10 +141,14 @@ class Objective:
         at = len(self._own_losses)
         for k, j in self._metrics:
             fn = self.terms[k].metrics[j][1]
-            size = getattr(fn, "state_size", 1)
+            mean_sums = self.masked and not hasattr(fn, "result")
+            size = 2 if mean_sums else getattr(fn, "state_size", 1)
             part = torch.tensor(states[at:at + size], dtype=torch.float64)
             if getattr(fn, "totals", False):
                 part = part * rows
-            out.append(fn.result(part) if hasattr(fn, "result") else float(part[0]))
+            if mean_sums:  # the masked sum over the steps kept (Keras's Mean of weighted values)
+                out.append(float(part[0] / part[1]) if part[1] > 0 else 0.0)
+            else:
+                out.append(fn.result(part) if hasattr(fn, "result") else float(part[0]))
             at += size
         return out

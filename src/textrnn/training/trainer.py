@@ -183,7 +183,8 @@ class Trainer:
         loss = losses.deserialize(loss)  # a loss object as a saved config holds it
         metrics = losses.deserialize(metrics, losses.METRIC_CLASSES)
         if self.output_count > 1:
-            self._objective = Objective(loss, loss_weights, metrics, self.output_names)
+            self._objective_args = (loss, loss_weights, metrics, self.output_names)
+            self._objective = Objective(*self._objective_args)
         else:
             name = self.output_names[0] if self.output_names else "output"
             loss = arguments.only_entry(loss, name, "loss")
@@ -196,7 +197,8 @@ class Trainer:
             # one mean metric (the usual accuracy) on the plain path; more, or a counted one
             # (precision, recall, AUC), go through an objective
             counted = any(hasattr(fn, "result") for _, fn in named)
-            self._objective = Objective(loss, None, [metrics], [name]) if len(named) > 1 or counted else None
+            self._objective_args = (loss, None, [metrics], [name])
+            self._objective = Objective(*self._objective_args) if len(named) > 1 or counted else None
             self._metric_name = named[0][0] if named else None
             self._accuracy_fn = named[0][1] if named else by_loss
         self.loss, self.metric_names, self.loss_weights = loss, metrics or [], loss_weights
@@ -320,12 +322,26 @@ class Trainer:
         """(loss, the values named by _log_names): one output's accuracy, or a tensor of several;
         `wb` the rows' sample weights, which weigh the loss only (Keras's)."""
         pred = self._outputs(xb, forward)
+        masks = self._sequence_masks(pred)
+        if masks is not None and (self._objective is None or not self._objective.masked):
+            # the first batch shows the outputs carry a mask: from now on the losses and the
+            # mean metrics leave out the steps it masks (Keras's), which an Objective computes
+            self._objective = Objective(*self._objective_args, masked=True)
         if self._objective is not None:
-            loss, values = self._objective(yb, pred, wb)
+            loss, values = self._objective(yb, pred, wb, masks)
         else:
             loss, values = self._loss_fn(yb, pred, wb), self._accuracy_fn(yb, pred)
         penalties = self.losses
         return (loss + sum(penalties) if penalties else loss), values
+
+    def _sequence_masks(self, pred: Any) -> list[torch.Tensor | None] | None:
+        """The mask each output carries, as Keras's `_keras_mask` (a sequence output's, (rows,
+        steps), when a mask_zero Embedding or a Masking layer reaches it), or None if none does."""
+        masks = self.__dict__.get("output_masks") or []
+        outputs = pred if isinstance(pred, list) else [pred]
+        kept = [m if m is not None and p.dim() == m.dim() + 1 and p.shape[:m.dim()] == m.shape else None
+                for m, p in zip(masks, outputs)]
+        return kept if any(m is not None for m in kept) else None
 
     @property
     def losses(self) -> list[torch.Tensor]:
