@@ -101,3 +101,32 @@ def test_a_batch_whose_steps_are_all_masked_adds_nothing():
     loss = masking.masked_loss(losses.sparse_categorical_crossentropy, y, p, None, mask)
     assert loss.item() == 0.0 and loss.requires_grad
     assert masking.masked_mean_sums(losses.sparse_categorical_accuracy, y, p, mask).tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("masked", [True, False])
+def test_sample_weights_per_time_step_as_kerass(masked):
+    """Keras 2's sample_weight_mode="temporal" (Keras 3 reads it from the weights' shape): a weight
+    per row and time step, with the mask's steps left out or without a mask."""
+    def make(lib):
+        L = lib.layers
+        return lib.Sequential([lib.Input((8,), dtype="int32"), L.Embedding(30, 8, mask_zero=masked),
+                               L.LSTM(6, return_sequences=True), L.Dense(4, activation="softmax")])
+
+    weights = RNG.uniform(0.0, 2.0, X.shape).astype("float32")
+    theirs, ours = twins(make)
+    ours.compile("rmsprop", "sparse_categorical_crossentropy", sample_weight_mode="temporal")  # (Keras 2's)
+    _fit_both(theirs, ours, X, TAGS, "sparse_categorical_crossentropy", ["accuracy"], sample_weight=weights,
+              validation_data=(X[:10], TAGS[:10], weights[:10]))
+
+
+def test_sample_weights_that_do_not_fit_are_refused_in_one_line():
+    ours = _tagger(textrnn)
+    ours.compile("rmsprop", "sparse_categorical_crossentropy")
+    with pytest.raises(textrnn.errors.DataError, match=r"one per sample and time step \(40, steps\), got "
+                                                       r"shape \(40, 2, 2\)"):
+        ours.fit(X, TAGS, sample_weight=np.ones((40, 2, 2)), verbose=0)
+    with pytest.raises(textrnn.errors.DataError, match=r"sample_weight of shape \(16, 3\) weighs time steps; "
+                                                       r"the output's shape is \(16, 8, 4\)"):
+        ours.fit(X, TAGS, sample_weight=np.ones((40, 3)), batch_size=16, verbose=0)
+    with pytest.raises(textrnn.errors.ConfigError, match="sample_weight_mode must be None or 'temporal'"):
+        ours.compile("rmsprop", "sparse_categorical_crossentropy", sample_weight_mode="sequence")

@@ -107,9 +107,10 @@ def labels_per_output(y: Any, n: int, terms: Sequence[OutputTerm]) -> list[torch
 
 def sample_weights(sample_weight: Any, class_weight: Any, yt: Any, n: int,
                    output_count: int = 1) -> torch.Tensor | None:
-    """Keras's per-row loss weights: `sample_weight` (one per row), or `class_weight` ({class:
-    weight}, 1 for a class it leaves out) read from the labels as Keras reads them (the class id,
-    a one-hot row's argmax, a binary label rounded)."""
+    """Keras's loss weights: `sample_weight` (one per row, or one per row and time step for a
+    sequence output: Keras 2's "temporal" mode, which Keras 3 reads from the shape), or
+    `class_weight` ({class: weight}, 1 for a class it leaves out) read from the labels as Keras
+    reads them (the class id, a one-hot row's argmax, a binary label rounded)."""
     if class_weight is not None and sample_weight is not None:
         raise ConfigError("give class_weight or sample_weight, not both (Keras takes one)")
     if class_weight is not None:
@@ -128,9 +129,9 @@ def sample_weights(sample_weight: Any, class_weight: Any, yt: Any, n: int,
     weights = as_array(sample_weight, "sample_weight")
     if weights.ndim == 2 and weights.shape[1] == 1:
         weights = weights[:, 0]
-    if weights.ndim != 1 or len(weights) != n or not np.issubdtype(weights.dtype, np.number):
-        raise DataError(f"sample_weight: expected one number per sample ({n}), got shape {weights.shape} "
-                        f"of {weights.dtype}")
+    if weights.ndim not in (1, 2) or len(weights) != n or not np.issubdtype(weights.dtype, np.number):
+        raise DataError(f"sample_weight: expected one number per sample ({n}), or one per sample and time "
+                        f"step ({n}, steps), got shape {weights.shape} of {weights.dtype}")
     return torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32))
 
 

@@ -2,13 +2,16 @@
 after an `Embedding(mask_zero=True)` or a `Masking` layer), the loss is the mean over the time steps
 it keeps, sample-weighted (keras/src/losses/loss.py `apply_mask`: sum(loss x weight) / kept), and
 a mean metric (accuracy, a loss as a metric) counts only those steps over the epoch
-(MeanMetricWrapper). Both are computed on the kept steps taken as rows."""
+(MeanMetricWrapper). Both are computed on the kept steps taken as rows; sample weights per row
+and time step (Keras 2's "temporal" mode) go the same way."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import torch
+
+from textrnn.errors import DataError
 
 
 def _kept_steps(y_true: torch.Tensor, y_pred: torch.Tensor, mask: torch.Tensor,
@@ -18,14 +21,21 @@ def _kept_steps(y_true: torch.Tensor, y_pred: torch.Tensor, mask: torch.Tensor,
     keep = mask.reshape(-1).bool()
     y = y_true.reshape(rows * steps, -1)[keep]
     p = y_pred.reshape(rows * steps, *y_pred.shape[2:])[keep]
-    w = None if sample_weight is None else sample_weight.reshape(rows).repeat_interleave(steps)[keep]
-    return y, p, w
+    w = None if sample_weight is None else sample_weight.reshape(rows, -1).expand(rows, steps).reshape(-1)
+    return y, p, None if w is None else w[keep]
 
 
 def masked_loss(loss: Callable, y_true: torch.Tensor, y_pred: torch.Tensor,
                 sample_weight: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
     """`loss` over the steps `mask` keeps (all of them without one); 0 when it keeps none, as
-    Keras's divide_no_nan gives."""
+    Keras's divide_no_nan gives. Sample weights per row and time step (rows, steps) weigh each
+    step of a sequence output."""
+    if sample_weight is not None and sample_weight.dim() == 2:
+        if y_pred.dim() < 3 or y_pred.shape[:2] != sample_weight.shape:
+            raise DataError(f"sample_weight of shape {tuple(sample_weight.shape)} weighs time steps; the "
+                            f"output's shape is {tuple(y_pred.shape)} (give one number per sample)")
+        if mask is None:
+            mask = torch.ones_like(sample_weight, dtype=torch.bool)
     if mask is None:
         return loss(y_true, y_pred, sample_weight)
     y, p, w = _kept_steps(y_true, y_pred, mask, sample_weight)

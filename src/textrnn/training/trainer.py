@@ -23,7 +23,7 @@ from textrnn.data.text_dataset import TextDataset
 from textrnn.errors import ConfigError, DataError
 from textrnn.layers.base import call_losses, penalties, regularized
 from textrnn.layers.embedding import Embedding
-from textrnn.training import arguments, array_steps, batch_source, distributed, losses, precision
+from textrnn.training import arguments, array_steps, batch_source, distributed, losses, masking, precision
 from textrnn.training import optimizers as optimizers_module
 from textrnn.training.callbacks import Callback, History, uses_batch_hooks
 from textrnn.training.direct_step import DirectStep
@@ -169,13 +169,18 @@ class Trainer:
     def compile(self, optimizer: str | optimizers_module.OptimizerSpec = "rmsprop",
                 loss: Any = "binary_crossentropy", metrics: Any = None, loss_weights: Any = None,
                 weighted_metrics: Any = None, run_eagerly: bool = False, steps_per_execution: int = 1,
-                jit_compile: Any = "auto", auto_scale_loss: bool = True, **unsupported: Any) -> None:
+                jit_compile: Any = "auto", auto_scale_loss: bool = True, sample_weight_mode: Any = None,
+                **unsupported: Any) -> None:
         """Keras's compile. A model of several outputs takes a loss, loss weight and metrics per
         output (textrnn.training.objective); metrics stay third, as in Keras 2 (Keras 3 put
         loss_weights there). Keras's execution settings (run_eagerly, steps_per_execution,
         jit_compile, auto_scale_loss) change how Keras runs, not what it computes: taken, and
-        textrnn runs as it does."""
+        textrnn runs as it does. Keras 2's `sample_weight_mode="temporal"` is taken too: the
+        sample weights' shape says it, as in Keras 3."""
         arguments.refuse("compile", unsupported)
+        if sample_weight_mode not in (None, "temporal"):
+            raise ConfigError(f"compile: sample_weight_mode must be None or 'temporal', got "
+                              f"{sample_weight_mode!r}")
         if weighted_metrics:
             raise ConfigError("compile: weighted_metrics= is not supported by textrnn (the metrics are "
                               "unweighted, as Keras's metrics=)")
@@ -203,6 +208,7 @@ class Trainer:
             self._accuracy_fn = named[0][1] if named else by_loss
         self.loss, self.metric_names, self.loss_weights = loss, metrics or [], loss_weights
         self.optimizer = None  # created once the weights exist
+        self._direct_plan = (None, None)  # planned again at the next step (TEXTRNN_DIRECT_STEP may differ)
         self.compiled = True
 
     def compile_entries(self) -> dict[str, Any]:
@@ -330,7 +336,7 @@ class Trainer:
         if self._objective is not None:
             loss, values = self._objective(yb, pred, wb, masks)
         else:
-            loss, values = self._loss_fn(yb, pred, wb), self._accuracy_fn(yb, pred)
+            loss, values = masking.masked_loss(self._loss_fn, yb, pred, wb, None), self._accuracy_fn(yb, pred)
         penalties = self.losses
         return (loss + sum(penalties) if penalties else loss), values
 
@@ -371,8 +377,8 @@ class Trainer:
         direct = self._direct_step() if plain else None
         xb, yb = self._on_device(xb), self._on_device(yb)
         result = direct(self, xb, yb) if direct is not None else None
-        if result is not None:
-            return result[0], result[1]
+        if result is not None:  # as float32 tensors, as autograd's: the epoch sums them alike
+            return torch.tensor(result[0], dtype=torch.float32), torch.tensor(result[1], dtype=torch.float32)
         self.optimizer.zero_grad(set_to_none=True)
         loss, acc = self._batch_metrics(xb, yb, forward, self._on_device(wb))
         precision.backward_and_step(loss, self.optimizer, self.loss_scaler())
