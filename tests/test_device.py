@@ -163,3 +163,40 @@ def test_torchrun_on_gpus_joins_nccl_with_gloo_for_the_cpu_tensors(monkeypatch):
     import os
 
     assert os.environ[ENV] == "cuda:1"
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=needs_cuda)])
+def test_stateful_layers_and_masked_sequence_losses_follow_the_model(device):
+    """Held states made on the CPU (or set from arrays) go on from where they are on `device`; a
+    tagger's masked loss trains there as on the CPU."""
+    def stateful():
+        torch.manual_seed(0)
+        return Sequential([L.Input(batch_shape=(4, 12), dtype="int32"), L.Embedding(30, 8),
+                           L.LSTM(8, stateful=True), L.Dense(1, activation="sigmoid")])
+
+    x, _ = _data(8)
+    cpu, moved = stateful().to_device("cpu"), stateful().to_device("cpu")
+    for model in (cpu, moved):
+        model.predict(x[:4], batch_size=4)
+    moved.to_device(device)
+    for rows in (slice(4, 8), slice(0, 4)):  # on from the held states; then from states set by hand
+        np.testing.assert_allclose(moved.predict(x[rows], batch_size=4), cpu.predict(x[rows], batch_size=4),
+                                   atol=1e-5)
+        moved.layers[1].reset_states([np.full((4, 8), 0.1, "float32"), np.zeros((4, 8), "float32")])
+        cpu.layers[1].reset_states([np.full((4, 8), 0.1, "float32"), np.zeros((4, 8), "float32")])
+
+    def tagger():
+        torch.manual_seed(0)
+        m = Sequential([L.Embedding(30, 8, mask_zero=True), L.LSTM(8, return_sequences=True),
+                        L.Dense(3, activation="softmax")])
+        m.build((None, 12))
+        m.compile("rmsprop", "sparse_categorical_crossentropy", ["acc"])
+        return m
+
+    ids = x.copy()
+    ids[::2, 8:] = 0  # padded rows
+    tags = ids % 3
+    histories = [m.fit(ids, tags, epochs=2, batch_size=4, shuffle=False, verbose=0).history
+                 for m in (tagger().to_device("cpu"), tagger().to_device(device))]
+    np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-4)
+    np.testing.assert_allclose(histories[1]["acc"], histories[0]["acc"], atol=1e-6)

@@ -32,9 +32,11 @@ class HeldStates:
             raise ConfigError(f"{self.name}: a stateful layer holds states for batches of "
                               f"{self._held[0].shape[0]} rows and was given {batch}; give it batches of one "
                               "size (a row count that the batch size divides), or call reset_states()")
-        # (copies: the kernels may write their initial states, and one held from inference
-        # mode could not take part in training)
-        return [s.clone() for s in self._held]
+        # (copies, where the weights are: the kernels may write their initial states, one held
+        # from inference mode could not take part in training, and reset_states(values) or a
+        # model moved since may have left them on another device)
+        weight = next(self.parameters(), None)
+        return [s.to(weight.device, copy=True) if weight is not None else s.clone() for s in self._held]
 
     def keep_states(self, states: list[torch.Tensor]) -> None:
         if self.stateful:
