@@ -121,6 +121,48 @@ def test_a_functional_model_exports_to_onnx_and_to_keras_files(tmp_path):
     np.testing.assert_allclose(theirs.predict(ids, verbose=0), model.predict(ids, verbose=0), atol=1e-5)
 
 
+def _text_and_numbers(lib):
+    """Two inputs (ids under a mask, and numbers per row), two outputs (a sigmoid, a softmax)."""
+    L = lib.layers
+    ids, numbers = lib.Input((None,), dtype="int32", name="ids_in"), lib.Input((3,), name="numbers")
+    encoded = L.Bidirectional(L.GRU(5))(L.Embedding(40, 6, mask_zero=True)(ids))
+    joined = L.Concatenate()([encoded, L.Dense(4, activation="relu")(numbers)])
+    return lib.Model([ids, numbers], [L.Dense(1, activation="sigmoid", name="spam")(joined),
+                                      L.Dense(3, activation="softmax", name="topic")(joined)])
+
+
+def test_models_of_several_inputs_and_outputs_export_to_onnx(tmp_path):
+    import onnxruntime as ort
+
+    from textrnn.interop.onnx_export import export_onnx
+
+    L = textrnn.layers
+    numbers_per_step = textrnn.Sequential([textrnn.Input((None, 3)), L.Masking(), L.LSTM(4), L.Dense(1)])
+    two_by_two, (seq2seq, _) = _text_and_numbers(textrnn), _seq2seq(textrnn)
+    for model in (two_by_two, seq2seq, numbers_per_step):
+        export_onnx(model, tmp_path / "model.onnx")
+        session = ort.InferenceSession(str(tmp_path / "model.onnx"))
+        assert [i.name for i in session.get_inputs()] == (["ids"] if model is numbers_per_step
+                                                          else model.input_names)
+        assert [o.name for o in session.get_outputs()] == (model.output_names if model is two_by_two
+                                                           else ["probabilities"])
+        if model is two_by_two:  # another batch size and length than traced; padding before the words
+            ids = RNG.integers(1, 40, (5, 11))
+            ids[:2, :4] = 0
+            x = [ids, RNG.normal(size=(5, 3)).astype("float32")]
+            feed = {"ids_in": ids.astype(np.int64), "numbers": x[1]}
+        elif model is seq2seq:
+            x = [RNG.random((5, 9, 7)).astype("float32"), RNG.random((5, 4, 9)).astype("float32")]
+            feed = dict(zip(model.input_names, x))
+        else:  # steps of zeros masked, at the start of two rows
+            x = RNG.random((5, 9, 3)).astype("float32")
+            x[:2, :3] = 0.0
+            feed = {"ids": x}
+        got, expected = session.run(None, feed), model.predict(x, verbose=0)
+        for a, b in zip(got, expected if isinstance(expected, list) else [expected]):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+
+
 def _seq2seq(lib, cell="LSTM"):
     """keras.io's lstm_seq2seq: the encoder's final states start the decoder (two inputs)."""
     L = lib.layers
