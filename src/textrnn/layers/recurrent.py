@@ -137,7 +137,9 @@ class Recurrent(HeldStates, Layer):
                 or embedding.embeddings.dtype != self.kernel.dtype or self.own_kernel() is None):
             return None
         bias = self.input_bias()
-        sources = [embedding.embeddings, self.kernel] + ([] if bias is None else [bias])
+        # (keyed on the weights themselves: an input bias may be computed, e.g. the cuDNN layers'
+        # two biases summed, and a tensor made in inference mode has no version to watch)
+        sources = [embedding.embeddings, self.kernel] + ([] if bias is None else [self.bias])
         key = tuple((t.data_ptr(), t._version) for t in sources)
         if self._token_cache is None or self._token_cache[0] != key:
             table = (embedding.embeddings @ self.kernel if bias is None
