@@ -200,3 +200,30 @@ def test_stateful_layers_and_masked_sequence_losses_follow_the_model(device):
                  for m in (tagger().to_device("cpu"), tagger().to_device(device))]
     np.testing.assert_allclose(histories[1]["loss"], histories[0]["loss"], rtol=1e-4)
     np.testing.assert_allclose(histories[1]["acc"], histories[0]["acc"], atol=1e-6)
+
+
+def test_the_prepared_gpu_check_runs_through_on_the_cpu(tmp_path):
+    """benchmarks/gpu_check.py is what a lent GPU machine runs, once: here it runs against itself
+    on the CPU (small arrays in its saved format), so that the script cannot rot unseen."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rng = np.random.default_rng(0)
+    arrays = tmp_path / "imdb.npz"
+    np.savez_compressed(arrays, x_train=rng.integers(0, 10_000, (64, 500)).astype(np.uint16),
+                        y_train=rng.integers(0, 2, 64).astype(np.uint8),
+                        x_test=rng.integers(0, 10_000, (64, 500)).astype(np.uint16),
+                        y_test=rng.integers(0, 2, 64).astype(np.uint8))
+    root = Path(__file__).parent.parent
+    command = [sys.executable, "benchmarks/gpu_check.py", "--device", "cpu", "--arrays", str(arrays),
+               "--models", "lstm", "bi-gru-pool", "--policies", "float32", "mixed_bfloat16", "--steps", "2"]
+    out = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(root / "src")})
+    assert out.returncode == 0, out.stderr[-2000:]
+    for model in ("lstm", "bi-gru-pool"):
+        assert f"| {model} | 0.00e+00 | 0.00e+00 | yes |" in out.stdout
+    for policy in ("float32", "mixed_bfloat16"):
+        row = next(line for line in out.stdout.splitlines() if line.startswith(f"| textrnn {policy} |"))
+        assert "failed" not in row and float(row.split("|")[3]) >= 0.0
