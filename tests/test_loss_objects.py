@@ -220,13 +220,45 @@ def test_f_scores_are_counted_over_the_epoch_as_kerass(head, metrics):
                                    err_msg=name)
 
 
-def test_a_per_class_f1_of_several_classes_is_refused_in_one_line():
-    L = textrnn.layers
-    model = textrnn.Sequential([textrnn.Input((6,), dtype="int32"), L.Embedding(30, 8), L.GRU(5),
+def test_a_per_class_f1_logs_an_array_per_epoch_as_kerass(tmp_path, capsys):
+    """Keras's F1Score() (average=None) of several classes: each class's score, a float32 array in
+    the history, evaluate's list and dict; the progress line shows its mean and CSVLogger writes
+    it as Keras's does."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(1, 30, (40, 8))
+    labels = np.eye(3, dtype="float32")[x[:, 0] % 3]
+    keras.utils.set_random_seed(0)
+    models, histories = [], []
+    for lib in (keras, textrnn):
+        L = lib.layers
+        model = lib.Sequential([lib.Input((8,), dtype="int32"), L.Embedding(30, 8), L.LSTM(6),
                                 L.Dense(3, activation="softmax")])
-    model.compile("adam", "categorical_crossentropy", metrics=["f1_score"])
-    with pytest.raises(ConfigError, match="one value per class"):
-        model.fit(np.ones((4, 6), "int32"), np.eye(3)[[0, 1, 2, 0]], verbose=0)
+        model.compile(lib.optimizers.Adam(0.02), "categorical_crossentropy",
+                      metrics=["accuracy", lib.metrics.F1Score()])
+        models.append(model)
+    models[1].set_weights(models[0].get_weights())
+    for model, lib in zip(models, (keras, textrnn)):
+        logger = lib.callbacks.CSVLogger(str(tmp_path / f"{lib.__name__}.csv"))
+        histories.append(model.fit(x, labels, batch_size=16, epochs=2, shuffle=False, validation_split=0.25,
+                                   verbose=2, callbacks=[logger]).history)
+    assert sorted(histories[1]) == sorted(histories[0])
+    for name, values in histories[0].items():
+        for ours, theirs in zip(histories[1][name], values):
+            assert np.shape(ours) == np.shape(theirs), name
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6, err_msg=name)
+    assert histories[1]["f1_score"][0].dtype == np.float32 and histories[1]["f1_score"][0].shape == (3,)
+    shown = capsys.readouterr().out  # each library's epoch lines: the array shown by its mean
+    mean = f"f1_score: {np.mean(histories[1]['f1_score'][-1]):.4f}"
+    assert shown.count(mean) == 2
+    theirs_csv, ours_csv = ((tmp_path / f"{name}.csv").read_text().splitlines()
+                            for name in ("keras", "textrnn"))
+    assert [row.split(",")[0] for row in ours_csv] == [row.split(",")[0] for row in theirs_csv]
+    assert '"""[' in ours_csv[1] and ours_csv[0] == theirs_csv[0]
+    theirs, ours = (m.evaluate(x, labels, verbose=0) for m in models)
+    assert len(ours) == len(theirs) == 3
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert models[1].evaluate(x, labels, verbose=0, return_dict=True)["f1_score"].shape == (3,)
 
 
 @pytest.mark.parametrize("head, metrics", [

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from textrnn.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -294,7 +296,14 @@ class CSVLogger(Callback):
             if self.header:
                 writer.writeheader()
                 self.header = False
-            writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
+            writer.writerow({"epoch": epoch, **{k: _csv_value(logs.get(k, "NA")) for k in self.keys}})
+
+
+def _csv_value(value: Any) -> Any:
+    """Keras's CSVLogger cell: a per-class array as "[a, b, ...]" (quoted again by the csv module)."""
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return f'"[{", ".join(map(str, value))}]"'
+    return value
 
 
 class TensorBoard(Callback):
@@ -324,10 +333,12 @@ class TensorBoard(Callback):
         logs = dict(logs or {})
         train = {k: v for k, v in logs.items() if not k.startswith("val_")}
         train.setdefault("learning_rate", get_learning_rate(self.model))
+        # (a per-class array is no scalar: left out of the event files)
         for name, value in train.items():
-            self._writer("train").add_scalar(f"epoch_{name}", float(value), epoch)
+            if np.ndim(value) == 0:
+                self._writer("train").add_scalar(f"epoch_{name}", float(value), epoch)
         for name, value in logs.items():
-            if name.startswith("val_"):
+            if name.startswith("val_") and np.ndim(value) == 0:
                 self._writer("validation").add_scalar(f"epoch_{name[4:]}", float(value), epoch)
         for writer in self.writers.values():
             writer.flush()

@@ -6,6 +6,7 @@ import math
 import types
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -377,8 +378,9 @@ def _one_threshold(metric: Metric) -> float:
 class FBetaScore(ConfusionMetric):
     """Keras's F-beta over the epoch from each class's true / false positives and false negatives:
     a prediction counts as positive above `threshold`, or (no threshold) where it is the row's
-    largest. `average`: None (one class only: textrnn's logs hold one number per metric), "micro"
-    (counts pooled), "macro" (classes' mean) or "weighted" (by each class's support)."""
+    largest. `average`: None (each class's score: an array in the logs, as Keras's; a number for
+    one class), "micro" (counts pooled), "macro" (classes' mean) or "weighted" (by each class's
+    support)."""
 
     function_name = "fbeta_score"
     options = {"average": None, "beta": 1.0, "threshold": None}
@@ -396,10 +398,6 @@ class FBetaScore(ConfusionMetric):
             raise DataError(f"{type(self).__name__} compares 2-D outputs (rows, classes) with labels of "
                             f"their shape: got outputs {tuple(y_pred.shape)}, labels {tuple(y_true.shape)} "
                             "(give one-hot labels, or labels of shape (rows, 1))")
-        if self.config["average"] is None and classes > 1:
-            raise ConfigError(f"{type(self).__name__}(average=None) gives one value per class ({classes} "
-                              "here); textrnn logs one number per metric: give average='macro', 'micro' "
-                              "or 'weighted'")
         truth = y_true.reshape(y_pred.shape).float()
         threshold = self.config["threshold"]
         if threshold is None:  # the row's largest (a row of zeros stays all negative, as Keras's)
@@ -411,7 +409,7 @@ class FBetaScore(ConfusionMetric):
         counts = [called * truth, called * (1 - truth), (1 - called) * truth, truth]
         return torch.cat([c.sum(0) for c in counts]) / len(y_true)
 
-    def result(self, states: torch.Tensor) -> float:
+    def result(self, states: torch.Tensor) -> float | np.ndarray:
         tp, fp, fn, support = states.reshape(4, -1)
         eps, beta2 = EPSILON, self.config.get("beta", 1.0) ** 2
         if self.config["average"] == "micro":
@@ -420,6 +418,8 @@ class FBetaScore(ConfusionMetric):
         score = (1 + beta2) * precision * recall / (beta2 * precision + recall + eps)
         if self.config["average"] == "weighted":
             score = (score * support / (support.sum() + eps)).sum()
+        if self.config["average"] is None and score.numel() > 1:
+            return score.numpy().astype(np.float32)  # one per class (Keras's float32 array)
         return float(score.mean())
 
 

@@ -92,6 +92,11 @@ def _first_batches(parts: tuple[Any, ...], batch_size: int, steps: int | None, w
     return tuple(_split(part, keep)[0] for part in parts)
 
 
+def _shown(value: Any) -> float:
+    """A log's value as the progress line shows it: a per-class array by its mean, as Keras's."""
+    return float(np.mean(value))
+
+
 def _flat(values: Any) -> list[float]:
     """What steps give after their loss (a tensor, a float, or a list), as a flat list."""
     return torch.as_tensor(values, dtype=torch.float64).reshape(-1).tolist()
@@ -617,7 +622,7 @@ class Trainer:
                         cb.on_train_batch_end(i, logs=step_logs)
                 if not bar.disable and (i % 10 == 0 or i == (steps or 0) - 1):  # a read waits for the GPU
                     running = self._named(float(total_loss) / seen, total_values / seen, seen)
-                    bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
+                    bar.set_postfix({k: f"{_shown(v):.4f}" for k, v in running.items()}, refresh=False)
                 if self.stop_training:  # a callback stopped it inside the epoch (TerminateOnNaN)
                     break
             bar.close()
@@ -640,7 +645,7 @@ class Trainer:
                 logs.update((f"val_{k}", v) for k, v in sorted(named.items()))
             if verbose:
                 elapsed = time.perf_counter() - start
-                line = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+                line = " - ".join(f"{k}: {_shown(v):.4f}" for k, v in logs.items())
                 prefix = "" if verbose == 1 else f"Epoch {epoch + 1}/{epochs}\n"
                 tqdm.write(f"{prefix}{steps}/{steps} - {elapsed:.0f}s - "
                            f"{1000 * elapsed / steps:.0f}ms/step - {line}")
@@ -786,7 +791,7 @@ class Trainer:
             results = self._evaluate_tensors(xt, yt, batch_size, wt)
         named = self._named(results["loss"], results["values"], results["rows"])
         if verbose:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in named.items()))
+            print(" - ".join(f"{k}: {_shown(v):.4f}" for k, v in named.items()))
         if return_dict:
             return dict(sorted(named.items()))
         return self._results(results["loss"], results["values"], results["rows"])
