@@ -106,22 +106,20 @@ def test_a_generator_with_steps_per_epoch_trains_as_kerass():
                                theirs.predict(_endless(X, Y, 10), steps=3, verbose=0), atol=1e-5)
 
 
-class _StepsSeen:
-    """The steps of each epoch, as callbacks see them (a class of both libraries' Callback)."""
+def _steps_seen(lib):
+    """A callback of `lib` that counts the steps of each epoch, as callbacks see them."""
+    class Seen(lib.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epochs = []
 
-    def __new__(cls, lib):
-        class Seen(lib.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.epochs = []
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epochs.append(0)
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self.epochs.append(0)
+        def on_train_batch_end(self, batch, logs=None):
+            self.epochs[-1] += 1
 
-            def on_train_batch_end(self, batch, logs=None):
-                self.epochs[-1] += 1
-
-        return Seen()
+    return Seen()
 
 
 def test_arrays_with_steps_per_epoch_train_as_kerass():
@@ -131,7 +129,7 @@ def test_arrays_with_steps_per_epoch_train_as_kerass():
     theirs, ours = _pair()
     histories, seen = [], []
     for model, lib in ((theirs, keras), (ours, textrnn)):
-        steps = _StepsSeen(lib)
+        steps = _steps_seen(lib)
         with pytest.warns(UserWarning, match="Your input ran out of data") as caught:
             histories.append(model.fit(X[:36], Y[:36], batch_size=8, steps_per_epoch=3, epochs=4,
                                        shuffle=False, validation_data=(X[36:], Y[36:]), validation_steps=1,

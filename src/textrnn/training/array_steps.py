@@ -17,6 +17,7 @@ RAN_OUT = ("Your input ran out of data; interrupting training. Make sure that yo
 
 
 def check_steps(steps: Any, what: str) -> None:
+    """A count of batches (steps_per_epoch, validation_steps, steps) for arrays or batch sources."""
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise ConfigError(f"{what} must be a whole number >= 1, got {steps!r}")
 

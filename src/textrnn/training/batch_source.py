@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from textrnn.errors import ConfigError, DataError
+from textrnn.training.array_steps import check_steps
 
 Batch = tuple[Any, Any, Any]  # (x, y or None, sample_weight or None)
 
@@ -70,8 +71,7 @@ class Stream:
     a generator gives. `shuffle`: a PyDataset's batches in a new order each epoch, as Keras's."""
 
     def __init__(self, source: Any, steps: int | None, what: str, shuffle: bool = False) -> None:
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-            raise ConfigError(f"{what}: steps must be a whole number >= 1, got {steps!r}")
+        check_steps(steps, f"{what}: steps")
         self.source, self.steps, self.what, self.shuffle = source, steps, what, shuffle
         self._iterator = source if isinstance(source, Iterator) else None
         self._peeked: list[Any] = []

@@ -404,7 +404,7 @@ class Trainer:
         """The direct step's plan for this model as it is now (layers and loss), or None."""
         if self._objective is not None or self._accuracy_fn is not losses.binary_accuracy:
             return None  # it computes the one loss and Keras's binary accuracy
-        key = (tuple(id(layer) for layer in self._layers), self.loss)
+        key = tuple(id(layer) for layer in self._layers)  # (compile forgets the plan)
         if getattr(self, "_direct_plan", (None,))[0] != key:
             # a layer given a mixed policy (dtype=) computes under autocast, which the step has not
             mixed = any(getattr(m, "_own_policy", None) not in (None, "float32") for m in self.modules())
