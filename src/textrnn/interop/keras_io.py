@@ -1,8 +1,10 @@
 """Keras 3 files in and out: `.keras` archives (config.json + model.weights.h5 + metadata.json),
 `.weights.h5` files and the legacy `.h5` files Keras 3 still writes for that name (their layout in
 textrnn.interop.keras_h5), for models of Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense,
-Activation, Dropout, global pooling, merge and attention layers, and the weightless reshaping and
-activation layers (Flatten, RepeatVector, Reshape, Permute, ReLU, LeakyReLU, ELU, Softmax).
+Activation, Dropout, SpatialDropout1D, Masking, convolution and pooling, normalization, merge and
+attention layers (MultiHeadAttention too), TimeDistributed over one of them, and the weightless
+reshaping and activation layers (Flatten, RepeatVector, Reshape, Permute, ReLU, LeakyReLU, ELU,
+Softmax, PReLU).
 textrnn's own additions (length buckets, a linear head) are not part of a Keras file.
 
 Reading never executes code from the file: the config is read as data, only the layer types above
@@ -51,7 +53,9 @@ from textrnn.naming import snake_case
 SUPPORTED = ("Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Activation", "Dropout",
              "GlobalMaxPooling1D", "GlobalAveragePooling1D", "Concatenate", "Add", "Subtract", "Multiply",
              "Average", "Maximum", "Minimum", "Attention", "AdditiveAttention", "Flatten", "RepeatVector",
-             "Reshape", "Permute", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "RNN")
+             "Reshape", "Permute", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "RNN", "Conv1D",
+             "MaxPooling1D", "AveragePooling1D", "SpatialDropout1D", "Masking", "BatchNormalization",
+             "LayerNormalization", "TimeDistributed", "MultiHeadAttention")
 # weight and activity regularizers cross
 _PENALTIES = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 _RNN_FIELDS = ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
@@ -75,7 +79,21 @@ _FIELDS = {
     "ReLU": ("max_value", "negative_slope", "threshold"), "LeakyReLU": ("negative_slope",), "ELU": ("alpha",),
     "Softmax": ("axis",), "PReLU": ("shared_axes", "alpha_regularizer"),
     "RNN": ("return_sequences", "return_state", "go_backwards", "zero_output_for_mask", "stateful"),
+    "Conv1D": ("filters", "kernel_size", "strides", "padding", "dilation_rate", "activation", "use_bias",
+               *_PENALTIES),
+    **{pool: ("pool_size", "strides", "padding") for pool in ("MaxPooling1D", "AveragePooling1D")},
+    "SpatialDropout1D": ("rate",),
+    "Masking": ("mask_value",),
+    "LayerNormalization": ("axis", "epsilon", "center", "scale", "beta_regularizer", "gamma_regularizer"),
+    "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale", "beta_regularizer",
+                           "gamma_regularizer"),
+    "TimeDistributed": (),  # (and the layer it wraps)
+    "MultiHeadAttention": ("num_heads", "key_dim", "value_dim", "dropout", "use_bias", "seed", "output_shape",
+                           "attention_axes", "use_gate", "sliding_window"),
 }
+# Settings of Keras's layers that textrnn's do not take, read only at Keras's default: any other value
+# is refused in one line rather than dropped (a channels_first pooling, a grouped convolution)
+_KERAS_DEFAULTS = {"data_format": "channels_last", "groups": 1, "renorm": False, "rms_scaling": False}
 # Keras's cells, which an RNN layer holds (alone or in a StackedRNNCells): the layers' fields but
 # the sequence ones
 # Keras 2's cuDNN layers: read from Keras 2's files (Keras 3 has none), never written
@@ -145,9 +163,9 @@ def _functional_from_keras(config: dict[str, Any], source: str, policy: str) -> 
             shape = c.get("batch_shape") or c.get("batch_input_shape")
             made[name, 0] = [L.InputLayer(batch_shape=tuple(shape), dtype=c.get("dtype"), name=name).output]
             continue
-        # Keras's graph of the masks (mask_zero's NotEqual, an attention layer's ConvertToTensor of
-        # its query's mask): textrnn's layers pass the masks on themselves
-        if spec.get("class_name") in ("NotEqual", "ConvertToTensor"):
+        # Keras's graph of the masks (mask_zero's NotEqual, Masking's NotEqual and Any, an attention
+        # layer's ConvertToTensor of its query's mask): textrnn's layers pass the masks on themselves
+        if spec.get("class_name") in ("NotEqual", "Any", "ConvertToTensor"):
             continue
         layer = _layer_from_keras(spec, source, policy)
         pending += [(name, layer, k, _keras3_node(node))
@@ -163,7 +181,8 @@ def _functional_from_keras(config: dict[str, Any], source: str, policy: str) -> 
     while pending:
         waiting = []
         for name, layer, k, node in pending:
-            args = node.get("args", [None])[0]
+            given = node.get("args") or [None]
+            args = given if layer.separate_inputs and len(given) > 1 else given[0]
             kwargs = dict(node.get("kwargs") or {})
             kwargs.pop("training", None)  # Keras's call flags; textrnn's layers pass masks on themselves
             kwargs.pop("mask", None)
@@ -240,11 +259,20 @@ def _layer_from_keras(spec: dict[str, Any], source: str, model_policy: str = "fl
         return L.Bidirectional(inner, merge_mode=config.get("merge_mode", "concat"), backward_layer=backward,
                                activity_regularizer=config.get("activity_regularizer"),
                                name=config.get("name"), trainable=config.get("trainable", True), **own)
+    for key, default in _KERAS_DEFAULTS.items():
+        if config.get(key, default) != default:
+            raise ConfigError(f"{source}: layer {config.get('name')!r} ({class_name}) has {key}="
+                              f"{config[key]!r}; textrnn reads {key}={default!r} only")
     kwargs = {k: config[k] for k in {**_FIELDS, **_KERAS2_ONLY}[class_name] if k in config}
     if class_name == "RNN":
         kwargs["cell"] = _cell_from_keras(config.get("cell") or {}, source)
-    return getattr(L, class_name)(**kwargs, name=config.get("name"), trainable=config.get("trainable", True),
-                                  **own)
+    if class_name == "TimeDistributed":
+        kwargs["layer"] = _layer_from_keras(config.get("layer") or {}, source, policy or model_policy)
+    try:
+        return getattr(L, class_name)(**kwargs, name=config.get("name"),
+                                      trainable=config.get("trainable", True), **own)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: layer {config.get('name')!r}: {exc}") from None
 
 
 def _given_backward(config: dict[str, Any], source: str, policy: str) -> L.Layer | None:
@@ -326,6 +354,12 @@ def _weight_groups(layer: L.Layer, group: str) -> list[tuple[str, list[np.ndarra
         if isinstance(layer.cell, L.StackedRNNCells):
             return _weight_groups(layer.cell, f"{group}/cell")
         return [(f"{group}/cell/vars", layer.get_weights())]
+    if isinstance(layer, L.TimeDistributed):
+        return _weight_groups(layer.layer, f"{group}/layer")
+    if isinstance(layer, L.MultiHeadAttention):  # Keras's four EinsumDense sublayers, kernel then bias
+        arrays, each = layer.get_weights(), 2 if layer.use_bias else 1
+        return [(f"{group}/{part}_dense/vars", arrays[k * each:(k + 1) * each])
+                for k, part in enumerate(("query", "key", "value", "output"))]
     return [(f"{group}/vars", layer.get_weights())]
 
 
@@ -608,11 +642,19 @@ def _keras_layer_config(layer: L.Layer, input_shape, model_policy: str = "float3
     else:
         config = {k: ours[k] for k in _FIELDS[type(layer).__name__] if k in ours}
         config.update(name=layer.name, trainable=layer.trainable)
+        if isinstance(layer, L.SpatialDropout1D):  # Keras's takes no trainable=
+            del config["trainable"]
         if type(layer) is L.RNN:  # (not the layers, which count as RNNs too)
             config["cell"] = _keras_cell_config(layer.cell, input_shape[-1], dtype)
+        if isinstance(layer, L.TimeDistributed):  # the wrapped layer sees one step
+            config["layer"] = _keras_layer_config(layer.layer, [None, *input_shape[2:]], model_policy)
     config.update(dtype)
+    build: dict[str, Any] = {"input_shape": list(input_shape)}
+    if isinstance(layer, L.MultiHeadAttention):  # Keras builds it from named shapes
+        build = {"shapes_dict": {f"{part}_shape": list(shape)
+                                 for part, shape in zip(("query", "value", "key"), input_shape)}}
     return {"module": "keras.layers", "class_name": type(layer).__name__, "config": config,
-            "registered_name": None, "build_config": {"input_shape": list(input_shape)}}
+            "registered_name": None, "build_config": build}
 
 
 def _keras_inner_config(spec: dict[str, Any], layer: L.Layer, features: int,
@@ -663,6 +705,8 @@ def _functional_config(model: Any) -> dict[str, Any]:
         positional = [ref(parent) for parent in tensor.positional]
         kwargs = ({"initial_state": [ref(s) for s in tensor.inputs[len(tensor.positional):]]}
                   if tensor.states else {})
+        if tensor.layer.separate_inputs:  # MultiHeadAttention(query, value(, key))
+            return {"args": positional, "kwargs": kwargs}
         return {"args": [positional if tensor.layer.takes_list else positional[0]], "kwargs": kwargs}
 
     layers = []
@@ -711,6 +755,10 @@ def _refuse_unwritten_layers(model: Sequential, legacy: bool = False) -> None:
         if kind not in _FIELDS and kind not in ("Bidirectional", "InputLayer"):
             raise ConfigError(f"layer {layer.name!r} ({kind}) is not one of the Keras layers a .keras file "
                               f"holds here ({', '.join(SUPPORTED)}); save the model as a textrnn folder")
+        if isinstance(layer, L.TimeDistributed) and type(layer.layer).__name__ not in _FIELDS:
+            raise ConfigError(f"layer {layer.name!r}: a .keras file holds a TimeDistributed here over one of "
+                              f"{', '.join(SUPPORTED)}, not over {type(layer.layer).__name__}; save the model "
+                              "as a textrnn folder")
         inner = [layer.forward_layer, layer.backward_layer] if isinstance(layer, L.Bidirectional) else [layer]
         if any(type(each) is L.RNN and (legacy or not _keras_cells(each.cell)) for each in inner):
             raise ConfigError(f"layer {layer.name!r}: {'a legacy .h5 file' if legacy else 'a .keras file'} "
@@ -736,8 +784,10 @@ def keras_model_config(model: Sequential) -> dict[str, Any]:
         config = _functional_config(model)
     else:
         shape = model.build_input_shape
+        ids = isinstance(model.layers[0], L.Embedding)  # token ids, else numbers per step (Keras casts them)
         layers = [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-                   "config": {"batch_shape": list(shape), "dtype": "int32", "name": "input_layer"}}]
+                   "config": {"batch_shape": list(shape), "dtype": "int32" if ids else "float32",
+                              "name": "input_layer"}}]
         for layer in model.layers:
             layers.append(_keras_layer_config(layer, shape, model.dtype_policy.name))
             shape = layer.output_shape
