@@ -106,7 +106,8 @@ def test_the_configs_carry_kerass_settings(tmp_path):
     assert layers["LayerNormalization"]["config"]["epsilon"] == 1e-5
     assert layers["TimeDistributed"]["config"]["layer"]["config"]["activation"] == "tanh"
     attention = layers["MultiHeadAttention"]
-    assert attention["build_config"]["shapes_dict"] == {"query_shape": [None, T, 8], "value_shape": [None, T, 8]}
+    shapes = {"query_shape": [None, T, 8], "value_shape": [None, T, 8]}
+    assert attention["build_config"]["shapes_dict"] == shapes
     assert len(attention["inbound_nodes"][0]["args"]) == 2  # query and value, as Keras passes them
 
 
@@ -126,7 +127,8 @@ def _keras_file_with(tmp_path, edit):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda c: c["Conv1D"].update(groups=2), r"'conv1d\w*' \(Conv1D\) has groups=2; textrnn reads groups=1 only"),
+    (lambda c: c["Conv1D"].update(groups=2),
+     r"'conv1d\w*' \(Conv1D\) has groups=2; textrnn reads groups=1 only"),
     (lambda c: c["MaxPooling1D"].update(data_format="channels_first"), "data_format='channels_last' only"),
     (lambda c: c["BatchNormalization"].update(renorm=True), "renorm=True"),
     (lambda c: c["Conv1D"].update(padding="full"), r"layer 'conv1d\w*'"),

@@ -122,4 +122,4 @@ def test_multi_head_attention_eagerly_with_masks_and_a_causal_mask():
     np.testing.assert_allclose(ours(torch.as_tensor(square), torch.as_tensor(square), use_causal_mask=True)
                                .detach().numpy(), causal, atol=1e-5)
     with pytest.raises(ConfigError, match="attention_axes"):
-        textrnn.layers.MultiHeadAttention(2, 4, attention_axes=(1, 2))  # (1,): the steps, the default, is taken
+        textrnn.layers.MultiHeadAttention(2, 4, attention_axes=(1, 2))  # (1,), the default, is taken

@@ -757,8 +757,8 @@ def _refuse_unwritten_layers(model: Sequential, legacy: bool = False) -> None:
                               f"holds here ({', '.join(SUPPORTED)}); save the model as a textrnn folder")
         if isinstance(layer, L.TimeDistributed) and type(layer.layer).__name__ not in _FIELDS:
             raise ConfigError(f"layer {layer.name!r}: a .keras file holds a TimeDistributed here over one of "
-                              f"{', '.join(SUPPORTED)}, not over {type(layer.layer).__name__}; save the model "
-                              "as a textrnn folder")
+                              f"{', '.join(SUPPORTED)}, not over {type(layer.layer).__name__}; save the "
+                              "model as a textrnn folder")
         inner = [layer.forward_layer, layer.backward_layer] if isinstance(layer, L.Bidirectional) else [layer]
         if any(type(each) is L.RNN and (legacy or not _keras_cells(each.cell)) for each in inner):
             raise ConfigError(f"layer {layer.name!r}: {'a legacy .h5 file' if legacy else 'a .keras file'} "

@@ -138,7 +138,7 @@ class MultiHeadAttention(Layer):
         for name, value in sizes:
             if not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"MultiHeadAttention: {name} must be a positive integer, got {value!r}")
-        if attention_axes in (1, -2, [1], (1,), [-2], (-2,)):  # the steps: the default for (batch, steps, features)
+        if attention_axes in (1, -2, [1], (1,), [-2], (-2,)):  # the steps: the default for 3-D inputs
             attention_axes = None
         for name, value in (("output_shape", output_shape), ("attention_axes", attention_axes),
                             ("sliding_window", sliding_window)):
