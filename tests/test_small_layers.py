@@ -152,8 +152,10 @@ def test_a_lambda_takes_its_arguments_mask_and_training_as_kerass():
     seen = []
     flag = textrnn.layers.Lambda(lambda x, training=None: seen.append(training) or x)
     flag(torch.zeros(2, 3))
-    assert seen == [False, False, True]  # its output shape traced in inference mode, then a call in
-    # training mode (a layer computes so unless the model says otherwise)
+    flag(torch.zeros(2, 3), training=True)
+    # its output shape traced in inference mode, then a call for inference (Keras passes None, which
+    # its layers take as inference) and one told training=True
+    assert seen == [False, False, False, True]
 
     keeps = textrnn.layers.Lambda(lambda x: x * 2, mask=lambda inputs, mask: mask)
     drops = textrnn.layers.Lambda(lambda x: x * 2)

@@ -447,7 +447,7 @@ def save_legacy_model(model: Sequential, path: str | Path) -> None:
     """`model.save("model.h5")`: Keras's legacy HDF5 model file, as Keras 3 writes one for that
     name (config, weights, training config and a trained optimizer's variables), written
     atomically; Keras 2 and 3's `load_model` open it."""
-    _refuse_unwritten_layers(model, legacy=True)
+    refuse_unwritten_layers(model, legacy=True)
     config = keras_model_config(model)
     if model.text_encoder is not None:
         raise ConfigError(f"{path}: a Keras .h5 file has no place for the model's vocabulary; save it to a "
@@ -466,7 +466,7 @@ def save_legacy_model(model: Sequential, path: str | Path) -> None:
 def save_legacy_weights(model: Sequential, path: str | Path) -> None:
     """Keras 2's `model.save_weights("weights.h5")`: the layers' weights in the legacy layout,
     which Keras 2's and Keras 3's `load_weights` read (by layer order)."""
-    _refuse_unwritten_layers(model, legacy=True)
+    refuse_unwritten_layers(model, legacy=True)
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
         keras_h5.write_weights(h5, _named_weights(model), KERAS_VERSION)
@@ -748,8 +748,11 @@ def save_keras_model(model: Sequential, path: str | Path) -> None:
     atomic_write_bytes(path, zip_buffer.getvalue())
 
 
-def _refuse_unwritten_layers(model: Sequential, legacy: bool = False) -> None:
-    """One line for the first layer Keras's files (`legacy`: its .h5 files) do not hold here."""
+def refuse_unwritten_layers(model: Sequential, legacy: bool = False) -> None:
+    """One line for the first layer Keras's files (`legacy`: its .h5 files) do not hold here (or
+    a subclassed model, whose architecture is its code)."""
+    if model.subclassed:
+        model.check_savable("a Keras file")
     for layer in model.layers:
         kind = type(layer).__name__
         if kind not in _FIELDS and kind not in ("Bidirectional", "InputLayer"):
@@ -779,7 +782,7 @@ def keras_model_config(model: Sequential) -> dict[str, Any]:
 
     if not model.built:
         raise ConfigError("cannot describe a model that is not built yet (its input shape is unknown)")
-    _refuse_unwritten_layers(model)
+    refuse_unwritten_layers(model)
     if isinstance(model, Model):
         config = _functional_config(model)
     else:

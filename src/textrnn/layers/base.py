@@ -4,6 +4,8 @@ called on one returns."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -98,6 +100,7 @@ class Layer(WeightSplit, nn.Module):
         **weight_regularizers: Any,
     ) -> None:
         super().__init__()
+        self.training = False  # Keras's default: a call computes for inference unless told training=True
         kind = type(self).__name__
         for argument in weight_regularizers:
             if argument.removesuffix("_regularizer") not in self.regularizable or not argument.endswith(
@@ -224,10 +227,21 @@ class Layer(WeightSplit, nn.Module):
                                   + (", and a recurrent layer's initial_state" if self.takes_initial_state
                                      else ""))
             return call_symbolic(self, args[0], initial_state)
-        if self._own_policy is not None:
-            outputs = call_in_policy(self._own_policy, super().__call__, args, kwargs)
-        else:
-            outputs = super().__call__(*args, **kwargs)
+        # A call in one's own code (a layer's call, a subclassed model's): Keras 3's masks ride on
+        # the tensors. The models pass masks themselves (mask=), so their calls skip this.
+        riding = "mask" not in kwargs and bool(args)
+        if riding:
+            previous = take_riding_masks(self, args, kwargs)
+        # Keras's `layer(x, training=...)`: given to a forward that takes it, else the call runs in
+        # that mode (a Dropout drops, or not)
+        training = None if "training" in _forward_arguments(type(self)) else kwargs.pop("training", None)
+        with training_mode(self, training):
+            if self._own_policy is not None:
+                outputs = call_in_policy(self._own_policy, super().__call__, args, kwargs)
+            else:
+                outputs = super().__call__(*args, **kwargs)
+        if riding and self.supports_masking:
+            attach_mask(outputs, self.compute_mask(args[0], previous))
         if self.activity_regularizer is not None:
             for output in _flat_tensors(outputs):  # Keras 3: the penalty per row of the batch
                 penalty = self.activity_regularizer(output.float())
@@ -455,6 +469,82 @@ def _same_features(built: Any, now: Any, tensors: Any) -> bool:
 
 def _shapes_of(inputs: Any) -> Any:
     return [tuple(t.shape) for t in inputs] if isinstance(inputs, (list, tuple)) else tuple(inputs.shape)
+
+
+@contextlib.contextmanager
+def training_mode(module: nn.Module, training: bool | None) -> Iterator[None]:
+    """Keras's `training=` argument of a call: the call in that mode (dropout on or off), then back."""
+    if training is None or bool(training) == module.training:
+        yield
+        return
+    was = module.training
+    module.train(bool(training))
+    try:
+        yield
+    finally:
+        module.train(was)
+
+
+def _mask_of(value: Any) -> Any:
+    """Keras's `_keras_mask` riding on a tensor (a list of them: each one's, or None if none has one)."""
+    if isinstance(value, (list, tuple)):
+        masks = [getattr(v, "_keras_mask", None) for v in value]
+        return masks if any(m is not None for m in masks) else None
+    return getattr(value, "_keras_mask", None)
+
+
+def _is_tensors(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) or (
+        isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, torch.Tensor) for v in value))
+
+
+def take_riding_masks(layer: Layer, args: tuple, kwargs: dict[str, Any]) -> Any:
+    """Keras 3's rule for a layer called on tensors that carry masks, the masks put in `kwargs`:
+    called on one tensor (or one list of them), its mask goes to `mask=`; on several (a
+    MultiHeadAttention's query and value), each one's to `<argument>_mask=`. Returns the masks the
+    layer took (what its compute_mask passes on), or None."""
+    names = _forward_arguments(type(layer))
+    given = {**dict(zip(names, args)), **kwargs}
+    tensors = {name: value for name, value in given.items() if _is_tensors(value)}
+    if len(tensors) == 1:
+        mask = _mask_of(next(iter(tensors.values())))
+        if mask is not None and "mask" in names:
+            kwargs["mask"] = mask
+        return mask
+    taken = []
+    for name, value in tensors.items():
+        key = f"{name}_mask"
+        if key in names and given.get(key) is None:
+            mask = _mask_of(value)
+            if mask is not None:
+                kwargs[key] = mask
+        taken.append(kwargs.get(key))
+    return taken if any(m is not None for m in taken) else None
+
+
+def attach_mask(outputs: Any, mask: Any) -> None:
+    """Keras's `_keras_mask` on a call's output (the first, for a recurrent layer's [output, states])."""
+    if mask is None:
+        return
+    if isinstance(outputs, (list, tuple)):
+        masks = mask if isinstance(mask, (list, tuple)) else [mask]
+        for output, each in zip(outputs, masks):
+            if isinstance(output, torch.Tensor) and each is not None:
+                output._keras_mask = each
+    elif isinstance(outputs, torch.Tensor) and isinstance(mask, torch.Tensor):
+        outputs._keras_mask = mask
+
+
+_FORWARD_ARGUMENTS: dict[type, tuple[str, ...]] = {}
+
+
+def _forward_arguments(cls: type) -> tuple[str, ...]:
+    """The argument names of a layer class's forward (looked up once per class)."""
+    if cls not in _FORWARD_ARGUMENTS:
+        import inspect
+
+        _FORWARD_ARGUMENTS[cls] = tuple(list(inspect.signature(cls.forward).parameters)[1:])
+    return _FORWARD_ARGUMENTS[cls]
 
 
 _CALL_ARGUMENTS: dict[type, frozenset[str]] = {}

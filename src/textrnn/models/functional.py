@@ -5,17 +5,32 @@ called, with each layer's mask passed on as Keras passes it; branches join throu
 others (initial_state). Several inputs and outputs are allowed (compile then takes a loss per
 output: textrnn.training.objective).
 Training, evaluation, prediction, weights and saving are Sequential's (this class is one, with a
-graph instead of a stack)."""
+graph instead of a stack).
+A class that subclasses Model with a `call` of its own and no inputs / outputs is Keras's
+subclassed model: the same class with the layers its attributes hold, run by that call (its
+parts in textrnn.models.subclassed; `subclassed` tells the two kinds apart)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
+from torch import nn
 
-from textrnn.errors import ConfigError, DataError
-from textrnn.layers.base import KerasTensor, Layer, auto_name, layer_from_config, layer_to_config
+from textrnn.errors import ConfigError, DataError, NotBuiltError
+from textrnn.layers.base import (
+    KerasTensor,
+    Layer,
+    WeightSplit,
+    auto_name,
+    clear_call_losses,
+    layer_from_config,
+    layer_to_config,
+    training_mode,
+)
 from textrnn.layers.input_layer import InputLayer
+from textrnn.models import subclassed
 from textrnn.models.sequential import Sequential
 
 
@@ -83,9 +98,17 @@ def _tensor_list(value: Any, what: str) -> list[KerasTensor]:
 
 
 class Model(Sequential):
-    """keras.Model(inputs, outputs): a graph of layer calls from its Inputs to its outputs."""
+    """keras.Model(inputs, outputs): a graph of layer calls from its Inputs to its outputs; or,
+    subclassed with a `call`, the layers it holds run by that call (textrnn.models.subclassed)."""
 
-    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None) -> None:
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
+                 **kwargs: Any) -> None:
+        unknown = sorted(set(kwargs) - {"trainable"})
+        if unknown:
+            raise ConfigError(f"Model: unknown argument(s) {', '.join(unknown)}")
+        if inputs is None and outputs is None:
+            self._init_subclassed(name)
+            return
         input_list, output_list = _tensor_list(inputs, "inputs"), _tensor_list(outputs, "outputs")
         if not all(isinstance(t.layer, InputLayer) for t in input_list):
             raise ConfigError("Model(inputs, outputs): inputs must come from keras.Input(...)")
@@ -104,55 +127,147 @@ class Model(Sequential):
         self.build_input_shape = shapes[0] if len(shapes) == 1 else shapes
         self.built = True
 
+    # --- a subclassed model ----------------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("build")
+        if own is not None:  # a build of its own (layers made there) runs once, as Keras's
+            @functools.wraps(own)
+            def build(self: Model, *args: Any, **kw: Any) -> Any:
+                self.__dict__["_own_build_ran"] = True
+                return own(self, *args, **kw)
+
+            cls.build = build
+
+    def _init_subclassed(self, name: str | None) -> None:
+        if getattr(type(self), "call", None) is None:
+            raise ConfigError("Model() takes inputs and outputs (the functional API), or is subclassed "
+                              "with a call(inputs) method")
+        super().__init__(name=name or auto_name(type(self).__name__))
+        self._calls = self._input_tensors = self._output_tensors = None
+        self._one_output = True
+        self._layer_attributes: dict[str, None] = {}  # the attributes that may hold layers, in order
+        self.subclassed = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not self.__dict__.get("subclassed") or not isinstance(value, (WeightSplit, list, tuple, dict)):
+            super().__setattr__(name, value)
+            return
+        # A layer set as an attribute is held once, in the model's list of layers (Keras's order)
+        self._layer_attributes[name] = None
+        self._modules.pop(name, None)
+        object.__setattr__(self, name, value)
+        self._track()
+
+    def _track(self) -> None:
+        """The model's layers: those its attributes hold now (a list appended to since counts)."""
+        attributes = {n: self.__dict__[n] for n in self._layer_attributes if n in self.__dict__}
+        held = subclassed.held_layers(attributes)
+        if [id(layer) for layer in held] != [id(layer) for layer in self._layers]:
+            self._layers = nn.ModuleList(held)
+            self._weights_changed()
+
     @property
     def inputs(self) -> list[KerasTensor]:
+        self._functional_only("inputs")
         return list(self._input_tensors)
+
+    def _functional_only(self, what: str) -> None:
+        if self.subclassed:
+            raise ConfigError(f"model {self.name!r} is subclassed: it has no {what} (a functional Model's "
+                              "Inputs and outputs); it takes what its call does")
 
     @property
     def input(self) -> KerasTensor | list[KerasTensor]:
         """Keras's `model.input`: the Input, or the list of them."""
+        self._functional_only("input")
         return self._input_tensors[0] if len(self._input_tensors) == 1 else list(self._input_tensors)
 
     @property
     def outputs(self) -> list[KerasTensor]:
+        self._functional_only("outputs")
         return list(self._output_tensors)
 
     @property
     def output(self) -> KerasTensor | list[KerasTensor]:
+        self._functional_only("output")
         return self._output_tensors[0] if self._one_output else list(self._output_tensors)
 
     @property
     def input_names(self) -> list[str]:
+        if self.subclassed:
+            return ["input"]
         return [t.layer.name for t in self._input_tensors]
 
     @property
     def output_names(self) -> list[str]:
         """Keras's `model.output_names`: the layers that give the outputs, by name."""
+        if self.subclassed:
+            return ["output"]
         return [t.layer.name for t in self._output_tensors]
 
     @property
     def input_count(self) -> int:
-        return len(self._input_tensors)
+        return 1 if self.subclassed else len(self._input_tensors)
 
     @property
     def output_count(self) -> int:
         return 1 if self._one_output else len(self._output_tensors)
 
     def add(self, layer: Layer) -> None:
+        if self.subclassed:
+            raise ConfigError("a subclassed Model holds the layers its attributes do; set one as an "
+                              "attribute instead of add()")
         raise ConfigError("a functional Model's layers are fixed by its inputs and outputs; use "
                           "Sequential to add layers")
 
     def pop(self, rebuild: bool = True) -> Layer:
+        if self.subclassed:
+            raise ConfigError("a subclassed Model holds the layers its attributes do; pop() does not "
+                              "apply")
         raise ConfigError("a functional Model's layers are fixed by its inputs and outputs; build a new "
                           "Model from a layer's output instead (model.layers[k].output)")
 
     def build(self, input_shape: Any = None) -> None:
-        self.built = True  # every layer was built when it was called on the graph
+        if not self.subclassed:
+            self.built = True  # every layer was built when it was called on the graph
+            return
+        if input_shape is None:
+            raise NotBuiltError(f"model {self.name!r} is subclassed: build it with an input shape, "
+                                "build((None, maxlen)), or call it on data first")
+        self._build_from(subclassed.example_batch(input_shape))
+        subclassed.unbatched(self.layers)  # (Keras's build((None, ...)) leaves the batch size open)
+
+    def _build_from(self, x: Any, rows: int = 32) -> None:
+        """Built as Keras builds a subclassed model: its call run once, on the first batch's rows,
+        builds the layers it calls (their output shapes keep that batch's size, as in Keras's
+        summary); a functional or Sequential model is built from the shape alone."""
+        if not self.subclassed:
+            super()._build_from(x, rows)
+            return
+        if type(self).build is not Model.build and not self.__dict__.get("_own_build_ran"):
+            self.build((None, *x.shape[1:]) if isinstance(x, torch.Tensor) else None)
+        self._track()
+        if self.built:  # (its build ran the model's)
+            return
+        first = [part[:rows] for part in x] if isinstance(x, list) else x if isinstance(x, dict) else x[:rows]
+        training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                self.forward(first)
+        finally:
+            self.train(training)
+        self._track()  # (layers a call made and kept)
+        self.build_input_shape = (None, *x.shape[1:]) if isinstance(x, torch.Tensor) else None
+        self.built = True
 
     @property
     def sequential_like(self) -> bool:
         """No branch, join or shared layer: each call takes the one before it (Keras's summary shows
-        no links)."""
+        no links; nor for a subclassed model)."""
+        if self.subclassed:
+            return True
         single = len(self._layers) == len(self._calls) and all(len(t.inputs) <= 1 for t in self._calls)
         return single and all(
             len([u for u in self._calls if any(p.outputs is t.outputs for p in u.inputs)]) <= 1
@@ -164,7 +279,21 @@ class Model(Sequential):
         parents = [p for tensor in self._calls if tensor.layer is layer for p in tensor.inputs]
         return ", ".join(f"{p.layer.name}[{p.node}][{p.index}]" for p in parents) or "-"
 
+    def __call__(self, x: Any, training: bool | None = None) -> Any:
+        if not self.subclassed:
+            return super().__call__(x, training)
+        clear_call_losses(self)
+        x = subclassed.as_tensors(x)
+        if not self.built:
+            self._build_from(x, len(x) if isinstance(x, torch.Tensor) else 32)
+        with training_mode(self, training):
+            return nn.Module.__call__(self, x)
+
     def forward(self, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+        if self.subclassed:
+            out = self.call(x, **subclassed.call_arguments(self, self.training))
+            self.__dict__["output_masks"] = [getattr(out, "_keras_mask", None)]
+            return out
         xs = list(x) if isinstance(x, (list, tuple)) else [x]
         if len(xs) != len(self._input_tensors):
             raise DataError(f"model {self.name!r} takes {len(self._input_tensors)} inputs, got {len(xs)}")
@@ -195,6 +324,10 @@ class Model(Sequential):
         return results[0] if self._one_output else results
 
     def get_config(self) -> dict[str, Any]:
+        if self.subclassed:
+            raise ConfigError(f"model {self.name!r} is subclassed: its layers are made by its Python code, "
+                              "which textrnn's files never hold; save its weights (model.save_weights) "
+                              "and make the model from its class")
         index = {}
         for k, t in enumerate(self._calls):
             for out in t.outputs:

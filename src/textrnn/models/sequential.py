@@ -24,10 +24,12 @@ from textrnn.layers.base import (
     Layer,
     Shape,
     WeightSplit,
+    attach_mask,
     auto_name,
     clear_call_losses,
     layer_from_config,
     layer_to_config,
+    training_mode,
 )
 from textrnn.layers.core import Dropout
 from textrnn.layers.embedding import Embedding
@@ -65,8 +67,11 @@ def _plugin(module: str, name: str) -> Any:
 class Sequential(Trainer, WeightSplit, nn.Module):
     """A linear stack of layers, used exactly like keras.Sequential."""
 
+    subclassed = False  # (a Model subclassed with its own call: textrnn.models.subclassed)
+
     def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
         super().__init__()
+        self.training = False  # inference unless training (fit's steps), as Keras's calls
         self.name = name or auto_name("Sequential")
         self._layers = nn.ModuleList()
         self.built = False
@@ -170,16 +175,23 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         self.__dict__["output_masks"] = [mask]  # (Keras's _keras_mask of the output: the loss reads it)
         return x if looked_up is None else looked_up(x)
 
-    def __call__(self, x: Any) -> torch.Tensor:  # accept numpy like Keras does
+    def __call__(self, x: Any, training: bool | None = None) -> torch.Tensor:  # numpy too, as Keras
         clear_call_losses(self)  # (the losses its layers add are this call's)
         if isinstance(x, (list, tuple)) and self.input_count > 1:  # one per input
-            return super().__call__([t if isinstance(t, torch.Tensor) else torch.as_tensor(np.asarray(t))
-                                     for t in x])
-        if not isinstance(x, torch.Tensor):
+            x = [t if isinstance(t, torch.Tensor) else torch.as_tensor(np.asarray(t)) for t in x]
+        elif not isinstance(x, torch.Tensor):
             x = torch.as_tensor(np.asarray(x))
         if not self.built:
-            self.build((None, *x.shape[1:]))
-        return super().__call__(x)
+            self._build_from(x)
+        with training_mode(self, training):
+            outputs = super().__call__(x)
+        masks = self.__dict__.get("output_masks") or [None]  # (a model called in one's own code)
+        attach_mask(outputs, masks[0] if self.output_count == 1 else masks)
+        return outputs
+
+    def _build_from(self, x: Any, rows: int = 32) -> None:
+        """Built for inputs like `x` (its first `rows` rows: a batch), before its first step."""
+        self.build((None, *x.shape[1:]))
 
     def reset_states(self) -> None:
         """Keras 2's `model.reset_states()`: its stateful recurrent layers' held states zeroed."""
@@ -242,10 +254,7 @@ class Sequential(Trainer, WeightSplit, nn.Module):
         legacy HDF5 file, as Keras 3 does (textrnn.interop.keras_io)."""
         if not self.built:
             raise NotBuiltError("cannot save a model that has no weights yet")
-        code = [layer.name for layer in self.layers if not getattr(layer, "saveable", True)]
-        if code:
-            raise ConfigError(f"{path}: layer {code[0]!r} is Python code (a Lambda), which textrnn's files "
-                              "never hold; save the weights (model.save_weights) and build the model in code")
+        self.check_savable(path)
         if str(path).endswith(".keras"):
             _plugin(KERAS_FILES, "save_keras_model")(self, path)
             return
@@ -273,6 +282,20 @@ class Sequential(Trainer, WeightSplit, nn.Module):
             self._save_extras(folder)
 
         atomic_write_dir(path, fill)
+
+    def check_savable(self, path: str | Path) -> None:
+        """One ConfigError line where the model cannot be saved whole (ModelCheckpoint asks before
+        training starts, rather than after its first epoch)."""
+        code = [layer.name for layer in self.layers if not getattr(layer, "saveable", True)]
+        if code:
+            raise ConfigError(f"{path}: layer {code[0]!r} is Python code (a Lambda), which textrnn's files "
+                              "never hold; save the weights (model.save_weights) and build the model in code")
+        if self.subclassed:
+            raise ConfigError(f"{path}: model {self.name!r} is subclassed: its layers are made by its Python "
+                              "code, which textrnn's files never hold; save its weights (model.save_weights) "
+                              "and make the model from its class")
+        if str(path).endswith((".keras", ".h5", ".hdf5")):  # and the layers Keras's files hold
+            _plugin(KERAS_FILES, "refuse_unwritten_layers")(self, legacy=not str(path).endswith(".keras"))
 
     def to_json(self, **kwargs: Any) -> str:
         """The architecture as Keras's JSON (`keras.models.model_from_json` reads it, and

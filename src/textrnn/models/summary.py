@@ -10,6 +10,8 @@ import rich.console
 import rich.markup
 import rich.table
 
+from textrnn.layers.base import Layer
+
 if TYPE_CHECKING:
     from textrnn.models import Sequential
 
@@ -20,6 +22,22 @@ def readable_memory_size(size: float) -> str:
             return f"{size:.2f} {unit}"
         size /= 1024
     return f"{size:.2f} PB"
+
+
+# Keras's layers with no build of their own: a subclassed model's summary knows no output shape for
+# them ("?"), their call having built nothing (Keras's summary_utils, format_layer_shape)
+_NO_BUILD = frozenset({"Activation", "AveragePooling1D", "Dropout", "ELU", "Flatten",
+                       "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Lambda", "LeakyReLU", "Masking",
+                       "MaxPooling1D", "Permute",
+                       "ReLU", "RepeatVector", "Reshape", "Softmax", "SpatialDropout1D"})
+
+
+def _shape_unknown(model: Sequential, layer: Layer) -> bool:
+    if not model.subclassed:
+        return False
+    if type(layer).__module__.startswith("textrnn."):
+        return type(layer).__name__ in _NO_BUILD
+    return getattr(type(layer), "build", None) is Layer.build  # a layer of one's own
 
 
 def _shape_text(shape) -> str:
@@ -45,7 +63,8 @@ def render_summary(model: Sequential, line_length: int | None = None) -> str:
     for layer in model.layers:
         name = f"{rich.markup.escape(layer.name)} ({type(layer).__name__})"
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-        shapes = layer.output_shapes() if layer.built else [None]
+        known = layer.built and hasattr(layer, "output_shapes") and not _shape_unknown(model, layer)
+        shapes = layer.output_shapes() if known else [None]  # (a model held by a subclassed one: "?")
         shown = _shape_text(shapes[0]) if len(shapes) == 1 else f"[{', '.join(map(_shape_text, shapes))}]"
         row = [name, shown, params]
         table.add_row(*row, *([model.connections(layer)] if linked else []))

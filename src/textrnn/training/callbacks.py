@@ -171,6 +171,10 @@ class ModelCheckpoint(_Monitor):
         if initial_value_threshold is not None:
             self.best = float(initial_value_threshold)
 
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        if not self.save_weights_only:  # refused now, not after the first epoch's training
+            self.model.check_savable(self.filepath)
+
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         path = self.filepath.format(epoch=epoch + 1, **(logs or {}))
         value = self._current(logs)

@@ -224,7 +224,7 @@ class DirectStep:
 
     @classmethod
     def plan(cls, model) -> DirectStep | None:  # noqa: ANN001 - a Sequential (import cycle)
-        if os.environ.get("TEXTRNN_DIRECT_STEP", "1") == "0":
+        if os.environ.get("TEXTRNN_DIRECT_STEP", "1") == "0" or model.subclassed:  # (its call decides)
             return None
         layers = model.layers
         loss = losses.function_name(getattr(model, "loss", None))

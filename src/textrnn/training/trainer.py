@@ -232,9 +232,9 @@ class Trainer:
         if not self.compiled:
             raise ConfigError("call model.compile(optimizer, loss, metrics) before training or evaluating")
 
-    def _ensure_ready(self, x: torch.Tensor | list[torch.Tensor]) -> None:
+    def _ensure_ready(self, x: torch.Tensor | list[torch.Tensor], batch_size: int = 32) -> None:
         if not self.built:
-            self.build((None, *x.shape[1:]))
+            self._build_from(x, batch_size)
         self._place()
         self.create_optimizer()
 
@@ -368,6 +368,7 @@ class Trainer:
         wb = self._sample_weights(sample_weight, class_weight, yb, _count(xb))
         self._ensure_ready(xb)
         loss, values = self._train_step(xb, yb, wb=wb)
+        self.eval()
         return self._results(float(loss), values, _count(xb))
 
     def _train_step(self, xb: torch.Tensor, yb: torch.Tensor,
@@ -560,7 +561,7 @@ class Trainer:
         if isinstance(val, tuple):
             val = _first_batches(val, validation_batch_size or batch_size, validation_steps,
                                  "fit: validation_steps")
-        self._ensure_ready(xt)
+        self._ensure_ready(xt, batch_size)
 
         history = History()
         callbacks = [*(callbacks or []), history]  # last, as Keras: it records what the others log
@@ -626,6 +627,7 @@ class Trainer:
                 if self.stop_training:  # a callback stopped it inside the epoch (TerminateOnNaN)
                     break
             bar.close()
+            self.eval()  # (a callback's own call computes for inference, as in Keras)
             steps = done
             if streamed:
                 data.end_epoch()
@@ -713,8 +715,7 @@ class Trainer:
     def _predict_stream(self, stream: batch_source.Stream, verbose: int) -> np.ndarray | list[np.ndarray]:
         """predict over batches read one at a time (their labels, if any, unused), as Keras's."""
         if not self.built:
-            first = self._to_tensors(stream.first()[0], None)[0]
-            self.build((None, *first.shape[1:]))
+            self._build_from(self._to_tensors(stream.first()[0], None)[0])
         self._place()
         self.eval()
         parts: list[list[torch.Tensor]] = []
@@ -787,7 +788,7 @@ class Trainer:
             xt, yt = self._to_tensors(x, y)
             wt = self._sample_weights(sample_weight, None, yt, _count(xt))
             xt, yt, wt = _first_batches((xt, yt, wt), batch_size, steps, "evaluate: steps")
-            self._ensure_ready(xt)
+            self._ensure_ready(xt, batch_size)
             results = self._evaluate_tensors(xt, yt, batch_size, wt)
         named = self._named(results["loss"], results["values"], results["rows"])
         if verbose:
@@ -808,7 +809,7 @@ class Trainer:
         xt, _ = self._to_tensors(x, None)
         (xt,) = _first_batches((xt,), batch_size, steps, "predict: steps")
         if not self.built:
-            self.build((None, *xt.shape[1:]))
+            self._build_from(xt, batch_size)
         self._place()
         self.eval()
         outs: list[torch.Tensor] | None = None
