@@ -234,8 +234,10 @@ class Layer(WeightSplit, nn.Module):
             previous = take_riding_masks(self, args, kwargs)
         # Keras's `layer(x, training=...)`: given to a forward that takes it, else the call runs in
         # that mode (a Dropout drops, or not)
-        training = None if "training" in _forward_arguments(type(self)) else kwargs.pop("training", None)
-        with training_mode(self, training):
+        training = kwargs.pop("training", None) if "training" in kwargs else None
+        if training is not None and "training" in _forward_arguments(type(self)):
+            kwargs["training"], training = training, None
+        with training_mode(self, training) if training is not None else contextlib.nullcontext():
             if self._own_policy is not None:
                 outputs = call_in_policy(self._own_policy, super().__call__, args, kwargs)
             else:

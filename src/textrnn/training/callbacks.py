@@ -1,11 +1,14 @@
 """Training callbacks with Keras's names and behaviour: History, EarlyStopping, ModelCheckpoint,
-ReduceLROnPlateau, LearningRateScheduler, CSVLogger, TensorBoard, LambdaCallback, TerminateOnNaN."""
+ReduceLROnPlateau, LearningRateScheduler, CSVLogger, TensorBoard, LambdaCallback, TerminateOnNaN,
+BackupAndRestore."""
 
 from __future__ import annotations
 
 import copy
 import csv
+import json
 import math
+import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from textrnn.errors import ConfigError
+from textrnn.errors import ConfigError, DataError
+from textrnn.io_utils import atomic_write_json
 
 if TYPE_CHECKING:
     from textrnn.models import Sequential
@@ -377,3 +381,75 @@ class TerminateOnNaN(Callback):
         if loss is not None and not math.isfinite(loss):
             print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
+
+
+class BackupAndRestore(Callback):
+    """Keras's BackupAndRestore: the weights and the optimizer's state (`latest.weights.h5`) and the
+    epoch reached (`training_metadata.json`) written to `backup_dir` after each epoch (or every
+    `save_freq` batches), each file whole; a `fit` that starts with them there goes on from that
+    epoch, as if never stopped. Once training ends they are deleted (`delete_checkpoint`); only
+    the files it wrote, and the folder if nothing else is left in it. `double_checkpoint` keeps the
+    previous pair too, for a latest one that cannot be read."""
+
+    FILES = ("latest.weights.h5", "training_metadata.json")
+    PREVIOUS = ("previous.weights.h5", "previous_training_metadata.json")  # double_checkpoint's
+
+    def __init__(self, backup_dir: str, save_freq: str | int = "epoch", double_checkpoint: bool = False,
+                 delete_checkpoint: bool = True) -> None:
+        if not backup_dir:
+            raise ConfigError("BackupAndRestore: backup_dir is empty")
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)
+                                     or save_freq < 1):
+            raise ConfigError(f"BackupAndRestore: save_freq must be 'epoch' or a number of batches, got "
+                              f"{save_freq!r}")
+        self.backup_dir, self.save_freq = Path(backup_dir), save_freq
+        self.double_checkpoint, self.delete_checkpoint = double_checkpoint, delete_checkpoint
+        self._weights, self._metadata = (self.backup_dir / name for name in self.FILES)
+        self._previous = [self.backup_dir / name for name in self.PREVIOUS]
+        self._epoch = self._batches = 0
+        if save_freq != "epoch":  # (an instance hook: fit calls it at each step only then)
+            self.on_train_batch_end = self._every_batches
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        try:
+            self._restore(self._weights, self._metadata)
+        except (DataError, OSError, ValueError) as exc:
+            if not self._previous[0].exists():
+                raise DataError(f"{self.backup_dir}: the backup cannot be read ({exc}); delete the folder "
+                                "to start training afresh") from None
+            self._restore(*self._previous)
+
+    def _restore(self, weights: Path, metadata: Path) -> None:
+        self._epoch = self._batches = 0
+        if weights.exists():
+            self.model.load_weights(weights)
+        if metadata.exists():
+            self._epoch = int(json.loads(metadata.read_text())["epoch"])
+            self.model._initial_epoch = self._epoch  # fit starts there, as Keras's
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        self._epoch = epoch + 1
+        if self.save_freq == "epoch":
+            self._save()
+
+    def _every_batches(self, batch: int, logs: Logs | None = None) -> None:
+        self._batches += 1
+        if self._batches % self.save_freq == 0:
+            self._save()
+
+    def _save(self) -> None:
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        if self.double_checkpoint:
+            for path, previous in zip((self._weights, self._metadata), self._previous):
+                if path.exists():
+                    shutil.copyfile(path, previous)
+        self.model.save_weights(self._weights)  # (written whole: a crash leaves the last one)
+        atomic_write_json(self._metadata, {"epoch": self._epoch})
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if not self.delete_checkpoint:
+            return
+        for name in (*self.FILES, *self.PREVIOUS):
+            (self.backup_dir / name).unlink(missing_ok=True)
+        if self.backup_dir.is_dir() and not any(self.backup_dir.iterdir()):
+            self.backup_dir.rmdir()

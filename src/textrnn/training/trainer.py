@@ -568,8 +568,10 @@ class Trainer:
         for cb in callbacks:
             cb.set_model(self)
         self.stop_training = False
+        self._initial_epoch = None
         for cb in callbacks:
             cb.on_train_begin({})
+        initial_epoch = self._initial_epoch or initial_epoch  # (BackupAndRestore's restored epoch)
         stepwise = [cb for cb in callbacks if uses_batch_hooks(cb)]  # the rest are not called per step
         forward = distributed.wrap(self)  # DistributedDataParallel under torchrun, else self
         verbose = verbose if distributed.is_main() else 0
