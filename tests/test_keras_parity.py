@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import textrnn
 from textrnn import layers as L
 from textrnn.models import Sequential
 
@@ -188,6 +189,50 @@ def test_summary_table_matches_keras(frozen):
     if frozen:
         assert "Trainable params: 16,705" in "".join(got)
         assert "Non-trainable params: 320,000" in "".join(got)
+
+
+@pytest.mark.parametrize("options", [
+    {"show_trainable": True}, {"layer_range": ["bi", "dense"]}, {"positions": [0.5, 0.75, 1.0]},
+    {"expand_nested": True, "show_trainable": True},
+])
+def test_summary_options_match_keras(options):
+    """Keras 3's summary arguments, on a subclassed model holding a Sequential, a frozen layer; and
+    a held model frozen whole (`model.trainable = False`, Keras's transfer-learning idiom)."""
+    def build(lib):
+        layers = lib.layers
+
+        class Tagger(lib.Model):
+            def __init__(self):
+                super().__init__(name="tagger")
+                self.embedding = layers.Embedding(300, 8, trainable=False, name="embedding")
+                self.encoder = lib.Sequential([lib.Input((20, 8)),
+                                               layers.Bidirectional(layers.GRU(4), name="bi"),
+                                               layers.Dense(6, name="hidden")], name="encoder")
+                self.drop = layers.Dropout(0.1, name="drop")
+                self.dense = layers.Dense(1, name="dense")
+
+            def call(self, ids):
+                return self.dense(self.drop(self.encoder(self.embedding(ids))))
+
+        model = Tagger()
+        model(np.ones((2, 20), dtype="int32"))
+        model.encoder.trainable = False
+        return model
+
+    keras.utils.set_random_seed(0)
+    theirs, ours = build(keras), build(textrnn)
+    assert [layer.name for layer in ours.layers] == [layer.name for layer in theirs.layers]
+    if "layer_range" in options:  # (a run of the outer layers: the nested model's are not its)
+        options = {"layer_range": ["embedding", "drop"]}
+    got = []
+    ours.summary(line_length=100, print_fn=got.append, **options)
+    assert "".join(got) == _keras_summary_with(theirs, 100, options)
+
+
+def _keras_summary_with(model, width, options):
+    lines = []
+    model.summary(line_length=width, print_fn=lines.append, **options)
+    return "".join(lines)
 
 
 def test_unbuilt_summary_matches_keras():

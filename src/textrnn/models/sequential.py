@@ -199,6 +199,21 @@ class Sequential(Trainer, WeightSplit, nn.Module):
             if getattr(layer, "stateful", False):
                 layer.reset_states()
 
+    @property
+    def trainable(self) -> bool:
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """Keras's `model.trainable = False`: every layer frozen (a base model under a new head)."""
+        self.__dict__["_trainable"] = bool(value)
+        for layer in self._layers:
+            layer.trainable = value
+
+    def output_shapes(self, main: Shape | None = None) -> list[Shape]:
+        """Its output's shape, as a layer's (a model held by another, in its summary)."""
+        return self._layers[-1].output_shapes(main) if self._layers else [main]
+
     # --- weights --------------------------------------------------------------------------------
     @property
     def weights(self) -> list[nn.Parameter]:
@@ -221,9 +236,13 @@ class Sequential(Trainer, WeightSplit, nn.Module):
             raise NotBuiltError("the model is not built yet")
         return sum(w.numel() for w in self.weights)
 
-    def summary(self, line_length: int | None = None,
-                print_fn: Callable[[str], object] | None = None) -> None:
-        print_summary(self, line_length=line_length, print_fn=print_fn)
+    def summary(self, line_length: int | None = None, positions: Sequence[float] | None = None,
+                print_fn: Callable[[str], object] | None = None, expand_nested: bool = False,
+                show_trainable: bool = False, layer_range: Sequence[str] | None = None) -> None:
+        """Keras's table of the layers (Keras 3's arguments: `show_trainable` adds its column,
+        `expand_nested` the layers of a model held as a layer, `layer_range` a run of layers)."""
+        print_summary(self, line_length=line_length, print_fn=print_fn, positions=positions,
+                      expand_nested=expand_nested, show_trainable=show_trainable, layer_range=layer_range)
 
     def inference_module(self) -> nn.Module:
         """The module whose forward computes what predict gives (for graph export): the network

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import rich.console
 import rich.markup
 import rich.table
 
+from textrnn.errors import ConfigError
 from textrnn.layers.base import Layer
 
 if TYPE_CHECKING:
@@ -44,30 +46,66 @@ def _shape_text(shape) -> str:
     return "?" if shape is None else "(" + ", ".join(str(d) for d in shape) + ")"
 
 
-def render_summary(model: Sequential, line_length: int | None = None) -> str:
+def _layer_range(layers: list, names: Any) -> slice:
+    """Keras's `layer_range=[first, last]`: from the first layer whose name matches `first` (a
+    regular expression, matched at the start) to the last that matches `last`, both kept."""
+    if names is None:
+        return slice(0, len(layers))
+    if len(names) != 2 or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"summary: layer_range takes two layer names, got {names!r}")
+    low = [k for k, layer in enumerate(layers) if re.match(names[0], layer.name)]
+    high = [k for k, layer in enumerate(layers) if re.match(names[1], layer.name)]
+    if not low or not high:
+        raise ConfigError(f"summary: layer_range {list(names)} names no layers of the model "
+                          f"({', '.join(layer.name for layer in layers)})")
+    if min(low) > max(high):
+        return slice(min(high), max(low) + 1)
+    return slice(min(low), max(high) + 1)
+
+
+def render_summary(model: Sequential, line_length: int | None = None, positions: Any = None,
+                   expand_nested: bool = False, show_trainable: bool = False,
+                   layer_range: Any = None) -> str:
     """The summary as plain text (no colour), identical in layout to Keras's."""
     # A functional model with branches or joins gets Keras's wider table with a "Connected to" column.
     linked = not getattr(model, "sequential_like", True)
-    positions = (0.3, 0.56, 0.74, 1.0) if linked else (0.45, 0.80, 1.0)
-    line_length = line_length or min(108 if linked else 88, shutil.get_terminal_size().columns - 4)
+    positions = list(positions or ((0.3, 0.56, 0.74, 1.0) if linked else (0.45, 0.80, 1.0)))
+    default = 108 if linked else 88
+    if show_trainable:
+        default += 12
+        positions = [p * 0.90 for p in positions] + [1.0]
+    line_length = line_length or min(default, shutil.get_terminal_size().columns - 4)
     widths, current = [], 0
     for pos in positions:
         widths.append(int(pos * line_length) - current)
         current += widths[-1]
-    columns = [rich.table.Column("Layer (type)", justify="left", width=widths[0]),
-               rich.table.Column("Output Shape", justify="left", width=widths[1]),
-               rich.table.Column("Param #", justify="right", width=widths[2])]
-    if linked:
-        columns.append(rich.table.Column("Connected to", justify="left", width=widths[3]))
+    if min(widths) < 4:
+        raise ConfigError("summary: insufficient console width to print the summary (line_length)")
+    headers = [("Layer (type)", "left"), ("Output Shape", "left"), ("Param #", "right"),
+               *([("Connected to", "left")] if linked else []),
+               *([("Trainable", "center")] if show_trainable else [])]
+    columns = [rich.table.Column(name, justify=justify, width=width)
+               for (name, justify), width in zip(headers, widths)]
     table = rich.table.Table(*columns, width=line_length, show_lines=True)
-    for layer in model.layers:
-        name = f"{rich.markup.escape(layer.name)} ({type(layer).__name__})"
+
+    def rows(layer: Any, level: int = 0) -> list[list[str]]:
+        prefix = "   " * level + "└ " if level else ""
+        name = f"{rich.markup.escape(prefix + layer.name)} ({type(layer).__name__})"
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
         known = layer.built and hasattr(layer, "output_shapes") and not _shape_unknown(model, layer)
         shapes = layer.output_shapes() if known else [None]  # (a model held by a subclassed one: "?")
         shown = _shape_text(shapes[0]) if len(shapes) == 1 else f"[{', '.join(map(_shape_text, shapes))}]"
-        row = [name, shown, params]
-        table.add_row(*row, *([model.connections(layer)] if linked else []))
+        row = [name, shown, params, *([model.connections(layer)] if linked else [])]
+        if show_trainable:
+            row.append(("Y" if layer.trainable else "N") if layer.weights else "-")
+        found = [row]
+        if expand_nested and getattr(layer, "layers", None):
+            found += [r for inner in layer.layers for r in rows(inner, level + 1)]
+        return found
+
+    for layer in model.layers[_layer_range(model.layers, layer_range)]:
+        for row in rows(layer):
+            table.add_row(*row)
 
     trainable = model.trainable_weights
     frozen = model.non_trainable_weights
@@ -94,8 +132,8 @@ def render_summary(model: Sequential, line_length: int | None = None) -> str:
 
 
 def print_summary(model: Sequential, line_length: int | None = None,
-                  print_fn: Callable[[str], object] | None = None) -> None:
-    text = render_summary(model, line_length)
+                  print_fn: Callable[[str], object] | None = None, **options: Any) -> None:
+    text = render_summary(model, line_length, **options)
     if print_fn is None:
         print(text, end="")
     else:
