@@ -190,3 +190,15 @@ def test_layers_made_in_a_build_of_the_models_own():
     explicit.build((None, T))
     explicit(X[:2])
     assert len(explicit.layers) == 3  # built once
+
+
+def test_model_trainable_false_freezes_its_layers_and_true_keeps_frozen_ones():
+    frozen = classifier_class(textrnn)(trainable=False)
+    frozen(X[:2])
+    assert not frozen.trainable_weights and frozen.non_trainable_weights
+    inputs = textrnn.Input((T,), dtype="int32")
+    words = textrnn.layers.Embedding(50, 4, trainable=False)(inputs)
+    graph = textrnn.Model(inputs, textrnn.layers.Dense(1)(textrnn.layers.GlobalAveragePooling1D()(words)))
+    assert [w.shape for w in graph.non_trainable_weights] == [(50, 4)]  # (trainable=True froze nothing)
+    textrnn.Model(inputs, graph.outputs, trainable=False)
+    assert not graph.trainable_weights

@@ -192,12 +192,7 @@ class Layer(WeightSplit, nn.Module):
         """`call(inputs)`, given `mask` and `training` where its signature takes them."""
         if not self.built:
             self.build_for(_shapes_of(inputs))
-        extra = {}
-        takes = _call_arguments(type(self))
-        if "mask" in takes:
-            extra["mask"] = mask
-        if "training" in takes:
-            extra["training"] = self.training
+        extra = call_keywords(self, mask)
         return self.call(inputs, **extra)
 
     def build_for(self, input_shape: Any, integer: Any = False) -> None:
@@ -237,7 +232,7 @@ class Layer(WeightSplit, nn.Module):
         training = kwargs.pop("training", None) if "training" in kwargs else None
         if training is not None and "training" in _forward_arguments(type(self)):
             kwargs["training"], training = training, None
-        with training_mode(self, training) if training is not None else contextlib.nullcontext():
+        with training_mode(self, training):
             if self._own_policy is not None:
                 outputs = call_in_policy(self._own_policy, super().__call__, args, kwargs)
             else:
@@ -473,14 +468,18 @@ def _shapes_of(inputs: Any) -> Any:
     return [tuple(t.shape) for t in inputs] if isinstance(inputs, (list, tuple)) else tuple(inputs.shape)
 
 
-@contextlib.contextmanager
-def training_mode(module: nn.Module, training: bool | None) -> Iterator[None]:
-    """Keras's `training=` argument of a call: the call in that mode (dropout on or off), then back."""
+def training_mode(module: nn.Module, training: bool | None) -> contextlib.AbstractContextManager:
+    """Keras's `training=` argument of a call: the call in that mode (dropout on or off), then back;
+    None (or the mode it is in) changes nothing."""
     if training is None or bool(training) == module.training:
-        yield
-        return
+        return contextlib.nullcontext()
+    return _in_mode(module, bool(training))
+
+
+@contextlib.contextmanager
+def _in_mode(module: nn.Module, training: bool) -> Iterator[None]:
     was = module.training
-    module.train(bool(training))
+    module.train(training)
     try:
         yield
     finally:
@@ -537,28 +536,33 @@ def attach_mask(outputs: Any, mask: Any) -> None:
         outputs._keras_mask = mask
 
 
-_FORWARD_ARGUMENTS: dict[type, tuple[str, ...]] = {}
+_ARGUMENTS: dict[tuple[type, str], tuple[str, ...]] = {}
+
+
+def _arguments(cls: type, method: str) -> tuple[str, ...]:
+    """The argument names of a class's method, `self` left out, in order (looked up once)."""
+    if (cls, method) not in _ARGUMENTS:
+        import inspect
+
+        _ARGUMENTS[cls, method] = tuple(list(inspect.signature(getattr(cls, method)).parameters)[1:])
+    return _ARGUMENTS[cls, method]
 
 
 def _forward_arguments(cls: type) -> tuple[str, ...]:
-    """The argument names of a layer class's forward (looked up once per class)."""
-    if cls not in _FORWARD_ARGUMENTS:
-        import inspect
-
-        _FORWARD_ARGUMENTS[cls] = tuple(list(inspect.signature(cls.forward).parameters)[1:])
-    return _FORWARD_ARGUMENTS[cls]
+    return _arguments(cls, "forward")
 
 
-_CALL_ARGUMENTS: dict[type, frozenset[str]] = {}
+def _call_arguments(cls: type) -> tuple[str, ...]:
+    """The argument names of a layer's (or a subclassed model's) call()."""
+    return _arguments(cls, "call")
 
 
-def _call_arguments(cls: type) -> frozenset[str]:
-    """The argument names of a layer class's call() (looked up once per class)."""
-    if cls not in _CALL_ARGUMENTS:
-        import inspect
-
-        _CALL_ARGUMENTS[cls] = frozenset(inspect.signature(cls.call).parameters)
-    return _CALL_ARGUMENTS[cls]
+def call_keywords(owner: nn.Module, mask: Any = None) -> dict[str, Any]:
+    """What a Keras-style `call` is given beside its inputs, where its signature takes them: the
+    mask, and `training` (the module's mode), as Keras passes them."""
+    takes = _call_arguments(type(owner))
+    return {**({"mask": mask} if "mask" in takes else {}),
+            **({"training": owner.training} if "training" in takes else {})}
 
 
 def _traces_shape(layer: Layer) -> bool:
@@ -577,18 +581,14 @@ def _traced_shape(layer: Layer, shapes: Any, integer: Any) -> Shape:
 
     many = isinstance(shapes, list)
     found = []
-    training = layer.training
-    layer.eval()  # (no dropout; a batch normalisation it holds keeps its statistics)
-    try:
+    # (no dropout; a batch normalisation it holds keeps its statistics)
+    with training_mode(layer, False), torch.no_grad():
         for unknown in (3, 4):
             values = ([example(s, i, unknown) for s, i in zip(shapes, integer)] if many
                       else example(shapes, bool(integer), unknown))
-            with torch.no_grad():
-                out = layer.call(values)
+            out = layer.call(values)
             if not isinstance(out, torch.Tensor):
                 raise ConfigError(f"{type(layer).__name__}.call gives {type(out).__name__}; in a model graph "
                                   "a layer of one's own gives one tensor (or give compute_output_shape)")
             found.append(tuple(out.shape[1:]))
-    finally:
-        layer.train(training)
     return (None, *(a if a == b else None for a, b in zip(*found)))

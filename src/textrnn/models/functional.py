@@ -24,7 +24,7 @@ from textrnn.layers.base import (
     Layer,
     WeightSplit,
     auto_name,
-    clear_call_losses,
+    call_keywords,
     layer_from_config,
     layer_to_config,
     training_mode,
@@ -108,6 +108,7 @@ class Model(Sequential):
             raise ConfigError(f"Model: unknown argument(s) {', '.join(unknown)}")
         if inputs is None and outputs is None:
             self._init_subclassed(name)
+            self.__dict__["_trainable"] = bool(kwargs.get("trainable", True))  # (its layers come later)
             return
         input_list, output_list = _tensor_list(inputs, "inputs"), _tensor_list(outputs, "outputs")
         if not all(isinstance(t.layer, InputLayer) for t in input_list):
@@ -126,6 +127,8 @@ class Model(Sequential):
         shapes = [t.shape for t in input_list]
         self.build_input_shape = shapes[0] if len(shapes) == 1 else shapes
         self.built = True
+        if not kwargs.get("trainable", True):  # Keras's Model(..., trainable=False): all frozen
+            self.trainable = False
 
     # --- a subclassed model ----------------------------------------------------------------------
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -251,16 +254,13 @@ class Model(Sequential):
         if self.built:  # (its build ran the model's)
             return
         first = [part[:rows] for part in x] if isinstance(x, list) else x if isinstance(x, dict) else x[:rows]
-        training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                self.forward(first)
-        finally:
-            self.train(training)
+        with training_mode(self, False), torch.no_grad():
+            self.forward(first)
         self._track()  # (layers a call made and kept)
         self.build_input_shape = (None, *x.shape[1:]) if isinstance(x, torch.Tensor) else None
         self.built = True
+        if not self.trainable:  # Model(trainable=False): the layers its call made freeze too
+            self.trainable = False
 
     @property
     def sequential_like(self) -> bool:
@@ -279,19 +279,13 @@ class Model(Sequential):
         parents = [p for tensor in self._calls if tensor.layer is layer for p in tensor.inputs]
         return ", ".join(f"{p.layer.name}[{p.node}][{p.index}]" for p in parents) or "-"
 
-    def __call__(self, x: Any, training: bool | None = None) -> Any:
-        if not self.subclassed:
-            return super().__call__(x, training)
-        clear_call_losses(self)
-        x = subclassed.as_tensors(x)
-        if not self.built:
-            self._build_from(x, len(x) if isinstance(x, torch.Tensor) else 32)
-        with training_mode(self, training):
-            return nn.Module.__call__(self, x)
+    def _inputs_of(self, x: Any) -> Any:
+        """A subclassed model's call takes what it is given (tensors in lists and dicts too)."""
+        return subclassed.as_tensors(x) if self.subclassed else super()._inputs_of(x)
 
     def forward(self, x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
         if self.subclassed:
-            out = self.call(x, **subclassed.call_arguments(self, self.training))
+            out = self.call(x, **call_keywords(self))
             self.__dict__["output_masks"] = [getattr(out, "_keras_mask", None)]
             return out
         xs = list(x) if isinstance(x, (list, tuple)) else [x]

@@ -177,17 +177,20 @@ class Sequential(Trainer, WeightSplit, nn.Module):
 
     def __call__(self, x: Any, training: bool | None = None) -> torch.Tensor:  # numpy too, as Keras
         clear_call_losses(self)  # (the losses its layers add are this call's)
-        if isinstance(x, (list, tuple)) and self.input_count > 1:  # one per input
-            x = [t if isinstance(t, torch.Tensor) else torch.as_tensor(np.asarray(t)) for t in x]
-        elif not isinstance(x, torch.Tensor):
-            x = torch.as_tensor(np.asarray(x))
-        if not self.built:
-            self._build_from(x)
+        x = self._inputs_of(x)
+        if not self.built:  # (built on this call's batch, as Keras builds a model on its first call)
+            self._build_from(x, len(x) if isinstance(x, torch.Tensor) else 32)
         with training_mode(self, training):
             outputs = super().__call__(x)
         masks = self.__dict__.get("output_masks") or [None]  # (a model called in one's own code)
         attach_mask(outputs, masks[0] if self.output_count == 1 else masks)
         return outputs
+
+    def _inputs_of(self, x: Any) -> torch.Tensor | list[torch.Tensor]:
+        """A call's inputs as tensors: one array, or one per input."""
+        if isinstance(x, (list, tuple)) and self.input_count > 1:
+            return [t if isinstance(t, torch.Tensor) else torch.as_tensor(np.asarray(t)) for t in x]
+        return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
 
     def _build_from(self, x: Any, rows: int = 32) -> None:
         """Built for inputs like `x` (its first `rows` rows: a batch), before its first step."""

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from textrnn.layers.base import Layer, WeightSplit, _call_arguments
+from textrnn.layers.base import Layer, WeightSplit
 
 
 def held_layers(attributes: dict[str, Any]) -> list[Any]:
@@ -26,11 +26,6 @@ def held_layers(attributes: dict[str, Any]) -> list[Any]:
             if isinstance(each, WeightSplit) and not any(each is f for f in found):
                 found.append(each)
     return found
-
-
-def call_arguments(model: Any, training: bool) -> dict[str, Any]:
-    """What `call` is given beside the inputs: `training` where its signature takes it, as Keras."""
-    return {"training": training} if "training" in _call_arguments(type(model)) else {}
 
 
 def example_batch(input_shape: Any) -> Any:
